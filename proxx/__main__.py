@@ -1,0 +1,3 @@
+from proxx.cli import main
+
+main()

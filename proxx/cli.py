@@ -1,0 +1,166 @@
+"""The command line. The only module that prints for the user, knows click, or exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from proxx import __version__, logs
+from proxx.errors import ExitCode
+from proxx.results import JobResult
+
+EXIT_CODES_HELP = """\b
+Exit codes of `proxx run`:
+  0  COMPLETED: every clip rendered and verified
+  1  validation error: nothing was executed (see validation_error)
+  2  execution error: the first clip failed
+  3  PARTIAL: some clips completed, then one failed (rest SKIPPED)
+  4  system error: engine missing, permission denied, disk full
+  5  interrupted by SIGINT/SIGTERM (FFmpeg stopped, result written)"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="proxx")
+def cli() -> None:
+    """Proxx renders verified proxy media from a JobSpec, deterministically.
+
+    Logs go to stderr (PROXX_LOG_LEVEL=DEBUG|INFO|WARNING|ERROR); results are
+    JSON. `proxx COMMAND -h` explains each command.
+    """
+    logs.setup()
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+def validate(spec: str, as_json: bool) -> None:
+    """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
+
+    Checks the JSON and every field, that sources exist and are readable media,
+    that output_dir is writable, that the codec, container and profile fit the
+    engine the sources route to, and that no output name collides or exists.
+    Exit 4 if the check itself could not run (e.g. ffprobe missing).
+    """
+    from proxx.jobs import Prepared, new_job_id, prepare
+
+    path = os.path.abspath(spec)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        _finish_validate(as_json, {"valid": False, "jobspec_path": path,
+                                   "validation_error": f"cannot read JobSpec: {exc.strerror}"}, 1)
+    out = prepare(data, base_dir=os.path.dirname(path), jobspec_path=path, job_id=new_job_id())
+    if isinstance(out, Prepared):
+        plan = out.planned.plan
+        report: dict[str, Any] = {
+            "valid": True, "jobspec_path": path, "validation_error": None,
+            "jobspec_fingerprint": out.fingerprint, "execution_engine": plan.engine.value,
+            "engine_routing_reason": out.planned.routing_reason,
+            "clips": [{"source_path": c.source_path, "output_path": c.output_path}
+                      for c in plan.clips],
+        }
+        _finish_validate(as_json, report, 0)
+    report = {"valid": False, "jobspec_path": path, "validation_error": out.validation_error,
+              "system_error": out.system_error, "jobspec_fingerprint": out.jobspec_fingerprint}
+    _finish_validate(as_json, report, 1 if out.validation_error else 4)
+
+
+def _finish_validate(as_json: bool, report: dict[str, Any], code: int) -> None:
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if code == 0:
+        click.echo(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}",
+                   err=True)
+    else:
+        reason = report.get("validation_error") or report.get("system_error")
+        click.echo(f"invalid: {reason}", err=True)
+    sys.exit(code)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
+def run(spec: str) -> None:
+    """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
+
+    Relative source paths resolve against the JobSpec's own folder. Clips run
+    one after another in a worker process; the first failure stops the job.
+    """
+    from proxx.runjob import run_spec_file
+
+    _emit_result(run_spec_file(spec))
+
+
+def _emit_result(result: JobResult) -> None:
+    sys.stdout.write(result.to_json())
+    sys.stdout.flush()
+    reason = result.validation_error or result.system_error
+    if reason:
+        click.echo(f"proxx: {result.status}: {reason}", err=True)
+    for clip in result.clips:
+        if clip.status == "FAILED":
+            click.echo(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}",
+                       err=True)
+    sys.exit(int(result.exit_code()))
+
+
+@cli.command()
+@click.argument("which", type=click.Choice(["jobspec", "result", "all"]), default="all")
+def schema(which: str) -> None:
+    """Print the JSON Schema of the JobSpec, the result, or both."""
+    from proxx.results import JobResult
+    from proxx.spec import JobSpec
+
+    schemas = {"jobspec": JobSpec.model_json_schema(),
+               "result": JobResult.model_json_schema(by_alias=True)}
+    out = schemas if which == "all" else schemas[which]
+    click.echo(json.dumps(out, indent=2))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def profiles(as_json: bool) -> None:
+    """List proxy profiles: engine, codecs, frame size, quality and audio policy."""
+    from proxx.profiles import CODEC_CONTAINERS, FPS_MODES, PROFILES
+
+    rows = [p.row() for p in PROFILES.values()]
+    if as_json:
+        click.echo(json.dumps({"profiles": rows, "codec_containers": CODEC_CONTAINERS,
+                               "fps_modes": list(FPS_MODES)}, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
+                   f" {r['quality']} | audio: {r['audio']}")
+
+
+@cli.command()
+@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("proxx-demo"), show_default=True,
+              help="Folder for the sample clips, the JobSpec and the proxies.")
+def demo(root: Path) -> None:
+    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies."""
+    from proxx.demo import write_demo
+    from proxx.runjob import run_spec_file
+
+    spec_path = write_demo(root.resolve())
+    click.echo(f"demo JobSpec: {spec_path}", err=True)
+    result = run_spec_file(str(spec_path))
+    result_path = spec_path.with_suffix(".result.json")
+    result_path.write_text(result.to_json())
+    for clip in result.clips:
+        click.echo(f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
+                   f"({clip.output_size_bytes} bytes)", err=True)
+    click.echo(f"demo {result.status}: proxies in {root.resolve() / 'proxies'}, "
+               f"result JSON in {result_path}", err=True)
+    sys.exit(int(result.exit_code()))
+
+
+def main() -> None:
+    cli(prog_name="proxx")
+
+
+__all__ = ["ExitCode", "main"]

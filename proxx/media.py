@@ -1,0 +1,157 @@
+"""ffprobe, once per file, parsed into the facts Proxx decides on.
+
+Shared by routing (supervisor side) and output verification (worker side):
+both must read a file the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from typing import Any
+
+from pydantic import BaseModel
+
+from proxx.errors import SystemError_
+
+PROBE_TIMEOUT_S = 60
+
+
+class StreamFacts(BaseModel):
+    codec_type: str
+    codec_name: str | None = None
+    codec_tag_string: str | None = None
+    width: int = 0
+    height: int = 0
+    frame_rate: str | None = None  # exact "num/den", None when unknown or 0/0
+    nb_frames: int | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+    pix_fmt: str | None = None
+    tags: dict[str, str] = {}
+
+
+class ProbeFacts(BaseModel):
+    """What ffprobe said about one file; `error` set when it could not read it."""
+
+    path: str
+    ok: bool
+    error: str | None = None
+    format_name: str | None = None
+    duration: float | None = None
+    format_tags: dict[str, str] = {}
+    streams: list[StreamFacts] = []
+
+    @property
+    def video(self) -> StreamFacts | None:
+        return next((s for s in self.streams if s.codec_type == "video"), None)
+
+    @property
+    def audio(self) -> list[StreamFacts]:
+        return [s for s in self.streams if s.codec_type == "audio"]
+
+    @property
+    def timecode(self) -> str | None:
+        """Start timecode from the video stream, a tmcd/data stream or the container."""
+        for s in self.streams:
+            if "timecode" in s.tags:
+                return s.tags["timecode"]
+        return self.format_tags.get("timecode")
+
+    @property
+    def reel_name(self) -> str | None:
+        for s in self.streams:
+            if "reel_name" in s.tags:
+                return s.tags["reel_name"]
+        return None
+
+    def frame_count(self) -> int | None:
+        """Frames in the video stream: the container's count, else duration × rate."""
+        v = self.video
+        if v is None:
+            return None
+        if v.nb_frames:
+            return v.nb_frames
+        if self.duration and v.frame_rate:
+            return round(self.duration * Fraction(v.frame_rate))
+        return None
+
+
+def ffprobe_path() -> str:
+    path = shutil.which("ffprobe")
+    if path is None:
+        raise SystemError_("ffprobe not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)")
+    return path
+
+
+def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
+    argv = [ffprobe_path(), "-v", "error", "-of", "json", "-show_streams", "-show_format"]
+    if count_frames:
+        argv.append("-count_packets")
+    argv.append(path)
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        return ProbeFacts(path=path, ok=False, error=f"ffprobe timed out after {PROBE_TIMEOUT_S} s")
+    stderr = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        last = stderr.splitlines()[-1] if stderr else f"exit code {proc.returncode}"
+        return ProbeFacts(path=path, ok=False, error=f"ffprobe could not read the file: {last}")
+    try:
+        raw = json.loads(proc.stdout or b"{}")
+    except json.JSONDecodeError as exc:
+        return ProbeFacts(path=path, ok=False, error=f"ffprobe printed invalid JSON: {exc}")
+    return parse_probe_json(path, raw)
+
+
+def parse_probe_json(path: str, raw: dict[str, Any]) -> ProbeFacts:
+    fmt = raw.get("format") or {}
+    streams = [_stream(s, count=s.get("nb_read_packets")) for s in raw.get("streams") or []]
+    if not fmt and not streams:
+        return ProbeFacts(path=path, ok=False, error="ffprobe found no container or streams")
+    return ProbeFacts(
+        path=path,
+        ok=True,
+        format_name=fmt.get("format_name"),
+        duration=_float(fmt.get("duration")),
+        format_tags={str(k): str(v) for k, v in (fmt.get("tags") or {}).items()},
+        streams=streams,
+    )
+
+
+def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
+    rate = s.get("r_frame_rate")
+    if s.get("codec_type") == "video" and s.get("avg_frame_rate") not in (None, "0/0"):
+        rate = s["avg_frame_rate"] if rate in (None, "0/0") else rate
+    frames = _int(s.get("nb_frames")) or _int(count)
+    return StreamFacts(
+        codec_type=str(s.get("codec_type", "unknown")),
+        codec_name=s.get("codec_name"),
+        codec_tag_string=s.get("codec_tag_string"),
+        width=_int(s.get("width")) or 0,
+        height=_int(s.get("height")) or 0,
+        frame_rate=None if rate in (None, "0/0") else str(Fraction(rate)),
+        nb_frames=frames,
+        channels=_int(s.get("channels")),
+        sample_rate=_int(s.get("sample_rate")),
+        pix_fmt=s.get("pix_fmt"),
+        tags={str(k): str(v) for k, v in (s.get("tags") or {}).items()},
+    )
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,118 @@
+"""From a parsed JobSpec to an executable JobPlan: every filesystem and routing check.
+
+Everything that can be known before execution is checked here, so a job
+that starts has no validation surprise left (except an output that appears
+during the render, which publication refuses).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import unicodedata
+from dataclasses import dataclass
+
+from proxx.errors import SystemError_, ValidationError
+from proxx.naming import render
+from proxx.profiles import PROFILES, fps_label
+from proxx.protocol import ClipPlan, JobPlan
+from proxx.routing import route_job, route_source
+from proxx.spec import JobSpec
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: JobPlan
+    routing_reason: str
+
+
+def resolve_sources(spec: JobSpec, base_dir: str) -> list[str]:
+    return [os.path.normpath(os.path.join(base_dir, s)) for s in spec.sources]
+
+
+def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
+    width = max(3, len(str(len(sources))))
+    created = spec.created
+    names = []
+    for i, src in enumerate(sources):
+        stem, ext = os.path.splitext(os.path.basename(src))
+        values = {
+            "source_name": stem, "source_ext": ext.lstrip("."), "index": f"{i + 1:0{width}d}",
+            "codec": spec.codec, "profile": spec.proxy_profile, "fps": fps_label(spec.fps_mode),
+            "date": created.strftime("%Y%m%d"), "time": created.strftime("%H%M%S"),
+        }
+        names.append(render(spec.output_name_template, values, spec.container))
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key in seen:
+            j = seen[key]
+            raise ValidationError(
+                f"sources[{j}] and sources[{i}] both resolve to output name {names[j]!r}"
+                + ("" if names[j] == name else f" / {name!r} (same name ignoring case)")
+            )
+        seen[key] = i
+    return names
+
+
+def check_sources(sources: list[str]) -> None:
+    problems = {"missing": [], "unreadable": [], "a directory": [], "not a regular file": []}
+    for src in sources:
+        try:
+            st = os.stat(src)
+        except FileNotFoundError:
+            problems["missing"].append(src)
+            continue
+        except PermissionError:
+            problems["unreadable"].append(src)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            problems["a directory"].append(src)
+        elif not stat.S_ISREG(st.st_mode):
+            problems["not a regular file"].append(src)
+        elif not os.access(src, os.R_OK):
+            problems["unreadable"].append(src)
+    parts = [f"source {kind}: {', '.join(paths)}" for kind, paths in problems.items() if paths]
+    if parts:
+        raise ValidationError("; ".join(parts))
+
+
+def check_output_dir(path: str) -> None:
+    if not os.path.exists(path):
+        raise ValidationError(f"output_dir {path} does not exist")
+    if not os.path.isdir(path):
+        raise ValidationError(f"output_dir {path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValidationError(f"output_dir {path} is not writable by this user")
+
+
+def plan_job(spec: JobSpec, base_dir: str, job_id: str) -> Planned:
+    """Check the JobSpec against the filesystem and route it; raise on any problem."""
+    sources = resolve_sources(spec, base_dir)
+    check_sources(sources)
+    check_output_dir(spec.output_dir)
+    names = output_names(spec, sources)
+    outputs = [os.path.join(spec.output_dir, n) for n in names]
+    existing = [o for o in outputs if os.path.lexists(o)]
+    if existing:
+        raise ValidationError(
+            f"output already exists (Proxx never overwrites): {', '.join(existing)}"
+        )
+    decisions = [route_source(s) for s in sources]
+    engine, reason = route_job(decisions)
+    profile = PROFILES[spec.proxy_profile]
+    if profile.engine is not engine:
+        raise ValidationError(
+            f"profile {profile.name!r} renders with {profile.engine.value}, but the sources "
+            f"route to {engine.value} ({reason}); pick a {engine.value} profile"
+        )
+    clips = []
+    for i, (src, out, dec) in enumerate(zip(sources, outputs, decisions, strict=True)):
+        if dec.facts is None:
+            raise SystemError_(f"{src}: no probe facts for a routed source")
+        clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
+    plan = JobPlan(
+        job_id=job_id, engine=engine, codec=spec.codec, container=spec.container,
+        fps_mode=spec.fps_mode, proxy_profile=spec.proxy_profile, clips=clips,
+    )
+    return Planned(plan=plan, routing_reason=reason)

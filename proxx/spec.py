@@ -1,0 +1,190 @@
+"""JobSpec 1.0.0: the strict pydantic model and its loader.
+
+Only what can be judged from the JSON itself lives here; what needs the
+filesystem or a probe lives in `proxx.plan`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from proxx.errors import ValidationError
+from proxx.naming import template_tokens
+from proxx.profiles import (
+    CODEC_CONTAINERS,
+    CODECS,
+    CONTAINERS,
+    FPS_MODES,
+    PROFILES,
+    allowed_pairs_text,
+)
+
+JOBSPEC_VERSION = "1.0.0"
+MAX_SPEC_BYTES = 1024 * 1024  # a JobSpec is a page of JSON; 1 MiB is generous
+MAX_SOURCES = 10_000
+
+Codec = Literal[CODECS]  # type: ignore[valid-type]
+Container = Literal[CONTAINERS]  # type: ignore[valid-type]
+FpsMode = Literal[FPS_MODES]  # type: ignore[valid-type]
+MetaValue = str | int | float | bool
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    jobspec_version: str
+    created_at: str
+    sources: list[str] = Field(min_length=1, max_length=MAX_SOURCES)
+    output_dir: str
+    output_name_template: str
+    codec: Codec
+    container: Container
+    fps_mode: FpsMode
+    proxy_profile: str
+    user_metadata: dict[str, MetaValue] = Field(default_factory=dict)
+
+    @field_validator("jobspec_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v != JOBSPEC_VERSION:
+            raise ValueError(f"unsupported version {v!r}; this Proxx reads {JOBSPEC_VERSION!r}")
+        return v
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_at(cls, v: str) -> str:
+        try:
+            ts = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not an ISO 8601 timestamp") from None
+        if ts.tzinfo is None:
+            raise ValueError(f"{v!r} has no UTC offset (write e.g. 2025-12-29T10:00:00Z)")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, v: list[str]) -> list[str]:
+        for i, s in enumerate(v):
+            if not s:
+                raise ValueError(f"sources[{i}] is empty")
+            if "\x00" in s:
+                raise ValueError(f"sources[{i}] contains a NUL byte")
+        return v
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, v: str) -> str:
+        if "\x00" in v:
+            raise ValueError("contains a NUL byte")
+        if not v.startswith("/"):
+            raise ValueError(f"{v!r} is not an absolute path")
+        return v
+
+    @field_validator("proxy_profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        if v not in PROFILES:
+            raise ValueError(f"unknown profile {v!r}; known: {', '.join(PROFILES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _combination(self) -> JobSpec:
+        if self.container not in CODEC_CONTAINERS[self.codec]:
+            raise ValueError(
+                f"codec {self.codec!r} cannot go in container {self.container!r}; "
+                f"allowed pairs: {allowed_pairs_text()}"
+            )
+        profile = PROFILES[self.proxy_profile]
+        if self.codec not in profile.codecs:
+            raise ValueError(
+                f"profile {profile.name!r} renders {', '.join(profile.codecs)}, "
+                f"not {self.codec!r}"
+            )
+        try:
+            tokens = template_tokens(self.output_name_template)
+        except ValidationError as exc:
+            raise ValueError(str(exc)) from None
+        if len(self.sources) > 1 and not {"index", "source_name"} & set(tokens):
+            raise ValueError(
+                "a job with several sources needs {index} or {source_name} in "
+                "output_name_template, or every proxy would get the same name"
+            )
+        return self
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+
+def load_spec(data: bytes) -> JobSpec:
+    """Parse and validate JobSpec bytes; raise ValidationError with a precise reason."""
+    return validate_model(parse_json_object(data))
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    if len(data) > MAX_SPEC_BYTES:
+        raise ValidationError(
+            f"JobSpec is {len(data)} bytes; the limit is {MAX_SPEC_BYTES} bytes"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"JobSpec is not UTF-8 text (byte {exc.start})") from None
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:
+        raise ValidationError(f"invalid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ValidationError(f"a JobSpec is a JSON object, not a JSON {_json_kind(obj)}")
+    return obj
+
+
+def validate_model(obj: dict[str, Any]) -> JobSpec:
+    try:
+        return JobSpec.model_validate(obj)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(describe_pydantic_error(exc)) from None
+
+
+def describe_pydantic_error(exc: pydantic.ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "JobSpec"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (JobSpec 1.0.0 does not define it)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "literal_error":
+            msg = f"{err.get('input')!r} is not allowed; {msg[0].lower()}{msg[1:]}"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def fingerprint(obj: Any) -> str:
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json_kind(obj: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(obj), "number"
+    )

@@ -1,0 +1,1 @@
+"""The worker side: processes that execute one job at a time, clip by clip."""

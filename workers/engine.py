@@ -1,0 +1,29 @@
+"""What every engine provides to the worker loop."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from proxx.protocol import ClipPlan, JobPlan
+from proxx.results import ClipResult
+from workers.interrupts import Interrupts
+
+
+class Engine(Protocol):
+    name: str
+
+    def versions(self) -> dict[str, str]:
+        """Engine name → version string, for the result's `_metadata`."""
+        ...
+
+    def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
+        """The copy-pasteable command that will run (None where there is none)."""
+        ...
+
+    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
+        """Render, verify and publish one clip; never raises for a clip failure.
+
+        A failed clip leaves nothing at `clip.output_path`. `interrupts` is
+        polled (or waited on) so a cancel stops the work promptly.
+        """
+        ...

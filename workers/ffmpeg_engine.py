@@ -1,0 +1,112 @@
+"""The FFmpeg engine: render to a temporary name, verify, publish without replacing."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import shutil
+import subprocess
+import time
+
+from proxx.clock import iso, utc_now
+from proxx.errors import FailureReason
+from proxx.fsutil import move_no_replace
+from proxx.naming import partial_path
+from proxx.protocol import ClipPlan, JobPlan
+from proxx.results import ClipResult
+from workers.ffmpeg_args import build_argv, expected_output
+from workers.interrupts import Interrupts
+from workers.subproc import describe_exit, run_in_group
+from workers.verify import verify_output
+
+_SYSTEM_MARKERS = ("No space left on device", "Permission denied", "Read-only file system",
+                   "Disk quota exceeded")
+
+
+class FFmpegEngine:
+    name = "ffmpeg"
+
+    def __init__(self) -> None:
+        self.ffmpeg = shutil.which("ffmpeg")
+        self._versions: dict[str, str] | None = None
+
+    def versions(self) -> dict[str, str]:
+        if self._versions is not None:
+            return self._versions
+        self._versions = self._read_versions()
+        return self._versions
+
+    def _read_versions(self) -> dict[str, str]:
+        if self.ffmpeg is None:
+            return {}
+        out = subprocess.run(
+            [self.ffmpeg, "-version"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+        ).stdout
+        first = out.splitlines()[0] if out else "unknown"
+        return {"ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
+
+    def _argv(self, plan: JobPlan, clip: ClipPlan) -> list[str]:
+        return build_argv(
+            self.ffmpeg or "ffmpeg", clip.source_path, partial_path(clip.output_path, plan.job_id),
+            plan.container, plan.proxy_profile, plan.fps_mode, plan.codec, clip.source,
+        )
+
+    def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
+        return shlex.join(self._argv(plan, clip))
+
+    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
+        started = utc_now()
+        t0 = time.monotonic()
+        argv = self._argv(plan, clip)
+        base = {
+            "source_path": clip.source_path, "output_path": clip.output_path, "engine": self.name,
+            "started_at": iso(started), "ffmpeg_command": shlex.join(argv),
+        }
+
+        def finish(**fields: object) -> ClipResult:
+            return ClipResult.model_validate(
+                {**base, "ended_at": iso(utc_now()),
+                 "duration_seconds": round(time.monotonic() - t0, 3), **fields}
+            )
+
+        if self.ffmpeg is None:
+            return finish(status="FAILED", failure_reason=FailureReason.ENGINE_UNAVAILABLE,
+                          failure_detail="ffmpeg not found on PATH: install FFmpeg "
+                          "(Debian: apt-get install ffmpeg)")
+        temp = argv[-1]
+        outcome = run_in_group(argv, interrupts)
+        partial = temp if os.path.exists(temp) else None
+        if outcome.interrupted:
+            return finish(status="FAILED", exit_code=outcome.returncode,
+                          failure_reason=FailureReason.INTERRUPTED,
+                          failure_detail=f"stopped: {outcome.interrupted}; FFmpeg "
+                          f"{describe_exit(outcome.returncode)}", partial_output_path=partial)
+        if outcome.returncode != 0:
+            system = any(m in outcome.stderr_tail for m in _SYSTEM_MARKERS)
+            return finish(status="FAILED", exit_code=outcome.returncode,
+                          failure_reason=FailureReason.EXECUTION_ERROR, system_error=system,
+                          failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
+                          f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
+        problem = verify_output(temp, exp, plan.container)
+        if problem:
+            return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.OUTPUT_MISSING,
+                          failure_detail=f"verification failed: {problem}",
+                          partial_output_path=partial)
+        size = os.stat(temp).st_size
+        try:
+            move_no_replace(temp, clip.output_path)
+        except FileExistsError:
+            return finish(status="FAILED", exit_code=0,
+                          failure_reason=FailureReason.VALIDATION_ERROR,
+                          failure_detail="output appeared at the final name while rendering; "
+                          "not overwritten. The verified render is kept at the partial name.",
+                          partial_output_path=temp)
+        except OSError as exc:
+            return finish(status="FAILED", exit_code=0,
+                          failure_reason=FailureReason.EXECUTION_ERROR,
+                          system_error=exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS),
+                          failure_detail=f"could not publish the output: {exc}",
+                          partial_output_path=temp)
+        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)

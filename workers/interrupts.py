@@ -1,0 +1,60 @@
+"""Everything that can stop a running clip, as file descriptors a selector can wait on.
+
+A worker is told to stop in three ways: a CancelJob message on its pipe, the
+pipe closing (the supervisor died), or SIGTERM. Each wakes the same select()
+that waits for the engine, so a stop is acted on within milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from multiprocessing.connection import Connection
+
+from proxx.protocol import CancelJob, decode_for_worker
+
+
+class Interrupts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.reason: str | None = None
+        self.parent_gone = False
+        self._sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(sig_w, False)
+        signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
+        # The handler only records; the select loop reads the wakeup byte.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        # Ctrl-C reaches the whole foreground group; the supervisor decides.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def fds(self) -> list[int]:
+        return [self.conn.fileno(), self._sig_r]
+
+    def check(self) -> str | None:
+        """Drain pending stop requests; return the reason once something asked to stop."""
+        try:
+            sigs = os.read(self._sig_r, 64)
+        except BlockingIOError:
+            sigs = b""
+        if signal.SIGTERM in sigs:
+            self.reason = self.reason or "worker received SIGTERM"
+        while self.reason is None and not self.parent_gone and self.conn.poll():
+            try:
+                msg = decode_for_worker(self.conn.recv_bytes())
+            except EOFError:
+                self.parent_gone = True
+                self.reason = "supervisor process died"
+                break
+            if isinstance(msg, CancelJob):
+                self.reason = msg.reason
+        return self.reason
+
+    def wait(self, timeout: float) -> str | None:
+        """Sleep up to `timeout` seconds, waking at once on a stop request."""
+        import selectors
+
+        with selectors.DefaultSelector() as sel:
+            for fd in self.fds():
+                sel.register(fd, selectors.EVENT_READ)
+            sel.select(timeout)
+        return self.check()

@@ -1,0 +1,125 @@
+"""Run an external program in its own process group, stoppable at any moment.
+
+The child gets its own process group (so stopping it stops everything it
+started) and PR_SET_PDEATHSIG=SIGKILL (so a worker killed with SIGKILL takes
+its encoder with it: no orphan survives any kill).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from workers.interrupts import Interrupts
+
+TERM_GRACE_S = 3.0
+STDERR_TAIL_BYTES = 4000
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    returncode: int
+    stderr_tail: str
+    interrupted: str | None  # why it was stopped, if it was
+    pgid: int
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(137)
+
+
+def run_in_group(
+    argv: list[str],
+    interrupts: Interrupts,
+    timeout_s: float | None = None,
+) -> RunOutcome:
+    parent = os.getpid()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        process_group=0,
+        preexec_fn=lambda: _die_with_parent(parent),  # worker is single-threaded
+    )
+    assert proc.stderr is not None
+    tail: deque[bytes] = deque()
+    tail_len = 0
+    interrupted: str | None = None
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(pidfd, selectors.EVENT_READ, "exit")
+            sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+            for fd in interrupts.fds():
+                sel.register(fd, selectors.EVENT_READ, "stop")
+            exited = False
+            while not exited:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                events = sel.select(wait)
+                if deadline is not None and not events and time.monotonic() >= deadline:
+                    interrupted = f"timed out after {timeout_s:g} s"
+                    _stop_group(proc)
+                for key, _ in events:
+                    if key.data == "stderr":
+                        chunk = os.read(proc.stderr.fileno(), 65536)
+                        if not chunk:
+                            sel.unregister(proc.stderr)
+                            continue
+                        tail.append(chunk)
+                        tail_len += len(chunk)
+                        while tail_len - len(tail[0]) > STDERR_TAIL_BYTES:
+                            tail_len -= len(tail.popleft())
+                    elif key.data == "exit":
+                        exited = True
+                    elif interrupted is None and interrupts.check() is not None:
+                        interrupted = interrupts.reason
+                        _stop_group(proc)
+                        exited = True
+            proc.wait()
+            rest = proc.stderr.read() or b""
+            tail.append(rest)
+    finally:
+        os.close(pidfd)
+        proc.stderr.close()
+        _kill_group(proc.pid, signal.SIGKILL)
+    text = b"".join(tail).decode("utf-8", "replace")[-STDERR_TAIL_BYTES:].strip()
+    return RunOutcome(proc.returncode, text, interrupted, proc.pid)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """TERM the group, give it a grace period, then KILL."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(TERM_GRACE_S)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
