@@ -65,6 +65,7 @@ def validate(spec: str, as_json: bool) -> None:
                       for c in plan.clips],
         }
         _finish_validate(as_json, report, 0)
+        return
     report = {"valid": False, "jobspec_path": path, "validation_error": out.validation_error,
               "system_error": out.system_error, "jobspec_fingerprint": out.jobspec_fingerprint}
     _finish_validate(as_json, report, 1 if out.validation_error else 4)

@@ -7,6 +7,7 @@ the kernel or filesystem lacks it).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -64,7 +65,5 @@ def fsync_dir(directory: str) -> None:
 
 
 def _unlink_quiet(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

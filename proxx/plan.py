@@ -13,8 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 
 from proxx.errors import SystemError_, ValidationError
+from proxx.media import ProbeFacts
 from proxx.naming import render
-from proxx.profiles import PROFILES, fps_label
+from proxx.profiles import MIN_FRAME, PROFILES, Engine, fps_label
 from proxx.protocol import ClipPlan, JobPlan
 from proxx.routing import route_job, route_source
 from proxx.spec import JobSpec
@@ -56,7 +57,9 @@ def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
 
 
 def check_sources(sources: list[str]) -> None:
-    problems = {"missing": [], "unreadable": [], "a directory": [], "not a regular file": []}
+    problems: dict[str, list[str]] = {
+        "missing": [], "unreadable": [], "a directory": [], "not a regular file": []
+    }
     for src in sources:
         try:
             st = os.stat(src)
@@ -110,9 +113,27 @@ def plan_job(spec: JobSpec, base_dir: str, job_id: str) -> Planned:
     for i, (src, out, dec) in enumerate(zip(sources, outputs, decisions, strict=True)):
         if dec.facts is None:
             raise SystemError_(f"{src}: no probe facts for a routed source")
+        _check_frame_size(spec, src, dec.facts)
         clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
     plan = JobPlan(
         job_id=job_id, engine=engine, codec=spec.codec, container=spec.container,
         fps_mode=spec.fps_mode, proxy_profile=spec.proxy_profile, clips=clips,
     )
     return Planned(plan=plan, routing_reason=reason)
+
+
+def _check_frame_size(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
+    video = facts.video
+    if PROFILES[spec.proxy_profile].engine is not Engine.FFMPEG or video is None:
+        return
+    if video.width <= 0 or video.height <= 0 or video.frame_rate is None:
+        raise ValidationError(f"{src}: video stream reports no frame size or frame rate")
+    minimum = MIN_FRAME.get(spec.codec)
+    if minimum is None:
+        return
+    w, h = PROFILES[spec.proxy_profile].size.target(video.width, video.height)
+    if w < minimum[0] or h < minimum[1]:
+        raise ValidationError(
+            f"{src}: profile {spec.proxy_profile!r} would render {w}×{h}, but {spec.codec} "
+            f"needs at least {minimum[0]}×{minimum[1]}; use a larger source or another codec"
+        )

@@ -7,6 +7,7 @@ clip accounted for. `proxx run` is a pool of one; `proxx watch` a pool of N.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from proxx.protocol import (
     ClipFinished,
     ClipStarted,
     JobFinished,
+    JobNote,
     JobPlan,
     RunJob,
     WorkerReady,
@@ -60,6 +62,7 @@ class ActiveJob:
     cancel_failure: FailureReason = FailureReason.INTERRUPTED
     cancel_deadline: float | None = None
     engine_versions: dict[str, str] = field(default_factory=dict)
+    note: str | None = None  # latest JobNote, shown by `proxx status`
 
 
 @dataclass
@@ -149,10 +152,8 @@ class Pool:
             return
         job.cancel_reason, job.cancel_failure = reason, failure
         job.cancel_deadline = time.monotonic() + CANCEL_GRACE_S
-        try:
+        with contextlib.suppress(OSError):
             slot.conn.send_bytes(encode(CancelJob(job_id=job.plan.job_id, reason=reason)))
-        except OSError:
-            pass
 
     def cancel_all(self, reason: str) -> None:
         for slot in self.busy():
@@ -231,6 +232,9 @@ class Pool:
                 clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
             job.results[index] = clip
             job.current, job.deadline = None, None
+        elif isinstance(msg, JobNote):
+            job.note = msg.note
+            log.info("job %s (worker %d): %s", job.plan.job_id, slot.worker_id, msg.note)
         elif isinstance(msg, JobFinished):
             job.engine_versions = msg.engine_versions
             return self._finish(slot, None)

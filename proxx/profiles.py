@@ -44,6 +44,14 @@ CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
     "dnxhr_hq": ("mov", "mxf"),
 }
 
+# Encoders refuse frames below these sizes (FFmpeg's dnxhd: "at least 256x120");
+# found at validation, not by a failed render.
+MIN_FRAME: dict[str, tuple[int, int]] = {
+    "dnxhr_lb": (256, 120),
+    "dnxhr_sq": (256, 120),
+    "dnxhr_hq": (256, 120),
+}
+
 # Exact rational rates: the NTSC family is n*1000/1001, never 23.976 rounded.
 FORCED_RATES: dict[str, Fraction] = {
     "force_23_976": Fraction(24000, 1001),
@@ -95,7 +103,7 @@ class FrameSize:
 
 
 def _even(x: Fraction) -> int:
-    return max(2, int(round(x / 2)) * 2)
+    return max(2, round(x / 2) * 2)
 
 
 @dataclass(frozen=True)

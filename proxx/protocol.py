@@ -70,6 +70,14 @@ class ClipFinished(_Msg):
     clip: ClipResult
 
 
+class JobNote(_Msg):
+    """Something an operator should see while the job runs (e.g. waiting for Resolve)."""
+
+    type: Literal["job_note"] = "job_note"
+    job_id: str
+    note: str
+
+
 class JobFinished(_Msg):
     type: Literal["job_finished"] = "job_finished"
     job_id: str
@@ -78,12 +86,11 @@ class JobFinished(_Msg):
 
 ToWorker = Annotated[RunJob | CancelJob, Field(discriminator="type")]
 ToSupervisor = Annotated[
-    WorkerReady | ClipStarted | ClipFinished | JobFinished, Field(discriminator="type")
+    WorkerReady | ClipStarted | ClipFinished | JobNote | JobFinished, Field(discriminator="type")
 ]
 _to_worker: TypeAdapter[RunJob | CancelJob] = TypeAdapter(ToWorker)
-_to_supervisor: TypeAdapter[WorkerReady | ClipStarted | ClipFinished | JobFinished] = TypeAdapter(
-    ToSupervisor
-)
+FromWorker = WorkerReady | ClipStarted | ClipFinished | JobNote | JobFinished
+_to_supervisor: TypeAdapter[FromWorker] = TypeAdapter(ToSupervisor)
 
 
 def encode(msg: _Msg) -> bytes:
@@ -94,5 +101,5 @@ def decode_for_worker(data: bytes) -> RunJob | CancelJob:
     return _to_worker.validate_json(data)
 
 
-def decode_for_supervisor(data: bytes) -> WorkerReady | ClipStarted | ClipFinished | JobFinished:
+def decode_for_supervisor(data: bytes) -> FromWorker:
     return _to_supervisor.validate_json(data)

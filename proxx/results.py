@@ -144,8 +144,8 @@ def build_result(
         worker_id=worker_id,
         worker_started_at=worker_started_at,
         concurrency_mode=concurrency_mode,
-        _metadata=Metadata(jobspec_path=jobspec_path, engine_versions=engine_versions or {}),
-        _recovery=recovery,
+        metadata=Metadata(jobspec_path=jobspec_path, engine_versions=engine_versions or {}),
+        recovery=recovery,
     )
 
 

@@ -15,6 +15,7 @@ from proxx.protocol import (
     ClipFinished,
     ClipStarted,
     JobFinished,
+    JobNote,
     JobPlan,
     RunJob,
     WorkerReady,
@@ -70,7 +71,7 @@ def run_job(conn: Connection, engine: Engine, plan: JobPlan, interrupts: Interru
     _send(conn, JobFinished(job_id=plan.job_id, engine_versions=engine.versions()), interrupts)
 
 
-def _send(conn: Connection, msg: ClipStarted | ClipFinished | JobFinished,
+def _send(conn: Connection, msg: ClipStarted | ClipFinished | JobNote | JobFinished,
           interrupts: Interrupts) -> None:
     if interrupts.parent_gone:
         return

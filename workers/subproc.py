@@ -7,6 +7,7 @@ its encoder with it: no orphan survives any kill).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -110,10 +111,8 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _kill_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def describe_exit(returncode: int) -> str:
