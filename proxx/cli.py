@@ -110,6 +110,37 @@ def _emit_result(result: JobResult) -> None:
 
 
 @cli.command()
+@click.argument("folder", type=click.Path(path_type=str))
+@click.option("--max-workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes, each running one job at a time (clips in order).")
+@click.option("--poll-seconds", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
+              help="Seconds between scans of pending/ (a finished job also triggers a scan).")
+@click.option("--once", is_flag=True,
+              help="Process what is in pending/ now, wait for it to finish, then exit.")
+def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> None:
+    """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
+
+    \b
+    FOLDER/pending/    drop JobSpecs here (*.json; write elsewhere, then rename in)
+    FOLDER/running/    claimed jobs, locked by their runner
+    FOLDER/completed/  JOB.json + JOB.result.json when every clip completed
+    FOLDER/failed/     JOB.json + JOB.result.json for everything else
+
+    Relative source paths resolve against FOLDER. On SIGTERM/SIGINT running jobs
+    are interrupted, their results written, and they move to failed/; exit 0.
+    Exit 1 if FOLDER is missing or not writable.
+    """
+    from proxx.supervisor import Supervisor
+    from proxx.watchfolder import FatalWatchError
+
+    try:
+        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once).run()
+    except FatalWatchError as exc:
+        click.echo(f"proxx watch: {exc}", err=True)
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("which", type=click.Choice(["jobspec", "result", "all"]), default="all")
 def schema(which: str) -> None:
     """Print the JSON Schema of the JobSpec, the result, or both."""
