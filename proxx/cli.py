@@ -141,6 +141,37 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> Non
 
 
 @cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(folder: str, as_json: bool) -> None:
+    """Show a watch folder: jobs per state, running jobs (age, worker, runner alive?)
+    and the most recent failures with their reasons. Reads the folder only."""
+    from proxx.status import folder_status, render_text
+
+    report = folder_status(folder)
+    click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
+def probe(files: tuple[str, ...], as_json: bool) -> None:
+    """Show which engine each FILE routes to (FFmpeg or DaVinci Resolve) and why.
+
+    Exit 0 if every file can be rendered, 1 if any is rejected.
+    """
+    from proxx.probe_report import probe_report
+
+    rows = probe_report([os.path.abspath(f) for f in files])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            click.echo(f"{row['path']}: {row['engine'] or 'REJECTED'}: {row['reason']}")
+    sys.exit(0 if all(r["engine"] for r in rows) else 1)
+
+
+@cli.command()
 @click.argument("which", type=click.Choice(["jobspec", "result", "all"]), default="all")
 def schema(which: str) -> None:
     """Print the JSON Schema of the JobSpec, the result, or both."""

@@ -91,8 +91,10 @@ class Pool:
         size: int,
         target: Callable[[Connection], None] = worker_main,
         clip_timeout: Callable[[float | None], float] = default_clip_timeout,
+        on_note: Callable[[Any, str], None] | None = None,
     ) -> None:
         self.size = size
+        self.on_note = on_note
         self.target = target
         self.clip_timeout = clip_timeout
         # forkserver: workers fork from a clean single-threaded server, never
@@ -235,6 +237,8 @@ class Pool:
         elif isinstance(msg, JobNote):
             job.note = msg.note
             log.info("job %s (worker %d): %s", job.plan.job_id, slot.worker_id, msg.note)
+            if self.on_note is not None:
+                self.on_note(job.ticket, msg.note)
         elif isinstance(msg, JobFinished):
             job.engine_versions = msg.engine_versions
             return self._finish(slot, None)

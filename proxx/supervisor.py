@@ -51,7 +51,7 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
-        self.pool = Pool(max_workers, target=worker_target)
+        self.pool = Pool(max_workers, target=worker_target, on_note=self._note)
         self.running: dict[str, Running] = {}  # by job id
         self.counts = {"completed": 0, "failed": 0, "recovered": 0}
         self.stops: StopSignals | None = None
@@ -178,10 +178,18 @@ class Supervisor:
     def _sidecar(self, name: str) -> str:
         return os.path.join(self.layout.dir("running"), f".{name}.owner")
 
-    def _write_sidecar(self, name: str, job_id: str, worker_id: int) -> None:
+    def _write_sidecar(self, name: str, job_id: str, worker_id: int,
+                       note: str | None = None) -> None:
+        """Who runs this job, for `proxx status` (a dot-file: intake ignores it)."""
         info = {"job_id": job_id, "worker_id": worker_id, "pid": os.getpid(),
-                "host": platform.node(), "claimed_at": iso(utc_now())}
+                "host": platform.node(), "claimed_at": iso(utc_now()), "note": note}
         write_atomic(self._sidecar(name), json.dumps(info).encode())
+
+    def _note(self, job_id: str, note: str) -> None:
+        job = self.running.get(job_id)
+        slot = next((s for s in self.pool.busy() if s.job and s.job.ticket == job_id), None)
+        if job is not None and slot is not None:
+            self._write_sidecar(job.claim.name, job_id, slot.worker_id, note)
 
     def _remove_sidecar(self, name: str) -> None:
         try:
