@@ -27,6 +27,7 @@ class StreamFacts(BaseModel):
     height: int = 0
     frame_rate: str | None = None  # exact "num/den", None when unknown or 0/0
     nb_frames: int | None = None
+    duration: float | None = None  # the stream's own, when the container says (not audio's)
     channels: int | None = None
     sample_rate: int | None = None
     pix_fmt: str | None = None
@@ -68,21 +69,33 @@ class ProbeFacts(BaseModel):
         return None
 
     def frame_count(self) -> int | None:
-        """Frames in the video stream: the container's count, else duration × rate."""
+        """Frames in the video stream: the container's count, else duration × rate.
+
+        The video stream's own duration comes before the file's: a file's duration
+        includes audio that runs longer than the picture (common in MKV).
+        """
         v = self.video
         if v is None:
             return None
         if v.nb_frames:
             return v.nb_frames
-        if self.duration and v.frame_rate:
-            return round(self.duration * Fraction(v.frame_rate))
+        duration = v.duration or self.duration
+        if duration and v.frame_rate:
+            return round(Fraction(duration) * Fraction(v.frame_rate))
         return None
+
+    @property
+    def frame_count_exact(self) -> bool:
+        """True when frame_count() is the container's own count, not an estimate."""
+        return self.video is not None and bool(self.video.nb_frames)
 
 
 def ffprobe_path() -> str:
     path = shutil.which("ffprobe")
     if path is None:
-        raise SystemError_("ffprobe not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)")
+        raise SystemError_(
+            "ffprobe not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
+        )
     return path
 
 
@@ -128,6 +141,7 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
     if s.get("codec_type") == "video" and s.get("avg_frame_rate") not in (None, "0/0"):
         rate = s["avg_frame_rate"] if rate in (None, "0/0") else rate
     frames = _int(s.get("nb_frames")) or _int(count)
+    tags = {str(k): str(v) for k, v in (s.get("tags") or {}).items()}
     return StreamFacts(
         codec_type=str(s.get("codec_type", "unknown")),
         codec_name=s.get("codec_name"),
@@ -136,10 +150,11 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         height=_int(s.get("height")) or 0,
         frame_rate=None if rate in (None, "0/0") else str(Fraction(rate)),
         nb_frames=frames,
+        duration=_float(s.get("duration")) or _clock(tags.get("DURATION")),
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),
-        tags={str(k): str(v) for k, v in (s.get("tags") or {}).items()},
+        tags=tags,
     )
 
 
@@ -155,3 +170,15 @@ def _float(v: Any) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+
+
+def _clock(v: str | None) -> float | None:
+    """Matroska's per-stream DURATION tag, HH:MM:SS.fffffffff, in seconds."""
+    if not v:
+        return None
+    parts = v.split(":")
+    try:
+        h, m, sec = (float(p) for p in parts) if len(parts) == 3 else (0.0, 0.0, float(v))
+    except ValueError:
+        return None
+    return h * 3600 + m * 60 + sec

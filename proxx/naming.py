@@ -20,7 +20,11 @@ TOKENS: dict[str, str] = {
     "time": "created_at's wall-clock time as written, HHMMSS",
 }
 _TOKEN = re.compile(r"\{([^{}]*)\}")
-MAX_NAME_BYTES = 255  # ext4, XFS, APFS and SMB all cap a name component here
+FS_NAME_BYTES = 255  # ext4, XFS, APFS and SMB all cap a name component here
+JOB_ID_MAX_CHARS = 32  # job ids are 12 hex digits today; leave room for longer ones
+# A clip renders first under partial_path()'s longer hidden name, which must fit too.
+_PARTIAL_EXTRA_BYTES = len(f"..{'0' * JOB_ID_MAX_CHARS}.partial")
+MAX_NAME_BYTES = FS_NAME_BYTES - _PARTIAL_EXTRA_BYTES
 
 
 def template_tokens(template: str) -> list[str]:
@@ -28,8 +32,9 @@ def template_tokens(template: str) -> list[str]:
     names = _TOKEN.findall(template)
     unknown = sorted({n for n in names if n not in TOKENS})
     if unknown:
+        used = ", ".join("{" + u + "}" for u in unknown)
         raise ValidationError(
-            f"output_name_template uses unknown token(s) {', '.join('{' + u + '}' for u in unknown)}; "
+            f"output_name_template uses unknown token(s) {used}; "
             f"known tokens: {', '.join('{' + t + '}' for t in TOKENS)}"
         )
     if "{" in _TOKEN.sub("", template) or "}" in _TOKEN.sub("", template):
@@ -59,8 +64,9 @@ def check_component(stem: str, name: str) -> None:
         raise ValidationError(f"output name {shown} starts with '.', which hides it")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise ValidationError(
-            f"output name {shown} is {len(name.encode('utf-8'))} bytes; "
-            f"file systems allow {MAX_NAME_BYTES}"
+            f"output name {shown} is {len(name.encode('utf-8'))} bytes; the limit is "
+            f"{MAX_NAME_BYTES} bytes (file systems allow {FS_NAME_BYTES}, and each proxy "
+            f"is first rendered under a longer temporary name)"
         )
 
 

@@ -11,11 +11,12 @@ import os
 import stat
 import unicodedata
 from dataclasses import dataclass
+from fractions import Fraction
 
 from proxx.errors import SystemError_, ValidationError
 from proxx.media import ProbeFacts
 from proxx.naming import render
-from proxx.profiles import MIN_FRAME, PROFILES, Engine, fps_label
+from proxx.profiles import CONTAINER_RATES, FORCED_RATES, MIN_FRAME, PROFILES, Engine, fps_label
 from proxx.protocol import ClipPlan, JobPlan
 from proxx.routing import route_job, route_source
 from proxx.spec import JobSpec
@@ -58,26 +59,37 @@ def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
 
 def check_sources(sources: list[str]) -> None:
     problems: dict[str, list[str]] = {
-        "missing": [], "unreadable": [], "a directory": [], "not a regular file": []
+        "missing": [], "unreadable": [], "a directory": [], "not a regular file": [],
+        "path unusable": [],
     }
     for src in sources:
         try:
             st = os.stat(src)
-        except FileNotFoundError:
-            problems["missing"].append(src)
+        except (FileNotFoundError, NotADirectoryError):
+            problems["missing"].append(_shown(src))
             continue
         except PermissionError:
-            problems["unreadable"].append(src)
+            problems["unreadable"].append(_shown(src))
+            continue
+        except OSError as exc:  # name too long, symlink loop …: the JobSpec's path is bad
+            problems["path unusable"].append(f"{_shown(src)} ({exc.strerror})")
             continue
         if stat.S_ISDIR(st.st_mode):
-            problems["a directory"].append(src)
+            problems["a directory"].append(_shown(src))
         elif not stat.S_ISREG(st.st_mode):
-            problems["not a regular file"].append(src)
+            problems["not a regular file"].append(_shown(src))
         elif not os.access(src, os.R_OK):
-            problems["unreadable"].append(src)
+            problems["unreadable"].append(_shown(src))
     parts = [f"source {kind}: {', '.join(paths)}" for kind, paths in problems.items() if paths]
     if parts:
         raise ValidationError("; ".join(parts))
+
+
+def _shown(path: str, limit: int = 300) -> str:
+    """A path for a message: whole unless absurdly long (a 10 000-char name stays readable)."""
+    if len(path) <= limit:
+        return path
+    return f"{path[: limit // 2]}…{path[-limit // 2 :]} ({len(path)} characters)"
 
 
 def check_output_dir(path: str) -> None:
@@ -128,6 +140,13 @@ def _check_frame_size(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
         return
     if video.width <= 0 or video.height <= 0 or video.frame_rate is None:
         raise ValidationError(f"{src}: video stream reports no frame size or frame rate")
+    rate = FORCED_RATES.get(spec.fps_mode, Fraction(video.frame_rate))
+    rates = CONTAINER_RATES.get(spec.container)
+    if rates is not None and rate not in rates:
+        raise ValidationError(
+            f"{src}: {spec.container} cannot carry {rate} fps (FFmpeg writes MXF only at "
+            f"broadcast rates); use fps_mode force_<rate> or another container"
+        )
     minimum = MIN_FRAME.get(spec.codec)
     if minimum is None:
         return

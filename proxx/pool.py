@@ -169,15 +169,17 @@ class Pool:
         if deadlines:
             soonest = max(0.0, min(deadlines) - now)
             timeout = soonest if timeout is None else min(timeout, soonest)
-        waitables: list[Any] = [s.conn for s in self.slots.values()]
-        waitables += [s.process.sentinel for s in self.slots.values()]
+        # A slot waiting out its respawn back-off was buried: its pipe is closed.
+        live = [s for s in self.slots.values() if s.worker_id not in self._respawn_at]
+        waitables: list[Any] = [s.conn for s in live]
+        waitables += [s.process.sentinel for s in live]
         waitables += extra or []
         ready = wait(waitables, timeout)
         outcomes: list[JobOutcome] = []
-        for slot in list(self.slots.values()):
+        for slot in live:
             if slot.conn in ready:
                 outcomes += self._drain(slot)
-        for slot in list(self.slots.values()):
+        for slot in live:
             if not slot.process.is_alive() and slot.process.exitcode is not None:
                 outcomes += self._drain(slot)  # last words before death
                 outcomes += self._bury(slot)
@@ -318,13 +320,15 @@ def _account_for_all(job: ActiveJob, failure: tuple[FailureReason, str] | None) 
             out.append(job.results[clip.index])
             stopped = stopped or job.results[clip.index].status != "COMPLETED"
             continue
-        if not stopped and clip.index in job.started and failure is not None:
+        if not stopped and failure is not None:
+            # The clip the worker held when it died or was stopped — even one it had
+            # not yet reported starting: the failure is this job's, and says why.
             partial = partial_path(clip.output_path, job.plan.job_id)
-            started = job.started[clip.index]
+            started = job.started.get(clip.index)
             out.append(ClipResult(
                 source_path=clip.source_path, output_path=clip.output_path, status="FAILED",
-                engine=job.plan.engine.value, started_at=started.started_at,
-                ended_at=iso(utc_now()), ffmpeg_command=started.ffmpeg_command,
+                engine=job.plan.engine.value, started_at=started.started_at if started else None,
+                ended_at=iso(utc_now()), ffmpeg_command=started.ffmpeg_command if started else None,
                 failure_reason=failure[0], failure_detail=failure[1],
                 partial_output_path=partial if os.path.exists(partial) else None,
             ))

@@ -65,6 +65,20 @@ FORCED_RATES: dict[str, Fraction] = {
     "force_60": Fraction(60),
 }
 PRESERVE_SOURCE = "preserve_source"
+
+# Frame rates a container can carry. FFmpeg 5.1's MXF muxer knows only the
+# SMPTE content-package rates and refuses others ("Unsupported frame rate"), so
+# a preserve_source job of a 12 or 15 fps clip into MXF is refused at validation.
+CONTAINER_RATES: dict[str, frozenset[Fraction]] = {
+    "mxf": frozenset(
+        Fraction(n, d)
+        for n, d in (
+            (24, 1), (24000, 1001), (25, 1), (30, 1), (30000, 1001), (48, 1), (48000, 1001),
+            (50, 1), (60, 1), (60000, 1001), (72, 1), (75, 1), (90, 1), (96, 1), (100, 1),
+            (120, 1), (120000, 1001),
+        )
+    ),
+}
 FPS_MODES: tuple[str, ...] = (PRESERVE_SOURCE, *FORCED_RATES)
 
 
@@ -172,6 +186,10 @@ _PROFILES: tuple[Profile, ...] = (
         _RESOLVE_AUDIO,
     ),
     Profile(
+        "proxy_prores422_resolve", Engine.RESOLVE, ("prores422",), H1080, "Resolve ProRes 422",
+        _RESOLVE_AUDIO,
+    ),
+    Profile(
         "proxy_prores_hq_resolve", Engine.RESOLVE, ("prores422hq",), H1080, "Resolve ProRes 422 HQ",
         _RESOLVE_AUDIO,
     ),
@@ -181,6 +199,10 @@ _PROFILES: tuple[Profile, ...] = (
     ),
     Profile(
         "proxy_dnxhr_sq_resolve", Engine.RESOLVE, ("dnxhr_sq",), H1080, "Resolve DNxHR SQ",
+        _RESOLVE_AUDIO,
+    ),
+    Profile(
+        "proxy_dnxhr_hq_resolve", Engine.RESOLVE, ("dnxhr_hq",), H1080, "Resolve DNxHR HQ",
         _RESOLVE_AUDIO,
     ),
 )

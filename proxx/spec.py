@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -137,7 +138,8 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ValidationError(f"JobSpec is not UTF-8 text (byte {exc.start})") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                         object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -146,6 +148,7 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
         raise ValidationError(f"invalid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ValidationError(f"a JobSpec is a JSON object, not a JSON {_json_kind(obj)}")
+    _check_text(obj, "")
     return obj
 
 
@@ -182,6 +185,43 @@ def fingerprint_bytes(data: bytes) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf: not a number JSON can carry back
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A key given twice is ambiguous (JSON readers disagree on which wins): refuse it."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _check_text(obj: Any, where: str) -> None:
+    """Reject lone surrogates ("\\ud800" escapes): valid JSON, but not text that can
+    become a file name, a command line or UTF-8 output."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                f"{where or 'JobSpec'}: text contains an unpaired surrogate "
+                f"({obj[exc.start]!r}), which is not valid Unicode"
+            ) from None
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            _check_text(key, f"{where}.{key!a}" if where else f"{key!a}")
+            _check_text(value, f"{where}.{key}" if where else key)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            _check_text(item, f"{where}.{i}")
 
 
 def _json_kind(obj: Any) -> str:

@@ -22,7 +22,7 @@ from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
 from proxx.fsutil import write_atomic
 from proxx.jobs import Prepared, new_job_id, prepare, result_of
-from proxx.pool import JobOutcome, Pool, Slot
+from proxx.pool import JobOutcome, Pool, Slot, default_clip_timeout
 from proxx.results import JobResult, build_result
 from proxx.signals import StopSignals
 from proxx.spec import MAX_SPEC_BYTES
@@ -43,6 +43,7 @@ class Supervisor:
     def __init__(
         self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
         worker_target: Callable[[Connection], None] = worker_main,
+        clip_timeout: Callable[[float | None], float] = default_clip_timeout,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -51,7 +52,8 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
-        self.pool = Pool(max_workers, target=worker_target, on_note=self._note)
+        self.pool = Pool(max_workers, target=worker_target, clip_timeout=clip_timeout,
+                         on_note=self._note)
         self.running: dict[str, Running] = {}  # by job id
         self.counts = {"completed": 0, "failed": 0, "recovered": 0}
         self.stops: StopSignals | None = None

@@ -55,6 +55,9 @@ class Expected:
     height: int
     rate: Fraction
     frames: int | None
+    # True when `frames` must match exactly: the source's container declares its
+    # frame count and the rate is kept, so one missing frame is damage, not rounding.
+    frames_exact: bool
     audio_channels: tuple[int, ...]
     timecode: str | None
 
@@ -73,6 +76,7 @@ def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts)
         height=height,
         rate=rate,
         frames=frames,
+        frames_exact=source.frame_count_exact and rate == src_rate,
         audio_channels=tuple(a.channels or 0 for a in source.audio),
         timecode=_timecode(source.timecode, src_rate, rate),
     )
@@ -87,8 +91,10 @@ def build_argv(
     if fps_mode in FORCED_RATES:
         filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
     filters.append("setsar=1")
+    # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
+    # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
     argv = [
-        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-n",
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror",
         "-i", source_path,
         "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", ",".join(filters), *_VIDEO[codec],

@@ -40,8 +40,11 @@ def load_engine(name: EngineName) -> Engine:
 def worker_main(conn: Connection) -> None:
     """Entry point of a worker process (multiprocessing target)."""
     interrupts = Interrupts(conn)
-    engines: dict[EngineName, Engine] = {}
     conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
+    # Read FFmpeg's version now, while the supervisor is still validating and
+    # probing: not on the clock of the first job.
+    engines: dict[EngineName, Engine] = {EngineName.FFMPEG: load_engine(EngineName.FFMPEG)}
+    engines[EngineName.FFMPEG].versions()
     while True:
         try:
             data = conn.recv_bytes()

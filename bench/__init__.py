@@ -1,0 +1,1 @@
+"""Benchmarks: Proxx against the bare-FFmpeg floor (`python -m bench`, `./dev bench`)."""

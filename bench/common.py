@@ -1,0 +1,310 @@
+"""Shared helpers: media, JobSpecs, timed processes, Proxx results, statistics.
+
+Only public tools: time.perf_counter, /proc, subprocess. Nothing here knows
+Proxx internals beyond its command line and its result JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+PYTHON = sys.executable
+REPO = Path(__file__).resolve().parent.parent
+CREATED_AT = "2026-01-15T09:30:00+01:00"
+
+
+@dataclass
+class Ctx:
+    """What every benchmark gets: where to work, how hard to try, how to log."""
+
+    work: Path
+    cache: Path
+    quick: bool
+    seed: int = 1
+    verbose: bool = True
+    commands: dict[str, list[str]] = field(default_factory=dict)  # Proxx argv by key
+    figures: dict[str, float] = field(default_factory=dict)  # medians other benches refer to
+
+    def log(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    def fresh(self, name: str) -> Path:
+        """An empty scratch directory under the work folder."""
+        path = self.work / name
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+
+# -- media ------------------------------------------------------------------------------------
+def make_clip(path: Path, *, size: str, seconds: float, rate: str = "25",
+              vcodec: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast",
+                                       "-pix_fmt", "yuv420p"),
+              acodec: str = "pcm_s16le") -> Path:
+    """A real clip from FFmpeg's lavfi sources, with stereo audio and a start timecode."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-filter_complex", "[1:a]aformat=channel_layouts=stereo[a]",
+            "-map", "0:v", "-map", "[a]", *vcodec, "-c:a", acodec,
+            "-timecode", "01:00:00:00", str(tmp)]
+    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+    tmp.rename(path)
+    return path
+
+
+def tiny_clip(ctx: Ctx) -> Path:
+    """2 s 640×360 25 fps H.264 + PCM stereo (the `tiny` source of the issue)."""
+    path = ctx.cache / "tiny_640x360_2s.mov"
+    if not path.exists():
+        ctx.log("making the tiny 640×360 source")
+        make_clip(path, size="640x360", seconds=2)
+    return path
+
+
+def hd_clip(ctx: Ctx) -> Path:
+    """1080p25 ProRes 422 HQ + PCM 24-bit: 10 s (1 s with --quick)."""
+    seconds = 1 if ctx.quick else 10
+    path = ctx.cache / f"hd_1920x1080_{seconds}s.mov"
+    if not path.exists():
+        ctx.log(f"making the {seconds} s 1080p ProRes HQ source (prores_aw, to save time)")
+        make_clip(path, size="1920x1080", seconds=seconds,
+                  vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
+                  acodec="pcm_s24le")
+    return path
+
+
+def copies(src: Path, folder: Path, count: int, stem: str = "clip") -> list[Path]:
+    """`count` hard links (or copies) of one source under distinct names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        dst = folder / f"{stem}_{i:03d}{src.suffix}"
+        if not dst.exists():
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+        out.append(dst)
+    return out
+
+
+# -- JobSpecs -----------------------------------------------------------------------------------
+def spec_dict(sources: Iterable[Path | str], output_dir: Path, **overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "jobspec_version": "1.0.0",
+        "created_at": CREATED_AT,
+        "sources": [str(s) for s in sources],
+        "output_dir": str(output_dir),
+        "output_name_template": "{source_name}_proxy",
+        "codec": "h264",
+        "container": "mov",
+        "fps_mode": "preserve_source",
+        "proxy_profile": "proxy_h264_low",
+    }
+    spec.update(overrides)
+    return spec
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def clear_dir(path: Path) -> None:
+    """Empty a folder (including hidden partials) but keep it."""
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+# -- processes ----------------------------------------------------------------------------------
+def proxx(*args: str) -> list[str]:
+    return [PYTHON, "-m", "proxx", *args]
+
+
+@dataclass
+class Timed:
+    seconds: float
+    returncode: int
+    launched_at: float  # time.time() just before the launch, to align with result timestamps
+    stdout: bytes = b""
+
+
+def timed(argv: Sequence[str], *, stdout: int | None = subprocess.DEVNULL,
+          stderr_path: Path | None = None, cwd: Path | None = None) -> Timed:
+    """Run `argv` to completion; wall time from just before fork to just after reap."""
+    with contextlib.ExitStack() as stack:
+        err: Any = (stack.enter_context(open(stderr_path, "ab")) if stderr_path
+                    else subprocess.DEVNULL)
+        wall = time.time()
+        t0 = time.perf_counter()
+        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
+                              cwd=cwd, check=False)
+        dt = time.perf_counter() - t0
+    return Timed(dt, proc.returncode, wall, proc.stdout or b"")
+
+
+def run_ok(argv: Sequence[str]) -> float:
+    """Run one bare command; raise with its stderr if it fails; return wall seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, check=False)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"bare command failed ({proc.returncode}): {shlex.join(argv)}\n"
+                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    return dt
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM a process we started, by its pid; SIGKILL it if it does not exit in time."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.001) -> float | None:
+    """Poll `pred` every `interval`; perf_counter when it first held, None on timeout."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if pred():
+            return time.perf_counter()
+        if time.perf_counter() > deadline:
+            return None
+        time.sleep(interval)
+
+
+# -- Proxx results ---------------------------------------------------------------------------------
+def ts(iso: str) -> float:
+    """A result timestamp (UTC ISO 8601, ms) as seconds since the epoch."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def commands_of(result: dict[str, Any]) -> list[list[str]]:
+    cmds = [shlex.split(c["ffmpeg_command"]) for c in result["clips"] if c.get("ffmpeg_command")]
+    if len(cmds) != len(result["clips"]):
+        raise RuntimeError("a clip has no ffmpeg_command in the result JSON")
+    return cmds
+
+
+def bare(argv: Sequence[str], out_dir: Path, tag: str = "") -> list[str]:
+    """The identical argv, writing into `out_dir` (same filesystem) instead of Proxx's partial."""
+    name = os.path.basename(argv[-1]).lstrip(".").split(".")[0] or "out"
+    ext = {"mov": "mov", "mp4": "mp4", "mxf": "mxf"}.get(argv[-2], "out")
+    return [*argv[:-1], str(out_dir / f"{name}{tag}.bare.{ext}")]
+
+
+def run_proxx_job(spec_path: Path, log_path: Path) -> tuple[Timed, dict[str, Any]]:
+    """`proxx run SPEC` timed; returns the timing and the parsed result JSON (must complete)."""
+    t = timed(proxx("run", str(spec_path)), stdout=subprocess.PIPE, stderr_path=log_path)
+    result: dict[str, Any] = json.loads(t.stdout)
+    if t.returncode != 0 or result["status"] != "COMPLETED":
+        raise RuntimeError(f"proxx run {spec_path} exited {t.returncode} "
+                           f"({result['status']}); log: {log_path}")
+    return t, result
+
+
+# -- /proc --------------------------------------------------------------------------------------
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (kB) of a live process; {} once it is gone."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, value = line.split(":", 1)
+                    out[key] = int(value.split()[0])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return {}
+    return out
+
+
+def children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                kids += [int(k) for k in fh.read().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return kids
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+# -- statistics -----------------------------------------------------------------------------------
+def median(xs: Sequence[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def spread_pct(xs: Sequence[float]) -> float:
+    """(max − min) ÷ median, in percent: how noisy a series of repeats was."""
+    if len(xs) < 2:
+        return 0.0
+    return 100.0 * (max(xs) - min(xs)) / statistics.median(xs)
+
+
+def interleave(a: Callable[[], float], b: Callable[[], float], n: int) -> tuple[list[float],
+                                                                                 list[float]]:
+    """n paired runs in ABBA order (A B, B A, A B …), so drift hits both sides alike."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for i in range(n):
+        if i % 2 == 0:
+            xs.append(a())
+            ys.append(b())
+        else:
+            ys.append(b())
+            xs.append(a())
+    return xs, ys
+
+
+def fmt_s(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}"

@@ -1,0 +1,189 @@
+"""4. Scale: a pending/ folder of 10 000 JobSpecs, and 1 000 quick jobs in one `--once` run.
+
+- `Intake(Layout(root)).scan()` timed directly at 100, 1 000 and 10 000 entries
+  (the supervisor calls it once per loop iteration, i.e. after every finished job).
+- Time from launching `proxx watch` to its first claim with 10 000 pending
+  against 1 pending (distinct hard-linked sources, so every job is valid).
+- 1 000 quick jobs (missing source: they fail in the supervisor, no worker):
+  supervisor VmRSS sampled from /proc every 20 ms, and the per-job time of the
+  first 100 against the last 100 from the results' `result_written_at`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from bench.common import (
+    Ctx,
+    clear_dir,
+    copies,
+    fmt_ms,
+    median,
+    proc_status,
+    proxx,
+    spec_dict,
+    spread_pct,
+    stop_process,
+    tiny_clip,
+    ts,
+    wait_until,
+)
+from bench.report import Report
+
+
+def _fill(pending: Path, start: int, stop: int, make: dict[int, bytes] | bytes) -> None:
+    for i in range(start, stop):
+        body = make if isinstance(make, bytes) else make[i]
+        (pending / f"job_{i:05d}.json").write_bytes(body)
+
+
+def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
+    from proxx.watchfolder import Intake, Layout
+
+    d = ctx.fresh("scale-scan")
+    for state in ("pending", "running", "completed", "failed"):
+        (d / state).mkdir()
+    body = json.dumps(spec_dict([d / "missing.mov"], d)).encode()
+    have = 0
+    repeats = 3 if ctx.quick else 15
+    for size in sizes:
+        _fill(d / "pending", have, size, body)
+        have = size
+        intake = Intake(Layout(str(d)))
+        intake.scan()
+        xs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            names = intake.scan()
+            xs.append(time.perf_counter() - t0)
+        assert len(names) == size
+        t0 = time.perf_counter()
+        intake.ready(names[0])
+        ready = time.perf_counter() - t0
+        rep.detail("scale", f"Intake.scan() of {size} pending", fmt_ms(median(xs)),
+                   f"{median(xs) / size * 1e6:.1f} µs/entry; noise {spread_pct(xs):.0f}%; "
+                   f"ready(first) {fmt_ms(ready)}")
+        rep.raw[f"scale/scan/{size}"] = xs
+        ctx.figures[f"scan_{size}"] = median(xs)
+    big = sizes[-1]
+    rep.row(section="scale", name=f"Intake.scan() with {big} JobSpecs pending",
+            value=fmt_ms(ctx.figures[f"scan_{big}"]), target="(none set)",
+            proxx=fmt_ms(ctx.figures[f"scan_{big}"]), n=str(repeats))
+
+
+def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
+    d = ctx.fresh("scale-claim")
+    out = d / "out"
+    sources = copies(tiny_clip(ctx), d / "sources", big, stem="s")
+    bodies = {i: json.dumps(spec_dict([s], out)).encode() for i, s in enumerate(sources)}
+    roots = {1: d / "one", big: d / "many"}
+    for n, root in roots.items():
+        for state in ("pending", "running", "completed", "failed"):
+            (root / state).mkdir(parents=True)
+        _fill(root / "pending", 0, n, bodies)
+
+    def trial(n: int) -> float:
+        root = roots[n]
+        for state in ("running", "completed", "failed"):
+            clear_dir(root / state)
+        clear_dir(out)
+        _fill(root / "pending", 0, 1, bodies)  # put job 0 back
+        first = root / "pending" / "job_00000.json"
+        with open(d / f"watch-{n}.log", "ab") as log:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(proxx("watch", str(root)), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                t1 = wait_until(lambda: not first.exists(), 120)
+            finally:
+                stop_process(proc, grace=60)
+        if t1 is None:
+            raise RuntimeError(f"no claim within 120 s with {n} pending")
+        return t1 - t0
+
+    ctx.log(f"scale: time to first claim, 1 vs {big} pending, {rounds} round(s)")
+    trial(1)  # warm-up
+    ones, bigs = [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            ones.append(trial(1))
+            bigs.append(trial(big))
+        else:
+            bigs.append(trial(big))
+            ones.append(trial(1))
+    ratios = [b / o for o, b in zip(ones, bigs, strict=True)]
+    rep.row(section="scale", name=f"launch → first claim, {big} pending vs 1",
+            value=f"{median(ratios):.2f}×", pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
+            target="(none set)", proxx=f"{fmt_ms(median(bigs))} vs {fmt_ms(median(ones))}",
+            noise=f"{spread_pct(bigs):.0f}% / {spread_pct(ones):.0f}%", n=str(rounds))
+    rep.detail("scale", f"first claim: extra with {big} pending",
+               fmt_ms(median(bigs) - median(ones)), "one scan + sort of the names, "
+               "recovery pass; the rest is start-up (imports, forkserver, worker)")
+    rep.raw["scale/first_claim"] = {"one": ones, "big": bigs}
+
+
+def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
+    d = ctx.fresh("scale-many")
+    root = d / "watch"
+    for state in ("pending", "running", "completed", "failed"):
+        (root / state).mkdir(parents=True)
+    body = json.dumps(spec_dict([d / "missing.mov"], d)).encode()
+    _fill(root / "pending", 0, n, body)
+    samples: list[tuple[float, int]] = []  # (wall time, VmRSS kB)
+    peak = 0
+    ctx.log(f"scale: {n} quick jobs through one --once run")
+    with open(d / "watch.log", "wb") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(proxx("watch", str(root), "--once"), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log)
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                st = proc_status(proc.pid)
+                if st:
+                    samples.append((time.time(), st.get("VmRSS", 0)))
+                    peak = max(peak, st.get("VmHWM", 0))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            proc.wait(600)
+        finally:
+            stop.set()
+            sampler.join()
+            stop_process(proc)
+        wall = time.perf_counter() - t0
+    done = sorted(ts(json.loads(p.read_text())["_metadata"]["result_written_at"])
+                  for p in (root / "failed").glob("*.result.json"))
+    if len(done) != n:
+        raise RuntimeError(f"{len(done)}/{n} quick jobs finished; log {d / 'watch.log'}")
+    k = min(100, n // 5)
+    first = (done[k - 1] - done[0]) / (k - 1)
+    last = (done[-1] - done[-k]) / (k - 1)
+    at_first = next((kb for t, kb in samples if t >= done[0]), samples[-1][1])
+    at_end = next((kb for t, kb in reversed(samples) if t <= done[-1]), samples[-1][1])
+    rep.row(section="scale", name=f"{n} quick jobs: per-job time, last {k} ÷ first {k}",
+            value=f"{last / first:.2f}×", target="(none set; ≈ 1× expected)",
+            proxx=f"{fmt_ms(first)} → {fmt_ms(last)} per job; {wall:.1f} s total", n="1")
+    rep.row(section="scale", name=f"{n} quick jobs: supervisor RSS growth",
+            value=f"{(at_end - at_first) / 1024:+.1f} MB", target="(none set; bounded)",
+            proxx=f"{at_first / 1024:.1f} MB at job 1 → {at_end / 1024:.1f} MB at job {n}, "
+                  f"peak {peak / 1024:.1f} MB", n=str(len(samples)))
+    rep.detail("scale", f"{n} quick jobs: growth per job",
+               f"{(at_end - at_first) / max(1, n - 1):.1f} kB", "VmRSS sampled every 20 ms")
+    rep.raw["scale/many"] = {"written_at": done, "rss": samples, "wall": wall}
+
+
+def run(ctx: Ctx, rep: Report) -> None:
+    sizes = (100, 1000) if ctx.quick else (100, 1000, 10000)
+    ctx.log(f"scale: Intake.scan() at {', '.join(map(str, sizes))} pending")
+    scan_cost(ctx, rep, sizes)
+    first_claim(ctx, rep, sizes[-1], 1 if ctx.quick else 3)
+    many_quick_jobs(ctx, rep, 100 if ctx.quick else 1000)

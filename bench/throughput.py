@@ -1,0 +1,150 @@
+"""2. Watch-folder throughput: 40 tiny single-clip jobs through `proxx watch --once`
+with 1 and 2 workers, against `xargs -P 1` / `-P 2` over the same 40 commands.
+
+The result timestamps of the 1-worker runs split each job's cost into
+prepare (claim, validation ffprobe, dispatch), clip, and the bookkeeping
+between one job's end and the next one's start.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from functools import partial
+from typing import Any
+
+from bench.common import (
+    Ctx,
+    bare,
+    clear_dir,
+    commands_of,
+    copies,
+    fmt_ms,
+    fmt_s,
+    interleave,
+    median,
+    proxx,
+    spec_dict,
+    spread_pct,
+    timed,
+    tiny_clip,
+    ts,
+    write_json,
+)
+from bench.report import Report
+
+TARGET = 0.9
+
+
+class Bench:
+    def __init__(self, ctx: Ctx, n_jobs: int) -> None:
+        self.ctx = ctx
+        self.n = n_jobs
+        self.dir = ctx.fresh("throughput")
+        self.sources = copies(tiny_clip(ctx), ctx.work / "throughput-sources", n_jobs, stem="job")
+        self.out = self.dir / "out"
+        self.bare_dir = self.dir / "bare"
+        self.cmds_file = self.dir / "commands.txt"
+        self.results: dict[int, list[dict[str, Any]]] = {}
+        self.launched: dict[int, tuple[float, float]] = {}  # workers → (launch wall, seconds)
+
+    def proxx_trial(self, workers: int) -> float:
+        root = self.dir / "watch"
+        if root.exists():
+            shutil.rmtree(root)
+        (root / "pending").mkdir(parents=True)
+        clear_dir(self.out)
+        for i, src in enumerate(self.sources):
+            write_json(root / "pending" / f"job_{i:03d}.json", spec_dict([src], self.out))
+        t = timed(proxx("watch", str(root), "--once", "--max-workers", str(workers)),
+                  stderr_path=self.dir / "watch.log")
+        done = sorted((root / "completed").glob("*.result.json"))
+        if t.returncode != 0 or len(done) != self.n:
+            raise RuntimeError(f"proxx watch exited {t.returncode} with {len(done)}/{self.n} "
+                               f"completed; log: {self.dir / 'watch.log'}")
+        self.results[workers] = [json.loads(p.read_text()) for p in done]
+        self.launched[workers] = (t.launched_at, t.seconds)
+        return t.seconds
+
+    def write_commands(self) -> None:
+        argvs = [bare(commands_of(r)[0], self.bare_dir) for r in self.results[1]]
+        self.cmds_file.write_text("".join(shlex.join(a) + "\n" for a in argvs))
+
+    def xargs_trial(self, workers: int) -> float:
+        clear_dir(self.bare_dir)
+        t = timed(["xargs", "-a", str(self.cmds_file), "-d", "\n", "-n", "1", "-P", str(workers),
+                   "sh", "-c"], stderr_path=self.dir / "xargs.log")
+        if t.returncode != 0:
+            raise RuntimeError(f"xargs exited {t.returncode}; log: {self.dir / 'xargs.log'}")
+        return t.seconds
+
+
+def job_timeline(results: list[dict[str, Any]], launch: tuple[float, float],
+                 bare_per_job: float) -> dict[str, float]:
+    """Median per-job phases of a 1-worker run (seconds)."""
+    jobs = sorted(results, key=lambda r: ts(r["started_at"]))
+    prep, clip, post, between = [], [], [], []
+    for a, b in zip(jobs, [*jobs[1:], None], strict=True):
+        c = a["clips"][0]
+        prep.append(ts(c["started_at"]) - ts(a["started_at"]))
+        clip.append(ts(c["ended_at"]) - ts(c["started_at"]))
+        post.append(ts(a["ended_at"]) - ts(c["ended_at"]))
+        if b is not None:
+            between.append(ts(b["started_at"]) - ts(a["ended_at"]))
+    wall0, secs = launch
+    return {
+        "startup": ts(jobs[0]["started_at"]) - wall0,
+        "prep": median(prep),
+        "clip": median(clip),
+        "clip_excess": median(clip) - bare_per_job,
+        "post": median(post),
+        "between": median(between),
+        "exit": wall0 + secs - ts(jobs[-1]["_metadata"]["result_written_at"]),
+    }
+
+
+def run(ctx: Ctx, rep: Report) -> None:
+    n_jobs = 6 if ctx.quick else 40
+    rounds = 1 if ctx.quick else 3
+    b = Bench(ctx, n_jobs)
+    ctx.log(f"throughput: {n_jobs} jobs, proxx watch --once vs xargs, {rounds} round(s)")
+    b.proxx_trial(1)  # warm-up, and the commands
+    b.write_commands()
+    if not ctx.quick:
+        b.xargs_trial(1)
+    per: dict[int, tuple[list[float], list[float]]] = {}
+    for workers in (1, 2):
+        ctx.log(f"throughput: --max-workers {workers} vs xargs -P {workers}")
+        per[workers] = interleave(partial(b.proxx_trial, workers),
+                                  partial(b.xargs_trial, workers), rounds)
+    for workers, (xs, ys) in per.items():
+        ratios = [y / x for x, y in zip(xs, ys, strict=True)]  # throughput Proxx ÷ xargs
+        r = median(ratios)
+        rep.row(section="throughput",
+                name=f"{n_jobs} tiny jobs, watch --max-workers {workers} vs xargs -P {workers}",
+                value=f"{r:.2f}×", pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
+                target=f"≥ {TARGET:.2f}× xargs", met=r >= TARGET,
+                proxx=f"{fmt_s(median(xs))} ({n_jobs / median(xs):.1f} jobs/s)",
+                bare=f"{fmt_s(median(ys))} ({n_jobs / median(ys):.1f} jobs/s)",
+                noise=f"{spread_pct(xs):.0f}% / {spread_pct(ys):.0f}%", n=str(len(xs)))
+    bare_per_job = median(per[1][1]) / n_jobs
+    tl = job_timeline(b.results[1], b.launched[1], bare_per_job)
+    extra = (median(per[1][0]) - median(per[1][1])) / n_jobs
+    rep.detail("throughput", "1 worker: Proxx − xargs, per job", fmt_ms(extra),
+               f"xargs: {fmt_ms(bare_per_job)} per job")
+    rep.detail("throughput", "1 worker: start-up (exec → job 1 started_at)", fmt_ms(tl["startup"]),
+               "imports, folders, forkserver + worker boot, first scan")
+    rep.detail("throughput", "1 worker: claim → clip starts, per job", fmt_ms(tl["prep"]),
+               "prepare(): source ffprobe + validation, submit over the pipe")
+    rep.detail("throughput", "1 worker: clip − bare command, per job", fmt_ms(tl["clip_excess"]),
+               "verification ffprobe of the output, publish")
+    rep.detail("throughput", "1 worker: clip ended → job ended_at", fmt_ms(tl["post"]),
+               "ClipFinished/JobFinished messages, result_of")
+    rep.detail("throughput", "1 worker: job ended_at → next started_at", fmt_ms(tl["between"]),
+               "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)")
+    rep.detail("throughput", "1 worker: last result written → exit", fmt_ms(tl["exit"]),
+               "pool shutdown, interpreter exit")
+    rep.raw["throughput"] = {str(w): {"proxx": xs, "xargs": ys} for w, (xs, ys) in per.items()}
+    rep.raw["throughput_timeline"] = tl
+    ctx.figures["throughput_prep"] = tl["prep"]

@@ -1,0 +1,55 @@
+"""Fixtures for the `proxx watch` integration tests (see watch_helpers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from integration.watch_helpers import Launcher, make_root
+
+# Renders are timed by FFmpeg on a shared 2-core box: a long clip must still be
+# rendering when the test acts on it, whatever the load (60 s of 640x360 takes
+# several seconds to render as ProRes Proxy even on an idle machine).
+LONG = {"size": "640x360", "seconds": 60.0}
+MEDIUM = {"size": "640x360", "seconds": 12.0}
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    """Starts supervisors; kills every process of their sessions at teardown."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    launch = Launcher(logs)
+    yield launch
+    launch.cleanup()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty watch folder with its four state folders."""
+    return make_root(tmp_path)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def tiny(clip: Callable[..., Path]) -> Path:
+    """64x36, 1 s, H.264 + PCM: renders in a fraction of a second."""
+    return clip("tiny.mov")
+
+
+@pytest.fixture
+def long_clip(clip: Callable[..., Path]) -> Path:
+    return clip("long.mov", **LONG)
+
+
+@pytest.fixture
+def medium_clip(clip: Callable[..., Path]) -> Path:
+    return clip("medium.mov", **MEDIUM)

@@ -1,0 +1,133 @@
+"""Worker targets that misbehave on purpose, for the crash matrix.
+
+Each is a module-level function taking the worker's end of the pipe, so the
+forkserver child can import it by name (`integration.fake_workers.NAME`).
+
+A misbehaving worker behaves exactly like the real one (real FFmpeg, real
+verification) for every job except those whose first output name contains
+TRIGGER; on those it misbehaves. So one run shows both the crashed job and
+the other jobs completing around it.
+
+If the environment variable FAKE_WORKER_LOG names a file, every worker
+appends "spawn <pid>" to it as it boots: the test counts respawns from it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from proxx.clock import iso, utc_now
+from proxx.protocol import ClipStarted, JobPlan, RunJob, WorkerReady, decode_for_worker, encode
+from workers.interrupts import Interrupts
+from workers.main import load_engine, run_job
+
+TRIGGER = "MISBEHAVE"
+EXIT_CODE = 3
+BOOT_EXIT_CODE = 7
+
+
+def _log_spawn() -> None:
+    path = os.environ.get("FAKE_WORKER_LOG")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(f"spawn {os.getpid()}\n")
+
+
+def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -> None:
+    """The real worker loop, except for jobs whose first output name contains TRIGGER."""
+    _log_spawn()
+    interrupts = Interrupts(conn)
+    conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        msg = decode_for_worker(data)
+        if not isinstance(msg, RunJob):
+            continue
+        if TRIGGER in os.path.basename(msg.plan.clips[0].output_path):
+            misbehave(conn, msg.plan)
+            continue
+        interrupts.reason = None
+        run_job(conn, load_engine(msg.plan.engine), msg.plan, interrupts)
+        if interrupts.parent_gone:
+            return
+
+
+def _clip_started(conn: Connection, plan: JobPlan) -> None:
+    conn.send_bytes(encode(ClipStarted(job_id=plan.job_id, index=0, started_at=iso(utc_now()),
+                                       ffmpeg_command=None)))
+
+
+def _sleep_forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+# -- misbehaviours ------------------------------------------------------------------
+def _exit_on_receipt(conn: Connection, plan: JobPlan) -> None:
+    os._exit(EXIT_CODE)  # before even saying the clip started
+
+
+def _segfault(conn: Connection, plan: JobPlan) -> None:
+    _clip_started(conn, plan)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the cwd
+    os.kill(os.getpid(), signal.SIGSEGV)
+    _sleep_forever()
+
+
+def _hang(conn: Connection, plan: JobPlan) -> None:
+    _clip_started(conn, plan)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # deaf to everything but SIGKILL
+    _sleep_forever()
+
+
+def _garbage_framed(conn: Connection, plan: JobPlan) -> None:
+    _clip_started(conn, plan)
+    conn.send_bytes(b"\x00\xff this is not a protocol message \xfe")
+    _sleep_forever()
+
+
+def _garbage_raw(conn: Connection, plan: JobPlan) -> None:
+    """Bytes straight onto the pipe fd, bypassing the length-prefixed framing."""
+    _clip_started(conn, plan)
+    os.write(conn.fileno(), b"garbage bytes from a confused worker\n")
+    _sleep_forever()
+
+
+# -- targets (module level: the forkserver child imports them by name) ---------------
+def exit_on_job(conn: Connection) -> None:
+    _serve(conn, _exit_on_receipt)
+
+
+def segfault_on_job(conn: Connection) -> None:
+    _serve(conn, _segfault)
+
+
+def hang_on_job(conn: Connection) -> None:
+    _serve(conn, _hang)
+
+
+def garbage_framed_on_job(conn: Connection) -> None:
+    _serve(conn, _garbage_framed)
+
+
+def garbage_raw_on_job(conn: Connection) -> None:
+    _serve(conn, _garbage_raw)
+
+
+def die_at_boot(conn: Connection) -> None:
+    """An engine that is missing: the worker dies before it ever says it is ready."""
+    _log_spawn()
+    os._exit(BOOT_EXIT_CODE)
+
+
+def real(conn: Connection) -> None:
+    """The real worker loop, plus the spawn log (for respawn counting)."""
+    _serve(conn, lambda _conn, _plan: None)

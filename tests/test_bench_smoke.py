@@ -1,0 +1,32 @@
+"""Smoke test of the benchmark harness: `python -m bench --quick --only overhead` prints its table.
+
+Nothing here asserts a time: the numbers of a --quick run on a shared machine mean nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+                    reason="needs FFmpeg")
+def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "overhead", "--quiet",
+         "--work", str(tmp_path / "work"), "--cache", str(tmp_path / "cache")],
+        cwd=REPO, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.index("RATIOS AND TARGETS") < out.index("ABSOLUTE"), out
+    assert "overhead: tiny job (3 × 2 s 640×360)" in out
+    assert "overhead: 1080p job" in out
+    assert "≤ 1.15×" in out and "≤ 1.02×" in out
+    assert "ERROR" not in out

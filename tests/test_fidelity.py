@@ -1,0 +1,153 @@
+"""What a proxy keeps of its source, checked with ffprobe directly (not Proxx's own probe).
+
+preserve_source: frame count, exact frame rate, start timecode (and reel_name
+in MOV), audio channel layout per stream (mono, stereo, 5.1, none).
+force_<rate>: the exact rational rate and a frame count that matches the duration.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import run_cli
+from proxx.profiles import FORCED_RATES, fps_label
+
+
+def ffprobe(path: Path | str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-of", "json", "-show_streams",
+         "-show_format", str(path)], capture_output=True, text=True, check=True)
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def video(info: dict[str, Any]) -> dict[str, Any]:
+    (v,) = [s for s in info["streams"] if s["codec_type"] == "video"]
+    return v
+
+
+def channels(info: dict[str, Any]) -> list[int]:
+    return [s["channels"] for s in info["streams"] if s["codec_type"] == "audio"]
+
+
+def timecode(info: dict[str, Any]) -> str | None:
+    for s in info["streams"]:
+        if "timecode" in s.get("tags", {}):
+            return str(s["tags"]["timecode"])
+    tc = info["format"].get("tags", {}).get("timecode")
+    return None if tc is None else str(tc)
+
+
+def reel(info: dict[str, Any]) -> str | None:
+    for s in info["streams"]:
+        if "reel_name" in s.get("tags", {}):
+            return str(s["tags"]["reel_name"])
+    return None
+
+
+def render(job: Callable[..., Path], sources: list[Path], **overrides: Any) -> dict[str, Any]:
+    proc = run_cli("run", str(job(sources, **overrides)))
+    result: dict[str, Any] = json.loads(proc.stdout)
+    assert proc.returncode == 0, (result["validation_error"], result["clips"])
+    return result
+
+
+PRESERVE = {
+    "h264-mov-stereo-reel": (
+        {"rate": "25", "audio_channels": 2, "timecode": "01:00:00:00", "reel": "A001"},
+        {"codec": "h264", "container": "mov", "proxy_profile": "proxy_h264_low"},
+        ("h264", (32, 18)),
+    ),
+    "h264-mp4-mono-23.976": (
+        {"rate": "24000/1001", "audio_channels": 1, "timecode": "00:59:59:12"},
+        {"codec": "h264", "container": "mp4", "proxy_profile": "proxy_h264_quarter"},
+        ("h264", (16, 8)),
+    ),
+    "prores-mov-5.1-29.97-dropframe": (
+        {"rate": "30000/1001", "audio_channels": 6, "timecode": "01:00:00;00", "reel": "B007"},
+        {"codec": "prores_proxy", "container": "mov", "proxy_profile": "proxy_prores_proxy"},
+        ("prores", (32, 18)),
+    ),
+    "hevc-mp4-no-audio-no-timecode": (
+        {"rate": "25", "audio_channels": 0, "timecode": None},
+        {"codec": "hevc", "container": "mp4", "proxy_profile": "proxy_hevc_low"},
+        ("hevc", (32, 18)),
+    ),
+    "dnxhr-mxf-stereo": (
+        {"size": "640x360", "rate": "25", "audio_channels": 2, "timecode": "10:00:00:00"},
+        {"codec": "dnxhr_lb", "container": "mxf", "proxy_profile": "proxy_dnxhr_lb"},
+        ("dnxhd", (320, 180)),
+    ),
+    "dnxhr-mov-5.1-50fps": (
+        {"size": "640x360", "rate": "50", "audio_channels": 6, "timecode": "23:59:59:49",
+         "reel": "C003"},
+        {"codec": "dnxhr_sq", "container": "mov", "proxy_profile": "proxy_dnxhr_sq_1080"},
+        ("dnxhd", (640, 360)),  # 1080 high, never upscaled
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PRESERVE), ids=list(PRESERVE))
+def test_preserve_source_keeps_frames_rate_timecode_and_audio(
+    case: str, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
+    source_kw, spec_kw, (codec_name, size) = PRESERVE[case]
+    src = clip(f"fidelity_{case}.mov", **source_kw)
+    result = render(job, [src], **spec_kw)
+    out = result["clips"][0]["output_path"]
+    assert out.endswith("." + spec_kw["container"])
+    before, after = ffprobe(src), ffprobe(out)
+    v_in, v_out = video(before), video(after)
+
+    assert v_out["codec_name"] == codec_name
+    assert (v_out["width"], v_out["height"]) == size
+    assert v_out["r_frame_rate"] == v_in["r_frame_rate"]
+    assert Fraction(v_out["r_frame_rate"]) == Fraction(source_kw["rate"])
+    assert int(v_out["nb_read_packets"]) == int(v_in["nb_read_packets"])
+    assert channels(after) == channels(before) == (
+        [source_kw["audio_channels"]] if source_kw["audio_channels"] else [])
+    assert timecode(after) == timecode(before) == source_kw["timecode"]
+    if spec_kw["container"] == "mov":
+        assert reel(after) == source_kw.get("reel")
+
+
+@pytest.mark.parametrize("mode", list(FORCED_RATES))
+def test_forced_rates_are_exact(mode: str, clip: Callable[..., Path],
+                                job: Callable[..., Path]) -> None:
+    src = clip("fidelity_rate_source.mov", rate="25", seconds=1.0, timecode="01:00:00:00")
+    result = render(job, [src], proxy_profile="proxy_h264_quarter",
+                    output_name_template="{source_name}_{fps}", fps_mode=mode)
+    out = result["clips"][0]["output_path"]
+    assert out.endswith(f"_{fps_label(mode)}.mov")
+    info = ffprobe(out)
+    v = video(info)
+    rate = FORCED_RATES[mode]
+    assert v["r_frame_rate"] == f"{rate.numerator}/{rate.denominator}"
+    assert v["avg_frame_rate"] == v["r_frame_rate"]  # constant rate, no drift
+    frames = int(v["nb_read_packets"])
+    assert frames == round(Fraction(1) * rate)  # one second of source
+    assert abs(Fraction(v["duration"]) - frames / rate) < Fraction(1, 1000)
+    assert abs(frames / rate - 1) <= 1 / rate  # the same second of picture
+    assert timecode(info) == "01:00:00:00"
+    assert channels(info) == [2]
+
+
+def test_forcing_a_drop_frame_source_to_25(clip: Callable[..., Path],
+                                          job: Callable[..., Path]) -> None:
+    src = clip("fidelity_prores-mov-5.1-29.97-dropframe.mov", rate="30000/1001",
+               audio_channels=6, timecode="01:00:00;00", reel="B007")
+    result = render(job, [src], fps_mode="force_25")
+    info = ffprobe(result["clips"][0]["output_path"])
+    v_in = video(ffprobe(src))
+    assert video(info)["r_frame_rate"] == "25/1"
+    expected = round(int(v_in["nb_read_packets"]) * Fraction(25) / Fraction(30000, 1001))
+    assert int(video(info)["nb_read_packets"]) == expected
+    assert timecode(info) == "01:00:00:00"  # re-expressed at 25 fps, non-drop
+    assert channels(info) == [6]

@@ -1,0 +1,489 @@
+"""The DaVinci Resolve engine: camera RAW through Resolve's scripting API.
+
+Each clip gets a throw-away project, renders to the same hidden partial name
+the FFmpeg engine uses, is verified by probing like any FFmpeg output, and is
+published without replacing anything. Resolve's API reports failure by
+returning None, False, "" or [] rather than raising, so every return is
+checked and turned into a failure_detail naming the call and what it means.
+Resolve missing or unreachable is `engine_unavailable`: never a fallback to
+FFmpeg, which cannot decode these formats.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, TypeVar
+
+from proxx.clock import iso, utc_now
+from proxx.errors import FailureReason
+from proxx.fsutil import move_no_replace
+from proxx.media import ProbeFacts
+from proxx.naming import partial_path
+from proxx.profiles import FORCED_RATES, PROFILES
+from proxx.protocol import ClipPlan, JobPlan
+from proxx.results import ClipResult
+from workers import resolve_api as api
+from workers.ffmpeg_args import Expected
+from workers.interrupts import Interrupts
+from workers.resolve_lock import ResolveLock, acquire
+from workers.verify import verify_output
+
+log = logging.getLogger("proxx.resolve")
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 20.0  # Resolve answers scripting only once fully started
+ACCEPT_TIMEOUT_S = 5.0
+POLL_S = 0.5
+STALL_GRACE_S = 15.0
+RENDER_MODE_SINGLE_CLIP = 1
+SEQUENCE_EXTENSIONS = (".dng", ".ari", ".arx")  # one file per frame
+_FAILED_STATES = ("Failed", "Cancelled")
+
+NOT_ANSWERING = (
+    "DaVinci Resolve did not answer on this host: fusionscript.scriptapp('Resolve') returned "
+    "None for {seconds:g} s. Fix one of: (1) start DaVinci Resolve Studio (headless: "
+    "`/opt/resolve/bin/resolve -nogui`) and wait until it has finished starting; "
+    "(2) in Resolve, Preferences → System → General → 'External scripting using' must be "
+    "Local, then restart Resolve; (3) use DaVinci Resolve Studio — the free edition does not "
+    "allow external scripting"
+)
+
+
+def default_render_timeout(duration_s: float | None) -> float:
+    """A render stuck at 18× the clip's own length (plus 4 min) is hung, not slow."""
+    return 240.0 + 18.0 * (duration_s or 60.0)
+
+
+class _Failed(Exception):
+    def __init__(self, reason: FailureReason, detail: str, system: bool = False) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.system = reason, detail, system
+
+
+class ResolveEngine:
+    name = "resolve"
+
+    def __init__(
+        self,
+        connect: Callable[[], api.Resolve | None] = api.scriptapp,
+        *,
+        lock: ResolveLock | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        accept_timeout_s: float = ACCEPT_TIMEOUT_S,
+        render_timeout: Callable[[float | None], float] = default_render_timeout,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self._connect = connect
+        self._lock = lock or ResolveLock()
+        self._lock_job: str | None = None
+        self.connect_timeout_s = connect_timeout_s
+        self.accept_timeout_s = accept_timeout_s
+        self.render_timeout = render_timeout
+        self.poll_s = poll_s
+        self._versions: dict[str, str] = {}
+
+    def versions(self) -> dict[str, str]:
+        return dict(self._versions)
+
+    def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
+        return None  # Resolve runs no command line; the result carries the API calls' outcome
+
+    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
+        started, t0 = utc_now(), time.monotonic()
+
+        def finish(**fields: Any) -> ClipResult:
+            return ClipResult.model_validate({
+                "source_path": clip.source_path, "output_path": clip.output_path,
+                "engine": self.name, "started_at": iso(started), "ended_at": iso(utc_now()),
+                "duration_seconds": round(time.monotonic() - t0, 3), **fields,
+            })
+
+        stop = self._hold_lock(plan, interrupts)
+        if stop is not None:
+            return finish(status="FAILED", failure_reason=FailureReason.INTERRUPTED,
+                          failure_detail=f"stopped while waiting for DaVinci Resolve: {stop}")
+        run = _ClipRun(self, plan, clip, interrupts)
+        try:
+            size = run.execute()
+            result = finish(status="COMPLETED", output_size_bytes=size)
+        except _Failed as failed:
+            detail = failed.detail + run.cleanup()
+            result = finish(status="FAILED", failure_reason=failed.reason, failure_detail=detail,
+                            system_error=failed.system, partial_output_path=run.leftover())
+        except Exception as exc:  # the native module can raise once Resolve goes away
+            result = finish(status="FAILED", failure_reason=FailureReason.EXECUTION_ERROR,
+                            failure_detail=f"a DaVinci Resolve scripting call raised "
+                            f"{type(exc).__name__}: {exc} (last good step: {run.last_step})"
+                            + run.cleanup(), partial_output_path=run.leftover())
+        else:
+            if note := run.cleanup():
+                log.warning("job %s clip %d:%s", plan.job_id, clip.index, note)
+        self._release_after(plan, clip, result, interrupts)
+        return result
+
+    # -- the one-Resolve-per-host lock, held for a whole job ------------------------
+    def _hold_lock(self, plan: JobPlan, interrupts: Interrupts) -> str | None:
+        if self._lock_job == plan.job_id and self._lock.held:
+            return None
+        self._lock.release()  # held for an earlier job that never got to its last clip
+        owner = f"pid {os.getpid()}, job {plan.job_id}"
+        stop = acquire(self._lock, owner, plan.job_id, interrupts)
+        self._lock_job = plan.job_id if stop is None else None
+        return stop
+
+    def _release_after(self, plan: JobPlan, clip: ClipPlan, result: ClipResult,
+                       interrupts: Interrupts) -> None:
+        # The worker loop stops a job after a failed clip, after its last clip,
+        # or on a stop request; each is the end of this job's turn with Resolve.
+        last = clip.index == plan.clips[-1].index
+        if last or result.status != "COMPLETED" or interrupts.check() is not None:
+            self._lock.release()
+            self._lock_job = None
+
+    def connect_app(self, interrupts: Interrupts) -> api.Resolve:
+        deadline = time.monotonic() + self.connect_timeout_s
+        while True:
+            try:
+                app = self._connect()
+            except api.ResolveUnavailable as exc:
+                raise _Failed(FailureReason.ENGINE_UNAVAILABLE, str(exc), system=True) from exc
+            if app is not None:
+                break
+            if time.monotonic() >= deadline:
+                raise _Failed(FailureReason.ENGINE_UNAVAILABLE,
+                              NOT_ANSWERING.format(seconds=self.connect_timeout_s), system=True)
+            stop = interrupts.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+            if stop is not None:
+                raise _Failed(FailureReason.INTERRUPTED,
+                              f"stopped while connecting to Resolve: {stop}")
+        product = str(app.GetProductName() or "")
+        self._versions = {"resolve": f"{product} {app.GetVersionString() or ''}".strip()}
+        log.info("connected to %s", self._versions["resolve"])
+        if "studio" not in product.lower():
+            raise _Failed(FailureReason.ENGINE_UNAVAILABLE,
+                          f"connected to {self._versions['resolve'] or 'an unnamed Resolve'}, "
+                          "which is not DaVinci Resolve Studio: external scripting is a Studio "
+                          "feature (the free edition drops it entirely from 21.1). Install and "
+                          "run DaVinci Resolve Studio on this host", system=True)
+        return app
+
+
+class _ClipRun:
+    """One clip's conversation with Resolve, and the cleanup it owes afterwards."""
+
+    def __init__(self, engine: ResolveEngine, plan: JobPlan, clip: ClipPlan,
+                 interrupts: Interrupts) -> None:
+        self.engine, self.plan, self.clip, self.interrupts = engine, plan, clip, interrupts
+        self.partial = partial_path(clip.output_path, plan.job_id)
+        # Resolve appends the format's extension to CustomName.
+        self.rendered = f"{self.partial}.{plan.container}"
+        self.name = f"proxx-{plan.job_id}-{clip.index + 1:03d}"
+        self.last_step = "none"
+        self.pm: api.ProjectManager | None = None
+        self.project: api.Project | None = None
+        self.job_id: str | None = None
+        self._cleaned = False
+
+    def need(self, value: T | None, call: str, meaning: str,
+             reason: FailureReason = FailureReason.EXECUTION_ERROR) -> T:
+        """The value of a Resolve call, or a failure naming the call and what it means."""
+        if not value:
+            raise _Failed(reason, f"{call} returned {value!r}: {meaning}",
+                          system=reason is FailureReason.ENGINE_UNAVAILABLE)
+        self.last_step = call
+        return value
+
+    def check_stop(self, while_doing: str) -> None:
+        stop = self.interrupts.check()
+        if stop is not None:
+            raise _Failed(FailureReason.INTERRUPTED, f"stopped {while_doing}: {stop}")
+
+    def execute(self) -> int:
+        app = self.engine.connect_app(self.interrupts)
+        self.pm = self.need(app.GetProjectManager(), "GetProjectManager()",
+                            "Resolve has no project database open",
+                            FailureReason.ENGINE_UNAVAILABLE)
+        self.check_stop("before creating the Resolve project")
+        self.project = self.need(self.pm.CreateProject(self.name), f"CreateProject({self.name!r})",
+                                 "a project with that name exists or the database is read-only")
+        project = self.project
+        pool = self.need(project.GetMediaPool(), "GetMediaPool()",
+                         "the new project has no media pool")
+        media = media_spec(self.clip.source_path)
+        items = self.need(pool.ImportMedia([media]), f"ImportMedia([{media!r}])",
+                          "Resolve could not import the source: it is damaged, offline to Resolve, "
+                          "or this Resolve version cannot read the format (update Resolve)")
+        self.check_stop("after importing into Resolve")
+        exp = self.expected(items[0])
+        self.setup_timeline(pool, items, exp)
+        self.choose_format()
+        self.set_render_settings(exp)
+        self.job_id = self.add_job()
+        self.check_stop("before starting the Resolve render")
+        self.need(project.StartRendering([self.job_id], False),
+                  f"StartRendering([{self.job_id!r}], isInteractiveMode=False)",
+                  "Resolve refused to start the render")
+        self.wait_for_render(exp)
+        return self.publish(exp)
+
+    def expected(self, item: api.MediaPoolItem) -> Expected:
+        src = _SourceInfo.read(self.clip.source, item)
+        w, h = PROFILES[self.plan.proxy_profile].size.target(src.width, src.height)
+        rate = FORCED_RATES.get(self.plan.fps_mode, src.rate)
+        frames = None if src.frames is None else round(src.frames * rate / src.rate)
+        # Resolve renders its Main 1 bus: a stereo mix whenever the source has sound.
+        audio = (2,) if src.audio_channels else ()
+        # ±1 frame: how Resolve counts a RAW clip's frames is not something
+        # Proxx could check against a real install (docs/ROUTING.md).
+        return Expected(self.plan.codec, w, h, rate, frames, False, audio,
+                        _retime_timecode(src.timecode, src.rate, rate))
+
+    def setup_timeline(self, pool: api.MediaPool, items: list[api.MediaPoolItem],
+                       exp: Expected) -> None:
+        assert self.project is not None
+        # Timeline rate and size lock once a timeline exists, so they go first.
+        for key, value in (("timelineFrameRate", rate_text(exp.rate)),
+                           ("timelineResolutionWidth", str(exp.width)),
+                           ("timelineResolutionHeight", str(exp.height))):
+            self.need(self.project.SetSetting(key, value), f"SetSetting({key!r}, {value!r})",
+                      "Resolve rejected the project setting")
+        timeline = self.need(pool.CreateTimelineFromClips(self.name, items),
+                             f"CreateTimelineFromClips({self.name!r}, [clip])",
+                             "Resolve could not build a timeline from the imported clip")
+        self.need(self.project.SetCurrentTimeline(timeline), "SetCurrentTimeline(timeline)",
+                  "Resolve would not make the new timeline current")
+        if exp.timecode:
+            self.need(timeline.SetStartTimecode(exp.timecode),
+                      f"SetStartTimecode({exp.timecode!r})", "the proxy would lose the source "
+                      "timecode editors relink by")
+
+    def choose_format(self) -> None:
+        assert self.project is not None
+        unavailable = FailureReason.ENGINE_UNAVAILABLE
+        formats = self.need(self.project.GetRenderFormats(), "GetRenderFormats()",
+                            "Resolve lists no render formats", unavailable)
+        picked = api.pick_render_format(formats, self.plan.container)
+        if picked is None:
+            raise _Failed(unavailable, f"this Resolve offers no single render format for "
+                          f".{self.plan.container} files; it offers {json.dumps(formats)}", True)
+        label, fmt = picked
+        codecs = self.project.GetRenderCodecs(fmt) or self.project.GetRenderCodecs(label)
+        codecs = self.need(codecs, f"GetRenderCodecs({fmt!r})",
+                           f"Resolve lists no codecs for {label}", unavailable)
+        codec = api.pick_codec(codecs, self.plan.codec)
+        if codec is None:
+            raise _Failed(unavailable, f"this Resolve offers no single codec matching "
+                          f"{self.plan.codec} for {label}; it offers {json.dumps(codecs)}", True)
+        self.need(self.project.SetCurrentRenderFormatAndCodec(fmt, codec),
+                  f"SetCurrentRenderFormatAndCodec({fmt!r}, {codec!r})",
+                  "Resolve refused the format and codec it had just listed")
+        self.need(self.project.SetCurrentRenderMode(RENDER_MODE_SINGLE_CLIP),
+                  "SetCurrentRenderMode(1)", "Resolve refused single-clip render mode")
+
+    def set_render_settings(self, exp: Expected) -> None:
+        assert self.project is not None
+        settings: api.RenderSettings = {
+            "SelectAllFrames": True,
+            "TargetDir": os.path.dirname(self.partial),
+            "CustomName": os.path.basename(self.partial),
+            "ExportVideo": True,
+            "ExportAudio": bool(exp.audio_channels),
+            "FormatWidth": exp.width,
+            "FormatHeight": exp.height,
+            "FrameRate": round(float(exp.rate), 3),
+            "ReplaceExistingFilesInPlace": False,  # Proxx never overwrites
+        }
+        self.need(self.project.SetRenderSettings(settings),
+                  f"SetRenderSettings({json.dumps(settings, sort_keys=True)})",
+                  "Resolve rejected the render settings (is TargetDir writable by the user "
+                  "Resolve runs as?)")
+
+    def add_job(self) -> str:
+        assert self.project is not None
+        # Resolve can answer "" right after settings change. Asking again until
+        # it accepts is a bounded wait for one job to be queued, not a retry of
+        # a failed render: nothing was queued while the answer was empty.
+        deadline = time.monotonic() + self.engine.accept_timeout_s
+        while True:
+            job_id = self.project.AddRenderJob()
+            if job_id or time.monotonic() >= deadline:
+                break
+            self.check_stop("waiting for Resolve to accept the render job")
+            self.interrupts.wait(self.engine.poll_s)
+        return self.need(job_id, "AddRenderJob()", f"Resolve did not accept the render job "
+                         f"within {self.engine.accept_timeout_s:g} s")
+
+    def wait_for_render(self, exp: Expected) -> None:
+        assert self.project is not None and self.job_id is not None
+        duration = None if exp.frames is None else float(exp.frames / exp.rate)
+        limit = self.engine.render_timeout(duration)
+        deadline = time.monotonic() + limit
+        idle_since: float | None = None
+        while True:
+            status = self.need(self.project.GetRenderJobStatus(self.job_id),
+                               f"GetRenderJobStatus({self.job_id!r})",
+                               "Resolve no longer knows the render job")
+            state = status.get("JobStatus")
+            if state == "Complete":
+                return
+            if state in _FAILED_STATES:
+                raise _Failed(FailureReason.EXECUTION_ERROR,
+                              f"Resolve render job ended {state}: {_describe(status)}")
+            now = time.monotonic()
+            if now >= deadline:
+                self.project.StopRendering()
+                raise _Failed(FailureReason.TIMEOUT, f"Resolve render did not finish within "
+                              f"{limit:g} s; stopped it (last status: {_describe(status)})")
+            idle_since = None if self.project.IsRenderingInProgress() else (idle_since or now)
+            if idle_since is not None and now - idle_since >= STALL_GRACE_S:
+                raise _Failed(FailureReason.EXECUTION_ERROR, f"Resolve stopped rendering but "
+                              f"the job never completed (status: {_describe(status)})")
+            stop = self.interrupts.wait(self.engine.poll_s)
+            if stop is not None:
+                self.project.StopRendering()
+                raise _Failed(FailureReason.INTERRUPTED, f"stopped: {stop}; Resolve render "
+                              f"stopped at {status.get('CompletionPercentage', '?')}%")
+
+    def publish(self, exp: Expected) -> int:
+        if not os.path.exists(self.rendered):
+            raise _Failed(FailureReason.OUTPUT_MISSING, f"Resolve reported the render Complete "
+                          f"but wrote no file at {self.rendered}")
+        os.replace(self.rendered, self.partial)  # our own hidden name: nothing else uses it
+        problem = verify_output(self.partial, exp, self.plan.container)
+        if problem:
+            raise _Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
+        size = os.stat(self.partial).st_size
+        try:
+            move_no_replace(self.partial, self.clip.output_path)
+        except FileExistsError as exc:
+            raise _Failed(FailureReason.VALIDATION_ERROR, "output appeared at the final name "
+                          "while rendering; not overwritten. The verified render is kept at "
+                          "the partial name.") from exc
+        except OSError as exc:
+            raise _Failed(FailureReason.EXECUTION_ERROR, f"could not publish the output: {exc}",
+                          system=exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)) from exc
+        return size
+
+    def leftover(self) -> str | None:
+        return next((p for p in (self.partial, self.rendered) if os.path.exists(p)), None)
+
+    def cleanup(self) -> str:
+        """Leave Resolve as it was; returns a note for anything left behind."""
+        if self._cleaned:
+            return ""
+        self._cleaned = True
+        problems: list[str] = []
+        steps: list[tuple[str, Callable[[], object]]] = []
+        project, pm, job_id = self.project, self.pm, self.job_id
+        if project is not None and job_id:
+            steps.append((f"DeleteRenderJob({job_id!r})", lambda: project.DeleteRenderJob(job_id)))
+        if pm is not None and project is not None:
+            steps.append(("CloseProject(project)", lambda: pm.CloseProject(project)))
+            steps.append((f"DeleteProject({self.name!r})", lambda: pm.DeleteProject(self.name)))
+        for call, step in steps:
+            try:
+                ok: object = step()
+            except Exception as exc:  # same reason as in render(): Resolve may be gone
+                ok = f"{type(exc).__name__}: {exc}"
+            if ok is not True:
+                problems.append(f"{call} returned {ok!r}")
+        if not problems:
+            return ""
+        return (f" (cleanup: {'; '.join(problems)} — remove project {self.name!r} and its "
+                "render job by hand in Resolve)")
+
+
+class _SourceInfo:
+    """What Resolve will render from: its own clip properties, else ffprobe's facts."""
+
+    def __init__(self, width: int, height: int, rate: Fraction, frames: int | None,
+                 audio_channels: int, timecode: str | None) -> None:
+        self.width, self.height, self.rate = width, height, rate
+        self.frames, self.audio_channels, self.timecode = frames, audio_channels, timecode
+
+    @classmethod
+    def read(cls, facts: ProbeFacts, item: api.MediaPoolItem) -> _SourceInfo:
+        def prop(name: str) -> str:
+            value = item.GetClipProperty(name)
+            # Some Resolve versions answer numbers (FPS 23.976) where most answer text.
+            return str(value).strip() if isinstance(value, str | int | float) else ""
+
+        video = facts.video
+        size = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", prop("Resolution"))
+        width, height = (int(size[1]), int(size[2])) if size else (
+            (video.width, video.height) if video else (0, 0))
+        if width <= 0 or height <= 0:
+            raise _Failed(FailureReason.EXECUTION_ERROR, "neither Resolve "
+                          f"(GetClipProperty('Resolution') = {prop('Resolution')!r}) nor ffprobe "
+                          "reports the clip's frame size")
+        rate = parse_rate(prop("FPS")) or (
+            Fraction(video.frame_rate) if video and video.frame_rate else None)
+        if rate is None:
+            raise _Failed(FailureReason.EXECUTION_ERROR, "neither Resolve "
+                          f"(GetClipProperty('FPS') = {prop('FPS')!r}) nor ffprobe reports the "
+                          "clip's frame rate")
+        frames = int(prop("Frames")) if prop("Frames").isdigit() else facts.frame_count()
+        channels = prop("Audio Ch")
+        audio = int(channels) if channels.isdigit() else sum(a.channels or 0 for a in facts.audio)
+        return cls(width, height, rate, frames, audio, prop("Start TC") or facts.timecode)
+
+
+def media_spec(path: str) -> api.MediaSpec:
+    """A path, or for a frame of an image sequence the whole contiguous run it belongs to."""
+    directory, name = os.path.split(path)
+    m = re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", name)
+    if m is None or m[3].lower() not in SEQUENCE_EXTENSIONS:
+        return path
+    prefix, digits, suffix = m[1], m[2], m[3]
+    pattern = re.compile(f"{re.escape(prefix)}(\\d{{{len(digits)}}}){re.escape(suffix)}")
+    numbers = {int(f[1]) for f in map(pattern.fullmatch, os.listdir(directory or ".")) if f}
+    first = last = int(digits)
+    while first - 1 in numbers:
+        first -= 1
+    while last + 1 in numbers:
+        last += 1
+    return {"FilePath": os.path.join(directory, f"{prefix}%0{len(digits)}d{suffix}"),
+            "StartIndex": first, "EndIndex": last}
+
+
+def parse_rate(text: str) -> Fraction | None:
+    """Resolve's FPS text ("23.976", "25", "29.97 DF") as an exact rate."""
+    m = re.match(r"\d+(\.\d+)?", text)
+    if m is None or float(m[0]) <= 0:
+        return None
+    value = Fraction(m[0])
+    ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
+    if value.denominator != 1 and abs(ntsc - value) < Fraction(1, 500):
+        return ntsc
+    return value
+
+
+def rate_text(rate: Fraction) -> str:
+    """A rate as Resolve's timelineFrameRate setting writes it ("23.976", "25")."""
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".")
+
+
+def _retime_timecode(tc: str | None, src: Fraction, dst: Fraction) -> str | None:
+    """Carry the start timecode; re-express its frame field at a forced rate."""
+    m = re.fullmatch(r"(\d\d):(\d\d):(\d\d)[:;.](\d\d)", tc or "")
+    if m is None:
+        return None
+    if src == dst:
+        return tc
+    fps = max(1, round(dst))
+    frame = min(fps - 1, round(Fraction(int(m[4]), max(1, round(src))) * fps))
+    return f"{m[1]}:{m[2]}:{m[3]}:{frame:02d}"
+
+
+def _describe(status: dict[str, Any]) -> str:
+    return json.dumps(status, sort_keys=True, default=str)
+
