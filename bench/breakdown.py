@@ -20,13 +20,17 @@ from bench.common import (
     PYTHON,
     Ctx,
     bare,
+    copies,
+    cpu_now,
     fmt_ms,
     hd_clip,
     median,
     run_ok,
     spec_dict,
     spread_pct,
+    timed,
     tiny_clip,
+    ts,
 )
 from bench.report import Report
 
@@ -103,6 +107,79 @@ print(json.dumps(out))
 """
 
 
+# `proxx run`'s own path (run_spec_file) with timers wrapped around its steps, in a
+# fresh process: where the time of one real run goes, measured in the same run.
+_RUN_ANATOMY = r"""
+import json, sys, time
+t_script = time.time()
+t0 = time.perf_counter()
+import proxx.cli, proxx.runjob
+t_imports = time.perf_counter() - t0
+import proxx.media, proxx.routing
+from proxx.pool import Pool
+T = {"probe": [], "Pool.start": 0.0, "prepare": 0.0, "_execute": 0.0, "Pool.shutdown": 0.0}
+
+def timed_probe(orig):
+    def probe(*a, **k):
+        t = time.perf_counter()
+        try:
+            return orig(*a, **k)
+        finally:
+            T["probe"].append(time.perf_counter() - t)
+    return probe
+
+proxx.routing.probe = timed_probe(proxx.routing.probe)
+
+def wrap(owner, name):
+    orig = getattr(owner, name)
+    key = f"Pool.{name}" if owner is Pool else name
+    def w(*a, **k):
+        t = time.perf_counter()
+        try:
+            return orig(*a, **k)
+        finally:
+            T[key] += time.perf_counter() - t
+    setattr(owner, name, w)
+
+for owner, name in ((Pool, "start"), (Pool, "shutdown"), (proxx.runjob, "prepare"),
+                    (proxx.runjob, "_execute")):
+    wrap(owner, name)
+t = time.perf_counter()
+res = proxx.runjob.run_spec_file(sys.argv[1])
+T["run_spec_file"] = time.perf_counter() - t
+sys.stdout.write(res.to_json())
+T.update(status=res.status, to_script=t_script - float(sys.argv[2]), imports=t_imports,
+         clips=[[c["started_at"], c["ended_at"]] for c in json.loads(res.to_json())["clips"]])
+print()
+print(json.dumps(T))
+"""
+
+
+# Interpreter teardown: wall time after the script's last line, with and without a pool.
+_EXIT_PROBE = r"""
+import sys, time
+t_script = time.time()
+import proxx.cli, proxx.runjob
+if sys.argv[1] == "pool":
+    from proxx.pool import Pool
+    p = Pool(1)
+    p.start()
+    while not p.slots[0].ready:
+        p.wait(1.0)
+    time.sleep(0.3)
+    p.shutdown()
+print(t_script - float(sys.argv[2]), time.time() - t_script)
+"""
+
+
+def _exit_cost(variant: str) -> Callable[[], float]:
+    def once() -> float:
+        t = timed([PYTHON, "-c", _EXIT_PROBE, variant, repr(time.time())], stdout=subprocess.PIPE)
+        to_script, in_script = (float(x) for x in t.stdout.split())
+        return t.seconds - to_script - in_script
+    return once
+
+
 def _repeat(fn: Callable[[], float], n: int) -> list[float]:
     fn()  # warm caches
     return [fn() for _ in range(n)]
@@ -149,6 +226,8 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["import proxx.cli + proxx.runjob"] = _repeat(_py("import proxx.cli, proxx.runjob"), n)
     samples["python -m proxx --version"] = _repeat(
         lambda: run_ok([PYTHON, "-m", "proxx", "--version"]), n)
+    samples["exit: teardown after imports"] = _repeat(_exit_cost("plain"), n)
+    samples["exit: teardown after a Pool ran"] = _repeat(_exit_cost("pool"), n)
     samples["ffmpeg -version"] = _repeat(lambda: run_ok(["ffmpeg", "-version"]), n)
     samples["ffprobe -version (exec floor)"] = _repeat(lambda: run_ok(["ffprobe", "-version"]), n)
     samples["Popen `true`, posix_spawn/vfork path"] = _repeat(
@@ -185,6 +264,17 @@ def run(ctx: Ctx, rep: Report) -> None:
         samples[label] = [p[key] for p in pool]
 
     samples.update(_anatomy(ctx, d, tiny, n))
+    n_clips = 3 if ctx.quick else 10
+    tinies = copies(tiny, ctx.work / "tiny-sources", n_clips, stem="tiny")
+    for short, sources in (("tiny", tinies), ("1080p", [hd])):
+        samples.update(_run_anatomy(ctx, d / f"run-anatomy-{short}", short, sources,
+                                    1 if ctx.quick else 3))
+    cpu = []
+    for _ in range(n):
+        c0 = cpu_now()
+        probe(str(tiny))
+        cpu.append(cpu_now() - c0)
+    samples["ffprobe tiny source, CPU user+sys"] = cpu
 
     notes = {
         "import proxx.cli + proxx.runjob": "what `proxx run` imports before started_at",
@@ -227,3 +317,37 @@ def _anatomy(ctx: Ctx, d: Path, tiny: Path, n: int) -> dict[str, list[float]]:
              "subprocess.run": "worker: subprocess.run(argv), same argv",
              "verify_output": "worker: verify_output()"}
     return {names[k]: v for k, v in raw.items()}
+
+
+def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
+                 n: int) -> dict[str, list[float]]:
+    """Timers around run_spec_file's steps in a real run; {} if the internals moved."""
+    out = d / "out"
+    out.mkdir(parents=True)
+    spec = d / "job.json"
+    spec.write_text(json.dumps(spec_dict(sources, out)))
+    rows: list[dict[str, float]] = []
+    for _ in range(n + 1):
+        for f in out.iterdir():
+            f.unlink()
+        t = timed([PYTHON, "-c", _RUN_ANATOMY, str(spec), repr(time.time())],
+                  stdout=subprocess.PIPE, stderr_path=d / "log")
+        try:
+            raw = json.loads(t.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            ctx.log(f"breakdown: run anatomy skipped (exit {t.returncode}); log {d / 'log'}")
+            return {}
+        if raw["status"] != "COMPLETED":
+            ctx.log(f"breakdown: run anatomy job {raw['status']}; log {d / 'log'}")
+            return {}
+        clip_s = sum(ts(b) - ts(a) for a, b in raw["clips"])
+        accounted = raw["to_script"] + raw["imports"] + raw["run_spec_file"]
+        rows.append({"startup": raw["to_script"] + raw["imports"],
+                     "Pool.start": raw["Pool.start"], "probes": sum(raw["probe"]),
+                     "prepare rest": raw["prepare"] - sum(raw["probe"]),
+                     "execute": raw["_execute"], "clips": clip_s,
+                     "execute − clips": raw["_execute"] - clip_s,
+                     "Pool.shutdown": raw["Pool.shutdown"],
+                     "exit": t.seconds - accounted, "wall": t.seconds})
+    rows = rows[1:]  # the first run warms caches
+    return {f"run[{short}] {k}": [r[k] for r in rows] for k in rows[0]}

@@ -12,8 +12,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import breakdown, encoders, latency, memory, overhead, scale, throughput
-from bench.common import Ctx, load
+from bench import attribution, breakdown, encoders, latency, memory, overhead, scale, throughput
+from bench.common import Ctx, become_subreaper, load
 from bench.report import Report, machine, render
 
 BENCHMARKS: dict[str, Callable[[Ctx, Report], None]] = {
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
               verbose=not args.quiet)
     rep = Report()
     header = machine()
+    if not become_subreaper():
+        ctx.log("could not become a child subreaper: CPU totals may miss the forkserver")
     load_before = load()
     t0 = time.monotonic()
     try:
@@ -76,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one broken benchmark must not hide the others
                 ctx.log(traceback.format_exc())
                 rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        try:
+            attribution.run(ctx, rep)
+        except Exception as exc:
+            ctx.log(traceback.format_exc())
+            rep.errors.append(f"diagnosis: {type(exc).__name__}: {exc}")
     finally:
         if not (args.keep or args.work):
             shutil.rmtree(work, ignore_errors=True)

@@ -7,8 +7,11 @@ Proxx internals beyond its command line and its result JSON.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -149,6 +152,37 @@ class Timed:
     returncode: int
     launched_at: float  # time.time() just before the launch, to align with result timestamps
     stdout: bytes = b""
+    cpu: float = float("nan")  # user+sys seconds of the whole process tree
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Proxx's forkserver outlives the supervisor by a moment),
+    so their CPU time is reaped into RUSAGE_CHILDREN and nothing is left a zombie."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def reap_orphans(timeout: float = 10.0) -> None:
+    """Reap adopted descendants until none is left. Only call with no Popen of ours alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.002)
+
+
+def cpu_now() -> float:
+    """User + system seconds of every reaped descendant so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def timed(argv: Sequence[str], *, stdout: int | None = subprocess.DEVNULL,
@@ -157,12 +191,14 @@ def timed(argv: Sequence[str], *, stdout: int | None = subprocess.DEVNULL,
     with contextlib.ExitStack() as stack:
         err: Any = (stack.enter_context(open(stderr_path, "ab")) if stderr_path
                     else subprocess.DEVNULL)
+        c0 = cpu_now()
         wall = time.time()
         t0 = time.perf_counter()
         proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
                               cwd=cwd, check=False)
         dt = time.perf_counter() - t0
-    return Timed(dt, proc.returncode, wall, proc.stdout or b"")
+    reap_orphans()
+    return Timed(dt, proc.returncode, wall, proc.stdout or b"", cpu_now() - c0)
 
 
 def run_ok(argv: Sequence[str]) -> float:
@@ -179,16 +215,16 @@ def run_ok(argv: Sequence[str]) -> float:
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGTERM a process we started, by its pid; SIGKILL it if it does not exit in time."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
+    if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    reap_orphans()
 
 
 def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.001) -> float | None:

@@ -28,6 +28,7 @@ from bench.common import (
     hd_clip,
     proc_status,
     proxx,
+    reap_orphans,
     spec_dict,
     write_json,
 )
@@ -125,6 +126,7 @@ def sampled(argv: list[str], log: Path) -> tuple[TreeSampler, int, bytes]:
         sampler.start()
         out, _ = proc.communicate()
         sampler.stop()
+    reap_orphans()
     return sampler, proc.returncode, out
 
 

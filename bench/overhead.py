@@ -22,6 +22,7 @@ from bench.common import (
     clear_dir,
     commands_of,
     copies,
+    cpu_now,
     fmt_ms,
     fmt_s,
     hd_clip,
@@ -47,6 +48,8 @@ class Paired:
     results: list[tuple[Timed, dict[str, Any]]]
     per_cmd: list[list[float]]  # bare seconds of each command, over the bare trials
     commands: list[list[str]] = field(default_factory=list)
+    proxx_cpu: list[float] = field(default_factory=list)  # user+sys of the whole tree
+    bare_cpu: list[float] = field(default_factory=list)
 
     @property
     def ratios(self) -> list[float]:
@@ -73,23 +76,29 @@ def compare_run(ctx: Ctx, label: str, sources: list[Path], pairs: int) -> Paired
     cmds = [bare(c, bare_dir) for c in commands_of(results[0][1])]
     per_cmd: list[list[float]] = [[] for _ in cmds]
 
+    bare_cpu: list[float] = []
+
     def bare_trial() -> float:
         clear_dir(bare_dir)
+        c0 = cpu_now()
         t0 = time.perf_counter()
         for i, argv in enumerate(cmds):
             per_cmd[i].append(run_ok(argv))
-        return time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        bare_cpu.append(cpu_now() - c0)
+        return dt
 
     if ctx.quick:
         xs, ys = [first], [bare_trial()]
     else:
         bare_trial()  # warm-up of the bare side too
         results.clear()
+        bare_cpu.clear()
         for times in per_cmd:
             times.clear()
         ctx.log(f"overhead/{label}: {pairs} interleaved pairs")
         xs, ys = interleave(proxx_trial, bare_trial, pairs)
-    return Paired(xs, ys, results, per_cmd, cmds)
+    return Paired(xs, ys, results, per_cmd, cmds, [t.cpu for t, _ in results], bare_cpu)
 
 
 def timeline(p: Paired) -> dict[str, float]:
@@ -114,7 +123,7 @@ def timeline(p: Paired) -> dict[str, float]:
     return {k: median(v) for k, v in phases.items()}
 
 
-def _report(rep: Report, label: str, p: Paired, target: float, n_clips: int) -> None:
+def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips: int) -> None:
     ratio = median(p.ratios)
     rep.row(section="overhead", name=label, value=f"{ratio:.2f}×",
             pairs=f"{min(p.ratios):.2f}–{max(p.ratios):.2f}×", target=f"≤ {target:.2f}×",
@@ -138,8 +147,17 @@ def _report(rep: Report, label: str, p: Paired, target: float, n_clips: int) -> 
                "JobFinished message (engine versions), result_of")
     rep.detail("overhead", f"{short}: ended_at → process gone", fmt_ms(tl["exit"]),
                "result JSON out, pool/forkserver shutdown, interpreter exit")
+    rep.detail("overhead", f"{short}: CPU user+sys, whole tree, per job",
+               f"{fmt_ms(median(p.proxx_cpu))} vs {fmt_ms(median(p.bare_cpu))}",
+               "Proxx vs bare (RUSAGE_CHILDREN, forkserver adopted and reaped)")
     rep.raw[f"overhead/{label}"] = {"proxx": p.proxx, "bare": p.bare, "per_cmd": p.per_cmd,
-                                    "timeline": tl}
+                                    "timeline": tl, "proxx_cpu": p.proxx_cpu,
+                                    "bare_cpu": p.bare_cpu}
+    ctx.figures.update({f"{short}.{k}": v for k, v in tl.items()})
+    ctx.figures.update({f"{short}.proxx": median(p.proxx), f"{short}.bare": median(p.bare),
+                        f"{short}.n": float(n_clips), f"{short}.ratio": ratio,
+                        f"{short}.target": target, f"{short}.cpu_proxx": median(p.proxx_cpu),
+                        f"{short}.cpu_bare": median(p.bare_cpu)})
 
 
 def run(ctx: Ctx, rep: Report) -> None:
@@ -148,12 +166,12 @@ def run(ctx: Ctx, rep: Report) -> None:
     sources = copies(tiny_clip(ctx), ctx.work / "tiny-sources", n_clips, stem="tiny")
     ctx.log(f"overhead: {n_clips} tiny clips, proxx run vs the same commands")
     tiny = compare_run(ctx, "tiny", sources, pairs)
-    _report(rep, f"tiny job ({n_clips} × 2 s 640×360)", tiny, 1.15, n_clips)
+    _report(ctx, rep, f"tiny job ({n_clips} × 2 s 640×360)", tiny, 1.15, n_clips)
     ctx.commands["tiny_h264"] = tiny.commands[0]
 
     hd = hd_clip(ctx)
     ctx.log("overhead: one 1080p clip, proxx run vs its command")
     one = compare_run(ctx, "hd", [hd], pairs)
     secs = "1 s" if ctx.quick else "10 s"
-    _report(rep, f"1080p job (1 × {secs} ProRes HQ → H.264 540p)", one, 1.02, 1)
+    _report(ctx, rep, f"1080p job (1 × {secs} ProRes HQ → H.264 540p)", one, 1.02, 1)
     ctx.commands["hd_h264"] = one.commands[0]

@@ -48,6 +48,7 @@ class Bench:
         self.cmds_file = self.dir / "commands.txt"
         self.results: dict[int, list[dict[str, Any]]] = {}
         self.launched: dict[int, tuple[float, float]] = {}  # workers → (launch wall, seconds)
+        self.cpu: dict[tuple[str, int], list[float]] = {}  # (side, workers) → tree CPU seconds
 
     def proxx_trial(self, workers: int) -> float:
         root = self.dir / "watch"
@@ -65,6 +66,7 @@ class Bench:
                                f"completed; log: {self.dir / 'watch.log'}")
         self.results[workers] = [json.loads(p.read_text()) for p in done]
         self.launched[workers] = (t.launched_at, t.seconds)
+        self.cpu.setdefault(("proxx", workers), []).append(t.cpu)
         return t.seconds
 
     def write_commands(self) -> None:
@@ -77,6 +79,7 @@ class Bench:
                    "sh", "-c"], stderr_path=self.dir / "xargs.log")
         if t.returncode != 0:
             raise RuntimeError(f"xargs exited {t.returncode}; log: {self.dir / 'xargs.log'}")
+        self.cpu.setdefault(("xargs", workers), []).append(t.cpu)
         return t.seconds
 
 
@@ -113,6 +116,7 @@ def run(ctx: Ctx, rep: Report) -> None:
     b.write_commands()
     if not ctx.quick:
         b.xargs_trial(1)
+    b.cpu.clear()
     per: dict[int, tuple[list[float], list[float]]] = {}
     for workers in (1, 2):
         ctx.log(f"throughput: --max-workers {workers} vs xargs -P {workers}")
@@ -145,6 +149,17 @@ def run(ctx: Ctx, rep: Report) -> None:
                "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)")
     rep.detail("throughput", "1 worker: last result written → exit", fmt_ms(tl["exit"]),
                "pool shutdown, interpreter exit")
+    for workers in (1, 2):
+        pc, xc = median(b.cpu[("proxx", workers)]), median(b.cpu[("xargs", workers)])
+        rep.detail("throughput", f"{workers} worker(s): CPU user+sys per job",
+                   f"{fmt_ms(pc / n_jobs)} vs {fmt_ms(xc / n_jobs)}",
+                   "Proxx tree vs xargs tree; on 2 busy cores CPU is what throughput costs")
+        ctx.figures[f"tput{workers}.cpu_proxx"] = pc / n_jobs
+        ctx.figures[f"tput{workers}.cpu_xargs"] = xc / n_jobs
+        ctx.figures[f"tput{workers}.proxx"] = median(per[workers][0]) / n_jobs
+        ctx.figures[f"tput{workers}.xargs"] = median(per[workers][1]) / n_jobs
     rep.raw["throughput"] = {str(w): {"proxx": xs, "xargs": ys} for w, (xs, ys) in per.items()}
+    rep.raw["throughput_cpu"] = {f"{k[0]}/{k[1]}": v for k, v in b.cpu.items()}
     rep.raw["throughput_timeline"] = tl
-    ctx.figures["throughput_prep"] = tl["prep"]
+    ctx.figures.update({f"tput.{k}": v for k, v in tl.items()})
+    ctx.figures["tput.n"] = float(n_jobs)

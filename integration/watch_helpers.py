@@ -158,6 +158,12 @@ def drop(root: Path, name: str, content: dict[str, Any] | bytes | str) -> Path:
     return final
 
 
+def drop_named(root: Path, name: str, source: str | Path, out: Path) -> Path:
+    """A one-clip H.264 job NAME.json whose proxy is out/NAME_<source name>.mov."""
+    return drop(root, f"{name}.json",
+                spec([source], out, output_name_template=f"{name}_{{source_name}}"))
+
+
 def make_root(base: Path, name: str = "watch") -> Path:
     root = base / name
     for state in STATES:

@@ -26,11 +26,14 @@ class StreamFacts(BaseModel):
     width: int = 0
     height: int = 0
     frame_rate: str | None = None  # exact "num/den", None when unknown or 0/0
+    avg_frame_rate: str | None = None  # differs from frame_rate in variable-rate video
     nb_frames: int | None = None
     duration: float | None = None  # the stream's own, when the container says (not audio's)
     channels: int | None = None
     sample_rate: int | None = None
     pix_fmt: str | None = None
+    rotation: int = 0  # display matrix, degrees: phones film portrait as rotated landscape
+    sample_aspect_ratio: str | None = None  # "4/3" for anamorphic HDV; None when square
     tags: dict[str, str] = {}
 
 
@@ -48,6 +51,21 @@ class ProbeFacts(BaseModel):
     @property
     def video(self) -> StreamFacts | None:
         return next((s for s in self.streams if s.codec_type == "video"), None)
+
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown, in square pixels.
+
+        Anamorphic pixels are widened (1440×1080 at 4:3 shows as 1920×1080), and
+        FFmpeg applies the display matrix when decoding, so a 90°-rotated
+        1920×1080 stream renders as 1080×1920. Proxies are square-pixel.
+        """
+        v = self.video
+        if v is None:
+            return 0, 0
+        width = v.width
+        if v.sample_aspect_ratio is not None:
+            width = max(1, round(v.width * Fraction(v.sample_aspect_ratio)))
+        return (v.height, width) if v.rotation % 180 == 90 else (width, v.height)
 
     @property
     def audio(self) -> list[StreamFacts]:
@@ -85,9 +103,30 @@ class ProbeFacts(BaseModel):
         return None
 
     @property
+    def variable_rate(self) -> bool:
+        """Variable frame rate (phones, screen captures): the average is not the rate."""
+        v = self.video
+        if v is None or v.frame_rate is None or v.avg_frame_rate is None:
+            return False
+        return Fraction(v.avg_frame_rate) != Fraction(v.frame_rate)
+
+    @property
     def frame_count_exact(self) -> bool:
-        """True when frame_count() is the container's own count, not an estimate."""
-        return self.video is not None and bool(self.video.nb_frames)
+        """True when frame_count() is the container's own count of a constant-rate stream."""
+        return self.video is not None and bool(self.video.nb_frames) and not self.variable_rate
+
+    def frame_count_at_rate(self) -> int | None:
+        """Frames a constant-rate render at `frame_rate` yields from this stream.
+
+        The stream's own count for constant-rate video; for variable-rate video
+        its duration × rate (FFmpeg fills the gaps to keep the rate constant).
+        """
+        v = self.video
+        if v is not None and v.frame_rate and self.variable_rate:
+            duration = v.duration or self.duration
+            if duration:
+                return round(Fraction(duration) * Fraction(v.frame_rate))
+        return self.frame_count()
 
 
 def ffprobe_path() -> str:
@@ -137,7 +176,7 @@ def parse_probe_json(path: str, raw: dict[str, Any]) -> ProbeFacts:
 
 
 def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
-    rate = s.get("r_frame_rate")
+    rate, avg = s.get("r_frame_rate"), s.get("avg_frame_rate")
     if s.get("codec_type") == "video" and s.get("avg_frame_rate") not in (None, "0/0"):
         rate = s["avg_frame_rate"] if rate in (None, "0/0") else rate
     frames = _int(s.get("nb_frames")) or _int(count)
@@ -148,12 +187,15 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         codec_tag_string=s.get("codec_tag_string"),
         width=_int(s.get("width")) or 0,
         height=_int(s.get("height")) or 0,
-        frame_rate=None if rate in (None, "0/0") else str(Fraction(rate)),
+        frame_rate=_rate(rate),
+        avg_frame_rate=_rate(avg),
         nb_frames=frames,
         duration=_float(s.get("duration")) or _clock(tags.get("DURATION")),
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),
+        rotation=_rotation(s, tags),
+        sample_aspect_ratio=_aspect(s.get("sample_aspect_ratio")),
         tags=tags,
     )
 
@@ -170,6 +212,33 @@ def _float(v: Any) -> float | None:
         return float(v)
     except (TypeError, ValueError):
         return None
+
+
+def _rotation(s: dict[str, Any], tags: dict[str, str]) -> int:
+    """Clockwise display rotation in degrees, normalised to 0, 90, 180 or 270."""
+    raw: Any = tags.get("rotate")
+    for side in s.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            raw = side["rotation"]
+    try:
+        return round(float(raw)) % 360 if raw is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _aspect(v: Any) -> str | None:
+    """ffprobe's "4:3" sample aspect ratio as "4/3"; None when square, 0:1 or unknown."""
+    value = _rate(str(v).replace(":", "/")) if v else None
+    return None if value in (None, "1") else value
+
+
+def _rate(v: Any) -> str | None:
+    """ffprobe's "num/den" as an exact reduced fraction; None for 0/0, x/0 or junk."""
+    try:
+        value = Fraction(str(v))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return str(value) if value > 0 else None
 
 
 def _clock(v: str | None) -> float | None:

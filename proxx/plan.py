@@ -150,7 +150,7 @@ def _check_frame_size(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
     minimum = MIN_FRAME.get(spec.codec)
     if minimum is None:
         return
-    w, h = PROFILES[spec.proxy_profile].size.target(video.width, video.height)
+    w, h = PROFILES[spec.proxy_profile].size.target(*facts.display_size())
     if w < minimum[0] or h < minimum[1]:
         raise ValidationError(
             f"{src}: profile {spec.proxy_profile!r} would render {w}×{h}, but {spec.codec} "

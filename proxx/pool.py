@@ -43,6 +43,7 @@ log = logging.getLogger("proxx.pool")
 
 CANCEL_GRACE_S = 8.0  # worker's own TERM→KILL grace for FFmpeg is 3 s
 BOOT_BACKOFF_MAX_S = 60.0
+MAX_MESSAGE_BYTES = 1 << 20  # worker messages are a few kB (stderr tails are capped)
 
 
 def default_clip_timeout(duration_s: float | None) -> float:
@@ -200,8 +201,14 @@ class Pool:
             try:
                 if not slot.conn.poll():
                     break
-                data = slot.conn.recv_bytes()
-            except (EOFError, OSError):
+                # A length cap: stray bytes on the pipe must not read as a huge
+                # frame the supervisor then blocks on forever.
+                data = slot.conn.recv_bytes(MAX_MESSAGE_BYTES)
+            except EOFError:
+                break
+            except OSError as exc:  # "bad message length": the framing is broken
+                if slot.process.is_alive():
+                    self._kill(slot, f"worker's pipe is unreadable ({exc})")
                 break
             try:
                 msg = decode_for_supervisor(data)
@@ -253,7 +260,10 @@ class Pool:
         outcomes = []
         if slot.job is not None:
             job = slot.job
-            if job.cancel_reason is not None:
+            if job.cancel_failure is FailureReason.WORKER_CRASHED:  # killed by _kill
+                detail = f"{job.cancel_reason}; worker process {how}"
+                outcomes.append(self._finish(slot, (job.cancel_failure, detail)))
+            elif job.cancel_reason is not None:
                 detail = f"{job.cancel_reason}; worker did not stop in time and was killed ({how})"
                 outcomes.append(self._finish(slot, (job.cancel_failure, detail)))
             else:

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Barrier
 from typing import Any, Literal
 
 from workers import resolve_api as api
@@ -357,12 +356,8 @@ def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE)
 
 
-def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str,
-               start: Barrier | None = None) -> None:
-    """A worker's job loop around a ResolveEngine driving this double (a process target).
-
-    `start` lines several such processes up so they reach Resolve together.
-    """
+def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -> None:
+    """A worker's job loop around a ResolveEngine driving this double (a process target)."""
     from proxx.protocol import ClipFinished, JobPlan, encode
     from workers.interrupts import Interrupts
     from workers.resolve_engine import ResolveEngine
@@ -371,8 +366,6 @@ def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str,
     interrupts = Interrupts(conn)
     engine = ResolveEngine(FakeResolve(b).connect, lock=ResolveLock(lock_path), poll_s=0.05)
     plan = JobPlan.model_validate_json(plan_json)
-    if start is not None:
-        start.wait()
     for clip in plan.clips:
         result = engine.render(plan, clip, interrupts)
         conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=result)))

@@ -12,6 +12,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from conftest import spec_dict
@@ -163,7 +165,7 @@ def _unreadable_source(tmp: Path, clip: Callable[..., Path]) -> Case:
 
 def _undecodable_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     junk = tmp / "junk.mov"
-    junk.write_bytes(b"definitely not a movie\x00\x01" * 4000)
+    junk.write_bytes(random.Random(20260115).randbytes(100_000))  # same bytes every run
     return Case(_write(tmp, spec_dict([str(junk)], tmp / "out")),
                 [str(junk), "unsupported or damaged source"])
 
@@ -247,14 +249,12 @@ CASES: dict[str, Builder] = {
     "invalid-json": _raw(b'{"jobspec_version": "1.0.0",', ["invalid JSON"]),
     "json-array": _raw(b"[]", ["a JSON object, not a JSON array"]),
     "json-scalar": _raw(b"3.5", ["a JSON object, not a JSON number"]),
-    "json-string": _raw(b'"job"', ["a JSON object, not a JSON string"]),
     "not-utf8": _raw(b'{"a": "\xe9t\xe9"}', ["not UTF-8"]),
     "duplicate-key": _raw((_BASE_BYTES[:-1] + ', "codec": "hevc"}').encode(),
                           ["duplicate key 'codec'"]),
     "lone-surrogate": _surrogate,
     "unknown-field": _over(["priority: unknown field"], priority="high"),
     "missing-field": _without("codec"),
-    "missing-sources": _without("sources"),
     "wrong-version": _over(["jobspec_version", "'2.0.0'"], jobspec_version="2.0.0"),
     "bad-created-at": _over(["created_at", "not an ISO 8601"], created_at="15/01/2026 09:30"),
     "created-at-without-offset": _over(["created_at", "no UTC offset"],
@@ -277,7 +277,6 @@ CASES: dict[str, Builder] = {
                                    "prores_proxy → mov"],
                                   codec="prores_proxy", container="mp4",
                                   proxy_profile="proxy_prores_proxy"),
-    "pcm-codec-name": _over(["codec", "'pcm_s16le' is not allowed"], codec="pcm_s16le"),
     "unknown-fps-mode": _over(["fps_mode", "'force_23.976'", "'force_23_976'"],
                               fps_mode="force_23.976"),
     "unknown-profile": _over(["unknown profile 'proxy_h265_low'"],
@@ -288,13 +287,10 @@ CASES: dict[str, Builder] = {
     "dnxhr-source-too-small": _dnxhr_too_small,
     "mxf-unsupported-rate": _mxf_rate,
     "unknown-token": _over(["unknown token(s) {reel}"], output_name_template="{reel}_{index}"),
-    "unbalanced-brace": _over(["unbalanced"], output_name_template="{source_name"),
     "template-slash": _over(["path separator"], output_name_template="proxies/{source_name}"),
     "template-dotdot": _over(["contains '..'"], output_name_template=".."),
     "template-nul": _over(["control character"], output_name_template="a\x00{source_name}"),
-    "template-newline": _over(["control character"], output_name_template="a\n{source_name}"),
     "template-empty": _over(["empty name"], output_name_template=""),
-    "template-blank": _over(["empty name"], output_name_template="   "),
     "template-hidden": _over(["starts with '.'"], output_name_template=".{source_name}"),
     "name-10000-chars": _over(["bytes; the limit is"], output_name_template="x" * 10_000),
     "multi-source-no-index": _two_sources(["a/one.mov", "b/two.mov"], "{codec}_{date}",
@@ -308,9 +304,15 @@ CASES: dict[str, Builder] = {
 }
 
 
+@pytest.fixture(scope="module")
+def result_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(proxx("schema", "result").stdout)
+    return schema
+
+
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_bad_input_is_rejected_everywhere_and_writes_nothing(
-    case: str, tmp_path: Path, clip: Callable[..., Path]
+    case: str, tmp_path: Path, clip: Callable[..., Path], result_schema: dict[str, Any]
 ) -> None:
     (tmp_path / "out").mkdir()
     built = CASES[case](tmp_path, clip)
@@ -330,7 +332,8 @@ def test_bad_input_is_rejected_everywhere_and_writes_nothing(
         assert text in checked.stderr
 
     assert run.returncode == 1, run.stderr
-    result = json.loads(run.stdout)
+    result = json.loads(run.stdout)  # stdout holds the result JSON and nothing else
+    jsonschema.validate(result, result_schema)
     assert result["status"] == "FAILED"
     for text in built.expected:
         assert text in result["validation_error"]

@@ -65,10 +65,10 @@ class Expected:
 def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts) -> Expected:
     video = source.video
     assert video is not None and video.frame_rate is not None
-    width, height = PROFILES[profile].size.target(video.width, video.height)
+    width, height = PROFILES[profile].size.target(*source.display_size())
     src_rate = Fraction(video.frame_rate)
     rate = FORCED_RATES.get(fps_mode, src_rate)
-    src_frames = source.frame_count()
+    src_frames = source.frame_count_at_rate()
     frames = None if src_frames is None else round(src_frames * rate / src_rate)
     return Expected(
         codec=codec,

@@ -16,7 +16,10 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
 from types import ModuleType
 from typing import Any, Protocol, cast
 
@@ -32,6 +35,7 @@ DEFAULT_LIBRARIES: dict[str, tuple[str, ...]] = {
     ),
     "win32": (r"C:\Program Files\Blackmagic Design\DaVinci Resolve\fusionscript.dll",),
 }
+SEQUENCE_EXTENSIONS = (".dng", ".ari", ".arx")  # one file per frame
 RenderSettings = Mapping[str, str | int | float | bool]
 # A path, or an image sequence as {"FilePath", "StartIndex", "EndIndex"}.
 MediaSpec = str | dict[str, str | int]
@@ -143,6 +147,54 @@ def scriptapp() -> Resolve | None:
     return load_fusionscript(library_path()).scriptapp("Resolve")
 
 
+class Stopped(Exception):
+    """A stop request arrived while waiting for Resolve to answer."""
+
+
+NOT_ANSWERING = (
+    "DaVinci Resolve did not answer on this host: fusionscript.scriptapp('Resolve') returned "
+    "None for {seconds:g} s. Fix one of: (1) start DaVinci Resolve Studio (headless: "
+    "`/opt/resolve/bin/resolve -nogui`) and wait until it has finished starting; "
+    "(2) in Resolve, Preferences → System → General → 'External scripting using' must be "
+    "Local, then restart Resolve; (3) use DaVinci Resolve Studio — the free edition does not "
+    "allow external scripting"
+)
+
+
+def connect(attempt: Callable[[], Resolve | None], timeout_s: float,
+            wait: Callable[[float], str | None]) -> Resolve:
+    """Ask until Resolve answers: it serves scripting only once fully started.
+
+    `wait` sleeps and returns a stop reason, if any (raised as Stopped).
+    A missing library is not waited for: `attempt` raises ResolveUnavailable.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        app = attempt()
+        if app is not None:
+            return app
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ResolveUnavailable(NOT_ANSWERING.format(seconds=timeout_s))
+        stop = wait(min(1.0, remaining))
+        if stop is not None:
+            raise Stopped(stop)
+
+
+def product(app: Resolve) -> str:
+    return f"{app.GetProductName() or ''} {app.GetVersionString() or ''}".strip()
+
+
+def require_studio(app: Resolve) -> None:
+    """External scripting is a Studio feature; Proxx does not drive the free edition."""
+    if "studio" not in str(app.GetProductName() or "").lower():
+        raise ResolveUnavailable(
+            f"connected to {product(app) or 'an unnamed Resolve'}, which is not DaVinci Resolve "
+            "Studio: external scripting is a Studio feature (the free edition drops it entirely "
+            "from 21.1). Install and run DaVinci Resolve Studio on this host"
+        )
+
+
 # -- render format and codec discovery ------------------------------------------------
 # Resolve's names for formats and codecs vary by version, OS and licence, so
 # Proxx asks Resolve what it offers and matches descriptions by their words
@@ -184,3 +236,77 @@ def pick_codec(codecs: Mapping[str, str], codec: str) -> str | None:
     found = [name for description, name in codecs.items()
              if need <= _words(str(description)) and not refuse & _words(str(description))]
     return found[0] if len(found) == 1 else None
+
+
+# -- Resolve's value conventions -----------------------------------------------------------
+@dataclass(frozen=True)
+class ClipInfo:
+    """A media pool clip as Resolve describes it; None/0 where it does not say."""
+
+    width: int
+    height: int
+    rate: Fraction | None
+    frames: int | None
+    audio_channels: int | None
+    timecode: str | None
+    raw: dict[str, str]  # the property texts, for messages
+
+
+def clip_info(item: MediaPoolItem) -> ClipInfo:
+    raw: dict[str, str] = {}
+    for name in ("Resolution", "FPS", "Frames", "Audio Ch", "Start TC"):
+        value = item.GetClipProperty(name)
+        # Some Resolve versions answer numbers (FPS 23.976) where most answer text.
+        raw[name] = str(value).strip() if isinstance(value, str | int | float) else ""
+    size = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", raw["Resolution"])
+    return ClipInfo(
+        width=int(size[1]) if size else 0,
+        height=int(size[2]) if size else 0,
+        rate=parse_rate(raw["FPS"]),
+        frames=int(raw["Frames"]) if raw["Frames"].isdigit() else None,
+        audio_channels=int(raw["Audio Ch"]) if raw["Audio Ch"].isdigit() else None,
+        timecode=raw["Start TC"] or None,
+        raw=raw,
+    )
+
+
+def media_spec(path: str) -> MediaSpec:
+    """ImportMedia's item: a path, or for one frame of an image sequence its whole run.
+
+    The run is the contiguous block of frame numbers around this frame with
+    the same prefix, padding and extension, as Resolve's {FilePath: "name_%06d.dng",
+    StartIndex, EndIndex} form names it.
+    """
+    directory, name = os.path.split(path)
+    m = re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", name)
+    if m is None or m[3].lower() not in SEQUENCE_EXTENSIONS:
+        return path
+    prefix, digits, suffix = m[1], m[2], m[3]
+    pattern = re.compile(f"{re.escape(prefix)}(\\d{{{len(digits)}}}){re.escape(suffix)}")
+    numbers = {int(f[1]) for f in map(pattern.fullmatch, os.listdir(directory or ".")) if f}
+    first = last = int(digits)
+    while first - 1 in numbers:
+        first -= 1
+    while last + 1 in numbers:
+        last += 1
+    return {"FilePath": os.path.join(directory, f"{prefix}%0{len(digits)}d{suffix}"),
+            "StartIndex": first, "EndIndex": last}
+
+
+def parse_rate(text: str) -> Fraction | None:
+    """Resolve's FPS text ("23.976", "25", "29.97 DF") as an exact rate."""
+    m = re.match(r"\d+(\.\d+)?", text)
+    if m is None or float(m[0]) <= 0:
+        return None
+    value = Fraction(m[0])
+    ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
+    if value.denominator != 1 and abs(ntsc - value) < Fraction(1, 500):
+        return ntsc
+    return value
+
+
+def rate_text(rate: Fraction) -> str:
+    """A rate as Resolve's timelineFrameRate setting writes it ("23.976", "25")."""
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".")

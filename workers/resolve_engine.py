@@ -15,7 +15,6 @@ import errno
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -31,6 +30,7 @@ from proxx.protocol import ClipPlan, JobPlan
 from proxx.results import ClipResult
 from workers import resolve_api as api
 from workers.ffmpeg_args import Expected
+from workers.ffmpeg_args import _timecode as retime_timecode
 from workers.interrupts import Interrupts
 from workers.resolve_lock import ResolveLock, acquire
 from workers.verify import verify_output
@@ -43,17 +43,7 @@ ACCEPT_TIMEOUT_S = 5.0
 POLL_S = 0.5
 STALL_GRACE_S = 15.0
 RENDER_MODE_SINGLE_CLIP = 1
-SEQUENCE_EXTENSIONS = (".dng", ".ari", ".arx")  # one file per frame
 _FAILED_STATES = ("Failed", "Cancelled")
-
-NOT_ANSWERING = (
-    "DaVinci Resolve did not answer on this host: fusionscript.scriptapp('Resolve') returned "
-    "None for {seconds:g} s. Fix one of: (1) start DaVinci Resolve Studio (headless: "
-    "`/opt/resolve/bin/resolve -nogui`) and wait until it has finished starting; "
-    "(2) in Resolve, Preferences → System → General → 'External scripting using' must be "
-    "Local, then restart Resolve; (3) use DaVinci Resolve Studio — the free edition does not "
-    "allow external scripting"
-)
 
 
 def default_render_timeout(duration_s: float | None) -> float:
@@ -148,30 +138,16 @@ class ResolveEngine:
             self._lock_job = None
 
     def connect_app(self, interrupts: Interrupts) -> api.Resolve:
-        deadline = time.monotonic() + self.connect_timeout_s
-        while True:
-            try:
-                app = self._connect()
-            except api.ResolveUnavailable as exc:
-                raise _Failed(FailureReason.ENGINE_UNAVAILABLE, str(exc), system=True) from exc
-            if app is not None:
-                break
-            if time.monotonic() >= deadline:
-                raise _Failed(FailureReason.ENGINE_UNAVAILABLE,
-                              NOT_ANSWERING.format(seconds=self.connect_timeout_s), system=True)
-            stop = interrupts.wait(min(1.0, max(0.0, deadline - time.monotonic())))
-            if stop is not None:
-                raise _Failed(FailureReason.INTERRUPTED,
-                              f"stopped while connecting to Resolve: {stop}")
-        product = str(app.GetProductName() or "")
-        self._versions = {"resolve": f"{product} {app.GetVersionString() or ''}".strip()}
-        log.info("connected to %s", self._versions["resolve"])
-        if "studio" not in product.lower():
-            raise _Failed(FailureReason.ENGINE_UNAVAILABLE,
-                          f"connected to {self._versions['resolve'] or 'an unnamed Resolve'}, "
-                          "which is not DaVinci Resolve Studio: external scripting is a Studio "
-                          "feature (the free edition drops it entirely from 21.1). Install and "
-                          "run DaVinci Resolve Studio on this host", system=True)
+        try:
+            app = api.connect(self._connect, self.connect_timeout_s, interrupts.wait)
+            self._versions = {"resolve": api.product(app)}
+            log.info("connected to %s", self._versions["resolve"])
+            api.require_studio(app)
+        except api.ResolveUnavailable as exc:
+            raise _Failed(FailureReason.ENGINE_UNAVAILABLE, str(exc), system=True) from exc
+        except api.Stopped as exc:
+            raise _Failed(FailureReason.INTERRUPTED,
+                          f"stopped while connecting to Resolve: {exc}") from exc
         return app
 
 
@@ -216,7 +192,7 @@ class _ClipRun:
         project = self.project
         pool = self.need(project.GetMediaPool(), "GetMediaPool()",
                          "the new project has no media pool")
-        media = media_spec(self.clip.source_path)
+        media = api.media_spec(self.clip.source_path)
         items = self.need(pool.ImportMedia([media]), f"ImportMedia([{media!r}])",
                           "Resolve could not import the source: it is damaged, offline to Resolve, "
                           "or this Resolve version cannot read the format (update Resolve)")
@@ -234,22 +210,24 @@ class _ClipRun:
         return self.publish(exp)
 
     def expected(self, item: api.MediaPoolItem) -> Expected:
-        src = _SourceInfo.read(self.clip.source, item)
+        src = source_info(self.clip.source, item)
         w, h = PROFILES[self.plan.proxy_profile].size.target(src.width, src.height)
-        rate = FORCED_RATES.get(self.plan.fps_mode, src.rate)
-        frames = None if src.frames is None else round(src.frames * rate / src.rate)
+        src_rate = src.rate
+        assert src_rate is not None  # source_info fails the clip otherwise
+        rate = FORCED_RATES.get(self.plan.fps_mode, src_rate)
+        frames = None if src.frames is None else round(src.frames * rate / src_rate)
         # Resolve renders its Main 1 bus: a stereo mix whenever the source has sound.
         audio = (2,) if src.audio_channels else ()
         # ±1 frame: how Resolve counts a RAW clip's frames is not something
         # Proxx could check against a real install (docs/ROUTING.md).
         return Expected(self.plan.codec, w, h, rate, frames, False, audio,
-                        _retime_timecode(src.timecode, src.rate, rate))
+                        retime_timecode(src.timecode, src_rate, rate))
 
     def setup_timeline(self, pool: api.MediaPool, items: list[api.MediaPoolItem],
                        exp: Expected) -> None:
         assert self.project is not None
         # Timeline rate and size lock once a timeline exists, so they go first.
-        for key, value in (("timelineFrameRate", rate_text(exp.rate)),
+        for key, value in (("timelineFrameRate", api.rate_text(exp.rate)),
                            ("timelineResolutionWidth", str(exp.width)),
                            ("timelineResolutionHeight", str(exp.height))):
             self.need(self.project.SetSetting(key, value), f"SetSetting({key!r}, {value!r})",
@@ -400,88 +378,25 @@ class _ClipRun:
                 "render job by hand in Resolve)")
 
 
-class _SourceInfo:
+def source_info(facts: ProbeFacts, item: api.MediaPoolItem) -> api.ClipInfo:
     """What Resolve will render from: its own clip properties, else ffprobe's facts."""
-
-    def __init__(self, width: int, height: int, rate: Fraction, frames: int | None,
-                 audio_channels: int, timecode: str | None) -> None:
-        self.width, self.height, self.rate = width, height, rate
-        self.frames, self.audio_channels, self.timecode = frames, audio_channels, timecode
-
-    @classmethod
-    def read(cls, facts: ProbeFacts, item: api.MediaPoolItem) -> _SourceInfo:
-        def prop(name: str) -> str:
-            value = item.GetClipProperty(name)
-            # Some Resolve versions answer numbers (FPS 23.976) where most answer text.
-            return str(value).strip() if isinstance(value, str | int | float) else ""
-
-        video = facts.video
-        size = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", prop("Resolution"))
-        width, height = (int(size[1]), int(size[2])) if size else (
-            (video.width, video.height) if video else (0, 0))
-        if width <= 0 or height <= 0:
-            raise _Failed(FailureReason.EXECUTION_ERROR, "neither Resolve "
-                          f"(GetClipProperty('Resolution') = {prop('Resolution')!r}) nor ffprobe "
-                          "reports the clip's frame size")
-        rate = parse_rate(prop("FPS")) or (
-            Fraction(video.frame_rate) if video and video.frame_rate else None)
-        if rate is None:
-            raise _Failed(FailureReason.EXECUTION_ERROR, "neither Resolve "
-                          f"(GetClipProperty('FPS') = {prop('FPS')!r}) nor ffprobe reports the "
-                          "clip's frame rate")
-        frames = int(prop("Frames")) if prop("Frames").isdigit() else facts.frame_count()
-        channels = prop("Audio Ch")
-        audio = int(channels) if channels.isdigit() else sum(a.channels or 0 for a in facts.audio)
-        return cls(width, height, rate, frames, audio, prop("Start TC") or facts.timecode)
-
-
-def media_spec(path: str) -> api.MediaSpec:
-    """A path, or for a frame of an image sequence the whole contiguous run it belongs to."""
-    directory, name = os.path.split(path)
-    m = re.fullmatch(r"(.*?)(\d+)(\.[^.]+)", name)
-    if m is None or m[3].lower() not in SEQUENCE_EXTENSIONS:
-        return path
-    prefix, digits, suffix = m[1], m[2], m[3]
-    pattern = re.compile(f"{re.escape(prefix)}(\\d{{{len(digits)}}}){re.escape(suffix)}")
-    numbers = {int(f[1]) for f in map(pattern.fullmatch, os.listdir(directory or ".")) if f}
-    first = last = int(digits)
-    while first - 1 in numbers:
-        first -= 1
-    while last + 1 in numbers:
-        last += 1
-    return {"FilePath": os.path.join(directory, f"{prefix}%0{len(digits)}d{suffix}"),
-            "StartIndex": first, "EndIndex": last}
-
-
-def parse_rate(text: str) -> Fraction | None:
-    """Resolve's FPS text ("23.976", "25", "29.97 DF") as an exact rate."""
-    m = re.match(r"\d+(\.\d+)?", text)
-    if m is None or float(m[0]) <= 0:
-        return None
-    value = Fraction(m[0])
-    ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
-    if value.denominator != 1 and abs(ntsc - value) < Fraction(1, 500):
-        return ntsc
-    return value
-
-
-def rate_text(rate: Fraction) -> str:
-    """A rate as Resolve's timelineFrameRate setting writes it ("23.976", "25")."""
-    if rate.denominator == 1:
-        return str(rate.numerator)
-    return f"{float(rate):.3f}".rstrip("0").rstrip(".")
-
-
-def _retime_timecode(tc: str | None, src: Fraction, dst: Fraction) -> str | None:
-    """Carry the start timecode; re-express its frame field at a forced rate."""
-    m = re.fullmatch(r"(\d\d):(\d\d):(\d\d)[:;.](\d\d)", tc or "")
-    if m is None:
-        return None
-    if src == dst:
-        return tc
-    fps = max(1, round(dst))
-    frame = min(fps - 1, round(Fraction(int(m[4]), max(1, round(src))) * fps))
-    return f"{m[1]}:{m[2]}:{m[3]}:{frame:02d}"
+    got, video = api.clip_info(item), facts.video
+    width, height = (got.width, got.height) if got.width else (
+        (video.width, video.height) if video else (0, 0))
+    rate = got.rate or (Fraction(video.frame_rate) if video and video.frame_rate else None)
+    for missing, prop in ((width <= 0 or height <= 0, "Resolution"), (rate is None, "FPS")):
+        if missing:
+            raise _Failed(FailureReason.EXECUTION_ERROR, f"neither Resolve (GetClipProperty("
+                          f"{prop!r}) = {got.raw[prop]!r}) nor ffprobe reports the clip's "
+                          f"{'frame size' if prop == 'Resolution' else 'frame rate'}")
+    assert rate is not None
+    return api.ClipInfo(
+        width, height, rate,
+        got.frames if got.frames is not None else facts.frame_count(),
+        got.audio_channels if got.audio_channels is not None else
+        sum(a.channels or 0 for a in facts.audio),
+        got.timecode or facts.timecode, got.raw,
+    )
 
 
 def _describe(status: dict[str, Any]) -> str:

@@ -104,9 +104,10 @@ def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) 
     while True:
         now = time.monotonic()
         if now >= next_note:
-            waited = f" for {now - waited_from:.0f} s" if next_note > waited_from else ""
-            send_note(interrupts, job_id, f"waiting{waited} for DaVinci Resolve, which is in use "
-                      f"by {lock.holder()} (one Resolve job per host)")
+            waiting = "waiting" if next_note == waited_from else \
+                f"still waiting after {now - waited_from:.0f} s"
+            send_note(interrupts, job_id, f"{waiting} for DaVinci Resolve, which is in use by "
+                      f"{lock.holder()} (one Resolve job per host)")
             next_note = now + NOTE_EVERY_S
         stop = interrupts.wait(POLL_S)
         if stop is not None:

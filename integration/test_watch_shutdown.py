@@ -1,0 +1,95 @@
+"""Stopping `proxx watch`: SIGTERM/SIGINT interrupt running jobs cleanly; fatal errors exit 1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integration.watch_helpers import (
+    Launcher,
+    assert_no_ffmpeg,
+    assert_session_empty,
+    drop,
+    drop_named,
+    failed_clip,
+    ffmpeg_procs,
+    listing,
+    partials,
+    prores,
+    result,
+    specs_in,
+    wait_for,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_interrupts_running_jobs_and_leaves_pending_alone(
+    sig: signal.Signals, root: Path, out: Path, tiny: Path, long_clip: Path,
+    launcher: Launcher,
+) -> None:
+    drop(root, "a1.json", prores([long_clip], out, output_name_template="a1_{source_name}"))
+    drop(root, "a2.json", prores([long_clip], out, output_name_template="a2_{source_name}"))
+    waiting = {n: drop_named(root, n, tiny, out).read_bytes() for n in ("c1", "c2")}
+    watch = launcher.cli(root, "--max-workers", "2", "--poll-seconds", "0.2")
+
+    wait_for(lambda: len(partials(out)) == 2 and len(ffmpeg_procs(str(out))) == 2,
+             "both long jobs to be rendering", on_fail=watch.log)
+    if sig is signal.SIGINT:
+        os.killpg(watch.pid, sig)  # Ctrl-C: the whole foreground process group gets it
+    else:
+        watch.send(sig)  # systemd's stop: the main process gets it
+    assert watch.wait(timeout=30) == 0, watch.log()
+
+    assert listing(root)["running"] == []
+    assert specs_in(root, "failed") == ["a1.json", "a2.json"]
+    for name in ("a1", "a2"):
+        res = result(root, "failed", name)
+        assert res["status"] == "FAILED"
+        clip = failed_clip(res)
+        assert clip["failure_reason"] == "interrupted"
+        assert sig.name in clip["failure_detail"]
+        assert not (out / f"{name}_long.mov").exists()  # nothing at the final name
+    # Jobs not yet claimed stay exactly as they were, for the next start.
+    assert specs_in(root, "pending") == ["c1.json", "c2.json"]
+    for name, data in waiting.items():
+        assert (root / "pending" / f"{name}.json").read_bytes() == data
+    assert specs_in(root, "completed") == []
+    assert f"received {sig.name}" in watch.log()
+    assert_no_ffmpeg(str(out))
+    assert_session_empty(watch)
+
+
+def test_sigterm_while_idle_exits_0(root: Path, launcher: Launcher) -> None:
+    watch = launcher.cli(root, "--max-workers", "2", "--poll-seconds", "0.2")
+    wait_for(lambda: len(watch.workers()) == 2, "two workers to start", on_fail=watch.log)
+    watch.send(signal.SIGTERM)
+    assert watch.wait(timeout=30) == 0, watch.log()
+    assert_session_empty(watch)
+
+
+def _watch_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proxx", "watch", *args], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_missing_watch_folder_exits_1_with_a_message(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    proc = _watch_cli(str(missing), "--once")
+    assert proc.returncode == 1
+    assert str(missing) in proc.stderr and "does not exist" in proc.stderr
+    assert proc.stdout == ""
+    assert not missing.exists()  # not created behind the operator's back
+
+
+def test_watch_folder_that_is_a_file_exits_1(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    proc = _watch_cli(str(not_a_dir))  # not --once: must not wait for a signal either
+    assert proc.returncode == 1
+    assert "not a folder" in proc.stderr
