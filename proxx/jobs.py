@@ -50,7 +50,8 @@ def prepare(
     try:
         obj = parse_json_object(data)
         fp = fingerprint(obj)
-        version = obj.get("jobspec_version") if isinstance(obj.get("jobspec_version"), str) else None
+        raw_version = obj.get("jobspec_version")
+        version = raw_version if isinstance(raw_version, str) else None
         spec = validate_model(obj)
         total = len(spec.sources)
         planned = plan_job(spec, base_dir, job_id)

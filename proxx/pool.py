@@ -245,6 +245,12 @@ class Pool:
             job.current, job.deadline = None, None
         elif isinstance(msg, JobNote):
             job.note = msg.note
+            if msg.waiting:
+                job.deadline = None
+            elif job.current is not None and job.deadline is None:
+                job.deadline = time.monotonic() + self.clip_timeout(
+                    job.plan.clips[job.current].source.duration
+                )
             log.info("job %s (worker %d): %s", job.plan.job_id, slot.worker_id, msg.note)
             if self.on_note is not None:
                 self.on_note(job.ticket, msg.note)

@@ -149,7 +149,9 @@ H540 = FrameSize("height", Fraction(540))
 _AAC = "AAC-LC 48 kHz, 96 kb/s per channel, source channel count"
 _PCM = "PCM 16-bit 48 kHz, source channel count"
 _X264 = "x264 CRF 23, preset veryfast, single-threaded (byte-stable)"
-_RESOLVE_AUDIO = "Resolve default for the codec (PCM), source channels"
+_RESOLVE_AUDIO = (
+    "PCM 48 kHz (Resolve's default for the codec); Resolve's stereo mix when the source has sound"
+)
 
 _PROFILES: tuple[Profile, ...] = (
     Profile("proxy_h264_low", Engine.FFMPEG, ("h264",), HALF, _X264, _AAC),

@@ -76,6 +76,9 @@ class JobNote(_Msg):
     type: Literal["job_note"] = "job_note"
     job_id: str
     note: str
+    # While a job waits for a shared engine (Resolve), its clip clock is paused:
+    # waiting in line is not a hung render.
+    waiting: bool = False
 
 
 class JobFinished(_Msg):

@@ -11,6 +11,7 @@ damaged or unsupported, never handed to Resolve on a guess.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 from proxx.errors import MixedEngineError, ValidationError
@@ -57,6 +58,9 @@ class RouteDecision:
 def route_source(path: str) -> RouteDecision:
     """Decide one source's engine from its bytes, then (only if needed) ffprobe."""
     try:
+        # A FIFO or device would block the read (and ffprobe) forever.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return _reject(path, f"{REJECTED}: not a regular file")
         signature, size = sniff(path)
     except OSError as exc:
         return _reject(path, f"{REJECTED}: cannot read the file: {exc.strerror or exc}")

@@ -77,7 +77,7 @@ def _failures(layout: Layout) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     out = []
-    for mtime, path in sorted(results, reverse=True)[:RECENT_FAILURES]:
+    for _mtime, path in sorted(results, reverse=True)[:RECENT_FAILURES]:
         try:
             with open(path, "rb") as fh:
                 r = json.loads(fh.read())

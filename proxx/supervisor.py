@@ -6,6 +6,7 @@ react to signals). Signal handlers only record; the loop acts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -194,10 +195,8 @@ class Supervisor:
             self._write_sidecar(job.claim.name, job_id, slot.worker_id, note)
 
     def _remove_sidecar(self, name: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._sidecar(name))
-        except FileNotFoundError:
-            pass
 
 
     def _refuse(self, path: str, why: str) -> None:

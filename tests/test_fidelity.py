@@ -189,3 +189,27 @@ def test_variable_rate_source_becomes_constant_rate_of_the_same_length(
     v_out = video(ffprobe(result["clips"][0]["output_path"]))
     assert v_out["r_frame_rate"] == v_out["avg_frame_rate"] == "25/1"
     assert int(v_out["nb_read_packets"]) == 31  # 1.24 s at 25 fps: the hole is held, not cut
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "args", "expected"),
+    [
+        # A phone's portrait clip: landscape pixels plus a 90° display matrix.
+        ("rotated.mov", "128x72", ["-c", "copy", "-metadata:s:v:0", "rotate=90"], (36, 64)),
+        # Anamorphic HDV-style pixels (4:3 wide): 144×108 shows as 192×108.
+        ("anamorphic.mov", "144x108",
+         ["-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "ultrafast"], (96, 54)),
+    ],
+    ids=["rotated-portrait", "anamorphic"],
+)
+def test_proxies_keep_the_picture_shape_as_displayed(
+    name: str, size: str, args: list[str], expected: tuple[int, int],
+    clip: Callable[..., Path], clip_cache: Path, job: Callable[..., Path]
+) -> None:
+    plain = clip(f"shape_{size}.mov", size=size, audio_channels=0)
+    src = _made(clip_cache, name, ["-i", str(plain), *args])
+    result = render(job, [src])
+    v = video(ffprobe(result["clips"][0]["output_path"]))
+    assert (v["width"], v["height"]) == expected
+    assert v.get("sample_aspect_ratio", "1:1") == "1:1"
+    assert not v.get("side_data_list")  # upright pixels, no rotation left for players to apply

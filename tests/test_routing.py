@@ -310,12 +310,17 @@ def test_a_canon_cr3_still_is_not_a_clip(tmp_path: Path) -> None:
         "Cinema RAW Light clip, not a movie clip Proxx can render")
 
 
-def test_audio_only_and_missing_files_are_rejected(clip: Clip, tmp_path: Path) -> None:
+def test_audio_only_missing_and_special_files_are_rejected(clip: Clip, tmp_path: Path) -> None:
     wav = tmp_path / "room_tone.wav"
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
                     "sine=duration=0.2", str(wav)], check=True)
 
+    fifo = tmp_path / "capture.mov"
+    os.mkfifo(fifo)
+
     assert decide(wav) == (None, "unsupported source: no video stream")
+    assert decide(fifo) == (None, "unsupported or damaged source: not a regular file")
+    assert decide(tmp_path) == (None, "unsupported or damaged source: not a regular file")
     assert decide(tmp_path / "gone.braw") == (
         None, "unsupported or damaged source: cannot read the file: No such file or directory")
 

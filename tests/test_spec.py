@@ -494,3 +494,52 @@ def test_validation_and_system_errors_map_to_1_and_4() -> None:
     system = build_result(system_error="ffprobe missing", **kw)
     assert (system.status, system.exit_code()) == ("FAILED", ExitCode.SYSTEM)
     assert system.started_at.endswith("Z")
+
+
+# -- probe facts (what routing and verification decide on) ----------------------------------------
+
+_probe_text = st.one_of(st.none(), st.text(max_size=12),
+                        st.sampled_from(["0/0", "1/0", "25/1", "24000/1001", "-25/1", "4:3",
+                                         "0:1", "90", "-90", "270.0", "junk"]))
+
+
+@given(rate=_probe_text, avg=_probe_text, sar=_probe_text, rotation=_probe_text,
+       duration=_probe_text, nb=_probe_text)
+def test_probe_parsing_never_raises_on_odd_values(
+    rate: str | None, avg: str | None, sar: str | None, rotation: str | None,
+    duration: str | None, nb: str | None
+) -> None:
+    from proxx.media import parse_probe_json
+
+    facts = parse_probe_json("/x.mov", {
+        "format": {"duration": duration},
+        "streams": [{"codec_type": "video", "width": 1920, "height": 1080, "r_frame_rate": rate,
+                     "avg_frame_rate": avg, "sample_aspect_ratio": sar, "nb_frames": nb,
+                     "side_data_list": [{"rotation": rotation}], "tags": {"DURATION": duration}}],
+    })
+    w, h = facts.display_size()
+    assert w > 0 and h > 0
+    assert facts.video is not None
+    for r in (facts.video.frame_rate, facts.video.avg_frame_rate):
+        assert r is None or Fraction(r) > 0
+    count = facts.frame_count_at_rate()
+    assert count is None or isinstance(count, int)
+
+
+@pytest.mark.parametrize(
+    ("stream", "shown"),
+    [
+        ({}, (1920, 1080)),
+        ({"side_data_list": [{"rotation": -90}]}, (1080, 1920)),
+        ({"side_data_list": [{"rotation": 180}]}, (1920, 1080)),
+        ({"tags": {"rotate": "270"}}, (1080, 1920)),
+        ({"sample_aspect_ratio": "4:3", "width": 1440}, (1920, 1080)),
+        ({"sample_aspect_ratio": "1:1"}, (1920, 1080)),
+        ({"sample_aspect_ratio": "0:1"}, (1920, 1080)),  # "unknown" in FFmpeg's words
+    ],
+)
+def test_display_size(stream: dict[str, Any], shown: tuple[int, int]) -> None:
+    from proxx.media import parse_probe_json
+
+    raw = {"codec_type": "video", "width": 1920, "height": 1080, "r_frame_rate": "25/1", **stream}
+    assert parse_probe_json("/x", {"streams": [raw]}).display_size() == shown

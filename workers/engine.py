@@ -27,3 +27,7 @@ class Engine(Protocol):
         polled (or waited on) so a cancel stops the work promptly.
         """
         ...
+
+    def finish_job(self, plan: JobPlan) -> None:
+        """The job is over (done, failed or stopped): release what it held."""
+        ...

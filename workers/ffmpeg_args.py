@@ -78,7 +78,7 @@ def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts)
         frames=frames,
         frames_exact=source.frame_count_exact and rate == src_rate,
         audio_channels=tuple(a.channels or 0 for a in source.audio),
-        timecode=_timecode(source.timecode, src_rate, rate),
+        timecode=retime_timecode(source.timecode, src_rate, rate),
     )
 
 
@@ -122,7 +122,7 @@ def _audio(codec: str, source: ProbeFacts) -> list[str]:
     return ["-c:a", "pcm_s16le", "-ar", "48000"]
 
 
-def _timecode(tc: str | None, src_rate: Fraction, rate: Fraction) -> str | None:
+def retime_timecode(tc: str | None, src_rate: Fraction, rate: Fraction) -> str | None:
     """Carry the start timecode over; re-express it in frames of a forced rate."""
     if not tc:
         return None

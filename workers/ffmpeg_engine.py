@@ -11,7 +11,7 @@ import time
 
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
-from proxx.fsutil import move_no_replace
+from proxx.fsutil import fsync_dir, move_no_replace
 from proxx.naming import partial_path
 from proxx.protocol import ClipPlan, JobPlan
 from proxx.results import ClipResult
@@ -20,6 +20,8 @@ from workers.interrupts import Interrupts
 from workers.subproc import describe_exit, run_in_group
 from workers.verify import verify_output
 
+_SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                  errno.EIO)
 _SYSTEM_MARKERS = ("No space left on device", "Permission denied", "Read-only file system",
                    "Disk quota exceeded")
 
@@ -51,6 +53,9 @@ class FFmpegEngine:
             self.ffmpeg or "ffmpeg", clip.source_path, partial_path(clip.output_path, plan.job_id),
             plan.container, plan.proxy_profile, plan.fps_mode, plan.codec, clip.source,
         )
+
+    def finish_job(self, plan: JobPlan) -> None:
+        """Nothing to release: each FFmpeg process ends with its clip."""
 
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
         return shlex.join(self._argv(plan, clip))
@@ -96,7 +101,11 @@ class FFmpegEngine:
                           partial_output_path=partial)
         size = os.stat(temp).st_size
         try:
+            # COMPLETED must survive a power cut: the bytes reach the disk before the
+            # name does, and the name before the result says so.
+            _fsync_file(temp)
             move_no_replace(temp, clip.output_path)
+            fsync_dir(os.path.dirname(clip.output_path))
         except FileExistsError:
             return finish(status="FAILED", exit_code=0,
                           failure_reason=FailureReason.VALIDATION_ERROR,
@@ -106,7 +115,15 @@ class FFmpegEngine:
         except OSError as exc:
             return finish(status="FAILED", exit_code=0,
                           failure_reason=FailureReason.EXECUTION_ERROR,
-                          system_error=exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS),
+                          system_error=exc.errno in _SYSTEM_ERRNOS,
                           failure_detail=f"could not publish the output: {exc}",
                           partial_output_path=temp)
         return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

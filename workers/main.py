@@ -71,6 +71,7 @@ def run_job(conn: Connection, engine: Engine, plan: JobPlan, interrupts: Interru
         _send(conn, ClipFinished(job_id=plan.job_id, clip=result), interrupts)
         if result.status != "COMPLETED":
             break
+    engine.finish_job(plan)
     _send(conn, JobFinished(job_id=plan.job_id, engine_versions=engine.versions()), interrupts)
 
 

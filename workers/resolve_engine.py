@@ -29,8 +29,7 @@ from proxx.profiles import FORCED_RATES, PROFILES
 from proxx.protocol import ClipPlan, JobPlan
 from proxx.results import ClipResult
 from workers import resolve_api as api
-from workers.ffmpeg_args import Expected
-from workers.ffmpeg_args import _timecode as retime_timecode
+from workers.ffmpeg_args import Expected, retime_timecode
 from workers.interrupts import Interrupts
 from workers.resolve_lock import ResolveLock, acquire
 from workers.verify import verify_output
@@ -127,6 +126,12 @@ class ResolveEngine:
         stop = acquire(self._lock, owner, plan.job_id, interrupts)
         self._lock_job = plan.job_id if stop is None else None
         return stop
+
+    def finish_job(self, plan: JobPlan) -> None:
+        """End of this job's turn with Resolve, however it ended."""
+        if self._lock_job == plan.job_id:
+            self._lock.release()
+            self._lock_job = None
 
     def _release_after(self, plan: JobPlan, clip: ClipPlan, result: ClipResult,
                        interrupts: Interrupts) -> None:

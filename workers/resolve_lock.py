@@ -85,12 +85,12 @@ class ResolveLock:
             return self._fd
 
 
-def send_note(interrupts: Interrupts, job_id: str, note: str) -> None:
+def send_note(interrupts: Interrupts, job_id: str, note: str, *, waiting: bool = False) -> None:
     """Tell the supervisor (and so the operator) something about the running job."""
     if interrupts.parent_gone:
         return
     try:
-        interrupts.conn.send_bytes(encode(JobNote(job_id=job_id, note=note)))
+        interrupts.conn.send_bytes(encode(JobNote(job_id=job_id, note=note, waiting=waiting)))
     except (BrokenPipeError, ConnectionResetError, OSError):
         interrupts.parent_gone = True
 
@@ -107,7 +107,7 @@ def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) 
             waiting = "waiting" if next_note == waited_from else \
                 f"still waiting after {now - waited_from:.0f} s"
             send_note(interrupts, job_id, f"{waiting} for DaVinci Resolve, which is in use by "
-                      f"{lock.holder()} (one Resolve job per host)")
+                      f"{lock.holder()} (one Resolve job per host)", waiting=True)
             next_note = now + NOTE_EVERY_S
         stop = interrupts.wait(POLL_S)
         if stop is not None:
