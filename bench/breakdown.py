@@ -20,6 +20,7 @@ from bench.common import (
     PYTHON,
     Ctx,
     bare,
+    commands_of,
     copies,
     cpu_now,
     fmt_ms,
@@ -333,19 +334,26 @@ def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
         t = timed([PYTHON, "-c", _RUN_ANATOMY, str(spec), repr(time.time())],
                   stdout=subprocess.PIPE, stderr_path=d / "log")
         try:
-            raw = json.loads(t.stdout.decode().strip().splitlines()[-1])
+            lines = t.stdout.decode().strip().splitlines()
+            raw = json.loads(lines[-1])
+            result = json.loads("\n".join(lines[:-1]))
         except (ValueError, IndexError):
             ctx.log(f"breakdown: run anatomy skipped (exit {t.returncode}); log {d / 'log'}")
             return {}
         if raw["status"] != "COMPLETED":
             ctx.log(f"breakdown: run anatomy job {raw['status']}; log {d / 'log'}")
             return {}
+        bare_dir = d / "bare"
+        bare_dir.mkdir(exist_ok=True)
+        for f in bare_dir.iterdir():
+            f.unlink()
+        bare_s = sum(run_ok(bare(argv, bare_dir)) for argv in commands_of(result))
         clip_s = sum(ts(b) - ts(a) for a, b in raw["clips"])
         accounted = raw["to_script"] + raw["imports"] + raw["run_spec_file"]
-        rows.append({"startup": raw["to_script"] + raw["imports"],
+        rows.append({"bare": bare_s, "startup": raw["to_script"] + raw["imports"],
                      "Pool.start": raw["Pool.start"], "probes": sum(raw["probe"]),
                      "prepare rest": raw["prepare"] - sum(raw["probe"]),
-                     "execute": raw["_execute"], "clips": clip_s,
+                     "execute": raw["_execute"], "clips": clip_s, "clips − bare": clip_s - bare_s,
                      "execute − clips": raw["_execute"] - clip_s,
                      "Pool.shutdown": raw["Pool.shutdown"],
                      "exit": t.seconds - accounted, "wall": t.seconds})

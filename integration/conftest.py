@@ -9,11 +9,13 @@ import pytest
 
 from integration.watch_helpers import Launcher, make_root
 
-# Renders are timed by FFmpeg on a shared 2-core box: a long clip must still be
-# rendering when the test acts on it, whatever the load (60 s of 640x360 takes
-# several seconds to render as ProRes Proxy even on an idle machine).
-LONG = {"size": "640x360", "seconds": 60.0}
-MEDIUM = {"size": "640x360", "seconds": 12.0}
+# A long clip must still be rendering when a test acts on it, and for a good
+# while after: rendering 180 s of 640x360 as ProRes Proxy takes ~20 s of wall
+# time on an idle 2-core box, so an FFmpeg that is gone within DEATH_NOTICE_S
+# of a kill was stopped, not finished. (Making it costs ~4 s, once per xdist
+# worker; the tests that use it stop it early.)
+LONG = {"size": "640x360", "seconds": 180.0}
+MEDIUM = {"size": "640x360", "seconds": 12.0}  # renders in a couple of seconds
 
 
 @pytest.fixture

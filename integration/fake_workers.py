@@ -22,7 +22,18 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from proxx.clock import iso, utc_now
-from proxx.protocol import ClipStarted, JobPlan, RunJob, WorkerReady, decode_for_worker, encode
+from proxx.protocol import (
+    CancelJob,
+    ClipFinished,
+    ClipStarted,
+    JobFinished,
+    JobPlan,
+    RunJob,
+    WorkerReady,
+    decode_for_worker,
+    encode,
+)
+from proxx.results import ClipResult
 from workers.interrupts import Interrupts
 from workers.main import load_engine, run_job
 
@@ -101,6 +112,18 @@ def _garbage_raw(conn: Connection, plan: JobPlan) -> None:
     _sleep_forever()
 
 
+def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
+    """Report clip 1 done, then honour a CancelJob before starting clip 2."""
+    _clip_started(conn, plan)
+    first = plan.clips[0]
+    conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=ClipResult(
+        source_path=first.source_path, output_path=first.output_path, status="COMPLETED",
+        engine=plan.engine.value))))
+    while not isinstance(decode_for_worker(conn.recv_bytes()), CancelJob):
+        pass
+    conn.send_bytes(encode(JobFinished(job_id=plan.job_id, engine_versions={})))
+
+
 # -- targets (module level: the forkserver child imports them by name) ---------------
 def exit_on_job(conn: Connection) -> None:
     _serve(conn, _exit_on_receipt)
@@ -120,6 +143,10 @@ def garbage_framed_on_job(conn: Connection) -> None:
 
 def garbage_raw_on_job(conn: Connection) -> None:
     _serve(conn, _garbage_raw)
+
+
+def stop_between_clips_on_job(conn: Connection) -> None:
+    _serve(conn, _stop_between_clips)
 
 
 def die_at_boot(conn: Connection) -> None:

@@ -18,6 +18,7 @@ from integration import fake_workers
 from integration.watch_helpers import (
     Launcher,
     Watch,
+    assert_gone,
     assert_no_ffmpeg,
     assert_session_empty,
     done_count,
@@ -78,6 +79,9 @@ def test_kill_9_real_worker_mid_clip(
     assert worker.sid == watch.pid and worker.ppid != watch.pid  # a forkserver child
     assert worker.pid in {w.pid for w in watch.workers()}
     os.kill(worker.pid, signal.SIGKILL)
+    # PR_SET_PDEATHSIG: the encoder dies with its worker (it would render for many
+    # more seconds on its own).
+    assert_gone([ffmpeg.pid], "FFmpeg to die with its worker")
 
     assert watch.wait() == 0, watch.log()
     res = result(root, "failed", "a_long")
@@ -98,7 +102,7 @@ def test_kill_9_real_worker_mid_clip(
         assert later["worker_id"] == 0
         assert later["worker_started_at"] > res["worker_started_at"]
     assert listing(root)["running"] == []
-    assert_no_ffmpeg(str(out))  # PR_SET_PDEATHSIG took the encoder down with its worker
+    assert_no_ffmpeg(str(out))
     assert_session_empty(watch)
 
 

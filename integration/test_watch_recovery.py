@@ -14,10 +14,12 @@ import pytest
 
 from integration.watch_helpers import (
     Launcher,
+    assert_gone,
     assert_no_ffmpeg,
     assert_session_empty,
     drop,
     drop_named,
+    ffmpeg_procs,
     listing,
     partials,
     prores,
@@ -56,10 +58,14 @@ def test_kill_9_supervisor_mid_job_then_restart_recovers_every_clip(
     wait_for(lambda: first.exists() and any(p.startswith(".002_long.mov.")
                                             for p in partials(out)),
              "clip 1 published and clip 2 rendering", on_fail=watch.log)
+    encoders = [p.pid for p in ffmpeg_procs(str(out))]
+    assert len(encoders) == 1
     os.kill(watch.pid, signal.SIGKILL)
     assert watch.wait() == -signal.SIGKILL
 
-    # Its workers see the pipe close and stop their FFmpeg; nothing of it survives.
+    # Its worker sees the pipe close and stops its FFmpeg (which would otherwise
+    # render for many more seconds); nothing of that runner survives.
+    assert_gone(encoders, "the dead runner's FFmpeg to be stopped")
     assert_no_ffmpeg(str(out))
     assert_session_empty(watch)
     assert specs_in(root, "running") == ["job.json"]
@@ -89,11 +95,19 @@ def test_two_runners_on_one_folder_run_each_of_200_jobs_exactly_once(
     root: Path, out: Path, tiny: Path, launcher: Launcher
 ) -> None:
     renders = [f"r{i:02d}" for i in range(20)]
-    invalid = [f"v{i:03d}" for i in range(180)]
+    invalid = [f"v{i:03d}" for i in range(140)]
+    # Refused without a claim (no lock can be taken on them): both runners may try
+    # the same entry at once, and still exactly one result must come of it.
+    dirs = [f"d{i:02d}" for i in range(20)]
+    links = [f"l{i:02d}" for i in range(20)]
     for name in invalid:  # quick jobs: validation fails before any worker is involved
         drop(root, f"{name}.json", spec([root / f"missing_{name}.mov"], out))
     for name in renders:
         drop_named(root, name, tiny, out)
+    for name in dirs:
+        (root / "pending" / f"{name}.json").mkdir()
+    for name in links:
+        (root / "pending" / f"{name}.json").symlink_to(tiny)
     a = launcher.cli(root, "--once", "--max-workers", "2", "--poll-seconds", "0.1")
     b = launcher.cli(root, "--once", "--max-workers", "2", "--poll-seconds", "0.1")
     assert a.wait() == 0, a.log()
@@ -103,12 +117,18 @@ def test_two_runners_on_one_folder_run_each_of_200_jobs_exactly_once(
     assert state["pending"] == [] and state["running"] == [], state
     # Exactly once: no `-1` pair (which a second finish would have made), nothing lost.
     assert specs_in(root, "completed") == [f"{n}.json" for n in renders]
-    assert specs_in(root, "failed") == [f"{n}.json" for n in invalid]
+    refused = dirs + links + invalid
+    assert specs_in(root, "failed") == sorted(f"{n}.json" for n in refused)
     assert len(state["completed"]) + len(state["failed"]) == 2 * 200
     finished = Counter(_finished_names(a.log()) + _finished_names(b.log()))
-    assert finished == Counter(f"{n}.json" for n in renders + invalid)
-    for name, res in results(root, "failed").items():
-        assert f"missing_{name}.mov" in res["validation_error"]
+    assert finished == Counter(f"{n}.json" for n in renders + refused)
+    failed = results(root, "failed")  # every one has its result beside it
+    for name in invalid:
+        assert f"missing_{name}.mov" in failed[name]["validation_error"]
+    for name in dirs:
+        assert "directory" in failed[name]["validation_error"]
+    for name in links:
+        assert "symlink" in failed[name]["validation_error"]
     for res in results(root, "completed").values():
         assert res["status"] == "COMPLETED" and res["worker_id"] in (0, 1)
     assert sorted(os.listdir(out)) == sorted(f"{n}_tiny.mov" for n in renders)
@@ -116,6 +136,29 @@ def test_two_runners_on_one_folder_run_each_of_200_jobs_exactly_once(
           f"runner B {len(_finished_names(b.log()))}")
     for w in (a, b):
         assert_session_empty(w)
+
+
+@pytest.mark.slow
+def test_two_runners_refusing_the_same_entries_write_one_result_each(
+    root: Path, tiny: Path, launcher: Launcher
+) -> None:
+    # Entries that are refused, not claimed, take no lock: in lockstep, both runners
+    # try the same ones. Each must still end up in failed/ once, with its result.
+    names = [f"{kind}{i:03d}" for i in range(300) for kind in ("d", "l")]
+    for name in names:
+        path = root / "pending" / f"{name}.json"
+        if name.startswith("d"):
+            path.mkdir()
+        else:
+            path.symlink_to(tiny)
+    runners = [launcher.cli(root, "--once", "--poll-seconds", "0.1") for _ in range(2)]
+    for w in runners:
+        assert w.wait() == 0, w.log()
+    assert listing(root)["pending"] == [] and listing(root)["running"] == []
+    assert sorted(os.listdir(root / "failed")) == sorted(
+        [f"{n}.json" for n in names] + [f"{n}.result.json" for n in names])
+    finished = Counter(_finished_names(runners[0].log()) + _finished_names(runners[1].log()))
+    assert finished == Counter(f"{n}.json" for n in names)
 
 
 @pytest.mark.slow
@@ -135,8 +178,11 @@ def test_kill_9_one_of_two_runners_recovers_only_its_jobs(
     assert specs_in(root, "running") == ["a_long.json", "b_medium.json"]
     assert "recovered" not in b.log()
 
+    encoders = [p.pid for p in ffmpeg_procs(str(out / ".long_proxy.mov."))]
+    assert len(encoders) == 1
     os.kill(a.pid, signal.SIGKILL)
     assert a.wait() == -signal.SIGKILL
+    assert_gone(encoders, "the dead runner's FFmpeg to be stopped")
 
     wait_for(lambda: specs_in(root, "failed") == ["a_long.json"],
              "the survivor to recover A's job", on_fail=b.log)

@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from integration import fake_workers
 from integration.watch_helpers import (
     Launcher,
-    assert_no_ffmpeg,
     assert_session_empty,
     drop,
     drop_named,
@@ -22,6 +23,7 @@ from integration.watch_helpers import (
     partials,
     prores,
     result,
+    spec,
     specs_in,
     wait_for,
 )
@@ -61,7 +63,30 @@ def test_signal_interrupts_running_jobs_and_leaves_pending_alone(
         assert (root / "pending" / f"{name}.json").read_bytes() == data
     assert specs_in(root, "completed") == []
     assert f"received {sig.name}" in watch.log()
-    assert_no_ffmpeg(str(out))
+    # Results are written only after each FFmpeg has exited: none may be left now.
+    assert ffmpeg_procs(str(out)) == []
+    assert_session_empty(watch)
+
+
+def test_job_stopped_between_two_clips_names_the_next_clip_interrupted(
+    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
+) -> None:
+    # A stop that lands after clip 1 was published and before clip 2 started.
+    sources = [tiny, clip("tiny_b.mov"), clip("tiny_c.mov")]
+    drop(root, "a.json", spec(sources, out,
+                              output_name_template=f"{{index}}_{fake_workers.TRIGGER}"))
+    watch = launcher.driver(root, "stop_between_clips_on_job", "--poll-seconds", "0.2")
+    wait_for(lambda: specs_in(root, "running") == ["a.json"] and "claimed" in watch.log(),
+             "the job to be claimed", on_fail=watch.log)
+    watch.send(signal.SIGTERM)
+    assert watch.wait(timeout=30) == 0, watch.log()
+
+    res = result(root, "failed", "a")
+    assert res["status"] == "PARTIAL"
+    assert [c["status"] for c in res["clips"]] == ["COMPLETED", "FAILED", "SKIPPED"]
+    stopped = failed_clip(res)
+    assert stopped["failure_reason"] == "interrupted"
+    assert "SIGTERM" in stopped["failure_detail"]
     assert_session_empty(watch)
 
 

@@ -24,6 +24,10 @@ from typing import Any, TypeVar
 REPO = Path(__file__).resolve().parent.parent
 STATES = ("pending", "running", "completed", "failed")
 DEADLINE_S = 90.0  # a test deadline only, never a claim about speed
+# How long a worker may take to notice its supervisor died and stop its FFmpeg
+# (it wakes on the pipe's EOF at once; FFmpeg gets TERM, then KILL after 3 s).
+# Generous, yet well below the time FFmpeg needs to finish a long clip on its own.
+DEATH_NOTICE_S = 15.0
 T = TypeVar("T")
 
 # The driver runs a Supervisor through the Python API, with an injected worker
@@ -315,6 +319,15 @@ def assert_no_ffmpeg(fragment: str, timeout: float = 30.0) -> None:
     wait_for(lambda: not ffmpeg_procs(fragment), f"no FFmpeg running on {fragment}",
              timeout=timeout,
              on_fail=lambda: "\n".join(" ".join(p.argv) for p in ffmpeg_procs(fragment)))
+
+
+def assert_gone(pids: list[int], what: str, timeout: float = DEATH_NOTICE_S) -> None:
+    """Each of `pids` has exited (or is a zombie) within `timeout`."""
+    def alive() -> list[ProcInfo]:
+        return [p for p in map(proc_info, pids) if p is not None and p.state != "Z"]
+
+    wait_for(lambda: not alive(), what, timeout=timeout,
+             on_fail=lambda: "\n".join(f"{p.pid} {' '.join(p.argv)[:150]}" for p in alive()))
 
 
 def assert_session_empty(watch: Watch, timeout: float = 30.0) -> None:

@@ -144,8 +144,12 @@ def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
         argv.append("-count_packets")
     argv.append(path)
     try:
+        # Own process group: a terminal's Ctrl-C goes to the whole foreground group,
+        # and a probe killed by it would read as "damaged source". The supervisor
+        # decides what a Ctrl-C means; a probe takes milliseconds to finish.
         proc = subprocess.run(
-            argv, capture_output=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL
+            argv, capture_output=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL,
+            process_group=0,
         )
     except subprocess.TimeoutExpired:
         return ProbeFacts(path=path, ok=False, error=f"ffprobe timed out after {PROBE_TIMEOUT_S} s")

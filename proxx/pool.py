@@ -256,7 +256,9 @@ class Pool:
                 self.on_note(job.ticket, msg.note)
         elif isinstance(msg, JobFinished):
             job.engine_versions = msg.engine_versions
-            return self._finish(slot, None)
+            # Stopped between two clips: the next clip is the interrupted one.
+            stopped = (job.cancel_failure, job.cancel_reason) if job.cancel_reason else None
+            return self._finish(slot, stopped)
         return None
 
     def _bury(self, slot: Slot) -> list[JobOutcome]:

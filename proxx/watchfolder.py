@@ -120,7 +120,10 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, failed: bool) -
         if os.path.lexists(final_spec) or os.path.lexists(final_result):
             continue
         result.metadata.final_jobspec_path = final_spec
-        staged = os.path.join(src_dir, f"{stem}.result.json")
+        if src_dir == layout.dir("running"):  # claimed and locked: recovery looks here
+            staged = os.path.join(src_dir, f"{stem}.result.json")
+        else:  # refused straight from pending/, unlocked: another runner may race us
+            staged = os.path.join(src_dir, f".{stem}.{result.job_id}.result.json")
         write_atomic(staged, stamp_written(result).to_json().encode("utf-8"))
         try:
             move_no_replace(spec_path, final_spec)

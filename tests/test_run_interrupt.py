@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from conftest import spec_dict
+
 PROXX = [sys.executable, "-m", "proxx"]
 
 
@@ -73,17 +75,32 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def worker_ignores_ctrl_c(proc: subprocess.Popen[str]) -> Callable[[], bool]:
+    """True once proxx's worker (forked by its forkserver) has set SIGINT to ignored:
+    from then on a Ctrl-C reaches only the supervisor's handler, which decides."""
+    def check() -> bool:
+        try:
+            for server in children_of(proc.pid):
+                for worker in children_of(server):
+                    with open(f"/proc/{worker}/status") as fh:
+                        fields = dict(line.split(":", 1) for line in fh if ":" in line)
+                    if int(fields["SigIgn"], 16) & (1 << (signal.SIGINT - 1)):
+                        return True
+        except (OSError, KeyError, ValueError):
+            return False
+        return False
+    return check
+
+
 def finish(proc: subprocess.Popen[str], signalled_at: float) -> tuple[dict[str, Any], str]:
     out, err = proc.communicate(timeout=30)
     elapsed = time.monotonic() - signalled_at
-    assert elapsed < 10, f"proxx took {elapsed:.1f} s to stop"
+    assert elapsed < 15, f"proxx took {elapsed:.1f} s to stop"  # generous: shared CI boxes
     result: dict[str, Any] = json.loads(out)  # stdout is still only the result JSON
     return result, err
 
 
 def make_spec(tmp_path: Path, sources: list[Path], **overrides: Any) -> tuple[Path, Path]:
-    from conftest import spec_dict
-
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
@@ -121,6 +138,7 @@ def test_signal_mid_render_stops_everything_and_exits_5(
     first, second = result["clips"]
     assert first["failure_reason"] == "interrupted"
     assert ("SIGINT" if how == "ctrl-c-to-group" else "SIGTERM") in first["failure_detail"]
+    assert "did not stop in time" not in first["failure_detail"]  # FFmpeg stopped, not killed
     assert not os.path.lexists(first["output_path"]) and first["output_size_bytes"] is None
     assert second["status"] == "SKIPPED" and not os.path.lexists(second["output_path"])
     leftovers = [n for n in os.listdir(out) if not n.startswith(".")]
@@ -149,6 +167,12 @@ def test_interrupt_after_a_completed_clip_is_still_exit_5(
     assert processes_mentioning(str(out)) == []
 
 
+KNOWN_STARTUP_BUG = (
+    "proxx/runjob.py run_spec_file + proxx/pool.py Pool.start: a Ctrl-C while the "
+    "forkserver is still starting kills it (it ignores SIGINT only once started); "
+    "Process.start() then raises EOFError/ConnectionRefusedError, click prints "
+    "'Aborted!' and proxx exits 1 with no result JSON on stdout"
+)
 KNOWN_EARLY_STOP_BUG = (
     "proxx/pool.py _account_for_all + workers/main.py run_job: a stop that reaches the "
     "worker before its first clip starts lists every clip as SKIPPED with no "
@@ -156,23 +180,31 @@ KNOWN_EARLY_STOP_BUG = (
 )
 
 
-def test_sigterm_during_validation_is_exit_5(tmp_path: Path, clip: Callable[..., Path]) -> None:
-    # Forty sources take a few seconds to probe; the signal lands in the middle of it,
-    # once proxx has started its worker (so its signal handlers are in place).
+def many_sources(tmp_path: Path, clip: Callable[..., Path], n: int = 40) -> list[Path]:
+    """Enough sources that probing them takes seconds: time to signal mid-validation."""
     media = tmp_path / "media"
     media.mkdir()
-    sources = []
-    for i in range(40):
+    for i in range(n):
         (media / f"c{i:02d}.mov").symlink_to(clip())
-        sources.append(media / f"c{i:02d}.mov")
-    spec, out = make_spec(tmp_path, sources)
+    return sorted(media.iterdir())
+
+
+@pytest.mark.parametrize("how", ["ctrl-c-to-group", "sigterm-to-pid"])
+def test_signal_during_validation_is_exit_5_and_blames_no_source(
+    how: str, tmp_path: Path, clip: Callable[..., Path]
+) -> None:
+    spec, out = make_spec(tmp_path, many_sources(tmp_path, clip))
     proc = start(spec)
-    wait_for(lambda: bool(children_of(proc.pid)), proc)
-    time.sleep(0.2)
+    wait_for(worker_ignores_ctrl_c(proc), proc)  # still probing: the worker boots at once
     signalled_at = time.monotonic()
-    os.kill(proc.pid, signal.SIGTERM)
+    if how == "ctrl-c-to-group":
+        os.killpg(proc.pid, signal.SIGINT)  # also reaches any ffprobe in proxx's group
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
     result, err = finish(proc, signalled_at)
-    assert os.listdir(out) == []
+    # A probe killed by the Ctrl-C must not read as "unsupported or damaged source".
+    assert result["validation_error"] is None, result["validation_error"]
+    assert [n for n in os.listdir(out) if not n.startswith(".")] == []
     statuses = {c["status"] for c in result["clips"]}
     if proc.returncode == 2 and statuses == {"SKIPPED"}:
         # Usually the CancelJob is already in the worker's pipe when it picks up the job;
@@ -180,3 +212,33 @@ def test_sigterm_during_validation_is_exit_5(tmp_path: Path, clip: Callable[...,
         pytest.xfail(KNOWN_EARLY_STOP_BUG)
     assert proc.returncode == 5, (err, result["clips"][:1])
     assert "interrupted" in {c["failure_reason"] for c in result["clips"]}
+    assert processes_mentioning(str(out)) == []
+
+
+def test_ctrl_c_while_the_worker_pool_starts_still_prints_a_result(
+    tmp_path: Path, clip: Callable[..., Path]
+) -> None:
+    spec, out = make_spec(tmp_path, many_sources(tmp_path, clip, 5))
+    proc = start(spec)
+
+    def forkserver_started() -> bool:
+        for child in children_of(proc.pid):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as fh:
+                    if b"forkserver" in fh.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    wait_for(forkserver_started, proc, timeout=30)
+    signalled_at = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    out_text, err = proc.communicate(timeout=30)
+    assert time.monotonic() - signalled_at < 10
+    if proc.returncode == 1 and out_text == "":
+        pytest.xfail(KNOWN_STARTUP_BUG)
+    result = json.loads(out_text)
+    assert proc.returncode == 5, (err, result["clips"][:1])
+    assert result["validation_error"] is None
+    assert os.listdir(out) == []
