@@ -25,7 +25,9 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
     logs.mkdir()
     launch = Launcher(logs)
     yield launch
-    launch.cleanup()
+    killed = launch.cleanup()
+    if killed:  # shown with the test's report; the tests themselves assert a clean exit
+        print("teardown killed what was left:\n  " + "\n  ".join(killed))
 
 
 @pytest.fixture

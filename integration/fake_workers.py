@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from proxx.clock import iso, utc_now
 from proxx.protocol import (
@@ -34,6 +35,7 @@ from proxx.protocol import (
     encode,
 )
 from proxx.results import ClipResult
+from workers.engine import Engine
 from workers.interrupts import Interrupts
 from workers.main import load_engine, run_job
 
@@ -53,6 +55,7 @@ def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -
     """The real worker loop, except for jobs whose first output name contains TRIGGER."""
     _log_spawn()
     interrupts = Interrupts(conn)
+    engines: dict[Any, Engine] = {}
     conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
     while True:
         try:
@@ -66,7 +69,9 @@ def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -
             misbehave(conn, msg.plan)
             continue
         interrupts.reason = None
-        run_job(conn, load_engine(msg.plan.engine), msg.plan, interrupts)
+        if msg.plan.engine not in engines:
+            engines[msg.plan.engine] = load_engine(msg.plan.engine)
+        run_job(conn, engines[msg.plan.engine], msg.plan, interrupts)
         if interrupts.parent_gone:
             return
 
@@ -153,8 +158,3 @@ def die_at_boot(conn: Connection) -> None:
     """An engine that is missing: the worker dies before it ever says it is ready."""
     _log_spawn()
     os._exit(BOOT_EXIT_CODE)
-
-
-def real(conn: Connection) -> None:
-    """The real worker loop, plus the spawn log (for respawn counting)."""
-    _serve(conn, lambda _conn, _plan: None)

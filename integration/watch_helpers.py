@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +31,9 @@ DEATH_NOTICE_S = 15.0
 T = TypeVar("T")
 
 # The driver runs a Supervisor through the Python API, with an injected worker
-# target and (optionally) a short per-clip timeout.
+# target and (optionally) a short per-clip timeout for sources longer than
+# SHORT_LIMIT_OVER_S (the long test clips only).
+SHORT_LIMIT_OVER_S = 30.0
 DRIVER = "import sys; from integration.watch_helpers import driver_main; driver_main(sys.argv[1:])"
 
 
@@ -40,6 +42,7 @@ def driver_main(argv: list[str]) -> None:
     import importlib
 
     from proxx import logs
+    from proxx.pool import default_clip_timeout
     from proxx.supervisor import Supervisor
     from proxx.watchfolder import FatalWatchError
 
@@ -49,7 +52,10 @@ def driver_main(argv: list[str]) -> None:
     p.add_argument("--max-workers", type=int, default=1)
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")
-    p.add_argument("--clip-timeout", type=float, default=None)
+    p.add_argument("--clip-timeout", type=float, default=None,
+                   help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
+                   "test clips); shorter ones keep the default, so that a loaded machine "
+                   "never times out the tiny jobs around them")
     a = p.parse_args(argv)
     logs.setup()
     module, _, name = a.target.rpartition(":")
@@ -57,7 +63,13 @@ def driver_main(argv: list[str]) -> None:
     kwargs: dict[str, Any] = {}
     if a.clip_timeout is not None:
         limit = a.clip_timeout
-        kwargs["clip_timeout"] = lambda _duration: limit
+
+        def clip_timeout(duration: float | None) -> float:
+            if (duration or 0.0) > SHORT_LIMIT_OVER_S:
+                return limit
+            return default_clip_timeout(duration)
+
+        kwargs["clip_timeout"] = clip_timeout
     try:
         Supervisor(a.root, max_workers=a.max_workers, poll_seconds=a.poll_seconds,
                    once=a.once, worker_target=target, **kwargs).run()
@@ -220,7 +232,6 @@ class Watch:
     proc: subprocess.Popen[bytes]
     log_path: Path
     argv: list[str]
-    _seen: set[int] = field(default_factory=set)
 
     @property
     def pid(self) -> int:
@@ -244,9 +255,7 @@ class Watch:
 
     def procs(self) -> list[ProcInfo]:
         """Every live process of this supervisor's session (it, forkserver, workers, FFmpeg)."""
-        found = session_procs(self.pid)
-        self._seen.update(p.pid for p in found)
-        return found
+        return session_procs(self.pid)
 
     def leftovers(self) -> list[ProcInfo]:
         return [p for p in self.procs() if p.pid != self.pid]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from fractions import Fraction
 from typing import Any
@@ -143,25 +144,39 @@ def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
     if count_frames:
         argv.append("-count_packets")
     argv.append(path)
+    proc = _start_shielded(argv)
     try:
-        # Own process group: a terminal's Ctrl-C goes to the whole foreground group,
-        # and a probe killed by it would read as "damaged source". The supervisor
-        # decides what a Ctrl-C means; a probe takes milliseconds to finish.
-        proc = subprocess.run(
-            argv, capture_output=True, timeout=PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL,
-            process_group=0,
-        )
+        stdout, stderr_bytes = proc.communicate(timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return ProbeFacts(path=path, ok=False, error=f"ffprobe timed out after {PROBE_TIMEOUT_S} s")
-    stderr = proc.stderr.decode("utf-8", "replace").strip()
+    stderr = stderr_bytes.decode("utf-8", "replace").strip()
     if proc.returncode != 0:
         last = stderr.splitlines()[-1] if stderr else f"exit code {proc.returncode}"
         return ProbeFacts(path=path, ok=False, error=f"ffprobe could not read the file: {last}")
     try:
-        raw = json.loads(proc.stdout or b"{}")
+        raw = json.loads(stdout or b"{}")
     except json.JSONDecodeError as exc:
         return ProbeFacts(path=path, ok=False, error=f"ffprobe printed invalid JSON: {exc}")
     return parse_probe_json(path, raw)
+
+
+def _start_shielded(argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start ffprobe out of reach of a terminal's Ctrl-C.
+
+    Ctrl-C goes to the whole foreground process group, and a probe killed by it
+    would read as "unsupported or damaged source": the supervisor decides what a
+    Ctrl-C means, and a probe takes milliseconds. The own process group is not
+    enough alone: subprocess applies it only after unblocking signals in the
+    child, so SIGINT stays blocked across the spawn (and exec keeps it blocked).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, process_group=0)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def parse_probe_json(path: str, raw: dict[str, Any]) -> ProbeFacts:

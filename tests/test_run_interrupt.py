@@ -180,7 +180,7 @@ KNOWN_EARLY_STOP_BUG = (
 )
 
 
-def many_sources(tmp_path: Path, clip: Callable[..., Path], n: int = 40) -> list[Path]:
+def many_sources(tmp_path: Path, clip: Callable[..., Path], n: int) -> list[Path]:
     """Enough sources that probing them takes seconds: time to signal mid-validation."""
     media = tmp_path / "media"
     media.mkdir()
@@ -193,7 +193,7 @@ def many_sources(tmp_path: Path, clip: Callable[..., Path], n: int = 40) -> list
 def test_signal_during_validation_is_exit_5_and_blames_no_source(
     how: str, tmp_path: Path, clip: Callable[..., Path]
 ) -> None:
-    spec, out = make_spec(tmp_path, many_sources(tmp_path, clip))
+    spec, out = make_spec(tmp_path, many_sources(tmp_path, clip, 20))
     proc = start(spec)
     wait_for(worker_ignores_ctrl_c(proc), proc)  # still probing: the worker boots at once
     signalled_at = time.monotonic()
