@@ -204,7 +204,7 @@ class Pool:
                 # A length cap: stray bytes on the pipe must not read as a huge
                 # frame the supervisor then blocks on forever.
                 data = slot.conn.recv_bytes(MAX_MESSAGE_BYTES)
-            except EOFError:
+            except (EOFError, ConnectionResetError):  # it died (with our message unread)
                 break
             except OSError as exc:  # "bad message length": the framing is broken
                 if slot.process.is_alive():
@@ -317,8 +317,11 @@ class Pool:
             slot.job.cancel_reason, slot.job.cancel_failure = why, FailureReason.WORKER_CRASHED
         if why:
             log.error("worker %d: %s; killing it", slot.worker_id, why)
-        if slot.process.is_alive() and slot.process.pid is not None:
-            os.kill(slot.process.pid, signal.SIGKILL)
+        if slot.job is not None:
+            slot.job.cancel_deadline = None  # killed once: the sentinel reports the death
+        # is_alive() stays True until the forkserver reports the exit status, after it
+        # reaped the pid: Process.kill() tolerates the pid being gone already.
+        slot.process.kill()
 
     def _finish(self, slot: Slot, failure: tuple[FailureReason, str] | None) -> JobOutcome:
         job = slot.job

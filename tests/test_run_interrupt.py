@@ -173,11 +173,6 @@ KNOWN_STARTUP_BUG = (
     "Process.start() then raises EOFError/ConnectionRefusedError, click prints "
     "'Aborted!' and proxx exits 1 with no result JSON on stdout"
 )
-KNOWN_EARLY_STOP_BUG = (
-    "proxx/pool.py _account_for_all + workers/main.py run_job: a stop that reaches the "
-    "worker before its first clip starts lists every clip as SKIPPED with no "
-    "failure_reason, so `proxx run` exits 2 (execution error) instead of 5"
-)
 
 
 def many_sources(tmp_path: Path, clip: Callable[..., Path], n: int) -> list[Path]:
@@ -205,13 +200,12 @@ def test_signal_during_validation_is_exit_5_and_blames_no_source(
     # A probe killed by the Ctrl-C must not read as "unsupported or damaged source".
     assert result["validation_error"] is None, result["validation_error"]
     assert [n for n in os.listdir(out) if not n.startswith(".")] == []
-    statuses = {c["status"] for c in result["clips"]}
-    if proc.returncode == 2 and statuses == {"SKIPPED"}:
-        # Usually the CancelJob is already in the worker's pipe when it picks up the job;
-        # when the supervisor is slow to send it, clip 1 starts and is interrupted (exit 5).
-        pytest.xfail(KNOWN_EARLY_STOP_BUG)
+    # Whether the stop reaches the worker before or during clip 1, the job says so: a
+    # stop before any clip ran once listed every clip SKIPPED and exited 2.
     assert proc.returncode == 5, (err, result["clips"][:1])
-    assert "interrupted" in {c["failure_reason"] for c in result["clips"]}
+    assert result["status"] == "FAILED" and result["successful_clips"] == 0
+    assert [c["failure_reason"] for c in result["clips"]][:1] == ["interrupted"]
+    assert {c["status"] for c in result["clips"][1:]} == {"SKIPPED"}
     assert processes_mentioning(str(out)) == []
 
 
