@@ -36,7 +36,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("spec", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
 def validate(spec: str, as_json: bool) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
@@ -84,7 +84,7 @@ def _finish_validate(as_json: bool, report: dict[str, Any], code: int) -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("spec", type=click.Path(path_type=str))
 def run(spec: str) -> None:
     """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
 
@@ -99,7 +99,7 @@ def run(spec: str) -> None:
 def _emit_result(result: JobResult) -> None:
     sys.stdout.write(result.to_json())
     sys.stdout.flush()
-    reason = result.validation_error or result.system_error
+    reason = result.validation_error or result.system_error or result.interrupted
     if reason:
         click.echo(f"proxx: {result.status}: {reason}", err=True)
     for clip in result.clips:

@@ -40,5 +40,9 @@ class SystemError_(ProxxError):
     """The environment is broken: engine missing, permission denied, disk full."""
 
 
+class Interrupted(ProxxError):
+    """A stop (SIGINT/SIGTERM) arrived before the job could start executing."""
+
+
 class MixedEngineError(ValidationError):
     """Sources of one job need different engines (RAW and non-RAW)."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from proxx.clock import utc_now
-from proxx.errors import ProxxError, SystemError_, ValidationError
+from proxx.errors import Interrupted, ProxxError, SystemError_, ValidationError
 from proxx.plan import Planned, plan_job
 from proxx.pool import JobOutcome
 from proxx.results import JobResult, build_result
@@ -40,7 +41,7 @@ class Prepared:
 
 def prepare(
     data: bytes, *, base_dir: str, jobspec_path: str, job_id: str,
-    started: datetime | None = None,
+    started: datetime | None = None, stop: Callable[[], str | None] = lambda: None,
 ) -> Prepared | JobResult:
     """Validate and plan; on any problem return the FAILED result instead."""
     started = started or utc_now()
@@ -54,7 +55,12 @@ def prepare(
         version = raw_version if isinstance(raw_version, str) else None
         spec = validate_model(obj)
         total = len(spec.sources)
-        planned = plan_job(spec, base_dir, job_id)
+        planned = plan_job(spec, base_dir, job_id, stop)
+    except Interrupted as exc:
+        log.warning("job %s (%s): %s", job_id, jobspec_path, exc)
+        return build_result(job_id=job_id, jobspec_version=version, started=started, clips=[],
+                            fingerprint=fp, jobspec_path=jobspec_path, interrupted=str(exc),
+                            total_clips=total or 0)
     except ValidationError as exc:
         log.error("job %s (%s): invalid JobSpec: %s", job_id, jobspec_path, exc)
         return build_result(job_id=job_id, jobspec_version=version, started=started, clips=[],

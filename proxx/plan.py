@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from proxx.errors import SystemError_, ValidationError
+from proxx.errors import Interrupted, SystemError_, ValidationError
 from proxx.media import ProbeFacts
 from proxx.naming import render
 from proxx.profiles import CONTAINER_RATES, FORCED_RATES, MIN_FRAME, PROFILES, Engine, fps_label
@@ -101,7 +102,9 @@ def check_output_dir(path: str) -> None:
         raise ValidationError(f"output_dir {path} is not writable by this user")
 
 
-def plan_job(spec: JobSpec, base_dir: str, job_id: str) -> Planned:
+def plan_job(
+    spec: JobSpec, base_dir: str, job_id: str, stop: Callable[[], str | None] = lambda: None,
+) -> Planned:
     """Check the JobSpec against the filesystem and route it; raise on any problem."""
     sources = resolve_sources(spec, base_dir)
     check_sources(sources)
@@ -113,7 +116,13 @@ def plan_job(spec: JobSpec, base_dir: str, job_id: str) -> Planned:
         raise ValidationError(
             f"output already exists (Proxx never overwrites): {', '.join(existing)}"
         )
-    decisions = [route_source(s) for s in sources]
+    decisions = []
+    for src in sources:
+        # Probing costs ~75 ms a source: a long job must still stop promptly.
+        reason = stop()
+        if reason is not None:
+            raise Interrupted(f"{reason} while probing sources; nothing was executed")
+        decisions.append(route_source(src))
     engine, reason = route_job(decisions)
     profile = PROFILES[spec.proxy_profile]
     if profile.engine is not engine:

@@ -116,16 +116,27 @@ class Pool:
         proc = self.ctx.Process(
             target=self.target, args=(child_end,), name=f"proxx-worker-{worker_id}", daemon=False
         )
-        proc.start()
+        # A terminal's Ctrl-C reaches the whole foreground group: a forkserver or
+        # worker caught mid-start would die of it before it can ignore SIGINT.
+        # Blocked here, the signal waits for this process's own handler instead.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child_end.close()
         self.slots[worker_id] = Slot(worker_id, proc, parent_end, iso(utc_now()))
         log.debug("worker %d started (pid %s)", worker_id, proc.pid)
 
     def shutdown(self) -> None:
-        """Close every pipe (idle workers exit on EOF); kill what does not."""
+        """Close every pipe (idle workers exit on EOF); kill what does not.
+
+        Jobs are drained before this; a worker still booting has nothing to
+        lose, so it gets a short grace rather than the time its boot would take.
+        """
         for slot in self.slots.values():
             slot.conn.close()
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 0.5
         for slot in self.slots.values():
             slot.process.join(max(0.0, deadline - time.monotonic()))
             if slot.process.is_alive():

@@ -69,6 +69,7 @@ class JobResult(_Model):
     clips: list[ClipResult]
     validation_error: str | None
     system_error: str | None = None
+    interrupted: str | None = None  # stopped before any clip ran (exit code 5)
     jobspec_fingerprint: str
     execution_engine: str | None
     engine_routing_reason: str | None
@@ -85,7 +86,7 @@ class JobResult(_Model):
         if self.validation_error is not None:
             return ExitCode.VALIDATION
         reasons = {c.failure_reason for c in self.clips}
-        if FailureReason.INTERRUPTED in reasons:
+        if self.interrupted or FailureReason.INTERRUPTED in reasons:
             return ExitCode.INTERRUPTED
         if self.system_error or FailureReason.ENGINE_UNAVAILABLE in reasons or any(
             c.system_error for c in self.clips
@@ -113,6 +114,7 @@ def build_result(
     jobspec_path: str | None,
     validation_error: str | None = None,
     system_error: str | None = None,
+    interrupted: str | None = None,
     total_clips: int | None = None,
     engine: str | None = None,
     routing_reason: str | None = None,
@@ -123,7 +125,8 @@ def build_result(
     recovery: Recovery | None = None,
 ) -> JobResult:
     ended = utc_now()
-    status: Status = "FAILED" if validation_error or system_error else job_status(clips)
+    stopped_early = validation_error or system_error or interrupted
+    status: Status = "FAILED" if stopped_early else job_status(clips)
     return JobResult(
         job_id=job_id,
         jobspec_version=jobspec_version,
@@ -138,6 +141,7 @@ def build_result(
         clips=clips,
         validation_error=validation_error,
         system_error=system_error,
+        interrupted=interrupted,
         jobspec_fingerprint=fingerprint,
         execution_engine=engine,
         engine_routing_reason=routing_reason,

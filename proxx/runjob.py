@@ -29,10 +29,27 @@ def run_spec_file(path: str, pool: Pool | None = None) -> JobResult:
                             validation_error=msg, total_clips=0)
     pool = pool or Pool(1)
     stops = StopSignals()
-    pool.start()  # the worker boots while we validate and probe
+
+    def stop_reason() -> str | None:
+        return f"proxx run received {stops.received[0]}" if stops.received else None
+
     try:
+        try:
+            pool.start()  # the worker boots while we validate and probe
+        except (OSError, EOFError) as exc:
+            # A Ctrl-C can kill multiprocessing's forkserver while it starts (its
+            # child unblocks signals before it can ignore SIGINT).
+            reason = stop_reason()
+            log.error("could not start a worker process: %r", exc)
+            return build_result(
+                job_id=job_id, jobspec_version=None, started=started, clips=[],
+                fingerprint="sha256:" + "0" * 64, jobspec_path=jobspec_path,
+                interrupted=f"{reason} while starting the worker; nothing was executed"
+                if reason else None,
+                system_error=None if reason else f"could not start a worker process: {exc!r}")
         prepared = prepare(data, base_dir=os.path.dirname(jobspec_path),
-                           jobspec_path=jobspec_path, job_id=job_id, started=started)
+                           jobspec_path=jobspec_path, job_id=job_id, started=started,
+                           stop=stop_reason)
         if not isinstance(prepared, Prepared):
             return prepared
         return _execute(pool, prepared, stops)

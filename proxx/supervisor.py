@@ -153,7 +153,8 @@ class Supervisor:
         """Validate a claimed JobSpec; hand it to `slot` or fail it. True if a worker took it."""
         job_id = new_job_id()
         data = got.read(MAX_SPEC_BYTES)
-        prepared = prepare(data, base_dir=self.layout.root, jobspec_path=got.path, job_id=job_id)
+        prepared = prepare(data, base_dir=self.layout.root, jobspec_path=got.path, job_id=job_id,
+                           stop=self._stop_reason)
         if not isinstance(prepared, Prepared):
             self._finish(got, prepared, failed=True)
             return False
@@ -163,6 +164,10 @@ class Supervisor:
         log.info("job %s (%s): claimed by worker %d, %d clip(s)", job_id, got.name,
                  slot.worker_id, len(prepared.planned.plan.clips))
         return True
+
+    def _stop_reason(self) -> str | None:
+        received = self.stops.received if self.stops else []
+        return f"proxx watch received {received[0]}" if received else None
 
     def _finish(self, got: Claim, result: JobResult, *, failed: bool) -> None:
         try:

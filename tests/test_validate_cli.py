@@ -371,9 +371,6 @@ def test_plain_validate_prints_only_the_reason_on_stderr(tmp_path: Path,
     assert "Traceback" not in plain.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="workers/main.py: a worker that boots while `run` "
-                   "rejects the JobSpec dies on BrokenPipeError sending WorkerReady, and "
-                   "multiprocessing prints its traceback on stderr")
 def test_run_of_an_invalid_spec_prints_no_traceback(tmp_path: Path,
                                                    job: Callable[..., Path]) -> None:
     spec = job([tmp_path / "gone.mov"])
@@ -405,8 +402,6 @@ def test_missing_jobspec_file(tmp_path: Path) -> None:
     assert str(spec) in result["validation_error"]
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: click.Path(dir_okay=False) turns a folder "
-                   "argument into a usage error (exit 2 = 'execution error', no result JSON)")
 def test_jobspec_path_that_is_a_directory(tmp_path: Path) -> None:
     run = proxx("run", str(tmp_path))
     assert run.returncode == 1

@@ -40,7 +40,10 @@ def load_engine(name: EngineName) -> Engine:
 def worker_main(conn: Connection) -> None:
     """Entry point of a worker process (multiprocessing target)."""
     interrupts = Interrupts(conn)
-    conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
+    try:
+        conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
+    except OSError:
+        return  # the supervisor already let go of us (e.g. `run` of an invalid spec)
     # Read FFmpeg's version now, while the supervisor is still validating and
     # probing: not on the clock of the first job.
     engines: dict[EngineName, Engine] = {EngineName.FFMPEG: load_engine(EngineName.FFMPEG)}
