@@ -27,7 +27,7 @@ from proxx.pool import JobOutcome, Pool, Slot, default_clip_timeout
 from proxx.results import JobResult, build_result
 from proxx.signals import StopSignals
 from proxx.spec import MAX_SPEC_BYTES
-from proxx.watchfolder import Intake, Layout, finish
+from proxx.watchfolder import FatalWatchError, Intake, Layout, finish
 from workers.main import worker_main
 
 log = logging.getLogger("proxx.watch")
@@ -64,7 +64,15 @@ class Supervisor:
     def run(self) -> None:
         self.layout.ensure()
         self.stops = StopSignals()
-        self.pool.start()
+        try:
+            self.pool.start()
+        except (OSError, EOFError) as exc:
+            # A Ctrl-C can kill multiprocessing's forkserver while it starts.
+            self.stops.close()
+            if self.stops.stop_requested:
+                log.warning("stopped by %s while starting workers", self.stops.received[0])
+                return
+            raise FatalWatchError(f"cannot start worker processes: {exc!r}") from exc
         log.info("watching %s with %d worker(s), polling every %g s%s", self.layout.root,
                  self.max_workers, self.poll_seconds, " (once)" if self.once else "")
         try:
