@@ -146,6 +146,9 @@ class Pool:
 
     # -- jobs ----------------------------------------------------------------
     def idle(self) -> list[Slot]:
+        # Not only ready workers: a job handed to a worker that dies at boot fails
+        # with that worker's exit status, which tells the operator what is broken;
+        # the respawn back-off paces how fast pending jobs meet that fate.
         return [s for s in self.slots.values() if s.job is None and s.process.is_alive()
                 and s.worker_id not in self._respawn_at]
 

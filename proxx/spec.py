@@ -131,7 +131,8 @@ def load_spec(data: bytes) -> JobSpec:
 def parse_json_object(data: bytes) -> dict[str, Any]:
     if len(data) > MAX_SPEC_BYTES:
         raise ValidationError(
-            f"JobSpec is {len(data)} bytes; the limit is {MAX_SPEC_BYTES} bytes"
+            f"JobSpec is larger than the limit of {MAX_SPEC_BYTES} bytes (1 MiB); "
+            "a JobSpec is a page of JSON"
         )
     try:
         text = data.decode("utf-8")

@@ -99,6 +99,13 @@ class FFmpegEngine:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.OUTPUT_MISSING,
                           failure_detail=f"verification failed: {problem}",
                           partial_output_path=partial)
+        stop = interrupts.check()
+        if stop is not None:
+            # Publishing now could contradict a result already written without us
+            # (recovery by another runner after our supervisor died).
+            return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.INTERRUPTED,
+                          failure_detail=f"stopped before publication: {stop}; the verified "
+                          "render is kept at the partial name", partial_output_path=temp)
         size = os.stat(temp).st_size
         try:
             # COMPLETED must survive a power cut: the bytes reach the disk before the
