@@ -73,11 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         for name in names:
+            before, t_start = load(), time.monotonic()
             try:
                 BENCHMARKS[name](ctx, rep)
             except Exception as exc:  # one broken benchmark must not hide the others
                 ctx.log(traceback.format_exc())
                 rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            rep.detail("machine", f"load average 1/5 min during {name}", f"{before} → {load()}",
+                       f"{time.monotonic() - t_start:.0f} s; 2 cores: > 2 means waiting")
         try:
             attribution.run(ctx, rep)
         except Exception as exc:
