@@ -73,14 +73,15 @@ def _run_job(ctx: Ctx, rep: Report, short: str, probe_src: str, probe_out: str) 
     }
     # A and B together: the forkserver boot and the probes share the cores.
     ab = w_f + w_p - max(w_f, w_p / par, (w_f + w_p) / cpus)
-    bare = f[f"{short}.bare"]  # projections start from the untimed medians of the table
+    bare = f[f"{short}.bare"]  # projections start from the table's ratio and bare median
+    now = f[f"{short}.ratio"]
     for name, g in gains.items():
         rep.detail(sec, f"{label}: fix {name}", f"−{fmt_ms(g)}",
-                   f"{f[f'{short}.ratio']:.2f}× → {(f[f'{short}.proxx'] - g) / bare:.2f}× alone")
-    left = f[f"{short}.proxx"] - ab - gains["C: verify MOV/MP4 in-process (read moov), "
-                                           "ffprobe only for MXF"]
-    floor = (bare + f[f"{a}startup"] + f.get(probe_src, 0.0)) / bare
-    rep.detail(sec, f"{label}: with A+B+C", f"{left / bare:.2f}×",
+                   f"{now:.2f}× → {now - g / bare:.2f}× alone")
+    c_gain = gains["C: verify MOV/MP4 in-process (read moov), ffprobe only for MXF"]
+    left = now - (ab + c_gain) / bare
+    floor = 1 + (f[f"{a}startup"] + f.get(probe_src, 0.0)) / bare
+    rep.detail(sec, f"{label}: with A+B+C", f"{left:.2f}×",
                f"target ≤ {f[f'{short}.target']:.2f}×; A+B together save {fmt_ms(ab)}; "
                f"floor keeping today's start-up and one source ffprobe: {floor:.2f}×")
 

@@ -42,12 +42,17 @@ def proxx_argv(ctx: Ctx, key: str, source: Path, **overrides: str) -> list[str]:
     return ctx.commands[key]
 
 
+SIZES: dict[str, int] = {}  # digest → bytes, for the size of each distinct output
+
+
 def _digest(path: Path) -> str:
+    size = path.stat().st_size
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
     os.unlink(path)
+    SIZES[h.hexdigest()[:16]] = size
     return h.hexdigest()[:16]
 
 
@@ -118,7 +123,8 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
         every = {h for hs in by.values() for h in hs}
         rep.detail("encoders", f"{enc}: byte-stable, {reps} run(s) / threads 1, 2, default",
                    f"{'yes' if len(runs) == 1 else 'NO'} / {'yes' if len(every) == 1 else 'NO'}",
-                   f"{len(every)} distinct output(s): {', '.join(sorted(every))}")
+                   f"{len(every)} distinct output(s): "
+                   f"{', '.join(f'{h} ({SIZES[h] / 1e6:.2f} MB)' for h in sorted(every))}")
     rep.raw["encoders/prores"] = {"times": times, "hashes": hashes}
 
 
