@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import run_cli, spec_dict
+from testkit import run_cli, spec_dict
 
 PROXX = [sys.executable, "-m", "proxx"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from conftest import run_cli
 from proxx.profiles import FORCED_RATES, fps_label
+from testkit import run_cli
 
 
 def ffprobe(path: Path | str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import spec_dict
+from testkit import spec_dict
 
 PROXX = [sys.executable, "-m", "proxx"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import run_cli
+from testkit import run_cli
 
 RESOLVE_SPEC: dict[str, Any] = {"codec": "prores_proxy", "container": "mov",
                                 "proxy_profile": "proxy_prores_proxy_resolve"}

@@ -21,8 +21,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import run_cli, spec_dict
 from proxx.naming import MAX_NAME_BYTES
+from testkit import run_cli, spec_dict
 
 
 @pytest.fixture(scope="module")

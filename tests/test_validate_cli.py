@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import spec_dict
+from testkit import spec_dict
 
 PROXX = [sys.executable, "-m", "proxx"]
 _PR_CAPBSET_DROP = 24

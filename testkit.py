@@ -1,0 +1,70 @@
+"""Helpers shared by tests/, integration/ and bench/: tiny real media, JobSpecs, the real CLI.
+
+A plain module (not conftest.py) so test files can import it by a name that
+no other folder's conftest shadows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PROXX = [sys.executable, "-m", "proxx"]
+
+
+def make_clip(
+    path: Path,
+    *,
+    size: str = "64x36",
+    rate: str = "25",
+    seconds: float = 1.0,
+    vcodec: list[str] | None = None,
+    audio_channels: int = 2,
+    timecode: str | None = "01:00:00:00",
+    reel: str | None = None,
+    extra: list[str] | None = None,
+) -> Path:
+    """A tiny real clip made by FFmpeg's lavfi sources (milliseconds to make)."""
+    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio_channels:
+        layout = {1: "mono", 2: "stereo", 6: "5.1"}[audio_channels]
+        argv += ["-f", "lavfi", "-i",
+                 f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+                 "-filter_complex", f"[1:a]aformat=channel_layouts={layout}[a]",
+                 "-map", "0:v", "-map", "[a]"]
+    argv += vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio_channels:
+        argv += ["-c:a", "pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac"]
+    if timecode:
+        argv += ["-timecode", timecode]
+    if reel:
+        argv += ["-metadata:s:v:0", f"reel_name={reel}"]
+    argv += [*(extra or []), str(path)]
+    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+    return path
+
+
+def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "jobspec_version": "1.0.0",
+        "created_at": "2026-01-15T09:30:00+01:00",
+        "sources": sources,
+        "output_dir": str(output_dir),
+        "output_name_template": "{source_name}_proxy",
+        "codec": "h264",
+        "container": "mov",
+        "fps_mode": "preserve_source",
+        "proxy_profile": "proxy_h264_low",
+    }
+    spec.update(overrides)
+    return spec
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PROXX, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **(env or {})})
