@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from testkit import spec_dict
+
 REPO = Path(__file__).resolve().parent.parent
 STATES = ("pending", "running", "completed", "failed")
 DEADLINE_S = 90.0  # a test deadline only, never a claim about speed
@@ -143,19 +145,7 @@ def wait_for(predicate: Callable[[], T], what: str, timeout: float = DEADLINE_S,
 
 # -- the watch folder -------------------------------------------------------------------
 def spec(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "jobspec_version": "1.0.0",
-        "created_at": "2026-01-15T09:30:00+01:00",
-        "sources": [str(s) for s in sources],
-        "output_dir": str(output_dir),
-        "output_name_template": "{source_name}_proxy",
-        "codec": "h264",
-        "container": "mov",
-        "fps_mode": "preserve_source",
-        "proxy_profile": "proxy_h264_low",
-    }
-    data.update(overrides)
-    return data
+    return spec_dict([str(s) for s in sources], output_dir, **overrides)
 
 
 def prores(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
