@@ -20,7 +20,6 @@ import signal
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
 from proxx.clock import iso, utc_now
 from proxx.protocol import (
@@ -29,15 +28,11 @@ from proxx.protocol import (
     ClipStarted,
     JobFinished,
     JobPlan,
-    RunJob,
-    WorkerReady,
     decode_for_worker,
     encode,
 )
 from proxx.results import ClipResult
-from workers.engine import Engine
-from workers.interrupts import Interrupts
-from workers.main import load_engine, run_job
+from workers.main import serve
 
 TRIGGER = "MISBEHAVE"
 EXIT_CODE = 3
@@ -54,26 +49,14 @@ def _log_spawn() -> None:
 def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -> None:
     """The real worker loop, except for jobs whose first output name contains TRIGGER."""
     _log_spawn()
-    interrupts = Interrupts(conn)
-    engines: dict[Any, Engine] = {}
-    conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return
-        msg = decode_for_worker(data)
-        if not isinstance(msg, RunJob):
-            continue
-        if TRIGGER in os.path.basename(msg.plan.clips[0].output_path):
-            misbehave(conn, msg.plan)
-            continue
-        interrupts.reason = None
-        if msg.plan.engine not in engines:
-            engines[msg.plan.engine] = load_engine(msg.plan.engine)
-        run_job(conn, engines[msg.plan.engine], msg.plan, interrupts)
-        if interrupts.parent_gone:
-            return
+
+    def intercept(conn: Connection, plan: JobPlan) -> bool:
+        if TRIGGER not in os.path.basename(plan.clips[0].output_path):
+            return False
+        misbehave(conn, plan)
+        return True
+
+    serve(conn, intercept)
 
 
 def _clip_started(conn: Connection, plan: JobPlan) -> None:

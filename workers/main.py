@@ -7,6 +7,7 @@ the first failed clip ends the job (the supervisor lists the rest as SKIPPED).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from proxx.clock import iso, utc_now
@@ -39,6 +40,13 @@ def load_engine(name: EngineName) -> Engine:
 
 def worker_main(conn: Connection) -> None:
     """Entry point of a worker process (multiprocessing target)."""
+    serve(conn)
+
+
+def serve(conn: Connection,
+          intercept: Callable[[Connection, JobPlan], bool] | None = None) -> None:
+    """The worker loop. `intercept` lets a test double take over chosen jobs
+    (it returns True for a job it handled) while every other job runs for real."""
     interrupts = Interrupts(conn)
     try:
         conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
@@ -55,6 +63,8 @@ def worker_main(conn: Connection) -> None:
             return  # supervisor gone: nothing to report to
         msg = decode_for_worker(data)
         if isinstance(msg, RunJob):
+            if intercept is not None and intercept(conn, msg.plan):
+                continue
             interrupts.reason = None
             if msg.plan.engine not in engines:
                 engines[msg.plan.engine] = load_engine(msg.plan.engine)
