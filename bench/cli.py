@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import attribution, breakdown, encoders, latency, memory, overhead, scale, throughput
 from bench.common import Ctx, become_subreaper, load
-from bench.report import Report, machine, render
+from bench.report import Report, git_state, machine, render
 
 BENCHMARKS: dict[str, Callable[[Ctx, Report], None]] = {
     "overhead": overhead.run,  # 1. proxx run vs the same commands
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.keep or args.work):
             shutil.rmtree(work, ignore_errors=True)
     header["load 1/5 min"] = f"{load_before} → {load()}"
+    if git_state() != header["proxx"]:
+        header["proxx"] += f" → {git_state()} (the tree changed during the run)"
     header["run"] = f"{time.monotonic() - t0:.0f} s{' (--quick)' if args.quick else ''}"
     sys.stdout.write(render(rep, header))
     sys.stdout.flush()

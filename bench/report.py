@@ -68,7 +68,21 @@ def machine() -> dict[str, str]:
     except OSError:
         ffmpeg = "missing"
     return {"nproc": str(os.cpu_count() or "?"), "cpu": model, "ffmpeg": ffmpeg,
-            "python": platform.python_version(), "kernel": platform.release()}
+            "python": platform.python_version(), "kernel": platform.release(),
+            "proxx": git_state()}
+
+
+def git_state() -> str:
+    """HEAD of the tree being measured, and whether proxx/ or workers/ had local changes."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "proxx",
+                                "workers"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return f"{head}{' + local changes in proxx/ workers/' if dirty.strip() else ''}"
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -91,7 +92,10 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
         for state in ("running", "completed", "failed"):
             clear_dir(root / state)
         clear_dir(out)
-        _fill(root / "pending", 0, 1, bodies)  # put job 0 back
+        have = set(os.listdir(root / "pending"))
+        for i in range(n):  # put back what the last trial claimed (or failed on stopping)
+            if f"job_{i:05d}.json" not in have:
+                _fill(root / "pending", i, i + 1, bodies)
         first = root / "pending" / "job_00000.json"
         with open(d / f"watch-{n}.log", "ab") as log:
             t0 = time.perf_counter()
@@ -100,10 +104,15 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
             try:
                 t1 = wait_until(lambda: not first.exists(), 120)
             finally:
-                stop_process(proc, grace=60)
+                t2 = time.perf_counter()
+                stop_process(proc, grace=15)
+                stops.append((n, time.perf_counter() - t2,
+                              len(list((root / "failed").glob("*.result.json")))))
         if t1 is None:
             raise RuntimeError(f"no claim within 120 s with {n} pending")
         return t1 - t0
+
+    stops: list[tuple[int, float, int]] = []  # (pending, seconds to stop, jobs in failed/)
 
     ctx.log(f"scale: time to first claim, 1 vs {big} pending, {rounds} round(s)")
     trial(1)  # warm-up
@@ -123,7 +132,11 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
     rep.detail("scale", f"first claim: extra with {big} pending",
                fmt_ms(median(bigs) - median(ones)), "one scan + sort of the names, "
                "recovery pass; the rest is start-up (imports, forkserver, worker)")
-    rep.raw["scale/first_claim"] = {"one": ones, "big": bigs}
+    worst = max(stops, key=lambda x: x[2])
+    rep.detail("scale", f"SIGTERM right after the first claim, {big} pending",
+               f"{worst[2]} job(s) failed", f"worst of {len(stops)} stops; took {worst[1]:.1f} s "
+               "(15 s grace, then SIGKILL); expected: 1 (the claimed job, interrupted)")
+    rep.raw["scale/first_claim"] = {"one": ones, "big": bigs, "stops": stops}
 
 
 def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
