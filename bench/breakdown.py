@@ -118,7 +118,9 @@ import proxx.cli, proxx.runjob
 t_imports = time.perf_counter() - t0
 import proxx.media, proxx.routing
 from proxx.pool import Pool
-T = {"probe": [], "Pool.start": 0.0, "prepare": 0.0, "_execute": 0.0, "Pool.shutdown": 0.0}
+import proxx.jobs
+T = {"probe": [], "Pool.start": 0.0, "prepare": 0.0, "_execute": 0.0, "Pool.shutdown": 0.0,
+     "plan_job": 0.0}
 
 def timed_probe(orig):
     def probe(*a, **k):
@@ -143,7 +145,7 @@ def wrap(owner, name):
     setattr(owner, name, w)
 
 for owner, name in ((Pool, "start"), (Pool, "shutdown"), (proxx.runjob, "prepare"),
-                    (proxx.runjob, "_execute")):
+                    (proxx.runjob, "_execute"), (proxx.jobs, "plan_job")):
     wrap(owner, name)
 t = time.perf_counter()
 res = proxx.runjob.run_spec_file(sys.argv[1])
@@ -351,8 +353,10 @@ def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
         clip_s = sum(ts(b) - ts(a) for a, b in raw["clips"])
         accounted = raw["to_script"] + raw["imports"] + raw["run_spec_file"]
         rows.append({"bare": bare_s, "startup": raw["to_script"] + raw["imports"],
-                     "Pool.start": raw["Pool.start"], "probes": sum(raw["probe"]),
-                     "prepare rest": raw["prepare"] - sum(raw["probe"]),
+                     "Pool.start": raw["Pool.start"],
+                     "plan_job (probing)": raw["plan_job"],
+                     "probe calls, summed": sum(raw["probe"]),
+                     "prepare rest": raw["prepare"] - raw["plan_job"],
                      "execute": raw["_execute"], "clips": clip_s, "clips − bare": clip_s - bare_s,
                      "execute − clips": raw["_execute"] - clip_s,
                      "Pool.shutdown": raw["Pool.shutdown"],
