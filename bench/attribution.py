@@ -66,9 +66,10 @@ def _run_job(ctx: Ctx, rep: Report, short: str, probe_src: str, probe_out: str) 
     w_f, w_p = f[f"{a}Pool.start"], f[f"{a}plan_job (probing)"]
     cpus = float(os.cpu_count() or 1)
     par = min(n, cpus)
+    p_cpu = f[f"{a}probe calls, summed"]  # ≈ the probes' CPU: each is one busy process
     gains = {
         "A: don't wait for the forkserver (boot it, validate, then Process.start)":
-            min(w_f, w_p),
+            max(0.0, w_f + w_p - max(w_f, w_p, (w_f + p_cpu) / cpus)),
         "B: probe sources concurrently (cpu_count threads)":
             0.0 if overlap else w_p - w_p / par,
         "C: verify MOV/MP4 in-process (read moov), ffprobe only for MXF":
@@ -77,7 +78,7 @@ def _run_job(ctx: Ctx, rep: Report, short: str, probe_src: str, probe_out: str) 
     # A and B together: the forkserver boot and the probes share the cores.
     if overlap:  # B is in the tree already: the probes' wall time is what overlaps
         par = 1.0
-    ab = w_f + w_p - max(w_f, w_p / par, (w_f + w_p) / cpus)
+    ab = w_f + w_p - max(w_f, w_p / par, (w_f + p_cpu) / cpus)
     bare = f[f"{short}.bare"]  # projections start from the table's ratio and bare median
     now = f[f"{short}.ratio"]
     for name, g in gains.items():
