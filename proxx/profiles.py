@@ -166,7 +166,9 @@ _PROFILES: tuple[Profile, ...] = (
         "x265 CRF 28, preset fast, no thread pool (byte-stable), tag hvc1",
         _AAC,
     ),
-    Profile("proxy_prores_proxy", Engine.FFMPEG, ("prores_proxy",), HALF, "prores_aw proxy (fast)", _PCM),
+    Profile(
+        "proxy_prores_proxy", Engine.FFMPEG, ("prores_proxy",), HALF, "prores_aw proxy (fast)", _PCM
+    ),
     Profile("proxy_prores_lt", Engine.FFMPEG, ("prores_lt",), HALF, "prores_aw LT (fast)", _PCM),
     Profile("proxy_prores422_1080", Engine.FFMPEG, ("prores422",), H1080, "prores_ks 422", _PCM),
     Profile(
