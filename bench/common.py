@@ -25,9 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import testkit
+
 PYTHON = sys.executable
 REPO = Path(__file__).resolve().parent.parent
-CREATED_AT = "2026-01-15T09:30:00+01:00"
 
 
 @dataclass
@@ -111,19 +112,7 @@ def copies(src: Path, folder: Path, count: int, stem: str = "clip") -> list[Path
 
 # -- JobSpecs -----------------------------------------------------------------------------------
 def spec_dict(sources: Iterable[Path | str], output_dir: Path, **overrides: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "jobspec_version": "1.0.0",
-        "created_at": CREATED_AT,
-        "sources": [str(s) for s in sources],
-        "output_dir": str(output_dir),
-        "output_name_template": "{source_name}_proxy",
-        "codec": "h264",
-        "container": "mov",
-        "fps_mode": "preserve_source",
-        "proxy_profile": "proxy_h264_low",
-    }
-    spec.update(overrides)
-    return spec
+    return testkit.spec_dict([str(s) for s in sources], output_dir, **overrides)
 
 
 def write_json(path: Path, obj: Any) -> Path:
