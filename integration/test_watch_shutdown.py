@@ -118,3 +118,26 @@ def test_watch_folder_that_is_a_file_exits_1(tmp_path: Path) -> None:
     proc = _watch_cli(str(not_a_dir))  # not --once: must not wait for a signal either
     assert proc.returncode == 1
     assert "not a folder" in proc.stderr
+
+
+def test_sigterm_while_probing_a_claimed_job_leaves_the_rest_pending(
+    root: Path, out: Path, tiny: Path, launcher: Launcher,
+) -> None:
+    # 40 sources a job: probing one takes seconds, so the stop lands mid-validation.
+    for i in range(8):
+        drop(root, f"j{i}.json", spec([tiny] * 40, out,
+                                      output_name_template=f"j{i}_{{index}}"))
+    watch = launcher.cli(root, "--max-workers", "1", "--poll-seconds", "0.2")
+    wait_for(lambda: listing(root)["running"] != [], "a job to be claimed", on_fail=watch.log)
+    watch.send(signal.SIGTERM)
+    assert watch.wait(timeout=60) == 0, watch.log()
+
+    assert listing(root)["running"] == []
+    stopped = specs_in(root, "failed")
+    # Only the job being probed (or, on a fast machine, already rendering) is stopped;
+    # claiming on after the stop once failed every pending job in turn.
+    assert stopped == ["j0.json"], stopped
+    res = result(root, "failed", "j0")
+    assert res["interrupted"] is not None or failed_clip(res)["failure_reason"] == "interrupted"
+    assert specs_in(root, "pending") == [f"j{i}.json" for i in range(1, 8)]
+    assert_session_empty(watch)

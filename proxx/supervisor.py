@@ -111,7 +111,9 @@ class Supervisor:
         names = self.intake.scan()
         self._pending_left = bool(names)
         for i, name in enumerate(names):
-            if not idle:
+            # A stop can arrive while a claimed job's sources are probed: claiming
+            # on would fail every pending job in turn, each interrupted at once.
+            if not idle or self._stop_reason() is not None:
                 return
             self._pending_left = i + 1 < len(names)
             if not self.intake.ready(name):
