@@ -16,6 +16,7 @@ from proxx import logs
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
 from proxx.jobplan import JobPlan
+from proxx.naming import partial_path
 from proxx.profiles import Engine as EngineName
 from proxx.protocol import (
     ClipFinished,
@@ -112,7 +113,8 @@ def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker]
             if interrupts.check() is not None:
                 break
             emit(ClipStarted(job_id=plan.job_id, index=clip.index, started_at=iso(utc_now()),
-                             ffmpeg_command=engine.command_for(plan, clip)))
+                             ffmpeg_command=engine.command_for(plan, clip),
+                             partial_path=partial_path(clip.output_path, plan.job_id)))
             result = engine.render(plan, clip, interrupts)
             emit(ClipFinished(job_id=plan.job_id, clip=result))
             if result.status != "COMPLETED":
