@@ -63,8 +63,9 @@ def _load(name: EngineName) -> Engine:
 
 
 def run_request(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
-                engines: Engines, intercept: Intercept | None = None) -> None:
+                engines: Engines | None = None, intercept: Intercept | None = None) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
+    engines = engines or Engines()
     interrupts.reason = None
     interrupts.job_id = req.job_id
     interrupts.emit = emit
