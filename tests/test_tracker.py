@@ -162,7 +162,7 @@ def test_a_death_mid_clip_is_worker_crashed_with_its_last_words() -> None:
     assert res.clips[1].failure_reason is FailureReason.WORKER_CRASHED
     assert res.clips[1].failure_detail == (
         "worker process exited with code 1 (MemoryError) during the render phase; "
-        "partial render left at /out/.1.mov.j1.partial")
+        "its temporary render (if FFmpeg had begun writing) is /out/.1.mov.j1.partial")
     assert res.clips[2].status == "SKIPPED"
 
 
