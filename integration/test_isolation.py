@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -358,3 +358,20 @@ def test_sigkill_of_proxx_run_leaves_no_process(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(cli.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_recovered_job_whose_every_clip_was_published_is_filed_completed(
+    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
+) -> None:
+    # The runner died after publishing both proxies but before filing the job.
+    sources = [tiny, clip("tiny_b.mov")]
+    _put(root / "running", "a.json", json.dumps(spec(sources, out)).encode())
+    for source in sources:
+        (out / f"{source.stem}_proxy.mov").write_bytes(b"published before the crash")
+    watch = launcher.cli(root, "--once")
+    assert watch.wait() == 0, watch.log()
+    assert listing(root)["completed"] == ["a.json", "a.result.json"], listing(root)
+    res = result(root, "completed", "a")
+    assert res["status"] == "COMPLETED" and res["_recovery"]["reason"] == "runner interrupted"
+    assert [c["status"] for c in res["clips"]] == ["COMPLETED", "COMPLETED"]
