@@ -28,13 +28,13 @@ from typing import Literal
 from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
 from proxx.deadlines import Deadlines
+from proxx.dispatch import Dispatcher
 from proxx.executor import Executor, JobNoted, PoolEvent
 from proxx.fsutil import write_atomic
 from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
 from proxx.results import JobResult, Recovery, not_started
-from proxx.signals import StopSignals
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
 from proxx.watchfolder import (
@@ -93,16 +93,16 @@ class Supervisor:
         self.intake = Intake(self.layout)
         self.executor: Executor = executor or LocalPool(
             max_workers, target=worker_target, deadlines=deadlines)
+        self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.running: dict[str, Running] = {}  # by the request's job id
         self.unfinished: list[Unfinished] = []
         self.counts = Counts()
-        self.stops = StopSignals()
         self._pending_left = True
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
         self.layout.ensure()
-        self.executor.start()
+        self.dispatch.start()
         log.info("watching %s with %d worker(s), polling every %g s%s", self.layout.root,
                  self.max_workers, self.poll_seconds, " (once)" if self.once else "")
 
@@ -114,7 +114,7 @@ class Supervisor:
                 self.retry_unfinished()
                 self.recover_orphans()
                 self.claim_jobs()
-                self.handle(self.executor.wait(self.wait_timeout(), extra=[self.stops.fd]))
+                self.handle(self.dispatch.wait(self.wait_timeout()))
                 self.react_to_signals()
             self.drain_on_shutdown()
         except FatalWatchError as exc:
@@ -124,15 +124,14 @@ class Supervisor:
             self.halt()
 
     def halt(self) -> None:
-        self.executor.shutdown()
-        self.stops.close()
+        self.dispatch.close()
         c = self.counts
         log.info("stopped: %d completed, %d failed, %d recovered", c.completed, c.failed,
                  c.recovered)
 
     # -- steps -----------------------------------------------------------------------------
     def should_stop(self) -> bool:
-        if self.stops.stop_requested:
+        if self.dispatch.stop_requested:
             return True
         return (self.once and not self._pending_left and not self.running
                 and not self.unfinished)
@@ -160,7 +159,7 @@ class Supervisor:
         for i, name in enumerate(names):
             # A stop can arrive at any moment: claiming on would fail every pending
             # job in turn, each interrupted at once.
-            if self.executor.free_slots() == 0 or self.stops.stop_requested:
+            if self.executor.free_slots() == 0 or self.dispatch.stop_requested:
                 return
             self._pending_left = i + 1 < len(names)
             if not self.intake.ready(name):
@@ -186,17 +185,15 @@ class Supervisor:
                 self._finished(job, event)
 
     def react_to_signals(self) -> None:
-        self.stops.drain()
-        if self.stops.stop_requested and self.running:
-            log.warning("received %s: stop claiming, interrupting %d running job(s)",
-                        self.stops.received[0], len(self.running))
+        if self.dispatch.stop_requested and self.dispatch.interrupt_all():
+            log.warning("%s: stop claiming, interrupting %d running job(s)",
+                        self.dispatch.stop_reason(), len(self.running))
 
     def drain_on_shutdown(self) -> None:
         """Interrupt running jobs and wait for their results: nothing stays in running/."""
-        if self.running:
-            self.executor.cancel_all(self._stop_reason())
+        self.dispatch.interrupt_all()
         while self.running:
-            self.handle(self.executor.wait(1.0))
+            self.handle(self.dispatch.wait(1.0))
         self.retry_unfinished()
 
     def abandon(self, why: str) -> None:
@@ -343,10 +340,6 @@ class Supervisor:
                  os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
                  extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
                         "reason": reason or None})
-
-    def _stop_reason(self) -> str:
-        received = self.stops.received
-        return f"proxx watch received {received[0]}" if received else "proxx watch is stopping"
 
     def _write_sidecar(self, name: str, job_id: str, worker_id: int,
                        note: str | None = None) -> None:
