@@ -6,7 +6,7 @@ from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
-    """`proxx run` exit codes (DESIGN.md §2). Automation keys off these."""
+    """`proxx run` exit codes (README "Exit codes"). Automation keys off these."""
 
     COMPLETED = 0
     VALIDATION = 1
