@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum, StrEnum
 
 
@@ -26,6 +27,14 @@ class FailureReason(StrEnum):
     WORKER_CRASHED = "worker_crashed"
     TIMEOUT = "timeout"
     ENGINE_UNAVAILABLE = "engine_unavailable"
+
+
+def signal_name(signum: int) -> str:
+    """SIGKILL, SIGSEGV …, or "signal N" for a number with no name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class ProxxError(Exception):

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from proxx.errors import signal_name
 from workers.interrupts import Interrupts
 
 TERM_GRACE_S = 3.0
@@ -151,9 +152,5 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 
 def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
+    return f"killed by {signal_name(-returncode)}" if returncode < 0 else \
+        f"exit code {returncode}"
