@@ -98,6 +98,7 @@ class Supervisor:
         self.unfinished: list[Unfinished] = []
         self.counts = Counts()
         self._pending_left = True
+        self._reported: set[str] = set()  # names whose trouble was logged once already
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
@@ -291,24 +292,36 @@ class Supervisor:
             final = finish(self.layout, path, result, state="failed")
         except FileNotFoundError:
             return  # another runner refused it first
+        except OSError as exc:  # a full disk: it stays in pending/ for the next look
+            if path not in self._reported:
+                self._reported.add(path)
+                log.error("cannot refuse %s yet: %s", path, exc.strerror)
+            return
         self._count(result)
         self._log_finished(os.path.basename(path), result, final)
 
     def _fail_unhandled(self, name: str, got: Claim | None, exc: BaseException) -> None:
-        """The last resort of `_guarded`: file the job as failed, with what went wrong."""
-        log.exception("job %s: unexpected error while handling its files; failing it", name)
+        """The last resort of `_guarded`: file the job as failed, with what went wrong.
+
+        Said once per name (a file that keeps failing must not flood the log).
+        """
+        first = name not in self._reported
+        self._reported.add(name)
+        if first:
+            log.exception("job %s: unexpected error while handling its files; failing it", name)
+        why = f"the runner could not handle this job's files: {type(exc).__name__}: {exc}"
         if got is None or got.fd < 0:
             return
         for job_id, job in list(self.running.items()):
             if job.claim is got:
                 del self.running[job_id]
-        result = not_started(new_job_id(), got.path, utc_now(),
-                             system_error=f"the runner could not handle this job's files: "
-                             f"{type(exc).__name__}: {exc}")
+                self.executor.cancel(job_id, why)  # its late outcome is ignored
         try:
-            self._file(got, result, "failed")
+            self._file(got, not_started(new_job_id(), got.path, utc_now(), system_error=why),
+                       "failed")
         except Exception:
-            log.exception("job %s: could not file it either; it stays in running/", name)
+            if first:
+                log.exception("job %s: could not file it either; it stays in running/", name)
             got.release()
 
     @contextlib.contextmanager
