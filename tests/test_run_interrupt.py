@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit import spec_dict
-
-PROXX = [sys.executable, "-m", "proxx"]
+from testkit import PROXX, spec_dict
 
 
 def start(spec: Path) -> subprocess.Popen[str]:
