@@ -86,6 +86,31 @@ def with_threads(argv: Sequence[str], n: int) -> list[str]:
     return [*out[:i], "-threads:v", str(n), *out[i:]]
 
 
+# x86-64 SIMD levels a render box may have, each as FFmpeg's `-cpuflags` (decoders,
+# scaler, libavcodec's encoders) and the matching x264/x265 `asm` mask: rendering with
+# them on this CPU shows what a machine of that level would produce.
+SIMD_LEVELS: dict[str, tuple[str, str, str]] = {
+    "AVX2": ("-avx512-avx512icl", "AVX2", "avx2"),
+    "SSE4.2": ("mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2", "SSE4.2", "sse4.2"),
+    "SSE2": ("mmx+mmxext+sse+sse2", "SSE2", "sse2"),
+}
+
+
+def with_simd(argv: Sequence[str], level: str) -> list[str]:
+    """`argv` as a machine with only `level` SIMD would run it."""
+    cpuflags, x264_asm, x265_asm = SIMD_LEVELS[level]
+    out = [argv[0], "-cpuflags", cpuflags, *argv[1:]]
+    enc = encoder_of(out)
+    if enc in ("libx264", "libx265"):
+        key, asm = ("-x264-params", x264_asm) if enc == "libx264" else ("-x265-params", x265_asm)
+        if key in out:
+            out[out.index(key) + 1] += f":asm={asm}"
+        else:
+            i = out.index("-c:v") + 2
+            out[i:i] = [key, f"asm={asm}"]
+    return out
+
+
 def threading_of(argv: Sequence[str]) -> str:
     """The encoder threading an argv asks for, as an operator would read it."""
     a = list(argv)
@@ -157,9 +182,13 @@ class ProfileResult:
     alone: list[str] = field(default_factory=list)
     paired: list[str] = field(default_factory=list)
     one_cpu: list[str] = field(default_factory=list)
+    simd: dict[str, str] = field(default_factory=dict)  # SIMD level → hash
 
     def stable(self) -> bool:
         return len(set(self.alone) | set(self.paired) | set(self.one_cpu)) == 1
+
+    def simd_stable(self) -> bool:
+        return set(self.simd.values()) <= set(self.alone[:1])
 
 
 def profile_argvs(ctx: Ctx, src: Path, names: Sequence[str]) -> dict[str, list[str]]:
@@ -199,6 +228,13 @@ def measure_determinism(runner: Runner, res: ProfileResult, argv: list[str], run
         res.one_cpu += [o.digest for o in runner.many([argv], one_cpu=True)[2]]
 
 
+def measure_simd(runner: Runner, res: ProfileResult, argv: list[str]) -> None:
+    if os.uname().machine not in ("x86_64", "AMD64"):
+        return
+    for level in SIMD_LEVELS:
+        res.simd[level] = runner.many([with_simd(argv, level)])[2][0].digest
+
+
 def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
     """x264/x265: every other thread count, half alone and half in pairs."""
     for n in THREADS:
@@ -228,6 +264,7 @@ def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
         if determinism:
             ctx.log(f"threads: {name} determinism of {res.chosen}, {runs} alone + {runs} paired")
             measure_determinism(runner, res, argv, runs)
+            measure_simd(runner, res, argv)
             if res.encoder in ("libx264", "libx265"):
                 measure_other_counts(runner, res, argv, runs)
         results.append(res)
@@ -236,15 +273,19 @@ def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
 
 def tables(results: list[ProfileResult]) -> str:
     """Markdown tables, as they go into docs/BENCHMARKS.md."""
-    out = ["| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable |",
-           "|---|---|---|---|---|---|---|"]
+    levels = list(SIMD_LEVELS)
+    out = ["| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
+           f"same bytes with only {' / '.join(levels)} |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.alone:
             out.append(f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
                        f"{len(r.alone)} runs, {len(set(r.alone))} hash | "
                        f"{len(r.paired)} runs, {len(set(r.paired))} hash | "
                        f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
-                       f"{'yes' if r.stable() else 'NO'} |")
+                       f"{'yes' if r.stable() else 'NO'} | "
+                       + " / ".join("yes" if r.simd.get(lv) == r.alone[0] else "NO"
+                                    for lv in levels if lv in r.simd) + " |")
     out += ["", "| profile | " + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
             + " | distinct outputs per count | sizes (kB) |",
             "|---|" + "---|" * (len(THREADS) + 2)]
@@ -282,6 +323,10 @@ def run(ctx: Ctx, rep: Report) -> None:
                    " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
                    f"distinct outputs per count 1/2/4/8: "
                    f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}")
+        if r.simd:
+            rep.detail("threads", f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
+                       "yes" if r.simd_stable() else "NO",
+                       "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()))
     rep.raw["threads"] = [_raw(r) for r in results]
 
 
@@ -290,7 +335,7 @@ def _raw(r: ProfileResult) -> dict[str, Any]:
             "cpu": r.cpu, "sizes": {n: sorted(s) for n, s in r.sizes.items()},
             "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
             "by_threads": {n: sorted(s) for n, s in r.by_threads.items()}, "alone": r.alone,
-            "paired": r.paired, "one_cpu": r.one_cpu}
+            "paired": r.paired, "one_cpu": r.one_cpu, "simd": r.simd}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,6 +123,11 @@ def _even(x: Fraction) -> int:
 # What an operator reads for each pixel format and each numbered profile.
 _PIX_FMT_TEXT = {"yuv420p": "8-bit 4:2:0", "yuv422p": "8-bit 4:2:2", "yuv422p10le": "10-bit 4:2:2"}
 _PRORES_PROFILE_TEXT = {"0": "Proxy", "1": "LT", "2": "422", "3": "422 HQ"}
+# Encoder-private parameters (`-x264-params`, `-x265-params`) in words.
+PARAM_TEXT = {
+    "sliced-threads=1": "threads split each frame into slices",
+    "cpu-independent=1": "CPU-independent (same bytes at any SIMD level)",
+}
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,8 @@ class VideoEncoder:
     `threads` is fixed per profile and never follows the core count, the load or
     --max-workers: x264 and x265 give different bytes for different thread counts
     (docs/BENCHMARKS.md). For libx265 it is the thread-pool size and `frame_threads`
-    its frame parallelism; for every other encoder it is `-threads:v`.
+    its frame parallelism; for every other encoder it is `-threads:v`. `params` are
+    encoder-private `key=value` settings (`-x264-params`, or after x265's threading).
     """
 
     encoder: str
@@ -143,6 +149,7 @@ class VideoEncoder:
     preset: str | None = None
     crf: int | None = None
     frame_threads: int | None = None
+    params: tuple[str, ...] = ()
     tag: str | None = None
 
     def __post_init__(self) -> None:
@@ -159,10 +166,12 @@ class VideoEncoder:
             args += ["-crf", str(self.crf)]
         args += ["-pix_fmt", self.pix_fmt]
         if self.encoder == "libx265":
-            args += ["-x265-params",
-                     f"log-level=error:pools={self.threads}:frame-threads={self.frame_threads}"]
+            threading = f"pools={self.threads}:frame-threads={self.frame_threads}"
+            args += ["-x265-params", ":".join(("log-level=error", threading, *self.params))]
         else:
             args += ["-threads:v", str(self.threads)]
+            if self.params:
+                args += [f"-{self.encoder.removeprefix('lib')}-params", ":".join(self.params)]
         if self.tag is not None:
             args += ["-tag:v", self.tag]
         return tuple(args)
@@ -184,6 +193,7 @@ class VideoEncoder:
                          " (fixed)")
         else:
             parts.append(f"{self.threads} encoder thread{'s' * (self.threads > 1)} (fixed)")
+        parts += [PARAM_TEXT.get(p, p) for p in self.params]
         if self.tag is not None:
             parts.append(f"tag {self.tag}")
         return ", ".join(parts)

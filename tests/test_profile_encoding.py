@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from proxx.media import probe
-from proxx.profiles import PROFILES, Engine, Profile, VideoEncoder
+from proxx.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
 from testkit import make_clip, run_cli
 from workers.ffmpeg_args import build_argv
 
@@ -72,11 +72,19 @@ def test_the_quality_text_names_every_encoder_setting(profile: Profile, source: 
     for option in ("-profile:v", "-preset", "-crf", "-tag:v"):
         if option in argv:
             expected.append(_value(argv, option))
+    private: list[str] = []
     if "-x265-params" in argv:
-        params = dict(kv.split("=", 1) for kv in _value(argv, "-x265-params").split(":"))
+        private = _value(argv, "-x265-params").split(":")
+        params = dict(kv.split("=", 1) for kv in private)
         expected += [f"pool of {params['pools']} thread", f"{params['frame-threads']} frame thread"]
+        private = [kv for kv in private if kv.split("=")[0] not in
+                   ("log-level", "pools", "frame-threads")]
     else:
         expected.append(f"{_value(argv, '-threads:v')} encoder thread")
+        if "-x264-params" in argv:
+            private = _value(argv, "-x264-params").split(":")
+    # Every encoder-private setting is in the text, in words where the table has words.
+    expected += [PARAM_TEXT.get(kv, kv) for kv in private]
     missing = [e for e in expected if e not in text]
     assert not missing, (text, missing)
     depth = {"yuv420p": "8-bit 4:2:0", "yuv422p": "8-bit 4:2:2", "yuv422p10le": "10-bit 4:2:2"}
