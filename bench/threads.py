@@ -3,7 +3,7 @@
 Every argv starts from Proxx's own `ffmpeg_command` for the profile (a real
 `proxx run` of a 2 s 1280×720 clip); only the encoder threading changes:
 x264, ProRes and DNxHR through `-threads:v N`, x265 through
-`-x265-params pools=N:frame-threads=M` (M as x265 would pick for N cores).
+`-x265-params pools=N` (its frame threads as Proxx sets them).
 
 - speed: each thread count, alone, `reps` runs in rotating order; wall time and
   CPU (user+sys) of the FFmpeg process, so cores used = CPU ÷ wall.
@@ -50,9 +50,6 @@ from bench.report import Report
 from proxx.profiles import CODEC_CONTAINERS, PROFILES, Engine
 
 THREADS = (1, 2, 4, 8)
-# x265 picks its frame threads from the pool size (x265 3.5, `param.cpp`): the same rule here,
-# so "N threads" means what x265 itself would do on an N-core machine.
-X265_FRAME_THREADS = {1: 1, 2: 2, 4: 3, 8: 4}
 
 
 def clip(ctx: Ctx, size: str, seconds: float) -> Path:
@@ -76,7 +73,6 @@ def with_threads(argv: Sequence[str], n: int) -> list[str]:
         i = out.index("-x265-params") + 1
         params = dict(kv.split("=", 1) for kv in out[i].split(":"))
         params["pools"] = str(n)
-        params["frame-threads"] = str(X265_FRAME_THREADS[n])
         out[i] = ":".join(f"{k}={v}" for k, v in params.items())
         return out
     if "-threads:v" in out:

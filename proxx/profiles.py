@@ -125,8 +125,8 @@ _PIX_FMT_TEXT = {"yuv420p": "8-bit 4:2:0", "yuv422p": "8-bit 4:2:2", "yuv422p10l
 _PRORES_PROFILE_TEXT = {"0": "Proxy", "1": "LT", "2": "422", "3": "422 HQ"}
 # Encoder-private parameters (`-x264-params`, `-x265-params`) in words.
 PARAM_TEXT = {
-    "sliced-threads=1": "threads split each frame into slices",
-    "cpu-independent=1": "CPU-independent (same bytes at any SIMD level)",
+    "sliced-threads=1": "one slice per thread",
+    "cpu-independent=1": "CPU-independent",
 }
 
 
@@ -238,12 +238,20 @@ _RESOLVE_AUDIO = (
     "PCM 48 kHz (Resolve's default for the codec); Resolve's stereo mix when the source has sound"
 )
 
-# Encoder threading, fixed per encoder (measured in docs/BENCHMARKS.md, bench/threads.py).
-X264_THREADS = 1
-X265_POOL, X265_FRAME_THREADS = 1, 1
-INTRA_THREADS = 1  # ProRes and DNxHR: byte-stable at any count, fixed anyway
+# Encoder threading, fixed per encoder; measured in docs/BENCHMARKS.md (bench/threads.py).
+# Threads that share one frame (x264 slices, x265 wavefront rows with one frame thread)
+# meet at every frame and gave one hash in every run. Frame threading does not:
+# x264 `-threads:v 2` gave 2 outputs in 20 runs, x265 `frame-threads=3` 2 in 20.
+# x264's cpu-independent mode gives the same bytes at every SIMD level at no measured cost.
+X264_THREADS = 4
+X264_PARAMS = ("sliced-threads=1", "cpu-independent=1")
+X265_POOL, X265_FRAME_THREADS = 4, 1
+# ProRes and DNxHR are intra-only: byte-identical at 1, 2, 4 and 8 threads, so the count
+# is set for speed on a big box (a 1080p prores_ks frame is slow) and fixed anyway.
+INTRA_THREADS = 8
 
-_X264 = VideoEncoder("libx264", "yuv420p", X264_THREADS, preset="veryfast", crf=23)
+_X264 = VideoEncoder("libx264", "yuv420p", X264_THREADS, preset="veryfast", crf=23,
+                     params=X264_PARAMS)
 _X265 = VideoEncoder("libx265", "yuv420p", X265_POOL, preset="fast", crf=28,
                      frame_threads=X265_FRAME_THREADS, tag="hvc1")
 
