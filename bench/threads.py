@@ -114,7 +114,10 @@ def threading_of(argv: Sequence[str]) -> str:
         params = dict(kv.split("=", 1) for kv in a[a.index("-x265-params") + 1].split(":"))
         return f"pools={params.get('pools', 'auto')}:frame-threads=" \
                f"{params.get('frame-threads', 'auto')}"
-    return f"-threads:v {a[a.index('-threads:v') + 1]}" if "-threads:v" in a else "default"
+    text = f"-threads:v {a[a.index('-threads:v') + 1]}" if "-threads:v" in a else "default"
+    if "-x264-params" in a:
+        text += f" -x264-params {a[a.index('-x264-params') + 1]}"
+    return text
 
 
 @dataclass

@@ -124,5 +124,4 @@ def run(ctx: Ctx, rep: Report) -> None:
     rep.detail("4K", "CPU user+sys per run: Proxx / own argv / editor",
                " / ".join(fmt_s(median(cpu[k])) for k in ("proxx", "own", "editor")),
                "whole process tree (RUSAGE_CHILDREN)")
-    rep.detail("4K", "Proxx's argv", " ".join(own[own.index("-vf"):-1]), "")
     rep.raw["uhd"] = {"times": times, "cpu": cpu, "own": own, "editor": editor}
