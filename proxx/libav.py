@@ -16,7 +16,7 @@ from av.container import InputContainer
 from av.stream import Stream
 
 from proxx import quicktime
-from proxx.media import ProbeFacts, StreamFacts
+from proxx.media import ProbeFacts, StreamFacts, matroska_duration
 
 # AVFieldOrder, in FFmpeg's names as ffprobe prints them.
 _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -74,7 +74,7 @@ def _stream(s: Stream, qt_tracks: list[quicktime.Track]) -> StreamFacts:
         codec_tag_string=_fourcc(ctx.codec_tag) if ctx is not None else None,
         profile=s.profile if ctx is not None else None,
         nb_frames=s.frames or None,
-        duration=_seconds(s.duration, s.time_base),
+        duration=_seconds(s.duration, s.time_base) or matroska_duration(tags.get("DURATION")),
         tags=tags,
     )
     if s.type == "video":

@@ -216,7 +216,7 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         frame_rate=_rate(rate),
         avg_frame_rate=_rate(avg),
         nb_frames=frames,
-        duration=_float(s.get("duration")) or _clock(tags.get("DURATION")),
+        duration=_float(s.get("duration")) or matroska_duration(tags.get("DURATION")),
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),
@@ -269,7 +269,7 @@ def _rate(v: Any) -> str | None:
     return str(value) if value > 0 else None
 
 
-def _clock(v: str | None) -> float | None:
+def matroska_duration(v: str | None) -> float | None:
     """Matroska's per-stream DURATION tag, HH:MM:SS.fffffffff, in seconds."""
     if not v:
         return None

@@ -58,31 +58,71 @@ class Expected:
     height: int
     rate: Fraction
     frames: int | None
-    # True when `frames` must match exactly: the source's container declares its
-    # frame count and the rate is kept, so one missing frame is damage, not rounding.
+    # True when `frames` must match exactly: the source's frames are counted (not
+    # estimated) at a constant rate that is kept, so one missing frame is damage.
     frames_exact: bool
     audio_channels: tuple[int, ...]
     timecode: str | None
+    reel_name: str | None = None  # compared where the container carries it (MOV)
+    progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
+    # How the proxy differs from its source on purpose (recorded in the clip result).
+    notes: tuple[str, ...] = ()
+
+
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=all"
 
 
 def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts) -> Expected:
     video = source.video
-    assert video is not None and video.frame_rate is not None
+    rate_kept = source.conform_rate()
+    assert video is not None and video.frame_rate is not None and rate_kept is not None
     width, height = PROFILES[profile].size.target(*source.display_size())
     src_rate = Fraction(video.frame_rate)
-    rate = FORCED_RATES.get(fps_mode, src_rate)
-    src_frames = source.frame_count_at_rate()
-    frames = None if src_frames is None else round(src_frames * rate / src_rate)
+    rate = FORCED_RATES.get(fps_mode, rate_kept)
+    timecode = retime_timecode(source.timecode, src_rate, rate)
     return Expected(
         codec=codec,
         width=width,
         height=height,
         rate=rate,
-        frames=frames,
+        frames=source.frame_count_at_rate(rate),
         frames_exact=source.frame_count_exact and rate == src_rate,
         audio_channels=tuple(a.channels or 0 for a in source.audio),
-        timecode=retime_timecode(source.timecode, src_rate, rate),
+        timecode=timecode,
+        reel_name=source.reel_name if timecode else None,
+        progressive=source.interlaced,
+        notes=_notes(source, src_rate, rate, timecode),
     )
+
+
+def _notes(source: ProbeFacts, src_rate: Fraction, rate: Fraction,
+           timecode: str | None) -> tuple[str, ...]:
+    video = source.video
+    assert video is not None
+    notes = []
+    if video.hidden_frames:
+        notes.append(f"edit list applied: {video.hidden_frames} stored frames are hidden by "
+                     f"the source's edit list; the proxy has the {source.frame_count()} a "
+                     "player shows")
+    if source.variable_rate:
+        avg = Fraction(video.avg_frame_rate or video.frame_rate or 0)
+        notes.append(f"variable frame rate source (nominal {_fps(src_rate)}, average "
+                     f"{float(avg):.3f} fps) rendered at a constant {_fps(rate)} fps; same "
+                     "duration, frames = duration × rate")
+    elif rate != src_rate:
+        notes.append(f"frame rate forced from {_fps(src_rate)} to {_fps(rate)} fps")
+    if source.interlaced:
+        notes.append(f"interlaced source (field order {video.field_order}) deinterlaced "
+                     "field-aware (bwdif, one frame per frame: count and rate kept); the proxy "
+                     "is progressive")
+    if timecode and timecode != source.timecode:
+        notes.append(f"start timecode {source.timecode} re-expressed as {timecode} at "
+                     f"{_fps(rate)} fps")
+    return tuple(notes)
+
+
+def _fps(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
 def build_argv(
@@ -90,10 +130,21 @@ def build_argv(
     fps_mode: str, codec: str, source: ProbeFacts,
 ) -> list[str]:
     exp = expected_output(codec, profile, fps_mode, source)
-    filters = [f"scale={exp.width}:{exp.height}:flags=bicubic+accurate_rnd+full_chroma_int"]
-    if fps_mode in FORCED_RATES:
+    filters = []
+    if source.interlaced:
+        # Both fields of each frame are used (one output frame per input frame, so
+        # frame count and rate stay those of the source); the parity comes from
+        # each decoded frame, as a player takes it. Scaling interlaced frames
+        # would blend the fields of two instants into combing.
+        filters.append(DEINTERLACE)
+    filters.append(f"scale={exp.width}:{exp.height}:flags=bicubic+accurate_rnd+full_chroma_int")
+    if fps_mode in FORCED_RATES or source.variable_rate:
+        # An explicit constant rate: left to itself FFmpeg would render a
+        # variable-rate source at libav's guessed rate (a timebase multiple, e.g. 120).
         filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
     filters.append("setsar=1")
+    if source.interlaced:
+        filters.append("setfield=prog")
     # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
     # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
     argv = [
@@ -104,8 +155,8 @@ def build_argv(
     ]
     if exp.timecode:
         argv += ["-timecode", exp.timecode]
-        if source.reel_name and container == "mov":
-            argv += ["-metadata:s:v:0", f"reel_name={source.reel_name}"]
+        if exp.reel_name and container == "mov":
+            argv += ["-metadata:s:v:0", f"reel_name={exp.reel_name}"]
     argv += _audio(codec, source)
     argv += [
         "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",

@@ -18,7 +18,7 @@ from proxx.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.subproc import describe_exit, run_in_group
-from workers.verify import verify_output
+from workers.verify import check_output, fidelity, sha256_of
 
 _SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
                   errno.EIO)
@@ -64,7 +64,7 @@ class FFmpegEngine:
         started = utc_now()
         t0 = time.monotonic()
         argv = self._argv(plan, clip)
-        base = {
+        base: dict[str, object] = {
             "source_path": clip.source_path, "output_path": clip.output_path, "engine": self.name,
             "started_at": iso(started), "ffmpeg_command": shlex.join(argv),
         }
@@ -94,7 +94,8 @@ class FFmpegEngine:
                           failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
                           f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
         exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
-        problem = verify_output(temp, exp, plan.container)
+        problem, proxy = check_output(temp, exp, plan.container)
+        base["fidelity"] = fidelity(clip.source, proxy, exp)
         if problem:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.OUTPUT_MISSING,
                           failure_detail=f"verification failed: {problem}",
@@ -107,6 +108,7 @@ class FFmpegEngine:
                           failure_detail=f"stopped before publication: {stop}; the verified "
                           "render is kept at the partial name", partial_output_path=temp)
         size = os.stat(temp).st_size
+        digest = sha256_of(temp)  # of the bytes about to be published
         try:
             # COMPLETED must survive a power cut: the bytes reach the disk before the
             # name does, and the name before the result says so.
@@ -125,7 +127,8 @@ class FFmpegEngine:
                           system_error=exc.errno in _SYSTEM_ERRNOS,
                           failure_detail=f"could not publish the output: {exc}",
                           partial_output_path=temp)
-        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)
+        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size,
+                      output_sha256=digest)
 
 
 def _fsync_file(path: str) -> None:
