@@ -75,6 +75,7 @@ def _stream(s: Stream, qt_tracks: list[quicktime.Track]) -> StreamFacts:
         profile=s.profile if ctx is not None else None,
         nb_frames=s.frames or None,
         duration=_seconds(s.duration, s.time_base) or matroska_duration(tags.get("DURATION")),
+        start_time=_seconds(s.start_time, s.time_base),
         tags=tags,
     )
     if s.type == "video":

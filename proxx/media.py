@@ -31,6 +31,7 @@ class StreamFacts(BaseModel):
     avg_frame_rate: str | None = None  # differs from frame_rate in variable-rate video
     nb_frames: int | None = None
     duration: float | None = None  # the stream's own, when the container says (not audio's)
+    start_time: float | None = None  # seconds; a MOV empty edit starts video after audio
     channels: int | None = None
     sample_rate: int | None = None
     pix_fmt: str | None = None
@@ -151,6 +152,15 @@ class ProbeFacts(BaseModel):
         avg = Fraction(v.avg_frame_rate or v.frame_rate)
         return min(STANDARD_RATES, key=lambda r: (abs(r - avg), r))
 
+    def video_lead(self) -> Fraction:
+        """How long after the earliest audio/video stream the picture starts (≥ 0 s)."""
+        v = self.video
+        if v is None or v.start_time is None:
+            return Fraction(0)
+        starts = [s.start_time for s in self.streams
+                  if s.codec_type in ("audio", "video") and s.start_time is not None]
+        return max(Fraction(0), Fraction(v.start_time) - Fraction(min(starts)))
+
     def duration_of_video(self) -> Fraction | None:
         v = self.video
         duration = (v.duration if v is not None else None) or self.duration
@@ -217,6 +227,7 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         avg_frame_rate=_rate(avg),
         nb_frames=frames,
         duration=_float(s.get("duration")) or matroska_duration(tags.get("DURATION")),
+        start_time=_float(s.get("start_time")),
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),

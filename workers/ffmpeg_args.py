@@ -72,7 +72,9 @@ class Expected:
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=all"
 
 
-def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts) -> Expected:
+def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts,
+                    container: str | None = None) -> Expected:
+    """What the proxy must be; `container` matters only for a picture that starts late."""
     video = source.video
     rate_kept = source.conform_rate()
     assert video is not None and video.frame_rate is not None and rate_kept is not None
@@ -80,19 +82,29 @@ def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts)
     src_rate = Fraction(video.frame_rate)
     rate = FORCED_RATES.get(fps_mode, rate_kept)
     timecode = retime_timecode(source.timecode, src_rate, rate)
+    frames = source.frame_count_at_rate(rate)
+    lead = _held_frames(source, rate, container)
     return Expected(
         codec=codec,
         width=width,
         height=height,
         rate=rate,
-        frames=source.frame_count_at_rate(rate),
+        frames=None if frames is None else frames + lead,
         frames_exact=source.frame_count_exact and rate == src_rate,
         audio_channels=tuple(a.channels or 0 for a in source.audio),
         timecode=timecode,
         reel_name=source.reel_name if timecode else None,
         progressive=source.interlaced,
-        notes=_notes(source, src_rate, rate, timecode),
+        notes=_notes(source, src_rate, rate, timecode) + (
+            (f"the picture starts {float(source.video_lead()):.3f} s after the sound; MXF has "
+             f"no edit list, so the proxy holds its first picture for {lead} frames",)
+            if lead else ()),
     )
+
+
+def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> int:
+    """Frames FFmpeg adds before a late-starting picture (MXF only, see build_argv)."""
+    return round(source.video_lead() * rate) if container == "mxf" else 0
 
 
 def _notes(source: ProbeFacts, src_rate: Fraction, rate: Fraction,
@@ -129,7 +141,7 @@ def build_argv(
     ffmpeg: str, source_path: str, temp_path: str, container: str, profile: str,
     fps_mode: str, codec: str, source: ProbeFacts,
 ) -> list[str]:
-    exp = expected_output(codec, profile, fps_mode, source)
+    exp = expected_output(codec, profile, fps_mode, source, container)
     filters = []
     if source.interlaced:
         # Both fields of each frame are used (one output frame per input frame, so
@@ -138,10 +150,10 @@ def build_argv(
         # would blend the fields of two instants into combing.
         filters.append(DEINTERLACE)
     filters.append(f"scale={exp.width}:{exp.height}:flags=bicubic+accurate_rnd+full_chroma_int")
-    if fps_mode in FORCED_RATES or source.variable_rate:
-        # An explicit constant rate: left to itself FFmpeg would render a
-        # variable-rate source at libav's guessed rate (a timebase multiple, e.g. 120).
-        filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
+    # Always an explicit constant rate: left to itself FFmpeg renders a variable-rate
+    # source at the demuxer's guessed rate (a timebase multiple such as 120). The
+    # filter also fills the hole a copy-trim leaves where it cut a B-frame.
+    filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
     filters.append("setsar=1")
     if source.interlaced:
         filters.append("setfield=prog")
@@ -153,6 +165,12 @@ def build_argv(
         "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1",
         "-vf", ",".join(filters), *_VIDEO[codec],
     ]
+    if container != "mxf":
+        # The fps filter already made the rate constant. Passthrough keeps a late
+        # picture (a MOV empty edit: sound first) starting late, written as an edit
+        # list, instead of FFmpeg holding the first picture to fill the gap. MXF has
+        # no edit list: there the gap is filled (expected_output counts it).
+        argv += ["-fps_mode:v", "passthrough"]
     if exp.timecode:
         argv += ["-timecode", exp.timecode]
         if exp.reel_name and container == "mov":

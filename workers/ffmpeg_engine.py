@@ -93,7 +93,8 @@ class FFmpegEngine:
                           failure_reason=FailureReason.EXECUTION_ERROR, system_error=system,
                           failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
                           f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
-        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source,
+                              plan.container)
         problem, proxy = check_output(temp, exp, plan.container)
         base["fidelity"] = fidelity(clip.source, proxy, exp)
         if problem:
