@@ -122,16 +122,19 @@ def _count(container: InputContainer, v: Stream, facts: StreamFacts, *, quicktim
     """
     entries = v.index_entries if quicktime else None
     hidden = sum(1 for e in entries if e.is_discard) if entries is not None else 0
-    if not hidden and not (count_frames and facts.nb_frames is None):
+    # An edit that ends early drops the tail from libav's index without a flag.
+    cut_tail = entries is not None and 0 < len(entries) < (facts.nb_frames or 0)
+    edited = bool(hidden) or cut_tail
+    if not edited and not (count_frames and facts.nb_frames is None):
         return
     pts = []
     for packet in container.demux(v):
         if packet.size and not packet.is_discard and packet.pts is not None:
             pts.append(packet.pts)
-    if not hidden:
+    if not edited:
         facts.nb_frames = len(pts) or None
         return
-    facts.hidden_frames = hidden
+    facts.hidden_frames = (facts.nb_frames or 0) - len(pts)
     facts.shown_frames = len(pts)
     rate = Fraction(facts.frame_rate) if facts.frame_rate else None
     if pts and rate and v.time_base:

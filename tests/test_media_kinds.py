@@ -153,6 +153,25 @@ def _empty_elst(src: Path, dst: Path) -> Path:
     return dst
 
 
+def test_an_edit_list_that_ends_early_hides_the_tail(
+    gop_sources: dict[str, Path], tmp_path: Path,
+) -> None:
+    # The same 2 s clip, its edit shortened to 1 s: what an NLE's "trim end" exports.
+    data = bytearray(gop_sources["mov"].read_bytes())
+    at = data.find(b"elst")
+    duration = int.from_bytes(data[at + 12 : at + 16], "big")
+    data[at + 12 : at + 16] = (duration // 2).to_bytes(4, "big")
+    src = tmp_path / "tail_cut.mov"
+    src.write_bytes(bytes(data))
+    shown = len(shown_pts(src))
+    assert (int(video(ffprobe(src))["nb_frames"]), shown) == (50, 25)
+
+    clip = run_job(tmp_path, src)
+
+    assert packets(clip["output_path"]) == shown
+    assert clip["fidelity"]["proxy"]["frames"] == 25
+
+
 def test_an_empty_or_absent_edit_list_means_every_stored_frame(
     gop_sources: dict[str, Path], tmp_path: Path,
 ) -> None:

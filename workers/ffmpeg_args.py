@@ -113,9 +113,11 @@ def _notes(source: ProbeFacts, src_rate: Fraction, rate: Fraction,
     assert video is not None
     notes = []
     if video.hidden_frames:
+        holes = (video.edit_frames or 0) - (video.shown_frames or 0)
+        filled = f" ({holes} missing picture(s) in the kept range repeated)" if holes else ""
         notes.append(f"edit list applied: {video.hidden_frames} stored frames are hidden by "
-                     f"the source's edit list; the proxy has the {source.frame_count()} a "
-                     "player shows")
+                     f"the source's edit list; the proxy has the {source.frame_count()} frames "
+                     f"a player shows{filled}")
     if source.variable_rate:
         avg = Fraction(video.avg_frame_rate or video.frame_rate or 0)
         notes.append(f"variable frame rate source (nominal {_fps(src_rate)}, average "
