@@ -218,6 +218,21 @@ def test_prores_raw_decoded_by_a_newer_ffmpeg_still_goes_to_resolve() -> None:
         "debayer)")
 
 
+@pytest.mark.parametrize(("fourcc", "reason"), [
+    ("aprn", "fourcc aprn: ProRes RAW requires DaVinci Resolve"),
+    ("aprh", "fourcc aprh: ProRes RAW HQ requires DaVinci Resolve"),
+])
+def test_prores_raw_seen_by_an_older_ffmpeg_goes_by_its_fourcc(fourcc: str, reason: str) -> None:
+    # FFmpeg < 8 (Debian's 5.1 ffprobe) has no prores_raw codec: no codec_name.
+    raw = {"streams": [{"codec_type": "video", "codec_tag_string": fourcc, "width": 5760,
+                        "height": 3240, "r_frame_rate": "25/1"}],
+           "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"}}
+
+    decision = route_probed("/media/clip.mov", parse_probe_json("/media/clip.mov", raw))
+
+    assert (decision.engine, decision.reason) == (Engine.RESOLVE, reason)
+
+
 @pytest.mark.parametrize(("name", "reason"), [
     ("A001.nev", "extension .nev: Nikon N-RAW requires DaVinci Resolve (no public probe "
      "signature; FFmpeg cannot decode it)"),
