@@ -2,7 +2,9 @@
 
 Encoder settings are chosen for byte-identical output run to run (see
 FFMPEG_FACTS.md): bitexact flags everywhere, x264/x265 single-threaded,
-accurate-rounding scaler, no source metadata copied.
+accurate-rounding scaler, no source metadata copied. The picture chain is
+fixed per source kind (docs/MEDIA.md): field-aware deinterlace for interlaced
+sources, scale, an explicit constant rate (the VFR rule), square pixels.
 """
 
 from __future__ import annotations
@@ -103,7 +105,11 @@ def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts,
 
 
 def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> int:
-    """Frames FFmpeg adds before a late-starting picture (MXF only, see build_argv)."""
+    """Frames FFmpeg adds before a late-starting picture (MXF only, see build_argv).
+
+    FFmpeg's constant-rate output repeats the first picture to cover the gap:
+    gap × rate frames, rounded half to even (llrint), as Python's round does.
+    """
     return round(source.video_lead() * rate) if container == "mxf" else 0
 
 
