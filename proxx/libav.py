@@ -106,8 +106,10 @@ def _video(s: Stream, facts: StreamFacts, track: quicktime.Track | None) -> None
 
 
 def _qt_track(s: Stream, qt_tracks: list[quicktime.Track]) -> quicktime.Track | None:
-    # libav keeps QuickTime's track order for its streams.
-    return qt_tracks[s.index] if s.index < len(qt_tracks) else None
+    # libav makes one stream per QuickTime track, in file order; a handler that
+    # is not video means the two lists do not line up, and nothing is taken.
+    track = qt_tracks[s.index] if s.index < len(qt_tracks) else None
+    return track if track is not None and track.handler == "vide" else None
 
 
 def _count(container: InputContainer, v: Stream, facts: StreamFacts, *, quicktime: bool,
