@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from proxx import quicktime
 from proxx.media import probe
 
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -93,3 +96,26 @@ def test_a_file_libav_cannot_open_is_described_not_raised(tmp_path: Path) -> Non
 
     assert (facts.ok, facts.error) == (False, "could not read the file: Invalid data found "
                                        "when processing input")
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_quicktime_reader_never_raises_on_damaged_boxes(
+    clip: Callable[..., Path], tmp_path: Path, data: st.DataObject,
+) -> None:
+    # libav reads the same file in-process; this pure-Python reader must turn any
+    # damage into "no facts", never into an exception that fails the job oddly.
+    original = clip("probe_fuzz.mov", audio_channels=1).read_bytes()
+    moov = original.find(b"moov") - 4
+    blob = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(moov, len(blob) - 1))
+        blob[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(moov, len(blob)))
+    path = tmp_path / "damaged.mov"
+    path.write_bytes(bytes(blob[:cut]))
+
+    found = quicktime.tracks(str(path))
+
+    assert all(t.rotation in (0, 90, 180, 270) for t in found)
