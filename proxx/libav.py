@@ -13,7 +13,7 @@ from fractions import Fraction
 import av
 import av.error
 from av.container import InputContainer
-from av.stream import Stream
+from av.stream import Discard, Stream
 
 from proxx import quicktime
 from proxx.media import ProbeFacts, StreamFacts, matroska_duration
@@ -129,10 +129,13 @@ def _count(container: InputContainer, v: Stream, facts: StreamFacts, *, quicktim
     edited = bool(hidden) or cut_tail
     if not edited and not (count_frames and facts.nb_frames is None):
         return
-    pts = []
-    for packet in container.demux(v):
-        if packet.size and not packet.is_discard and packet.pts is not None:
-            pts.append(packet.pts)
+    if edited and entries is not None and not _reorders(v):
+        # No frame reordering (ProRes, DNxHR, intra-only camera codecs): the index's
+        # decode times are the presentation times, so a 40 GB camera trim costs
+        # nothing to count. Reordered video (phones' H.264/HEVC) reads its packets.
+        pts = [e.timestamp for e in entries if not e.is_discard]
+    else:
+        pts = _shown_pts(container, v)
     if not edited:
         facts.nb_frames = len(pts) or None
         return
@@ -142,6 +145,20 @@ def _count(container: InputContainer, v: Stream, facts: StreamFacts, *, quicktim
     if pts and rate and v.time_base:
         span = (max(pts) - min(pts)) * v.time_base * rate
         facts.edit_frames = round(span) + 1
+
+
+def _reorders(v: Stream) -> bool:
+    ctx = v.codec_context
+    return ctx is None or bool(ctx.has_b_frames)  # type: ignore[attr-defined]
+
+
+def _shown_pts(container: InputContainer, v: Stream) -> list[int]:
+    """Presentation times of the packets a player shows (read, not decoded)."""
+    for other in container.streams:
+        if other.index != v.index:
+            other.discard = Discard.all  # libav then skips their data instead of reading it
+    return [p.pts for p in container.demux(v)
+            if p.size and not p.is_discard and p.pts is not None]
 
 
 def _fourcc(tag: str | None) -> str | None:

@@ -173,6 +173,28 @@ def test_an_edit_list_that_ends_early_hides_the_tail(
     assert clip["fidelity"]["proxy"]["frames"] == 25
 
 
+def test_a_camera_prores_clip_trimmed_at_both_ends_by_its_edit_list(
+    clip_cache: Path, tmp_path: Path,
+) -> None:
+    # Intra-only (ProRes): Proxx counts from the index, without reading the packets.
+    src = made(clip_cache, "prores_edit.mov", "-f", "lavfi", "-i",
+               "testsrc2=size=128x72:rate=25:duration=2", "-c:v", "prores_ks", "-profile:v",
+               "0", "-use_editlist", "1", "-timecode", "01:00:00:00")
+    data = bytearray(src.read_bytes())
+    at = data.find(b"elst")
+    data[at + 12 : at + 16] = (1000).to_bytes(4, "big")  # 1 s (movie timescale 1000) …
+    data[at + 16 : at + 20] = (5 * 512).to_bytes(4, "big")  # … from frame 5 (12800 / 25)
+    trimmed = tmp_path / "prores_trimmed.mov"
+    trimmed.write_bytes(bytes(data))
+    shown = len(shown_pts(trimmed))
+    assert (int(video(ffprobe(trimmed))["nb_frames"]), shown) == (50, 25)
+
+    clip = run_job(tmp_path, trimmed, codec="prores_proxy", proxy_profile="proxy_prores_proxy")
+
+    assert packets(clip["output_path"]) == shown
+    assert clip["fidelity"]["source"]["frames"] == 25
+
+
 def test_an_empty_or_absent_edit_list_means_every_stored_frame(
     gop_sources: dict[str, Path], tmp_path: Path,
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxx import quicktime
+from proxx import libav, quicktime
 from proxx.media import probe
 
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -119,3 +119,42 @@ def test_the_quicktime_reader_never_raises_on_damaged_boxes(
     found = quicktime.tracks(str(path))
 
     assert all(t.rotation in (0, 90, 180, 270) for t in found)
+
+
+def _trimmed_by_edit_list(src: Path, dst: Path, skip: int, keep_ms: int) -> Path:
+    """`src` (an FFmpeg MOV at 25 fps, mdhd timescale 12800) whose edit list now skips
+    `skip` frames and lasts `keep_ms` ms: what an NLE's lossless trim writes."""
+    data = bytearray(src.read_bytes())
+    at = data.find(b"elst")
+    assert at > 0 and int.from_bytes(data[at + 8 : at + 12], "big") == 1
+    data[at + 12 : at + 16] = keep_ms.to_bytes(4, "big")
+    data[at + 16 : at + 20] = (skip * 512).to_bytes(4, "big")
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_an_intra_only_trim_is_counted_from_the_index_without_reading_packets(
+    clip: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prores = clip("probe_prores_edit.mov", seconds=2.0, audio_channels=2,
+                  vcodec=["-c:v", "prores_ks", "-profile:v", "0", "-use_editlist", "1"])
+    trimmed = _trimmed_by_edit_list(prores, tmp_path / "trimmed.mov", skip=5, keep_ms=1000)
+    shown = int(next(s for s in ffprobe_frames(trimmed)["streams"]
+                 if s["codec_type"] == "video")["nb_read_frames"])
+    assert shown == 25  # control: the edit list hides 25 of the 50 stored frames
+
+    def no_reading(*args: object) -> list[int]:
+        raise AssertionError("packets were read for an intra-only clip")
+
+    monkeypatch.setattr(libav, "_shown_pts", no_reading)
+    facts = probe(str(trimmed))
+
+    assert facts.video is not None
+    assert (facts.video.nb_frames, facts.frame_count()) == (50, shown)
+
+
+def ffprobe_frames(path: Path) -> dict[str, Any]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-of", "json",
+                          "-show_streams", str(path)], capture_output=True, text=True, check=True)
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
