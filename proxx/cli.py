@@ -141,6 +141,45 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> Non
 
 
 @cli.command()
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the new JobSpec here (never over an existing file) instead of stdout.")
+def remainder(result_file: str, output: str | None) -> None:
+    """Write a JobSpec for the clips of an unfinished job that did not complete.
+
+    RESULT.json is the result of a PARTIAL, FAILED, interrupted or recovered job;
+    its original JobSpec is found through the result (`_metadata`) or beside it.
+    The new JobSpec keeps every field of the original and lists only the clips
+    that are not COMPLETED, with absolute paths; their proxies get exactly the
+    names the original job would have given them (with {index} in the template
+    that takes JobSpec 1.1.0's source_indices). Exit 0 when written, 1 when
+    there is nothing to resubmit or the result cannot be used (reason on stderr).
+    """
+    from proxx.remainder import RemainderRefused, write_new
+    from proxx.remainder import remainder as build
+
+    try:
+        rem = build(result_file)
+        if output is not None:
+            write_new(os.path.abspath(output), rem)
+    except RemainderRefused as exc:
+        click.echo(f"proxx remainder: {exc}", err=True)
+        sys.exit(1)
+    if output is None:
+        sys.stdout.write(rem.to_json())
+    click.echo(f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+               f" (original JobSpec {rem.original_jobspec})", err=True)
+    for c in rem.clips:
+        click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
+    for path in rem.existing_outputs:
+        click.echo(f"proxx remainder: warning: {path} already exists; the new job will refuse "
+                   "it until it is moved away (Proxx never overwrites)", err=True)
+    if output is not None:
+        click.echo(f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
+                   "or move it into the watch folder's pending/", err=True)
+
+
+@cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(folder: str, as_json: bool) -> None:
