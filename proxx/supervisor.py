@@ -23,6 +23,7 @@ from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
 from proxx.fsutil import write_atomic
 from proxx.jobs import Prepared, new_job_id, prepare, result_of
+from proxx.misplaced import MisplacedWarner  # misplaced-files warning
 from proxx.pool import JobOutcome, Pool, Slot, default_clip_timeout
 from proxx.results import JobResult, build_result
 from proxx.signals import StopSignals
@@ -53,6 +54,7 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
+        self.misplaced = MisplacedWarner(self.layout.root)  # misplaced-files warning
         self.pool = Pool(max_workers, target=worker_target, clip_timeout=clip_timeout,
                          on_note=self._note)
         self.running: dict[str, Running] = {}  # by job id
@@ -109,6 +111,7 @@ class Supervisor:
     def claim_jobs(self) -> None:
         idle = self.pool.idle()
         names = self.intake.scan()
+        self.misplaced.check()  # misplaced-files warning
         self._pending_left = bool(names)
         for i, name in enumerate(names):
             # A stop can arrive while a claimed job's sources are probed: claiming
