@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -242,22 +243,35 @@ def profiles(as_json: bool) -> None:
 @cli.command()
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("proxx-demo"), show_default=True,
-              help="Folder for the sample clips, the JobSpec and the proxies.")
+              help="Parent folder: each run works in a new DIR/run-N of its own.")
 def demo(root: Path) -> None:
-    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies."""
+    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies.
+
+    Every run creates a new DIR/run-N and works only there: nothing else in DIR
+    (your files, earlier runs) is ever removed, replaced or reused.
+    """
     from proxx.demo import write_demo
+    from proxx.errors import SystemError_
     from proxx.runjob import run_spec_file
 
-    spec_path = write_demo(root.resolve())
+    try:
+        spec_path = write_demo(root.resolve())
+    except (OSError, SystemError_, subprocess.CalledProcessError) as exc:
+        click.echo(f"proxx demo: cannot prepare the demo in {root.resolve()}: {exc}", err=True)
+        sys.exit(4)
+    run_dir = spec_path.parent
     click.echo(f"demo JobSpec: {spec_path}", err=True)
     result = run_spec_file(str(spec_path))
     result_path = spec_path.with_suffix(".result.json")
-    result_path.write_text(result.to_json())
+    with open(result_path, "x") as fh:  # in this run's own folder: never over anything
+        fh.write(result.to_json())
     for clip in result.clips:
         click.echo(f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
                    f"({clip.output_size_bytes} bytes)", err=True)
-    click.echo(f"demo {result.status}: proxies in {root.resolve() / 'proxies'}, "
+    click.echo(f"demo {result.status}: proxies in {run_dir / 'proxies'}, "
                f"result JSON in {result_path}", err=True)
+    click.echo(f"(each demo run keeps its own {root.resolve()}/run-N; remove old ones with "
+               f"rm -r when you no longer want them)", err=True)
     sys.exit(int(result.exit_code()))
 
 
