@@ -54,6 +54,7 @@ def driver_main(argv: list[str]) -> None:
     p.add_argument("--max-workers", type=int, default=1)
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")
+    p.add_argument("--metrics-file", default=None)
     p.add_argument("--clip-timeout", type=float, default=None,
                    help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
                    "test clips); shorter ones keep the default, so that a loaded machine "
@@ -62,7 +63,7 @@ def driver_main(argv: list[str]) -> None:
     logs.setup()
     module, _, name = a.target.rpartition(":")
     target = getattr(importlib.import_module(module or "integration.fake_workers"), name)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"metrics_file": a.metrics_file}
     if a.clip_timeout is not None:
         limit = a.clip_timeout
 

@@ -118,7 +118,11 @@ def _emit_result(result: JobResult) -> None:
               help="Seconds between scans of pending/ (a finished job also triggers a scan).")
 @click.option("--once", is_flag=True,
               help="Process what is in pending/ now, wait for it to finish, then exit.")
-def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> None:
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),  # metrics-file
+              help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
+                   "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.")
+def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
+          metrics_file: str | None) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
     \b
@@ -135,7 +139,8 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> Non
     from proxx.watchfolder import FatalWatchError
 
     try:
-        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once).run()
+        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
+                   metrics_file=metrics_file).run()  # metrics-file
     except FatalWatchError as exc:
         click.echo(f"proxx watch: {exc}", err=True)
         sys.exit(1)

@@ -23,6 +23,7 @@ from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
 from proxx.fsutil import write_atomic
 from proxx.jobs import Prepared, new_job_id, prepare, result_of
+from proxx.metrics import MetricsRecorder  # metrics-file
 from proxx.misplaced import MisplacedWarner  # misplaced-files warning
 from proxx.pool import JobOutcome, Pool, Slot, default_clip_timeout
 from proxx.results import JobResult, build_result
@@ -46,6 +47,7 @@ class Supervisor:
         self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
         worker_target: Callable[[Connection], None] = worker_main,
         clip_timeout: Callable[[float | None], float] = default_clip_timeout,
+        metrics_file: str | None = None,  # metrics-file
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -55,6 +57,7 @@ class Supervisor:
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
         self.misplaced = MisplacedWarner(self.layout.root)  # misplaced-files warning
+        self.metrics = MetricsRecorder(self.layout.root, metrics_file)  # metrics-file
         self.pool = Pool(max_workers, target=worker_target, clip_timeout=clip_timeout,
                          on_note=self._note)
         self.running: dict[str, Running] = {}  # by job id
@@ -81,9 +84,11 @@ class Supervisor:
             while not self.should_stop():
                 self.recover_orphans()
                 self.claim_jobs()
+                self.metrics.scanned(self.pool.slots.values())  # metrics-file
                 self.collect(self.pool.wait(self.wait_timeout(), extra=[self.stops.fd]))
                 self.react_to_signals()
             self.drain_on_shutdown()
+            self.metrics.scanned(self.pool.slots.values(), force=True)  # metrics-file
         finally:
             self.pool.shutdown()
             self.stops.close()
@@ -188,6 +193,7 @@ class Supervisor:
         finally:
             got.release()
         self.counts["failed" if failed else "completed"] += 1
+        self.metrics.finished(result, failed=failed)  # metrics-file
         clip_errors = [f"{c.failure_reason}: {c.failure_detail}" for c in result.clips
                        if c.status == "FAILED"]
         reason = result.validation_error or result.system_error or (
@@ -227,6 +233,7 @@ class Supervisor:
         except FileNotFoundError:
             return  # another runner refused it first
         self.counts["failed"] += 1
+        self.metrics.finished(result, failed=True)  # metrics-file
         log.info("job %s (%s): FAILED → %s (%s)", result.job_id, os.path.basename(path),
                  os.path.relpath(final, self.layout.root), why)
 
