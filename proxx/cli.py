@@ -232,8 +232,9 @@ def schema(which: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def profiles(as_json: bool) -> None:
-    """List proxy profiles: engine, codecs, frame size, quality and audio policy."""
-    from proxx.profiles import CODEC_CONTAINERS, FPS_MODES, PROFILES
+    """List proxy profiles (engine, codecs, frame size, quality, audio policy), then the
+    codec/container pairs and the fps modes a JobSpec may name."""
+    from proxx.profiles import CODEC_CONTAINERS, FORCED_RATES, FPS_MODES, PROFILES, fps_label
 
     rows = [p.row() for p in PROFILES.values()]
     if as_json:
@@ -243,6 +244,15 @@ def profiles(as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
                    f" {r['quality']} | audio: {r['audio']}")
+    click.echo("\ncodec → container(s):")
+    for codec, containers in CODEC_CONTAINERS.items():
+        click.echo(f"  {codec:<13} {', '.join(containers)}")
+    click.echo("\nfps_mode:")
+    click.echo(f"  {FPS_MODES[0]:<20} keep the source's frame rate")
+    for mode in FPS_MODES[1:]:
+        rate = FORCED_RATES[mode]
+        exact = f" (exactly {rate})" if rate.denominator != 1 else ""
+        click.echo(f"  {mode:<20} {fps_label(mode)} fps{exact}")
 
 
 @cli.command()
