@@ -95,13 +95,17 @@ def write_new(path: str, rem: Remainder) -> None:
     """Write the remainder JobSpec to `path`, atomically, never over an existing file."""
     if os.path.lexists(path):
         raise RemainderRefused(f"{path} already exists; Proxx never overwrites (choose another -o)")
+    # A dot-name beside the target, renamed in: a watch folder's intake never sees half a file.
     tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.remainder.tmp")
-    write_atomic(tmp, rem.to_json().encode("utf-8"))
     try:
-        move_no_replace(tmp, path)
-    except FileExistsError:
-        os.unlink(tmp)
-        raise RemainderRefused(f"{path} appeared meanwhile; Proxx never overwrites") from None
+        write_atomic(tmp, rem.to_json().encode("utf-8"))
+        try:
+            move_no_replace(tmp, path)
+        except FileExistsError:
+            os.unlink(tmp)
+            raise RemainderRefused(f"{path} appeared meanwhile; Proxx never overwrites") from None
+    except OSError as exc:
+        raise RemainderRefused(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 # -- steps ---------------------------------------------------------------------------------

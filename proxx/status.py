@@ -22,6 +22,7 @@ RECENT_FAILURES = 10
 # read the most recent ones, each up to a size no honest result reaches.
 MAX_RESULTS_READ = 1000
 MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024  # all results together: status stays a quick look
 
 
 def folder_status(root: str) -> dict[str, Any]:
@@ -107,11 +108,15 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
     jobs: dict[str, str] = {}  # job id → result file
     named: dict[str, str] = {}  # partial path a result names → its result file
     folders: set[str] = set()
+    budget = MAX_TOTAL_BYTES
     for path in _recent_results(layout):
+        if budget <= 0:
+            break
         try:
             with open(path, "rb") as fh:
-                data = fh.read(MAX_RESULT_BYTES + 1)
-            r = json.loads(data) if len(data) <= MAX_RESULT_BYTES else None
+                data = fh.read(min(MAX_RESULT_BYTES, budget) + 1)
+            budget -= len(data)
+            r = json.loads(data) if len(data) <= MAX_RESULT_BYTES and budget >= 0 else None
         except (OSError, ValueError):
             continue
         if not isinstance(r, dict) or not isinstance(r.get("clips"), list):

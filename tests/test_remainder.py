@@ -176,6 +176,9 @@ def test_cli_writes_with_o_and_never_overwrites(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already exists" in again.stderr
     assert target.read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["job.json", "job.result.json", "rest.json"]
+    nowhere = run_cli("remainder", str(path), "-o", str(tmp_path / "no" / "such" / "x.json"))
+    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
 
 
 def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_names(
