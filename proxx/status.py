@@ -194,6 +194,10 @@ def render_text(status: dict[str, Any]) -> str:
         lines.append("recent failures:")
         for f in status["recent_failures"]:
             lines.append(f"  {os.path.basename(f['result'])}: {f['status']}: {f['reason']}")
+        if any(f["status"] == "PARTIAL" or str(f["reason"]).startswith(("interrupted", "recovered"))
+               for f in status["recent_failures"]):
+            lines.append("  (resubmit what did not complete: proxx remainder failed/JOB.result.json"
+                         " -o pending/JOB-rest.json)")
     if status["misplaced"]:
         lines.append(f"misplaced (never taken): {len(status['misplaced'])}")
         for m in status["misplaced"]:
