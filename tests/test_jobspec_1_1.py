@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 
 from proxx.errors import ValidationError
 from proxx.plan import output_names
 from proxx.spec import JobSpec, fingerprint, load_spec
-from testkit import spec_dict
+from testkit import run_cli, spec_dict
 
 SOURCES = ["/m/a.mov", "/m/b.mov", "/m/c.mov"]
 
@@ -104,3 +105,11 @@ def test_indices_are_integers(bad: list[Any]) -> None:
 def test_unsupported_versions_name_both_readable_ones() -> None:
     msg = reason(spec_dict(SOURCES, "/out", jobspec_version="1.2.0"))
     assert "'1.2.0'" in msg and "'1.0.0' or '1.1.0'" in msg
+
+
+def test_published_schema_accepts_both_versions() -> None:
+    schema = json.loads(run_cli("schema", "jobspec").stdout)
+    jsonschema.validate(spec_dict(SOURCES, "/out"), schema)
+    jsonschema.validate(spec_dict(SOURCES[1:], "/out", jobspec_version="1.1.0",
+                                  source_indices=[2, 3], source_count=3), schema)
+    assert {"source_indices", "source_count"} <= set(schema["properties"])

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proxx.plan import output_names, resolve_sources
 from proxx.remainder import RemainderRefused, remainder
@@ -219,3 +221,22 @@ def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_nam
     for c in original["clips"]:
         assert ffprobe_video(c["output_path"])["codec_name"] == "h264"
     assert identity(done) == before
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(total=st.integers(1, 1500), data=st.data(),
+       template=st.sampled_from(["{index}", "{index}_{source_name}", "{source_name}_{codec}",
+                                 "p{index}-{date}{time}", "{source_name}"]))
+def test_remainder_names_are_the_original_names(tmp_path_factory: pytest.TempPathFactory,
+                                                total: int, data: st.DataObject,
+                                                template: str) -> None:
+    # What runs produce: some COMPLETED, then one FAILED, the rest SKIPPED.
+    done = data.draw(st.integers(0, total - 1))
+    statuses = ["COMPLETED"] * done + ["FAILED"] + ["SKIPPED"] * (total - done - 1)
+    folder = tmp_path_factory.mktemp("prop")
+    sources = [f"cam/clip{i}.mov" for i in range(total)]
+    path, _ = write_job(folder, sources, statuses, output_name_template=template)
+    original = [Path(c["output_path"]).name for c in json.loads(path.read_text())["clips"]]
+    spec = load_spec(remainder(str(path)).to_json().encode())
+    assert output_names(spec, list(spec.sources)) == original[done:]
