@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
-from typing import Protocol
 
 from proxx.fsutil import write_atomic
-from proxx.results import JobResult
 from proxx.watchfolder import STATES, is_candidate
 
 
@@ -80,68 +76,35 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def failure_reason(result: JobResult) -> str:
-    """One label value per failed job: the first thing that went wrong."""
-    if result.validation_error is not None:
-        return "validation_error"
-    if result.recovery is not None:
-        return "recovered"
-    if result.interrupted is not None:
-        return "interrupted"
-    for clip in result.clips:
-        if clip.status == "FAILED" and clip.failure_reason is not None:
-            return str(clip.failure_reason.value)
-    return "system_error" if result.system_error is not None else "unknown"
-
-
-class _Slot(Protocol):
-    @property
-    def process(self) -> BaseProcess: ...
-
-
 @dataclass
-class MetricsRecorder:
-    """What a runner knows, turned into a snapshot and written at most every interval.
+class MetricsFile:
+    """Turns the runner's counters into a snapshot, written at most every interval.
 
-    With no path it only counts (so the runner calls it unconditionally).
+    With no path it does nothing, so the runner calls it unconditionally.
     """
 
     root: str
     path: str | None
     min_interval_s: float = 1.0
-    completed: int = 0
-    failed: Counter[str] = field(default_factory=Counter)
-    _pids: set[int] = field(default_factory=set)
-    _workers: int = 0
     _last_write: float = float("-inf")
 
-    def finished(self, result: JobResult, *, failed: bool) -> None:
-        if failed:
-            self.failed[failure_reason(result)] += 1
-        else:
-            self.completed += 1
-
-    def scanned(self, slots: Iterable[_Slot], *, force: bool = False) -> None:
-        """Call after each scan of pending/ with the pool's worker slots."""
+    def update(self, completed: int, failed_by_reason: Mapping[str, int], worker_restarts: int,
+               *, force: bool = False) -> None:
+        """Call after each scan of pending/ (force: at shutdown, whatever the interval)."""
         if self.path is None:
             return
-        live = [s.process.pid for s in slots if s.process.pid is not None]
-        self._workers = max(self._workers, len(live))
-        self._pids.update(live)  # a pid never seen before in a slot is a replacement
         now = time.monotonic()
-        if force or now - self._last_write >= self.min_interval_s:
-            self._last_write = now
-            write(os.path.abspath(self.path), self.snapshot(time.time()))
-
-    def snapshot(self, scanned_at: float) -> MetricsSnapshot:
+        if not force and now - self._last_write < self.min_interval_s:
+            return
+        self._last_write = now
+        scanned_at = time.time()
         counts, oldest = folder_counts(self.root)
-        return MetricsSnapshot(
-            folder=self.root, jobs=counts, completed_total=self.completed,
-            failed_total=dict(self.failed),
-            worker_restarts=max(0, len(self._pids) - self._workers),
+        write(os.path.abspath(self.path), MetricsSnapshot(
+            folder=self.root, jobs=counts, completed_total=completed,
+            failed_total=dict(failed_by_reason), worker_restarts=worker_restarts,
             last_scan_timestamp=scanned_at,
             oldest_pending_age_seconds=max(0.0, scanned_at - oldest) if oldest else 0.0,
-        )
+        ))
 
 
 def folder_counts(root: str) -> tuple[dict[str, int], float | None]:
