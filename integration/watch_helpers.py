@@ -252,10 +252,9 @@ class Watch:
         return [p for p in self.procs() if p.pid != self.pid]
 
     def workers(self) -> list[ProcInfo]:
-        """Worker processes: python grandchildren (forkserver children) of the supervisor."""
-        procs = self.procs()
-        servers = {p.pid for p in procs if p.ppid == self.pid and is_python(p)}
-        return [p for p in procs if p.ppid in servers and is_python(p)]
+        """Worker processes: the supervisor's python children (started via proxx.child)."""
+        return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
+                and "proxx.child" in p.argv]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""

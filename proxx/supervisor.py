@@ -262,7 +262,8 @@ class Supervisor:
             orphan.release()  # picked up again once a worker is free
             return
         recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
-        log.warning("recovering %s from a dead runner (%s)", orphan.name, REASON,
+        log.warning("recovered %s from a dead runner (%s); a worker accounts for its clips",
+                    orphan.name, REASON,
                     extra={"job_id": job_id, "state": "recovering"})
         self.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)
