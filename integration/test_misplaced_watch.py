@@ -43,3 +43,14 @@ def test_each_misplaced_file_is_warned_once_across_many_scans(
         assert path.read_bytes() == data  # warned about, never moved or changed
     assert "misplaced file" not in "\n".join(  # control: real jobs are never called misplaced
         line for line in log.splitlines() if "first.json" in line or "second.json" in line)
+
+
+def test_misplaced_warning_in_json_logs(root: Path, launcher: Launcher) -> None:
+    (root / "pending" / "job.JSON").write_text("{}")
+    watch = launcher.cli(root, "--once", env={"PROXX_LOG_FORMAT": "json"})
+    assert watch.wait() == 0, watch.log()
+    lines = [json.loads(line) for line in watch.log().splitlines() if line.startswith("{")]
+    warned = [o for o in lines if o.get("state") == "misplaced"]
+    assert len(warned) == 1, watch.log()
+    assert warned[0]["jobspec"] == str(root / "pending" / "job.JSON")
+    assert "rename it to job.json" in warned[0]["reason"]

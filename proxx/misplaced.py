@@ -159,7 +159,8 @@ class MisplacedWarner:
         current = {(m.path, m.reason) for m in found}
         for m in found:
             if (m.path, m.reason) not in self.warned:
-                log.warning("misplaced file %s will never be taken: %s", m.path, m.reason)
+                log.warning("misplaced file %s will never be taken: %s", m.path, m.reason,
+                            extra={"jobspec": m.path, "state": "misplaced", "reason": m.reason})
         self.warned = current
         if len(self._peeked) > 4 * MAX_ENTRIES:  # stale (path, size, mtime) keys pile up
             self._peeked.clear()
