@@ -21,6 +21,7 @@ log = logging.getLogger("proxx.watch")
 PEEK_BYTES = 64
 MAX_ENTRIES = 10_000  # per folder: a bound on the work one look may cost
 MAX_PEEKS = 256  # per look; files already judged are remembered by the warner
+MAX_WARNINGS = 20  # new misplaced files named one by one in the log per look
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,13 @@ class MisplacedWarner:
         self._last = now
         found = find_misplaced(self.root, self._peeked)
         current = {(m.path, m.reason) for m in found}
-        for m in found:
-            if (m.path, m.reason) not in self.warned:
-                log.warning("misplaced file %s will never be taken: %s", m.path, m.reason,
-                            extra={"jobspec": m.path, "state": "misplaced", "reason": m.reason})
+        new = [m for m in found if (m.path, m.reason) not in self.warned]
+        for m in new[:MAX_WARNINGS]:
+            log.warning("misplaced file %s will never be taken: %s", m.path, m.reason,
+                        extra={"jobspec": m.path, "state": "misplaced", "reason": m.reason})
+        if len(new) > MAX_WARNINGS:  # a folder of unrelated JSON must not flood the log
+            log.warning("… and %d more misplaced files: `proxx status %s` lists them all",
+                        len(new) - MAX_WARNINGS, self.root)
         self.warned = current
         if len(self._peeked) > 4 * MAX_ENTRIES:  # stale (path, size, mtime) keys pile up
             self._peeked.clear()

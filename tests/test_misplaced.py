@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
-from proxx.misplaced import find_misplaced
+import pytest
+
+from proxx.misplaced import MAX_WARNINGS, MisplacedWarner, find_misplaced
 from testkit import run_cli
 
 JOB = b'{"jobspec_version": "1.0.0"}'
@@ -77,3 +80,33 @@ def test_status_lists_misplaced_files_in_text_and_json(tmp_path: Path) -> None:
     assert "misplaced (never taken): 2" in text
     assert f"{root / 'job.json'}: in the watch root" in text
     assert "0 pending" in text  # the count stays honest: these are not pending jobs
+
+
+def test_warner_warns_once_per_file_and_caps_a_flood(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = folder(tmp_path)
+    (root / "a.json").write_bytes(JOB)
+    warner = MisplacedWarner(str(root), min_interval_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="proxx.watch"):
+        warner.check()
+        warner.check()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"misplaced file {root / 'a.json'} will never be taken: in the watch root; JobSpecs "
+        "are taken from pending/ only: move it into pending/ (as NAME.json)"]
+    caplog.clear()
+    (root / "logs").mkdir()
+    for i in range(MAX_WARNINGS + 5):
+        (root / "logs" / f"{i}.json").write_bytes(b"{}")
+    with caplog.at_level(logging.WARNING, logger="proxx.watch"):
+        warner.check()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == MAX_WARNINGS + 1
+    assert messages[-1].startswith("… and 5 more misplaced files")
+    # Gone, then back: warned again.
+    (root / "a.json").unlink()
+    warner.check()
+    (root / "a.json").write_bytes(JOB)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="proxx.watch"):
+        warner.check()
+    assert len(caplog.records) == 1 and "a.json" in caplog.records[0].getMessage()
