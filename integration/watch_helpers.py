@@ -58,8 +58,19 @@ def driver_main(argv: list[str]) -> None:
                    help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
                    "test clips); shorter ones keep the default, so that a loaded machine "
                    "never times out the tiny jobs around them")
+    p.add_argument("--die-after-step", default=None,
+                   help="SIGKILL this supervisor right after that step of filing a job "
+                   "(staged, linked, moved): the fault-injection point of watchfolder")
     a = p.parse_args(argv)
     logs.setup()
+    if a.die_after_step:
+        from proxx import watchfolder
+
+        def die(step: str) -> None:
+            if step == a.die_after_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        watchfolder.after_step = die
     module, _, name = a.target.rpartition(":")
     target = f"{module or 'integration.fake_workers'}:{name}"
     deadlines = Deadlines()

@@ -153,8 +153,9 @@ class Supervisor:
             u.claim.name for u in self.unfinished}
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
-                if (where := file_stranded(self.layout, path)) is not None:
-                    log.warning("filed a result a dead runner left in running/: %s", where)
+                if (filed := file_stranded(path)) is not None:
+                    self._remove_sidecar(filed[1])
+                    log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
             with self._guarded(orphan.name, orphan):
                 self._recover(orphan)

@@ -185,6 +185,7 @@ class JobTracker:
                 # look at the output volume (a hung mount must not hang it).
                 partial=lambda c: self.started[c.index].partial_path
                 if c.index in self.started and self.death is not None else None,
+                partial_note="its temporary render (if FFmpeg had begun writing) is",
             )
         elif self.rejected is None and self.recovered is None:
             early = failure  # it stopped before it knew its clips
