@@ -54,8 +54,8 @@ def _running(layout: Layout, name: str) -> dict[str, Any]:
     path = os.path.join(layout.dir("running"), name)
     owner: dict[str, Any] = {}
     try:
-        with open(os.path.join(layout.dir("running"), f".{name}.owner"), "rb") as fh:
-            owner = json.loads(fh.read())
+        with open(layout.sidecar(name), "rb") as fh:
+            owner = json.loads(fh.read(64 * 1024))  # Proxx's own few hundred bytes
     except (OSError, ValueError):
         pass
     try:
