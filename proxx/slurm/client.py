@@ -6,6 +6,7 @@ operator can run by hand to see what Proxx saw, and their output is stable.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -67,7 +68,7 @@ class SlurmClient:
 
     def check(self) -> None:
         """Fail at start, not at the first job: clients present, controller answering."""
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        missing = [tool for tool in TOOLS if self._which(tool) is None]
         if missing:
             raise SlurmUnavailable(
                 "--executor slurm needs the Slurm clients; not found on PATH: "
@@ -109,15 +110,28 @@ class SlurmClient:
                 return job
         return None
 
-    def cancel(self, job_id: str) -> None:
+    def find_by_name(self, job_name: str) -> str | None:
+        """The newest job Slurm knows by this exact name (for a sidecar without an id)."""
+        proc = self._run(["squeue", "-h", "-t", "all", f"--name={job_name}", "-o", "%i"])
+        if proc.returncode != 0:
+            raise SlurmUnavailable(f"squeue --name failed: {proc.stderr.strip()}")
+        ids = [i for i in proc.stdout.split() if i.isdigit()]
+        return max(ids, key=int) if ids else None
+
+    def cancel(self, job_id: str, *, kill: bool = False) -> None:
         """scancel: SIGTERM to the step (the worker writes its interrupted result), then KILL
-        after the cluster's KillWait."""
-        proc = self._run(["scancel", job_id])
+        after the cluster's KillWait; `kill` sends KILL at once."""
+        argv = ["scancel", "--signal=KILL", "--full", job_id] if kill else ["scancel", job_id]
+        proc = self._run(argv)
         if proc.returncode != 0 and _GONE not in proc.stderr:
             raise SlurmUnavailable(f"scancel {job_id} failed: {proc.stderr.strip()}")
 
+    def _which(self, tool: str) -> str | None:
+        path = (self.env if self.env is not None else os.environ).get("PATH", os.defpath)
+        return shutil.which(tool, path=path)
+
     def _run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        exe = self._paths.get(argv[0]) or shutil.which(argv[0])
+        exe = self._paths.get(argv[0]) or self._which(argv[0])
         if exe is None:
             raise SlurmUnavailable(f"{argv[0]} is not on PATH")
         self._paths[argv[0]] = exe

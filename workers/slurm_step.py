@@ -1,0 +1,112 @@
+"""The body of a Proxx Slurm batch job: one claimed JobSpec, run by the worker code.
+
+    python -P -m workers.slurm_step --spool RUNNING/NAME.json.spool --job-id ID
+        --kind run --jobspec RUNNING/NAME.json --base-dir ROOT [--log-level L]
+
+It runs on whatever node Slurm picked. Everything the local pool's worker does
+happens here the same way (`workers.jobrun.run_request`); only the channel
+differs: each message is appended to the spool file as one JSON line and
+fsynced, and the supervisor tails that file. There is no pipe, so a stop is a
+signal: `scancel`, a time limit or a node failure sends SIGTERM, the job stops
+its FFmpeg/Resolve work and reports the clip as interrupted, and Slurm's end
+state tells the supervisor why.
+
+A job runs at most once. Slurm is told `--no-requeue`, but an administrator
+can still requeue: a restarted step (SLURM_RESTART_COUNT > 0) refuses, and so
+does a step whose spool already exists — the spool is created with O_EXCL on
+the shared filesystem, so two runs of one claim cannot both start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import traceback
+from typing import get_args
+
+from proxx import logs
+from proxx.protocol import FromWorker, JobKind, StartJob, WorkerFailing, encode
+from proxx.slurm.spool import append_line
+from workers.interrupts import Interrupts
+from workers.jobrun import run_request
+
+EXIT_OK = 0  # the job ran to its end and reported it (whatever the job's status)
+EXIT_CRASHED = 1  # an exception ended the worker; its last words are in the spool
+EXIT_NO_SPOOL = 2  # the spool's folder is not visible here: storage not shared
+EXIT_REFUSED = 3  # a second run of the same claim (requeue): nothing was done
+EXIT_INTERRUPTED = 5  # SIGTERM (scancel, time limit, node failure): results say interrupted
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="workers.slurm_step")
+    p.add_argument("--spool", required=True)
+    p.add_argument("--job-id", required=True)
+    p.add_argument("--kind", choices=get_args(JobKind), default="run")
+    p.add_argument("--jobspec", required=True)
+    p.add_argument("--base-dir", required=True)
+    p.add_argument("--worker-id", type=int, default=0)
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-format", default="text")
+    return p.parse_args(argv)
+
+
+def refusal(restart_count: str | None) -> str | None:
+    """Why this run must not start, or None."""
+    try:
+        restarts = int(restart_count or "0")
+    except ValueError:
+        restarts = 0
+    if restarts > 0:
+        return (f"Slurm restarted this job (SLURM_RESTART_COUNT={restarts}); "
+                "Proxx never runs a job twice")
+    return None
+
+
+def open_spool(path: str) -> int:
+    """Create the spool exclusively: it existing means this claim already ran."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logs.setup(args.log_level, args.log_format)
+    why = refusal(os.environ.get("SLURM_RESTART_COUNT"))
+    if why is not None:
+        print(f"proxx slurm step: refusing: {why}", file=sys.stderr)
+        return EXIT_REFUSED
+    if not os.path.isdir(os.path.dirname(args.spool)):
+        print(f"proxx slurm step: {os.path.dirname(args.spool)} does not exist on this node "
+              "(is the watch folder on storage every node shares?)", file=sys.stderr)
+        return EXIT_NO_SPOOL
+    try:
+        fd = open_spool(args.spool)
+    except FileExistsError:
+        print(f"proxx slurm step: refusing: {args.spool} exists, this claim already ran",
+              file=sys.stderr)
+        return EXIT_REFUSED
+    lock = threading.Lock()
+
+    def emit(msg: FromWorker) -> None:
+        with lock:  # probes may report from several threads; one line per write
+            append_line(fd, encode(msg))
+
+    interrupts = Interrupts(None)  # no pipe: SIGTERM is the only stop
+    req = StartJob(job_id=args.job_id, kind=args.kind, jobspec_path=os.path.abspath(args.jobspec),
+                   base_dir=os.path.abspath(args.base_dir), worker_id=args.worker_id)
+    try:
+        run_request(req, emit, interrupts)
+    except BaseException as exc:
+        traceback.print_exc()
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        emit(WorkerFailing(error=text.splitlines()[-1] if text else type(exc).__name__))
+        return EXIT_CRASHED
+    finally:
+        # fsync'd line by line already; closing is the NFS close-to-open point
+        os.close(fd)
+    return EXIT_INTERRUPTED if interrupts.reason else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
