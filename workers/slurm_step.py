@@ -30,7 +30,7 @@ from proxx import logs
 from proxx.protocol import FromWorker, JobKind, StartJob, WorkerFailing, encode
 from proxx.slurm.spool import append_line
 from workers.interrupts import Interrupts
-from workers.jobrun import run_request
+from workers.jobrun import Engines, run_request
 
 EXIT_OK = 0  # the job ran to its end and reported it (whatever the job's status)
 EXIT_CRASHED = 1  # an exception ended the worker; its last words are in the spool
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     req = StartJob(job_id=args.job_id, kind=args.kind, jobspec_path=os.path.abspath(args.jobspec),
                    base_dir=os.path.abspath(args.base_dir), worker_id=args.worker_id)
     try:
-        run_request(req, emit, interrupts)
+        run_request(req, emit, interrupts, Engines())
     except BaseException as exc:
         traceback.print_exc()
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()

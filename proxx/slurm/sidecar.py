@@ -1,6 +1,6 @@
 """The Slurm job id recorded with a claim, so ownership survives a supervisor restart.
 
-`running/NAME.json.slurm` is written (atomically) *before* sbatch runs, with no
+`running/.NAME.json.slurm` is written (atomically) *before* sbatch runs, with no
 job id, then again with the id sbatch printed. A runner that finds a claim
 with a sidecar therefore knows the job may be running on the cluster even when
 the claim's lock is free: it asks Slurm (by id, or by the job name when the
@@ -17,6 +17,7 @@ import socket
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from proxx.fsutil import write_atomic
+from proxx.watchfolder import fit_name
 
 SUFFIX = ".slurm"
 
@@ -34,7 +35,9 @@ class Sidecar(BaseModel):
 
 
 def sidecar_path(claim_path: str) -> str:
-    return claim_path + SUFFIX
+    """`running/NAME.json` → `running/.NAME.json.slurm` (a dot-file, like the owner record)."""
+    folder, name = os.path.split(claim_path)
+    return os.path.join(folder, fit_name(f".{name}", SUFFIX))
 
 
 def write(claim_path: str, record: Sidecar) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from proxx.errors import ProxxError
+from proxx.watchfolder import fit_name
 
 MAX_LINE = 1 << 20  # the largest message (a job's planned clips) is far below this
 T = TypeVar("T")
@@ -24,8 +25,10 @@ class SpoolGarbage(ProxxError):
 
 
 def spool_path(claim_path: str) -> str:
-    """Beside the claim: `running/NAME.json` → `running/NAME.json.spool` (not a `*.json`)."""
-    return claim_path + ".spool"
+    """Beside the claim: `running/NAME.json` → `running/.NAME.json.spool` (a dot-file: intake
+    and status ignore it; shortened like every name the watch folder derives)."""
+    folder, name = os.path.split(claim_path)
+    return os.path.join(folder, fit_name(f".{name}", ".spool"))
 
 
 @dataclass
