@@ -8,19 +8,35 @@ folder, its daemons children of the test process, stopped by PID.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from integration.slurm_cluster import SlurmCluster, missing_tools
+from integration.watch_helpers import (
+    Launcher,
+    Watch,
+    assert_no_ffmpeg,
+    done_count,
+    drop,
+    failed_clip,
+    listing,
+    make_root,
+    partials,
+    prores,
+    result,
+    results,
+    spec,
+    specs_in,
+    wait_for,
+)
 from proxx.errors import FailureReason
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
 from proxx.slurm.states import SlurmJob, end_failure
 
-T = TypeVar("T")
 DEADLINE_S = 120.0  # a test deadline only, never a claim about speed
 
 
@@ -49,20 +65,9 @@ def idle_node(slurm: SlurmCluster) -> Iterator[SlurmCluster]:
     """The node is idle before and after the test (tests that take it down put it back)."""
     slurm.wait_node_state("idle")
     yield slurm
-    if slurm.node_state().rstrip("*~#!%$@^-") != "idle":
+    if slurm.node_state().rstrip("*~#!%$@^-") in ("down", "drained", "draining"):
         slurm.set_node("resume")
-        slurm.wait_node_state("idle")
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = DEADLINE_S) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    slurm.wait_node_state("idle")
 
 
 def _sleep_job(tmp_path: Path, name: str, seconds: int = 300) -> Submission:
@@ -99,16 +104,16 @@ def test_scancel_and_a_downed_node_end_as_slurm_says_with_state_and_reason(
 ) -> None:
     a = client.submit(_sleep_job(tmp_path, "proxx-test-cancel"))
     b = client.submit(_sleep_job(tmp_path, "proxx-test-node"))
-    wait_for("both running", lambda: [j.state for j in client.poll([a, b]).values()]
-             == ["RUNNING", "RUNNING"])
+    wait_for(lambda: [j.state for j in client.poll([a, b]).values()] == ["RUNNING", "RUNNING"],
+             "both running")
     assert client.find_by_name("proxx-test-cancel") == a
     client.cancel(a)
-    cancelled = wait_for("cancel", lambda: _ended(client, a))
+    cancelled = wait_for(lambda: _ended(client, a), "the cancel")
     assert cancelled.state == "CANCELLED"
     assert end_failure(cancelled)[0] is FailureReason.INTERRUPTED
     assert client.poll([b])[b].alive  # control: only the cancelled job ended
     idle_node.set_node("down", "proxx test")
-    failed = wait_for("node failure", lambda: _ended(client, b))
+    failed = wait_for(lambda: _ended(client, b), "the node failure")
     reason, detail = end_failure(failed)
     assert (failed.state, reason) == ("NODE_FAIL", FailureReason.WORKER_CRASHED)
     assert "NODE_FAIL" in detail and "NodeDown" in detail and failed.restarts == 0
@@ -118,3 +123,184 @@ def test_a_job_slurm_forgot_or_never_had_polls_as_absent(client: SlurmClient) ->
     assert client.poll(["999999"]) == {}
     assert client.show("999999") is None
     assert client.find_by_name("proxx-no-such-job") is None
+
+
+# -- proxx watch --executor slurm, end to end ----------------------------------------------
+
+@pytest.fixture
+def cluster(idle_node: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The shared cluster, with no job of an earlier test left in its queue."""
+    yield idle_node
+    idle_node.run("scancel", "--full", check=False)
+    wait_for(lambda: not idle_node.run("squeue", "-h", "-o", "%i", check=False).split(),
+             "an empty queue", timeout=60)
+
+
+def slurm_watch(launcher: Launcher, root: Path, cluster: SlurmCluster, *args: str) -> Watch:
+    return launcher.cli(root, "--executor", "slurm", "--poll-seconds", "0.2", *args,
+                        env={"SLURM_CONF": str(cluster.conf)})
+
+
+def slurm_jobs_named(cluster: SlurmCluster, jobspec: str) -> list[SlurmJob]:
+    """Every Slurm job (any state Slurm still remembers) submitted for `jobspec`."""
+    out = cluster.run("squeue", "-h", "-t", "all", "-o", "%i|%j", check=False)
+    ids = [line.split("|", 1)[0] for line in out.splitlines()
+           if line.split("|", 1)[-1].endswith(f"-{jobspec}")]
+    jobs = [SlurmClient(env=cluster.env()).show(i) for i in ids]
+    return [j for j in jobs if j is not None]
+
+
+def running_slurm_job(cluster: SlurmCluster, jobspec: str) -> SlurmJob | None:
+    jobs = [j for j in slurm_jobs_named(cluster, jobspec) if j.state == "RUNNING"]
+    return jobs[0] if jobs else None
+
+
+def rendering(out: Path, stem: str) -> bool:
+    """FFmpeg has started writing this job's proxy (its temporary name exists)."""
+    return any(n.startswith(f".{stem}") and n.endswith(".partial") for n in os.listdir(out))
+
+
+def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
+    cluster: SlurmCluster, launcher: Launcher, tmp_path: Path, clip: Callable[..., Path],
+) -> None:
+    src = clip("slurm-src.mov", size="320x180", seconds=2.0)
+    roots = {ex: make_root(tmp_path, f"watch-{ex}") for ex in ("slurm", "local")}
+    outs = {ex: tmp_path / f"out-{ex}" for ex in roots}
+    for ex, root in roots.items():
+        outs[ex].mkdir()
+        for i in range(10):
+            kind = prores if i % 2 else spec  # ProRes and H.264 (fixed x264 threads)
+            drop(root, f"ten{i:02d}.json",
+                 kind([src], outs[ex], output_name_template=f"ten{i:02d}_{{source_name}}"))
+    w = slurm_watch(launcher, roots["slurm"], cluster, "--once", "--max-workers", "3")
+    assert w.wait() == 0, w.log()
+    local = launcher.cli(roots["local"], "--once", "--max-workers", "3")
+    assert local.wait() == 0, local.log()
+    for ex, root in roots.items():
+        assert len(specs_in(root, "completed")) == 10, (ex, listing(root), w.log())
+        assert listing(root)["running"] == [] and listing(root)["failed"] == []
+    names = sorted(os.listdir(outs["slurm"]))
+    assert len(names) == 10 and names == sorted(os.listdir(outs["local"]))
+    for name in names:
+        assert (outs["slurm"] / name).read_bytes() == (outs["local"] / name).read_bytes(), name
+    # each job went through Slurm exactly once, and its result says where it ran
+    for stem, res in results(roots["slurm"], "completed").items():
+        ran = slurm_jobs_named(cluster, f"{stem}.json")
+        assert [j.state for j in ran] == ["COMPLETED"], stem
+        assert res["_metadata"]["executor"]["slurm_job_id"] == ran[0].job_id
+        assert res["_metadata"]["executor"]["slurm_node"] == cluster.node
+    assert all(res["_metadata"].get("executor") is None
+               for res in results(roots["local"], "completed").values())
+
+
+def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
+    long_clip: Path, tiny: Path,
+) -> None:
+    drop(root, "sc_long.json", prores([long_clip], out, output_name_template="sc_long"))
+    w = slurm_watch(launcher, root, cluster, "--max-workers", "2")
+    wait_for(lambda: rendering(out, "sc_long"), "the long job to render", on_fail=w.log)
+    job = running_slurm_job(cluster, "sc_long.json")
+    assert job is not None
+    drop(root, "sc_tiny.json", spec([tiny], out, output_name_template="sc_tiny"))
+    cluster.run("scancel", job.job_id)
+    wait_for(lambda: done_count(root) == 2, "both jobs to end", on_fail=w.log)
+    failed = result(root, "failed", "sc_long")
+    clip = failed_clip(failed)
+    assert clip["failure_reason"] == "interrupted"
+    assert f"Slurm job {job.job_id} CANCELLED" in clip["failure_detail"]
+    assert specs_in(root, "completed") == ["sc_tiny.json"]  # control: the other job is fine
+    assert w.alive()  # a cancelled job is that job's problem, not the runner's
+    w.send(signal.SIGTERM)
+    assert w.wait() == 0
+    assert listing(root)["running"] == []
+    # no proxy under its final name; what FFmpeg had written is kept and reported
+    assert not (out / "sc_long.mov").exists()
+    assert [os.path.basename(clip["partial_output_path"])] == partials(out)
+
+
+def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_empty(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+) -> None:
+    for name in ("st_a", "st_b"):
+        drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
+    w = slurm_watch(launcher, root, cluster, "--max-workers", "2")
+    wait_for(lambda: rendering(out, "st_a") and rendering(out, "st_b"), "both jobs rendering",
+             on_fail=w.log)
+    w.send(signal.SIGTERM)
+    assert w.wait(timeout=60) == 0, w.log()
+    assert listing(root)["running"] == []
+    assert specs_in(root, "failed") == ["st_a.json", "st_b.json"]
+    for name in ("st_a", "st_b"):
+        clip = failed_clip(result(root, "failed", name))
+        assert clip["failure_reason"] == "interrupted", clip
+        assert "CANCELLED" in clip["failure_detail"]
+        assert [j.state for j in slurm_jobs_named(cluster, f"{name}.json")] == ["CANCELLED"]
+    assert_no_ffmpeg(str(out))
+    assert not (out / "st_a.mov").exists() and not (out / "st_b.mov").exists()
+
+
+def test_kill_9_then_restart_reattaches_and_nothing_is_submitted_twice(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
+    long_clip: Path, tiny: Path,
+) -> None:
+    for name in ("k9_a", "k9_b"):
+        drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
+    drop(root, "k9_c.json", spec([tiny], out, output_name_template="k9_c"))
+    first = slurm_watch(launcher, root, cluster, "--max-workers", "2")
+    wait_for(lambda: rendering(out, "k9_a") and rendering(out, "k9_b"), "two jobs rendering",
+             on_fail=first.log)
+    first.send(signal.SIGKILL)
+    first.wait()
+    # The batch jobs are not the supervisor's children: they render on.
+    assert running_slurm_job(cluster, "k9_a.json") and running_slurm_job(cluster, "k9_b.json")
+    assert specs_in(root, "pending") == ["k9_c.json"]
+    second = slurm_watch(launcher, root, cluster, "--max-workers", "2", "--once")
+    assert second.wait(timeout=180) == 0, second.log()
+    assert specs_in(root, "completed") == ["k9_a.json", "k9_b.json", "k9_c.json"], second.log()
+    assert listing(root)["running"] == [] and listing(root)["failed"] == []
+    for name in ("k9_a", "k9_b", "k9_c"):
+        assert len(slurm_jobs_named(cluster, f"{name}.json")) == 1, name
+    assert sorted(os.listdir(out)) == ["k9_a.mov", "k9_b.mov", "k9_c.mov"]
+    assert "re-attached" in second.log()
+
+
+def test_a_node_taken_down_mid_job_fails_that_job_once(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+) -> None:
+    drop(root, "nd.json", prores([long_clip], out, output_name_template="nd"))
+    w = slurm_watch(launcher, root, cluster)
+    wait_for(lambda: rendering(out, "nd"), "the job to render", on_fail=w.log)
+    cluster.set_node("down", "proxx test")
+    wait_for(lambda: done_count(root) == 1, "the job to end", on_fail=w.log)
+    clip = failed_clip(result(root, "failed", "nd"))
+    assert clip["failure_reason"] == "worker_crashed"
+    assert "NODE_FAIL" in clip["failure_detail"] and "NodeDown" in clip["failure_detail"]
+    # ReturnToService=2 brings the node back as soon as its slurmd registers again
+    cluster.wait_node_state("idle")
+    time.sleep(3)  # a requeue, if Slurm did one, would show within a scheduling cycle
+    ran = slurm_jobs_named(cluster, "nd.json")
+    assert [(j.state, j.restarts) for j in ran] == [("NODE_FAIL", 0)]
+    w.send(signal.SIGTERM)
+    assert w.wait() == 0
+    assert listing(root)["running"] == [] and not (out / "nd.mov").exists()
+
+
+@pytest.mark.slow
+def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+) -> None:
+    # Slurm's limits are whole minutes, checked about every 30 s: the job must keep
+    # rendering for well over 90 s, so it gets several long clips.
+    drop(root, "tl.json", prores([long_clip] * 8, out, output_name_template="tl_{index}"))
+    w = slurm_watch(launcher, root, cluster, "--slurm-arg=--time=1")
+    wait_for(lambda: done_count(root) == 1, "the job to hit its limit", timeout=240,
+             on_fail=w.log)
+    res = result(root, "failed", "tl")
+    clip = failed_clip(res)
+    assert clip["failure_reason"] == "timeout", clip
+    assert "TIMEOUT" in clip["failure_detail"] and "TimeLimit" in clip["failure_detail"]
+    assert res["clips"][-1]["status"] == "SKIPPED"
+    w.send(signal.SIGTERM)
+    assert w.wait() == 0
+    assert listing(root)["running"] == []
