@@ -22,12 +22,12 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from proxx.clock import iso, utc_now
+from proxx.jobplan import JobPlan
 from proxx.protocol import (
     CancelJob,
     ClipFinished,
     ClipStarted,
     JobFinished,
-    JobPlan,
     decode_for_worker,
     encode,
 )

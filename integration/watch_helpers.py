@@ -44,7 +44,7 @@ def driver_main(argv: list[str]) -> None:
     import importlib
 
     from proxx import logs
-    from proxx.pool import default_clip_timeout
+    from proxx.deadlines import Deadlines, default_render_limit
     from proxx.supervisor import Supervisor
     from proxx.watchfolder import FatalWatchError
 
@@ -61,20 +61,20 @@ def driver_main(argv: list[str]) -> None:
     a = p.parse_args(argv)
     logs.setup()
     module, _, name = a.target.rpartition(":")
-    target = getattr(importlib.import_module(module or "integration.fake_workers"), name)
-    kwargs: dict[str, Any] = {}
+    target = f"{module or 'integration.fake_workers'}:{name}"
+    deadlines = Deadlines()
     if a.clip_timeout is not None:
         limit = a.clip_timeout
 
-        def clip_timeout(duration: float | None) -> float:
+        def render_limit(duration: float | None) -> float:
             if (duration or 0.0) > SHORT_LIMIT_OVER_S:
                 return limit
-            return default_clip_timeout(duration)
+            return default_render_limit(duration)
 
-        kwargs["clip_timeout"] = clip_timeout
+        deadlines = Deadlines(render=render_limit)
     try:
         Supervisor(a.root, max_workers=a.max_workers, poll_seconds=a.poll_seconds,
-                   once=a.once, worker_target=target, **kwargs).run()
+                   once=a.once, worker_target=target, deadlines=deadlines).run()
     except FatalWatchError as exc:
         print(f"driver: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -26,61 +26,58 @@ Exit codes of `proxx run`:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="proxx")
-def cli() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log line format on stderr (default: PROXX_LOG_FORMAT, else text). "
+              "json: one object per line with job_id, worker_id, jobspec, state, reason.")
+def cli(log_format: str | None) -> None:
     """Proxx renders verified proxy media from a JobSpec, deterministically.
 
     Logs go to stderr (PROXX_LOG_LEVEL=DEBUG|INFO|WARNING|ERROR); results are
     JSON. `proxx COMMAND -h` explains each command.
     """
-    logs.setup()
+    logs.setup(fmt=log_format)
 
 
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
-def validate(spec: str, as_json: bool) -> None:
+@click.option("--base-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Resolve relative sources against DIR, as `proxx watch DIR` would "
+              "(default: the JobSpec's own folder, as `proxx run` does).")
+def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
     Checks the JSON and every field, that sources exist and are readable media,
     that output_dir is writable, that the codec, container and profile fit the
     engine the sources route to, and that no output name collides or exists.
-    Exit 4 if the check itself could not run (e.g. ffprobe missing).
+    Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
+    host, with the reason `proxx run` would give.
     """
-    from proxx.jobs import Prepared, new_job_id, prepare
+    from proxx.runjob import run_one
 
-    path = os.path.abspath(spec)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        _finish_validate(as_json, {"valid": False, "jobspec_path": path,
-                                   "validation_error": f"cannot read JobSpec: {exc.strerror}"}, 1)
-    out = prepare(data, base_dir=os.path.dirname(path), jobspec_path=path, job_id=new_job_id())
-    if isinstance(out, Prepared):
-        plan = out.planned.plan
-        report: dict[str, Any] = {
-            "valid": True, "jobspec_path": path, "validation_error": None,
-            "jobspec_fingerprint": out.fingerprint, "execution_engine": plan.engine.value,
-            "engine_routing_reason": out.planned.routing_reason,
-            "clips": [{"source_path": c.source_path, "output_path": c.output_path}
-                      for c in plan.clips],
-        }
-        _finish_validate(as_json, report, 0)
-        return
-    report = {"valid": False, "jobspec_path": path, "validation_error": out.validation_error,
-              "system_error": out.system_error, "jobspec_fingerprint": out.jobspec_fingerprint}
-    _finish_validate(as_json, report, 1 if out.validation_error else 4)
-
-
-def _finish_validate(as_json: bool, report: dict[str, Any], code: int) -> None:
+    ran = run_one(spec, "validate", base_dir=base_dir)
+    result, planned = ran.result, ran.outcome.planned if ran.outcome else None
+    report: dict[str, Any] = {
+        "valid": False, "jobspec_path": result.metadata.jobspec_path,
+        "validation_error": result.validation_error, "system_error": result.system_error,
+        "interrupted": result.interrupted, "jobspec_fingerprint": result.jobspec_fingerprint,
+        "execution_engine": result.execution_engine,
+        "engine_routing_reason": result.engine_routing_reason, "clips": [],
+    }
+    code = int(result.exit_code())
+    if planned is not None and code == 0:
+        report["valid"] = True
+        report["clips"] = [{"source_path": c.source_path, "output_path": c.output_path}
+                           for c in planned.clips]
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    if code == 0:
+    if report["valid"]:
         click.echo(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}",
                    err=True)
-    else:
-        reason = report.get("validation_error") or report.get("system_error")
-        click.echo(f"invalid: {reason}", err=True)
-    sys.exit(code)
+        sys.exit(0)
+    reason = result.validation_error or result.system_error or result.interrupted
+    click.echo(f"invalid: {reason}", err=True)
+    sys.exit(code if code else 4)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

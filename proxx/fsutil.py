@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import hashlib
 import os
 
 _AT_FDCWD = -100
@@ -22,7 +23,11 @@ _renameat2 = getattr(_libc, "renameat2", None)
 def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one."""
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp_name = f".{os.path.basename(path)}.{os.getpid()}.tmp"
+    if len(os.fsencode(tmp_name)) > 255:  # a long name still gets a temp name that fits
+        digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+        tmp_name = f".{digest}.{os.getpid()}.tmp"
+    tmp = os.path.join(directory, tmp_name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:

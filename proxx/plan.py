@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from proxx.errors import Interrupted, SystemError_, ValidationError
+from proxx.jobplan import ClipPlan, JobPlan
 from proxx.media import ProbeFacts
 from proxx.naming import render
 from proxx.profiles import CONTAINER_RATES, FORCED_RATES, MIN_FRAME, PROFILES, Engine, fps_label
-from proxx.protocol import ClipPlan, JobPlan
 from proxx.routing import RouteDecision, route_job, route_source
 from proxx.spec import JobSpec
 

@@ -1,392 +1,228 @@
-"""A fixed pool of worker processes, one job each, watched over their pipes.
+"""The local executor: a fixed pool of worker processes, one job each.
 
-The pool knows nothing about folders: it takes JobPlans, and hands back a
-JobOutcome for each — complete, crashed, cancelled or timed out — with every
-clip accounted for. `proxx run` is a pool of one; `proxx watch` a pool of N.
+Each worker is a `WorkerProcess` (proxx.procs); each job it holds is a
+`JobTracker` (proxx.tracker). The pool only wires the two together: it reads
+messages into trackers, carries out their actions (cancel, kill), buries dead
+workers, respawns them with back-off, and hands back events. It never touches
+a JobSpec or an output folder. `proxx run` is a pool of one; `proxx watch` a
+pool of N.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import os
-import signal
+import selectors
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Any
+from dataclasses import dataclass
 
-import pydantic
-
-from proxx.clock import iso, utc_now
+from proxx import logs
+from proxx.deadlines import Deadlines
 from proxx.errors import FailureReason
-from proxx.naming import partial_path
-from proxx.protocol import (
-    CancelJob,
-    ClipFinished,
-    ClipStarted,
-    JobFinished,
-    JobNote,
-    JobPlan,
-    RunJob,
-    WorkerReady,
-    decode_for_supervisor,
-    encode,
-)
-from proxx.results import ClipResult
-from workers.main import worker_main
+from proxx.executor import JobNoted, PoolEvent
+from proxx.procs import ProtocolError, WorkerProcess
+from proxx.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
+from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.pool")
 
-CANCEL_GRACE_S = 8.0  # worker's own TERM→KILL grace for FFmpeg is 3 s
+WORKER_TARGET = "workers.main:worker_main"  # by name: proxx/ never imports workers/
 BOOT_BACKOFF_MAX_S = 60.0
-MAX_MESSAGE_BYTES = 1 << 20  # worker messages are a few kB (stderr tails are capped)
-
-
-def default_clip_timeout(duration_s: float | None) -> float:
-    """Generous: a clip stuck at 20× its own length (plus 5 min) is hung, not slow."""
-    return 300.0 + 20.0 * (duration_s or 60.0)
-
-
-@dataclass
-class ActiveJob:
-    plan: JobPlan
-    ticket: Any
-    results: dict[int, ClipResult] = field(default_factory=dict)
-    started: dict[int, ClipStarted] = field(default_factory=dict)
-    current: int | None = None
-    deadline: float | None = None
-    cancel_reason: str | None = None
-    cancel_failure: FailureReason = FailureReason.INTERRUPTED
-    cancel_deadline: float | None = None
-    engine_versions: dict[str, str] = field(default_factory=dict)
-    note: str | None = None  # latest JobNote, shown by `proxx status`
-
-
-@dataclass
-class JobOutcome:
-    ticket: Any
-    plan: JobPlan
-    clips: list[ClipResult]
-    worker_id: int
-    worker_started_at: str
-    engine_versions: dict[str, str]
+# A worker that dies this soon after taking a job, before saying a word about
+# it, is broken (not the job): it counts towards the respawn back-off.
+EARLY_DEATH_S = 2.0
 
 
 @dataclass
 class Slot:
-    worker_id: int
-    process: BaseProcess
-    conn: Connection
-    started_at: str
-    ready: bool = False
-    job: ActiveJob | None = None
+    proc: WorkerProcess
+    tracker: JobTracker | None = None
+    respawn_at: float | None = None
+    job_sent_at: float = 0.0
+    heard_from_job: bool = False
 
 
-class Pool:
-    def __init__(
-        self,
-        size: int,
-        target: Callable[[Connection], None] = worker_main,
-        clip_timeout: Callable[[float | None], float] = default_clip_timeout,
-        on_note: Callable[[Any, str], None] | None = None,
-    ) -> None:
+class LocalPool:
+    def __init__(self, size: int, *, target: str = WORKER_TARGET,
+                 deadlines: Deadlines | None = None, log_level: str | None = None,
+                 log_format: str | None = None) -> None:
         self.size = size
-        self.on_note = on_note
-        self.target = target
-        self.clip_timeout = clip_timeout
-        # forkserver: workers fork from a clean single-threaded server, never
-        # from this process, so they inherit no other worker's pipe end.
-        self.ctx = multiprocessing.get_context("forkserver")
-        self.ctx.set_forkserver_preload(["workers.main", "proxx.protocol"])
-        self.slots: dict[int, Slot] = {}
+        self.deadlines = deadlines or Deadlines()
+        level = log_level or logs.level_name()
+        fmt = log_format or logs.format_name()
+        self.slots = {i: Slot(WorkerProcess(i, target, level, fmt)) for i in range(size)}
+        self.worker_restarts = 0
         self._boot_failures = 0
-        self._respawn_at: dict[int, float] = {}
+        self._last_boot_error: str | None = None
 
-    # -- lifecycle -----------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        for worker_id in range(self.size):
-            self._spawn(worker_id)
-
-    def _spawn(self, worker_id: int) -> None:
-        parent_end, child_end = self.ctx.Pipe(duplex=True)
-        proc = self.ctx.Process(
-            target=self.target, args=(child_end,), name=f"proxx-worker-{worker_id}", daemon=False
-        )
-        # A terminal's Ctrl-C reaches the whole foreground group: a forkserver or
-        # worker caught mid-start would die of it before it can ignore SIGINT.
-        # Blocked here, the signal waits for this process's own handler instead.
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            proc.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        child_end.close()
-        self.slots[worker_id] = Slot(worker_id, proc, parent_end, iso(utc_now()))
-        log.debug("worker %d started (pid %s)", worker_id, proc.pid)
+        for slot in self.slots.values():
+            slot.proc.start()
 
     def shutdown(self) -> None:
-        """Close every pipe (idle workers exit on EOF); kill what does not.
-
-        Jobs are drained before this; a worker still booting has nothing to
-        lose, so it gets a short grace rather than the time its boot would take.
-        """
+        """Close every pipe (idle workers exit on EOF); kill what does not exit at once."""
         for slot in self.slots.values():
-            slot.conn.close()
-        deadline = time.monotonic() + 0.5
+            slot.proc.close(grace=0.5)
+
+    # -- jobs ------------------------------------------------------------------------
+    def free_slots(self) -> int:
+        return len(self._idle())
+
+    def busy(self) -> int:
+        return sum(s.tracker is not None for s in self.slots.values())
+
+    def submit(self, req: StartJob) -> int:
+        """Hand `req` to an idle worker; returns its worker id."""
+        slot = self._idle()[0]
+        req = req.model_copy(update={"worker_id": slot.proc.worker_id})
+        now = time.monotonic()
+        slot.tracker = JobTracker(req, self.deadlines, now, worker_id=slot.proc.worker_id,
+                                  worker_started_at=slot.proc.started_at)
+        slot.job_sent_at, slot.heard_from_job = now, False
+        slot.proc.send(req)  # a failed send shows as the worker's death or the accept deadline
+        return slot.proc.worker_id
+
+    def cancel(self, job_id: str, reason: str) -> None:
         for slot in self.slots.values():
-            slot.process.join(max(0.0, deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join()
-        self.slots.clear()
-
-    # -- jobs ----------------------------------------------------------------
-    def idle(self) -> list[Slot]:
-        # Not only ready workers: a job handed to a worker that dies at boot fails
-        # with that worker's exit status, which tells the operator what is broken;
-        # the respawn back-off paces how fast pending jobs meet that fate.
-        return [s for s in self.slots.values() if s.job is None and s.process.is_alive()
-                and s.worker_id not in self._respawn_at]
-
-    def busy(self) -> list[Slot]:
-        return [s for s in self.slots.values() if s.job is not None]
-
-    def submit(self, slot: Slot, plan: JobPlan, ticket: Any) -> None:
-        slot.job = ActiveJob(plan=plan, ticket=ticket)
-        try:
-            slot.conn.send_bytes(encode(RunJob(plan=plan)))
-        except OSError as exc:
-            log.warning("worker %d: could not send job: %s", slot.worker_id, exc)
-
-    def cancel(self, slot: Slot, reason: str,
-               failure: FailureReason = FailureReason.INTERRUPTED) -> None:
-        job = slot.job
-        if job is None or job.cancel_reason is not None:
-            return
-        job.cancel_reason, job.cancel_failure = reason, failure
-        job.cancel_deadline = time.monotonic() + CANCEL_GRACE_S
-        with contextlib.suppress(OSError):
-            slot.conn.send_bytes(encode(CancelJob(job_id=job.plan.job_id, reason=reason)))
+            if slot.tracker is not None and slot.tracker.job_id == job_id:
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
 
     def cancel_all(self, reason: str) -> None:
-        for slot in self.busy():
-            self.cancel(slot, reason)
+        for slot in self.slots.values():
+            if slot.tracker is not None:
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
 
-    # -- the wait --------------------------------------------------------------
-    def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[JobOutcome]:
-        """Block until a message, a worker death, a deadline, `extra` fd, or `timeout`."""
-        now = time.monotonic()
-        deadlines = [t for t in self._deadlines() if t is not None]
-        if deadlines:
-            soonest = max(0.0, min(deadlines) - now)
-            timeout = soonest if timeout is None else min(timeout, soonest)
-        # A slot waiting out its respawn back-off was buried: its pipe is closed.
-        live = [s for s in self.slots.values() if s.worker_id not in self._respawn_at]
-        waitables: list[Any] = [s.conn for s in live]
-        waitables += [s.process.sentinel for s in live]
-        waitables += extra or []
-        ready = wait(waitables, timeout)
-        outcomes: list[JobOutcome] = []
-        for slot in live:
-            if slot.conn in ready:
-                outcomes += self._drain(slot)
-        for slot in live:
-            if not slot.process.is_alive() and slot.process.exitcode is not None:
-                outcomes += self._drain(slot)  # last words before death
-                outcomes += self._bury(slot)
-        outcomes += self._enforce_deadlines()
+    # -- the wait --------------------------------------------------------------------
+    def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
+        """Block until a message, a worker death, a deadline, an `extra` fd, or `timeout`."""
+        timeout = self._bounded(timeout)
+        with selectors.DefaultSelector() as sel:
+            for slot in self.slots.values():
+                for fd in slot.proc.fds():
+                    sel.register(fd, selectors.EVENT_READ)
+            for fd in extra or []:
+                sel.register(fd, selectors.EVENT_READ)
+            sel.select(timeout)
+        events: list[PoolEvent] = []
+        for slot in self.slots.values():
+            events += self._service(slot)
         self._respawn_due()
-        return outcomes
+        return events
 
-    def _deadlines(self) -> list[float | None]:
-        out: list[float | None] = list(self._respawn_at.values())
-        for slot in self.busy():
-            assert slot.job is not None
-            out += [slot.job.deadline, slot.job.cancel_deadline]
-        return out
+    def _bounded(self, timeout: float | None) -> float | None:
+        now = time.monotonic()
+        times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
+        times += [s.respawn_at for s in self.slots.values() if s.respawn_at is not None]
+        due = [t for t in times if t is not None]
+        if not due:
+            return timeout
+        soonest = max(0.0, min(due) - now)
+        return soonest if timeout is None else min(timeout, soonest)
 
-    def _drain(self, slot: Slot) -> list[JobOutcome]:
-        outcomes = []
-        while not slot.conn.closed:
-            try:
-                if not slot.conn.poll():
-                    break
-                # A length cap: stray bytes on the pipe must not read as a huge
-                # frame the supervisor then blocks on forever.
-                data = slot.conn.recv_bytes(MAX_MESSAGE_BYTES)
-            except (EOFError, ConnectionResetError):  # it died (with our message unread)
-                break
-            except OSError as exc:  # "bad message length": the framing is broken
-                if slot.process.is_alive():
-                    self._kill(slot, f"worker's pipe is unreadable ({exc})")
-                break
-            try:
-                msg = decode_for_supervisor(data)
-            except pydantic.ValidationError as exc:
-                self._kill(slot, f"worker sent an invalid message ({_first_error(exc)})")
-                break
-            done = self._handle(slot, msg)
-            if done is not None:
-                outcomes.append(done)
-        return outcomes
+    def _service(self, slot: Slot) -> list[PoolEvent]:
+        if slot.respawn_at is not None:
+            return []
+        events = self._read(slot)
+        if slot.proc.exit_code() is not None:
+            events += self._read(slot)  # last words before death
+            self._bury(slot)
+        elif slot.tracker is not None:
+            self._act(slot, slot.tracker.due(time.monotonic()))
+        if slot.tracker is not None and slot.tracker.finished:
+            events.append(self._outcome(slot))
+        return events
 
-    def _handle(self, slot: Slot, msg: Any) -> JobOutcome | None:
-        if isinstance(msg, WorkerReady):
-            slot.ready = True
-            self._boot_failures = 0
-            return None
-        job = slot.job
-        if job is None or getattr(msg, "job_id", None) != job.plan.job_id:
-            self._kill(slot, f"worker sent {type(msg).__name__} for a job it does not hold")
-            return None
-        if isinstance(msg, ClipStarted):
-            job.started[msg.index] = msg
-            job.current = msg.index
-            job.deadline = time.monotonic() + self.clip_timeout(
-                job.plan.clips[msg.index].source.duration
-            )
-        elif isinstance(msg, ClipFinished):
-            index = job.current if job.current is not None else len(job.results)
-            clip = msg.clip
-            if (clip.failure_reason is FailureReason.INTERRUPTED
-                    and job.cancel_failure is FailureReason.TIMEOUT):
-                clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
-            job.results[index] = clip
-            job.current, job.deadline = None, None
-        elif isinstance(msg, JobNote):
-            job.note = msg.note
-            if msg.waiting:
-                job.deadline = None
-            elif job.current is not None and job.deadline is None:
-                job.deadline = time.monotonic() + self.clip_timeout(
-                    job.plan.clips[job.current].source.duration
-                )
-            log.info("job %s (worker %d): %s", job.plan.job_id, slot.worker_id, msg.note)
-            if self.on_note is not None:
-                self.on_note(job.ticket, msg.note)
-        elif isinstance(msg, JobFinished):
-            job.engine_versions = msg.engine_versions
-            # Stopped between two clips: the next clip is the interrupted one.
-            stopped = (job.cancel_failure, job.cancel_reason) if job.cancel_reason else None
-            return self._finish(slot, stopped)
-        return None
+    def _read(self, slot: Slot) -> list[PoolEvent]:
+        try:
+            messages = slot.proc.read()
+        except ProtocolError as exc:
+            self._protocol_violation(slot, str(exc))
+            return []
+        events: list[PoolEvent] = []
+        now = time.monotonic()
+        for msg in messages:
+            if isinstance(msg, WorkerReady):
+                slot.proc.ready = True
+                self._boot_failures = 0
+            if isinstance(msg, WorkerFailing):
+                self._last_words(slot, msg.error)
+            if slot.tracker is None:
+                if not isinstance(msg, WorkerReady | WorkerFailing):
+                    self._protocol_violation(slot, f"worker sent {type(msg).__name__} while idle")
+                continue
+            if not isinstance(msg, WorkerReady | WorkerFailing):
+                slot.heard_from_job = True
+            self._act(slot, slot.tracker.on_message(msg, now))
+            if isinstance(msg, JobNote):
+                events.append(JobNoted(slot.tracker.job_id, slot.proc.worker_id, msg.note))
+        return events
 
-    def _bury(self, slot: Slot) -> list[JobOutcome]:
-        code = slot.process.exitcode
-        assert code is not None
-        how = _describe_exit(code)
-        outcomes = []
-        if slot.job is not None:
-            job = slot.job
-            if job.cancel_failure is FailureReason.WORKER_CRASHED:  # killed by _kill
-                detail = f"{job.cancel_reason}; worker process {how}"
-                outcomes.append(self._finish(slot, (job.cancel_failure, detail)))
-            elif job.cancel_reason is not None:
-                detail = f"{job.cancel_reason}; worker did not stop in time and was killed ({how})"
-                outcomes.append(self._finish(slot, (job.cancel_failure, detail)))
-            else:
-                log.error("worker %d died (%s) running job %s", slot.worker_id, how,
-                          job.plan.job_id)
-                outcomes.append(self._finish(slot, (FailureReason.WORKER_CRASHED,
-                                                    f"worker process {how}")))
-        if not slot.ready:
+    def _last_words(self, slot: Slot, error: str) -> None:
+        if slot.tracker is not None:
+            slot.tracker.last_words = error
+
+    def _protocol_violation(self, slot: Slot, why: str) -> None:
+        log.error("worker %d: %s; killing it", slot.proc.worker_id, why)
+        if slot.tracker is not None:
+            slot.tracker.on_message(WorkerFailing(error=why), time.monotonic())
+            self._act(slot, slot.tracker.kill(why))
+        else:
+            slot.proc.kill()
+
+    def _act(self, slot: Slot, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendCancel) and slot.tracker is not None:
+                slot.proc.send(CancelJob(job_id=slot.tracker.job_id, reason=action.reason))
+            elif isinstance(action, KillWorker):
+                log.error("worker %d: %s; killing it", slot.proc.worker_id, action.why)
+                slot.proc.kill()
+
+    def _bury(self, slot: Slot) -> None:
+        how = slot.proc.describe_exit()
+        early = (slot.tracker is not None and not slot.heard_from_job
+                 and time.monotonic() - slot.job_sent_at < EARLY_DEATH_S)
+        if slot.tracker is not None:
+            if slot.tracker.killed_for is None and slot.tracker.cancel_reason is None:
+                log.error("worker %d died (%s) running job %s", slot.proc.worker_id, how,
+                          slot.tracker.job_id)
+            slot.tracker.on_death(how)
+        delay = 0.0
+        if not slot.proc.ready or early:
             self._boot_failures += 1
             delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
-            log.error("worker %d died during start-up (%s); respawning in %.1f s",
-                      slot.worker_id, how, delay)
-        else:
-            delay = 0.0
-        slot.conn.close()
-        slot.process.join()
-        self._respawn_at[slot.worker_id] = time.monotonic() + delay
-        return outcomes
+            words = slot.tracker.last_words if slot.tracker else None
+            self._log_boot_failure(slot, how, words, delay)
+        slot.proc.reap()
+        slot.respawn_at = time.monotonic() + delay
+
+    def _log_boot_failure(self, slot: Slot, how: str, words: str | None, delay: float) -> None:
+        what = f"{how}{f': {words}' if words else ''}"
+        # Said once, clearly; a worker that keeps dying the same way is not news.
+        level = logging.ERROR if what != self._last_boot_error else logging.DEBUG
+        self._last_boot_error = what
+        log.log(level, "worker %d died during start-up (%s); respawning in %.1f s "
+                "(repeats of this message are logged at DEBUG)", slot.proc.worker_id, what, delay)
 
     def _respawn_due(self) -> None:
         now = time.monotonic()
-        for worker_id, when in list(self._respawn_at.items()):
-            if when <= now:
-                del self._respawn_at[worker_id]
-                self._spawn(worker_id)
+        for slot in self.slots.values():
+            if slot.respawn_at is not None and slot.respawn_at <= now and slot.tracker is None:
+                slot.respawn_at = None
+                self.worker_restarts += 1
+                slot.proc.start()
 
-    def _enforce_deadlines(self) -> list[JobOutcome]:
-        now = time.monotonic()
-        for slot in self.busy():
-            job = slot.job
-            assert job is not None
-            if job.cancel_deadline is not None and now >= job.cancel_deadline:
-                self._kill(slot, None)
-            elif job.deadline is not None and now >= job.deadline and job.cancel_reason is None:
-                limit = self.clip_timeout(job.plan.clips[job.current or 0].source.duration)
-                self.cancel(slot, f"clip exceeded its {limit:g} s time limit",
-                            FailureReason.TIMEOUT)
-        return []
+    def _outcome(self, slot: Slot) -> JobOutcome:
+        tracker = slot.tracker
+        assert tracker is not None
+        slot.tracker = None
+        return tracker.outcome()
 
-    def _kill(self, slot: Slot, why: str | None) -> None:
-        """SIGKILL a worker; its sentinel fires and _bury accounts for the job."""
-        if why and slot.job is not None and slot.job.cancel_reason is None:
-            slot.job.cancel_reason, slot.job.cancel_failure = why, FailureReason.WORKER_CRASHED
-        if why:
-            log.error("worker %d: %s; killing it", slot.worker_id, why)
-        if slot.job is not None:
-            slot.job.cancel_deadline = None  # killed once: the sentinel reports the death
-        # is_alive() stays True until the forkserver reports the exit status, after it
-        # reaped the pid: Process.kill() tolerates the pid being gone already.
-        slot.process.kill()
-
-    def _finish(self, slot: Slot, failure: tuple[FailureReason, str] | None) -> JobOutcome:
-        job = slot.job
-        assert job is not None
-        slot.job = None
-        clips = _account_for_all(job, failure)
-        return JobOutcome(job.ticket, job.plan, clips, slot.worker_id, slot.started_at,
-                          job.engine_versions)
+    def _idle(self) -> list[Slot]:
+        # Not only ready workers: a job handed to a worker that dies at boot fails
+        # with that worker's exit status and last words, which tell the operator
+        # what is broken; the respawn back-off paces how fast jobs meet that fate.
+        return [s for s in self.slots.values() if s.tracker is None and s.respawn_at is None
+                and s.proc.exit_code() is None]
 
 
-def _account_for_all(job: ActiveJob, failure: tuple[FailureReason, str] | None) -> list[ClipResult]:
-    """Every clip of the plan gets a result: reported, failed here, or SKIPPED."""
-    out: list[ClipResult] = []
-    stopped = False
-    for clip in job.plan.clips:
-        if clip.index in job.results:
-            out.append(job.results[clip.index])
-            stopped = stopped or job.results[clip.index].status != "COMPLETED"
-            continue
-        if not stopped and failure is not None:
-            # The clip the worker held when it died or was stopped — even one it had
-            # not yet reported starting: the failure is this job's, and says why.
-            partial = partial_path(clip.output_path, job.plan.job_id)
-            started = job.started.get(clip.index)
-            out.append(ClipResult(
-                source_path=clip.source_path, output_path=clip.output_path, status="FAILED",
-                engine=job.plan.engine.value, started_at=started.started_at if started else None,
-                ended_at=iso(utc_now()), ffmpeg_command=started.ffmpeg_command if started else None,
-                failure_reason=failure[0], failure_detail=failure[1],
-                partial_output_path=partial if os.path.exists(partial) else None,
-            ))
-            stopped = True
-            continue
-        reason = "not run: an earlier clip failed (fail-fast)" if stopped else (
-            f"not run: {failure[1]}" if failure else "not run: the job was stopped")
-        out.append(ClipResult(source_path=clip.source_path, output_path=clip.output_path,
-                              status="SKIPPED", engine=job.plan.engine.value,
-                              failure_detail=reason))
-        stopped = True
-    return out
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
-
-
-def _first_error(exc: pydantic.ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+__all__ = ["FailureReason", "JobOutcome", "LocalPool"]

@@ -13,6 +13,8 @@ from proxx.clock import iso, utc_now
 from proxx.errors import ExitCode, FailureReason
 
 RESULT_VERSION = "1.0.0"
+# The fingerprint of a job whose JobSpec was never read (no worker got that far).
+NO_FINGERPRINT = "sha256:" + "0" * 64
 Status = Literal["COMPLETED", "FAILED", "PARTIAL"]
 ClipStatus = Literal["COMPLETED", "FAILED", "SKIPPED"]
 
@@ -125,7 +127,8 @@ def build_result(
     recovery: Recovery | None = None,
 ) -> JobResult:
     ended = utc_now()
-    stopped_early = validation_error or system_error or interrupted
+    # Interrupted mid-job, the clips tell the status (PARTIAL if some completed).
+    stopped_early = validation_error or system_error or (interrupted and not clips)
     status: Status = "FAILED" if stopped_early else job_status(clips)
     return JobResult(
         job_id=job_id,
@@ -156,3 +159,13 @@ def build_result(
 def stamp_written(result: JobResult) -> JobResult:
     result.metadata.result_written_at = iso(utc_now())
     return result
+
+
+def not_started(job_id: str, jobspec_path: str | None, started: datetime, *,
+                validation_error: str | None = None, system_error: str | None = None,
+                interrupted: str | None = None) -> JobResult:
+    """A job that never reached a worker: refused by name, or stopped before it began."""
+    return build_result(job_id=job_id, jobspec_version=None, started=started, clips=[],
+                        fingerprint=NO_FINGERPRINT, jobspec_path=jobspec_path,
+                        validation_error=validation_error, system_error=system_error,
+                        interrupted=interrupted, total_clips=0)

@@ -1,81 +1,77 @@
-"""`proxx run`: one JobSpec through a pool of one worker — the watch folder's own path."""
+"""`proxx run` and `proxx validate`: one JobSpec through a pool of one worker.
+
+The watch folder's own path without the folder: the CLI never reads, parses
+or probes the JobSpec itself; it hands the worker a path and turns what comes
+back (or how the worker died) into the result.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 
 from proxx.clock import utc_now
-from proxx.jobs import Prepared, new_job_id, prepare, result_of
-from proxx.pool import Pool
-from proxx.results import JobResult, build_result
+from proxx.deadlines import Deadlines
+from proxx.pool import WORKER_TARGET, LocalPool
+from proxx.protocol import JobKind, StartJob, new_job_id
+from proxx.results import JobResult, not_started
 from proxx.signals import StopSignals
+from proxx.tracker import JobOutcome
+from proxx.verdict import result_of
 
 log = logging.getLogger("proxx.run")
 
 
-def run_spec_file(path: str, pool: Pool | None = None) -> JobResult:
+@dataclass
+class Ran:
+    result: JobResult
+    outcome: JobOutcome | None  # None when no worker could be started
+
+
+def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
+            target: str = WORKER_TARGET, deadlines: Deadlines | None = None) -> Ran:
     started = utc_now()
-    job_id = new_job_id()
     jobspec_path = os.path.abspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        msg = f"cannot read JobSpec {jobspec_path}: {exc.strerror or exc}"
-        log.error(msg)
-        return build_result(job_id=job_id, jobspec_version=None, started=started, clips=[],
-                            fingerprint="sha256:" + "0" * 64, jobspec_path=jobspec_path,
-                            validation_error=msg, total_clips=0)
-    pool = pool or Pool(1)
+    req = StartJob(job_id=new_job_id(), kind=kind, jobspec_path=jobspec_path,
+                   base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
+                   worker_id=0)
     stops = StopSignals()
-
-    def stop_reason() -> str | None:
-        return f"proxx run received {stops.received[0]}" if stops.received else None
-
+    pool = LocalPool(1, target=target, deadlines=deadlines)
     try:
-        try:
-            # Blocks until the forkserver has imported its preload (~300 ms, measured);
-            # only the worker's own boot (ffmpeg -version) overlaps validation.
-            pool.start()
-        except (OSError, EOFError) as exc:
-            # A Ctrl-C can kill multiprocessing's forkserver while it starts (its
-            # child unblocks signals before it can ignore SIGINT).
-            reason = stop_reason()
-            log.error("could not start a worker process: %r", exc)
-            return build_result(
-                job_id=job_id, jobspec_version=None, started=started, clips=[],
-                fingerprint="sha256:" + "0" * 64, jobspec_path=jobspec_path,
-                interrupted=f"{reason} while starting the worker; nothing was executed"
-                if reason else None,
-                system_error=None if reason else f"could not start a worker process: {exc!r}")
-        prepared = prepare(data, base_dir=os.path.dirname(jobspec_path),
-                           jobspec_path=jobspec_path, job_id=job_id, started=started,
-                           stop=stop_reason)
-        if not isinstance(prepared, Prepared):
-            return prepared
-        return _execute(pool, prepared, stops)
+        # First thing: the worker's start-up (an interpreter, imports) overlaps
+        # everything this process still does.
+        pool.start()
+    except OSError as exc:
+        stops.close()
+        log.error("could not start a worker process: %s", exc)
+        return Ran(not_started(req.job_id, jobspec_path, started,
+                               system_error=f"could not start a worker process: {exc}"), None)
+    try:
+        pool.submit(req)
+        outcome = _wait(pool, stops, f"proxx {kind}")
     finally:
         pool.shutdown()
         stops.close()
+    result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
+    if kind == "run":
+        log.info("job %s: %s (%d/%d clips) in %.2f s", result.job_id, result.status,
+                 result.successful_clips, result.total_clips, result.duration_seconds)
+    return Ran(result, outcome)
 
 
-def _execute(pool: Pool, prepared: Prepared, stops: StopSignals) -> JobResult:
-    plan = prepared.planned.plan
-    log.info("job %s: %d clip(s) via %s (%s), fingerprint %s", plan.job_id, len(plan.clips),
-             plan.engine.value, prepared.planned.routing_reason, prepared.fingerprint)
-    slot = pool.slots[0]
-    pool.submit(slot, plan, ticket=None)
+def _wait(pool: LocalPool, stops: StopSignals, who: str) -> JobOutcome:
     cancelled = False
     while True:
-        outcomes = pool.wait(None, extra=[stops.fd])
-        if outcomes:
-            result = result_of(prepared, outcomes[0], "sequential")
-            log.info("job %s: %s (%d/%d clips) in %.2f s", plan.job_id, result.status,
-                     result.successful_clips, result.total_clips, result.duration_seconds)
-            return result
+        for event in pool.wait(None, extra=[stops.fd]):
+            if isinstance(event, JobOutcome):
+                return event
         stops.drain()
         if stops.stop_requested and not cancelled:
             cancelled = True
-            log.warning("received %s: stopping job %s", stops.received[0], plan.job_id)
-            pool.cancel_all(f"proxx run received {stops.received[0]}")
+            log.warning("received %s: stopping the job", stops.received[0])
+            pool.cancel_all(f"{who} received {stops.received[0]}")
+
+
+def run_spec_file(path: str) -> JobResult:
+    return run_one(path).result

@@ -8,12 +8,17 @@ from types import FrameType
 
 
 class StopSignals:
-    """Records SIGTERM/SIGINT and wakes any wait() that includes `fd`."""
+    """Records SIGTERM/SIGINT/SIGHUP and wakes any wait() that includes `fd`.
+
+    SIGHUP (a closed terminal, or `systemctl reload` by habit) is a graceful stop
+    too: dying at once would leave running/ full.
+    """
 
     def __init__(self) -> None:
         self.received: list[str] = []
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        self._previous = {s: signal.getsignal(s) for s in stops}
         self._old_fd = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
         for s in self._previous:
             signal.signal(s, self._record)

@@ -1,50 +1,88 @@
-"""`proxx watch`: the supervisor loop over a watch folder and a fixed worker pool.
+"""`proxx watch`: the supervisor loop over a watch folder and an executor.
 
-The loop is a short list of named steps (recover, claim, wait, collect,
-react to signals). Signal handlers only record; the loop acts.
+**The supervisor moves names; workers handle content.** This module handles
+names, locks, renames and results only: a claimed JobSpec goes to a worker as
+a path, and everything derived from its bytes or from media (parsing,
+validation, probing, routing, rendering, verifying, recovery accounting) runs
+in that worker under a deadline. Any exception while handling one job's names
+or files fails that job, never the loop (`_guarded`).
+
+Shaped like gunicorn's Arbiter: `start`, a `run` loop that reads as a list of
+named steps, `halt`. Signal handlers only record; the loop acts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import platform
 import stat
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
-from proxx import recovery
 from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
+from proxx.deadlines import Deadlines
+from proxx.executor import Executor, JobNoted, PoolEvent
 from proxx.fsutil import write_atomic
-from proxx.jobs import Prepared, new_job_id, prepare, result_of
-from proxx.pool import JobOutcome, Pool, Slot, default_clip_timeout
-from proxx.results import JobResult, build_result
+from proxx.pool import WORKER_TARGET, LocalPool
+from proxx.protocol import JobKind, StartJob, new_job_id
+from proxx.recovery import REASON, file_stranded, orphans, stranded_results
+from proxx.results import JobResult, Recovery, not_started
 from proxx.signals import StopSignals
-from proxx.spec import MAX_SPEC_BYTES
-from proxx.watchfolder import FatalWatchError, Intake, Layout, finish
-from workers.main import worker_main
+from proxx.tracker import JobOutcome
+from proxx.verdict import result_of
+from proxx.watchfolder import (
+    FatalWatchError,
+    Intake,
+    Layout,
+    finish,
+    read_result,
+    read_sidecar,
+    resume,
+)
 
 log = logging.getLogger("proxx.watch")
+HALT_WAIT_S = 20.0  # after a fatal error: how long running jobs get to report
 
 
 @dataclass
 class Running:
     claim: Claim
-    prepared: Prepared
-    claimed_at: float
+    kind: JobKind
+    job_id: str  # the result's job id (a recovered job keeps its original one)
+    started: datetime
+    recovery: Recovery | None = None
+
+
+@dataclass
+class Unfinished:
+    """A job whose result could not be written yet (disk full): retried each loop."""
+
+    claim: Claim
+    result: JobResult
+    state: str
+    logged: bool = False
+
+
+@dataclass
+class Counts:
+    completed: int = 0
+    failed: int = 0
+    recovered: int = 0
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class Supervisor:
     def __init__(
         self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
-        worker_target: Callable[[Connection], None] = worker_main,
-        clip_timeout: Callable[[float | None], float] = default_clip_timeout,
+        worker_target: str = WORKER_TARGET, deadlines: Deadlines | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -53,179 +91,295 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
-        self.pool = Pool(max_workers, target=worker_target, clip_timeout=clip_timeout,
-                         on_note=self._note)
-        self.running: dict[str, Running] = {}  # by job id
-        self.counts = {"completed": 0, "failed": 0, "recovered": 0}
-        self.stops: StopSignals | None = None
+        self.executor: Executor = executor or LocalPool(
+            max_workers, target=worker_target, deadlines=deadlines)
+        self.running: dict[str, Running] = {}  # by the request's job id
+        self.unfinished: list[Unfinished] = []
+        self.counts = Counts()
+        self.stops = StopSignals()
         self._pending_left = True
 
-    # -- the loop: a table of contents -----------------------------------------
-    def run(self) -> None:
+    # -- start / run / halt ----------------------------------------------------------------
+    def start(self) -> None:
         self.layout.ensure()
-        self.stops = StopSignals()
-        try:
-            self.pool.start()
-        except (OSError, EOFError) as exc:
-            # A Ctrl-C can kill multiprocessing's forkserver while it starts.
-            self.stops.close()
-            if self.stops.stop_requested:
-                log.warning("stopped by %s while starting workers", self.stops.received[0])
-                return
-            raise FatalWatchError(f"cannot start worker processes: {exc!r}") from exc
+        self.executor.start()
         log.info("watching %s with %d worker(s), polling every %g s%s", self.layout.root,
                  self.max_workers, self.poll_seconds, " (once)" if self.once else "")
+
+    def run(self) -> None:
         try:
+            self.start()
             while not self.should_stop():
+                self.layout.check()
+                self.retry_unfinished()
                 self.recover_orphans()
                 self.claim_jobs()
-                self.collect(self.pool.wait(self.wait_timeout(), extra=[self.stops.fd]))
+                self.handle(self.executor.wait(self.wait_timeout(), extra=[self.stops.fd]))
                 self.react_to_signals()
             self.drain_on_shutdown()
+        except FatalWatchError as exc:
+            self.abandon(str(exc))
+            raise
         finally:
-            self.pool.shutdown()
-            self.stops.close()
-        log.info("stopped: %(completed)d completed, %(failed)d failed, %(recovered)d recovered",
-                 self.counts)
+            self.halt()
 
-    # -- steps ---------------------------------------------------------------------
+    def halt(self) -> None:
+        self.executor.shutdown()
+        self.stops.close()
+        c = self.counts
+        log.info("stopped: %d completed, %d failed, %d recovered", c.completed, c.failed,
+                 c.recovered)
+
+    # -- steps -----------------------------------------------------------------------------
     def should_stop(self) -> bool:
-        assert self.stops is not None
         if self.stops.stop_requested:
             return True
-        return self.once and not self._pending_left and not self.running
+        return (self.once and not self._pending_left and not self.running
+                and not self.unfinished)
+
+    def retry_unfinished(self) -> None:
+        for job in list(self.unfinished):
+            self.unfinished.remove(job)
+            self._file(job.claim, job.result, job.state, logged=job.logged)
 
     def recover_orphans(self) -> None:
-        own = {r.claim.name for r in self.running.values()}
-        for orphan in recovery.orphans(self.layout, own):
-            staged = recovery.staged_result(orphan)
-            result = staged or recovery.recovered_result(orphan, self.layout.root)
-            log.warning("recovered %s from a dead runner (%s)", orphan.name,
-                        "result was already written" if staged else recovery.REASON)
-            self._remove_sidecar(orphan.name)
-            self._finish(orphan, result, failed=staged is None or staged.status != "COMPLETED")
-            self.counts["recovered"] += 1
+        own = {r.claim.name for r in self.running.values()} | {
+            u.claim.name for u in self.unfinished}
+        for path in stranded_results(self.layout):
+            with self._guarded(f"stranded result {os.path.basename(path)}"):
+                if (where := file_stranded(self.layout, path)) is not None:
+                    log.warning("filed a result a dead runner left in running/: %s", where)
+        for orphan in orphans(self.layout, own):
+            with self._guarded(orphan.name, orphan):
+                self._recover(orphan)
 
     def claim_jobs(self) -> None:
-        idle = self.pool.idle()
         names = self.intake.scan()
         self._pending_left = bool(names)
         for i, name in enumerate(names):
-            # A stop can arrive while a claimed job's sources are probed: claiming
-            # on would fail every pending job in turn, each interrupted at once.
-            if not idle or self._stop_reason() is not None:
+            # A stop can arrive at any moment: claiming on would fail every pending
+            # job in turn, each interrupted at once.
+            if self.executor.free_slots() == 0 or self.stops.stop_requested:
                 return
             self._pending_left = i + 1 < len(names)
             if not self.intake.ready(name):
                 self._pending_left = True
                 continue
-            path = os.path.join(self.layout.dir("pending"), name)
-            why = not_a_jobspec_file(path)
-            if why is not None:
-                self._refuse(path, why)
-                continue
-            got = claim(os.path.join(self.layout.dir("pending"), name), self.layout.dir("running"))
-            if got is None:
-                continue
-            if self._start(got, idle[0]):
-                idle.pop(0)
+            with self._guarded(name):
+                self._claim(os.path.join(self.layout.pending, name))
 
     def wait_timeout(self) -> float:
-        if self.once and self._pending_left and self.pool.idle():
+        if self.once and self._pending_left and self.executor.free_slots():
             return min(self.poll_seconds, 0.25)  # a file is settling: look again soon
         return self.poll_seconds
 
-    def collect(self, outcomes: list[JobOutcome]) -> None:
-        for outcome in outcomes:
-            job: Running = self.running.pop(outcome.plan.job_id)
-            result = result_of(job.prepared, outcome, self.mode)
-            self._remove_sidecar(job.claim.name)
-            self._finish(job.claim, result, failed=result.status != "COMPLETED")
+    def handle(self, events: list[PoolEvent]) -> None:
+        for event in events:
+            if isinstance(event, JobNoted):
+                self._noted(event)
+                continue
+            job = self.running.pop(event.request.job_id, None)
+            if job is None:
+                continue
+            with self._guarded(job.claim.name, job.claim):
+                self._finished(job, event)
 
     def react_to_signals(self) -> None:
-        assert self.stops is not None
         self.stops.drain()
-        if self.stops.stop_requested:
+        if self.stops.stop_requested and self.running:
             log.warning("received %s: stop claiming, interrupting %d running job(s)",
                         self.stops.received[0], len(self.running))
 
     def drain_on_shutdown(self) -> None:
         """Interrupt running jobs and wait for their results: nothing stays in running/."""
-        assert self.stops is not None
         if self.running:
-            self.pool.cancel_all(f"proxx watch received {self.stops.received[0]}"
-                                 if self.stops.received else "proxx watch is stopping")
+            self.executor.cancel_all(self._stop_reason())
         while self.running:
-            self.collect(self.pool.wait(1.0))
+            self.handle(self.executor.wait(1.0))
+        self.retry_unfinished()
 
-    # -- helpers -----------------------------------------------------------------------
-    def _start(self, got: Claim, slot: Slot) -> bool:
-        """Validate a claimed JobSpec; hand it to `slot` or fail it. True if a worker took it."""
-        job_id = new_job_id()
-        data = got.read(MAX_SPEC_BYTES)
-        prepared = prepare(data, base_dir=self.layout.root, jobspec_path=got.path, job_id=job_id,
-                           stop=self._stop_reason)
-        if not isinstance(prepared, Prepared):
-            self._finish(got, prepared, failed=True)
-            return False
-        self.running[job_id] = Running(got, prepared, time.monotonic())
-        self.pool.submit(slot, prepared.planned.plan, ticket=job_id)
-        self._write_sidecar(got.name, job_id, slot.worker_id)
-        log.info("job %s (%s): claimed by worker %d, %d clip(s)", job_id, got.name,
-                 slot.worker_id, len(prepared.planned.plan.clips))
-        return True
+    def abandon(self, why: str) -> None:
+        """A fatal error: stop every job; their results cannot be filed, so say so."""
+        log.error("%s; interrupting %d running job(s)", why, len(self.running))
+        self.executor.cancel_all(f"proxx watch stopped: {why}")
+        budget = int(HALT_WAIT_S)
+        while self.running and budget > 0:
+            for event in self.executor.wait(1.0):
+                if isinstance(event, JobOutcome) and event.request.job_id in self.running:
+                    job = self.running.pop(event.request.job_id)
+                    job.claim.release()
+                    log.error("job %s (%s): interrupted; its result could not be filed",
+                              job.job_id, job.claim.name)
+            budget -= 1
 
-    def _stop_reason(self) -> str | None:
-        received = self.stops.received if self.stops else []
-        return f"proxx watch received {received[0]}" if received else None
+    # -- one job ---------------------------------------------------------------------------
+    def _claim(self, path: str) -> None:
+        why = not_a_jobspec_file(path)
+        if why is not None:
+            self._refuse(path, why)
+            return
+        got = claim(path, self.layout.running)
+        if got is not None:
+            self._submit(got, "run", new_job_id())
 
-    def _finish(self, got: Claim, result: JobResult, *, failed: bool) -> None:
+    def _submit(self, got: Claim, kind: JobKind, job_id: str,
+                recovery: Recovery | None = None) -> None:
+        req = StartJob(job_id=job_id, kind=kind, jobspec_path=got.path,
+                       base_dir=self.layout.root, worker_id=0)
+        self.running[req.job_id] = Running(got, kind, job_id, utc_now(), recovery)
+        worker = self.executor.submit(req)
+        self._write_sidecar(got.name, job_id, worker)
+        if kind == "run":
+            log.info("job %s (%s): claimed by worker %d", job_id, got.name, worker,
+                     extra={"job_id": job_id, "jobspec": got.name, "state": "claimed",
+                            "worker_id": worker})
+
+    def _recover(self, orphan: Claim) -> None:
+        info = read_sidecar(self.layout, orphan.name)
+        job_id = str(info.get("job_id") or new_job_id())
+        staged = self.layout.staged_result(orphan.name)
+        result = read_result(staged)
+        if result is not None:
+            log.warning("recovered %s from a dead runner (result was already written)",
+                        orphan.name, extra={"job_id": result.job_id, "state": "recovered"})
+            self.counts.recovered += 1
+            final = resume(self.layout, orphan.path, staged, result)
+            if final is not None:
+                self._remove_sidecar(orphan.name)
+                orphan.release()
+                self._count(result)
+                return
+            self._file(orphan, result, _state_of(result))
+            return
+        if self.executor.free_slots() == 0:
+            orphan.release()  # picked up again once a worker is free
+            return
+        recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
+        log.warning("recovering %s from a dead runner (%s)", orphan.name, REASON,
+                    extra={"job_id": job_id, "state": "recovering"})
+        self.counts.recovered += 1
+        self._submit(orphan, "recover", job_id, recovery)
+
+    def _finished(self, job: Running, outcome: JobOutcome) -> None:
+        result = result_of(outcome, started=job.started, jobspec_path=job.claim.path,
+                           mode=self.mode, job_id=job.job_id, recovery=job.recovery)
+        if job.kind == "recover" and outcome.recovered is not None and outcome.recovered.note:
+            log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
+        self._file(job.claim, result, _state_of(result))
+
+    def _file(self, got: Claim, result: JobResult, state: str, *, logged: bool = False) -> None:
+        """Write the result and move the pair; on a full disk keep the claim and retry."""
         try:
-            final = finish(self.layout, got.path, result, failed=failed)
-        finally:
+            final = finish(self.layout, got.path, result, state=state)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+                raise
+            if not logged:
+                log.error("job %s (%s): cannot write its result (%s); it stays claimed in "
+                          "running/ and is filed when space returns", result.job_id, got.name,
+                          exc.strerror, extra={"job_id": result.job_id, "state": "stalled"})
+            self.unfinished.append(Unfinished(got, result, state, logged=True))
+            return
+        self._remove_sidecar(got.name)
+        got.release()
+        self._count(result)
+        self._log_finished(got.name, result, final)
+
+    def _refuse(self, path: str, why: str) -> None:
+        """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
+        result = not_started(new_job_id(), path, utc_now(), validation_error=why)
+        try:
+            final = finish(self.layout, path, result, state="failed")
+        except FileNotFoundError:
+            return  # another runner refused it first
+        self._count(result)
+        self._log_finished(os.path.basename(path), result, final)
+
+    def _fail_unhandled(self, name: str, got: Claim | None, exc: BaseException) -> None:
+        """The last resort of `_guarded`: file the job as failed, with what went wrong."""
+        log.exception("job %s: unexpected error while handling its files; failing it", name)
+        if got is None or got.fd < 0:
+            return
+        for job_id, job in list(self.running.items()):
+            if job.claim is got:
+                del self.running[job_id]
+        result = not_started(new_job_id(), got.path, utc_now(),
+                             system_error=f"the runner could not handle this job's files: "
+                             f"{type(exc).__name__}: {exc}")
+        try:
+            self._file(got, result, "failed")
+        except Exception:
+            log.exception("job %s: could not file it either; it stays in running/", name)
             got.release()
-        self.counts["failed" if failed else "completed"] += 1
+
+    @contextlib.contextmanager
+    def _guarded(self, name: str, got: Claim | None = None) -> Iterator[None]:
+        try:
+            yield
+        except FatalWatchError:
+            raise
+        except Exception as exc:
+            self.layout.check()  # a vanished root is fatal, not one job's problem
+            self._fail_unhandled(name, got, exc)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _count(self, result: JobResult) -> None:
+        if result.status == "COMPLETED":
+            self.counts.completed += 1
+            return
+        self.counts.failed += 1
+        reason = _failure_reason(result)
+        self.counts.failed_by_reason[reason] = self.counts.failed_by_reason.get(reason, 0) + 1
+
+    def _log_finished(self, name: str, result: JobResult, final: str) -> None:
         clip_errors = [f"{c.failure_reason}: {c.failure_detail}" for c in result.clips
                        if c.status == "FAILED"]
         reason = result.validation_error or result.system_error or (
             clip_errors[0] if clip_errors else "")
-        log.info("job %s (%s): %s on worker %s in %.2f s → %s%s", result.job_id, got.name,
+        log.info("job %s (%s): %s on worker %s in %.2f s → %s%s", result.job_id, name,
                  result.status, result.worker_id, result.duration_seconds,
-                 os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "")
+                 os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
+                 extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
+                        "reason": reason or None})
 
-    def _sidecar(self, name: str) -> str:
-        return os.path.join(self.layout.dir("running"), f".{name}.owner")
+    def _stop_reason(self) -> str:
+        received = self.stops.received
+        return f"proxx watch received {received[0]}" if received else "proxx watch is stopping"
 
     def _write_sidecar(self, name: str, job_id: str, worker_id: int,
                        note: str | None = None) -> None:
-        """Who runs this job, for `proxx status` (a dot-file: intake ignores it)."""
+        """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
         info = {"job_id": job_id, "worker_id": worker_id, "pid": os.getpid(),
                 "host": platform.node(), "claimed_at": iso(utc_now()), "note": note}
-        write_atomic(self._sidecar(name), json.dumps(info).encode())
+        try:
+            write_atomic(self.layout.sidecar(name), json.dumps(info).encode())
+        except OSError as exc:
+            log.warning("could not write %s: %s", self.layout.sidecar(name), exc.strerror)
 
-    def _note(self, job_id: str, note: str) -> None:
-        job = self.running.get(job_id)
-        slot = next((s for s in self.pool.busy() if s.job and s.job.ticket == job_id), None)
-        if job is not None and slot is not None:
-            self._write_sidecar(job.claim.name, job_id, slot.worker_id, note)
+    def _noted(self, event: JobNoted) -> None:
+        job = self.running.get(event.job_id)
+        if job is not None:
+            log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
+            self._write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
 
     def _remove_sidecar(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._sidecar(name))
+            os.unlink(self.layout.sidecar(name))
 
 
-    def _refuse(self, path: str, why: str) -> None:
-        """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
-        result = build_result(job_id=new_job_id(), jobspec_version=None, started=utc_now(),
-                              clips=[], fingerprint="sha256:" + "0" * 64, jobspec_path=path,
-                              validation_error=why)
-        try:
-            final = finish(self.layout, path, result, failed=True)
-        except FileNotFoundError:
-            return  # another runner refused it first
-        self.counts["failed"] += 1
-        log.info("job %s (%s): FAILED → %s (%s)", result.job_id, os.path.basename(path),
-                 os.path.relpath(final, self.layout.root), why)
+def _state_of(result: JobResult) -> str:
+    return "completed" if result.status == "COMPLETED" else "failed"
+
+
+def _failure_reason(result: JobResult) -> str:
+    if result.validation_error:
+        return "validation_error"
+    if result.interrupted:
+        return "interrupted"
+    for clip in result.clips:
+        if clip.status == "FAILED" and clip.failure_reason is not None:
+            return clip.failure_reason.value
+    return "system_error" if result.system_error else "unknown"
 
 
 def not_a_jobspec_file(path: str) -> str | None:
@@ -241,3 +395,6 @@ def not_a_jobspec_file(path: str) -> str | None:
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file (FIFO, socket or device); a JobSpec is a regular JSON file"
     return None
+
+
+__all__ = ["FatalWatchError", "Supervisor"]

@@ -29,7 +29,8 @@ import pytest
 
 from proxx.errors import FailureReason
 from proxx.media import probe
-from proxx.protocol import CancelJob, ClipFinished, ClipPlan, JobNote, JobPlan, encode
+from proxx.jobplan import ClipPlan, JobPlan
+from proxx.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.protocol import decode_for_supervisor as decode
 from proxx.routing import route_source
 from tests.resolve_double import (
@@ -177,6 +178,8 @@ def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
     previous = signal.set_wakeup_fd(-1)
     parent, child = multiprocessing.Pipe()
     interrupts = Interrupts(child)
+    interrupts.job_id = "job1"  # plan_for()'s job
+    interrupts.emit = lambda msg: child.send_bytes(encode(msg))
     yield interrupts, parent
     os.close(signal.set_wakeup_fd(previous))
     signal.signal(signal.SIGTERM, old_term)

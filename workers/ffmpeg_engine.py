@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shlex
 import shutil
-import subprocess
 import time
 
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
 from proxx.fsutil import fsync_dir, move_no_replace
+from proxx.jobplan import ClipPlan, JobPlan
 from proxx.naming import partial_path
-from proxx.protocol import ClipPlan, JobPlan
 from proxx.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
-from workers.subproc import describe_exit, run_in_group
+from workers.subproc import describe_exit, run_bounded, run_in_group
 from workers.verify import verify_output
 
+log = logging.getLogger("workers.ffmpeg")
+VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
 _SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
                   errno.EIO)
 _SYSTEM_MARKERS = ("No space left on device", "Permission denied", "Read-only file system",
@@ -34,19 +36,29 @@ class FFmpegEngine:
         self._versions: dict[str, str] | None = None
 
     def versions(self) -> dict[str, str]:
-        if self._versions is not None:
-            return self._versions
-        self._versions = self._read_versions()
-        return self._versions
+        return dict(self._versions or {})
 
-    def _read_versions(self) -> dict[str, str]:
+    def available(self, interrupts: Interrupts) -> str | None:
         if self.ffmpeg is None:
-            return {}
-        out = subprocess.run(
-            [self.ffmpeg, "-version"], capture_output=True, text=True, stdin=subprocess.DEVNULL
-        ).stdout
-        first = out.splitlines()[0] if out else "unknown"
-        return {"ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
+            return "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
+        if self._versions is not None:
+            return None
+        out = run_bounded([self.ffmpeg, "-version"], VERSION_TIMEOUT_S, interrupts)
+        if out.interrupted:
+            return f"`{self.ffmpeg} -version` did not finish: {out.interrupted}"
+        if out.returncode != 0:
+            return (f"`{self.ffmpeg} -version` failed ({describe_exit(out.returncode)}): "
+                    f"{out.stderr_tail or '(no output)'}")
+        try:
+            text = out.stdout.decode("utf-8")
+        except UnicodeDecodeError:
+            text = out.stdout.decode("utf-8", "replace")
+            log.warning("`%s -version` printed bytes that are not UTF-8; shown replaced",
+                        self.ffmpeg)
+        first = text.splitlines()[0] if text.strip() else "unknown"
+        self._versions = {
+            "ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
+        return None
 
     def _argv(self, plan: JobPlan, clip: ClipPlan) -> list[str]:
         return build_argv(
@@ -93,6 +105,7 @@ class FFmpegEngine:
                           failure_reason=FailureReason.EXECUTION_ERROR, system_error=system,
                           failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
                           f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
+        interrupts.phase("verify", clip.source.duration)
         exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
         problem = verify_output(temp, exp, plan.container)
         if problem:

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
 from proxx.fsutil import move_no_replace
+from proxx.jobplan import ClipPlan, JobPlan
 from proxx.media import ProbeFacts
 from proxx.naming import partial_path
 from proxx.profiles import FORCED_RATES, PROFILES
-from proxx.protocol import ClipPlan, JobPlan
 from proxx.results import ClipResult
 from workers import resolve_api as api
 from workers.ffmpeg_args import Expected, retime_timecode
@@ -80,6 +80,14 @@ class ResolveEngine:
 
     def versions(self) -> dict[str, str]:
         return dict(self._versions)
+
+    def available(self, interrupts: Interrupts) -> str | None:
+        """Connect once before any clip: `validate` and `run` refuse with the same words."""
+        try:
+            self.connect_app(interrupts)
+        except _Failed as failed:
+            return failed.detail if failed.reason is FailureReason.ENGINE_UNAVAILABLE else None
+        return None
 
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
         return None  # Resolve runs no command line; the result carries the API calls' outcome
