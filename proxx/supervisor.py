@@ -280,7 +280,11 @@ class Supervisor:
                 self._not_ours.add(orphan.name)
             orphan.release()
             return True
-        if not adopt(req, record):
+        answer = adopt(req, record)
+        if answer == "retry":
+            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
+            return True
+        if answer == "absent":
             return False
         started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
         self.running[record.job_id] = Running(orphan, "run", record.job_id, started)

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from proxx import logs
 from proxx.clock import iso, utc_now
@@ -39,12 +40,16 @@ from proxx.slurm.states import SlurmJob, end_failure
 from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.slurm")
+Adoption = Literal["adopted", "absent", "retry"]
 
 STEP_MODULE = "workers.slurm_step"  # by name: proxx/ never imports workers/
 POLL_S = 2.0  # squeue at most this often while jobs run
 SETTLE_POLL_S = 0.5  # faster while a job has reported its end and Slurm has not yet
 SPOOL_GRACE_S = 3.0  # a shared filesystem may show the last lines after Slurm's end state
 DONE_GRACE_S = 30.0  # reported its end, Slurm still says RUNNING: stop waiting, cancel
+# Cancelled, and Slurm has not confirmed the end this long after (controller gone):
+# the job is failed with what is known, so a shutdown never hangs.
+GIVE_UP_S = 90.0
 LOG_DIR = "slurm"  # under the watch root: the batch jobs' stdout/stderr
 
 
@@ -61,7 +66,7 @@ class SlurmTask:
     seen_running: bool = False
     ended_at: float | None = None  # monotonic time Slurm's end state was first seen
     done_at: float | None = None  # monotonic time the worker reported its end
-    cancelled: bool = False
+    cancelled_at: float | None = None
     unavailable: str | None = None  # sbatch failed: why
 
     @property
@@ -123,25 +128,40 @@ class SlurmExecutor:
         self._next_poll = 0.0
         return worker_id
 
-    def adopt(self, req: StartJob, record: sidecar.Sidecar) -> bool:
-        """Re-attach to a claim a previous runner submitted; False when there is nothing
-        to re-attach to (never submitted): the caller recovers it instead."""
-        slurm_id = record.slurm_job_id or self.client.find_by_name(record.job_name)
+    def adopt(self, req: StartJob, record: sidecar.Sidecar) -> Adoption:
+        """Re-attach to a claim a previous runner submitted.
+
+        "absent": it was never submitted (the runner died before sbatch ran), so the
+        caller recovers it the usual way; "retry": Slurm cannot be asked right now, so
+        the caller leaves the claim alone and asks again next loop.
+        """
+        slurm_id = record.slurm_job_id
+        try:
+            slurm_id = slurm_id or self.client.find_by_name(record.job_name)
+        except SlurmUnavailable as exc:
+            log.warning("%s: cannot ask Slurm about it yet: %s", req.jobspec_path, exc)
+            return "retry"
         spool = spool_path(req.jobspec_path)
         if slurm_id is None and not os.path.exists(spool):
-            return False
+            return "absent"
         free = set(range(self.size)) - {t.worker_id for t in self.tasks.values()}
         worker_id = min(free) if free else self.size + len(self.tasks)
         req = req.model_copy(update={"job_id": record.job_id, "worker_id": worker_id})
         task = self._task(req, worker_id)
         task.job_name, task.slurm_id = record.job_name, slurm_id
         if slurm_id is None:
-            task.unavailable = "the previous runner's sbatch left no Slurm job"
+            # The step ran (its spool exists) but Slurm forgot the job: the spool is
+            # all there is to go on.
+            task.ended_at = time.monotonic()
+            task.last = SlurmJob("?", "UNKNOWN", f"Slurm no longer knows {record.job_name}",
+                                 None, None)
         # The spool is re-read from its start: the tracker rebuilds the job's story.
+        task.seen_running = os.path.exists(spool)
         self.tasks[req.job_id] = task
         self._next_poll = 0.0
-        log.info("job %s: re-attached to Slurm job %s", req.job_id, slurm_id)
-        return True
+        log.info("job %s: re-attached to Slurm job %s (%s)", req.job_id, slurm_id or "?",
+                 record.job_name)
+        return "adopted"
 
     def cancel(self, job_id: str, reason: str) -> None:
         task = self.tasks.get(job_id)
@@ -267,7 +287,12 @@ class SlurmExecutor:
         if task.unavailable is not None:
             return self._fail(task, FailureReason.ENGINE_UNAVAILABLE, task.unavailable)
         if task.ended_at is None:
-            if task.done_at is not None and now - task.done_at > DONE_GRACE_S:
+            if task.cancelled_at is not None and now - task.cancelled_at > GIVE_UP_S:
+                task.ended_at = now
+                tracker.killed_for = tracker.killed_for or (
+                    f"{tracker.cancel_reason}; Slurm did not confirm the end of job "
+                    f"{task.slurm_id} within {GIVE_UP_S:g} s")
+            elif task.done_at is not None and now - task.done_at > DONE_GRACE_S:
                 task.ended_at = now  # reported its end long ago; the step is being cleaned up
                 self._act(task, [KillWorker("finished job still held by Slurm")])
             else:
@@ -316,7 +341,7 @@ class SlurmExecutor:
 
     def _overlay(self, outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
         """A clip stopped by Slurm's SIGTERM says `interrupted`; Slurm's state says why."""
-        if job is None or job.state == "COMPLETED":
+        if job is None or job.state == "COMPLETED" or job.alive:
             return outcome
         reason, why = end_failure(job)
         clips: list[ClipResult] = []
@@ -331,6 +356,10 @@ class SlurmExecutor:
         outcome.clips = clips
         if outcome.early_stop is not None and outcome.early_stop[0] is FailureReason.INTERRUPTED:
             outcome.early_stop = (reason, f"{outcome.early_stop[1]}; {why}")
+        if outcome.rejected is not None and outcome.rejected.interrupted:
+            # stopped before its first clip (reading, probing): the result's `interrupted`
+            outcome.rejected = outcome.rejected.model_copy(
+                update={"interrupted": f"{outcome.rejected.interrupted}; {why}"})
         return outcome
 
     def _hint(self, task: SlurmTask) -> str:
@@ -374,9 +403,9 @@ class SlurmExecutor:
             if isinstance(action, KillWorker):
                 log.error("job %s: %s; cancelling Slurm job %s", task.tracker.job_id,
                           action.why, task.slurm_id)
-            elif task.cancelled:
+            elif task.cancelled_at is not None:
                 continue  # one SIGTERM is enough; KillWait escalates to KILL on the node
-            task.cancelled = True
+            task.cancelled_at = task.cancelled_at or time.monotonic()
             try:
                 self.client.cancel(task.slurm_id, kill=isinstance(action, KillWorker))
             except SlurmUnavailable as exc:
