@@ -85,6 +85,7 @@ class SlurmExecutor:
     log_level: str | None = None
     log_format: str | None = None
     poll_s: float = POLL_S
+    spool_grace_s: float = SPOOL_GRACE_S
     worker_restarts: int = 0  # the Executor protocol's counter; Slurm has no workers to restart
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
     _next_poll: float = 0.0
@@ -298,7 +299,7 @@ class SlurmExecutor:
             else:
                 self._act(task, tracker.due(now))
                 return None
-        if not tracker.done and now - task.ended_at < SPOOL_GRACE_S:
+        if not tracker.done and now - task.ended_at < self.spool_grace_s:
             self._next_poll = min(self._next_poll, now + SETTLE_POLL_S)
             return None  # the last lines may still be on their way over the shared fs
         job = task.last
