@@ -1,0 +1,76 @@
+"""workers.slurm_step run directly (no Slurm): the spool it writes, and when it refuses to run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from proxx.protocol import decode_for_supervisor
+from proxx.slurm.spool import spool_path
+from testkit import spec_dict
+
+
+def step(claim: Path, base: Path, env: dict[str, str] | None = None,
+         ) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-P", "-m", "workers.slurm_step", "--spool", spool_path(str(claim)),
+            "--job-id", "abc", "--kind", "run", "--jobspec", str(claim), "--base-dir", str(base)]
+    full = {k: v for k, v in os.environ.items() if k != "SLURM_RESTART_COUNT"}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/",
+                          env={**full, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
+def claimed(tmp_path: Path, clip: Callable[..., Path]) -> Path:
+    src = clip("step.mov")
+    (tmp_path / "out").mkdir()
+    running = tmp_path / "running"
+    running.mkdir()
+    claim = running / "job.json"
+    claim.write_text(json.dumps(spec_dict([str(src)], tmp_path / "out")))
+    return claim
+
+
+def test_the_step_runs_the_job_and_spools_every_message(
+    tmp_path: Path, clip: Callable[..., Path],
+) -> None:
+    claim = claimed(tmp_path, clip)
+    proc = step(claim, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = Path(spool_path(str(claim))).read_bytes().splitlines()
+    kinds = [decode_for_supervisor(line).type for line in lines]
+    assert kinds[0] == "phase_started" and kinds[-1] == "job_finished"
+    assert "job_planned" in kinds and "clip_finished" in kinds
+    assert (tmp_path / "out" / "step_proxy.mov").stat().st_size > 0
+
+
+def test_a_restarted_step_refuses_and_touches_nothing(
+    tmp_path: Path, clip: Callable[..., Path],
+) -> None:
+    claim = claimed(tmp_path, clip)
+    proc = step(claim, tmp_path, {"SLURM_RESTART_COUNT": "1"})
+    assert proc.returncode == 3
+    assert "never runs a job twice" in proc.stderr
+    assert not os.path.exists(spool_path(str(claim)))
+    assert os.listdir(tmp_path / "out") == []
+    # control: a first run (count 0, as Slurm sets it on no restart) does run
+    assert step(claim, tmp_path, {"SLURM_RESTART_COUNT": "0"}).returncode == 0
+
+
+def test_a_second_run_of_one_claim_refuses_because_its_spool_exists(
+    tmp_path: Path, clip: Callable[..., Path],
+) -> None:
+    claim = claimed(tmp_path, clip)
+    Path(spool_path(str(claim))).write_bytes(b"")  # the first run's spool
+    proc = step(claim, tmp_path)
+    assert proc.returncode == 3 and "already ran" in proc.stderr
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_a_step_that_cannot_see_the_watch_folder_says_so(tmp_path: Path) -> None:
+    claim = tmp_path / "not-mounted" / "running" / "job.json"
+    proc = step(claim, tmp_path)
+    assert proc.returncode == 2
+    assert "storage every node shares" in proc.stderr
