@@ -102,11 +102,14 @@ class SlurmCluster:
         env["SLURM_CONF"] = str(self.conf)
         return env
 
-    def run(self, *argv: str, check: bool = True, timeout: float = 30) -> str:
-        proc = subprocess.run(
+    def call(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [_tool(argv[0]), *argv[1:]], env=self.env(), capture_output=True, text=True,
             timeout=timeout, check=False,
         )
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 30) -> str:
+        proc = self.call(*argv, timeout=timeout)
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
         return proc.stdout

@@ -305,3 +305,60 @@ def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
     w.send(signal.SIGTERM)
     assert w.wait() == 0
     assert listing(root)["running"] == []
+
+
+def test_slurm_unreachable_at_start_is_exit_1_and_sbatch_failing_later_fails_one_job(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, tiny: Path,
+    tmp_path: Path,
+) -> None:
+    dead = tmp_path / "dead.conf"
+    text = "\n".join(ln for ln in cluster.conf.read_text().splitlines()
+                     if not ln.startswith(("SlurmctldPort=", "MessageTimeout=")))
+    dead.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
+    drop(root, "un.json", spec([tiny], out, output_name_template="un"))
+    w = launcher.cli(root, "--executor", "slurm", "--once", env={"SLURM_CONF": str(dead)})
+    assert w.wait() == 1
+    assert "controller does not answer" in w.log()
+    assert specs_in(root, "pending") == ["un.json"]  # nothing was claimed
+    # A live controller that refuses the submission: that one job fails, the runner goes on.
+    w = slurm_watch(launcher, root, cluster, "--once", "--slurm-arg=--partition=nosuch")
+    assert w.wait() == 0, w.log()
+    res = result(root, "failed", "un")
+    assert "engine_unavailable" in (res["system_error"] or ""), res
+    assert "nosuch" in res["system_error"] or "partition" in res["system_error"]
+    assert listing(root)["running"] == []
+
+
+def test_slurm_itself_refuses_to_requeue_a_proxx_job(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+) -> None:
+    drop(root, "rq.json", prores([long_clip], out, output_name_template="rq"))
+    w = slurm_watch(launcher, root, cluster, "--once")
+    wait_for(lambda: rendering(out, "rq"), "the job to render", on_fail=w.log)
+    job = running_slurm_job(cluster, "rq.json")
+    assert job is not None
+    refused = cluster.call("scontrol", "requeue", job.job_id)
+    assert refused.returncode != 0 and "disabled" in refused.stderr, refused
+    assert w.wait(timeout=180) == 0, w.log()
+    assert specs_in(root, "completed") == ["rq.json"]
+    ran = slurm_jobs_named(cluster, "rq.json")
+    assert [(j.state, j.restarts) for j in ran] == [("COMPLETED", 0)]
+
+
+def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collects_it(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+) -> None:
+    drop(root, "lo.json", prores([long_clip], out, output_name_template="lo"))
+    first = slurm_watch(launcher, root, cluster)
+    wait_for(lambda: rendering(out, "lo"), "the job to render", on_fail=first.log)
+    first.send(signal.SIGKILL)
+    first.wait()
+    # The claim's lock is free now; a runner without Slurm must not call it dead.
+    local = launcher.cli(root, "--once")
+    assert local.wait() == 0, local.log()
+    assert "only a `--executor slurm` runner can collect it" in local.log()
+    assert specs_in(root, "running") == ["lo.json"] and listing(root)["failed"] == []
+    second = slurm_watch(launcher, root, cluster, "--once")
+    assert second.wait(timeout=180) == 0, second.log()
+    assert specs_in(root, "completed") == ["lo.json"]
+    assert len(slurm_jobs_named(cluster, "lo.json")) == 1
