@@ -44,7 +44,7 @@ Adoption = Literal["adopted", "absent", "retry"]
 
 STEP_MODULE = "workers.slurm_step"  # by name: proxx/ never imports workers/
 POLL_S = 2.0  # squeue at most this often while jobs run
-SETTLE_POLL_S = 0.5  # faster while a job has reported its end and Slurm has not yet
+SETTLE_POLL_S = 0.25  # faster while a job has reported its end and Slurm has not yet
 SPOOL_GRACE_S = 3.0  # a shared filesystem may show the last lines after Slurm's end state
 DONE_GRACE_S = 30.0  # reported its end, Slurm still says RUNNING: stop waiting, cancel
 # Cancelled, and Slurm has not confirmed the end this long after (controller gone):
@@ -89,6 +89,7 @@ class SlurmExecutor:
     worker_restarts: int = 0  # the Executor protocol's counter; Slurm has no workers to restart
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
     _next_poll: float = 0.0
+    _notes: list[PoolEvent] = field(default_factory=list)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -188,6 +189,8 @@ class SlurmExecutor:
         for task in list(self.tasks.values()):
             events += self._read(task)
         self._poll()
+        events += self._notes
+        self._notes = []
         for task in list(self.tasks.values()):
             outcome = self._service(task)
             if outcome is not None:
@@ -260,6 +263,11 @@ class SlurmExecutor:
     def _started(self, task: SlurmTask, now: float) -> None:
         task.seen_running = True
         task.tracker.worker_started_at = iso(utc_now())
+        node = task.last.node if task.last is not None else None
+        # Shown by the supervisor's log and `proxx status`: where the job runs.
+        self._notes.append(JobNoted(task.tracker.job_id, task.worker_id,
+                                    f"Slurm job {task.slurm_id} running"
+                                    + (f" on node {node}" if node else "")))
         # Queue time is not a hang: the accept deadline runs from the start on a node.
         task.tracker.phase_deadline = now + self.deadlines.accept
 
@@ -332,7 +340,14 @@ class SlurmExecutor:
             info["slurm_state"] = task.last.state
             if task.last.node:
                 info["slurm_node"] = task.last.node
-        info["slurm_stderr"] = task.stderr
+        for log_path in (task.stdout, task.stderr):
+            # Kept only when the step said something: the folder must not fill with
+            # thousands of empty files.
+            with contextlib.suppress(OSError):
+                if os.stat(log_path).st_size == 0:
+                    os.unlink(log_path)
+        if os.path.exists(task.stderr):
+            info["slurm_stderr"] = task.stderr
         outcome.executor_info.update(info)
         # The result carries the story now; running/ must end up empty.
         sidecar.remove(task.claim_path)
