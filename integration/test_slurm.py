@@ -222,15 +222,22 @@ def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
 def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_empty(
     cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
 ) -> None:
-    for name in ("st_a", "st_b"):
+    # The node has 2 CPUs: st_a and st_b render, st_c waits in Slurm's queue.
+    for name in ("st_a", "st_b", "st_c"):
         drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
-    w = slurm_watch(launcher, root, cluster, "--max-workers", "2")
+    w = slurm_watch(launcher, root, cluster, "--max-workers", "3")
     wait_for(lambda: rendering(out, "st_a") and rendering(out, "st_b"), "both jobs rendering",
              on_fail=w.log)
+    wait_for(lambda: [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["PENDING"],
+             "the third job to wait in the queue", on_fail=w.log)
     w.send(signal.SIGTERM)
     assert w.wait(timeout=60) == 0, w.log()
     assert listing(root)["running"] == []
-    assert specs_in(root, "failed") == ["st_a.json", "st_b.json"]
+    assert specs_in(root, "failed") == ["st_a.json", "st_b.json", "st_c.json"]
+    queued = result(root, "failed", "st_c")  # cancelled before it ever ran
+    assert queued["interrupted"] and "nothing was executed" in queued["interrupted"], queued
+    assert [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["CANCELLED"]
+    assert "Slurm job" in w.log() and "pending (Resources)" in w.log()
     for name in ("st_a", "st_b"):
         clip = failed_clip(result(root, "failed", name))
         assert clip["failure_reason"] == "interrupted", clip

@@ -250,11 +250,16 @@ class SlurmExecutor:
                 continue
             job = states.get(task.slurm_id)
             if job is not None and job.alive and not job.requeued:
-                task.last = job
+                before, task.last = task.last, job
                 if job.state != "PENDING" and not task.seen_running:
                     self._started(task, now)
                 elif job.state == "PENDING" and task.seen_running:
                     self._requeued(task, job)
+                elif job.state == "PENDING" and (before is None or before.reason != job.reason):
+                    # Why it waits (Resources, Priority, PartitionDown …): for the log
+                    # and `proxx status`, since queue time is not limited by Proxx.
+                    self._notes.append(JobNoted(task.tracker.job_id, task.worker_id,
+                                                f"Slurm job {job.job_id} pending ({job.reason})"))
                 continue
             if job is not None and job.requeued:
                 self._requeued(task, job)
