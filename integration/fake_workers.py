@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -107,6 +108,8 @@ def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
     conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=ClipResult(
         source_path=first.source_path, output_path=first.output_path, status="COMPLETED",
         engine=plan.engine.value))))
+    # The test waits for this line (worker stderr is the supervisor's log) to signal.
+    print("fake worker: clip 1 reported, waiting for a cancel", file=sys.stderr, flush=True)
     while not isinstance(decode_for_worker(conn.recv_bytes()), CancelJob):
         pass
     conn.send_bytes(encode(JobFinished(job_id=plan.job_id, engine_versions={})))

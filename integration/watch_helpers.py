@@ -41,7 +41,6 @@ DRIVER = "import sys; from integration.watch_helpers import driver_main; driver_
 
 def driver_main(argv: list[str]) -> None:
     import argparse
-    import importlib
 
     from proxx import logs
     from proxx.deadlines import Deadlines, default_render_limit
@@ -58,8 +57,19 @@ def driver_main(argv: list[str]) -> None:
                    help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
                    "test clips); shorter ones keep the default, so that a loaded machine "
                    "never times out the tiny jobs around them")
+    p.add_argument("--die-after-step", default=None,
+                   help="SIGKILL this supervisor right after that step of filing a job "
+                   "(staged, linked, moved): the fault-injection point of watchfolder")
     a = p.parse_args(argv)
     logs.setup()
+    if a.die_after_step:
+        from proxx import watchfolder
+
+        def die(step: str) -> None:
+            if step == a.die_after_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        watchfolder.after_step = die
     module, _, name = a.target.rpartition(":")
     target = f"{module or 'integration.fake_workers'}:{name}"
     deadlines = Deadlines()
@@ -251,10 +261,9 @@ class Watch:
         return [p for p in self.procs() if p.pid != self.pid]
 
     def workers(self) -> list[ProcInfo]:
-        """Worker processes: python grandchildren (forkserver children) of the supervisor."""
-        procs = self.procs()
-        servers = {p.pid for p in procs if p.ppid == self.pid and is_python(p)}
-        return [p for p in procs if p.ppid in servers and is_python(p)]
+        """Worker processes: the supervisor's python children (started via proxx.child)."""
+        return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
+                and "proxx.child" in p.argv]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""

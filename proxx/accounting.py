@@ -38,6 +38,7 @@ def account(
     commands: Mapping[int, str | None] | None = None,
     partial: Callable[[C], str | None] = lambda _clip: None,
     skipped_detail: str | None = None,
+    partial_note: str = "partial render left at",
 ) -> list[ClipResult]:
     """Fail-fast accounting: clips after the first one that did not complete are SKIPPED.
 
@@ -59,7 +60,7 @@ def account(
                 engine=engine, started_at=(started_at or {}).get(clip.index),
                 ended_at=iso(utc_now()), ffmpeg_command=(commands or {}).get(clip.index),
                 failure_reason=failure[0],
-                failure_detail=failure[1] + (f"; partial render left at {left}" if left else ""),
+                failure_detail=failure[1] + (f"; {partial_note} {left}" if left else ""),
                 partial_output_path=left,
             ))
             stopped = True

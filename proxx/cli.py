@@ -68,7 +68,7 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
         "engine_routing_reason": result.engine_routing_reason, "clips": [],
     }
     code = int(result.exit_code())
-    if planned is not None and code == 0:
+    if planned is not None and ran.outcome is not None and ran.outcome.rejected is None:
         report["valid"] = True
         report["clips"] = [{"source_path": c.source_path, "output_path": c.output_path}
                            for c in planned.clips]

@@ -6,10 +6,13 @@ both must read a file the same way.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -162,6 +165,16 @@ def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
     return parse_probe_json(path, raw)
 
 
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return preexec
+
+
 def _start_shielded(argv: list[str]) -> subprocess.Popen[bytes]:
     """Start ffprobe out of reach of a terminal's Ctrl-C.
 
@@ -173,8 +186,10 @@ def _start_shielded(argv: list[str]) -> subprocess.Popen[bytes]:
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        # PDEATHSIG: a probe hung on a FIFO or a dead mount dies with its worker.
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, process_group=0)
+                                stderr=subprocess.PIPE, process_group=0,
+                                preexec_fn=_die_with_parent(os.getpid()))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 

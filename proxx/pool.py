@@ -19,7 +19,7 @@ from proxx import logs
 from proxx.deadlines import Deadlines
 from proxx.errors import FailureReason
 from proxx.executor import JobNoted, PoolEvent
-from proxx.procs import ProtocolError, WorkerProcess
+from proxx.procs import WorkerProcess
 from proxx.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
 from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
@@ -133,11 +133,7 @@ class LocalPool:
         return events
 
     def _read(self, slot: Slot) -> list[PoolEvent]:
-        try:
-            messages = slot.proc.read()
-        except ProtocolError as exc:
-            self._protocol_violation(slot, str(exc))
-            return []
+        messages = slot.proc.read()
         events: list[PoolEvent] = []
         now = time.monotonic()
         for msg in messages:
@@ -155,6 +151,8 @@ class LocalPool:
             self._act(slot, slot.tracker.on_message(msg, now))
             if isinstance(msg, JobNote):
                 events.append(JobNoted(slot.tracker.job_id, slot.proc.worker_id, msg.note))
+        if slot.proc.broken is not None and slot.proc.exit_code() is None:
+            self._protocol_violation(slot, slot.proc.broken)
         return events
 
     def _last_words(self, slot: Slot, error: str) -> None:

@@ -31,10 +31,6 @@ log = logging.getLogger("proxx.procs")
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's framing, as the child writes it
 
 
-class ProtocolError(Exception):
-    """The worker broke the framing or sent a message that does not validate."""
-
-
 class WorkerProcess:
     def __init__(self, worker_id: int, target: str, log_level: str, log_format: str) -> None:
         self.worker_id = worker_id
@@ -47,6 +43,7 @@ class WorkerProcess:
         self.started_at = ""
         self.ready = False
         self.eof = False
+        self.broken: str | None = None  # why its stream can no longer be trusted
         self._buf = bytearray()
 
     # -- life ------------------------------------------------------------------------
@@ -66,6 +63,7 @@ class WorkerProcess:
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.started_at = iso(utc_now())
         self.ready = self.eof = False
+        self.broken = None
         self._buf.clear()
         log.debug("worker %d started (pid %d)", self.worker_id, self.proc.pid)
 
@@ -139,8 +137,12 @@ class WorkerProcess:
                 self.sock.setblocking(False)
 
     def read(self) -> list[FromWorker]:
-        """Every complete message that has arrived; ProtocolError on a broken stream."""
-        if self.sock is None or self.eof:
+        """Every complete message that has arrived, up to a broken frame if any.
+
+        After a broken frame `broken` says what was wrong; the messages before
+        it still count (a job's last good words are kept).
+        """
+        if self.sock is None or self.eof or self.broken is not None:
             return []
         while True:
             try:
@@ -162,7 +164,8 @@ class WorkerProcess:
         while len(self._buf) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(self._buf)
             if size < 0 or size > MAX_MESSAGE_BYTES:
-                raise ProtocolError(f"worker's pipe is unreadable (a frame of {size} bytes)")
+                self.broken = f"worker's pipe is unreadable (a frame of {size} bytes)"
+                break
             if len(self._buf) < _HEADER.size + size:
                 break
             data = bytes(self._buf[_HEADER.size:_HEADER.size + size])
@@ -170,8 +173,8 @@ class WorkerProcess:
             try:
                 out.append(decode_for_supervisor(data))
             except pydantic.ValidationError as exc:
-                why = f"worker sent an invalid message ({first_error(exc)})"
-                raise ProtocolError(why) from None
+                self.broken = f"worker sent an invalid message ({first_error(exc)})"
+                break
         return out
 
 

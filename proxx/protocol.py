@@ -103,6 +103,8 @@ class ClipStarted(_Msg):
     index: int
     started_at: str
     ffmpeg_command: str | None
+    # The temporary name it renders to: reported if the worker dies mid-render.
+    partial_path: str | None = None
 
 
 class ClipFinished(_Msg):

@@ -15,7 +15,14 @@ import time
 
 from proxx.claims import Claim, try_lock
 from proxx.fsutil import move_no_replace
-from proxx.watchfolder import Layout, fit_name, is_candidate, read_result, stem_of
+from proxx.watchfolder import (
+    Layout,
+    fit_name,
+    is_candidate,
+    read_result,
+    result_beside,
+    stem_of,
+)
 
 log = logging.getLogger("proxx.recovery")
 REASON = "runner interrupted"
@@ -43,31 +50,36 @@ def stranded_results(layout: Layout) -> list[str]:
             if not entry.name.endswith(".result.json") or entry.name.startswith("."):
                 continue
             spec = os.path.join(layout.running, f"{entry.name[: -len('.result.json')]}.json")
-            if os.path.lexists(spec):
-                continue
-            with contextlib.suppress(OSError):
-                if time.time() - entry.stat(follow_symlinks=False).st_mtime >= STRANDED_AFTER_S:
-                    out.append(entry.path)
+            if not os.path.lexists(spec):
+                out.append(entry.path)
     return sorted(out)
 
 
-def file_stranded(layout: Layout, path: str) -> str | None:
-    """Put a stranded result beside its JobSpec (never over another file); where it went."""
+def file_stranded(path: str) -> tuple[str, str] | None:
+    """Put a stranded result beside its JobSpec (never over another file).
+
+    Returns (where it is now, the running/ name of its JobSpec), or None when it
+    must wait (it may belong to a move in progress) or names no JobSpec.
+    """
     result = read_result(path)
     final = result.metadata.final_jobspec_path if result else None
-    if result is None or final is None:
-        log.warning("%s: a result left in running/ that names no JobSpec; left in place", path)
+    if result is None or final is None or result.metadata.jobspec_path is None:
         return None
-    target = final[: -len(".json")] + ".result.json"
+    name = os.path.basename(result.metadata.jobspec_path)
+    target = result_beside(final)
     with contextlib.suppress(OSError):
         if os.path.samefile(path, target):  # the move had finished but for one unlink
             os.unlink(path)
-            return target
+            return target, name
+    with contextlib.suppress(OSError):
+        # A result written by an older Proxx that died between its two moves.
+        if time.time() - os.lstat(path).st_mtime < STRANDED_AFTER_S:
+            return None
     for candidate in (target, os.path.join(os.path.dirname(final), fit_name(
             f"{stem_of(os.path.basename(final))}.{result.job_id}", ".result.json"))):
         try:
             move_no_replace(path, candidate)
-            return candidate
+            return candidate, name
         except FileExistsError:
             continue
     log.warning("%s: its place beside %s is taken twice over; left in place", path, final)

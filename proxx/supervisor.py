@@ -149,8 +149,9 @@ class Supervisor:
             u.claim.name for u in self.unfinished}
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
-                if (where := file_stranded(self.layout, path)) is not None:
-                    log.warning("filed a result a dead runner left in running/: %s", where)
+                if (filed := file_stranded(path)) is not None:
+                    self._remove_sidecar(filed[1])
+                    log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
             with self._guarded(orphan.name, orphan):
                 self._recover(orphan)
@@ -259,7 +260,8 @@ class Supervisor:
             orphan.release()  # picked up again once a worker is free
             return
         recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
-        log.warning("recovering %s from a dead runner (%s)", orphan.name, REASON,
+        log.warning("recovered %s from a dead runner (%s); a worker accounts for its clips",
+                    orphan.name, REASON,
                     extra={"job_id": job_id, "state": "recovering"})
         self.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)

@@ -181,6 +181,11 @@ class JobTracker:
                 self.planned.clips, self.results, failure, engine=self.planned.engine,
                 started_at={i: s.started_at for i, s in self.started.items()},
                 commands={i: s.ffmpeg_command for i, s in self.started.items()},
+                # The temp name the worker said it renders to; the supervisor does not
+                # look at the output volume (a hung mount must not hang it).
+                partial=lambda c: self.started[c.index].partial_path
+                if c.index in self.started and self.death is not None else None,
+                partial_note="its temporary render (if FFmpeg had begun writing) is",
             )
         elif self.rejected is None and self.recovered is None:
             early = failure  # it stopped before it knew its clips

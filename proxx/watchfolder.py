@@ -46,6 +46,12 @@ def stem_of(name: str) -> str:
     return name[: -len(".json")] if name.endswith(".json") else name
 
 
+def result_beside(spec_path: str) -> str:
+    """Where the result of the JobSpec at `spec_path` goes (its name shortened if need be)."""
+    stem = stem_of(os.path.basename(spec_path))
+    return os.path.join(os.path.dirname(spec_path), fit_name(stem, ".result.json"))
+
+
 @dataclass(frozen=True)
 class Layout:
     root: str
@@ -72,10 +78,8 @@ class Layout:
     def final_pair(self, state: str, name: str, n: int) -> tuple[str, str]:
         """The n-th choice of names for a finished JobSpec and its result in `state`."""
         stem = stem_of(name) if n == 0 else f"{stem_of(name)}-{n}"
-        longest = fit_name(stem, ".result.json")
-        base = longest[: -len(".result.json")]
-        return (os.path.join(self.dir(state), f"{base}.json"),
-                os.path.join(self.dir(state), longest))
+        final_spec = os.path.join(self.dir(state), fit_name(stem, ".json"))
+        return final_spec, result_beside(final_spec)
 
     def ensure(self) -> None:
         if not os.path.isdir(self.root):
@@ -228,12 +232,22 @@ def _staging_path(layout: Layout, spec_path: str, result: JobResult) -> str:
                         fit_name(f".{stem_of(name)}.{result.job_id}", ".result.json"))
 
 
+def _no_fault(step: str) -> None:
+    """A fault-injection point between the final moves: tests replace it (a kill -9
+    at each step), production never does."""
+
+
+after_step = _no_fault
+
+
 def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) -> bool:
     """Steps 2–4; False when another runner took one of the names a moment ago."""
+    after_step("staged")
     try:
         os.link(staged, final_result, follow_symlinks=False)
     except FileExistsError:
         return False
+    after_step("linked")
     try:
         move_no_replace(spec_path, final_spec)
     except OSError as exc:
@@ -244,6 +258,7 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staged)
         raise
+    after_step("moved")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(staged)
     fsync_dir(os.path.dirname(final_spec))
@@ -256,7 +271,7 @@ def resume(layout: Layout, spec_path: str, staged: str, result: JobResult) -> st
     final = result.metadata.final_jobspec_path
     if final is None:
         return None
-    final_result = final[: -len(".json")] + ".result.json"  # as final_pair() names it
+    final_result = result_beside(final)
     if not _same(staged, final_result):
         return None
     try:

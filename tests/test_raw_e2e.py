@@ -33,10 +33,13 @@ def test_a_raw_job_validates_and_routes_to_resolve(
 
     proc = run_cli("validate", "--json", str(job([r3d], **RESOLVE_SPEC)))
 
-    assert proc.returncode == 0, proc.stderr
+    # Routed to Resolve, which this host lacks: exit 4 with `run`'s exact reason.
+    assert proc.returncode == 4, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["execution_engine"], report["engine_routing_reason"]) == (
         "resolve", "magic RED2 at byte 4: REDCODE requires DaVinci Resolve")
+    assert report["valid"] is False and "fusionscript" in report["system_error"]
+    assert proc.stderr.count(report["system_error"]) == 1
 
 
 def test_a_raw_job_without_resolve_fails_engine_unavailable_exit_4(

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from proxx.errors import FailureReason
-from proxx.media import probe
 from proxx.jobplan import ClipPlan, JobPlan
+from proxx.media import probe
 from proxx.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.protocol import decode_for_supervisor as decode
 from proxx.routing import route_source

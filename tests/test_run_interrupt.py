@@ -210,11 +210,11 @@ def test_ctrl_c_while_the_worker_pool_starts_still_prints_a_result(
     spec, out = make_spec(tmp_path, many_sources(tmp_path, clip, 5))
     proc = start(spec)
 
-    def forkserver_started() -> bool:
+    def forkserver_started() -> bool:  # the worker process, started through proxx.child
         for child in children_of(proc.pid):
             try:
                 with open(f"/proc/{child}/cmdline", "rb") as fh:
-                    if b"forkserver" in fh.read():
+                    if b"proxx.child" in fh.read():
                         return True
             except OSError:
                 pass

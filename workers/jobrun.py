@@ -16,6 +16,7 @@ from proxx import logs
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
 from proxx.jobplan import JobPlan
+from proxx.naming import partial_path
 from proxx.profiles import Engine as EngineName
 from proxx.protocol import (
     ClipFinished,
@@ -62,8 +63,9 @@ def _load(name: EngineName) -> Engine:
 
 
 def run_request(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
-                engines: Engines, intercept: Intercept | None = None) -> None:
+                engines: Engines | None = None, intercept: Intercept | None = None) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
+    engines = engines or Engines()
     interrupts.reason = None
     interrupts.job_id = req.job_id
     interrupts.emit = emit
@@ -112,7 +114,8 @@ def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker]
             if interrupts.check() is not None:
                 break
             emit(ClipStarted(job_id=plan.job_id, index=clip.index, started_at=iso(utc_now()),
-                             ffmpeg_command=engine.command_for(plan, clip)))
+                             ffmpeg_command=engine.command_for(plan, clip),
+                             partial_path=partial_path(clip.output_path, plan.job_id)))
             result = engine.render(plan, clip, interrupts)
             emit(ClipFinished(job_id=plan.job_id, clip=result))
             if result.status != "COMPLETED":
