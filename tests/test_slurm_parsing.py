@@ -12,8 +12,9 @@ import pytest
 from proxx.errors import FailureReason
 from proxx.slurm import sidecar
 from proxx.slurm.client import Submission, parse_parsable, sbatch_argv
-from proxx.slurm.spool import SpoolGarbage, SpoolReader, append_line
+from proxx.slurm.spool import SpoolGarbage, SpoolReader
 from proxx.slurm.states import end_failure, parse_scontrol, parse_squeue
+from workers.slurm_step import append_line
 
 # Captured from slurm-wlm 22.05 on this machine kind (`scontrol show job -o 4` after
 # `scontrol update nodename=vm state=down reason=test` mid-job).

@@ -28,7 +28,6 @@ from typing import get_args
 
 from proxx import logs
 from proxx.protocol import FromWorker, JobKind, StartJob, WorkerFailing, encode
-from proxx.slurm.spool import append_line
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
 
@@ -67,6 +66,16 @@ def refusal(restart_count: str | None) -> str | None:
 def open_spool(path: str) -> int:
     """Create the spool exclusively: it existing means this claim already ran."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+
+def append_line(fd: int, data: bytes) -> None:
+    """One whole line per write on an O_APPEND fd, then fsync, so a supervisor on another
+    host sees it at its next open (NFS close-to-open) and never half a message."""
+    view = memoryview(data + b"\n")
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+    os.fsync(fd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """The per-job spool file: the worker's protocol messages as JSON lines.
 
-The step appends (and fsyncs) one line per message; the supervisor reads what
+The step appends (and fsyncs) one line per message (`workers.slurm_step`); the supervisor reads what
 was added since its last look. Only complete lines count, so a reader never
 sees half a message; a line longer than MAX_LINE, or one that does not decode,
 is garbage and fails the job (as a garbled pipe would).
@@ -76,14 +76,3 @@ class SpoolReader(Generic[T]):
             out += self.read_new()
             if self.offset == before:
                 return out
-
-
-def append_line(fd: int, data: bytes) -> None:
-    """Writer side: one whole line per write on an O_APPEND fd, then fsync so a reader on
-    another host sees it at its next open."""
-    line = data + b"\n"
-    view = memoryview(line)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-    os.fsync(fd)
