@@ -78,6 +78,9 @@ class FakeSlurm:
     def cancel(self, job_id: str, *, kill: bool = False) -> None:
         self.cancels.append((job_id, kill))
 
+    def cancel_by_name(self, name: str) -> None:
+        self.cancels.append((name, False))
+
 
 def make(tmp_path: Path, slurm: FakeSlurm, **kw: object) -> tuple[SlurmExecutor, StartJob]:
     running = tmp_path / "running"
@@ -304,3 +307,36 @@ def test_start_fails_clearly_when_slurm_does_not_answer(tmp_path: Path) -> None:
     ex, _ = make(tmp_path, FakeSlurm(unreachable=True))
     with pytest.raises(SlurmUnavailable, match="does not answer"):
         ex.start()
+
+
+def test_an_sbatch_that_timed_out_but_queued_the_job_keeps_that_job(tmp_path: Path) -> None:
+    class Slow(FakeSlurm):
+        def submit(self, sub: Submission) -> str:
+            super().submit(sub)  # Slurm queued it …
+            raise SlurmUnavailable("sbatch did not answer within 30 s")  # … we never heard
+
+    slurm = Slow()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    record = sidecar.read(req.jobspec_path)
+    assert record is not None and record.slurm_job_id == "101"
+    slurm.set("101", "COMPLETED")
+    spool_write(req, *planned(req, tmp_path), JobFinished(job_id=req.job_id, engine_versions={}))
+    outcome = run_until(ex)
+    assert outcome.early_stop is None and outcome.executor_info["slurm_job_id"] == "101"
+    assert len(slurm.submitted) == 1
+
+
+def test_an_sbatch_failure_slurm_cannot_confirm_cancels_by_name(tmp_path: Path) -> None:
+    class Gone(FakeSlurm):
+        def submit(self, sub: Submission) -> str:
+            self.unreachable = True
+            raise SlurmUnavailable("sbatch did not answer within 30 s")
+
+    slurm = Gone()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    assert slurm.cancels == [("proxx-j1-job.json", False)]  # whatever Slurm did, undone
+    outcome = run_until(ex)
+    assert outcome.early_stop is not None
+    assert outcome.early_stop[0] is FailureReason.ENGINE_UNAVAILABLE

@@ -15,9 +15,11 @@ from testkit import spec_dict
 
 
 def step(claim: Path, base: Path, env: dict[str, str] | None = None,
-         ) -> subprocess.CompletedProcess[str]:
+         record: Path | None = None) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-P", "-m", "workers.slurm_step", "--spool", spool_path(str(claim)),
             "--job-id", "abc", "--kind", "run", "--jobspec", str(claim), "--base-dir", str(base)]
+    if record is not None:
+        argv += ["--record", str(record)]
     full = {k: v for k, v in os.environ.items() if k != "SLURM_RESTART_COUNT"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/",
                           env={**full, **(env or {})}, stdin=subprocess.DEVNULL)
@@ -74,3 +76,20 @@ def test_a_step_that_cannot_see_the_watch_folder_says_so(tmp_path: Path) -> None
     proc = step(claim, tmp_path)
     assert proc.returncode == 2
     assert "storage every node shares" in proc.stderr
+
+
+def test_a_step_runs_only_the_claim_its_record_names(
+    tmp_path: Path, clip: Callable[..., Path],
+) -> None:
+    claim = claimed(tmp_path, clip)
+    record = tmp_path / "running" / ".job.json.slurm"
+    # A late step whose job was filed (record gone), or whose name a later job took.
+    for content in (None, '{"job_id": "someone-else"}'):
+        if content is not None:
+            record.write_text(content)
+        proc = step(claim, tmp_path, record=record)
+        assert proc.returncode == 3, proc.stderr
+        assert not os.path.exists(spool_path(str(claim)))
+    record.write_text('{"job_id": "abc"}')  # control: its own record
+    assert step(claim, tmp_path, record=record).returncode == 0
+    assert os.listdir(tmp_path / "out") == ["step_proxy.mov"]

@@ -20,6 +20,7 @@ the shared filesystem, so two runs of one claim cannot both start.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -41,6 +42,8 @@ EXIT_INTERRUPTED = 5  # SIGTERM (scancel, time limit, node failure): results say
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="workers.slurm_step")
     p.add_argument("--spool", required=True)
+    p.add_argument("--record", default=None,
+                   help="the claim's Slurm record: the step runs only if it names this job")
     p.add_argument("--job-id", required=True)
     p.add_argument("--kind", choices=get_args(JobKind), default="run")
     p.add_argument("--jobspec", required=True)
@@ -60,6 +63,23 @@ def refusal(restart_count: str | None) -> str | None:
     if restarts > 0:
         return (f"Slurm restarted this job (SLURM_RESTART_COUNT={restarts}); "
                 "Proxx never runs a job twice")
+    return None
+
+
+def not_ours(record_path: str | None, job_id: str) -> str | None:
+    """Why the claim no longer belongs to this job, or None. The supervisor writes the
+    record before sbatch and deletes it once the job's result is filed, so a step that
+    starts late (a queue that outlived its runner's decision) never runs a claim that
+    was filed, or claimed again under the same name by a later job."""
+    if record_path is None:
+        return None
+    try:
+        with open(record_path, "rb") as fh:
+            record = json.loads(fh.read(65536))
+    except (OSError, ValueError):
+        return f"the claim's record {record_path} is gone or unreadable"
+    if not isinstance(record, dict) or record.get("job_id") != job_id:
+        return f"the claim's record {record_path} names another job"
     return None
 
 
@@ -89,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"proxx slurm step: {os.path.dirname(args.spool)} does not exist on this node "
               "(is the watch folder on storage every node shares?)", file=sys.stderr)
         return EXIT_NO_SPOOL
+    why = not_ours(args.record, args.job_id)
+    if why is not None:
+        print(f"proxx slurm step: refusing: {why}", file=sys.stderr)
+        return EXIT_REFUSED
     try:
         fd = open_spool(args.spool)
     except FileExistsError:

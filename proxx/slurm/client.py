@@ -118,6 +118,11 @@ class SlurmClient:
         ids = [i for i in proc.stdout.split() if i.isdigit()]
         return max(ids, key=int) if ids else None
 
+    def cancel_by_name(self, job_name: str) -> None:
+        proc = self._run(["scancel", f"--name={job_name}"])
+        if proc.returncode != 0:
+            raise SlurmUnavailable(f"scancel --name={job_name} failed: {proc.stderr.strip()}")
+
     def cancel(self, job_id: str, *, kill: bool = False) -> None:
         """scancel: SIGTERM to the step (the worker writes its interrupted result), then KILL
         after the cluster's KillWait; `kill` sends KILL at once."""

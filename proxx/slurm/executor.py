@@ -118,10 +118,12 @@ class SlurmExecutor:
         try:
             task.slurm_id = self.client.submit(self._submission(task))
         except SlurmUnavailable as exc:
-            task.unavailable = str(exc)
-            log.error("job %s: %s", req.job_id, exc)
-            sidecar.remove(task.claim_path)
-        else:
+            task.slurm_id = self._submitted_anyway(task)
+            if task.slurm_id is None:
+                task.unavailable = str(exc)
+                log.error("job %s: %s", req.job_id, exc)
+                sidecar.remove(task.claim_path)
+        if task.slurm_id is not None:
             sidecar.write(task.claim_path,
                           record.model_copy(update={"slurm_job_id": task.slurm_id}))
             log.info("job %s submitted as Slurm job %s (%s)", req.job_id, task.slurm_id,
@@ -129,6 +131,24 @@ class SlurmExecutor:
         self.tasks[req.job_id] = task
         self._next_poll = 0.0
         return worker_id
+
+    def _submitted_anyway(self, task: SlurmTask) -> str | None:
+        """sbatch failed or timed out: a timeout may still have queued the job. Find it
+        by its unique name and keep it; if Slurm cannot even be asked, cancel by name so
+        no job runs that this runner has given up on."""
+        try:
+            found = self.client.find_by_name(task.job_name)
+        except SlurmUnavailable:
+            found = None
+            try:
+                self.client.cancel_by_name(task.job_name)
+            except SlurmUnavailable as exc:
+                log.error("job %s: could not make sure Slurm job %s does not run: %s",
+                          task.tracker.job_id, task.job_name, exc)
+        if found is not None:
+            log.warning("job %s: sbatch reported a failure, but Slurm job %s exists; "
+                        "keeping it", task.tracker.job_id, found)
+        return found
 
     def adopt(self, req: StartJob, record: sidecar.Sidecar) -> Adoption:
         """Re-attach to a claim a previous runner submitted.
@@ -409,6 +429,7 @@ class SlurmExecutor:
         req = task.tracker.request
         command = [
             self.python, "-P", "-m", STEP_MODULE, "--spool", task.spool.path,
+            "--record", sidecar.sidecar_path(task.claim_path),
             "--job-id", req.job_id, "--kind", req.kind, "--jobspec", req.jobspec_path,
             "--base-dir", req.base_dir, "--worker-id", str(task.worker_id),
             "--log-level", self.log_level or logs.level_name(),
