@@ -242,6 +242,7 @@ class SlurmExecutor:
         for msg in messages:
             if not task.seen_running:
                 self._started(task, now)
+                self._next_poll = now  # the worker spoke first: ask Slurm where it runs
             self._act(task, task.tracker.on_message(msg, now))
             if isinstance(msg, JobNote):
                 events.append(JobNoted(task.tracker.job_id, task.worker_id, msg.note))
@@ -271,11 +272,17 @@ class SlurmExecutor:
             job = states.get(task.slurm_id)
             if job is not None and job.alive and not job.requeued:
                 before, task.last = task.last, job
+                if job.state == "RUNNING" and (before is None or before.state != "RUNNING"):
+                    # Shown by the supervisor's log and `proxx status`: where it runs.
+                    self._notes.append(JobNoted(
+                        task.tracker.job_id, task.worker_id,
+                        f"Slurm job {job.job_id} running on node {job.node or '?'}"))
                 if job.state != "PENDING" and not task.seen_running:
                     self._started(task, now)
                 elif job.state == "PENDING" and task.seen_running:
                     self._requeued(task, job)
-                elif job.state == "PENDING" and (before is None or before.reason != job.reason):
+                elif (job.state == "PENDING" and job.reason != "None"
+                      and (before is None or before.reason != job.reason)):
                     # Why it waits (Resources, Priority, PartitionDown …): for the log
                     # and `proxx status`, since queue time is not limited by Proxx.
                     self._notes.append(JobNoted(task.tracker.job_id, task.worker_id,
@@ -288,11 +295,7 @@ class SlurmExecutor:
     def _started(self, task: SlurmTask, now: float) -> None:
         task.seen_running = True
         task.tracker.worker_started_at = iso(utc_now())
-        node = task.last.node if task.last is not None else None
-        # Shown by the supervisor's log and `proxx status`: where the job runs.
-        self._notes.append(JobNoted(task.tracker.job_id, task.worker_id,
-                                    f"Slurm job {task.slurm_id} running"
-                                    + (f" on node {node}" if node else "")))
+
         # Queue time is not a hang: the accept deadline runs from the start on a node.
         task.tracker.phase_deadline = now + self.deadlines.accept
 
