@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -370,3 +371,28 @@ def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collect
     assert second.wait(timeout=180) == 0, second.log()
     assert specs_in(root, "completed") == ["lo.json"]
     assert len(slurm_jobs_named(cluster, "lo.json")) == 1
+
+
+def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
+) -> None:
+    r3d = root / "A001_C001_0101AB_001.R3D"
+    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
+    drop(root, "raw.json", spec([r3d.name], out, codec="prores_proxy",
+                                proxy_profile="proxy_prores_proxy_resolve"))
+    w = launcher.cli(root, "--executor", "slurm", "--poll-seconds", "0.2", "--once",
+                     env={"SLURM_CONF": str(cluster.conf), "RESOLVE_SCRIPT_LIB": ""})
+    assert w.wait() == 0, w.log()
+    res = result(root, "failed", "raw")
+    # Routed to Resolve, which this host lacks: the ordinary engine_unavailable result …
+    assert res["execution_engine"] == "resolve"
+    assert failed_clip(res)["failure_reason"] == "engine_unavailable"
+    # … from the second batch job, the one that held the node's resolve GRES.
+    routing, render = sorted(slurm_jobs_named(cluster, "raw.json"), key=lambda j: int(j.job_id))
+    assert (routing.state, routing.exit_code) == ("FAILED", "7:0")
+    assert res["_metadata"]["executor"]["slurm_job_id"] == render.job_id
+    gres = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in cluster.run(
+        "scontrol", "show", "job", "-o", render.job_id).split() if "=" in line}
+    assert gres.get("TresPerNode") == "gres:resolve:1", gres
+    assert "TresPerNode" not in cluster.run("scontrol", "show", "job", "-o", routing.job_id)
+    assert listing(root)["running"] == [] and os.listdir(out) == []

@@ -56,8 +56,10 @@ class FakeSlurm:
         self.set(job_id, "PENDING")
         return job_id
 
-    def set(self, job_id: str, state: str, reason: str = "None", restarts: int = 0) -> None:
-        self.states[job_id] = SlurmJob(job_id, state, reason, "node7", "1:00", "0:0", restarts)
+    def set(self, job_id: str, state: str, reason: str = "None", restarts: int = 0,
+            exit_code: str = "0:0") -> None:
+        self.states[job_id] = SlurmJob(job_id, state, reason, "node7", "1:00", exit_code,
+                                       restarts)
 
     def poll(self, ids: list[str]) -> dict[str, SlurmJob]:
         if self.unreachable:
@@ -340,3 +342,28 @@ def test_an_sbatch_failure_slurm_cannot_confirm_cancels_by_name(tmp_path: Path) 
     outcome = run_until(ex)
     assert outcome.early_stop is not None
     assert outcome.early_stop[0] is FailureReason.ENGINE_UNAVAILABLE
+
+
+def test_a_job_that_routes_to_resolve_runs_again_holding_the_resolve_gres(
+    tmp_path: Path,
+) -> None:
+    slurm = FakeSlurm()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    assert slurm.submitted[0].gres is None
+    spool_write(req)  # the routing pass's spool (its phases only)
+    slurm.set("101", "FAILED", "NonZeroExitCode", exit_code="7:0")
+    deadline = time.monotonic() + 5
+    while len(slurm.submitted) < 2 and time.monotonic() < deadline:
+        assert not [e for e in ex.wait(0.01) if isinstance(e, JobOutcome)]
+    second = slurm.submitted[1]
+    assert second.gres == "resolve:1" and "--holds-resolve" in second.command
+    assert second.job_name == "proxx-j1-resolve-job.json"
+    assert not os.path.exists(spool_path(req.jobspec_path))  # the new step starts afresh
+    record = sidecar.read(req.jobspec_path)
+    assert record is not None and (record.slurm_job_id, record.gres) == ("102", "resolve:1")
+    spool_write(req, *planned(req, tmp_path), JobFinished(job_id=req.job_id, engine_versions={}))
+    slurm.set("102", "COMPLETED")
+    outcome = run_until(ex)
+    assert outcome.executor_info["slurm_job_id"] == "102"
+    assert len(slurm.submitted) == 2  # and never a third time

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -93,3 +94,33 @@ def test_a_step_runs_only_the_claim_its_record_names(
     record.write_text('{"job_id": "abc"}')  # control: its own record
     assert step(claim, tmp_path, record=record).returncode == 0
     assert os.listdir(tmp_path / "out") == ["step_proxy.mov"]
+
+
+def test_a_raw_job_stops_after_routing_unless_its_batch_job_holds_the_resolve_gres(
+    tmp_path: Path,
+) -> None:
+    r3d = tmp_path / "A001_C001_0101AB_001.R3D"
+    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "running").mkdir()
+    claim = tmp_path / "running" / "raw.json"
+    claim.write_text(json.dumps(spec_dict(
+        [str(r3d)], tmp_path / "out", codec="prores_proxy",
+        proxy_profile="proxy_prores_proxy_resolve")))
+    spool = Path(spool_path(str(claim)))
+    proc = step(claim, tmp_path, {"RESOLVE_SCRIPT_LIB": ""})
+    assert proc.returncode == 7, proc.stderr
+    kinds = [decode_for_supervisor(line).type for line in spool.read_bytes().splitlines()]
+    assert "job_planned" not in kinds and "clip_started" not in kinds
+    spool.unlink()  # as the supervisor does before the second batch job
+    argv_env = {"RESOLVE_SCRIPT_LIB": ""}
+    held = subprocess.run(
+        [sys.executable, "-P", "-m", "workers.slurm_step", "--spool", str(spool), "--job-id",
+         "abc", "--jobspec", str(claim), "--base-dir", str(tmp_path), "--holds-resolve"],
+        capture_output=True, text=True, timeout=120, cwd="/", stdin=subprocess.DEVNULL,
+        env={**os.environ, **argv_env})
+    assert held.returncode == 0, held.stderr
+    msgs = [decode_for_supervisor(line) for line in spool.read_bytes().splitlines()]
+    planned = [m for m in msgs if m.type == "job_planned"]
+    assert len(planned) == 1 and planned[0].engine == "resolve"  # type: ignore[union-attr]
+    assert os.listdir(tmp_path / "out") == []  # no Resolve on this host: nothing rendered

@@ -11,6 +11,12 @@ signal: `scancel`, a time limit or a node failure sends SIGTERM, the job stops
 its FFmpeg/Resolve work and reports the clip as interrupted, and Slurm's end
 state tells the supervisor why.
 
+A job that routes to DaVinci Resolve must hold the cluster's `resolve` GRES (one
+Resolve job per node). Only the worker learns the route, so a batch job without
+it stops right after routing (no JobPlanned in the spool, nothing rendered) and
+exits EXIT_NEEDS_RESOLVE; the supervisor then submits the job again with
+`--gres=resolve:1 … --holds-resolve`.
+
 A job runs at most once. Slurm is told `--no-requeue`, but an administrator
 can still requeue: a restarted step (SLURM_RESTART_COUNT > 0) refuses, and so
 does a step whose spool already exists — the spool is created with O_EXCL on
@@ -28,7 +34,9 @@ import traceback
 from typing import get_args
 
 from proxx import logs
-from proxx.protocol import FromWorker, JobKind, StartJob, WorkerFailing, encode
+from proxx.profiles import Engine
+from proxx.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
+from proxx.slurm.states import EXIT_NEEDS_RESOLVE
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
 
@@ -37,6 +45,10 @@ EXIT_CRASHED = 1  # an exception ended the worker; its last words are in the spo
 EXIT_NO_SPOOL = 2  # the spool's folder is not visible here: storage not shared
 EXIT_REFUSED = 3  # a second run of the same claim (requeue): nothing was done
 EXIT_INTERRUPTED = 5  # SIGTERM (scancel, time limit, node failure): results say interrupted
+
+
+class NeedsResolve(Exception):
+    """Raised out of the job when it routes to Resolve in a batch job without the GRES."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -49,6 +61,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--jobspec", required=True)
     p.add_argument("--base-dir", required=True)
     p.add_argument("--worker-id", type=int, default=0)
+    p.add_argument("--holds-resolve", action="store_true",
+                   help="this batch job holds the `resolve` GRES (one Resolve job per node)")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--log-format", default="text")
     return p.parse_args(argv)
@@ -122,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     lock = threading.Lock()
 
     def emit(msg: FromWorker) -> None:
+        if (isinstance(msg, JobPlanned) and msg.engine == Engine.RESOLVE.value
+                and not args.holds_resolve):
+            # Routed to Resolve without the GRES that keeps Resolve jobs apart: stop
+            # before anything is rendered or planned in the spool; the supervisor runs
+            # the job again as a batch job that holds one unit.
+            raise NeedsResolve
         with lock:  # probes may report from several threads; one line per write
             append_line(fd, encode(msg))
 
@@ -130,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
                    base_dir=os.path.abspath(args.base_dir), worker_id=args.worker_id)
     try:
         run_request(req, emit, interrupts, Engines())
+    except NeedsResolve:
+        print("proxx slurm step: the job routes to DaVinci Resolve; it needs a batch job "
+              "holding the `resolve` GRES (the supervisor submits one)", file=sys.stderr)
+        return EXIT_NEEDS_RESOLVE
     except BaseException as exc:
         traceback.print_exc()
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -36,7 +36,7 @@ from proxx.results import ClipResult
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
 from proxx.slurm.spool import SpoolGarbage, SpoolReader, spool_path
-from proxx.slurm.states import SlurmJob, end_failure
+from proxx.slurm.states import RESOLVE_GRES, SlurmJob, end_failure, needs_resolve
 from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.slurm")
@@ -68,6 +68,7 @@ class SlurmTask:
     done_at: float | None = None  # monotonic time the worker reported its end
     cancelled_at: float | None = None
     unavailable: str | None = None  # sbatch failed: why
+    gres: str | None = None  # asked of Slurm for this job (RAW: the resolve GRES)
 
     @property
     def claim_path(self) -> str:
@@ -111,7 +112,11 @@ class SlurmExecutor:
         worker_id = min(set(range(self.size)) - {t.worker_id for t in self.tasks.values()})
         req = req.model_copy(update={"worker_id": worker_id})
         task = self._task(req, worker_id)
-        record = sidecar.new(req.job_id, task.job_name, None, iso(utc_now()))
+        self._launch(task, sidecar.new(req.job_id, task.job_name, None, iso(utc_now())))
+        return worker_id
+
+    def _launch(self, task: SlurmTask, record: sidecar.Sidecar) -> None:
+        req = task.tracker.request
         # Written before sbatch: a runner that dies during sbatch leaves a trace that
         # makes its successor ask Slurm (by name) instead of submitting again.
         sidecar.write(task.claim_path, record)
@@ -120,17 +125,36 @@ class SlurmExecutor:
         except SlurmUnavailable as exc:
             task.slurm_id = self._submitted_anyway(task)
             if task.slurm_id is None:
-                task.unavailable = str(exc)
-                log.error("job %s: %s", req.job_id, exc)
+                hint = (f"; RAW jobs ask for --gres={RESOLVE_GRES}: configure that GRES on the "
+                        "nodes that have DaVinci Resolve (docs/SLURM.md)") if task.gres else ""
+                task.unavailable = f"{exc}{hint}"
+                log.error("job %s: %s", req.job_id, task.unavailable)
                 sidecar.remove(task.claim_path)
         if task.slurm_id is not None:
             sidecar.write(task.claim_path,
                           record.model_copy(update={"slurm_job_id": task.slurm_id}))
-            log.info("job %s submitted as Slurm job %s (%s)", req.job_id, task.slurm_id,
-                     task.job_name)
+            log.info("job %s submitted as Slurm job %s (%s%s)", req.job_id, task.slurm_id,
+                     task.job_name, f", --gres={task.gres}" if task.gres else "")
         self.tasks[req.job_id] = task
         self._next_poll = 0.0
-        return worker_id
+
+    def _resubmit_for_resolve(self, task: SlurmTask) -> None:
+        """The job routes to Resolve and its first Slurm job did not hold the `resolve`
+        GRES: that job only read and routed (it wrote no JobPlanned, rendered nothing,
+        and exited EXIT_NEEDS_RESOLVE). Run it again as a batch job that holds one unit,
+        so Slurm places at most one Resolve job per node. A continuation, not a retry:
+        nothing of the job ran."""
+        req = task.tracker.request
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(task.spool.path)  # phases of the routing pass only; the new step's own
+        again = self._task(req, task.worker_id, gres=RESOLVE_GRES)
+        record = sidecar.read(task.claim_path) or sidecar.new(
+            req.job_id, again.job_name, None, iso(utc_now()))
+        log.info("job %s routes to DaVinci Resolve: Slurm job %s ended after routing; "
+                 "submitting it with --gres=%s", req.job_id, task.slurm_id, RESOLVE_GRES)
+        self._launch(again, record.model_copy(update={"job_name": again.job_name,
+                                                      "slurm_job_id": None,
+                                                      "gres": RESOLVE_GRES}))
 
     def _submitted_anyway(self, task: SlurmTask) -> str | None:
         """sbatch failed or timed out: a timeout may still have queued the job. Find it
@@ -169,7 +193,7 @@ class SlurmExecutor:
         free = set(range(self.size)) - {t.worker_id for t in self.tasks.values()}
         worker_id = min(free) if free else self.size + len(self.tasks)
         req = req.model_copy(update={"job_id": record.job_id, "worker_id": worker_id})
-        task = self._task(req, worker_id)
+        task = self._task(req, worker_id, gres=record.gres)
         task.job_name, task.slurm_id = record.job_name, slurm_id
         if slurm_id is None:
             # The step ran (its spool exists) but Slurm forgot the job: the spool is
@@ -343,6 +367,10 @@ class SlurmExecutor:
             return self._finish(task, self._overlay(tracker.outcome(), job))
         if job is None:
             return self._fail(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
+        if (needs_resolve(job) and task.gres is None and tracker.cancel_reason is None
+                and tracker.killed_for is None):
+            self._resubmit_for_resolve(task)
+            return None
         reason, why = end_failure(job)
         why += self._hint(task)
         if tracker.killed_for is None and tracker.cancel_reason is None:
@@ -415,14 +443,16 @@ class SlurmExecutor:
         return text
 
     # -- helpers ------------------------------------------------------------------------
-    def _task(self, req: StartJob, worker_id: int) -> SlurmTask:
+    def _task(self, req: StartJob, worker_id: int, gres: str | None = None) -> SlurmTask:
         name = os.path.basename(req.jobspec_path)
         logdir = os.path.join(self.root, LOG_DIR)
         tracker = JobTracker(req, self.deadlines, time.monotonic(), worker_id=worker_id,
                              worker_started_at=None)
         tracker.phase_deadline = None  # until the job leaves the queue (see _started)
         return SlurmTask(
-            tracker=tracker, worker_id=worker_id, job_name=f"proxx-{req.job_id}-{name}",
+            tracker=tracker, worker_id=worker_id, gres=gres,
+            # A Resolve job gets its own name, so a lookup by name finds the right one.
+            job_name=f"proxx-{req.job_id}-{'resolve-' if gres else ''}{name}",
             spool=SpoolReader(spool_path(req.jobspec_path), decode_for_supervisor),
             stdout=os.path.join(logdir, f"{name}.{req.job_id}.out"),
             stderr=os.path.join(logdir, f"{name}.{req.job_id}.err"),
@@ -438,8 +468,11 @@ class SlurmExecutor:
             "--log-level", self.log_level or logs.level_name(),
             "--log-format", self.log_format or logs.format_name(),
         ]
+        if task.gres:
+            command.append("--holds-resolve")
         return Submission(job_name=task.job_name, command=command, workdir="/",
-                          stdout=task.stdout, stderr=task.stderr, extra_args=self.extra_args)
+                          stdout=task.stdout, stderr=task.stderr, gres=task.gres,
+                          extra_args=self.extra_args)
 
     def _act(self, task: SlurmTask, actions: list[Action]) -> None:
         for action in actions:

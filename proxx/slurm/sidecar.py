@@ -32,6 +32,7 @@ class Sidecar(BaseModel):
     submitted_at: str
     runner_host: str
     runner_pid: int
+    gres: str | None = None  # what the current Slurm job asked for (RAW: resolve:1)
 
 
 def sidecar_path(claim_path: str) -> str:

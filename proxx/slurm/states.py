@@ -29,6 +29,11 @@ _END_REASON: dict[str, FailureReason] = {
     "COMPLETED": FailureReason.WORKER_CRASHED,
 }
 
+# A RAW job's first batch job holds no GRES; its step exits with this code, having only
+# read and routed the JobSpec, when the job needs DaVinci Resolve (workers.slurm_step).
+EXIT_NEEDS_RESOLVE = 7
+RESOLVE_GRES = "resolve:1"
+
 # squeue output format: reason last, so a reason containing the separator survives.
 SQUEUE_FORMAT = "%i|%T|%N|%l|%r"
 _KEY = re.compile(r" (?=[A-Za-z][A-Za-z0-9_:/]*=)")
@@ -113,3 +118,9 @@ def end_failure(job: SlurmJob) -> tuple[FailureReason, str]:
     if job.state == "COMPLETED":
         return reason, f"{job.describe()}: the step ended without reporting the job's end"
     return reason, job.describe()
+
+
+def needs_resolve(job: SlurmJob) -> bool:
+    """The step stopped after routing because the job needs the `resolve` GRES."""
+    code = (job.exit_code or "").split(":", 1)[0]
+    return not job.alive and code == str(EXIT_NEEDS_RESOLVE)
