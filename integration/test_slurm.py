@@ -238,8 +238,9 @@ def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_emp
     queued = result(root, "failed", "st_c")  # cancelled before it ever ran
     assert queued["interrupted"] and "nothing was executed" in queued["interrupted"], queued
     assert [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["CANCELLED"]
-    # the log said where jobs ran and why one waited (Priority, Resources …)
-    assert f"running on node {cluster.node}" in w.log() and "pending (" in w.log()
+    # the log said where the jobs ran (why one waited depends on when Slurm's
+    # scheduler last looked at it: tests/test_slurm_executor.py covers that note)
+    assert f"running on node {cluster.node}" in w.log()
     for name in ("st_a", "st_b"):
         clip = failed_clip(result(root, "failed", name))
         assert clip["failure_reason"] == "interrupted", clip

@@ -16,6 +16,7 @@ import pytest
 
 from proxx.deadlines import Deadlines
 from proxx.errors import FailureReason
+from proxx.executor import JobNoted
 from proxx.protocol import (
     ClipFinished,
     ClipStarted,
@@ -367,3 +368,24 @@ def test_a_job_that_routes_to_resolve_runs_again_holding_the_resolve_gres(
     outcome = run_until(ex)
     assert outcome.executor_info["slurm_job_id"] == "102"
     assert len(slurm.submitted) == 2  # and never a third time
+
+
+def test_notes_say_why_a_job_waits_and_where_it_runs(tmp_path: Path) -> None:
+    slurm = FakeSlurm()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    notes: list[str] = []
+
+    def pump(seconds: float = 0.1) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            notes.extend(e.note for e in ex.wait(0.01) if isinstance(e, JobNoted))
+
+    pump()  # PENDING with reason None: Slurm has not looked yet, nothing to say
+    slurm.set("101", "PENDING", "Resources")
+    pump()
+    slurm.set("101", "PENDING", "Resources")  # unchanged: said once
+    pump()
+    slurm.set("101", "RUNNING")
+    pump()
+    assert notes == ["Slurm job 101 pending (Resources)", "Slurm job 101 running on node node7"]
