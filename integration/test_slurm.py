@@ -37,6 +37,7 @@ from integration.watch_helpers import (
 from proxx.errors import FailureReason
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
 from proxx.slurm.states import SlurmJob, end_failure
+from testkit import run_cli
 
 DEADLINE_S = 120.0  # a test deadline only, never a claim about speed
 
@@ -363,6 +364,11 @@ def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collect
     wait_for(lambda: rendering(out, "lo"), "the job to render", on_fail=first.log)
     first.send(signal.SIGKILL)
     first.wait()
+    job = running_slurm_job(cluster, "lo.json")
+    assert job is not None
+    status = run_cli("status", str(root))
+    assert f"[Slurm job {job.job_id}: runner dead; a --executor slurm runner re-attaches" in (
+        status.stdout), status.stdout
     # The claim's lock is free now; a runner without Slurm must not call it dead.
     local = launcher.cli(root, "--once")
     assert local.wait() == 0, local.log()
