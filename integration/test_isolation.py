@@ -15,17 +15,20 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from integration.watch_helpers import (
     Launcher,
+    assert_gone,
     assert_session_empty,
     drop,
+    ffmpeg_procs,
     listing,
     result,
+    session_procs,
     spec,
     specs_in,
     wait_for,
@@ -334,3 +337,41 @@ def test_the_supervisor_itself_never_runs_an_engine(
     assert lines, "control: the shims were used"
     parents = {int(line.split()[0]) for line in lines}
     assert watch.pid not in parents, lines
+
+
+@pytest.mark.slow
+def test_sigkill_of_proxx_run_leaves_no_process(
+    tmp_path: Path, long_clip: Path, out: Path
+) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(spec_dict([str(long_clip)], out)))
+    cli = subprocess.Popen([sys.executable, "-m", "proxx", "run", str(job)], start_new_session=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        encoder = wait_for(lambda: ffmpeg_procs(str(out)), "the FFmpeg rendering")
+        left = [p.pid for p in session_procs(cli.pid) if p.pid != cli.pid]
+        assert encoder[0].pid in left and len(left) >= 2  # the worker and its FFmpeg
+        cli.kill()
+        cli.wait()
+        assert_gone(left, "every process `proxx run` started")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(cli.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_recovered_job_whose_every_clip_was_published_is_filed_completed(
+    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
+) -> None:
+    # The runner died after publishing both proxies but before filing the job.
+    sources = [tiny, clip("tiny_b.mov")]
+    _put(root / "running", "a.json", json.dumps(spec(sources, out)).encode())
+    for source in sources:
+        (out / f"{source.stem}_proxy.mov").write_bytes(b"published before the crash")
+    watch = launcher.cli(root, "--once")
+    assert watch.wait() == 0, watch.log()
+    assert listing(root)["completed"] == ["a.json", "a.result.json"], listing(root)
+    res = result(root, "completed", "a")
+    assert res["status"] == "COMPLETED" and res["_recovery"]["reason"] == "runner interrupted"
+    assert [c["status"] for c in res["clips"]] == ["COMPLETED", "COMPLETED"]

@@ -79,8 +79,13 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
                    err=True)
         sys.exit(0)
     reason = result.validation_error or result.system_error or result.interrupted
-    click.echo(f"invalid: {reason}", err=True)
+    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
     sys.exit(code if code else 4)
+
+
+def _naming(reason: str, path: str) -> str:
+    """The message once, naming the JobSpec unless it already does."""
+    return reason if os.path.abspath(path) in reason else f"{path}: {reason}"
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -101,7 +106,8 @@ def _emit_result(result: JobResult) -> None:
     sys.stdout.flush()
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
-        click.echo(f"proxx: {result.status}: {reason}", err=True)
+        path = result.metadata.jobspec_path or "?"
+        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
     for clip in result.clips:
         if clip.status == "FAILED":
             click.echo(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}",

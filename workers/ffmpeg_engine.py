@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shlex
@@ -11,19 +10,17 @@ import time
 
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
-from proxx.fsutil import fsync_dir, move_no_replace
 from proxx.jobplan import ClipPlan, JobPlan
 from proxx.naming import partial_path
 from proxx.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
+from workers.publish import PublishError, publish
 from workers.subproc import describe_exit, run_bounded, run_in_group
 from workers.verify import verify_output
 
 log = logging.getLogger("workers.ffmpeg")
 VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
-_SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
-                  errno.EIO)
 _SYSTEM_MARKERS = ("No space left on device", "Permission denied", "Read-only file system",
                    "Disk quota exceeded")
 
@@ -119,31 +116,11 @@ class FFmpegEngine:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.INTERRUPTED,
                           failure_detail=f"stopped before publication: {stop}; the verified "
                           "render is kept at the partial name", partial_output_path=temp)
-        size = os.stat(temp).st_size
         try:
-            # COMPLETED must survive a power cut: the bytes reach the disk before the
-            # name does, and the name before the result says so.
-            _fsync_file(temp)
-            move_no_replace(temp, clip.output_path)
-            fsync_dir(os.path.dirname(clip.output_path))
-        except FileExistsError:
-            return finish(status="FAILED", exit_code=0,
-                          failure_reason=FailureReason.VALIDATION_ERROR,
-                          failure_detail="output appeared at the final name while rendering; "
-                          "not overwritten. The verified render is kept at the partial name.",
-                          partial_output_path=temp)
-        except OSError as exc:
-            return finish(status="FAILED", exit_code=0,
-                          failure_reason=FailureReason.EXECUTION_ERROR,
-                          system_error=exc.errno in _SYSTEM_ERRNOS,
-                          failure_detail=f"could not publish the output: {exc}",
+            size = publish(temp, clip.output_path)
+        except PublishError as failed:
+            return finish(status="FAILED", exit_code=0, failure_reason=failed.reason,
+                          system_error=failed.system, failure_detail=failed.detail,
                           partial_output_path=temp)
         return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)
 
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -85,6 +85,9 @@ def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrup
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
         return {}
+    log.info("job %s: %d clip(s) via %s (%s), fingerprint %s", req.job_id,
+             len(prepared.plan.clips), prepared.plan.engine.value, prepared.routing_reason,
+             prepared.fingerprint, extra={"state": "planned"})
     emit(JobPlanned(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
                     fingerprint=prepared.fingerprint, engine=prepared.plan.engine.value,
                     routing_reason=prepared.routing_reason, clips=prepared.summary()))

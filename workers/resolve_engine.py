@@ -11,7 +11,6 @@ FFmpeg, which cannot decode these formats.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -22,7 +21,6 @@ from typing import Any, TypeVar
 
 from proxx.clock import iso, utc_now
 from proxx.errors import FailureReason
-from proxx.fsutil import move_no_replace
 from proxx.jobplan import ClipPlan, JobPlan
 from proxx.media import ProbeFacts
 from proxx.naming import partial_path
@@ -31,6 +29,7 @@ from proxx.results import ClipResult
 from workers import resolve_api as api
 from workers.ffmpeg_args import Expected, retime_timecode
 from workers.interrupts import Interrupts
+from workers.publish import PublishError, publish
 from workers.resolve_lock import ResolveLock, acquire
 from workers.verify import verify_output
 
@@ -350,17 +349,10 @@ class _ClipRun:
         problem = verify_output(self.partial, exp, self.plan.container)
         if problem:
             raise _Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
-        size = os.stat(self.partial).st_size
         try:
-            move_no_replace(self.partial, self.clip.output_path)
-        except FileExistsError as exc:
-            raise _Failed(FailureReason.VALIDATION_ERROR, "output appeared at the final name "
-                          "while rendering; not overwritten. The verified render is kept at "
-                          "the partial name.") from exc
-        except OSError as exc:
-            raise _Failed(FailureReason.EXECUTION_ERROR, f"could not publish the output: {exc}",
-                          system=exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)) from exc
-        return size
+            return publish(self.partial, self.clip.output_path)
+        except PublishError as failed:
+            raise _Failed(failed.reason, failed.detail, failed.system) from failed
 
     def leftover(self) -> str | None:
         return next((p for p in (self.partial, self.rendered) if os.path.exists(p)), None)
