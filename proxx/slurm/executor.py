@@ -256,6 +256,7 @@ class SlurmExecutor:
         try:
             messages = task.spool.read_all_new()
         except SpoolGarbage as exc:
+            task.seen_running = True  # something on a node wrote it
             if task.tracker.killed_for is None:
                 log.error("job %s: %s; cancelling its Slurm job", task.tracker.job_id, exc)
                 task.tracker.on_message(WorkerFailing(error=str(exc)), time.monotonic())
@@ -485,7 +486,9 @@ class SlurmExecutor:
                 continue  # one SIGTERM is enough; KillWait escalates to KILL on the node
             task.cancelled_at = task.cancelled_at or time.monotonic()
             try:
-                self.client.cancel(task.slurm_id, kill=isinstance(action, KillWorker))
+                # KILL reaches only processes: a job still queued is cancelled instead
+                kill = isinstance(action, KillWorker) and task.seen_running
+                self.client.cancel(task.slurm_id, kill=kill)
             except SlurmUnavailable as exc:
                 log.error("job %s: %s", task.tracker.job_id, exc)
 
