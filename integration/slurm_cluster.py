@@ -95,6 +95,17 @@ class SlurmCluster:
                 proc.kill()
                 proc.wait(timeout=5)
 
+    def stop_controller(self) -> None:
+        """slurmctld goes away (by its PID); slurmd and running steps carry on."""
+        proc = self.procs.pop("slurmctld")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    def start_controller(self) -> None:
+        """Start slurmctld again; it recovers its jobs from StateSaveLocation."""
+        self._spawn("slurmctld", [_tool("slurmctld"), "-D", "-f", str(self.conf)])
+        self._wait_controller()
+
     # ---- clients ---------------------------------------------------------------
 
     def env(self) -> dict[str, str]:

@@ -403,3 +403,26 @@ def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
     assert gres.get("TresPerNode") == "gres:resolve:1", gres
     assert "TresPerNode" not in cluster.run("scontrol", "show", "job", "-o", routing.job_id)
     assert listing(root)["running"] == [] and os.listdir(out) == []
+
+
+def test_a_controller_that_goes_away_fails_new_jobs_as_engine_unavailable_never_hangs(
+    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, tiny: Path,
+) -> None:
+    w = slurm_watch(launcher, root, cluster)
+    wait_for(lambda: "watching" in w.log(), "the runner to start", on_fail=w.log)
+    cluster.stop_controller()
+    try:
+        drop(root, "gone.json", spec([tiny], out, output_name_template="gone"))
+        wait_for(lambda: done_count(root) == 1, "the job to fail", on_fail=w.log)
+    finally:
+        cluster.start_controller()
+    res = result(root, "failed", "gone")
+    assert (res["system_error"] or "").startswith("engine_unavailable: "), res
+    assert "sbatch" in res["system_error"]
+    assert w.alive()  # one job's problem, not the runner's
+    drop(root, "back.json", spec([tiny], out, output_name_template="back"))  # control
+    wait_for(lambda: done_count(root) == 2, "the next job", on_fail=w.log)
+    assert specs_in(root, "completed") == ["back.json"]
+    w.send(signal.SIGTERM)
+    assert w.wait() == 0
+    assert listing(root)["running"] == []

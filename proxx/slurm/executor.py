@@ -123,7 +123,10 @@ class SlurmExecutor:
         try:
             task.slurm_id = self.client.submit(self._submission(task))
         except SlurmUnavailable as exc:
-            task.slurm_id = self._submitted_anyway(task)
+            # "connect failure": sbatch never reached the controller, nothing was queued
+            # (and asking again would only block the loop for another timeout).
+            if "connect failure" not in str(exc):
+                task.slurm_id = self._submitted_anyway(task)
             if task.slurm_id is None:
                 hint = (f"; RAW jobs ask for --gres={RESOLVE_GRES}: configure that GRES on the "
                         "nodes that have DaVinci Resolve (docs/SLURM.md)") if task.gres else ""
