@@ -111,11 +111,12 @@ def test_scancel_and_a_downed_node_end_as_slurm_says_with_state_and_reason(
     assert client.find_by_name("proxx-test-cancel") == a
     client.cancel(a)
     cancelled = wait_for(lambda: _ended(client, a), "the cancel")
-    assert cancelled.state == "CANCELLED"
+    assert cancelled is not None and cancelled.state == "CANCELLED"
     assert end_failure(cancelled)[0] is FailureReason.INTERRUPTED
     assert client.poll([b])[b].alive  # control: only the cancelled job ended
     idle_node.set_node("down", "proxx test")
     failed = wait_for(lambda: _ended(client, b), "the node failure")
+    assert failed is not None
     reason, detail = end_failure(failed)
     assert (failed.state, reason) == ("NODE_FAIL", FailureReason.WORKER_CRASHED)
     assert "NODE_FAIL" in detail and "NodeDown" in detail and failed.restarts == 0

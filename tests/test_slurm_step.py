@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from proxx.protocol import decode_for_supervisor
+from proxx.protocol import JobPlanned, decode_for_supervisor
 from proxx.slurm.spool import spool_path
 from testkit import spec_dict
 
@@ -121,6 +121,6 @@ def test_a_raw_job_stops_after_routing_unless_its_batch_job_holds_the_resolve_gr
         env={**os.environ, **argv_env})
     assert held.returncode == 0, held.stderr
     msgs = [decode_for_supervisor(line) for line in spool.read_bytes().splitlines()]
-    planned = [m for m in msgs if m.type == "job_planned"]
-    assert len(planned) == 1 and planned[0].engine == "resolve"  # type: ignore[union-attr]
+    planned = [m for m in msgs if isinstance(m, JobPlanned)]
+    assert len(planned) == 1 and planned[0].engine == "resolve"
     assert os.listdir(tmp_path / "out") == []  # no Resolve on this host: nothing rendered
