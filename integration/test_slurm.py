@@ -68,7 +68,9 @@ def idle_node(slurm: SlurmCluster) -> Iterator[SlurmCluster]:
     slurm.wait_node_state("idle")
     yield slurm
     if slurm.node_state().rstrip("*~#!%$@^-") in ("down", "drained", "draining"):
-        slurm.set_node("resume")
+        # ReturnToService=2 may bring it back between the look and the resume: then
+        # Slurm calls "resume" an invalid state change, which is fine.
+        slurm.call("scontrol", "update", f"nodename={slurm.node}", "state=resume")
     slurm.wait_node_state("idle")
 
 
