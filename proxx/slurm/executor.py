@@ -91,6 +91,7 @@ class SlurmExecutor:
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
     _next_poll: float = 0.0
     _notes: list[PoolEvent] = field(default_factory=list)
+    _poll_failing: bool = False
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -291,9 +292,15 @@ class SlurmExecutor:
             states = self.client.poll(ids)
         except SlurmUnavailable as exc:
             # The controller may be restarting; jobs keep running and the spool keeps
-            # the story. Deadlines still apply through the trackers.
-            log.warning("cannot poll Slurm: %s", exc)
+            # the story. Deadlines still apply through the trackers. Said once per outage.
+            if not self._poll_failing:
+                log.warning("cannot poll Slurm (jobs carry on; asking again every %g s): %s",
+                            self.poll_s, exc)
+            self._poll_failing = True
             return
+        if self._poll_failing:
+            log.warning("Slurm answers again")
+        self._poll_failing = False
         for task in self.tasks.values():
             if task.slurm_id is None or task.ended_at is not None:
                 continue
