@@ -408,7 +408,7 @@ def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
     assert listing(root)["running"] == [] and os.listdir(out) == []
 
 
-def test_a_controller_that_goes_away_fails_new_jobs_as_engine_unavailable_never_hangs(
+def test_a_controller_that_goes_away_fails_one_job_and_holds_the_rest_until_it_is_back(
     cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, tiny: Path,
 ) -> None:
     w = slurm_watch(launcher, root, cluster)
@@ -417,15 +417,18 @@ def test_a_controller_that_goes_away_fails_new_jobs_as_engine_unavailable_never_
     try:
         drop(root, "gone.json", spec([tiny], out, output_name_template="gone"))
         wait_for(lambda: done_count(root) == 1, "the job to fail", on_fail=w.log)
+        drop(root, "waits.json", spec([tiny], out, output_name_template="waits"))
+        time.sleep(3)  # several loops and pings: not claimed while Slurm is gone
+        assert specs_in(root, "pending") == ["waits.json"], w.log()
     finally:
         cluster.start_controller()
     res = result(root, "failed", "gone")
     assert (res["system_error"] or "").startswith("engine_unavailable: "), res
-    assert "sbatch" in res["system_error"]
-    assert w.alive()  # one job's problem, not the runner's
-    drop(root, "back.json", spec([tiny], out, output_name_template="back"))  # control
-    wait_for(lambda: done_count(root) == 2, "the next job", on_fail=w.log)
-    assert specs_in(root, "completed") == ["back.json"]
+    assert "Unable to contact slurm controller" in res["system_error"]
+    # the control: once the controller answers, the held job runs
+    wait_for(lambda: done_count(root) == 2, "the held job", on_fail=w.log)
+    assert specs_in(root, "completed") == ["waits.json"]
+    assert "claiming resumes" in w.log()
     w.send(signal.SIGTERM)
     assert w.wait() == 0
     assert listing(root)["running"] == []

@@ -389,3 +389,28 @@ def test_notes_say_why_a_job_waits_and_where_it_runs(tmp_path: Path) -> None:
     slurm.set("101", "RUNNING")
     pump()
     assert notes == ["Slurm job 101 pending (Resources)", "Slurm job 101 running on node node7"]
+
+
+def test_a_controller_gone_at_submit_fails_that_job_and_pauses_claiming_until_it_answers(
+    tmp_path: Path,
+) -> None:
+    class Down(FakeSlurm):
+        def submit(self, sub: Submission) -> str:
+            if self.unreachable:
+                raise SlurmUnavailable("sbatch failed (exit 1): sbatch: error: Batch job "
+                                       "submission failed: Unable to contact slurm controller "
+                                       "(connect failure)")
+            return super().submit(sub)
+
+    slurm = Down(unreachable=True)
+    ex, req = make(tmp_path, slurm, ping_s=0.05)
+    ex.submit(req)
+    outcome = run_until(ex)
+    assert outcome.early_stop is not None
+    assert outcome.early_stop[0] is FailureReason.ENGINE_UNAVAILABLE
+    assert slurm.cancels == []  # a connect failure queued nothing: no lookup, no cancel
+    time.sleep(0.1)
+    assert ex.free_slots() == 0  # still down: the next pending job is not claimed
+    slurm.unreachable = False
+    time.sleep(0.1)
+    assert ex.free_slots() == 2  # answered a ping: claiming resumes

@@ -25,6 +25,16 @@ class SlurmUnavailable(ProxxError):
     """The Slurm clients are missing, or the controller does not answer."""
 
 
+# How sbatch/squeue say the controller itself is unreachable (as opposed to refusing a
+# request): slurm-wlm 22.05 wording, plus our own timeout.
+_DOWN = ("Unable to contact slurm controller", "Socket timed out", "did not answer within",
+         "Connection refused", "controller does not answer")
+
+
+def controller_down(error: BaseException | str) -> bool:
+    return any(text in str(error) for text in _DOWN)
+
+
 @dataclass(frozen=True)
 class Submission:
     """One claimed job as a batch job."""

@@ -34,7 +34,7 @@ from proxx.executor import JobNoted, PoolEvent
 from proxx.protocol import FromWorker, JobNote, StartJob, WorkerFailing, decode_for_supervisor
 from proxx.results import ClipResult
 from proxx.slurm import sidecar
-from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
+from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission, controller_down
 from proxx.slurm.spool import SpoolGarbage, SpoolReader, spool_path
 from proxx.slurm.states import RESOLVE_GRES, SlurmJob, end_failure, needs_resolve
 from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
@@ -46,6 +46,7 @@ STEP_MODULE = "workers.slurm_step"  # by name: proxx/ never imports workers/
 POLL_S = 2.0  # squeue at most this often while jobs run
 SETTLE_POLL_S = 0.25  # faster while a job has reported its end and Slurm has not yet
 SPOOL_GRACE_S = 3.0  # a shared filesystem may show the last lines after Slurm's end state
+PING_S = 5.0  # while the controller is gone: how often to ask whether it is back
 DONE_GRACE_S = 30.0  # reported its end, Slurm still says RUNNING: stop waiting, cancel
 # Cancelled, and Slurm has not confirmed the end this long after (controller gone):
 # the job is failed with what is known, so a shutdown never hangs.
@@ -87,11 +88,14 @@ class SlurmExecutor:
     log_format: str | None = None
     poll_s: float = POLL_S
     spool_grace_s: float = SPOOL_GRACE_S
+    ping_s: float = PING_S
     worker_restarts: int = 0  # the Executor protocol's counter; Slurm has no workers to restart
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
     _next_poll: float = 0.0
     _notes: list[PoolEvent] = field(default_factory=list)
     _poll_failing: bool = False
+    _down_since: float | None = None  # sbatch found the controller gone (monotonic time)
+    _next_ping: float = 0.0
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -104,7 +108,26 @@ class SlurmExecutor:
 
     # -- jobs ------------------------------------------------------------------------
     def free_slots(self) -> int:
+        if self._controller_back() is False:
+            return 0  # pending jobs wait in pending/ rather than fail one by one
         return max(0, self.size - len(self.tasks))
+
+    def _controller_back(self) -> bool | None:
+        """None: no outage known. While one is, ask `scontrol ping` every PING_S."""
+        if self._down_since is None:
+            return None
+        now = time.monotonic()
+        if now < self._next_ping:
+            return False
+        self._next_ping = now + self.ping_s
+        try:
+            self.client.check()
+        except SlurmUnavailable:
+            return False
+        log.warning("the Slurm controller answers again after %.0f s; claiming resumes",
+                    now - self._down_since)
+        self._down_since = None
+        return True
 
     def busy(self) -> int:
         return len(self.tasks)
@@ -128,6 +151,11 @@ class SlurmExecutor:
             # (and asking again would only block the loop for another timeout).
             if "connect failure" not in str(exc):
                 task.slurm_id = self._submitted_anyway(task)
+            if task.slurm_id is None and controller_down(exc) and self._down_since is None:
+                log.error("the Slurm controller does not answer; no more jobs are claimed "
+                          "until it does (checked every %g s)", self.ping_s)
+                self._down_since = self._next_ping = time.monotonic()
+                self._next_ping += self.ping_s
             if task.slurm_id is None:
                 hint = (f"; RAW jobs ask for --gres={RESOLVE_GRES}: configure that GRES on the "
                         "nodes that have DaVinci Resolve (docs/SLURM.md)") if task.gres else ""
