@@ -70,6 +70,8 @@ class Metadata(_Model):
     proxx_version: str = __version__
     engine_versions: dict[str, str] = Field(default_factory=dict)
     final_jobspec_path: str | None = None  # where the JobSpec landed, if renamed
+    # Where the job ran when not in a local worker: for Slurm, the job id, node, state.
+    executor: dict[str, str] | None = None
 
 
 class Recovery(_Model):
@@ -147,6 +149,7 @@ def build_result(
     concurrency_mode: Literal["sequential", "parallel"] = "sequential",
     engine_versions: dict[str, str] | None = None,
     recovery: Recovery | None = None,
+    executor: dict[str, str] | None = None,
 ) -> JobResult:
     ended = utc_now()
     # Interrupted mid-job, the clips tell the status (PARTIAL if some completed).
@@ -173,7 +176,8 @@ def build_result(
         worker_id=worker_id,
         worker_started_at=worker_started_at,
         concurrency_mode=concurrency_mode,
-        metadata=Metadata(jobspec_path=jobspec_path, engine_versions=engine_versions or {}),
+        metadata=Metadata(jobspec_path=jobspec_path, engine_versions=engine_versions or {},
+                          executor=executor or None),
         recovery=recovery,
     )
 

@@ -37,6 +37,7 @@ from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
 from proxx.results import JobResult, Recovery, not_started
+from proxx.slurm import sidecar as slurm_record
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
 from proxx.watchfolder import (
@@ -102,6 +103,7 @@ class Supervisor:
         self.unfinished: list[Unfinished] = []
         self.counts = Counts()
         self._pending_left = True
+        self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
         self._reported: set[str] = set()  # names whose trouble was logged once already
 
     # -- start / run / halt ----------------------------------------------------------------
@@ -257,6 +259,8 @@ class Supervisor:
                 return
             self._file(orphan, result, _state_of(result))
             return
+        if self._reattach(orphan):
+            return
         if self.executor.free_slots() == 0:
             orphan.release()  # picked up again once a worker is free
             return
@@ -266,6 +270,33 @@ class Supervisor:
                     extra={"job_id": job_id, "state": "recovering"})
         self.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)
+
+    def _reattach(self, orphan: Claim) -> bool:
+        """A claim submitted to Slurm (it has a `.slurm` record) may still be running there:
+        a Slurm runner re-attaches to it; any other runner leaves it alone (never fails it)."""
+        record = slurm_record.read(orphan.path)
+        if record is None:
+            return False
+        adopt = getattr(self.executor, "adopt", None)
+        req = StartJob(job_id=record.job_id, kind="run", jobspec_path=orphan.path,
+                       base_dir=self.layout.root, worker_id=0)
+        if adopt is None:
+            if orphan.name not in self._not_ours:
+                log.warning("%s was submitted to Slurm by a runner that is gone; only a "
+                            "`--executor slurm` runner can collect it", orphan.name)
+                self._not_ours.add(orphan.name)
+            orphan.release()
+            return True
+        answer = adopt(req, record)
+        if answer == "retry":
+            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
+            return True
+        if answer == "absent":
+            return False
+        started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+        self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
+        self._write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
+        return True
 
     def _finished(self, job: Running, outcome: JobOutcome) -> None:
         result = result_of(outcome, started=job.started, jobspec_path=job.claim.path,
