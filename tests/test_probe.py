@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxx import libav, quicktime
-from proxx.media import probe
+from proxx.media import STANDARD_RATES, parse_probe_json, probe
 
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 KINDS: dict[str, dict[str, Any]] = {
@@ -158,3 +158,22 @@ def ffprobe_frames(path: Path) -> dict[str, Any]:
                           "-show_streams", str(path)], capture_output=True, text=True, check=True)
     data: dict[str, Any] = json.loads(out.stdout)
     return data
+
+
+@given(nominal=st.fractions(min_value=1, max_value=240, max_denominator=1001),
+       average=st.fractions(min_value=1, max_value=240, max_denominator=1001))
+def test_the_vfr_rule_gives_the_source_rate_or_a_standard_one(
+    nominal: Fraction, average: Fraction,
+) -> None:
+    facts = parse_probe_json("/m/x.mov", {
+        "streams": [{"codec_type": "video", "codec_name": "h264", "width": 64, "height": 36,
+                     "r_frame_rate": str(nominal), "avg_frame_rate": str(average)}],
+        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}})
+
+    rate = facts.conform_rate()
+
+    if nominal == average or nominal in STANDARD_RATES:
+        assert rate == nominal  # constant rate, or a standard nominal rate: kept
+    else:
+        assert rate in STANDARD_RATES  # never a rate read off a timebase
+        assert all(abs(rate - average) <= abs(r - average) for r in STANDARD_RATES)
