@@ -38,7 +38,7 @@ from bench.report import Report
 _POOL_PROBE = r"""
 import json, time
 t0 = time.perf_counter()
-from proxx.pool import Pool
+from proxx.runtime.pool import Pool
 t1 = time.perf_counter()
 
 def boot(pool):
@@ -114,10 +114,10 @@ _RUN_ANATOMY = r"""
 import json, sys, time
 t_script = time.time()
 t0 = time.perf_counter()
-import proxx.cli, proxx.runjob
+import proxx.cli, proxx.runtime.runjob
 t_imports = time.perf_counter() - t0
-import proxx.media, proxx.routing
-from proxx.pool import Pool
+import proxx.content.media, proxx.content.routing
+from proxx.runtime.pool import Pool
 import proxx.jobs
 T = {"probe": [], "Pool.start": 0.0, "prepare": 0.0, "_execute": 0.0, "Pool.shutdown": 0.0,
      "plan_job": 0.0}
@@ -131,7 +131,7 @@ def timed_probe(orig):
             T["probe"].append(time.perf_counter() - t)
     return probe
 
-proxx.routing.probe = timed_probe(proxx.routing.probe)
+proxx.content.routing.probe = timed_probe(proxx.content.routing.probe)
 
 def wrap(owner, name):
     orig = getattr(owner, name)
@@ -144,11 +144,11 @@ def wrap(owner, name):
             T[key] += time.perf_counter() - t
     setattr(owner, name, w)
 
-for owner, name in ((Pool, "start"), (Pool, "shutdown"), (proxx.runjob, "prepare"),
-                    (proxx.runjob, "_execute"), (proxx.jobs, "plan_job")):
+for owner, name in ((Pool, "start"), (Pool, "shutdown"), (proxx.runtime.runjob, "prepare"),
+                    (proxx.runtime.runjob, "_execute"), (proxx.jobs, "plan_job")):
     wrap(owner, name)
 t = time.perf_counter()
-res = proxx.runjob.run_spec_file(sys.argv[1])
+res = proxx.runtime.runjob.run_spec_file(sys.argv[1])
 T["run_spec_file"] = time.perf_counter() - t
 sys.stdout.write(res.to_json())
 T.update(status=res.status, to_script=t_script - float(sys.argv[2]), imports=t_imports,
@@ -162,9 +162,9 @@ print(json.dumps(T))
 _EXIT_PROBE = r"""
 import sys, time
 t_script = time.time()
-import proxx.cli, proxx.runjob
+import proxx.cli, proxx.runtime.runjob
 if sys.argv[1] == "pool":
-    from proxx.pool import Pool
+    from proxx.runtime.pool import Pool
     p = Pool(1)
     p.start()
     while not p.slots[0].ready:
@@ -202,9 +202,10 @@ def _in_process(fn: Callable[[], object]) -> Callable[[], float]:
 
 def run(ctx: Ctx, rep: Report) -> None:
     logging.getLogger("proxx").setLevel(logging.CRITICAL)  # prepare() logs failures
-    from proxx.fsutil import write_atomic
     from proxx.jobs import prepare
-    from proxx.media import probe
+
+    from proxx.content.media import probe
+    from proxx.contract.fsutil import write_atomic
 
     n = 3 if ctx.quick else 9
     d = ctx.fresh("breakdown")
@@ -226,7 +227,7 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["python -c pass"] = _repeat(_py("pass"), n)
     samples["import pydantic"] = _repeat(_py("import pydantic"), n)
     samples["import click"] = _repeat(_py("import click"), n)
-    samples["import proxx.cli + proxx.runjob"] = _repeat(_py("import proxx.cli, proxx.runjob"), n)
+    samples["import proxx.cli + proxx.runtime.runjob"] = _repeat(_py("import proxx.cli, proxx.runtime.runjob"), n)
     samples["python -m proxx --version"] = _repeat(
         lambda: run_ok([PYTHON, "-m", "proxx", "--version"]), n)
     samples["exit: teardown after imports"] = _repeat(_exit_cost("plain"), n)
@@ -259,7 +260,7 @@ def run(ctx: Ctx, rep: Report) -> None:
         out = subprocess.run([PYTHON, "-c", _POOL_PROBE], capture_output=True, text=True,
                              check=True, stdin=subprocess.DEVNULL)
         pool.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    for key, label in (("import_pool", "import proxx.pool (in a fresh process)"),
+    for key, label in (("import_pool", "import proxx.runtime.pool (in a fresh process)"),
                        ("cold_start", "Pool(1).start(), cold forkserver"),
                        ("cold_ready", "worker ready (WorkerReady), cold forkserver"),
                        ("warm_ready", "worker ready, warm forkserver"),
@@ -280,7 +281,7 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["ffprobe tiny source, CPU user+sys"] = cpu
 
     notes = {
-        "import proxx.cli + proxx.runjob": "what `proxx run` imports before started_at",
+        "import proxx.cli + proxx.runtime.runjob": "what `proxx run` imports before started_at",
         "python -m proxx --version": "floor of any `proxx` invocation",
         "ffprobe tiny source (validate)": "once per source, in the supervisor, serial",
         "ffprobe tiny output (verify)": "once per clip, in the worker, after FFmpeg",
