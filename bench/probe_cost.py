@@ -66,7 +66,8 @@ def main() -> None:
                              text=True).stdout.strip()
         probe(str(src))  # the import and first-call set-up, once, as a worker pays them
         rows = [
-            ("import proxx.content.libav (PyAV), fresh interpreter", statistics.median(imports) * 1000),
+            ("import proxx.content.libav (PyAV), fresh interpreter",
+             statistics.median(imports) * 1000),
             ("probe: tiny source", _median_ms(lambda: probe(str(src)), n)),
             ("probe: copy-trimmed source (packets read)", _median_ms(lambda: probe(str(cut)), n)),
             ("ffprobe process, same tiny source", _median_ms(lambda: subprocess.run(
