@@ -21,11 +21,11 @@ from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
 from proxx.runtime.executor import JobNoted, PoolEvent
 from proxx.runtime.procs import WorkerProcess
+from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.runtime.pool")
 
-WORKER_TARGET = "workers.main:worker_main"  # by name: proxx/ never imports workers/
 BOOT_BACKOFF_MAX_S = 60.0
 # A worker that dies this soon after taking a job, before saying a word about
 # it, is broken (not the job): it counts towards the respawn back-off.

@@ -27,7 +27,8 @@ from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import Recovery, not_started
 from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
-from proxx.runtime.pool import WORKER_TARGET, LocalPool
+from proxx.runtime.pool import LocalPool
+from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 from proxx.slurm import sidecar as slurm_record
