@@ -19,7 +19,7 @@ from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
-from proxx.runtime.executor import JobNoted, PoolEvent
+from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.procs import WorkerProcess
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
@@ -110,14 +110,9 @@ class LocalPool:
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
-        now = time.monotonic()
         times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
-        times += [s.respawn_at for s in self.slots.values() if s.respawn_at is not None]
-        due = [t for t in times if t is not None]
-        if not due:
-            return timeout
-        soonest = max(0.0, min(due) - now)
-        return soonest if timeout is None else min(timeout, soonest)
+        times += [s.respawn_at for s in self.slots.values()]
+        return bounded(timeout, times, time.monotonic())
 
     def _service(self, slot: Slot) -> list[PoolEvent]:
         if slot.respawn_at is not None:
