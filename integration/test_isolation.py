@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -225,23 +226,32 @@ def test_a_proxx_folder_in_the_working_directory_shadows_nothing(
     assert specs_in(root, "completed") == ["a.json"], (listing(root), proc.stderr)
 
 
+# 252 bytes, multibyte: its staged result and sidecar names are shortened with a hash.
+LONG_NAME = "é" * 120 + "L" * 7 + ".json"
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["a.json", LONG_NAME], ids=["short", "252-byte"])
 @pytest.mark.parametrize("step", ["staged", "linked", "moved"])
 def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
-    root: Path, out: Path, tiny: Path, launcher: Launcher, step: str
+    root: Path, out: Path, tiny: Path, launcher: Launcher, step: str, name: str
 ) -> None:
-    drop(root, "a.json", spec([tiny], out))
+    _put(root / "pending", name, json.dumps(spec([tiny], out)).encode())
     dying = launcher.driver(root, "workers.main:worker_main", "--die-after-step", step)
     assert dying.wait() == -signal.SIGKILL, dying.log()
-    assert specs_in(root, "completed") + specs_in(root, "running") in (["a.json"], [])
+    assert specs_in(root, "completed") + specs_in(root, "running") in ([name], [])
+    [claimed_id] = re.findall(r"job (\w+) \(.*\): claimed", dying.log())
 
     again = launcher.cli(root, "--once", "--poll-seconds", "0.1")
     assert again.wait() == 0, again.log()
-    assert listing(root)["completed"] == ["a.json", "a.result.json"], listing(root)
+    final_result = result_beside(str(root / "completed" / name))
+    assert listing(root)["completed"] == sorted([name, os.path.basename(final_result)]), (
+        listing(root))
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
-    res = result(root, "completed", "a")
+    res = json.loads(Path(final_result).read_text())
     assert res["status"] == "COMPLETED" and (out / "tiny_proxy.mov").is_file()
-    assert res["_metadata"]["final_jobspec_path"] == str(root / "completed" / "a.json")
+    assert res["job_id"] == claimed_id  # the result written before the kill, not a new one
+    assert res["_metadata"]["final_jobspec_path"] == str(root / "completed" / name)
     assert_session_empty(again)
 
 

@@ -128,7 +128,7 @@ class Supervisor:
         own = {r.claim.name for r in self.running.values()} | self.clerk.held()
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
-                if (filed := file_stranded(path)) is not None:
+                if (filed := file_stranded(self.layout, path)) is not None:
                     self.clerk.remove_sidecar(filed[1])
                     log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
