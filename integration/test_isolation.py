@@ -399,3 +399,25 @@ def test_proxx_run_returns_only_when_every_process_it_started_has_ended(
     assert cli.wait(timeout=120) == (0 if valid else 1)
     # Looked at the moment it returned: no worker, no FFmpeg, no `ffmpeg -version`.
     assert [p for p in session_procs(cli.pid) if p.state != "Z"] == []
+
+
+@pytest.mark.slow
+def test_an_ffmpeg_that_cannot_start_fails_each_job_as_engine_unavailable(
+    root: Path, out: Path, tiny: Path, launcher: Launcher, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ffmpeg").write_text("#!/nonexistent/interpreter\n")  # exec fails: ENOENT
+    (bin_dir / "ffmpeg").chmod(0o755)
+    for i in range(3):
+        drop(root, f"j{i}.json", spec([tiny], out, output_name_template=f"j{i}"))
+    watch = launcher.cli(root, "--once", "--max-workers", "2",
+                         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert watch.wait() == 0, watch.log()
+    for i in range(3):
+        [clip] = result(root, "failed", f"j{i}")["clips"]
+        assert clip["failure_reason"] == "engine_unavailable", clip
+        assert "cannot start" in clip["failure_detail"]
+    # The workers themselves stay up: no crash, no respawn.
+    assert "is dying" not in watch.log() and "died" not in watch.log()
+    assert_session_empty(watch)
