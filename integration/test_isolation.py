@@ -421,3 +421,22 @@ def test_an_ffmpeg_that_cannot_start_fails_each_job_as_engine_unavailable(
     # The workers themselves stay up: no crash, no respawn.
     assert "is dying" not in watch.log() and "died" not in watch.log()
     assert_session_empty(watch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["pending", "running"])
+def test_a_file_name_that_is_not_utf8_is_filed_with_a_result(
+    root: Path, out: Path, tiny: Path, launcher: Launcher, where: str
+) -> None:
+    latin1 = os.fsdecode(b"caf\xe9.json")  # a Latin-1 name from an old SMB share
+    _put(root / where, latin1, json.dumps(spec([tiny], out, output_name_template="cafe")).encode())
+    drop(root, "good.json", spec([tiny], out, output_name_template="good"))
+    watch = launcher.cli(root, "--once", "--poll-seconds", "0.1")
+    assert watch.wait() == 0, watch.log()
+    assert "good.json" in specs_in(root, "completed")
+    shown = "caf\ufffd"
+    assert (root / "failed" / f"{shown}.json").is_file(), listing(root)
+    res = result(root, "failed", shown)
+    assert res["status"] == "FAILED"
+    assert "not UTF-8" in (res["validation_error"] or res["system_error"] or "")
+    assert listing(root)["running"] == [] and "Traceback" not in watch.log()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
-from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
+from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady, encode
 from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.procs import WorkerProcess
 from proxx.runtime.spawn import WORKER_TARGET
@@ -77,6 +77,7 @@ class LocalPool:
         """Hand `req` to an idle worker; returns its worker id."""
         slot = self._idle()[0]
         req = req.model_copy(update={"worker_id": slot.proc.worker_id})
+        encode(req)  # one that cannot be sent fails here, before a worker is tied up
         now = time.monotonic()
         slot.tracker = JobTracker(req, self.deadlines, now, worker_id=slot.proc.worker_id,
                                   worker_started_at=slot.proc.started_at)

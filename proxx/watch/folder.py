@@ -42,6 +42,21 @@ def fit_name(stem: str, suffix: str) -> str:
     return f"{cut}~{digest}{suffix}"
 
 
+def is_utf8(name: str) -> bool:
+    """A name a result can carry (JSON is UTF-8); Linux allows any bytes in a name."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str) -> str:
+    """`path` with bytes that are not UTF-8 replaced by U+FFFD: what results and the
+    final names carry (e.g. a Latin-1 `café.json` copied from an old share)."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def stem_of(name: str) -> str:
     return name[: -len(".json")] if name.endswith(".json") else name
 
@@ -209,7 +224,7 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> 
     never overwritten: the pair becomes `JOB-1.json`/`JOB-1.result.json`, and
     the result records where the JobSpec landed. Returns that path.
     """
-    name = os.path.basename(spec_path)
+    name = shown(os.path.basename(spec_path))
     staged = _staging_path(layout, spec_path, result)
     n = 0
     while True:
