@@ -149,7 +149,7 @@ def plan_job(
 
 
 def route_all(sources: list[str], stop: Callable[[], str | None]) -> list[RouteDecision]:
-    """Route every source in order, honouring a stop between two sources.
+    """Route every source in order; `stop()` is asked before each (a stop, or None).
 
     Probing is in-process (PyAV) and takes about a millisecond a file, so one at
     a time: no threads in a worker (they would complicate what it starts with

@@ -211,7 +211,14 @@ class LocalPool:
             if slot.respawn_at is not None and slot.respawn_at <= now and slot.tracker is None:
                 slot.respawn_at = None
                 self.worker_restarts += 1
-                slot.proc.start()
+                try:
+                    slot.proc.start()
+                except OSError as exc:  # out of processes, memory or fds: try again later
+                    self._boot_failures += 1
+                    delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
+                    log.error("worker %d could not be started (%s); trying again in %.1f s",
+                              slot.proc.worker_id, exc, delay)
+                    slot.respawn_at = now + delay
 
     def _outcome(self, slot: Slot) -> JobOutcome:
         tracker = slot.tracker

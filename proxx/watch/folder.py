@@ -25,6 +25,8 @@ STATES = ("pending", "running", "completed", "failed")
 SETTLE_S = 2.0  # a JobSpec copied in place must sit unchanged this long before we take it
 NAME_MAX = 255
 MAX_SPEC_BYTES = 1024 * 1024  # the worker refuses larger ones; intake does not peek past it
+# A result is a few kB per clip and a JobSpec names at most 10 000 sources.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
 class FatalWatchError(ProxxError):
@@ -314,8 +316,13 @@ def read_result(path: str) -> JobResult | None:
     except OSError:
         return None
     try:
-        data = os.read(fd, MAX_SPEC_BYTES * 4)
-        return JobResult.model_validate_json(data)
+        chunks, size = [], 0
+        while size <= MAX_RESULT_BYTES and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_RESULT_BYTES:
+            return None
+        return JobResult.model_validate_json(b"".join(chunks))
     except (OSError, ValueError, RecursionError):
         return None
     finally:
