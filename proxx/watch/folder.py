@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import stat
 import time
@@ -21,10 +22,14 @@ from proxx.contract.errors import ProxxError
 from proxx.contract.fsutil import fsync_dir, move_no_replace, write_atomic
 from proxx.contract.results import JobResult, stamp_written
 
+log = logging.getLogger("proxx.watch")
 STATES = ("pending", "running", "completed", "failed")
 SETTLE_S = 2.0  # a JobSpec copied in place must sit unchanged this long before we take it
 NAME_MAX = 255
 MAX_SPEC_BYTES = 1024 * 1024  # the worker refuses larger ones; intake does not peek past it
+# The most intake looks at to see whether a copy is complete (a JobSpec is ~1 kB);
+# a larger file is taken once its size and mtime have been stable for SETTLE_S.
+PEEK_BYTES = 64 * 1024
 # A result is a few kB per clip and a JobSpec names at most 10 000 sources.
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 
@@ -172,14 +177,14 @@ def _looks_complete(path: str, size: int) -> bool:
     on any bytes; it decides only *when* to hand the file on. Whether it is a
     valid JobSpec is the worker's question.
     """
-    if size < 2 or size > MAX_SPEC_BYTES:
-        return False
+    if size < 2 or size > PEEK_BYTES:
+        return False  # larger ones wait for the settle interval
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        data = os.pread(fd, MAX_SPEC_BYTES, 0)
+        data = os.pread(fd, PEEK_BYTES, 0)
     except OSError:
         return False
     finally:
@@ -264,6 +269,10 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
         os.link(staged, final_result, follow_symlinks=False)
     except FileExistsError:
         return False
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        return _file_pair_by_renames(spec_path, staged, final_spec, final_result)
     after_step("linked")
     try:
         move_no_replace(spec_path, final_spec)
@@ -280,6 +289,35 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
         os.unlink(staged)
     fsync_dir(os.path.dirname(final_spec))
     fsync_dir(os.path.dirname(staged))
+    return True
+
+
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV)
+_said_no_links: list[bool] = []
+
+
+def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str,
+                          final_result: str) -> bool:
+    """For a filesystem without hard links (vfat, some FUSE/SMB mounts): two renames.
+
+    A kill -9 between them leaves the result filed and the JobSpec in running/,
+    which recovery then files again as `NAME-1` (nothing is lost, one pair is
+    split). Said once in the log.
+    """
+    if not _said_no_links:
+        _said_no_links.append(True)
+        log.warning("the watch folder's filesystem has no hard links: results are filed by "
+                    "two renames (a kill -9 between them can split a JobSpec from its result)")
+    try:
+        move_no_replace(staged, final_result)
+    except FileExistsError:
+        return False
+    try:
+        move_no_replace(spec_path, final_spec)
+    except FileExistsError:
+        os.rename(final_result, staged)  # ours a moment ago: take it back, try other names
+        return False
+    fsync_dir(os.path.dirname(final_spec))
     return True
 
 
