@@ -323,7 +323,7 @@ def demo(root: Path) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] in (["run"], ["validate"]):
+    if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help"} & set(sys.argv):
         # Their one worker starts now, so its start-up overlaps this process's
         # imports (the pool adopts it; see proxx.runtime.spawn).
         from proxx.runtime.signals import hold_stops

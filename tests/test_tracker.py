@@ -52,7 +52,7 @@ def started(t: JobTracker, index: int, now: float) -> None:
 def done(t: JobTracker, index: int, now: float, status: str = "COMPLETED",
          reason: FailureReason | None = None) -> None:
     clip = ClipResult(source_path=f"/src/{index}.mov", output_path=f"/out/{index}.mov",
-                      status=status, engine="ffmpeg", failure_reason=reason,  # type: ignore[arg-type]
+                      status=status, engine="ffmpeg", failure_reason=reason,
                       failure_detail=None if reason is None else "stopped: x")
     t.on_message(ClipFinished(job_id="j1", clip=clip), now)
 
@@ -97,7 +97,7 @@ def test_no_word_from_the_worker_misses_the_accept_deadline_and_kills_it() -> No
                                               ("engine_check", 5), ("recover", 5)])
 def test_each_preparation_phase_has_its_own_deadline(phase: str, limit: float) -> None:
     t = tracker()
-    t.on_message(PhaseStarted(job_id="j1", phase=phase, basis=3.0), T0 + 1)  # type: ignore[arg-type]
+    t.on_message(PhaseStarted(job_id="j1", phase=phase, basis=3.0), T0 + 1)
     assert t.next_deadline() == T0 + 1 + limit
     assert t.due(T0 + limit) == []
     [action] = t.due(T0 + 1 + limit)
@@ -231,3 +231,41 @@ def test_a_death_after_job_finished_changes_nothing() -> None:
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 3)
     assert t.due(T0 + 10_000) == [] and t.cancel("late", T0 + 10_000) == []
     assert result(t).status == "COMPLETED"
+
+
+def test_a_phase_deadline_during_a_cancel_does_not_turn_the_stop_into_a_timeout() -> None:
+    t = tracker()
+    t.on_message(PhaseStarted(job_id="j1", phase="read"), T0 + 1)
+    t.cancel("proxx watch received SIGTERM", T0 + 2)
+    assert t.due(T0 + 7) == []  # the read limit (5 s) passed, within the cancel's grace
+    t.on_message(JobRejected(job_id="j1", jobspec_version="1.0.0", fingerprint=None,
+                             total_clips=1, interrupted="proxx watch received SIGTERM while "
+                             "probing sources; nothing was executed"), T0 + 3)
+    t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 3)
+    res = result(t)
+    assert res.interrupted is not None and res.exit_code() == 5
+
+
+def test_a_worker_that_dies_by_itself_while_stopping_keeps_its_last_words() -> None:
+    t = tracker()
+    planned(t)
+    started(t, 0, T0 + 2)
+    t.cancel("proxx run received SIGINT", T0 + 3)
+    t.on_message(WorkerFailing(error="OSError: [Errno 5] Input/output error"), T0 + 3.5)
+    t.on_death("exited with code 1")  # before the grace ran out: not our kill
+    clip = result(t).clips[0]
+    assert clip.failure_detail is not None
+    assert "did not stop in time" not in clip.failure_detail
+    assert "Input/output error" in clip.failure_detail
+
+
+def test_a_repeated_clip_report_overwrites_its_own_clip_not_the_next() -> None:
+    t = tracker()
+    planned(t)
+    started(t, 0, T0 + 2)
+    clip = ClipResult(source_path="/src/0.mov", output_path="/out/0.mov", status="COMPLETED",
+                      engine="ffmpeg")
+    for _ in range(2):
+        t.on_message(ClipFinished(job_id="j1", clip=clip, index=0), T0 + 3)
+    t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 4)
+    assert [c.status for c in result(t).clips] == ["COMPLETED", "SKIPPED", "SKIPPED"]

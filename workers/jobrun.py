@@ -117,7 +117,8 @@ def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrup
                              total_clips=len(prepared.plan.clips), system_error=problem))
         return engine.versions()
     if problem is not None:
-        emit(ClipFinished(job_id=req.job_id, clip=_unavailable(prepared, engine, problem)))
+        emit(ClipFinished(job_id=req.job_id, clip=_unavailable(prepared, engine, problem),
+                          index=prepared.plan.clips[0].index))
         return engine.versions()
     render_clips(prepared, engine, emit, interrupts)
     return engine.versions()
@@ -134,7 +135,7 @@ def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker]
                              ffmpeg_command=engine.command_for(plan, clip),
                              partial_path=partial_path(clip.output_path, plan.job_id)))
             result = engine.render(plan, clip, interrupts)
-            emit(ClipFinished(job_id=plan.job_id, clip=result))
+            emit(ClipFinished(job_id=plan.job_id, clip=result, index=clip.index))
             if result.status != "COMPLETED":
                 break
     finally:

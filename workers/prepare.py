@@ -113,9 +113,12 @@ def _validated(reading: _Reading, data: bytes, interrupts: Interrupts) -> Prepar
     spec = validate_model(obj)
     req = reading.req
 
-    def stop() -> str | None:
+    def next_source() -> str | None:
+        # Asked before each source: a fresh probe deadline for each one, so one that
+        # blocks (a FIFO, a dead mount) is caught in its own 40 s, not the job's total.
+        interrupts.phase("probe", 1.0)
         return interrupts.check()
 
-    interrupts.phase("probe", float(len(spec.sources)))
-    planned = plan_job(spec, req.base_dir, req.job_id, stop)
+    interrupts.phase("probe", 1.0)  # the filesystem checks before the first probe
+    planned = plan_job(spec, req.base_dir, req.job_id, next_source)
     return Prepared(spec, planned.plan, planned.routing_reason, reading.fingerprint)

@@ -15,6 +15,7 @@ from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
 from proxx.contract.accounting import account
 from proxx.contract.errors import FailureReason, ProxxError
+from proxx.contract.naming import partial_path
 from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
 from workers.interrupts import Interrupts
@@ -45,10 +46,10 @@ def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
     clips = [PlannedClip(index=i, source_path=s, output_path=o)
              for i, (s, o) in enumerate(zip(sources, outputs, strict=True))]
     return RecoveryAccounted(job_id=req.job_id, jobspec_version=version, fingerprint=fp,
-                             clips=_account(clips, spec.output_dir))
+                             clips=_account(clips, spec.output_dir, req.job_id))
 
 
-def _account(clips: list[PlannedClip], output_dir: str) -> list[ClipResult]:
+def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[ClipResult]:
     try:
         partials = [n for n in os.listdir(output_dir) if n.endswith(".partial")]
     except OSError:
@@ -63,6 +64,11 @@ def _account(clips: list[PlannedClip], output_dir: str) -> list[ClipResult]:
             failure_detail=PUBLISHED)
 
     def partial(clip: PlannedClip) -> str | None:
+        # This job's own temporary render (its job id survives recovery); another
+        # job's partial of the same name only if this one left none.
+        own = os.path.basename(partial_path(clip.output_path, job_id))
+        if own in partials:
+            return os.path.join(output_dir, own)
         prefix = f".{os.path.basename(clip.output_path)}."
         left = sorted(os.path.join(output_dir, p) for p in partials if p.startswith(prefix))
         return left[0] if left else None

@@ -24,7 +24,8 @@ def default_render_limit(duration_s: float | None) -> float:
 
 
 def _probe(n: float | None) -> float:
-    # One probe is milliseconds in-process; 10 s each covers a slow network volume.
+    # Re-armed for each source (basis 1): one probe is milliseconds in-process; 40 s
+    # covers a slow network volume, not a FIFO or a dead mount.
     return 30.0 + 10.0 * min(n or 1.0, MAX_SOURCES)
 
 

@@ -111,6 +111,7 @@ class ClipFinished(_Msg):
     type: Literal["clip_finished"] = "clip_finished"
     job_id: str
     clip: ClipResult
+    index: int | None = None  # the clip's position in the JobSpec (a repeat overwrites)
 
 
 class JobNote(_Msg):

@@ -62,7 +62,10 @@ def main(argv: list[str]) -> None:
         raise
     except BaseException as exc:
         words = last_line(exc)
-        log.error("worker %s is dying: %s\n%s", worker_id, words, traceback.format_exc())
+        # One line at ERROR (the pool says once why workers keep dying); the whole
+        # traceback at DEBUG, so a worker that cannot boot does not flood the log.
+        log.error("worker %s is dying: %s", worker_id, words)
+        log.debug("worker %s traceback:\n%s", worker_id, traceback.format_exc())
         with contextlib.suppress(OSError):
             conn.send_bytes(encode(WorkerFailing(error=words[:2000])))
         os._exit(1)

@@ -84,6 +84,7 @@ class JobTracker:
     cancel_reason: str | None = None
     cancel_failure: FailureReason = FailureReason.INTERRUPTED
     kill_at: float | None = None
+    kill_sent: bool = False  # the cancel's grace ran out and we killed it
     killed_for: str | None = None  # we killed it: the death is ours to explain
     death: str | None = None
     last_words: str | None = None
@@ -153,13 +154,16 @@ class JobTracker:
             return []
         if self.kill_at is not None and now >= self.kill_at:
             self.kill_at = None
+            self.kill_sent = True
             return [KillWorker(f"{self.cancel_reason}; the worker did not stop in time")]
+        if self.cancel_reason is not None:
+            return []  # being stopped already: only the grace above still counts
         if self.phase_deadline is None or now < self.phase_deadline:
             return []
         limit = self.deadlines.limit(self.phase, self.phase_basis)
         why = f"{self.phase} phase exceeded its {limit:g} s limit"
         self.phase_deadline = None
-        if self.phase == "render" and self.cancel_reason is None:
+        if self.phase == "render":
             # FFmpeg gets TERM then KILL from the worker, which reports the clip.
             return self.cancel(f"clip exceeded its {limit:g} s time limit", now,
                                FailureReason.TIMEOUT)
@@ -204,9 +208,11 @@ class JobTracker:
         words = f" ({self.last_words})" if self.last_words else ""
         if self.killed_for is not None:
             return self.cancel_failure, f"{self.killed_for}; {how}{words}"
-        if self.cancel_reason is not None:
+        if self.cancel_reason is not None and self.kill_sent:
             return (self.cancel_failure,
                     f"{self.cancel_reason}; worker did not stop in time and was killed ({how})")
+        if self.cancel_reason is not None:  # it died on its own while being stopped
+            return self.cancel_failure, f"{self.cancel_reason}; {how}{words}"
         return FailureReason.WORKER_CRASHED, f"{how}{words} during the {self.phase} phase"
 
     # -- helpers ------------------------------------------------------------------------
@@ -220,7 +226,8 @@ class JobTracker:
         return next((c.duration for c in self.planned.clips if c.index == index), None)
 
     def _clip_finished(self, msg: ClipFinished) -> None:
-        index = self.current if self.current is not None else len(self.results)
+        index = msg.index if msg.index is not None else (
+            self.current if self.current is not None else len(self.results))
         clip = msg.clip
         if (clip.failure_reason is FailureReason.INTERRUPTED
                 and self.cancel_failure is FailureReason.TIMEOUT):

@@ -29,7 +29,8 @@ def result_of(
     if outcome.recovered is not None:
         rec = outcome.recovered
         return build_result(jobspec_version=rec.jobspec_version, clips=rec.clips,
-                            fingerprint=rec.fingerprint or NO_FINGERPRINT, **common)
+                            fingerprint=rec.fingerprint or NO_FINGERPRINT,
+                            validation_error=rec.note if not rec.clips else None, **common)
     planned, rejected = outcome.planned, outcome.rejected
     if planned is not None:
         common.update(engine=planned.engine, routing_reason=planned.routing_reason)

@@ -23,7 +23,7 @@ from proxx.contract.fsutil import write_atomic
 from proxx.contract.protocol import new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import Claim
-from proxx.watch.folder import Layout, finish
+from proxx.watch.folder import Layout, finish, is_utf8, shown
 
 log = logging.getLogger("proxx.watch")
 # Full disk, quota, a failing device: wait for the operator, keep the claim.
@@ -84,7 +84,7 @@ class Clerk:
 
     def refuse(self, path: str, why: str) -> None:
         """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
-        result = not_started(new_job_id(), path, utc_now(), validation_error=why)
+        result = not_started(new_job_id(), shown(path), utc_now(), validation_error=why)
         try:
             final = finish(self.layout, path, result, state="failed")
         except FileNotFoundError:
@@ -147,6 +147,9 @@ def failure_reason(result: JobResult) -> str:
 
 
 def not_a_jobspec_file(path: str) -> str | None:
+    if not is_utf8(os.path.basename(path)):
+        return (f"the file name is not UTF-8 text ({os.fsencode(os.path.basename(path))!r}); "
+                "it was filed under a name with the undecodable bytes replaced")
     try:
         st = os.lstat(path)
     except FileNotFoundError:

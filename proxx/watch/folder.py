@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import stat
 import time
@@ -21,10 +22,16 @@ from proxx.contract.errors import ProxxError
 from proxx.contract.fsutil import fsync_dir, move_no_replace, write_atomic
 from proxx.contract.results import JobResult, stamp_written
 
+log = logging.getLogger("proxx.watch")
 STATES = ("pending", "running", "completed", "failed")
 SETTLE_S = 2.0  # a JobSpec copied in place must sit unchanged this long before we take it
 NAME_MAX = 255
 MAX_SPEC_BYTES = 1024 * 1024  # the worker refuses larger ones; intake does not peek past it
+# The most intake looks at to see whether a copy is complete (a JobSpec is ~1 kB);
+# a larger file is taken once its size and mtime have been stable for SETTLE_S.
+PEEK_BYTES = 64 * 1024
+# A result is a few kB per clip and a JobSpec names at most 10 000 sources.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
 class FatalWatchError(ProxxError):
@@ -40,6 +47,21 @@ def fit_name(stem: str, suffix: str) -> str:
     room = NAME_MAX - len(suffix.encode()) - len(digest) - 1
     cut = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
     return f"{cut}~{digest}{suffix}"
+
+
+def is_utf8(name: str) -> bool:
+    """A name a result can carry (JSON is UTF-8); Linux allows any bytes in a name."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str) -> str:
+    """`path` with bytes that are not UTF-8 replaced by U+FFFD: what results and the
+    final names carry (e.g. a Latin-1 `café.json` copied from an old share)."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def stem_of(name: str) -> str:
@@ -155,14 +177,14 @@ def _looks_complete(path: str, size: int) -> bool:
     on any bytes; it decides only *when* to hand the file on. Whether it is a
     valid JobSpec is the worker's question.
     """
-    if size < 2 or size > MAX_SPEC_BYTES:
-        return False
+    if size < 2 or size > PEEK_BYTES:
+        return False  # larger ones wait for the settle interval
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        data = os.pread(fd, MAX_SPEC_BYTES, 0)
+        data = os.pread(fd, PEEK_BYTES, 0)
     except OSError:
         return False
     finally:
@@ -209,7 +231,7 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> 
     never overwritten: the pair becomes `JOB-1.json`/`JOB-1.result.json`, and
     the result records where the JobSpec landed. Returns that path.
     """
-    name = os.path.basename(spec_path)
+    name = shown(os.path.basename(spec_path))
     staged = _staging_path(layout, spec_path, result)
     n = 0
     while True:
@@ -247,6 +269,10 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
         os.link(staged, final_result, follow_symlinks=False)
     except FileExistsError:
         return False
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        return _file_pair_by_renames(spec_path, staged, final_spec, final_result)
     after_step("linked")
     try:
         move_no_replace(spec_path, final_spec)
@@ -266,11 +292,41 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
     return True
 
 
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV)
+_said_no_links: list[bool] = []
+
+
+def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str,
+                          final_result: str) -> bool:
+    """For a filesystem without hard links (vfat, some FUSE/SMB mounts): two renames.
+
+    A kill -9 between them leaves the result filed and the JobSpec in running/,
+    which recovery then files again as `NAME-1` (nothing is lost, one pair is
+    split). Said once in the log.
+    """
+    if not _said_no_links:
+        _said_no_links.append(True)
+        log.warning("the watch folder's filesystem has no hard links: results are filed by "
+                    "two renames (a kill -9 between them can split a JobSpec from its result)")
+    try:
+        move_no_replace(staged, final_result)
+    except FileExistsError:
+        return False
+    try:
+        move_no_replace(spec_path, final_spec)
+    except FileExistsError:
+        os.rename(final_result, staged)  # ours a moment ago: take it back, try other names
+        return False
+    fsync_dir(os.path.dirname(final_spec))
+    return True
+
+
 def resume(layout: Layout, spec_path: str, staged: str, result: JobResult) -> str | None:
     """Finish a move a dead runner began (steps 3–4); None if it must start over."""
     final = result.metadata.final_jobspec_path
-    if final is None:
-        return None
+    if final is None or os.path.dirname(final) not in (layout.dir("completed"),
+                                                       layout.dir("failed")):
+        return None  # a staged result only ever names completed/ or failed/
     final_result = result_beside(final)
     if not _same(staged, final_result):
         return None
@@ -298,8 +354,13 @@ def read_result(path: str) -> JobResult | None:
     except OSError:
         return None
     try:
-        data = os.read(fd, MAX_SPEC_BYTES * 4)
-        return JobResult.model_validate_json(data)
+        chunks, size = [], 0
+        while size <= MAX_RESULT_BYTES and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_RESULT_BYTES:
+            return None
+        return JobResult.model_validate_json(b"".join(chunks))
     except (OSError, ValueError, RecursionError):
         return None
     finally:

@@ -97,8 +97,10 @@ def _failures(layout: Layout) -> list[dict[str, Any]]:
     for _mtime, path in sorted(results, reverse=True)[:RECENT_FAILURES]:
         try:
             with open(path, "rb") as fh:
-                r = json.loads(fh.read())
-        except (OSError, ValueError):
+                r = json.loads(fh.read(64 * 1024 * 1024))  # results are Proxx's own: bounded
+            if not isinstance(r, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError, RecursionError):
             out.append({"result": path, "status": None, "reason": "unreadable result file"})
             continue
         out.append({"result": path, "job_id": r.get("job_id"), "status": r.get("status"),

@@ -41,6 +41,7 @@ from proxx.watch.folder import (
     read_result,
     read_sidecar,
     resume,
+    shown,
 )
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.misplaced import MisplacedWarner
@@ -128,7 +129,7 @@ class Supervisor:
         own = {r.claim.name for r in self.running.values()} | self.clerk.held()
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
-                if (filed := file_stranded(path)) is not None:
+                if (filed := file_stranded(self.layout, path)) is not None:
                     self.clerk.remove_sidecar(filed[1])
                     log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
@@ -201,7 +202,8 @@ class Supervisor:
             return
         got = claim(path, self.layout.running)
         if got is not None:
-            self._submit(got, "run", new_job_id())
+            with self._guarded(got.name, got):  # once claimed, a failure files the job
+                self._submit(got, "run", new_job_id())
 
     def _submit(self, got: Claim, kind: JobKind, job_id: str,
                 recovery: Recovery | None = None) -> None:
@@ -216,6 +218,11 @@ class Supervisor:
                             "worker_id": worker})
 
     def _recover(self, orphan: Claim) -> None:
+        why = not_a_jobspec_file(orphan.path)  # a name no result can carry, for one
+        if why is not None:
+            self.clerk.file(orphan, not_started(new_job_id(), shown(orphan.path), utc_now(),
+                                                validation_error=why), "failed")
+            return
         info = read_sidecar(self.layout, orphan.name)
         job_id = str(info.get("job_id") or new_job_id())
         staged = self.layout.staged_result(orphan.name)
@@ -295,7 +302,7 @@ class Supervisor:
                 del self.running[job_id]
                 self.executor.cancel(job_id, why)  # its late outcome is ignored
         try:
-            self.clerk.file(got, not_started(new_job_id(), got.path, utc_now(),
+            self.clerk.file(got, not_started(new_job_id(), shown(got.path), utc_now(),
                                              system_error=why), "failed")
         except Exception:
             if first:
