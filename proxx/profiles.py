@@ -46,7 +46,9 @@ CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
 
 # Encoders refuse frames below these sizes (FFmpeg's dnxhd: "at least 256x120");
 # found at validation, not by a failed render.
+# x265 3.5 refuses a picture under 16×16 ("Image size is too small"; measured).
 MIN_FRAME: dict[str, tuple[int, int]] = {
+    "hevc": (16, 16),
     "dnxhr_lb": (256, 120),
     "dnxhr_sq": (256, 120),
     "dnxhr_hq": (256, 120),

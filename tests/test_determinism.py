@@ -18,12 +18,14 @@ bytes, which is why each profile fixes its count. The recorded
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,20 @@ def test_same_bytes_across_runs_worker_counts_and_cpus(
     assert [a["codec_name"] for a in audio] == ["aac" if codec in ("h264", "hevc")
                                                  else "pcm_s16le"]
     assert [a["channels"] for a in audio] == [2]
+
+
+def test_two_workers_really_rendered_at_once(
+    renders: dict[str, dict[str, dict[str, Any]]]
+) -> None:
+    # Without overlap, "two jobs at once" above would be an empty claim.
+    for run in ("two_a", "two_b"):
+        spans = sorted((datetime.fromisoformat(c["started_at"].replace("Z", "+00:00")),
+                        datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")))
+                       for c in (_clip(r) for r in renders[run].values()))
+        assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), (run, spans)
+    one = sorted((c["started_at"], c["ended_at"])
+                 for c in (_clip(r) for r in renders["one_cpu"].values()))
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(one))  # control: one at a time
 
 
 def _with_other_threading(argv: list[str]) -> list[str]:
