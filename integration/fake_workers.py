@@ -1,7 +1,7 @@
 """Worker targets that misbehave on purpose, for the crash matrix.
 
 Each is a module-level function taking the worker's end of the pipe, so the
-forkserver child can import it by name (`integration.fake_workers.NAME`).
+worker trampoline (proxx.runtime.child) can import it by name (`integration.fake_workers:NAME`).
 
 A misbehaving worker behaves exactly like the real one (real FFmpeg, real
 verification) for every job except those whose first output name contains
@@ -17,21 +17,22 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.clock import iso, utc_now
-from proxx.protocol import (
+from proxx.content.jobplan import JobPlan
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.protocol import (
     CancelJob,
     ClipFinished,
     ClipStarted,
     JobFinished,
-    JobPlan,
     decode_for_worker,
     encode,
 )
-from proxx.results import ClipResult
+from proxx.contract.results import ClipResult
 from workers.main import serve
 
 TRIGGER = "MISBEHAVE"
@@ -107,12 +108,19 @@ def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
     conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=ClipResult(
         source_path=first.source_path, output_path=first.output_path, status="COMPLETED",
         engine=plan.engine.value))))
+    # The test waits for this line (worker stderr is the supervisor's log) to signal.
+    print("fake worker: clip 1 reported, waiting for a cancel", file=sys.stderr, flush=True)
     while not isinstance(decode_for_worker(conn.recv_bytes()), CancelJob):
         pass
     conn.send_bytes(encode(JobFinished(job_id=plan.job_id, engine_versions={})))
 
 
-# -- targets (module level: the forkserver child imports them by name) ---------------
+def _raise(conn: Connection, plan: JobPlan) -> None:
+    _clip_started(conn, plan)
+    raise RuntimeError("the engine exploded in a way nobody tried")
+
+
+# -- targets (module level: proxx.runtime.child imports them by name) ------------------------
 def exit_on_job(conn: Connection) -> None:
     _serve(conn, _exit_on_receipt)
 
@@ -131,6 +139,10 @@ def garbage_framed_on_job(conn: Connection) -> None:
 
 def garbage_raw_on_job(conn: Connection) -> None:
     _serve(conn, _garbage_raw)
+
+
+def raise_on_job(conn: Connection) -> None:
+    _serve(conn, _raise)
 
 
 def stop_between_clips_on_job(conn: Connection) -> None:

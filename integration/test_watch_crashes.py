@@ -76,7 +76,7 @@ def test_kill_9_real_worker_mid_clip(
     assert ffmpeg is not None
     worker = proc_info(ffmpeg.ppid)
     assert worker is not None and is_python(worker)
-    assert worker.sid == watch.pid and worker.ppid != watch.pid  # a forkserver child
+    assert worker.sid == watch.pid and worker.ppid == watch.pid  # started via proxx.runtime.child
     assert worker.pid in {w.pid for w in watch.workers()}
     os.kill(worker.pid, signal.SIGKILL)
     # PR_SET_PDEATHSIG: the encoder dies with its worker (it would render for many
@@ -160,6 +160,8 @@ MISBEHAVING = [
     ("segfault_on_job", "SIGSEGV"),
     ("garbage_framed_on_job", "invalid message"),
     ("garbage_raw_on_job", "unreadable"),
+    # Causes, not codes: the exception's last line travels as the worker's last words.
+    ("raise_on_job", "(RuntimeError: the engine exploded in a way nobody tried)"),
 ]
 
 
@@ -247,12 +249,14 @@ def test_worker_dying_at_boot_is_respawned_with_backoff_not_in_a_tight_loop(
     drop(root, "a.json", spec([tiny], out))
     watch = launcher.driver(root, "die_at_boot", "--max-workers", "2", "--poll-seconds", "0.1",
                             env={"FAKE_WORKER_LOG": str(spawns)})
-    # The job is handed to a worker that dies before it is ready: it fails, and says why.
+    # The job is handed to a worker that dies before it is ready: it fails, and says why
+    # (before reading the JobSpec, so no clip is known: the job-level error says it).
     wait_for(lambda: specs_in(root, "failed") == ["a.json"], "the job to fail",
              on_fail=watch.log)
-    clip = failed_clip(result(root, "failed", "a"))
-    assert clip["failure_reason"] == "worker_crashed"
-    assert f"exited with code {fake_workers.BOOT_EXIT_CODE}" in clip["failure_detail"]
+    res = result(root, "failed", "a")
+    assert res["clips"] == [] and res["status"] == "FAILED"
+    assert res["system_error"].startswith("worker_crashed: ")
+    assert f"exited with code {fake_workers.BOOT_EXIT_CODE}" in res["system_error"]
 
     time.sleep(4.0)  # an observation window, not a timing assertion
     count = len(spawns.read_text().splitlines())

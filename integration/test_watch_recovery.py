@@ -60,6 +60,7 @@ def test_kill_9_supervisor_mid_job_then_restart_recovers_every_clip(
              "clip 1 published and clip 2 rendering", on_fail=watch.log)
     encoders = [p.pid for p in ffmpeg_procs(str(out))]
     assert len(encoders) == 1
+    [claimed_id] = re.findall(r"job (\w+) \(job\.json\): claimed", watch.log())
     os.kill(watch.pid, signal.SIGKILL)
     assert watch.wait() == -signal.SIGKILL
 
@@ -78,6 +79,7 @@ def test_kill_9_supervisor_mid_job_then_restart_recovers_every_clip(
     assert specs_in(root, "failed") == ["job.json"]
     res = result(root, "failed", "job")
     assert res["_recovery"]["reason"] == "runner interrupted"
+    assert res["job_id"] == claimed_id  # logs before and after the crash correlate
     assert res["_recovery"]["original_path"] == str(root / "running" / "job.json")
     assert res["status"] == "PARTIAL"
     assert [c["status"] for c in res["clips"]] == ["COMPLETED", "FAILED", "SKIPPED"]

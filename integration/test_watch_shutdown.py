@@ -76,8 +76,8 @@ def test_job_stopped_between_two_clips_names_the_next_clip_interrupted(
     drop(root, "a.json", spec(sources, out,
                               output_name_template=f"{{index}}_{fake_workers.TRIGGER}"))
     watch = launcher.driver(root, "stop_between_clips_on_job", "--poll-seconds", "0.2")
-    wait_for(lambda: specs_in(root, "running") == ["a.json"] and "claimed" in watch.log(),
-             "the job to be claimed", on_fail=watch.log)
+    wait_for(lambda: "clip 1 reported" in watch.log(), "clip 1 to be reported",
+             on_fail=watch.log)
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
 

@@ -1,7 +1,7 @@
 """Shared helpers for the `proxx watch` integration tests.
 
 Everything runs in real subprocesses: the supervisor (the real CLI, or a small
-driver that injects a fake worker target), its forkserver, its workers and
+driver that injects a fake worker target), its workers and
 their FFmpeg. Each supervisor is started in a new session, so every process
 it ever started — even one orphaned by a kill -9 — is found by its session id
 in /proc, and nothing is looked up by name.
@@ -41,12 +41,11 @@ DRIVER = "import sys; from integration.watch_helpers import driver_main; driver_
 
 def driver_main(argv: list[str]) -> None:
     import argparse
-    import importlib
 
-    from proxx import logs
-    from proxx.pool import default_clip_timeout
-    from proxx.supervisor import Supervisor
-    from proxx.watchfolder import FatalWatchError
+    from proxx.contract import logs
+    from proxx.contract.deadlines import Deadlines, default_render_limit
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
 
     p = argparse.ArgumentParser()
     p.add_argument("root")
@@ -54,27 +53,40 @@ def driver_main(argv: list[str]) -> None:
     p.add_argument("--max-workers", type=int, default=1)
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")
+    p.add_argument("--metrics-file", default=None)
     p.add_argument("--clip-timeout", type=float, default=None,
                    help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
                    "test clips); shorter ones keep the default, so that a loaded machine "
                    "never times out the tiny jobs around them")
+    p.add_argument("--die-after-step", default=None,
+                   help="SIGKILL this supervisor right after that step of filing a job "
+                   "(staged, linked, moved): the fault-injection point of watchfolder")
     a = p.parse_args(argv)
     logs.setup()
+    if a.die_after_step:
+        from proxx.watch import folder as watchfolder
+
+        def die(step: str) -> None:
+            if step == a.die_after_step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        watchfolder.after_step = die
     module, _, name = a.target.rpartition(":")
-    target = getattr(importlib.import_module(module or "integration.fake_workers"), name)
-    kwargs: dict[str, Any] = {}
+    target = f"{module or 'integration.fake_workers'}:{name}"
+    deadlines = Deadlines()
     if a.clip_timeout is not None:
         limit = a.clip_timeout
 
-        def clip_timeout(duration: float | None) -> float:
+        def render_limit(duration: float | None) -> float:
             if (duration or 0.0) > SHORT_LIMIT_OVER_S:
                 return limit
-            return default_clip_timeout(duration)
+            return default_render_limit(duration)
 
-        kwargs["clip_timeout"] = clip_timeout
+        deadlines = Deadlines(render=render_limit)
     try:
         Supervisor(a.root, max_workers=a.max_workers, poll_seconds=a.poll_seconds,
-                   once=a.once, worker_target=target, **kwargs).run()
+                   once=a.once, worker_target=target, deadlines=deadlines,
+                   metrics_file=a.metrics_file).run()
     except FatalWatchError as exc:
         print(f"driver: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -244,17 +256,16 @@ class Watch:
                                  f" log:\n{self.log()}") from None
 
     def procs(self) -> list[ProcInfo]:
-        """Every live process of this supervisor's session (it, forkserver, workers, FFmpeg)."""
+        """Every live process of this supervisor's session (it, its workers, FFmpeg)."""
         return session_procs(self.pid)
 
     def leftovers(self) -> list[ProcInfo]:
         return [p for p in self.procs() if p.pid != self.pid]
 
     def workers(self) -> list[ProcInfo]:
-        """Worker processes: python grandchildren (forkserver children) of the supervisor."""
-        procs = self.procs()
-        servers = {p.pid for p in procs if p.ppid == self.pid and is_python(p)}
-        return [p for p in procs if p.ppid in servers and is_python(p)]
+        """Worker processes: the supervisor's python children (started via proxx.runtime.child)."""
+        return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
+                and "proxx.runtime.child" in p.argv]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from proxx import __version__, logs
-from proxx.errors import ExitCode
-from proxx.results import JobResult
+from proxx import __version__
+from proxx.contract import logs
+from proxx.contract.errors import ExitCode
+from proxx.contract.results import JobResult
+
+if TYPE_CHECKING:
+    from proxx.runtime.executor import Executor
 
 EXIT_CODES_HELP = """\b
 Exit codes of `proxx run`:
@@ -26,61 +31,63 @@ Exit codes of `proxx run`:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="proxx")
-def cli() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="Log line format on stderr (default: PROXX_LOG_FORMAT, else text). "
+              "json: one object per line with job_id, worker_id, jobspec, state, reason.")
+def cli(log_format: str | None) -> None:
     """Proxx renders verified proxy media from a JobSpec, deterministically.
 
     Logs go to stderr (PROXX_LOG_LEVEL=DEBUG|INFO|WARNING|ERROR); results are
     JSON. `proxx COMMAND -h` explains each command.
     """
-    logs.setup()
+    logs.setup(fmt=log_format)
 
 
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
-def validate(spec: str, as_json: bool) -> None:
+@click.option("--base-dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Resolve relative sources against DIR, as `proxx watch DIR` would "
+              "(default: the JobSpec's own folder, as `proxx run` does).")
+def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
     Checks the JSON and every field, that sources exist and are readable media,
     that output_dir is writable, that the codec, container and profile fit the
     engine the sources route to, and that no output name collides or exists.
-    Exit 4 if the check itself could not run (e.g. ffprobe missing).
+    Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
+    host, with the reason `proxx run` would give.
     """
-    from proxx.jobs import Prepared, new_job_id, prepare
+    from proxx.runtime.runjob import run_one
 
-    path = os.path.abspath(spec)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        _finish_validate(as_json, {"valid": False, "jobspec_path": path,
-                                   "validation_error": f"cannot read JobSpec: {exc.strerror}"}, 1)
-    out = prepare(data, base_dir=os.path.dirname(path), jobspec_path=path, job_id=new_job_id())
-    if isinstance(out, Prepared):
-        plan = out.planned.plan
-        report: dict[str, Any] = {
-            "valid": True, "jobspec_path": path, "validation_error": None,
-            "jobspec_fingerprint": out.fingerprint, "execution_engine": plan.engine.value,
-            "engine_routing_reason": out.planned.routing_reason,
-            "clips": [{"source_path": c.source_path, "output_path": c.output_path}
-                      for c in plan.clips],
-        }
-        _finish_validate(as_json, report, 0)
-        return
-    report = {"valid": False, "jobspec_path": path, "validation_error": out.validation_error,
-              "system_error": out.system_error, "jobspec_fingerprint": out.jobspec_fingerprint}
-    _finish_validate(as_json, report, 1 if out.validation_error else 4)
-
-
-def _finish_validate(as_json: bool, report: dict[str, Any], code: int) -> None:
+    ran = run_one(spec, "validate", base_dir=base_dir)
+    result, planned = ran.result, ran.outcome.planned if ran.outcome else None
+    report: dict[str, Any] = {
+        "valid": False, "jobspec_path": result.metadata.jobspec_path,
+        "validation_error": result.validation_error, "system_error": result.system_error,
+        "interrupted": result.interrupted, "jobspec_fingerprint": result.jobspec_fingerprint,
+        "execution_engine": result.execution_engine,
+        "engine_routing_reason": result.engine_routing_reason, "clips": [],
+    }
+    code = int(result.exit_code())
+    if planned is not None and ran.outcome is not None and ran.outcome.rejected is None:
+        report["valid"] = True
+        report["clips"] = [{"source_path": c.source_path, "output_path": c.output_path}
+                           for c in planned.clips]
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    if code == 0:
+    if report["valid"]:
         click.echo(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}",
                    err=True)
-    else:
-        reason = report.get("validation_error") or report.get("system_error")
-        click.echo(f"invalid: {reason}", err=True)
-    sys.exit(code)
+        sys.exit(0)
+    reason = result.validation_error or result.system_error or result.interrupted
+    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
+    sys.exit(code if code else 4)
+
+
+def _naming(reason: str, path: str) -> str:
+    """The message once, naming the JobSpec unless it already does."""
+    return reason if os.path.abspath(path) in reason else f"{path}: {reason}"
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -91,7 +98,7 @@ def run(spec: str) -> None:
     Relative source paths resolve against the JobSpec's own folder. Clips run
     one after another in a worker process; the first failure stops the job.
     """
-    from proxx.runjob import run_spec_file
+    from proxx.runtime.runjob import run_spec_file
 
     _emit_result(run_spec_file(spec))
 
@@ -101,7 +108,8 @@ def _emit_result(result: JobResult) -> None:
     sys.stdout.flush()
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
-        click.echo(f"proxx: {result.status}: {reason}", err=True)
+        path = result.metadata.jobspec_path or "?"
+        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
     for clip in result.clips:
         if clip.status == "FAILED":
             click.echo(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}",
@@ -117,7 +125,18 @@ def _emit_result(result: JobResult) -> None:
               help="Seconds between scans of pending/ (a finished job also triggers a scan).")
 @click.option("--once", is_flag=True,
               help="Process what is in pending/ now, wait for it to finish, then exit.")
-def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> None:
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),
+              help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
+                   "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.")
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local",
+              show_default=True,
+              help="Where jobs run: local worker processes, or one Slurm batch job each "
+              "(see docs/SLURM.md; --max-workers is then the number of Slurm jobs in flight).")
+@click.option("--slurm-arg", "slurm_args", multiple=True, metavar="ARG",
+              help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
+              "(repeatable; --executor slurm only).")
+def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
+          metrics_file: str | None, executor: str, slurm_args: tuple[str, ...]) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
     \b
@@ -130,14 +149,66 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> Non
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
-    from proxx.supervisor import Supervisor
-    from proxx.watchfolder import FatalWatchError
+    from proxx.slurm.client import SlurmUnavailable
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
 
+    if slurm_args and executor != "slurm":
+        raise click.UsageError("--slurm-arg needs --executor slurm")
     try:
-        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once).run()
-    except FatalWatchError as exc:
+        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
+                   metrics_file=metrics_file,
+                   executor=_executor(executor, folder, max_workers, slurm_args)).run()
+    except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
         sys.exit(1)
+
+
+def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
+    if name != "slurm":
+        return None  # the supervisor's default: the local pool
+    from proxx.slurm.executor import SlurmExecutor
+
+    return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
+
+
+@cli.command()
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the new JobSpec here (never over an existing file) instead of stdout.")
+def remainder(result_file: str, output: str | None) -> None:
+    """Write a JobSpec for the clips of an unfinished job that did not complete.
+
+    RESULT.json is the result of a PARTIAL, FAILED, interrupted or recovered job;
+    its original JobSpec is found through the result (`_metadata`) or beside it.
+    The new JobSpec keeps every field of the original and lists only the clips
+    that are not COMPLETED, with absolute paths; their proxies get exactly the
+    names the original job would have given them (with {index} in the template
+    that takes JobSpec 1.1.0's source_indices). Exit 0 when written, 1 when
+    there is nothing to resubmit or the result cannot be used (reason on stderr).
+    """
+    from proxx.remainder import RemainderRefused, write_new
+    from proxx.remainder import remainder as build
+
+    try:
+        rem = build(result_file)
+        if output is not None:
+            write_new(os.path.abspath(output), rem)
+    except RemainderRefused as exc:
+        click.echo(f"proxx remainder: {exc}", err=True)
+        sys.exit(1)
+    if output is None:
+        sys.stdout.write(rem.to_json())
+    click.echo(f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+               f" (original JobSpec {rem.original_jobspec})", err=True)
+    for c in rem.clips:
+        click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
+    for path in rem.existing_outputs:
+        click.echo(f"proxx remainder: warning: {path} already exists; the new job will refuse "
+                   "it until it is moved away (Proxx never overwrites)", err=True)
+    if output is not None:
+        click.echo(f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
+                   "or move it into the watch folder's pending/", err=True)
 
 
 @cli.command()
@@ -146,7 +217,7 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool) -> Non
 def status(folder: str, as_json: bool) -> None:
     """Show a watch folder: jobs per state, running jobs (age, worker, runner alive?)
     and the most recent failures with their reasons. Reads the folder only."""
-    from proxx.status import folder_status, render_text
+    from proxx.watch.status import folder_status, render_text
 
     report = folder_status(folder)
     click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
@@ -160,7 +231,7 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 
     Exit 0 if every file can be rendered, 1 if any is rejected.
     """
-    from proxx.probe_report import probe_report
+    from proxx.content.probe_report import probe_report
 
     rows = probe_report([os.path.abspath(f) for f in files])
     if as_json:
@@ -175,8 +246,8 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 @click.argument("which", type=click.Choice(["jobspec", "result", "all"]), default="all")
 def schema(which: str) -> None:
     """Print the JSON Schema of the JobSpec, the result, or both."""
-    from proxx.results import JobResult
-    from proxx.spec import JobSpec
+    from proxx.content.spec import JobSpec
+    from proxx.contract.results import JobResult
 
     schemas = {"jobspec": JobSpec.model_json_schema(),
                "result": JobResult.model_json_schema(by_alias=True)}
@@ -187,8 +258,15 @@ def schema(which: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def profiles(as_json: bool) -> None:
-    """List proxy profiles: engine, codecs, frame size, quality and audio policy."""
-    from proxx.profiles import CODEC_CONTAINERS, FPS_MODES, PROFILES
+    """List proxy profiles (engine, codecs, frame size, quality, audio policy), then the
+    codec/container pairs and the fps modes a JobSpec may name."""
+    from proxx.contract.profiles import (
+        CODEC_CONTAINERS,
+        FORCED_RATES,
+        FPS_MODES,
+        PROFILES,
+        fps_label,
+    )
 
     rows = [p.row() for p in PROFILES.values()]
     if as_json:
@@ -198,27 +276,49 @@ def profiles(as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
                    f" {r['quality']} | audio: {r['audio']}")
+    click.echo("\ncodec → container(s):")
+    for codec, containers in CODEC_CONTAINERS.items():
+        click.echo(f"  {codec:<13} {', '.join(containers)}")
+    click.echo("\nfps_mode:")
+    click.echo(f"  {FPS_MODES[0]:<20} keep the source's frame rate")
+    for mode in FPS_MODES[1:]:
+        rate = FORCED_RATES[mode]
+        exact = f" (exactly {rate})" if rate.denominator != 1 else ""
+        click.echo(f"  {mode:<20} {fps_label(mode)} fps{exact}")
 
 
 @cli.command()
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("proxx-demo"), show_default=True,
-              help="Folder for the sample clips, the JobSpec and the proxies.")
+              help="Parent folder: each run works in a new DIR/run-N of its own.")
 def demo(root: Path) -> None:
-    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies."""
-    from proxx.demo import write_demo
-    from proxx.runjob import run_spec_file
+    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies.
 
-    spec_path = write_demo(root.resolve())
+    Every run creates a new DIR/run-N and works only there: nothing else in DIR
+    (your files, earlier runs) is ever removed, replaced or reused.
+    """
+    from proxx.contract.errors import SystemError_
+    from proxx.demo import write_demo
+    from proxx.runtime.runjob import run_spec_file
+
+    try:
+        spec_path = write_demo(root.resolve())
+    except (OSError, SystemError_, subprocess.CalledProcessError) as exc:
+        click.echo(f"proxx demo: cannot prepare the demo in {root.resolve()}: {exc}", err=True)
+        sys.exit(4)
+    run_dir = spec_path.parent
     click.echo(f"demo JobSpec: {spec_path}", err=True)
     result = run_spec_file(str(spec_path))
     result_path = spec_path.with_suffix(".result.json")
-    result_path.write_text(result.to_json())
+    with open(result_path, "x") as fh:  # in this run's own folder: never over anything
+        fh.write(result.to_json())
     for clip in result.clips:
         click.echo(f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
                    f"({clip.output_size_bytes} bytes)", err=True)
-    click.echo(f"demo {result.status}: proxies in {root.resolve() / 'proxies'}, "
+    click.echo(f"demo {result.status}: proxies in {run_dir / 'proxies'}, "
                f"result JSON in {result_path}", err=True)
+    click.echo(f"(each demo run keeps its own {root.resolve()}/run-N; remove old ones with "
+               f"rm -r when you no longer want them)", err=True)
     sys.exit(int(result.exit_code()))
 
 

@@ -358,7 +358,8 @@ def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
 
 def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -> None:
     """A worker's job loop around a ResolveEngine driving this double (a process target)."""
-    from proxx.protocol import ClipFinished, JobPlan, encode
+    from proxx.content.jobplan import JobPlan
+    from proxx.contract.protocol import ClipFinished, encode
     from workers.interrupts import Interrupts
     from workers.resolve_engine import ResolveEngine
     from workers.resolve_lock import ResolveLock
@@ -366,6 +367,8 @@ def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -
     interrupts = Interrupts(conn)
     engine = ResolveEngine(FakeResolve(b).connect, lock=ResolveLock(lock_path), poll_s=0.05)
     plan = JobPlan.model_validate_json(plan_json)
+    interrupts.job_id = plan.job_id
+    interrupts.emit = lambda msg: conn.send_bytes(encode(msg))
     for clip in plan.clips:
         result = engine.render(plan, clip, interrupts)
         conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=result)))

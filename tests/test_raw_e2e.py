@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from testkit import run_cli
+from testkit import redcode, run_cli
 
 RESOLVE_SPEC: dict[str, Any] = {"codec": "prores_proxy", "container": "mov",
                                 "proxy_profile": "proxy_prores_proxy_resolve"}
 
-
-def redcode(path: Path) -> Path:
-    path.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
-    return path
 
 
 def test_a_raw_job_validates_and_routes_to_resolve(
@@ -33,10 +28,13 @@ def test_a_raw_job_validates_and_routes_to_resolve(
 
     proc = run_cli("validate", "--json", str(job([r3d], **RESOLVE_SPEC)))
 
-    assert proc.returncode == 0, proc.stderr
+    # Routed to Resolve, which this host lacks: exit 4 with `run`'s exact reason.
+    assert proc.returncode == 4, proc.stderr
     report = json.loads(proc.stdout)
     assert (report["execution_engine"], report["engine_routing_reason"]) == (
         "resolve", "magic RED2 at byte 4: REDCODE requires DaVinci Resolve")
+    assert report["valid"] is False and "fusionscript" in report["system_error"]
+    assert proc.stderr.count(report["system_error"]) == 1
 
 
 def test_a_raw_job_without_resolve_fails_engine_unavailable_exit_4(

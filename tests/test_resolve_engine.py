@@ -27,11 +27,13 @@ from typing import Any
 
 import pytest
 
-from proxx.errors import FailureReason
-from proxx.media import probe
-from proxx.protocol import CancelJob, ClipFinished, ClipPlan, JobNote, JobPlan, encode
-from proxx.protocol import decode_for_supervisor as decode
-from proxx.routing import route_source
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.content.media import probe
+from proxx.content.routing import route_source
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import CancelJob, ClipFinished, JobNote, encode
+from proxx.contract.protocol import decode_for_supervisor as decode
+from testkit import redcode
 from tests.resolve_double import (
     Behaviour,
     FakeMediaPool,
@@ -177,6 +179,8 @@ def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
     previous = signal.set_wakeup_fd(-1)
     parent, child = multiprocessing.Pipe()
     interrupts = Interrupts(child)
+    interrupts.job_id = "job1"  # plan_for()'s job
+    interrupts.emit = lambda msg: child.send_bytes(encode(msg))
     yield interrupts, parent
     os.close(signal.set_wakeup_fd(previous))
     signal.signal(signal.SIGTERM, old_term)
@@ -184,10 +188,6 @@ def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
     parent.close()
     child.close()
 
-
-def redcode(path: Path) -> Path:
-    path.write_bytes(b"\x00\x00\x01\x2cRED2" + bytes(292))
-    return path
 
 
 def plan_for(sources: list[Path], out: Path, *, codec: str = "prores_proxy",

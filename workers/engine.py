@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxx.protocol import ClipPlan, JobPlan
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.contract.results import ClipResult
 from workers.interrupts import Interrupts
 
 
@@ -14,6 +14,14 @@ class Engine(Protocol):
 
     def versions(self) -> dict[str, str]:
         """Engine name → version string, for the result's `_metadata`."""
+        ...
+
+    def warm_up(self) -> None:
+        """Start, while the worker is idle, what a first job would wait for."""
+        ...
+
+    def available(self, interrupts: Interrupts) -> str | None:
+        """None when the engine can render on this host; otherwise why not (exit code 4)."""
         ...
 
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import errno
+import logging
 import os
 import shlex
 import shutil
 import subprocess
 import time
 
-from proxx.clock import iso, utc_now
-from proxx.errors import FailureReason
-from proxx.fsutil import fsync_dir, move_no_replace
-from proxx.naming import partial_path
-from proxx.protocol import ClipPlan, JobPlan
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
-from workers.subproc import describe_exit, run_in_group
-from workers.verify import verify_output
+from workers.publish import PublishError, publish
+from workers.subproc import collect, describe_exit, run_in_group, start_in_group
+from workers.verify import check_output, fidelity, sha256_of
 
-_SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
-                  errno.EIO)
+log = logging.getLogger("workers.ffmpeg")
+VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
 _SYSTEM_MARKERS = ("No space left on device", "Permission denied", "Read-only file system",
                    "Disk quota exceeded")
 
@@ -32,21 +32,40 @@ class FFmpegEngine:
     def __init__(self) -> None:
         self.ffmpeg = shutil.which("ffmpeg")
         self._versions: dict[str, str] | None = None
+        self._version_check: subprocess.Popen[bytes] | None = None
 
     def versions(self) -> dict[str, str]:
-        if self._versions is not None:
-            return self._versions
-        self._versions = self._read_versions()
-        return self._versions
+        return dict(self._versions or {})
 
-    def _read_versions(self) -> dict[str, str]:
+    def warm_up(self) -> None:
+        """Start `ffmpeg -version` while the worker is idle; `available()` collects it."""
+        if self.ffmpeg is not None and self._version_check is None and self._versions is None:
+            self._version_check = start_in_group([self.ffmpeg, "-version"], capture_stdout=True)
+
+    def available(self, interrupts: Interrupts) -> str | None:
         if self.ffmpeg is None:
-            return {}
-        out = subprocess.run(
-            [self.ffmpeg, "-version"], capture_output=True, text=True, stdin=subprocess.DEVNULL
-        ).stdout
-        first = out.splitlines()[0] if out else "unknown"
-        return {"ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
+            return "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
+        if self._versions is not None:
+            return None
+        self.warm_up()
+        assert self._version_check is not None
+        out = collect(self._version_check, interrupts, VERSION_TIMEOUT_S)
+        self._version_check = None
+        if out.interrupted:
+            return f"`{self.ffmpeg} -version` did not finish: {out.interrupted}"
+        if out.returncode != 0:
+            return (f"`{self.ffmpeg} -version` failed ({describe_exit(out.returncode)}): "
+                    f"{out.stderr_tail or '(no output)'}")
+        try:
+            text = out.stdout.decode("utf-8")
+        except UnicodeDecodeError:
+            text = out.stdout.decode("utf-8", "replace")
+            log.warning("`%s -version` printed bytes that are not UTF-8; shown replaced",
+                        self.ffmpeg)
+        first = text.splitlines()[0] if text.strip() else "unknown"
+        self._versions = {
+            "ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
+        return None
 
     def _argv(self, plan: JobPlan, clip: ClipPlan) -> list[str]:
         return build_argv(
@@ -64,7 +83,7 @@ class FFmpegEngine:
         started = utc_now()
         t0 = time.monotonic()
         argv = self._argv(plan, clip)
-        base = {
+        base: dict[str, object] = {
             "source_path": clip.source_path, "output_path": clip.output_path, "engine": self.name,
             "started_at": iso(started), "ffmpeg_command": shlex.join(argv),
         }
@@ -93,8 +112,11 @@ class FFmpegEngine:
                           failure_reason=FailureReason.EXECUTION_ERROR, system_error=system,
                           failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
                           f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
-        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
-        problem = verify_output(temp, exp, plan.container)
+        interrupts.phase("verify", clip.source.duration)
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source,
+                              plan.container)
+        problem, proxy = check_output(temp, exp, plan.container)
+        base["fidelity"] = fidelity(clip.source, proxy, exp)
         if problem:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.OUTPUT_MISSING,
                           failure_detail=f"verification failed: {problem}",
@@ -106,31 +128,13 @@ class FFmpegEngine:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.INTERRUPTED,
                           failure_detail=f"stopped before publication: {stop}; the verified "
                           "render is kept at the partial name", partial_output_path=temp)
-        size = os.stat(temp).st_size
+        digest = sha256_of(temp)  # of the bytes about to be published
         try:
-            # COMPLETED must survive a power cut: the bytes reach the disk before the
-            # name does, and the name before the result says so.
-            _fsync_file(temp)
-            move_no_replace(temp, clip.output_path)
-            fsync_dir(os.path.dirname(clip.output_path))
-        except FileExistsError:
-            return finish(status="FAILED", exit_code=0,
-                          failure_reason=FailureReason.VALIDATION_ERROR,
-                          failure_detail="output appeared at the final name while rendering; "
-                          "not overwritten. The verified render is kept at the partial name.",
+            size = publish(temp, clip.output_path)
+        except PublishError as failed:
+            return finish(status="FAILED", exit_code=0, failure_reason=failed.reason,
+                          system_error=failed.system, failure_detail=failed.detail,
                           partial_output_path=temp)
-        except OSError as exc:
-            return finish(status="FAILED", exit_code=0,
-                          failure_reason=FailureReason.EXECUTION_ERROR,
-                          system_error=exc.errno in _SYSTEM_ERRNOS,
-                          failure_detail=f"could not publish the output: {exc}",
-                          partial_output_path=temp)
-        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)
+        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size,
+                      output_sha256=digest)
 
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

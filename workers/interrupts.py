@@ -1,24 +1,37 @@
-"""Everything that can stop a running clip, as file descriptors a selector can wait on.
+"""A job's narrow context inside a worker: what can stop it, and how it reports.
 
 A worker is told to stop in three ways: a CancelJob message on its pipe, the
 pipe closing (the supervisor died), or SIGTERM. Each wakes the same select()
-that waits for the engine, so a stop is acted on within milliseconds.
+that waits for the engine, so a stop is acted on within milliseconds. Engines
+report through `note()` and `phase()`; they never touch the pipe.
 """
 
 from __future__ import annotations
 
 import os
+import selectors
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.protocol import CancelJob, decode_for_worker
+from proxx.contract.protocol import (
+    CancelJob,
+    FromWorker,
+    JobNote,
+    Phase,
+    PhaseStarted,
+    decode_for_worker,
+)
 
 
 class Interrupts:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection | None = None) -> None:
         self.conn = conn
         self.reason: str | None = None
         self.parent_gone = False
+        self.job_id = ""
+        # How the running job reports (the pipe, or a Slurm step's spool file).
+        self.emit: Callable[[FromWorker], None] = lambda _msg: None
         self._sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         os.set_blocking(sig_w, False)
         signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
@@ -28,7 +41,8 @@ class Interrupts:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def fds(self) -> list[int]:
-        return [self.conn.fileno(), self._sig_r]
+        conn = [] if self.conn is None or self.parent_gone else [self.conn.fileno()]
+        return [*conn, self._sig_r]
 
     def check(self) -> str | None:
         """Drain pending stop requests; return the reason once something asked to stop."""
@@ -38,10 +52,11 @@ class Interrupts:
             sigs = b""
         if signal.SIGTERM in sigs:
             self.reason = self.reason or "worker received SIGTERM"
-        while self.reason is None and not self.parent_gone and self.conn.poll():
+        while (self.reason is None and self.conn is not None and not self.parent_gone
+               and self.conn.poll()):
             try:
                 msg = decode_for_worker(self.conn.recv_bytes())
-            except EOFError:
+            except (EOFError, OSError):
                 self.parent_gone = True
                 self.reason = "supervisor process died"
                 break
@@ -51,10 +66,16 @@ class Interrupts:
 
     def wait(self, timeout: float) -> str | None:
         """Sleep up to `timeout` seconds, waking at once on a stop request."""
-        import selectors
-
         with selectors.DefaultSelector() as sel:
             for fd in self.fds():
                 sel.register(fd, selectors.EVENT_READ)
             sel.select(timeout)
         return self.check()
+
+    def note(self, note: str, *, waiting: bool = False) -> None:
+        """Tell the supervisor (and so the operator) something about the running job."""
+        self.emit(JobNote(job_id=self.job_id, note=note, waiting=waiting))
+
+    def phase(self, phase: Phase, basis: float | None = None) -> None:
+        """The job enters `phase`: the supervisor's deadline for it starts now."""
+        self.emit(PhaseStarted(job_id=self.job_id, phase=phase, basis=basis))

@@ -11,7 +11,6 @@ FFmpeg, which cannot decode these formats.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
@@ -20,17 +19,17 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from proxx.clock import iso, utc_now
-from proxx.errors import FailureReason
-from proxx.fsutil import move_no_replace
-from proxx.media import ProbeFacts
-from proxx.naming import partial_path
-from proxx.profiles import FORCED_RATES, PROFILES
-from proxx.protocol import ClipPlan, JobPlan
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.content.media import ProbeFacts
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.profiles import FORCED_RATES, PROFILES
+from proxx.contract.results import ClipResult
 from workers import resolve_api as api
 from workers.ffmpeg_args import Expected, retime_timecode
 from workers.interrupts import Interrupts
+from workers.publish import PublishError, publish
 from workers.resolve_lock import ResolveLock, acquire
 from workers.verify import verify_output
 
@@ -80,6 +79,17 @@ class ResolveEngine:
 
     def versions(self) -> dict[str, str]:
         return dict(self._versions)
+
+    def warm_up(self) -> None:
+        """Nothing: connecting to Resolve is worth doing only for a RAW job."""
+
+    def available(self, interrupts: Interrupts) -> str | None:
+        """Connect once before any clip: `validate` and `run` refuse with the same words."""
+        try:
+            self.connect_app(interrupts)
+        except _Failed as failed:
+            return failed.detail if failed.reason is FailureReason.ENGINE_UNAVAILABLE else None
+        return None
 
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
         return None  # Resolve runs no command line; the result carries the API calls' outcome
@@ -342,17 +352,10 @@ class _ClipRun:
         problem = verify_output(self.partial, exp, self.plan.container)
         if problem:
             raise _Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
-        size = os.stat(self.partial).st_size
         try:
-            move_no_replace(self.partial, self.clip.output_path)
-        except FileExistsError as exc:
-            raise _Failed(FailureReason.VALIDATION_ERROR, "output appeared at the final name "
-                          "while rendering; not overwritten. The verified render is kept at "
-                          "the partial name.") from exc
-        except OSError as exc:
-            raise _Failed(FailureReason.EXECUTION_ERROR, f"could not publish the output: {exc}",
-                          system=exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)) from exc
-        return size
+            return publish(self.partial, self.clip.output_path)
+        except PublishError as failed:
+            raise _Failed(failed.reason, failed.detail, failed.system) from failed
 
     def leftover(self) -> str | None:
         return next((p for p in (self.partial, self.rendered) if os.path.exists(p)), None)

@@ -14,8 +14,7 @@ import fcntl
 import os
 import time
 
-from proxx.clock import iso, utc_now
-from proxx.protocol import JobNote, encode
+from proxx.contract.clock import iso, utc_now
 from workers.interrupts import Interrupts
 
 DEFAULT_LOCK_PATH = "/tmp/proxx-resolve.lock"
@@ -87,12 +86,7 @@ class ResolveLock:
 
 def send_note(interrupts: Interrupts, job_id: str, note: str, *, waiting: bool = False) -> None:
     """Tell the supervisor (and so the operator) something about the running job."""
-    if interrupts.parent_gone:
-        return
-    try:
-        interrupts.conn.send_bytes(encode(JobNote(job_id=job_id, note=note, waiting=waiting)))
-    except (BrokenPipeError, ConnectionResetError, OSError):
-        interrupts.parent_gone = True
+    interrupts.note(note, waiting=waiting)
 
 
 def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) -> str | None:

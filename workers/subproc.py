@@ -18,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from proxx.contract.errors import signal_name
 from workers.interrupts import Interrupts
 
 TERM_GRACE_S = 3.0
@@ -32,6 +33,10 @@ class RunOutcome:
     stderr_tail: str
     interrupted: str | None  # why it was stopped, if it was
     pgid: int
+    stdout: bytes = b""  # only with capture_stdout (at most STDOUT_MAX_BYTES)
+
+
+STDOUT_MAX_BYTES = 1 << 16
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -44,17 +49,30 @@ def run_in_group(
     argv: list[str],
     interrupts: Interrupts,
     timeout_s: float | None = None,
+    *,
+    capture_stdout: bool = False,
 ) -> RunOutcome:
+    return collect(start_in_group(argv, capture_stdout=capture_stdout), interrupts, timeout_s)
+
+
+def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group, dying with this process."""
     parent = os.getpid()
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         process_group=0,
         preexec_fn=lambda: _die_with_parent(parent),  # worker is single-threaded
     )
+
+
+def collect(proc: subprocess.Popen[bytes], interrupts: Interrupts,
+            timeout_s: float | None = None) -> RunOutcome:
+    """Wait for a started process (stoppable, under `timeout_s`), keeping its stderr tail."""
     assert proc.stderr is not None
+    out = bytearray()
     tail: deque[bytes] = deque()
     tail_len = 0
     interrupted: str | None = None
@@ -64,6 +82,8 @@ def run_in_group(
         with selectors.DefaultSelector() as sel:
             sel.register(pidfd, selectors.EVENT_READ, "exit")
             sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+            if proc.stdout is not None:
+                sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
             for fd in interrupts.fds():
                 sel.register(fd, selectors.EVENT_READ, "stop")
             exited = False
@@ -73,8 +93,15 @@ def run_in_group(
                 if deadline is not None and not events and time.monotonic() >= deadline:
                     interrupted = f"timed out after {timeout_s:g} s"
                     _stop_group(proc)
+                    exited = True
                 for key, _ in events:
-                    if key.data == "stderr":
+                    if key.data == "stdout":
+                        assert proc.stdout is not None
+                        got = os.read(proc.stdout.fileno(), 65536)
+                        if not got:
+                            sel.unregister(proc.stdout)
+                        out += got[: max(0, STDOUT_MAX_BYTES - len(out))]
+                    elif key.data == "stderr":
                         chunk = os.read(proc.stderr.fileno(), 65536)
                         if not chunk:
                             sel.unregister(proc.stderr)
@@ -90,14 +117,28 @@ def run_in_group(
                         _stop_group(proc)
                         exited = True
             proc.wait()
-            rest = proc.stderr.read() or b""
-            tail.append(rest)
+            # What is left in the pipes, without waiting for a grandchild that
+            # may still hold them open.
+            tail.append(_read_available(proc.stderr.fileno()))
+            if proc.stdout is not None:
+                out += _read_available(proc.stdout.fileno())[: max(0, STDOUT_MAX_BYTES - len(out))]
     finally:
         os.close(pidfd)
         proc.stderr.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
         _kill_group(proc.pid, signal.SIGKILL)
     text = b"".join(tail).decode("utf-8", "replace")[-STDERR_TAIL_BYTES:].strip()
-    return RunOutcome(proc.returncode, text, interrupted, proc.pid)
+    return RunOutcome(proc.returncode, text, interrupted, proc.pid, bytes(out))
+
+
+def _read_available(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    chunks = []
+    with contextlib.suppress(BlockingIOError, OSError):
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -116,9 +157,5 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 
 def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
+    return f"killed by {signal_name(-returncode)}" if returncode < 0 else \
+        f"exit code {returncode}"

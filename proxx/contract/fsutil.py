@@ -1,0 +1,74 @@
+"""Filesystem primitives with the guarantees the contract needs.
+
+Writes are atomic (temp, fsync, rename); moves and publications never
+replace an existing name (renameat2 RENAME_NOREPLACE, or link+unlink where
+the kernel or filesystem lacks it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import os
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` so a reader sees the old file or the whole new one."""
+    directory = os.path.dirname(path) or "."
+    tmp_name = f".{os.path.basename(path)}.{os.getpid()}.tmp"
+    if len(os.fsencode(tmp_name)) > 255:  # a long name still gets a temp name that fits
+        digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+        tmp_name = f".{digest}.{os.getpid()}.tmp"
+    tmp = os.path.join(directory, tmp_name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def move_no_replace(src: str, dst: str) -> None:
+    """Atomically rename `src` to `dst`; FileExistsError if `dst` exists."""
+    if _renameat2 is not None:
+        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), src, None, dst)
+    # No RENAME_NOREPLACE here (old kernel, some network filesystems): a hard
+    # link fails with EEXIST instead of replacing, which keeps the promise.
+    os.link(src, dst, follow_symlinks=False)
+    os.unlink(src)
+
+
+def fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quiet(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

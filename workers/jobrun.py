@@ -1,0 +1,154 @@
+"""One job inside a worker, as named steps: prepare, check the engine, render clip by clip.
+
+The same function runs a job for the local pool (reporting over the pipe)
+and for a Slurm step (reporting into a spool file): `emit` is the only way
+out. Fail-fast: the first failed clip ends the job (the supervisor lists the
+rest as SKIPPED).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from proxx.content.jobplan import JobPlan
+from proxx.contract import logs
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.profiles import Engine as EngineName
+from proxx.contract.protocol import (
+    ClipFinished,
+    ClipStarted,
+    FromWorker,
+    JobFinished,
+    JobPlanned,
+    JobRejected,
+    StartJob,
+)
+from proxx.contract.results import ClipResult
+from workers.engine import Engine
+from workers.interrupts import Interrupts
+from workers.prepare import Prepared, prepare
+from workers.recover import recover
+
+log = logging.getLogger("workers.job")
+# A test double may take over a prepared job (it returns True when it did).
+Intercept = Callable[[JobPlan], bool]
+
+
+class Engines:
+    """Engines load lazily: a worker that never sees RAW never loads Resolve code."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[EngineName, Engine] = {}
+
+    def warm_up(self) -> None:
+        """While no job is here yet: load the FFmpeg engine (and the probing library
+        behind it) and start its version check, so the first job does not wait."""
+        self.get(EngineName.FFMPEG).warm_up()
+
+    def get(self, name: EngineName) -> Engine:
+        if name not in self._loaded:
+            self._loaded[name] = _load(name)
+        return self._loaded[name]
+
+
+def _load(name: EngineName) -> Engine:
+    if name is EngineName.FFMPEG:
+        from workers.ffmpeg_engine import FFmpegEngine
+
+        return FFmpegEngine()
+    if name is EngineName.RESOLVE:
+        from workers.resolve_engine import ResolveEngine
+
+        return ResolveEngine()
+    raise ValueError(f"no engine named {name!r}")
+
+
+def run_request(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
+                engines: Engines | None = None, intercept: Intercept | None = None) -> None:
+    """Run one request start to finish; everything it learns goes out through `emit`."""
+    engines = engines or Engines()
+    interrupts.reason = None
+    interrupts.job_id = req.job_id
+    interrupts.emit = emit
+    with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):
+        versions: dict[str, str] = {}
+        if req.kind == "recover":
+            emit(recover(req, interrupts))
+        else:
+            versions = _run(req, emit, interrupts, engines, intercept)
+        emit(JobFinished(job_id=req.job_id, engine_versions=versions))
+
+
+def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
+         engines: Engines, intercept: Intercept | None) -> dict[str, str]:
+    prepared = prepare(req, interrupts)
+    if isinstance(prepared, JobRejected):
+        log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
+        emit(prepared)
+        return {}
+    log.info("job %s: %d clip(s) via %s (%s), fingerprint %s", req.job_id,
+             len(prepared.plan.clips), prepared.plan.engine.value, prepared.routing_reason,
+             prepared.fingerprint, extra={"state": "planned"})
+    emit(JobPlanned(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
+                    fingerprint=prepared.fingerprint, engine=prepared.plan.engine.value,
+                    routing_reason=prepared.routing_reason, clips=prepared.summary()))
+    if intercept is not None and intercept(prepared.plan):
+        return {}
+    engine = engines.get(prepared.plan.engine)
+    interrupts.phase("engine_check")
+    problem = engine.available(interrupts)
+    stop = interrupts.check()
+    if stop is not None:
+        # A stop that cut the engine check short (`ffmpeg -version`) is an
+        # interruption, not an unusable engine: exit 5, not 4. With in-process
+        # probing, validation is quick enough that a signal often lands here.
+        emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
+                         fingerprint=prepared.fingerprint, total_clips=len(prepared.plan.clips),
+                         interrupted=f"{stop} while checking the engine; nothing was executed"))
+        return engine.versions()
+    if req.kind == "validate":
+        if problem is not None:
+            emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
+                             fingerprint=prepared.fingerprint,
+                             total_clips=len(prepared.plan.clips), system_error=problem))
+        return engine.versions()
+    if problem is not None:
+        emit(ClipFinished(job_id=req.job_id, clip=_unavailable(prepared, engine, problem)))
+        return engine.versions()
+    render_clips(prepared, engine, emit, interrupts)
+    return engine.versions()
+
+
+def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None],
+                 interrupts: Interrupts) -> None:
+    plan = prepared.plan
+    try:
+        for clip in plan.clips:
+            if interrupts.check() is not None:
+                break
+            emit(ClipStarted(job_id=plan.job_id, index=clip.index, started_at=iso(utc_now()),
+                             ffmpeg_command=engine.command_for(plan, clip),
+                             partial_path=partial_path(clip.output_path, plan.job_id)))
+            result = engine.render(plan, clip, interrupts)
+            emit(ClipFinished(job_id=plan.job_id, clip=result))
+            if result.status != "COMPLETED":
+                break
+    finally:
+        engine.finish_job(plan)
+
+
+def _unavailable(prepared: Prepared, engine: Engine, problem: str) -> ClipResult:
+    first = prepared.plan.clips[0]
+    now = iso(utc_now())
+    return ClipResult(source_path=first.source_path, output_path=first.output_path,
+                      status="FAILED", engine=engine.name, started_at=now, ended_at=now,
+                      failure_reason=FailureReason.ENGINE_UNAVAILABLE, failure_detail=problem,
+                      system_error=True)
+
+
+def _reason(rejected: JobRejected) -> str:
+    return rejected.validation_error or rejected.system_error or rejected.interrupted or "?"

@@ -1,0 +1,121 @@
+"""From a JobSpec path to an executable plan, inside the worker, phase by phase.
+
+Reading (bounded), parsing, validating, probing and routing all happen here,
+never in the supervisor: whatever a hostile JobSpec or source does to this
+process costs its one job. Each phase is announced to the supervisor, which
+holds it to a deadline (proxx.contract.deadlines).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from proxx.content.jobplan import JobPlan
+from proxx.content.plan import plan_job
+from proxx.content.spec import (
+    MAX_SPEC_BYTES,
+    JobSpec,
+    fingerprint,
+    fingerprint_bytes,
+    parse_json_object,
+    validate_model,
+)
+from proxx.contract.errors import Interrupted, ProxxError, SystemError_, ValidationError
+from proxx.contract.protocol import JobRejected, PlannedClip, StartJob
+from workers.interrupts import Interrupts
+
+log = logging.getLogger("workers.prepare")
+
+
+@dataclass
+class Prepared:
+    """A job that passed validation and is ready for its engine."""
+
+    spec: JobSpec
+    plan: JobPlan
+    routing_reason: str
+    fingerprint: str
+
+    def summary(self) -> list[PlannedClip]:
+        return [PlannedClip(index=c.index, source_path=c.source_path, output_path=c.output_path,
+                            duration=_duration(c.source.duration, c.source.video))
+                for c in self.plan.clips]
+
+
+def _duration(fmt: float | None, video: Any) -> float | None:
+    return getattr(video, "duration", None) or fmt
+
+
+def read_spec(path: str) -> bytes:
+    """At most MAX_SPEC_BYTES + 1 bytes (so an oversize file is detectable), never a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        chunks, size = [], 0
+        while size <= MAX_SPEC_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_SPEC_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class _Reading:
+    """What is known of the JobSpec so far, for a rejection at any step."""
+
+    def __init__(self, req: StartJob) -> None:
+        self.req = req
+        self.fingerprint: str | None = None
+        self.version: str | None = None
+        self.total = 0
+
+    def reject(self, **reason: str) -> JobRejected:
+        return JobRejected(job_id=self.req.job_id, jobspec_version=self.version,
+                           fingerprint=self.fingerprint, total_clips=self.total, **reason)
+
+
+def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
+    """Read, validate and plan `req`'s JobSpec; a JobRejected says why it cannot run."""
+    reading = _Reading(req)
+    interrupts.phase("read")
+    try:
+        data = read_spec(req.jobspec_path)
+    except OSError as exc:
+        return reading.reject(validation_error=f"cannot read JobSpec {req.jobspec_path}: "
+                              f"{exc.strerror or exc}")
+    reading.fingerprint = fingerprint_bytes(data)
+    interrupts.phase("validate")
+    try:
+        return _validated(reading, data, interrupts)
+    except Interrupted as exc:
+        return reading.reject(interrupted=str(exc))
+    except ValidationError as exc:
+        return reading.reject(validation_error=str(exc))
+    except RecursionError:
+        return reading.reject(validation_error="JobSpec is nested too deeply to be a JobSpec "
+                              "(a JobSpec is a flat object with a list of sources)")
+    except (SystemError_, OSError, ProxxError) as exc:
+        return reading.reject(system_error=str(exc))
+
+
+def _validated(reading: _Reading, data: bytes, interrupts: Interrupts) -> Prepared:
+    obj = parse_json_object(data)
+    reading.fingerprint = fingerprint(obj)
+    version, sources = obj.get("jobspec_version"), obj.get("sources")
+    reading.version = version if isinstance(version, str) else None
+    # The README promises the number of sources even when a field is invalid.
+    reading.total = len(sources) if isinstance(sources, list) else 0
+    spec = validate_model(obj)
+    req = reading.req
+
+    def stop() -> str | None:
+        return interrupts.check()
+
+    interrupts.phase("probe", float(len(spec.sources)))
+    planned = plan_job(spec, req.base_dir, req.job_id, stop)
+    return Prepared(spec, planned.plan, planned.routing_reason, reading.fingerprint)
