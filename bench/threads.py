@@ -13,8 +13,10 @@ x264, ProRes and DNxHR through `-threads:v N`, x265 through
   use: this shows those do not reach the bytes). One distinct hash = stable.
 - for x264 and x265, each other thread count too (fewer runs): each count is
   stable on its own and gives its own bytes, which is why the count is fixed.
+- then Proxx itself: `runs` JobSpecs per profile through one `proxx watch --once`
+  at `--max-workers 1` and one at `2`; every proxy must have the bare argv's bytes.
 
-`python -m bench.threads [--runs 20] [--reps 3] [--profiles a,b] [--skip-speed]`
+`python -m bench.threads [--runs 20] [--reps 3] [--profiles a,b] [--skip-speed] [--watch-only]`
 prints the tables on its own; `./dev bench --only threads` puts them in the report.
 """
 
