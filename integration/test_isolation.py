@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -225,23 +226,32 @@ def test_a_proxx_folder_in_the_working_directory_shadows_nothing(
     assert specs_in(root, "completed") == ["a.json"], (listing(root), proc.stderr)
 
 
+# 252 bytes, multibyte: its staged result and sidecar names are shortened with a hash.
+LONG_NAME = "é" * 120 + "L" * 7 + ".json"
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["a.json", LONG_NAME], ids=["short", "252-byte"])
 @pytest.mark.parametrize("step", ["staged", "linked", "moved"])
 def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
-    root: Path, out: Path, tiny: Path, launcher: Launcher, step: str
+    root: Path, out: Path, tiny: Path, launcher: Launcher, step: str, name: str
 ) -> None:
-    drop(root, "a.json", spec([tiny], out))
+    _put(root / "pending", name, json.dumps(spec([tiny], out)).encode())
     dying = launcher.driver(root, "workers.main:worker_main", "--die-after-step", step)
     assert dying.wait() == -signal.SIGKILL, dying.log()
-    assert specs_in(root, "completed") + specs_in(root, "running") in (["a.json"], [])
+    assert specs_in(root, "completed") + specs_in(root, "running") in ([name], [])
+    [claimed_id] = re.findall(r"job (\w+) \(.*\): claimed", dying.log())
 
     again = launcher.cli(root, "--once", "--poll-seconds", "0.1")
     assert again.wait() == 0, again.log()
-    assert listing(root)["completed"] == ["a.json", "a.result.json"], listing(root)
+    final_result = result_beside(str(root / "completed" / name))
+    assert listing(root)["completed"] == sorted([name, os.path.basename(final_result)]), (
+        listing(root))
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
-    res = result(root, "completed", "a")
+    res = json.loads(Path(final_result).read_text())
     assert res["status"] == "COMPLETED" and (out / "tiny_proxy.mov").is_file()
-    assert res["_metadata"]["final_jobspec_path"] == str(root / "completed" / "a.json")
+    assert res["job_id"] == claimed_id  # the result written before the kill, not a new one
+    assert res["_metadata"]["final_jobspec_path"] == str(root / "completed" / name)
     assert_session_empty(again)
 
 
@@ -375,3 +385,39 @@ def test_a_recovered_job_whose_every_clip_was_published_is_filed_completed(
     res = result(root, "completed", "a")
     assert res["status"] == "COMPLETED" and res["_recovery"]["reason"] == "runner interrupted"
     assert [c["status"] for c in res["clips"]] == ["COMPLETED", "COMPLETED"]
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["completed", "invalid"])
+def test_proxx_run_returns_only_when_every_process_it_started_has_ended(
+    tmp_path: Path, tiny: Path, out: Path, valid: bool
+) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(spec_dict([str(tiny)], out) if valid else {"sources": []}))
+    cli = subprocess.Popen([sys.executable, "-m", "proxx", "run", str(job)],
+                           start_new_session=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert cli.wait(timeout=120) == (0 if valid else 1)
+    # Looked at the moment it returned: no worker, no FFmpeg, no `ffmpeg -version`.
+    assert [p for p in session_procs(cli.pid) if p.state != "Z"] == []
+
+
+@pytest.mark.slow
+def test_an_ffmpeg_that_cannot_start_fails_each_job_as_engine_unavailable(
+    root: Path, out: Path, tiny: Path, launcher: Launcher, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ffmpeg").write_text("#!/nonexistent/interpreter\n")  # exec fails: ENOENT
+    (bin_dir / "ffmpeg").chmod(0o755)
+    for i in range(3):
+        drop(root, f"j{i}.json", spec([tiny], out, output_name_template=f"j{i}"))
+    watch = launcher.cli(root, "--once", "--max-workers", "2",
+                         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert watch.wait() == 0, watch.log()
+    for i in range(3):
+        [clip] = result(root, "failed", f"j{i}")["clips"]
+        assert clip["failure_reason"] == "engine_unavailable", clip
+        assert "cannot start" in clip["failure_detail"]
+    # The workers themselves stay up: no crash, no respawn.
+    assert "is dying" not in watch.log() and "died" not in watch.log()
+    assert_session_empty(watch)

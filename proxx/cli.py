@@ -14,9 +14,9 @@ import click
 from proxx import __version__
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
-from proxx.contract.results import JobResult
 
 if TYPE_CHECKING:
+    from proxx.contract.results import JobResult
     from proxx.runtime.executor import Executor
 
 EXIT_CODES_HELP = """\b
@@ -323,6 +323,15 @@ def demo(root: Path) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["run"], ["validate"]):
+        # Their one worker starts now, so its start-up overlaps this process's
+        # imports (the pool adopts it; see proxx.runtime.spawn).
+        from proxx.runtime.signals import hold_stops
+        from proxx.runtime.spawn import WORKER_TARGET, prespawn
+
+        hold_stops()
+        _, level, _, fmt = logs.chosen()
+        prespawn(WORKER_TARGET, level, fmt)
     cli(prog_name="proxx")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -40,15 +41,22 @@ class FFmpegEngine:
     def warm_up(self) -> None:
         """Start `ffmpeg -version` while the worker is idle; `available()` collects it."""
         if self.ffmpeg is not None and self._version_check is None and self._versions is None:
-            self._version_check = start_in_group([self.ffmpeg, "-version"], capture_stdout=True)
+            # An ffmpeg that cannot even start (a broken shebang): `available()` says why.
+            with contextlib.suppress(OSError):
+                self._version_check = start_in_group([self.ffmpeg, "-version"],
+                                                     capture_stdout=True)
 
     def available(self, interrupts: Interrupts) -> str | None:
         if self.ffmpeg is None:
             return "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
         if self._versions is not None:
             return None
-        self.warm_up()
-        assert self._version_check is not None
+        if self._version_check is None:
+            try:
+                self._version_check = start_in_group([self.ffmpeg, "-version"],
+                                                     capture_stdout=True)
+            except OSError as exc:
+                return f"cannot start `{self.ffmpeg} -version`: {exc.strerror or exc}"
         out = collect(self._version_check, interrupts, VERSION_TIMEOUT_S)
         self._version_check = None
         if out.interrupted:

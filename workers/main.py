@@ -35,9 +35,11 @@ def serve(conn: Connection,
         except OSError:  # BrokenPipe, reset: the supervisor is gone
             interrupts.parent_gone = True
 
-    emit(WorkerReady(pid=os.getpid()))
     engines = Engines()
     engines.warm_up()
+    # Ready once warmed up: a worker that cannot even load its engine never says so,
+    # and the pool paces its respawns (proxx.runtime.pool).
+    emit(WorkerReady(pid=os.getpid()))
     while not interrupts.parent_gone:
         try:
             msg = decode_for_worker(conn.recv_bytes())

@@ -73,22 +73,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(obj, ensure_ascii=False)
 
 
+def chosen(level: str | None = None, fmt: str | None = None) -> tuple[str, str, str, str]:
+    """(level, format) as asked — argument, else environment, else default — and as used."""
+    raw_level = (level or os.environ.get("PROXX_LOG_LEVEL", "INFO")).upper()
+    raw_fmt = (fmt or os.environ.get("PROXX_LOG_FORMAT", "text")).lower()
+    return (raw_level, raw_level if raw_level in LEVELS else "INFO",
+            raw_fmt, raw_fmt if raw_fmt in FORMATS else "text")
+
+
 def setup(level: str | None = None, fmt: str | None = None) -> None:
     """Configure the `proxx` and `workers` loggers (idempotent)."""
-    raw_level = (level or os.environ.get("PROXX_LOG_LEVEL", "INFO")).upper()
-    chosen = raw_level if raw_level in LEVELS else "INFO"
-    raw_fmt = (fmt or os.environ.get("PROXX_LOG_FORMAT", "text")).lower()
-    fmt_name = raw_fmt if raw_fmt in FORMATS else "text"
+    raw_level, chosen_level, raw_fmt, fmt_name = chosen(level, fmt)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt_name == "json" else TextFormatter())
     handler.addFilter(_Context())
     for name in ("proxx", "workers"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
-        logger.setLevel(chosen)
+        logger.setLevel(chosen_level)
         logger.propagate = False
     root = logging.getLogger("proxx")
-    if raw_level != chosen:
+    if raw_level != chosen_level:
         root.warning("PROXX_LOG_LEVEL=%r is not one of %s; using INFO", raw_level,
                      ", ".join(LEVELS))
     if raw_fmt != fmt_name:

@@ -27,6 +27,15 @@ class JobNoted:
 PoolEvent = JobOutcome | JobNoted
 
 
+def bounded(timeout: float | None, times: list[float | None], now: float) -> float | None:
+    """`timeout`, shortened so a wait wakes for the soonest of `times` (monotonic)."""
+    due = [t for t in times if t is not None]
+    if not due:
+        return timeout
+    soonest = max(0.0, min(due) - now)
+    return soonest if timeout is None else min(timeout, soonest)
+
+
 class Executor(Protocol):
     worker_restarts: int
 

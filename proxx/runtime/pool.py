@@ -19,13 +19,13 @@ from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
-from proxx.runtime.executor import JobNoted, PoolEvent
+from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.procs import WorkerProcess
+from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.runtime.pool")
 
-WORKER_TARGET = "workers.main:worker_main"  # by name: proxx/ never imports workers/
 BOOT_BACKOFF_MAX_S = 60.0
 # A worker that dies this soon after taking a job, before saying a word about
 # it, is broken (not the job): it counts towards the respawn back-off.
@@ -39,6 +39,8 @@ class Slot:
     respawn_at: float | None = None
     job_sent_at: float = 0.0
     heard_from_job: bool = False
+    proved: bool = False  # this process has taken up a job
+    idle_words: str | None = None  # last words of a worker that died holding no job
 
 
 class LocalPool:
@@ -110,14 +112,9 @@ class LocalPool:
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
-        now = time.monotonic()
         times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
-        times += [s.respawn_at for s in self.slots.values() if s.respawn_at is not None]
-        due = [t for t in times if t is not None]
-        if not due:
-            return timeout
-        soonest = max(0.0, min(due) - now)
-        return soonest if timeout is None else min(timeout, soonest)
+        times += [s.respawn_at for s in self.slots.values()]
+        return bounded(timeout, times, time.monotonic())
 
     def _service(self, slot: Slot) -> list[PoolEvent]:
         if slot.respawn_at is not None:
@@ -139,15 +136,16 @@ class LocalPool:
         for msg in messages:
             if isinstance(msg, WorkerReady):
                 slot.proc.ready = True
-                self._boot_failures = 0
             if isinstance(msg, WorkerFailing):
-                self._last_words(slot, msg.error)
+                self._last_words(slot, msg.error, idle=slot.tracker is None)
             if slot.tracker is None:
                 if not isinstance(msg, WorkerReady | WorkerFailing):
                     self._protocol_violation(slot, f"worker sent {type(msg).__name__} while idle")
                 continue
             if not isinstance(msg, WorkerReady | WorkerFailing):
-                slot.heard_from_job = True
+                # A worker that took up a job is healthy: the back-off starts over.
+                slot.heard_from_job = slot.proved = True
+                self._boot_failures = 0
             self._act(slot, slot.tracker.on_message(msg, now))
             if isinstance(msg, JobNote):
                 events.append(JobNoted(slot.tracker.job_id, slot.proc.worker_id, msg.note))
@@ -155,9 +153,11 @@ class LocalPool:
             self._protocol_violation(slot, slot.proc.broken)
         return events
 
-    def _last_words(self, slot: Slot, error: str) -> None:
+    def _last_words(self, slot: Slot, error: str, *, idle: bool) -> None:
         if slot.tracker is not None:
             slot.tracker.last_words = error
+        elif idle:
+            slot.idle_words = error
 
     def _protocol_violation(self, slot: Slot, why: str) -> None:
         log.error("worker %d: %s; killing it", slot.proc.worker_id, why)
@@ -185,11 +185,14 @@ class LocalPool:
                           slot.tracker.job_id)
             slot.tracker.on_death(how)
         delay = 0.0
-        if not slot.proc.ready or early:
+        # Dying before it ever took up a job (at boot, while idle, or on receipt of
+        # one) says the worker is broken, not a job: paced, never a tight loop.
+        if not slot.proc.ready or early or (slot.tracker is None and not slot.proved):
             self._boot_failures += 1
             delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
-            words = slot.tracker.last_words if slot.tracker else None
+            words = slot.tracker.last_words if slot.tracker else slot.idle_words
             self._log_boot_failure(slot, how, words, delay)
+        slot.proved, slot.idle_words = False, None
         slot.proc.reap()
         slot.respawn_at = time.monotonic() + delay
 

@@ -20,13 +20,13 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 
 import pydantic
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import signal_name
 from proxx.contract.protocol import MAX_MESSAGE_BYTES, FromWorker, decode_for_supervisor, encode
+from proxx.runtime.spawn import spawn, take
 
 log = logging.getLogger("proxx.runtime.procs")
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's framing, as the child writes it
@@ -49,19 +49,10 @@ class WorkerProcess:
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        argv = [sys.executable, "-P", "-m", "proxx.runtime.child", self.target,
-                str(theirs.fileno()), str(self.worker_id), str(os.getpid()), self.log_level,
-                self.log_format]
-        try:
-            # Own process group: a terminal's Ctrl-C is the supervisor's to act on,
-            # and a deadline can kill the worker's whole group at once.
-            self.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), cwd="/",
-                                         stdin=subprocess.DEVNULL, process_group=0)
-        finally:
-            theirs.close()
-        ours.setblocking(False)
-        self.sock = ours
+        args = (self.target, self.worker_id, self.log_level, self.log_format)
+        child = take(*args) or spawn(*args)
+        self.proc, self.sock = child.proc, child.sock
+        self.sock.setblocking(False)
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.started_at = iso(utc_now())
         self.ready = self.eof = False

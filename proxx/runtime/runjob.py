@@ -16,7 +16,8 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.runtime.dispatch import Dispatcher
-from proxx.runtime.pool import WORKER_TARGET, LocalPool
+from proxx.runtime.pool import LocalPool
+from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 

@@ -6,6 +6,17 @@ import os
 import signal
 from types import FrameType
 
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def hold_stops() -> None:
+    """Keep stop signals pending (not fatal) until a StopSignals is there to record them.
+
+    `proxx run` starts its worker before it has imported what it needs to handle
+    a Ctrl-C; one that lands in between still ends in a result (exit 5).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+
 
 class StopSignals:
     """Records SIGTERM/SIGINT/SIGHUP and wakes any wait() that includes `fd`.
@@ -17,11 +28,11 @@ class StopSignals:
     def __init__(self) -> None:
         self.received: list[str] = []
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        self._previous = {s: signal.getsignal(s) for s in stops}
+        self._previous = {s: signal.getsignal(s) for s in STOPS}
         self._old_fd = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
         for s in self._previous:
             signal.signal(s, self._record)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)  # what was held is recorded now
 
     def _record(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signal.Signals(signum).name)

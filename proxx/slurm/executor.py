@@ -38,7 +38,7 @@ from proxx.contract.protocol import (
     decode_for_supervisor,
 )
 from proxx.contract.results import ClipResult
-from proxx.runtime.executor import JobNoted, PoolEvent
+from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission, controller_down
@@ -280,15 +280,10 @@ class SlurmExecutor:
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
-        now = time.monotonic()
         times = [t.tracker.next_deadline() for t in self.tasks.values()]
         if self.tasks:
             times.append(self._next_poll)
-        due = [t for t in times if t is not None]
-        if not due:
-            return timeout
-        soonest = max(0.0, min(due) - now)
-        return soonest if timeout is None else min(timeout, soonest)
+        return bounded(timeout, times, time.monotonic())
 
     def _read(self, task: SlurmTask) -> list[PoolEvent]:
         try:

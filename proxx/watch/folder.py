@@ -269,8 +269,9 @@ def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) 
 def resume(layout: Layout, spec_path: str, staged: str, result: JobResult) -> str | None:
     """Finish a move a dead runner began (steps 3–4); None if it must start over."""
     final = result.metadata.final_jobspec_path
-    if final is None:
-        return None
+    if final is None or os.path.dirname(final) not in (layout.dir("completed"),
+                                                       layout.dir("failed")):
+        return None  # a staged result only ever names completed/ or failed/
     final_result = result_beside(final)
     if not _same(staged, final_result):
         return None

@@ -43,19 +43,19 @@ def orphans(layout: Layout, own: set[str]) -> list[Claim]:
 
 
 def stranded_results(layout: Layout) -> list[str]:
-    """Results in running/ whose JobSpec has left (a kill -9 between the final moves)."""
-    out = []
+    """Results in running/ whose JobSpec has left (a kill -9 between the final moves).
+
+    A result belongs to a JobSpec still in running/ when it is that JobSpec's
+    staged result as the layout names it (shortened names included).
+    """
     with os.scandir(layout.running) as it:
-        for entry in it:
-            if not entry.name.endswith(".result.json") or entry.name.startswith("."):
-                continue
-            spec = os.path.join(layout.running, f"{entry.name[: -len('.result.json')]}.json")
-            if not os.path.lexists(spec):
-                out.append(entry.path)
-    return sorted(out)
+        entries = [e.name for e in it if not e.name.startswith(".")]
+    staged = {os.path.basename(layout.staged_result(n)) for n in entries if is_candidate(n)}
+    return sorted(os.path.join(layout.running, n) for n in entries
+                  if n.endswith(".result.json") and n not in staged)
 
 
-def file_stranded(path: str) -> tuple[str, str] | None:
+def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:
     """Put a stranded result beside its JobSpec (never over another file).
 
     Returns (where it is now, the running/ name of its JobSpec), or None when it
@@ -64,6 +64,10 @@ def file_stranded(path: str) -> tuple[str, str] | None:
     result = read_result(path)
     final = result.metadata.final_jobspec_path if result else None
     if result is None or final is None or result.metadata.jobspec_path is None:
+        return None
+    if os.path.dirname(final) not in (layout.dir("completed"), layout.dir("failed")):
+        log.warning("%s names %s as its JobSpec's place, outside completed/ and failed/; "
+                    "left in place", path, final)
         return None
     name = os.path.basename(result.metadata.jobspec_path)
     target = result_beside(final)

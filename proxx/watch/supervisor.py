@@ -27,7 +27,8 @@ from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import Recovery, not_started
 from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
-from proxx.runtime.pool import WORKER_TARGET, LocalPool
+from proxx.runtime.pool import LocalPool
+from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 from proxx.slurm import sidecar as slurm_record
@@ -127,7 +128,7 @@ class Supervisor:
         own = {r.claim.name for r in self.running.values()} | self.clerk.held()
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
-                if (filed := file_stranded(path)) is not None:
+                if (filed := file_stranded(self.layout, path)) is not None:
                     self.clerk.remove_sidecar(filed[1])
                     log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
