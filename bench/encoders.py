@@ -1,6 +1,6 @@
 """Encoder trade-offs on the 1080p source, starting from Proxx's own argv.
 
-- `prores_ks` (what Proxx uses) against `prores_aw`, ProRes Proxy 960×540:
+- `prores_ks` against `prores_aw` (Proxx's choice for Proxy and LT), ProRes Proxy 960×540:
   speed with default threads (3 runs each, interleaved), and whether each is
   byte-stable across those 3 runs and across encoder thread counts 1 and 2.
 

@@ -1,4 +1,5 @@
-"""5. Memory: peak RSS of the supervisor, the forkserver, each worker and each FFmpeg.
+"""5. Memory: peak RSS of the supervisor, each worker (and a forkserver, in trees that have one)
+and each FFmpeg.
 
 The process tree under `proxx watch --once --max-workers 2` (two 1080p jobs)
 and under `proxx run` (one) is walked through /proc every 10 ms; each
@@ -103,7 +104,12 @@ class TreeSampler:
         comm = _comm(pid)
         if comm in ("ffmpeg", "ffprobe"):
             return f"{comm} (under {parent_role})"
-        if "forkserver" in cmdline(pid):
+        line = cmdline(pid)
+        # Workers are `python -m proxx.runtime.child TARGET …` children of the supervisor
+        # (earlier trees: children of a multiprocessing forkserver).
+        if "proxx.runtime.child" in line and parent_role == "supervisor":
+            return "worker"
+        if "forkserver" in line:
             if parent_role == "supervisor":
                 return "forkserver"
             if parent_role == "forkserver":

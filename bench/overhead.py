@@ -137,19 +137,20 @@ def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips
     rep.detail("overhead", f"{short}: start-up (exec → started_at)", fmt_ms(tl["startup"]),
                "interpreter, imports (pydantic, click), CLI")
     rep.detail("overhead", f"{short}: validate+plan (→ clip 1 starts)", fmt_ms(tl["validate"]),
-               f"{n_clips} source ffprobe(s), worker boot (forkserver) overlapped")
+               "worker start, then in the worker: JobSpec read, "
+               f"{n_clips} source probe(s), validation")
     rep.detail("overhead", f"{short}: in-worker clip time − bare, per clip",
-               fmt_ms(tl["clip_excess"]), "output ffprobe (verify), Popen+pgid, publish rename")
+               fmt_ms(tl["clip_excess"]), "verification probe, Popen+pgid, fsync, publish rename")
     if n_clips > 1:
         rep.detail("overhead", f"{short}: gap between clips", fmt_ms(tl["gap"]),
                    "pipe messages, argv build")
     rep.detail("overhead", f"{short}: last clip → ended_at", fmt_ms(tl["after_last"]),
                "JobFinished message (engine versions), result_of")
     rep.detail("overhead", f"{short}: ended_at → process gone", fmt_ms(tl["exit"]),
-               "result JSON out, pool/forkserver shutdown, interpreter exit")
+               "result JSON out, worker shutdown, interpreter exit")
     rep.detail("overhead", f"{short}: CPU user+sys, whole tree, per job",
                f"{fmt_ms(median(p.proxx_cpu))} vs {fmt_ms(median(p.bare_cpu))}",
-               "Proxx vs bare (RUSAGE_CHILDREN, forkserver adopted and reaped)")
+               "Proxx vs bare (RUSAGE_CHILDREN, orphans adopted and reaped)")
     rep.raw[f"overhead/{label}"] = {"proxx": p.proxx, "bare": p.bare, "per_cmd": p.per_cmd,
                                     "timeline": tl, "proxx_cpu": p.proxx_cpu,
                                     "bare_cpu": p.bare_cpu}

@@ -13,8 +13,10 @@ x264, ProRes and DNxHR through `-threads:v N`, x265 through
   use: this shows those do not reach the bytes). One distinct hash = stable.
 - for x264 and x265, each other thread count too (fewer runs): each count is
   stable on its own and gives its own bytes, which is why the count is fixed.
+- then Proxx itself: `runs` JobSpecs per profile through one `proxx watch --once`
+  at `--max-workers 1` and one at `2`; every proxy must have the bare argv's bytes.
 
-`python -m bench.threads [--runs 20] [--reps 3] [--profiles a,b] [--skip-speed]`
+`python -m bench.threads [--runs 20] [--reps 3] [--profiles a,b] [--skip-speed] [--watch-only]`
 prints the tables on its own; `./dev bench --only threads` puts them in the report.
 """
 
@@ -41,9 +43,11 @@ from bench.common import (
     fmt_s,
     make_clip,
     median,
+    proxx,
     run_proxx_job,
     spec_dict,
     spread_pct,
+    timed,
     write_json,
 )
 from bench.report import Report
@@ -182,9 +186,14 @@ class ProfileResult:
     paired: list[str] = field(default_factory=list)
     one_cpu: list[str] = field(default_factory=list)
     simd: dict[str, str] = field(default_factory=dict)  # SIMD level → hash
+    watch: dict[int, list[str]] = field(default_factory=dict)  # --max-workers → hashes
 
     def stable(self) -> bool:
         return len(set(self.alone) | set(self.paired) | set(self.one_cpu)) == 1
+
+    def watch_stable(self) -> bool:
+        """Proxx itself, at every --max-workers, made the bytes its bare argv makes."""
+        return set(h for hs in self.watch.values() for h in hs) <= set(self.alone[:1])
 
     def simd_stable(self) -> bool:
         return set(self.simd.values()) <= set(self.alone[:1])
@@ -234,6 +243,33 @@ def measure_simd(runner: Runner, res: ProfileResult, argv: list[str]) -> None:
         res.simd[level] = runner.many([with_simd(argv, level)])[2][0].digest
 
 
+def measure_watch(ctx: Ctx, results: list[ProfileResult], src: Path, runs: int,
+                  workers: int) -> None:
+    """`runs` JobSpecs per profile through one `proxx watch --once --max-workers N`."""
+    root = ctx.fresh(f"threads-watch-{workers}")
+    (root / "pending").mkdir()
+    for r in range(runs):
+        out = root / f"out{r:02d}"
+        out.mkdir()
+        for res in results:
+            codec = PROFILES[res.profile].codecs[0]
+            write_json(root / "pending" / f"{r:02d}-{res.profile}.json", spec_dict(
+                [src], out, codec=codec, container=CODEC_CONTAINERS[codec][0],
+                proxy_profile=res.profile, output_name_template="{source_name}_{profile}"))
+    ctx.log(f"threads: {runs} JobSpecs per profile, proxx watch --max-workers {workers}")
+    t = timed(proxx("watch", str(root), "--once", "--max-workers", str(workers)),
+              stderr_path=root / "watch.log")
+    failed = list((root / "failed").glob("*.result.json"))
+    if t.returncode != 0 or failed:
+        raise RuntimeError(f"proxx watch: exit {t.returncode}, {len(failed)} failed job(s); "
+                           f"log {root / 'watch.log'}")
+    by_name = {r.profile: r for r in results}
+    for path in (root / "completed").glob("*.result.json"):
+        name = path.name.removesuffix(".result.json").split("-", 1)[1]
+        (c,) = json.loads(path.read_text())["clips"]
+        by_name[name].watch.setdefault(workers, []).append(_digest(Path(c["output_path"])).digest)
+
+
 def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
     """x264/x265: every other thread count, half alone and half in pairs."""
     for n in THREADS:
@@ -247,7 +283,8 @@ def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], ru
 
 
 def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
-                 speed: bool = True, determinism: bool = True) -> list[ProfileResult]:
+                 speed: bool = True, determinism: bool = True,
+                 watch_only: bool = False) -> list[ProfileResult]:
     # Speed on a clip long and large enough for frame threads to fill their pipeline;
     # determinism on a small one, so that 40+ renders per profile take minutes.
     big = profile_argvs(ctx, clip(ctx, "1920x1080", 4), names) if speed else {}
@@ -260,22 +297,33 @@ def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
         if speed:
             ctx.log(f"threads: {name} ({res.encoder}) speed at {THREADS}, {reps} rep(s)")
             measure_speed(ctx, runner, res, big[name], reps)
-        if determinism:
+        if watch_only:  # one bare render: the reference the watch renders must match
+            res.alone += [o.digest for o in runner.many([argv])[2]]
+        elif determinism:
             ctx.log(f"threads: {name} determinism of {res.chosen}, {runs} alone + {runs} paired")
             measure_determinism(runner, res, argv, runs)
             measure_simd(runner, res, argv)
             if res.encoder in ("libx264", "libx265"):
                 measure_other_counts(runner, res, argv, runs)
         results.append(res)
+    if determinism or watch_only:
+        for workers in (1, 2):
+            measure_watch(ctx, results, clip(ctx, "1280x720", 2), runs, workers)
     return results
+
+
+def _watch_cell(r: ProfileResult, workers: int) -> str:
+    got = r.watch.get(workers, [])
+    same = set(got) <= set(r.alone[:1])
+    return f"{len(got)} runs, {'same bytes' if same else 'OTHER BYTES'}"
 
 
 def tables(results: list[ProfileResult]) -> str:
     """Markdown tables, as they go into docs/BENCHMARKS.md."""
     levels = list(SIMD_LEVELS)
     out = ["| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
-           f"same bytes with only {' / '.join(levels)} |",
-           "|---|---|---|---|---|---|---|---|"]
+           f"same bytes with only {' / '.join(levels)} | `proxx watch` -w 1 / -w 2 |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.alone:
             out.append(f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
@@ -284,7 +332,8 @@ def tables(results: list[ProfileResult]) -> str:
                        f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
                        f"{'yes' if r.stable() else 'NO'} | "
                        + " / ".join("yes" if r.simd.get(lv) == r.alone[0] else "NO"
-                                    for lv in levels if lv in r.simd) + " |")
+                                    for lv in levels if lv in r.simd) + " | "
+                       + " / ".join(_watch_cell(r, w) for w in (1, 2)) + " |")
     out += ["", "| profile | " + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
             + " | distinct outputs per count | sizes (kB) |",
             "|---|" + "---|" * (len(THREADS) + 2)]
@@ -322,6 +371,9 @@ def run(ctx: Ctx, rep: Report) -> None:
                    " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
                    f"distinct outputs per count 1/2/4/8: "
                    f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}")
+        if r.watch:
+            rep.detail("threads", f"{r.profile}: proxx watch -w 1 / -w 2, same bytes as bare",
+                       " / ".join(_watch_cell(r, w) for w in (1, 2)), "")
         if r.simd:
             rep.detail("threads", f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
                        "yes" if r.simd_stable() else "NO",
@@ -334,7 +386,7 @@ def _raw(r: ProfileResult) -> dict[str, Any]:
             "cpu": r.cpu, "sizes": {n: sorted(s) for n, s in r.sizes.items()},
             "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
             "by_threads": {n: sorted(s) for n, s in r.by_threads.items()}, "alone": r.alone,
-            "paired": r.paired, "one_cpu": r.one_cpu, "simd": r.simd}
+            "paired": r.paired, "one_cpu": r.one_cpu, "simd": r.simd, "watch": r.watch}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3, help="speed repeats per thread count")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-determinism", action="store_true")
+    p.add_argument("--watch-only", action="store_true",
+                   help="only `proxx watch` at -w 1 and -w 2 against one bare render")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "proxx-bench-cache")
     p.add_argument("--json", dest="json_path", type=Path, default=None)
     args = p.parse_args(argv)
@@ -355,13 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         load0 = os.getloadavg()
         results = run_profiles(ctx, names, args.runs, args.reps, speed=not args.skip_speed,
-                               determinism=not args.skip_determinism)
+                               determinism=not args.skip_determinism,
+                               watch_only=args.watch_only)
     print(f"load 1 min {load0[0]:.2f} → {os.getloadavg()[0]:.2f}; "
           f"{time.monotonic() - t0:.0f} s; nproc {os.cpu_count()}")
     print(tables(results))
     if args.json_path:
         args.json_path.write_text(json.dumps([_raw(r) for r in results], indent=1))
-    return 0 if all(r.stable() for r in results if r.alone) else 1
+    return 0 if all(r.stable() and r.watch_stable() for r in results if r.alone) else 1
 
 
 if __name__ == "__main__":

@@ -138,11 +138,11 @@ def run(ctx: Ctx, rep: Report) -> None:
     rep.detail("throughput", "1 worker: Proxx − xargs, per job", fmt_ms(extra),
                f"xargs: {fmt_ms(bare_per_job)} per job")
     rep.detail("throughput", "1 worker: start-up (exec → job 1 started_at)", fmt_ms(tl["startup"]),
-               "imports, folders, forkserver + worker boot, first scan")
+               "imports, folders, worker start, first scan")
     rep.detail("throughput", "1 worker: claim → clip starts, per job", fmt_ms(tl["prep"]),
-               "prepare(): source ffprobe + validation, submit over the pipe")
+               "in the worker: JobSpec read, source probe, validation")
     rep.detail("throughput", "1 worker: clip − bare command, per job", fmt_ms(tl["clip_excess"]),
-               "verification ffprobe of the output, publish")
+               "verification probe of the output, fsync, publish")
     rep.detail("throughput", "1 worker: clip ended → job ended_at", fmt_ms(tl["post"]),
                "ClipFinished/JobFinished messages, result_of")
     rep.detail("throughput", "1 worker: job ended_at → next started_at", fmt_ms(tl["between"]),

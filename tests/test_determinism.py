@@ -17,13 +17,16 @@ bytes, which is why each profile fixes its count. The recorded
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +94,29 @@ def _watch(root: Path, src: Path, workers: int, one_cpu: bool) -> dict[str, dict
 
 
 @pytest.fixture(scope="module")
-def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
-    """run name → profile → result JSON. One module fixture: 36 tiny renders in all."""
-    base = tmp_path_factory.mktemp("determinism")
-    # 640×360: DNxHR needs at least 256×120 after scaling; stereo audio exercises AAC/PCM.
-    src = make_clip(base / "determinism_640.mov", size="640x360", seconds=1.0)
-    return {run: _watch(base / run, src, workers=1 if run == "one_cpu" else 2,
-                        one_cpu=run == "one_cpu") for run in RUNS}
+def renders(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """run name → profile → result JSON: 36 tiny renders, made once per test session.
+
+    Under pytest-xdist every worker would build its own copy of a module fixture; the
+    first one renders into the session's shared temp folder and the others read its
+    results (an flock orders them)."""
+    root = tmp_path_factory.getbasetemp()
+    base = (root if worker_id == "master" else root.parent) / "determinism-renders"
+    base.mkdir(exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = base / "renders.json"
+        if done.exists():
+            cached: dict[str, dict[str, dict[str, Any]]] = json.loads(done.read_text())
+            return cached
+        # 640×360: DNxHR needs at least 256×120 after scaling; stereo exercises AAC/PCM.
+        src = make_clip(base / "determinism_640.mov", size="640x360", seconds=1.0)
+        made = {run: _watch(base / run, src, workers=1 if run == "one_cpu" else 2,
+                            one_cpu=run == "one_cpu") for run in RUNS}
+        done.write_text(json.dumps(made))
+        return made
 
 
 def test_the_cases_cover_every_ffmpeg_profile_and_container() -> None:
@@ -144,6 +163,20 @@ def test_same_bytes_across_runs_worker_counts_and_cpus(
     assert [a["codec_name"] for a in audio] == ["aac" if codec in ("h264", "hevc")
                                                  else "pcm_s16le"]
     assert [a["channels"] for a in audio] == [2]
+
+
+def test_two_workers_really_rendered_at_once(
+    renders: dict[str, dict[str, dict[str, Any]]]
+) -> None:
+    # Without overlap, "two jobs at once" above would be an empty claim.
+    for run in ("two_a", "two_b"):
+        spans = sorted((datetime.fromisoformat(c["started_at"].replace("Z", "+00:00")),
+                        datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")))
+                       for c in (_clip(r) for r in renders[run].values()))
+        assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), (run, spans)
+    one = sorted((c["started_at"], c["ended_at"])
+                 for c in (_clip(r) for r in renders["one_cpu"].values()))
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(one))  # control: one at a time
 
 
 def _with_other_threading(argv: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 
 from proxx.content.media import probe
 from proxx.contract.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
-from testkit import make_clip, run_cli
+from testkit import make_clip, run_cli, spec_dict
 from workers.ffmpeg_args import build_argv
 
 FFMPEG_PROFILES = [p for p in PROFILES.values() if p.engine is Engine.FFMPEG]
@@ -134,3 +134,26 @@ def test_an_encoder_without_fixed_threads_is_refused() -> None:
         VideoEncoder("libx264", "yuv420p", 0)
     with pytest.raises(ValueError):
         VideoEncoder("libx265", "yuv420p", 2)  # x265 needs its frame threads too
+
+
+@pytest.mark.parametrize(("size", "valid"), [("24x24", False), ("32x32", True)])
+def test_an_hevc_proxy_under_16_pixels_is_refused_at_validation(
+    size: str, valid: bool, tmp_path: Path
+) -> None:
+    # x265 refuses pictures under 16×16: found by validation, not by a failed render.
+    # The 32×32 control (→ 16×16) validates and renders.
+    src = make_clip(tmp_path / f"src_{size}.mov", size=size, seconds=0.2)
+    out = tmp_path / "out"
+    out.mkdir()
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps(spec_dict([str(src)], out, codec="hevc", container="mp4",
+                                         proxy_profile="proxy_hevc_low")))
+    proc = run_cli("validate", str(spec))
+    if not valid:
+        assert proc.returncode == 1
+        assert "would render 12×12, but hevc needs at least 16×16" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    run = run_cli("run", str(spec))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["clips"][0]["output_size_bytes"] > 0

@@ -46,7 +46,9 @@ CODEC_CONTAINERS: dict[str, tuple[str, ...]] = {
 
 # Encoders refuse frames below these sizes (FFmpeg's dnxhd: "at least 256x120");
 # found at validation, not by a failed render.
+# x265 3.5 refuses a picture under 16×16 ("Image size is too small"; measured).
 MIN_FRAME: dict[str, tuple[int, int]] = {
+    "hevc": (16, 16),
     "dnxhr_lb": (256, 120),
     "dnxhr_sq": (256, 120),
     "dnxhr_hq": (256, 120),
@@ -241,7 +243,7 @@ _RESOLVE_AUDIO = (
 # Encoder threading, fixed per encoder; measured in docs/BENCHMARKS.md (bench/threads.py).
 # Threads that share one frame (x264 slices, x265 wavefront rows with one frame thread)
 # meet at every frame and gave one hash in every run. Frame threading does not:
-# x264 `-threads:v 2` gave 2 outputs in 20 runs, x265 `frame-threads=3` 2 in 20.
+# x264 `-threads:v 2` gave 8 different outputs in 40 runs, x265 `frame-threads=3` 4 in 40.
 # x264's cpu-independent mode gives the same bytes at every SIMD level at no measured cost.
 X264_THREADS = 4
 X264_PARAMS = ("sliced-threads=1", "cpu-independent=1")
