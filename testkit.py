@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,14 @@ def make_clip(
         argv += ["-metadata:s:v:0", f"reel_name={reel}"]
     argv += [*(extra or []), str(path)]
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+    return path
+
+
+def redcode(path: Path, magic: bytes = b"RED2") -> Path:
+    """A REDCODE-signed file (size word, then the magic at byte 4): routes to Resolve.
+
+    The body is fixed bytes, so two calls make the same file."""
+    path.write_bytes(struct.pack(">I", 300) + magic + bytes(292))
     return path
 
 

@@ -1,7 +1,7 @@
 """Shared helpers for the `proxx watch` integration tests.
 
 Everything runs in real subprocesses: the supervisor (the real CLI, or a small
-driver that injects a fake worker target), its forkserver, its workers and
+driver that injects a fake worker target), its workers and
 their FFmpeg. Each supervisor is started in a new session, so every process
 it ever started — even one orphaned by a kill -9 — is found by its session id
 in /proc, and nothing is looked up by name.
@@ -256,7 +256,7 @@ class Watch:
                                  f" log:\n{self.log()}") from None
 
     def procs(self) -> list[ProcInfo]:
-        """Every live process of this supervisor's session (it, forkserver, workers, FFmpeg)."""
+        """Every live process of this supervisor's session (it, its workers, FFmpeg)."""
         return session_procs(self.pid)
 
     def leftovers(self) -> list[ProcInfo]:

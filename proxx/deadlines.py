@@ -1,4 +1,4 @@
-"""A deadline for every phase of a job (DESIGN.md §6).
+"""A deadline for every phase of a job (docs/ARCHITECTURE.md).
 
 The worker announces each phase (`PhaseStarted`); the supervisor, which
 cannot be hung by what the worker reads, enforces the limit. Values are

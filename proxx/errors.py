@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
-    """`proxx run` exit codes (DESIGN.md §2). Automation keys off these."""
+    """`proxx run` exit codes (README "Exit codes"). Automation keys off these."""
 
     COMPLETED = 0
     VALIDATION = 1
@@ -26,6 +27,14 @@ class FailureReason(StrEnum):
     WORKER_CRASHED = "worker_crashed"
     TIMEOUT = "timeout"
     ENGINE_UNAVAILABLE = "engine_unavailable"
+
+
+def signal_name(signum: int) -> str:
+    """SIGKILL, SIGSEGV …, or "signal N" for a number with no name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class ProxxError(Exception):

@@ -25,6 +25,7 @@ import sys
 import pydantic
 
 from proxx.clock import iso, utc_now
+from proxx.errors import signal_name
 from proxx.protocol import MAX_MESSAGE_BYTES, FromWorker, decode_for_supervisor, encode
 
 log = logging.getLogger("proxx.procs")
@@ -179,12 +180,7 @@ class WorkerProcess:
 
 
 def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
+    return f"was killed by {signal_name(-code)}" if code < 0 else f"exited with code {code}"
 
 
 def first_error(exc: pydantic.ValidationError) -> str:

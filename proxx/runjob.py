@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from proxx.clock import utc_now
 from proxx.deadlines import Deadlines
+from proxx.dispatch import Dispatcher
 from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.results import JobResult, not_started
-from proxx.signals import StopSignals
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
 
@@ -36,23 +36,21 @@ def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
     req = StartJob(job_id=new_job_id(), kind=kind, jobspec_path=jobspec_path,
                    base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
                    worker_id=0)
-    stops = StopSignals()
-    pool = LocalPool(1, target=target, deadlines=deadlines)
+    dispatch = Dispatcher(LocalPool(1, target=target, deadlines=deadlines), f"proxx {kind}")
     try:
         # First thing: the worker's start-up (an interpreter, imports) overlaps
         # everything this process still does.
-        pool.start()
+        dispatch.start()
     except OSError as exc:
-        stops.close()
+        dispatch.close()
         log.error("could not start a worker process: %s", exc)
         return Ran(not_started(req.job_id, jobspec_path, started,
                                system_error=f"could not start a worker process: {exc}"), None)
     try:
-        pool.submit(req)
-        outcome = _wait(pool, stops, f"proxx {kind}")
+        dispatch.executor.submit(req)
+        outcome = _wait(dispatch)
     finally:
-        pool.shutdown()
-        stops.close()
+        dispatch.close()
     result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
     if kind == "run":
         log.info("job %s: %s (%d/%d clips) in %.2f s", result.job_id, result.status,
@@ -60,17 +58,13 @@ def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
     return Ran(result, outcome)
 
 
-def _wait(pool: LocalPool, stops: StopSignals, who: str) -> JobOutcome:
-    cancelled = False
+def _wait(dispatch: Dispatcher) -> JobOutcome:
     while True:
-        for event in pool.wait(None, extra=[stops.fd]):
+        for event in dispatch.wait(None):
             if isinstance(event, JobOutcome):
                 return event
-        stops.drain()
-        if stops.stop_requested and not cancelled:
-            cancelled = True
-            log.warning("received %s: stopping the job", stops.received[0])
-            pool.cancel_all(f"{who} received {stops.received[0]}")
+        if dispatch.stop_requested and dispatch.interrupt_all():
+            log.warning("%s: stopping the job", dispatch.stop_reason())
 
 
 def run_spec_file(path: str) -> JobResult:

@@ -28,6 +28,7 @@ from typing import Literal
 from proxx.claims import Claim, claim
 from proxx.clock import iso, utc_now
 from proxx.deadlines import Deadlines
+from proxx.dispatch import Dispatcher
 from proxx.executor import Executor, JobNoted, PoolEvent
 from proxx.fsutil import write_atomic
 from proxx.metrics import MetricsFile  # metrics-file
@@ -36,7 +37,6 @@ from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
 from proxx.results import JobResult, Recovery, not_started
-from proxx.signals import StopSignals
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
 from proxx.watchfolder import (
@@ -97,16 +97,17 @@ class Supervisor:
         self.metrics = MetricsFile(self.layout.root, metrics_file)  # metrics-file
         self.executor: Executor = executor or LocalPool(
             max_workers, target=worker_target, deadlines=deadlines)
+        self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.running: dict[str, Running] = {}  # by the request's job id
         self.unfinished: list[Unfinished] = []
         self.counts = Counts()
-        self.stops = StopSignals()
         self._pending_left = True
+        self._reported: set[str] = set()  # names whose trouble was logged once already
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
         self.layout.ensure()
-        self.executor.start()
+        self.dispatch.start()
         log.info("watching %s with %d worker(s), polling every %g s%s", self.layout.root,
                  self.max_workers, self.poll_seconds, " (once)" if self.once else "")
 
@@ -119,7 +120,7 @@ class Supervisor:
                 self.recover_orphans()
                 self.claim_jobs()
                 self._write_metrics()  # metrics-file
-                self.handle(self.executor.wait(self.wait_timeout(), extra=[self.stops.fd]))
+                self.handle(self.dispatch.wait(self.wait_timeout()))
                 self.react_to_signals()
             self.drain_on_shutdown()
             self._write_metrics(force=True)  # metrics-file
@@ -130,15 +131,14 @@ class Supervisor:
             self.halt()
 
     def halt(self) -> None:
-        self.executor.shutdown()
-        self.stops.close()
+        self.dispatch.close()
         c = self.counts
         log.info("stopped: %d completed, %d failed, %d recovered", c.completed, c.failed,
                  c.recovered)
 
     # -- steps -----------------------------------------------------------------------------
     def should_stop(self) -> bool:
-        if self.stops.stop_requested:
+        if self.dispatch.stop_requested:
             return True
         return (self.once and not self._pending_left and not self.running
                 and not self.unfinished)
@@ -167,7 +167,7 @@ class Supervisor:
         for i, name in enumerate(names):
             # A stop can arrive at any moment: claiming on would fail every pending
             # job in turn, each interrupted at once.
-            if self.executor.free_slots() == 0 or self.stops.stop_requested:
+            if self.executor.free_slots() == 0 or self.dispatch.stop_requested:
                 return
             self._pending_left = i + 1 < len(names)
             if not self.intake.ready(name):
@@ -193,17 +193,15 @@ class Supervisor:
                 self._finished(job, event)
 
     def react_to_signals(self) -> None:
-        self.stops.drain()
-        if self.stops.stop_requested and self.running:
-            log.warning("received %s: stop claiming, interrupting %d running job(s)",
-                        self.stops.received[0], len(self.running))
+        if self.dispatch.stop_requested and self.dispatch.interrupt_all():
+            log.warning("%s: stop claiming, interrupting %d running job(s)",
+                        self.dispatch.stop_reason(), len(self.running))
 
     def drain_on_shutdown(self) -> None:
         """Interrupt running jobs and wait for their results: nothing stays in running/."""
-        if self.running:
-            self.executor.cancel_all(self._stop_reason())
+        self.dispatch.interrupt_all()
         while self.running:
-            self.handle(self.executor.wait(1.0))
+            self.handle(self.dispatch.wait(1.0))
         self.retry_unfinished()
 
     def abandon(self, why: str) -> None:
@@ -301,24 +299,36 @@ class Supervisor:
             final = finish(self.layout, path, result, state="failed")
         except FileNotFoundError:
             return  # another runner refused it first
+        except OSError as exc:  # a full disk: it stays in pending/ for the next look
+            if path not in self._reported:
+                self._reported.add(path)
+                log.error("cannot refuse %s yet: %s", path, exc.strerror)
+            return
         self._count(result)
         self._log_finished(os.path.basename(path), result, final)
 
     def _fail_unhandled(self, name: str, got: Claim | None, exc: BaseException) -> None:
-        """The last resort of `_guarded`: file the job as failed, with what went wrong."""
-        log.exception("job %s: unexpected error while handling its files; failing it", name)
+        """The last resort of `_guarded`: file the job as failed, with what went wrong.
+
+        Said once per name (a file that keeps failing must not flood the log).
+        """
+        first = name not in self._reported
+        self._reported.add(name)
+        if first:
+            log.exception("job %s: unexpected error while handling its files; failing it", name)
+        why = f"the runner could not handle this job's files: {type(exc).__name__}: {exc}"
         if got is None or got.fd < 0:
             return
         for job_id, job in list(self.running.items()):
             if job.claim is got:
                 del self.running[job_id]
-        result = not_started(new_job_id(), got.path, utc_now(),
-                             system_error=f"the runner could not handle this job's files: "
-                             f"{type(exc).__name__}: {exc}")
+                self.executor.cancel(job_id, why)  # its late outcome is ignored
         try:
-            self._file(got, result, "failed")
+            self._file(got, not_started(new_job_id(), got.path, utc_now(), system_error=why),
+                       "failed")
         except Exception:
-            log.exception("job %s: could not file it either; it stays in running/", name)
+            if first:
+                log.exception("job %s: could not file it either; it stays in running/", name)
             got.release()
 
     @contextlib.contextmanager
@@ -354,10 +364,6 @@ class Supervisor:
     def _write_metrics(self, force: bool = False) -> None:  # metrics-file
         self.metrics.update(self.counts.completed, self.counts.failed_by_reason,  # metrics-file
                             self.executor.worker_restarts, force=force)  # metrics-file
-
-    def _stop_reason(self) -> str:
-        received = self.stops.received
-        return f"proxx watch received {received[0]}" if received else "proxx watch is stopping"
 
     def _write_sidecar(self, name: str, job_id: str, worker_id: int,
                        note: str | None = None) -> None:

@@ -16,6 +16,10 @@ class Engine(Protocol):
         """Engine name → version string, for the result's `_metadata`."""
         ...
 
+    def warm_up(self) -> None:
+        """Start, while the worker is idle, what a first job would wait for."""
+        ...
+
     def available(self, interrupts: Interrupts) -> str | None:
         """None when the engine can render on this host; otherwise why not (exit code 4)."""
         ...

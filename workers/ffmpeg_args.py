@@ -13,25 +13,10 @@ from fractions import Fraction
 from proxx.media import ProbeFacts
 from proxx.profiles import FORCED_RATES, PROFILES
 
+# Each FFmpeg profile's video-encoder arguments, threading included: proxx/profiles.py owns them
+# (two profiles of one codec may differ) and derives the published quality text from them.
 _VIDEO: dict[str, list[str]] = {
-    "h264": [
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-        "-threads:v", "1",
-    ],
-    "hevc": [
-        "-c:v", "libx265", "-preset", "fast", "-crf", "28", "-pix_fmt", "yuv420p",
-        "-x265-params", "log-level=error:pools=none:frame-threads=1", "-tag:v", "hvc1",
-    ],
-    # prores_aw for the proxy tiers: 2.5× faster than prores_ks here and just as
-    # byte-stable (bench/encoders.py); prores_ks keeps 422/HQ, where its rate
-    # control and quality matter more than speed.
-    "prores_proxy": ["-c:v", "prores_aw", "-profile:v", "0", "-pix_fmt", "yuv422p10le"],
-    "prores_lt": ["-c:v", "prores_aw", "-profile:v", "1", "-pix_fmt", "yuv422p10le"],
-    "prores422": ["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"],
-    "prores422hq": ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"],
-    "dnxhr_lb": ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"],
-    "dnxhr_sq": ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"],
-    "dnxhr_hq": ["-c:v", "dnxhd", "-profile:v", "dnxhr_hq", "-pix_fmt", "yuv422p"],
+    p.name: list(p.encoding.argv()) for p in PROFILES.values() if not isinstance(p.encoding, str)
 }
 # What ffprobe must report for the proxy: codec_name and, where it tells
 # profiles apart, the profile string.
@@ -100,7 +85,7 @@ def build_argv(
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror",
         "-i", source_path,
         "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", ",".join(filters), *_VIDEO[codec],
+        "-vf", ",".join(filters), *_VIDEO[profile],
     ]
     if exp.timecode:
         argv += ["-timecode", exp.timecode]

@@ -6,6 +6,7 @@ import logging
 import os
 import shlex
 import shutil
+import subprocess
 import time
 
 from proxx.clock import iso, utc_now
@@ -16,7 +17,7 @@ from proxx.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish
-from workers.subproc import describe_exit, run_bounded, run_in_group
+from workers.subproc import collect, describe_exit, run_in_group, start_in_group
 from workers.verify import verify_output
 
 log = logging.getLogger("workers.ffmpeg")
@@ -31,16 +32,25 @@ class FFmpegEngine:
     def __init__(self) -> None:
         self.ffmpeg = shutil.which("ffmpeg")
         self._versions: dict[str, str] | None = None
+        self._version_check: subprocess.Popen[bytes] | None = None
 
     def versions(self) -> dict[str, str]:
         return dict(self._versions or {})
+
+    def warm_up(self) -> None:
+        """Start `ffmpeg -version` while the worker is idle; `available()` collects it."""
+        if self.ffmpeg is not None and self._version_check is None and self._versions is None:
+            self._version_check = start_in_group([self.ffmpeg, "-version"], capture_stdout=True)
 
     def available(self, interrupts: Interrupts) -> str | None:
         if self.ffmpeg is None:
             return "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
         if self._versions is not None:
             return None
-        out = run_bounded([self.ffmpeg, "-version"], VERSION_TIMEOUT_S, interrupts)
+        self.warm_up()
+        assert self._version_check is not None
+        out = collect(self._version_check, interrupts, VERSION_TIMEOUT_S)
+        self._version_check = None
         if out.interrupted:
             return f"`{self.ffmpeg} -version` did not finish: {out.interrupted}"
         if out.returncode != 0:

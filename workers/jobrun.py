@@ -44,6 +44,11 @@ class Engines:
     def __init__(self) -> None:
         self._loaded: dict[EngineName, Engine] = {}
 
+    def warm_up(self) -> None:
+        """While no job is here yet: load the FFmpeg engine (and the probing library
+        behind it) and start its version check, so the first job does not wait."""
+        self.get(EngineName.FFMPEG).warm_up()
+
     def get(self, name: EngineName) -> Engine:
         if name not in self._loaded:
             self._loaded[name] = _load(name)

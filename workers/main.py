@@ -37,6 +37,7 @@ def serve(conn: Connection,
 
     emit(WorkerReady(pid=os.getpid()))
     engines = Engines()
+    engines.warm_up()
     while not interrupts.parent_gone:
         try:
             msg = decode_for_worker(conn.recv_bytes())

@@ -80,6 +80,9 @@ class ResolveEngine:
     def versions(self) -> dict[str, str]:
         return dict(self._versions)
 
+    def warm_up(self) -> None:
+        """Nothing: connecting to Resolve is worth doing only for a RAW job."""
+
     def available(self, interrupts: Interrupts) -> str | None:
         """Connect once before any clip: `validate` and `run` refuse with the same words."""
         try:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from proxx.errors import signal_name
 from workers.interrupts import Interrupts
 
 TERM_GRACE_S = 3.0
@@ -38,11 +39,6 @@ class RunOutcome:
 STDOUT_MAX_BYTES = 1 << 16
 
 
-def run_bounded(argv: list[str], timeout_s: float, interrupts: Interrupts) -> RunOutcome:
-    """A short command (e.g. `ffmpeg -version`) with its output, under a time limit."""
-    return run_in_group(argv, interrupts, timeout_s, capture_stdout=True)
-
-
 def _die_with_parent(parent_pid: int) -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
@@ -56,8 +52,13 @@ def run_in_group(
     *,
     capture_stdout: bool = False,
 ) -> RunOutcome:
+    return collect(start_in_group(argv, capture_stdout=capture_stdout), interrupts, timeout_s)
+
+
+def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group, dying with this process."""
     parent = os.getpid()
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
@@ -65,6 +66,11 @@ def run_in_group(
         process_group=0,
         preexec_fn=lambda: _die_with_parent(parent),  # worker is single-threaded
     )
+
+
+def collect(proc: subprocess.Popen[bytes], interrupts: Interrupts,
+            timeout_s: float | None = None) -> RunOutcome:
+    """Wait for a started process (stoppable, under `timeout_s`), keeping its stderr tail."""
     assert proc.stderr is not None
     out = bytearray()
     tail: deque[bytes] = deque()
@@ -151,9 +157,5 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 
 def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
+    return f"killed by {signal_name(-returncode)}" if returncode < 0 else \
+        f"exit code {returncode}"
