@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from proxx import __version__, logs
 from proxx.errors import ExitCode
 from proxx.results import JobResult
+
+if TYPE_CHECKING:
+    from proxx.executor import Executor
 
 EXIT_CODES_HELP = """\b
 Exit codes of `proxx run`:
@@ -121,11 +124,18 @@ def _emit_result(result: JobResult) -> None:
               help="Seconds between scans of pending/ (a finished job also triggers a scan).")
 @click.option("--once", is_flag=True,
               help="Process what is in pending/ now, wait for it to finish, then exit.")
-@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),  # metrics-file
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),
               help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
                    "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.")
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local",
+              show_default=True,
+              help="Where jobs run: local worker processes, or one Slurm batch job each "
+              "(see docs/SLURM.md; --max-workers is then the number of Slurm jobs in flight).")
+@click.option("--slurm-arg", "slurm_args", multiple=True, metavar="ARG",
+              help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
+              "(repeatable; --executor slurm only).")
 def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
-          metrics_file: str | None) -> None:
+          metrics_file: str | None, executor: str, slurm_args: tuple[str, ...]) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
     \b
@@ -138,15 +148,27 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
+    from proxx.slurm.client import SlurmUnavailable
     from proxx.supervisor import Supervisor
     from proxx.watchfolder import FatalWatchError
 
+    if slurm_args and executor != "slurm":
+        raise click.UsageError("--slurm-arg needs --executor slurm")
     try:
         Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
-                   metrics_file=metrics_file).run()  # metrics-file
-    except FatalWatchError as exc:
+                   metrics_file=metrics_file,
+                   executor=_executor(executor, folder, max_workers, slurm_args)).run()
+    except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
         sys.exit(1)
+
+
+def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
+    if name != "slurm":
+        return None  # the supervisor's default: the local pool
+    from proxx.slurm.executor import SlurmExecutor
+
+    return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from typing import Any
 
 from proxx.claims import try_lock
 from proxx.misplaced import find_misplaced
+from proxx.slurm import sidecar as slurm_record
 from proxx.watchfolder import STATES, Layout, is_candidate
 
 RECENT_FAILURES = 10
@@ -75,7 +76,14 @@ def _running(layout: Layout, name: str) -> dict[str, Any]:
         "note": owner.get("note"),
         # A free lock means the runner died: the next scan of any runner recovers it.
         "runner_alive": fd is None,
+        # Submitted to Slurm: the job may run on without its runner (docs/SLURM.md).
+        "slurm_job_id": slurm_job_id(path),
     }
+
+
+def slurm_job_id(claim_path: str) -> str | None:
+    record = slurm_record.read(claim_path)
+    return record.slurm_job_id if record is not None else None
 
 
 def _failures(layout: Layout) -> list[dict[str, Any]]:
@@ -186,6 +194,10 @@ def render_text(status: dict[str, Any]) -> str:
     lines = [f"{status['folder']}: " + ", ".join(f"{c[s]} {s}" for s in STATES)]
     for job in status["running"]:
         alive = "" if job["runner_alive"] else "  [runner dead: will be recovered]"
+        if job.get("slurm_job_id"):
+            alive = f"  [Slurm job {job['slurm_job_id']}" + (
+                "]" if job["runner_alive"] else
+                ": runner dead; a --executor slurm runner re-attaches to it]")
         note = f"  ({job['note']})" if job.get("note") else ""
         lines.append(f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
                      f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"

@@ -31,12 +31,13 @@ from proxx.deadlines import Deadlines
 from proxx.dispatch import Dispatcher
 from proxx.executor import Executor, JobNoted, PoolEvent
 from proxx.fsutil import write_atomic
-from proxx.metrics import MetricsFile  # metrics-file
-from proxx.misplaced import MisplacedWarner  # misplaced-files warning
+from proxx.metrics import MetricsFile
+from proxx.misplaced import MisplacedWarner
 from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
 from proxx.results import JobResult, Recovery, not_started
+from proxx.slurm import sidecar as slurm_record
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
 from proxx.watchfolder import (
@@ -84,7 +85,7 @@ class Supervisor:
     def __init__(
         self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
         worker_target: str = WORKER_TARGET, deadlines: Deadlines | None = None,
-        executor: Executor | None = None, metrics_file: str | None = None,  # metrics-file
+        executor: Executor | None = None, metrics_file: str | None = None,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -93,8 +94,8 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
-        self.misplaced = MisplacedWarner(self.layout.root)  # misplaced-files warning
-        self.metrics = MetricsFile(self.layout.root, metrics_file)  # metrics-file
+        self.misplaced = MisplacedWarner(self.layout.root)
+        self.metrics = MetricsFile(self.layout.root, metrics_file)
         self.executor: Executor = executor or LocalPool(
             max_workers, target=worker_target, deadlines=deadlines)
         self.dispatch = Dispatcher(self.executor, "proxx watch")
@@ -102,6 +103,7 @@ class Supervisor:
         self.unfinished: list[Unfinished] = []
         self.counts = Counts()
         self._pending_left = True
+        self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
         self._reported: set[str] = set()  # names whose trouble was logged once already
 
     # -- start / run / halt ----------------------------------------------------------------
@@ -119,11 +121,11 @@ class Supervisor:
                 self.retry_unfinished()
                 self.recover_orphans()
                 self.claim_jobs()
-                self._write_metrics()  # metrics-file
+                self._write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
                 self.react_to_signals()
             self.drain_on_shutdown()
-            self._write_metrics(force=True)  # metrics-file
+            self._write_metrics(force=True)
         except FatalWatchError as exc:
             self.abandon(str(exc))
             raise
@@ -162,7 +164,7 @@ class Supervisor:
 
     def claim_jobs(self) -> None:
         names = self.intake.scan()
-        self.misplaced.check()  # misplaced-files warning
+        self.misplaced.check()
         self._pending_left = bool(names)
         for i, name in enumerate(names):
             # A stop can arrive at any moment: claiming on would fail every pending
@@ -257,6 +259,8 @@ class Supervisor:
                 return
             self._file(orphan, result, _state_of(result))
             return
+        if self._reattach(orphan):
+            return
         if self.executor.free_slots() == 0:
             orphan.release()  # picked up again once a worker is free
             return
@@ -266,6 +270,33 @@ class Supervisor:
                     extra={"job_id": job_id, "state": "recovering"})
         self.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)
+
+    def _reattach(self, orphan: Claim) -> bool:
+        """A claim submitted to Slurm (it has a `.slurm` record) may still be running there:
+        a Slurm runner re-attaches to it; any other runner leaves it alone (never fails it)."""
+        record = slurm_record.read(orphan.path)
+        if record is None:
+            return False
+        adopt = getattr(self.executor, "adopt", None)
+        req = StartJob(job_id=record.job_id, kind="run", jobspec_path=orphan.path,
+                       base_dir=self.layout.root, worker_id=0)
+        if adopt is None:
+            if orphan.name not in self._not_ours:
+                log.warning("%s was submitted to Slurm by a runner that is gone; only a "
+                            "`--executor slurm` runner can collect it", orphan.name)
+                self._not_ours.add(orphan.name)
+            orphan.release()
+            return True
+        answer = adopt(req, record)
+        if answer == "retry":
+            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
+            return True
+        if answer == "absent":
+            return False
+        started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+        self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
+        self._write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
+        return True
 
     def _finished(self, job: Running, outcome: JobOutcome) -> None:
         result = result_of(outcome, started=job.started, jobspec_path=job.claim.path,
@@ -361,9 +392,9 @@ class Supervisor:
                  extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
                         "reason": reason or None})
 
-    def _write_metrics(self, force: bool = False) -> None:  # metrics-file
-        self.metrics.update(self.counts.completed, self.counts.failed_by_reason,  # metrics-file
-                            self.executor.worker_restarts, force=force)  # metrics-file
+    def _write_metrics(self, force: bool = False) -> None:
+        self.metrics.update(self.counts.completed, self.counts.failed_by_reason,
+                            self.executor.worker_restarts, force=force)
 
     def _write_sidecar(self, name: str, job_id: str, worker_id: int,
                        note: str | None = None) -> None:

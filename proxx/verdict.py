@@ -24,6 +24,7 @@ def result_of(
         "jobspec_path": jobspec_path, "worker_id": outcome.worker_id,
         "worker_started_at": outcome.worker_started_at, "concurrency_mode": mode,
         "engine_versions": outcome.engine_versions, "recovery": recovery,
+        "executor": outcome.executor_info,
     }
     if outcome.recovered is not None:
         rec = outcome.recovered

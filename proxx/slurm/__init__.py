@@ -1,0 +1,14 @@
+"""Running watch-folder jobs as Slurm batch jobs (`proxx watch --executor slurm`).
+
+The supervisor still only moves names: each claimed JobSpec becomes one
+`sbatch --no-requeue` job whose step (`workers.slurm_step`) runs the worker
+code for that one job on a node and appends the worker's protocol messages,
+as JSON lines, to a spool file beside the claim in `running/`. The supervisor
+tails the spool and polls Slurm; Slurm's end state decides how a job that did
+not report its own end failed. Modules:
+
+- `states`: parsing `squeue`/`scontrol` output, Slurm end state → failure reason
+- `client`: the `sbatch`/`squeue`/`scontrol`/`scancel` calls, with timeouts
+- `spool`: incremental, bounded reading of a spool file
+- `sidecar`: the Slurm job id recorded with a claim, for re-attaching after a restart
+"""

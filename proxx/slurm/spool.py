@@ -1,0 +1,78 @@
+"""The per-job spool file: the worker's protocol messages as JSON lines.
+
+The step appends (and fsyncs) one line per message (`workers.slurm_step`); the supervisor reads what
+was added since its last look. Only complete lines count, so a reader never
+sees half a message; a line longer than MAX_LINE, or one that does not decode,
+is garbage and fails the job (as a garbled pipe would).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from proxx.errors import ProxxError
+from proxx.watchfolder import fit_name
+
+MAX_LINE = 1 << 20  # the largest message (a job's planned clips) is far below this
+T = TypeVar("T")
+
+
+class SpoolGarbage(ProxxError):
+    """The spool holds something that is not a message: the worker is not to be trusted."""
+
+
+def spool_path(claim_path: str) -> str:
+    """Beside the claim: `running/NAME.json` → `running/.NAME.json.spool` (a dot-file: intake
+    and status ignore it; shortened like every name the watch folder derives)."""
+    folder, name = os.path.split(claim_path)
+    return os.path.join(folder, fit_name(f".{name}", ".spool"))
+
+
+@dataclass
+class SpoolReader(Generic[T]):
+    path: str
+    decode: Callable[[bytes], T]
+    max_line: int = MAX_LINE
+    offset: int = 0
+    lines: int = 0
+    _partial: bytes = field(default=b"", repr=False)
+
+    def read_new(self) -> list[T]:
+        """Messages completed since the last call; [] when the file does not exist yet."""
+        try:
+            # Reopened each time: on NFS a fresh open revalidates the cached size.
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(self.max_line + 1)
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        *complete, self._partial = data.split(b"\n")
+        if len(self._partial) > self.max_line:
+            raise SpoolGarbage(f"{self.path}: a line longer than {self.max_line} bytes")
+        out: list[T] = []
+        for raw in complete:
+            self.lines += 1
+            if len(raw) > self.max_line:
+                raise SpoolGarbage(f"{self.path}: line {self.lines} is longer than "
+                                   f"{self.max_line} bytes")
+            try:
+                out.append(self.decode(raw))
+            except ValueError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SpoolGarbage(f"{self.path}: line {self.lines} is not a worker message: "
+                                   f"{first}") from None
+        return out
+
+    def read_all_new(self) -> list[T]:
+        """Drain: keep reading until the file has nothing more (a burst can exceed one read)."""
+        out: list[T] = []
+        while True:
+            before = self.offset
+            out += self.read_new()
+            if self.offset == before:
+                return out
