@@ -14,14 +14,10 @@ named steps, `halt`. Signal handlers only record; the loop acts.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import logging
 import os
-import platform
-import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -30,13 +26,13 @@ from proxx.clock import iso, utc_now
 from proxx.deadlines import Deadlines
 from proxx.dispatch import Dispatcher
 from proxx.executor import Executor, JobNoted, PoolEvent
-from proxx.fsutil import write_atomic
+from proxx.filing import Clerk, not_a_jobspec_file, state_of
 from proxx.metrics import MetricsFile
 from proxx.misplaced import MisplacedWarner
 from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
-from proxx.results import JobResult, Recovery, not_started
+from proxx.results import Recovery, not_started
 from proxx.slurm import sidecar as slurm_record
 from proxx.tracker import JobOutcome
 from proxx.verdict import result_of
@@ -44,7 +40,6 @@ from proxx.watchfolder import (
     FatalWatchError,
     Intake,
     Layout,
-    finish,
     read_result,
     read_sidecar,
     resume,
@@ -61,24 +56,6 @@ class Running:
     job_id: str  # the result's job id (a recovered job keeps its original one)
     started: datetime
     recovery: Recovery | None = None
-
-
-@dataclass
-class Unfinished:
-    """A job whose result could not be written yet (disk full): retried each loop."""
-
-    claim: Claim
-    result: JobResult
-    state: str
-    logged: bool = False
-
-
-@dataclass
-class Counts:
-    completed: int = 0
-    failed: int = 0
-    recovered: int = 0
-    failed_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class Supervisor:
@@ -100,11 +77,9 @@ class Supervisor:
             max_workers, target=worker_target, deadlines=deadlines)
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.running: dict[str, Running] = {}  # by the request's job id
-        self.unfinished: list[Unfinished] = []
-        self.counts = Counts()
+        self.clerk = Clerk(self.layout)
         self._pending_left = True
         self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
-        self._reported: set[str] = set()  # names whose trouble was logged once already
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
@@ -134,7 +109,7 @@ class Supervisor:
 
     def halt(self) -> None:
         self.dispatch.close()
-        c = self.counts
+        c = self.clerk.counts
         log.info("stopped: %d completed, %d failed, %d recovered", c.completed, c.failed,
                  c.recovered)
 
@@ -143,20 +118,17 @@ class Supervisor:
         if self.dispatch.stop_requested:
             return True
         return (self.once and not self._pending_left and not self.running
-                and not self.unfinished)
+                and not self.clerk.unfinished)
 
     def retry_unfinished(self) -> None:
-        for job in list(self.unfinished):
-            self.unfinished.remove(job)
-            self._file(job.claim, job.result, job.state, logged=job.logged)
+        self.clerk.retry_unfinished()
 
     def recover_orphans(self) -> None:
-        own = {r.claim.name for r in self.running.values()} | {
-            u.claim.name for u in self.unfinished}
+        own = {r.claim.name for r in self.running.values()} | self.clerk.held()
         for path in stranded_results(self.layout):
             with self._guarded(f"stranded result {os.path.basename(path)}"):
                 if (filed := file_stranded(path)) is not None:
-                    self._remove_sidecar(filed[1])
+                    self.clerk.remove_sidecar(filed[1])
                     log.warning("filed a result a dead runner left in running/: %s", filed[0])
         for orphan in orphans(self.layout, own):
             with self._guarded(orphan.name, orphan):
@@ -204,7 +176,7 @@ class Supervisor:
         self.dispatch.interrupt_all()
         while self.running:
             self.handle(self.dispatch.wait(1.0))
-        self.retry_unfinished()
+        self.clerk.retry_unfinished()
 
     def abandon(self, why: str) -> None:
         """A fatal error: stop every job; their results cannot be filed, so say so."""
@@ -224,7 +196,7 @@ class Supervisor:
     def _claim(self, path: str) -> None:
         why = not_a_jobspec_file(path)
         if why is not None:
-            self._refuse(path, why)
+            self.clerk.refuse(path, why)
             return
         got = claim(path, self.layout.running)
         if got is not None:
@@ -236,7 +208,7 @@ class Supervisor:
                        base_dir=self.layout.root, worker_id=0)
         self.running[req.job_id] = Running(got, kind, job_id, utc_now(), recovery)
         worker = self.executor.submit(req)
-        self._write_sidecar(got.name, job_id, worker)
+        self.clerk.write_sidecar(got.name, job_id, worker)
         if kind == "run":
             log.info("job %s (%s): claimed by worker %d", job_id, got.name, worker,
                      extra={"job_id": job_id, "jobspec": got.name, "state": "claimed",
@@ -250,14 +222,14 @@ class Supervisor:
         if result is not None:
             log.warning("recovered %s from a dead runner (result was already written)",
                         orphan.name, extra={"job_id": result.job_id, "state": "recovered"})
-            self.counts.recovered += 1
+            self.clerk.counts.recovered += 1
             final = resume(self.layout, orphan.path, staged, result)
             if final is not None:
-                self._remove_sidecar(orphan.name)
+                self.clerk.remove_sidecar(orphan.name)
                 orphan.release()
-                self._count(result)
+                self.clerk.count(result)
                 return
-            self._file(orphan, result, _state_of(result))
+            self.clerk.file(orphan, result, state_of(result))
             return
         if self._reattach(orphan):
             return
@@ -268,7 +240,7 @@ class Supervisor:
         log.warning("recovered %s from a dead runner (%s); a worker accounts for its clips",
                     orphan.name, REASON,
                     extra={"job_id": job_id, "state": "recovering"})
-        self.counts.recovered += 1
+        self.clerk.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)
 
     def _reattach(self, orphan: Claim) -> bool:
@@ -295,7 +267,7 @@ class Supervisor:
             return False
         started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
         self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
-        self._write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
+        self.clerk.write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
         return True
 
     def _finished(self, job: Running, outcome: JobOutcome) -> None:
@@ -303,48 +275,15 @@ class Supervisor:
                            mode=self.mode, job_id=job.job_id, recovery=job.recovery)
         if job.kind == "recover" and outcome.recovered is not None and outcome.recovered.note:
             log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
-        self._file(job.claim, result, _state_of(result))
-
-    def _file(self, got: Claim, result: JobResult, state: str, *, logged: bool = False) -> None:
-        """Write the result and move the pair; on a full disk keep the claim and retry."""
-        try:
-            final = finish(self.layout, got.path, result, state=state)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
-                raise
-            if not logged:
-                log.error("job %s (%s): cannot write its result (%s); it stays claimed in "
-                          "running/ and is filed when space returns", result.job_id, got.name,
-                          exc.strerror, extra={"job_id": result.job_id, "state": "stalled"})
-            self.unfinished.append(Unfinished(got, result, state, logged=True))
-            return
-        self._remove_sidecar(got.name)
-        got.release()
-        self._count(result)
-        self._log_finished(got.name, result, final)
-
-    def _refuse(self, path: str, why: str) -> None:
-        """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
-        result = not_started(new_job_id(), path, utc_now(), validation_error=why)
-        try:
-            final = finish(self.layout, path, result, state="failed")
-        except FileNotFoundError:
-            return  # another runner refused it first
-        except OSError as exc:  # a full disk: it stays in pending/ for the next look
-            if path not in self._reported:
-                self._reported.add(path)
-                log.error("cannot refuse %s yet: %s", path, exc.strerror)
-            return
-        self._count(result)
-        self._log_finished(os.path.basename(path), result, final)
+        self.clerk.file(job.claim, result, state_of(result))
 
     def _fail_unhandled(self, name: str, got: Claim | None, exc: BaseException) -> None:
         """The last resort of `_guarded`: file the job as failed, with what went wrong.
 
         Said once per name (a file that keeps failing must not flood the log).
         """
-        first = name not in self._reported
-        self._reported.add(name)
+        first = name not in self.clerk.reported
+        self.clerk.reported.add(name)
         if first:
             log.exception("job %s: unexpected error while handling its files; failing it", name)
         why = f"the runner could not handle this job's files: {type(exc).__name__}: {exc}"
@@ -355,8 +294,8 @@ class Supervisor:
                 del self.running[job_id]
                 self.executor.cancel(job_id, why)  # its late outcome is ignored
         try:
-            self._file(got, not_started(new_job_id(), got.path, utc_now(), system_error=why),
-                       "failed")
+            self.clerk.file(got, not_started(new_job_id(), got.path, utc_now(),
+                                             system_error=why), "failed")
         except Exception:
             if first:
                 log.exception("job %s: could not file it either; it stays in running/", name)
@@ -373,78 +312,15 @@ class Supervisor:
             self._fail_unhandled(name, got, exc)
 
     # -- bookkeeping -----------------------------------------------------------------------
-    def _count(self, result: JobResult) -> None:
-        if result.status == "COMPLETED":
-            self.counts.completed += 1
-            return
-        self.counts.failed += 1
-        reason = _failure_reason(result)
-        self.counts.failed_by_reason[reason] = self.counts.failed_by_reason.get(reason, 0) + 1
-
-    def _log_finished(self, name: str, result: JobResult, final: str) -> None:
-        clip_errors = [f"{c.failure_reason}: {c.failure_detail}" for c in result.clips
-                       if c.status == "FAILED"]
-        reason = result.validation_error or result.system_error or (
-            clip_errors[0] if clip_errors else "")
-        log.info("job %s (%s): %s on worker %s in %.2f s → %s%s", result.job_id, name,
-                 result.status, result.worker_id, result.duration_seconds,
-                 os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
-                 extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
-                        "reason": reason or None})
-
     def _write_metrics(self, force: bool = False) -> None:
-        self.metrics.update(self.counts.completed, self.counts.failed_by_reason,
+        self.metrics.update(self.clerk.counts.completed, self.clerk.counts.failed_by_reason,
                             self.executor.worker_restarts, force=force)
-
-    def _write_sidecar(self, name: str, job_id: str, worker_id: int,
-                       note: str | None = None) -> None:
-        """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
-        info = {"job_id": job_id, "worker_id": worker_id, "pid": os.getpid(),
-                "host": platform.node(), "claimed_at": iso(utc_now()), "note": note}
-        try:
-            write_atomic(self.layout.sidecar(name), json.dumps(info).encode())
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.layout.sidecar(name), exc.strerror)
 
     def _noted(self, event: JobNoted) -> None:
         job = self.running.get(event.job_id)
         if job is not None:
             log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
-            self._write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
-
-    def _remove_sidecar(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.layout.sidecar(name))
-
-
-def _state_of(result: JobResult) -> str:
-    return "completed" if result.status == "COMPLETED" else "failed"
-
-
-def _failure_reason(result: JobResult) -> str:
-    if result.validation_error:
-        return "validation_error"
-    if result.interrupted:
-        return "interrupted"
-    for clip in result.clips:
-        if clip.status == "FAILED" and clip.failure_reason is not None:
-            return clip.failure_reason.value
-    return "system_error" if result.system_error else "unknown"
-
-
-def not_a_jobspec_file(path: str) -> str | None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None  # gone: the claim will notice
-    if stat.S_ISLNK(st.st_mode):
-        return ("a symlink is not accepted as a JobSpec (its target could change under the "
-                "runner); copy the file into pending/ instead")
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory is not a JobSpec"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (FIFO, socket or device); a JobSpec is a regular JSON file"
-    return None
+            self.clerk.write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
 
 
 __all__ = ["FatalWatchError", "Supervisor"]
