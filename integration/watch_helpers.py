@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,10 +42,10 @@ DRIVER = "import sys; from integration.watch_helpers import driver_main; driver_
 def driver_main(argv: list[str]) -> None:
     import argparse
 
-    from proxx import logs
-    from proxx.deadlines import Deadlines, default_render_limit
-    from proxx.supervisor import Supervisor
-    from proxx.watchfolder import FatalWatchError
+    from proxx.contract import logs
+    from proxx.contract.deadlines import Deadlines, default_render_limit
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
 
     p = argparse.ArgumentParser()
     p.add_argument("root")
@@ -64,7 +64,7 @@ def driver_main(argv: list[str]) -> None:
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
-        from proxx import watchfolder
+        from proxx.watch import folder as watchfolder
 
         def die(step: str) -> None:
             if step == a.die_after_step:
@@ -75,7 +75,7 @@ def driver_main(argv: list[str]) -> None:
     target = f"{module or 'integration.fake_workers'}:{name}"
     deadlines = Deadlines()
     if a.clip_timeout is not None:
-        limit = a.clip_timeout
+        limit: float = a.clip_timeout
 
         def render_limit(duration: float | None) -> float:
             if (duration or 0.0) > SHORT_LIMIT_OVER_S:
@@ -156,11 +156,13 @@ def wait_for(predicate: Callable[[], T], what: str, timeout: float = DEADLINE_S,
 
 
 # -- the watch folder -------------------------------------------------------------------
-def spec(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
+def spec(sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
     return spec_dict([str(s) for s in sources], output_dir, **overrides)
 
 
-def prores(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
+def prores(
+    sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any
+) -> dict[str, Any]:
     return spec(sources, output_dir, codec="prores_proxy", proxy_profile="proxy_prores_proxy",
                 **overrides)
 
@@ -223,7 +225,8 @@ def partials(out_dir: Path) -> list[str]:
 def failed_clip(res: dict[str, Any]) -> dict[str, Any]:
     failed = [c for c in res["clips"] if c["status"] == "FAILED"]
     assert len(failed) == 1, f"expected exactly one FAILED clip in {json.dumps(res, indent=1)}"
-    return failed[0]
+    clip: dict[str, Any] = failed[0]
+    return clip
 
 
 # -- supervisors -------------------------------------------------------------------------
@@ -263,9 +266,9 @@ class Watch:
         return [p for p in self.procs() if p.pid != self.pid]
 
     def workers(self) -> list[ProcInfo]:
-        """Worker processes: the supervisor's python children (started via proxx.child)."""
+        """Worker processes: the supervisor's python children (started via proxx.runtime.child)."""
         return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
-                and "proxx.child" in p.argv]
+                and "proxx.runtime.child" in p.argv]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""
