@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,12 @@ def clip(clip_cache: Path) -> Callable[..., Path]:
     """clip(name, **make_clip kwargs) → a cached tiny clip (copy it before damaging it)."""
 
     def factory(name: str = "clip.mov", **kwargs: Any) -> Path:
-        path = clip_cache / name
+        # Keyed by every argument, not the name alone: one name may be asked for with
+        # different content, and the file name itself matters (outputs derive from it).
+        key = hashlib.sha256(json.dumps(kwargs, sort_keys=True, default=str).encode())
+        path = clip_cache / key.hexdigest()[:12] / name
         if not path.exists():
+            path.parent.mkdir(exist_ok=True)
             make_clip(path, **kwargs)
         return path
 

@@ -5,7 +5,10 @@ no other folder's conftest shadows."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +50,14 @@ def make_clip(
     return path
 
 
+def redcode(path: Path, magic: bytes = b"RED2") -> Path:
+    """A REDCODE-signed file (size word, then the magic at byte 4): routes to Resolve.
+
+    The body is fixed bytes, so two calls make the same file."""
+    path.write_bytes(struct.pack(">I", 300) + magic + bytes(292))
+    return path
+
+
 def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "jobspec_version": "1.0.0",
@@ -68,3 +79,29 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
     return subprocess.run([*PROXX, *args], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout, stdin=subprocess.DEVNULL,
                           env={**os.environ, **(env or {})})
+
+
+def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
+    """A copy of `source` cut to `keep` of its bytes: a damaged file, as a crash leaves one.
+
+    Made from a `+faststart` MOV (index at the front), ffprobe still reads it
+    while FFmpeg fails to decode its end."""
+    data = source.read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target
+
+
+def ffprobe_video(path: Path | str) -> dict[str, Any]:
+    """The first video stream of `path` as ffprobe reports it (codec_name, width, height…)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams",
+                          "-select_streams", "v:0", str(path)],
+                         capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+    streams: list[dict[str, Any]] = json.loads(out.stdout)["streams"]
+    assert streams, f"{path}: no video stream"
+    return streams[0]
+
+
+def identity(path: Path | str) -> tuple[int, int, str]:
+    """Inode, mtime and content hash: equal before and after means nobody replaced the file."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, hashlib.sha256(Path(path).read_bytes()).hexdigest()

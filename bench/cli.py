@@ -12,18 +12,31 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import attribution, breakdown, encoders, latency, memory, overhead, scale, throughput
+from bench import (
+    attribution,
+    breakdown,
+    encoders,
+    latency,
+    memory,
+    overhead,
+    scale,
+    threads,
+    throughput,
+    uhd,
+)
 from bench.common import Ctx, become_subreaper, load
 from bench.report import Report, git_state, machine, render
 
 BENCHMARKS: dict[str, Callable[[Ctx, Report], None]] = {
     "overhead": overhead.run,  # 1. proxx run vs the same commands
+    "uhd": uhd.run,  # 4K ProRes HQ → H.264: vs its own argv and vs the editor's command
     "breakdown": breakdown.run,  # the pieces: imports, ffprobe, worker boot, fsync …
     "throughput": throughput.run,  # 2. proxx watch --once vs xargs -P
     "latency": latency.run,  # 3. pickup latency
     "scale": scale.run,  # 4. 10 000 pending, 1 000 quick jobs
     "memory": memory.run,  # 5. peak RSS
-    "encoders": encoders.run,  # prores_ks vs prores_aw, x264 threads
+    "encoders": encoders.run,  # prores_ks vs prores_aw
+    "threads": threads.run,  # encoder threads per profile: speed at 1/2/4/8, byte-stability
 }
 
 

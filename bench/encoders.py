@@ -3,9 +3,8 @@
 - `prores_ks` (what Proxx uses) against `prores_aw`, ProRes Proxy 960×540:
   speed with default threads (3 runs each, interleaved), and whether each is
   byte-stable across those 3 runs and across encoder thread counts 1 and 2.
-- libx264 with Proxx's encoder `-threads:v 1` against FFmpeg's default
-  threading, one job alone and two jobs at once (2 cores), and whether the
-  bytes repeat.
+
+Encoder threading (x264, x265, ProRes, DNxHR at 1/2/4/8 threads) is `bench/threads.py`.
 """
 
 from __future__ import annotations
@@ -58,12 +57,11 @@ def _digest(path: Path) -> str:
 
 def _with_threads(argv: list[str], threads: int | None) -> list[str]:
     """Encoder threads as an output option just before `-f` (None: FFmpeg's default)."""
-    i = len(argv) - 1 - argv[::-1].index("-f")
     out = list(argv)
     if "-threads:v" in out:
         j = out.index("-threads:v")
         del out[j:j + 2]
-        i -= 2
+    i = len(out) - 1 - out[::-1].index("-f")
     return out if threads is None else [*out[:i], "-threads:v", str(threads), *out[i:]]
 
 
@@ -130,39 +128,7 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
     rep.raw["encoders/prores"] = {"times": times, "hashes": hashes}
 
 
-def x264(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
-    t1 = proxx_argv(ctx, "hd_h264", src)
-    if t1[t1.index("-threads:v") + 1] != "1":
-        raise RuntimeError("Proxx's H.264 argv no longer sets -threads:v 1")
-    argv = {"threads 1": t1, "default threads": _with_threads(t1, None)}
-    rounds = 1 if ctx.quick else 3
-    times: dict[tuple[str, int], list[float]] = {}
-    hashes: dict[str, set[str]] = {k: set() for k in argv}
-    ctx.log(f"encoders: x264 -threads:v 1 vs default, 1 and 2 concurrent, {rounds} round(s)")
-    for r in range(rounds):
-        for conc in (1, 2):
-            keys = list(argv) if r % 2 == 0 else list(argv)[::-1]
-            for key in keys:
-                dt, hs = runner.many([argv[key]] * conc)
-                times.setdefault((key, conc), []).append(dt)
-                hashes[key].update(hs)
-    for conc in (1, 2):
-        a, b = median(times[("threads 1", conc)]), median(times[("default threads", conc)])
-        rep.row(section="encoders",
-                name=f"x264 1080p→540p, {conc} job(s) at once: -threads:v 1 speed ÷ default",
-                value=f"{b / a:.2f}×", target="(trade-off)", proxx=f"threads 1: {fmt_s(a)}",
-                bare=f"default: {fmt_s(b)}",
-                noise=f"{spread_pct(times[('threads 1', conc)]):.0f}% / "
-                      f"{spread_pct(times[('default threads', conc)]):.0f}%", n=str(rounds))
-    n_runs = 3 * rounds
-    for key, seen in hashes.items():
-        rep.detail("encoders", f"x264 {key}: distinct outputs over {n_runs} runs", str(len(seen)),
-                   "1 = byte-stable")
-    rep.raw["encoders/x264"] = {f"{k}/{c}": v for (k, c), v in times.items()}
-
-
 def run(ctx: Ctx, rep: Report) -> None:
     src = hd_clip(ctx)
     runner = Runner(ctx.fresh("encoders"))
     prores(ctx, rep, src, runner)
-    x264(ctx, rep, src, runner)

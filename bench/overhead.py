@@ -166,7 +166,7 @@ def run(ctx: Ctx, rep: Report) -> None:
     sources = copies(tiny_clip(ctx), ctx.work / "tiny-sources", n_clips, stem="tiny")
     ctx.log(f"overhead: {n_clips} tiny clips, proxx run vs the same commands")
     tiny = compare_run(ctx, "tiny", sources, pairs)
-    _report(ctx, rep, f"tiny job ({n_clips} × 2 s 640×360)", tiny, 1.15, n_clips)
+    _report(ctx, rep, f"tiny job ({n_clips} × 2 s 640×360)", tiny, 1.10, n_clips)
     ctx.commands["tiny_h264"] = tiny.commands[0]
 
     hd = hd_clip(ctx)

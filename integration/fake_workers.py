@@ -1,7 +1,7 @@
 """Worker targets that misbehave on purpose, for the crash matrix.
 
 Each is a module-level function taking the worker's end of the pipe, so the
-forkserver child can import it by name (`integration.fake_workers.NAME`).
+worker trampoline (proxx.child) can import it by name (`integration.fake_workers:NAME`).
 
 A misbehaving worker behaves exactly like the real one (real FFmpeg, real
 verification) for every job except those whose first output name contains
@@ -115,7 +115,12 @@ def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
     conn.send_bytes(encode(JobFinished(job_id=plan.job_id, engine_versions={})))
 
 
-# -- targets (module level: the forkserver child imports them by name) ---------------
+def _raise(conn: Connection, plan: JobPlan) -> None:
+    _clip_started(conn, plan)
+    raise RuntimeError("the engine exploded in a way nobody tried")
+
+
+# -- targets (module level: proxx.child imports them by name) ------------------------
 def exit_on_job(conn: Connection) -> None:
     _serve(conn, _exit_on_receipt)
 
@@ -134,6 +139,10 @@ def garbage_framed_on_job(conn: Connection) -> None:
 
 def garbage_raw_on_job(conn: Connection) -> None:
     _serve(conn, _garbage_raw)
+
+
+def raise_on_job(conn: Connection) -> None:
+    _serve(conn, _raise)
 
 
 def stop_between_clips_on_job(conn: Connection) -> None:

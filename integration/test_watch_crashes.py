@@ -160,6 +160,8 @@ MISBEHAVING = [
     ("segfault_on_job", "SIGSEGV"),
     ("garbage_framed_on_job", "invalid message"),
     ("garbage_raw_on_job", "unreadable"),
+    # Causes, not codes: the exception's last line travels as the worker's last words.
+    ("raise_on_job", "(RuntimeError: the engine exploded in a way nobody tried)"),
 ]
 
 

@@ -1,7 +1,7 @@
 """Shared helpers for the `proxx watch` integration tests.
 
 Everything runs in real subprocesses: the supervisor (the real CLI, or a small
-driver that injects a fake worker target), its forkserver, its workers and
+driver that injects a fake worker target), its workers and
 their FFmpeg. Each supervisor is started in a new session, so every process
 it ever started — even one orphaned by a kill -9 — is found by its session id
 in /proc, and nothing is looked up by name.
@@ -53,6 +53,7 @@ def driver_main(argv: list[str]) -> None:
     p.add_argument("--max-workers", type=int, default=1)
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")
+    p.add_argument("--metrics-file", default=None)
     p.add_argument("--clip-timeout", type=float, default=None,
                    help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
                    "test clips); shorter ones keep the default, so that a loaded machine "
@@ -84,7 +85,8 @@ def driver_main(argv: list[str]) -> None:
         deadlines = Deadlines(render=render_limit)
     try:
         Supervisor(a.root, max_workers=a.max_workers, poll_seconds=a.poll_seconds,
-                   once=a.once, worker_target=target, deadlines=deadlines).run()
+                   once=a.once, worker_target=target, deadlines=deadlines,
+                   metrics_file=a.metrics_file).run()
     except FatalWatchError as exc:
         print(f"driver: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -254,7 +256,7 @@ class Watch:
                                  f" log:\n{self.log()}") from None
 
     def procs(self) -> list[ProcInfo]:
-        """Every live process of this supervisor's session (it, forkserver, workers, FFmpeg)."""
+        """Every live process of this supervisor's session (it, its workers, FFmpeg)."""
         return session_procs(self.pid)
 
     def leftovers(self) -> list[ProcInfo]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,9 @@ def _emit_result(result: JobResult) -> None:
               help="Seconds between scans of pending/ (a finished job also triggers a scan).")
 @click.option("--once", is_flag=True,
               help="Process what is in pending/ now, wait for it to finish, then exit.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),
+              help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
+                   "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local",
               show_default=True,
               help="Where jobs run: local worker processes, or one Slurm batch job each "
@@ -130,8 +134,8 @@ def _emit_result(result: JobResult) -> None:
 @click.option("--slurm-arg", "slurm_args", multiple=True, metavar="ARG",
               help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
               "(repeatable; --executor slurm only).")
-def watch(folder: str, max_workers: int, poll_seconds: float, once: bool, executor: str,
-          slurm_args: tuple[str, ...]) -> None:
+def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
+          metrics_file: str | None, executor: str, slurm_args: tuple[str, ...]) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
     \b
@@ -152,6 +156,7 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool, execut
         raise click.UsageError("--slurm-arg needs --executor slurm")
     try:
         Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
+                   metrics_file=metrics_file,
                    executor=_executor(executor, folder, max_workers, slurm_args)).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
@@ -164,6 +169,45 @@ def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) ->
     from proxx.slurm.executor import SlurmExecutor
 
     return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
+
+
+@cli.command()
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the new JobSpec here (never over an existing file) instead of stdout.")
+def remainder(result_file: str, output: str | None) -> None:
+    """Write a JobSpec for the clips of an unfinished job that did not complete.
+
+    RESULT.json is the result of a PARTIAL, FAILED, interrupted or recovered job;
+    its original JobSpec is found through the result (`_metadata`) or beside it.
+    The new JobSpec keeps every field of the original and lists only the clips
+    that are not COMPLETED, with absolute paths; their proxies get exactly the
+    names the original job would have given them (with {index} in the template
+    that takes JobSpec 1.1.0's source_indices). Exit 0 when written, 1 when
+    there is nothing to resubmit or the result cannot be used (reason on stderr).
+    """
+    from proxx.remainder import RemainderRefused, write_new
+    from proxx.remainder import remainder as build
+
+    try:
+        rem = build(result_file)
+        if output is not None:
+            write_new(os.path.abspath(output), rem)
+    except RemainderRefused as exc:
+        click.echo(f"proxx remainder: {exc}", err=True)
+        sys.exit(1)
+    if output is None:
+        sys.stdout.write(rem.to_json())
+    click.echo(f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+               f" (original JobSpec {rem.original_jobspec})", err=True)
+    for c in rem.clips:
+        click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
+    for path in rem.existing_outputs:
+        click.echo(f"proxx remainder: warning: {path} already exists; the new job will refuse "
+                   "it until it is moved away (Proxx never overwrites)", err=True)
+    if output is not None:
+        click.echo(f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
+                   "or move it into the watch folder's pending/", err=True)
 
 
 @cli.command()
@@ -213,8 +257,9 @@ def schema(which: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def profiles(as_json: bool) -> None:
-    """List proxy profiles: engine, codecs, frame size, quality and audio policy."""
-    from proxx.profiles import CODEC_CONTAINERS, FPS_MODES, PROFILES
+    """List proxy profiles (engine, codecs, frame size, quality, audio policy), then the
+    codec/container pairs and the fps modes a JobSpec may name."""
+    from proxx.profiles import CODEC_CONTAINERS, FORCED_RATES, FPS_MODES, PROFILES, fps_label
 
     rows = [p.row() for p in PROFILES.values()]
     if as_json:
@@ -224,27 +269,49 @@ def profiles(as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
                    f" {r['quality']} | audio: {r['audio']}")
+    click.echo("\ncodec → container(s):")
+    for codec, containers in CODEC_CONTAINERS.items():
+        click.echo(f"  {codec:<13} {', '.join(containers)}")
+    click.echo("\nfps_mode:")
+    click.echo(f"  {FPS_MODES[0]:<20} keep the source's frame rate")
+    for mode in FPS_MODES[1:]:
+        rate = FORCED_RATES[mode]
+        exact = f" (exactly {rate})" if rate.denominator != 1 else ""
+        click.echo(f"  {mode:<20} {fps_label(mode)} fps{exact}")
 
 
 @cli.command()
 @click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
               default=Path("proxx-demo"), show_default=True,
-              help="Folder for the sample clips, the JobSpec and the proxies.")
+              help="Parent folder: each run works in a new DIR/run-N of its own.")
 def demo(root: Path) -> None:
-    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies."""
+    """Generate sample clips (timecode, audio), write a JobSpec, and render proxies.
+
+    Every run creates a new DIR/run-N and works only there: nothing else in DIR
+    (your files, earlier runs) is ever removed, replaced or reused.
+    """
     from proxx.demo import write_demo
+    from proxx.errors import SystemError_
     from proxx.runjob import run_spec_file
 
-    spec_path = write_demo(root.resolve())
+    try:
+        spec_path = write_demo(root.resolve())
+    except (OSError, SystemError_, subprocess.CalledProcessError) as exc:
+        click.echo(f"proxx demo: cannot prepare the demo in {root.resolve()}: {exc}", err=True)
+        sys.exit(4)
+    run_dir = spec_path.parent
     click.echo(f"demo JobSpec: {spec_path}", err=True)
     result = run_spec_file(str(spec_path))
     result_path = spec_path.with_suffix(".result.json")
-    result_path.write_text(result.to_json())
+    with open(result_path, "x") as fh:  # in this run's own folder: never over anything
+        fh.write(result.to_json())
     for clip in result.clips:
         click.echo(f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
                    f"({clip.output_size_bytes} bytes)", err=True)
-    click.echo(f"demo {result.status}: proxies in {root.resolve() / 'proxies'}, "
+    click.echo(f"demo {result.status}: proxies in {run_dir / 'proxies'}, "
                f"result JSON in {result_path}", err=True)
+    click.echo(f"(each demo run keeps its own {root.resolve()}/run-N; remove old ones with "
+               f"rm -r when you no longer want them)", err=True)
     sys.exit(int(result.exit_code()))
 
 

@@ -1,9 +1,17 @@
-"""`proxx demo`: make sample camera-like clips with FFmpeg, write a JobSpec, render it."""
+"""`proxx demo`: make sample camera-like clips with FFmpeg, write a JobSpec, render it.
+
+Each run works in a folder of its own, `DIR/run-N`, created by that run (an
+exclusive mkdir), so the demo never removes, replaces or reuses a file it did
+not make in this very run: whatever else DIR holds — the user's files, an
+earlier run, a damaged sample — is left exactly as it is. Samples are made
+fresh each run and probed before use.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,16 +44,52 @@ def make_sample(path: Path, size: str, rate: str, timecode: str, channels: int,
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
 
+def verify_sample(path: Path, size: str, channels: int, seconds: float = 2.0) -> None:
+    """The sample FFmpeg just wrote has the picture, sound and length asked for."""
+    ffprobe = shutil.which("ffprobe") or "ffprobe"
+    out = subprocess.run([ffprobe, "-v", "error", "-of", "json", "-show_streams",
+                          "-show_format", str(path)], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
+    try:
+        info = json.loads(out.stdout)
+        video = next(s for s in info["streams"] if s["codec_type"] == "video")
+        audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+        ok = (f"{video['width']}x{video['height']}" == size and audio["channels"] == channels
+              and abs(float(info["format"]["duration"]) - seconds) < 0.1)
+    except (ValueError, KeyError, StopIteration):
+        ok = False
+    if not ok:
+        raise SystemError_(f"the sample FFmpeg made at {path} does not probe as expected "
+                           f"({out.stderr.strip() or 'wrong streams or length'})")
+
+
+RUN_DIR = re.compile(r"run-([0-9]{1,9})")
+
+
+def new_run_dir(root: Path) -> Path:
+    """DIR/run-N for the first N above every existing run-N: a folder only this run owns."""
+    root.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for e in os.scandir(root) if (m := RUN_DIR.fullmatch(e.name))]
+    n = max(taken, default=0) + 1
+    while True:
+        run = root / f"run-{n}"
+        try:
+            run.mkdir()  # exclusive: a name that exists (even appearing now) is never reused
+        except FileExistsError:
+            n += 1
+            continue
+        return run
+
+
 def write_demo(root: Path) -> Path:
-    media, proxies = root / "camera", root / "proxies"
-    media.mkdir(parents=True, exist_ok=True)
-    proxies.mkdir(parents=True, exist_ok=True)
-    for leftover in proxies.iterdir():  # a demo re-run starts clean: these are ours
-        leftover.unlink()
+    run = new_run_dir(root)
+    media, proxies = run / "camera", run / "proxies"
+    media.mkdir()
+    proxies.mkdir()
     for name, size, rate, tc, ch in SAMPLES:
         target = media / f"{name}.mov"
-        if not target.exists():
-            make_sample(target, size, rate, tc, ch)
+        make_sample(target, size, rate, tc, ch)
+        verify_sample(target, size, ch)
     spec = {
         "jobspec_version": "1.0.0",
         "created_at": "2026-01-15T09:30:00+01:00",
@@ -58,6 +102,7 @@ def write_demo(root: Path) -> Path:
         "proxy_profile": "proxy_h264_low",
         "user_metadata": {"project": "proxx demo"},
     }
-    spec_path = root / "demo_job.json"
-    spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+    spec_path = run / "demo_job.json"
+    with open(spec_path, "x") as fh:
+        fh.write(json.dumps(spec, indent=2) + "\n")
     return spec_path

@@ -1,26 +1,24 @@
-"""ffprobe, once per file, parsed into the facts Proxx decides on.
+"""The facts Proxx decides on about one media file, read once per file.
 
-Shared by routing (supervisor side) and output verification (worker side):
-both must read a file the same way.
+Shared by routing, planning and output verification (all in worker
+processes): they must read a file the same way. `probe` reads it in-process
+through libav (`proxx.libav`); `parse_probe_json` reads ffprobe's JSON, for
+facts recorded elsewhere (tests of camera files that cannot be made here).
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
-import os
-import shutil
-import signal
-import subprocess
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel
 
-from proxx.errors import SystemError_
+from proxx.profiles import FORCED_RATES
 
-PROBE_TIMEOUT_S = 60
+# The rates a variable-frame-rate source may be conformed to (docs/MEDIA.md, §VFR):
+# the broadcast rates, never one derived from a timebase.
+STANDARD_RATES: tuple[Fraction, ...] = tuple(sorted(FORCED_RATES.values()))
+INTERLACED = frozenset({"tt", "bb", "tb", "bt"})
 
 
 class StreamFacts(BaseModel):
@@ -33,11 +31,19 @@ class StreamFacts(BaseModel):
     avg_frame_rate: str | None = None  # differs from frame_rate in variable-rate video
     nb_frames: int | None = None
     duration: float | None = None  # the stream's own, when the container says (not audio's)
+    start_time: float | None = None  # seconds; a MOV empty edit starts video after audio
     channels: int | None = None
     sample_rate: int | None = None
     pix_fmt: str | None = None
     rotation: int = 0  # display matrix, degrees: phones film portrait as rotated landscape
     sample_aspect_ratio: str | None = None  # "4/3" for anamorphic HDV; None when square
+    profile: str | None = None  # "Proxy", "HQ", "DNXHR LB", "High", …
+    field_order: str | None = None  # "progressive", or interlaced "tt" "bb" "tb" "bt"
+    # Copy-trimmed MOV/MP4: stored frames the edit list hides, the pictures a player
+    # shows, and the span those cover at `frame_rate` (a cut B-frame leaves a hole).
+    hidden_frames: int = 0
+    shown_frames: int | None = None
+    edit_frames: int | None = None
     tags: dict[str, str] = {}
 
 
@@ -91,14 +97,18 @@ class ProbeFacts(BaseModel):
         return None
 
     def frame_count(self) -> int | None:
-        """Frames in the video stream: the container's count, else duration × rate.
+        """Frames in the video stream as a player shows them.
 
-        The video stream's own duration comes before the file's: a file's duration
-        includes audio that runs longer than the picture (common in MKV).
+        With an edit list that hides frames, the span of the shown pictures;
+        else the container's count; else duration × rate. The video stream's
+        own duration comes before the file's: a file's duration includes audio
+        that runs longer than the picture (common in MKV).
         """
         v = self.video
         if v is None:
             return None
+        if v.edit_frames:
+            return v.edit_frames
         if v.nb_frames:
             return v.nb_frames
         duration = v.duration or self.duration
@@ -116,82 +126,74 @@ class ProbeFacts(BaseModel):
 
     @property
     def frame_count_exact(self) -> bool:
-        """True when frame_count() is the container's own count of a constant-rate stream."""
-        return self.video is not None and bool(self.video.nb_frames) and not self.variable_rate
+        """True when frame_count() is counted (not estimated) for a constant-rate stream."""
+        v = self.video
+        return v is not None and bool(v.nb_frames or v.edit_frames) and not self.variable_rate
 
-    def frame_count_at_rate(self) -> int | None:
-        """Frames a constant-rate render at `frame_rate` yields from this stream.
+    @property
+    def interlaced(self) -> bool:
+        v = self.video
+        return v is not None and v.field_order in INTERLACED
+
+    def conform_rate(self) -> Fraction | None:
+        """The constant rate a `preserve_source` proxy of this source has.
+
+        A constant-rate source keeps its rate, whatever it is. A variable-rate
+        one keeps its nominal rate when that is a standard rate (phone jitter,
+        a freeze); otherwise (a rate change makes libav's guess a timebase
+        multiple such as 120) it gets the standard rate nearest its average.
+        """
+        v = self.video
+        if v is None or v.frame_rate is None:
+            return None
+        rate = Fraction(v.frame_rate)
+        if not self.variable_rate or rate in STANDARD_RATES:
+            return rate
+        avg = Fraction(v.avg_frame_rate or v.frame_rate)
+        return min(STANDARD_RATES, key=lambda r: (abs(r - avg), r))
+
+    def video_lead(self) -> Fraction:
+        """How long after the earliest audio/video stream the picture starts (≥ 0 s)."""
+        v = self.video
+        if v is None or v.start_time is None:
+            return Fraction(0)
+        starts = [s.start_time for s in self.streams
+                  if s.codec_type in ("audio", "video") and s.start_time is not None]
+        return max(Fraction(0), Fraction(v.start_time) - Fraction(min(starts)))
+
+    def duration_of_video(self) -> Fraction | None:
+        v = self.video
+        duration = (v.duration if v is not None else None) or self.duration
+        return Fraction(duration) if duration else None
+
+    def frame_count_at_rate(self, rate: Fraction | None = None) -> int | None:
+        """Frames a constant-rate render at `rate` (default: the stream's) yields.
 
         The stream's own count for constant-rate video; for variable-rate video
         its duration × rate (FFmpeg fills the gaps to keep the rate constant).
         """
         v = self.video
-        if v is not None and v.frame_rate and self.variable_rate:
-            duration = v.duration or self.duration
-            if duration:
-                return round(Fraction(duration) * Fraction(v.frame_rate))
-        return self.frame_count()
-
-
-def ffprobe_path() -> str:
-    path = shutil.which("ffprobe")
-    if path is None:
-        raise SystemError_(
-            "ffprobe not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
-        )
-    return path
+        if v is None or v.frame_rate is None:
+            return None
+        src_rate = Fraction(v.frame_rate)
+        rate = src_rate if rate is None else rate
+        duration = self.duration_of_video()
+        if self.variable_rate and duration:
+            return round(duration * rate)
+        frames = self.frame_count()
+        return None if frames is None else round(frames * rate / src_rate)
 
 
 def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
-    argv = [ffprobe_path(), "-v", "error", "-of", "json", "-show_streams", "-show_format"]
-    if count_frames:
-        argv.append("-count_packets")
-    argv.append(path)
-    proc = _start_shielded(argv)
-    try:
-        stdout, stderr_bytes = proc.communicate(timeout=PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return ProbeFacts(path=path, ok=False, error=f"ffprobe timed out after {PROBE_TIMEOUT_S} s")
-    stderr = stderr_bytes.decode("utf-8", "replace").strip()
-    if proc.returncode != 0:
-        last = stderr.splitlines()[-1] if stderr else f"exit code {proc.returncode}"
-        return ProbeFacts(path=path, ok=False, error=f"ffprobe could not read the file: {last}")
-    try:
-        raw = json.loads(stdout or b"{}")
-    except json.JSONDecodeError as exc:
-        return ProbeFacts(path=path, ok=False, error=f"ffprobe printed invalid JSON: {exc}")
-    return parse_probe_json(path, raw)
+    """Read `path` in-process through libav (PyAV): no ffprobe process per file.
 
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    def preexec() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os._exit(137)
-
-    return preexec
-
-
-def _start_shielded(argv: list[str]) -> subprocess.Popen[bytes]:
-    """Start ffprobe out of reach of a terminal's Ctrl-C.
-
-    Ctrl-C goes to the whole foreground process group, and a probe killed by it
-    would read as "unsupported or damaged source": the supervisor decides what a
-    Ctrl-C means, and a probe takes milliseconds. The own process group is not
-    enough alone: subprocess applies it only after unblocking signals in the
-    child, so SIGINT stays blocked across the spawn (and exec keeps it blocked).
+    `count_frames` counts the video packets when the container declares no
+    frame count (MXF). The import is deferred: PyAV loads FFmpeg's libraries
+    (~0.2 s), which only the worker processes that probe should pay for.
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        # PDEATHSIG: a probe hung on a FIFO or a dead mount dies with its worker.
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, process_group=0,
-                                preexec_fn=_die_with_parent(os.getpid()))
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    from proxx import libav
+
+    return libav.probe(path, count_frames=count_frames)
 
 
 def parse_probe_json(path: str, raw: dict[str, Any]) -> ProbeFacts:
@@ -224,12 +226,15 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         frame_rate=_rate(rate),
         avg_frame_rate=_rate(avg),
         nb_frames=frames,
-        duration=_float(s.get("duration")) or _clock(tags.get("DURATION")),
+        duration=_float(s.get("duration")) or matroska_duration(tags.get("DURATION")),
+        start_time=_float(s.get("start_time")),
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),
         rotation=_rotation(s, tags),
         sample_aspect_ratio=_aspect(s.get("sample_aspect_ratio")),
+        profile=s.get("profile"),
+        field_order=s.get("field_order"),
         tags=tags,
     )
 
@@ -275,7 +280,7 @@ def _rate(v: Any) -> str | None:
     return str(value) if value > 0 else None
 
 
-def _clock(v: str | None) -> float | None:
+def matroska_duration(v: str | None) -> float | None:
     """Matroska's per-stream DURATION tag, HH:MM:SS.fffffffff, in seconds."""
     if not v:
         return None

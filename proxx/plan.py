@@ -35,13 +35,17 @@ def resolve_sources(spec: JobSpec, base_dir: str) -> list[str]:
 
 
 def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
-    width = max(3, len(str(len(sources))))
+    # JobSpec 1.1.0 may carry each source's number in the job it came from (a
+    # remainder), so {index} names match that job's; 1.0.0 numbers 1..N.
+    numbers, count = spec.index_numbers()
+    width = max(3, len(str(count)))
     created = spec.created
     names = []
     for i, src in enumerate(sources):
         stem, ext = os.path.splitext(os.path.basename(src))
         values = {
-            "source_name": stem, "source_ext": ext.lstrip("."), "index": f"{i + 1:0{width}d}",
+            "source_name": stem, "source_ext": ext.lstrip("."),
+            "index": f"{numbers[i]:0{width}d}",
             "codec": spec.codec, "profile": spec.proxy_profile, "fps": fps_label(spec.fps_mode),
             "date": created.strftime("%Y%m%d"), "time": created.strftime("%H%M%S"),
         }

@@ -23,6 +23,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class MediaFacts(_Model):
+    """What relinking depends on, as probed from one file (source or proxy)."""
+
+    frames: int | None = None  # as a player shows them (edit list applied)
+    frame_rate: str | None = None  # exact "num/den" or integer
+    average_frame_rate: str | None = None  # set for a variable-frame-rate file only
+    field_order: str | None = None
+    timecode: str | None = None
+    reel_name: str | None = None
+    audio_channels: list[int] = Field(default_factory=list)  # per audio stream
+
+
+class Fidelity(_Model):
+    """Source vs proxy, compared by verification; `notes` say what differs on purpose."""
+
+    source: MediaFacts
+    proxy: MediaFacts | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
 class ClipResult(_Model):
     source_path: str
     output_path: str | None
@@ -39,6 +59,8 @@ class ClipResult(_Model):
     # Environmental failure (disk full, permission denied): exit code 4, not 2.
     system_error: bool = False
     partial_output_path: str | None = None
+    fidelity: Fidelity | None = None  # compared facts, when the output was verified
+    output_sha256: str | None = None  # hex SHA-256 of the published proxy's bytes
 
 
 class Metadata(_Model):

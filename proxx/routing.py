@@ -1,7 +1,7 @@
 """Engine routing: which engine renders a source, and why (deterministic, no override).
 
 The order follows RAW_DETECTION.md: magic bytes first (cheap, and the only
-signal for files ffprobe cannot open), then what ffprobe reports, then the
+signal for files libav cannot open), then what the probe reports, then the
 extension — only for formats with no public signature, and only when the
 content does not contradict the name. Whatever FFmpeg decodes goes to
 FFmpeg; a file that is neither decodable nor recognisably RAW is rejected as
@@ -56,9 +56,9 @@ class RouteDecision:
 
 
 def route_source(path: str) -> RouteDecision:
-    """Decide one source's engine from its bytes, then (only if needed) ffprobe."""
+    """Decide one source's engine from its bytes, then (only if needed) the probe."""
     try:
-        # A FIFO or device would block the read (and ffprobe) forever.
+        # A FIFO or device would block the read (and libav) forever.
         if not stat.S_ISREG(os.stat(path).st_mode):
             return _reject(path, f"{REJECTED}: not a regular file")
         signature, size = sniff(path)
@@ -72,7 +72,7 @@ def route_source(path: str) -> RouteDecision:
 
 
 def route_probed(path: str, facts: ProbeFacts) -> RouteDecision:
-    """Decide from ffprobe's facts (and the extension) once no magic bytes matched."""
+    """Decide from the probe's facts (and the extension) once no magic bytes matched."""
     video = facts.video
     raw = _raw_in_probe(facts, video) if video is not None else None
     if raw is not None:
@@ -97,7 +97,7 @@ def route_probed(path: str, facts: ProbeFacts) -> RouteDecision:
 def _by_signature(path: str, sig: Signature) -> RouteDecision:
     if not sig.movie:
         return _reject(path, f"{sig.signal}: {sig.format}, not a movie clip Proxx can render")
-    # ffprobe is not run: the bytes decided, and it would fail or mislead
+    # The file is not probed: the bytes decided, and libav would fail or mislead
     # (REDCODE and .ari do not open; a DNG probes as a plain TIFF).
     facts = ProbeFacts(path=path, ok=False, error=f"not probed: {sig.signal} decided the engine")
     return RouteDecision(path, Engine.RESOLVE, f"{sig.signal}: {sig.format} {NEEDS_RESOLVE}", facts)
@@ -106,8 +106,10 @@ def _by_signature(path: str, sig: Signature) -> RouteDecision:
 def _raw_in_probe(facts: ProbeFacts, video: StreamFacts) -> str | None:
     tag = (video.codec_tag_string or "").strip()
     if video.codec_name == "prores_raw":
-        # FFmpeg >= 8 decodes it, but only to undebayered sensor data.
-        return f"codec prores_raw: ProRes RAW {NEEDS_RESOLVE} (FFmpeg has no debayer)"
+        # FFmpeg >= 8 (PyAV's bundled libav) decodes it, but only to undebayered sensor data.
+        kind = PRORES_RAW_FOURCCS.get(tag, "ProRes RAW")
+        fourcc = f" (fourcc {tag})" if tag in PRORES_RAW_FOURCCS else ""
+        return f"codec prores_raw{fourcc}: {kind} {NEEDS_RESOLVE} (FFmpeg has no debayer)"
     if video.codec_name:
         return None
     if tag in PRORES_RAW_FOURCCS:

@@ -1,7 +1,12 @@
-"""JobSpec 1.0.0: the strict pydantic model and its loader.
+"""JobSpec 1.0.0 and 1.1.0: the strict pydantic model and its loader.
 
 Only what can be judged from the JSON itself lives here; what needs the
 filesystem or a probe lives in `proxx.plan`.
+
+1.1.0 adds two optional fields, `source_indices` and `source_count`, so that a
+JobSpec for the rest of an unfinished job (`proxx remainder`) gives its proxies
+the `{index}` numbers the original job would have given them. A 1.0.0 file
+reads exactly as before: the new fields are unknown fields there.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from proxx.errors import ValidationError
 from proxx.naming import template_tokens
@@ -27,6 +39,8 @@ from proxx.profiles import (
 )
 
 JOBSPEC_VERSION = "1.0.0"
+JOBSPEC_VERSIONS = ("1.0.0", "1.1.0")
+INDEX_FIELDS = ("source_indices", "source_count")  # 1.1.0 only
 MAX_SPEC_BYTES = 1024 * 1024  # a JobSpec is a page of JSON; 1 MiB is generous
 MAX_SOURCES = 10_000
 
@@ -49,12 +63,25 @@ class JobSpec(BaseModel):
     fps_mode: FpsMode
     proxy_profile: str
     user_metadata: dict[str, MetaValue] = Field(default_factory=dict)
+    # 1.1.0: each source's 1-based position in the job it was taken from, and
+    # that job's number of sources (which sets {index}'s zero padding).
+    source_indices: list[int] | None = None
+    source_count: int | None = None
 
     @field_validator("jobspec_version")
     @classmethod
     def _version(cls, v: str) -> str:
-        if v != JOBSPEC_VERSION:
-            raise ValueError(f"unsupported version {v!r}; this Proxx reads {JOBSPEC_VERSION!r}")
+        if v not in JOBSPEC_VERSIONS:
+            readable = " or ".join(repr(x) for x in JOBSPEC_VERSIONS)
+            raise ValueError(f"unsupported version {v!r}; this Proxx reads {readable}")
+        return v
+
+    @field_validator(*INDEX_FIELDS)
+    @classmethod
+    def _only_in_1_1(cls, v: Any, info: ValidationInfo) -> Any:
+        # Same words as pydantic's own extra-field error, so 1.0.0 reads as before.
+        if info.data.get("jobspec_version") == "1.0.0":
+            raise ValueError("unknown field (JobSpec 1.0.0 does not define it)")
         return v
 
     @field_validator("created_at")
@@ -116,7 +143,32 @@ class JobSpec(BaseModel):
                 "a job with several sources needs {index} or {source_name} in "
                 "output_name_template, or every proxy would get the same name"
             )
+        self._check_indices()
         return self
+
+    def _check_indices(self) -> None:
+        indices, count = self.source_indices, self.source_count
+        if indices is None and count is None:
+            return
+        if indices is None or count is None:
+            raise ValueError("source_indices and source_count go together: give both or neither")
+        if not 1 <= count <= MAX_SOURCES:
+            raise ValueError(f"source_count must be between 1 and {MAX_SOURCES}, not {count}")
+        if len(indices) != len(self.sources):
+            raise ValueError(f"source_indices has {len(indices)} entries for "
+                             f"{len(self.sources)} sources; give one per source")
+        for i, n in enumerate(indices):
+            if not 1 <= n <= count:
+                raise ValueError(f"source_indices[{i}] is {n}, outside 1..{count} (source_count)")
+            if i and n <= indices[i - 1]:
+                raise ValueError(f"source_indices must increase (source order is kept): "
+                                 f"source_indices[{i}] is {n} after {indices[i - 1]}")
+
+    def index_numbers(self) -> tuple[list[int], int]:
+        """Each source's {index} number and the count that sets the padding."""
+        if self.source_indices is not None and self.source_count is not None:
+            return list(self.source_indices), self.source_count
+        return list(range(1, len(self.sources) + 1)), len(self.sources)
 
     @property
     def created(self) -> datetime:
@@ -157,16 +209,18 @@ def validate_model(obj: dict[str, Any]) -> JobSpec:
     try:
         return JobSpec.model_validate(obj)
     except pydantic.ValidationError as exc:
-        raise ValidationError(describe_pydantic_error(exc)) from None
+        version = obj.get("jobspec_version")
+        raise ValidationError(describe_pydantic_error(
+            exc, version if version in JOBSPEC_VERSIONS else JOBSPEC_VERSION)) from None
 
 
-def describe_pydantic_error(exc: pydantic.ValidationError) -> str:
+def describe_pydantic_error(exc: pydantic.ValidationError, version: str = JOBSPEC_VERSION) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "JobSpec"
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field (JobSpec 1.0.0 does not define it)"
+            msg = f"unknown field (JobSpec {version} does not define it)"
         elif err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] == "literal_error":

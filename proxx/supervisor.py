@@ -31,6 +31,8 @@ from proxx.deadlines import Deadlines
 from proxx.dispatch import Dispatcher
 from proxx.executor import Executor, JobNoted, PoolEvent
 from proxx.fsutil import write_atomic
+from proxx.metrics import MetricsFile
+from proxx.misplaced import MisplacedWarner
 from proxx.pool import WORKER_TARGET, LocalPool
 from proxx.protocol import JobKind, StartJob, new_job_id
 from proxx.recovery import REASON, file_stranded, orphans, stranded_results
@@ -83,7 +85,7 @@ class Supervisor:
     def __init__(
         self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
         worker_target: str = WORKER_TARGET, deadlines: Deadlines | None = None,
-        executor: Executor | None = None,
+        executor: Executor | None = None, metrics_file: str | None = None,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -92,6 +94,8 @@ class Supervisor:
         self.mode: Literal["sequential", "parallel"] = (
             "sequential" if max_workers == 1 else "parallel")
         self.intake = Intake(self.layout)
+        self.misplaced = MisplacedWarner(self.layout.root)
+        self.metrics = MetricsFile(self.layout.root, metrics_file)
         self.executor: Executor = executor or LocalPool(
             max_workers, target=worker_target, deadlines=deadlines)
         self.dispatch = Dispatcher(self.executor, "proxx watch")
@@ -117,9 +121,11 @@ class Supervisor:
                 self.retry_unfinished()
                 self.recover_orphans()
                 self.claim_jobs()
+                self._write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
                 self.react_to_signals()
             self.drain_on_shutdown()
+            self._write_metrics(force=True)
         except FatalWatchError as exc:
             self.abandon(str(exc))
             raise
@@ -158,6 +164,7 @@ class Supervisor:
 
     def claim_jobs(self) -> None:
         names = self.intake.scan()
+        self.misplaced.check()
         self._pending_left = bool(names)
         for i, name in enumerate(names):
             # A stop can arrive at any moment: claiming on would fail every pending
@@ -384,6 +391,10 @@ class Supervisor:
                  os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
                  extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
                         "reason": reason or None})
+
+    def _write_metrics(self, force: bool = False) -> None:
+        self.metrics.update(self.counts.completed, self.counts.failed_by_reason,
+                            self.executor.worker_restarts, force=force)
 
     def _write_sidecar(self, name: str, job_id: str, worker_id: int,
                        note: str | None = None) -> None:

@@ -1,9 +1,18 @@
-"""Every FFmpeg profile renders, verifies, and is byte-identical when run again.
+"""Every FFmpeg profile renders, verifies, and gives the same bytes every time.
 
-DESIGN §7: same JobSpec + same environment = same output bytes. Two runs of
-one JobSpec (only output_dir differs, so the output names are the same) must
-produce identical files; and the recorded ffmpeg_command, pasted into a shell,
-reproduces those bytes too.
+DESIGN §7: same JobSpec + same environment = same output bytes, whatever
+--max-workers is. Each profile's JobSpec goes through three watch folders:
+
+- `one_cpu`: `proxx watch --once --max-workers 1`, the whole runner pinned to
+  one CPU (FFmpeg sizes its decoder and filter threads from the CPUs it may
+  use, so this is "a smaller machine");
+- `two_a`, `two_b`: `--max-workers 2`, all CPUs: two jobs render at once.
+
+The proxies (same names: only output_dir differs) must be byte-identical, and
+the recorded FFmpeg argv the same apart from the output path. Controls show
+the comparison can fail: a different x264/x265 thread count gives different
+bytes, which is why each profile fixes its count. The recorded
+`ffmpeg_command`, pasted into a shell, reproduces the proxy.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,10 +29,9 @@ from typing import Any
 
 import pytest
 
-from testkit import run_cli, spec_dict
+from testkit import make_clip, run_cli, spec_dict
 
 PROXX = [sys.executable, "-m", "proxx"]
-
 
 # The published table, as an operator reads it (`proxx profiles --json`).
 _TABLE: dict[str, Any] = json.loads(run_cli("profiles", "--json").stdout)
@@ -36,6 +45,7 @@ PROBED = {
     "dnxhr_lb": ("dnxhd", "DNXHR LB"), "dnxhr_sq": ("dnxhd", "DNXHR SQ"),
     "dnxhr_hq": ("dnxhd", "DNXHR HQ"),
 }
+RUNS = ("one_cpu", "two_a", "two_b")
 
 
 def _cases() -> list[tuple[str, str, str]]:
@@ -51,6 +61,45 @@ def _cases() -> list[tuple[str, str, str]]:
 CASES = _cases()
 
 
+def sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _pin_to_one_cpu() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _watch(root: Path, src: Path, workers: int, one_cpu: bool) -> dict[str, dict[str, Any]]:
+    """Every case as one JobSpec in `root/pending`, one `watch --once`; results by profile."""
+    out = root / "out"
+    out.mkdir(parents=True)
+    (root / "pending").mkdir()
+    for profile, codec, container in CASES:
+        (root / "pending" / f"{profile}.json").write_text(json.dumps(spec_dict(
+            [str(src)], out, codec=codec, container=container, proxy_profile=profile,
+            output_name_template="{source_name}_{profile}")))
+    proc = subprocess.run(
+        [*PROXX, "watch", str(root), "--once", "--max-workers", str(workers)],
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+        preexec_fn=_pin_to_one_cpu if one_cpu else None)
+    assert proc.returncode == 0, proc.stderr
+    results = {}
+    for state in ("completed", "failed"):
+        for path in (root / state).glob("*.result.json"):
+            results[path.name.removesuffix(".result.json")] = json.loads(path.read_text())
+    return results
+
+
+@pytest.fixture(scope="module")
+def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
+    """run name → profile → result JSON. One module fixture: 36 tiny renders in all."""
+    base = tmp_path_factory.mktemp("determinism")
+    # 640×360: DNxHR needs at least 256×120 after scaling; stereo audio exercises AAC/PCM.
+    src = make_clip(base / "determinism_640.mov", size="640x360", seconds=1.0)
+    return {run: _watch(base / run, src, workers=1 if run == "one_cpu" else 2,
+                        one_cpu=run == "one_cpu") for run in RUNS}
+
+
 def test_the_cases_cover_every_ffmpeg_profile_and_container() -> None:
     assert {p for p, _, _ in CASES} == {r["profile"] for r in PROFILES}
     assert {"proxy_h264_low", "proxy_h264_quarter", "proxy_prores_proxy", "proxy_prores_lt",
@@ -58,48 +107,33 @@ def test_the_cases_cover_every_ffmpeg_profile_and_container() -> None:
     assert {c for _, _, c in CASES} == {"mp4", "mov", "mxf"}
 
 
-def sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def _clip(result: dict[str, Any]) -> dict[str, Any]:
+    assert result["status"] == "COMPLETED", (result["validation_error"], result["clips"])
+    (clip,) = result["clips"]
+    assert isinstance(clip, dict)
+    return clip
 
 
-def start(spec: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*PROXX, "run", str(spec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-
-
-def finish(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = proc.communicate(timeout=120)
-    result: dict[str, Any] = json.loads(out)
-    assert proc.returncode == 0, (err, result["validation_error"], result["clips"])
-    return result
+def _argv_without_output(clip: dict[str, Any]) -> list[str]:
+    return shlex.split(clip["ffmpeg_command"])[:-1]
 
 
 @pytest.mark.parametrize(("profile", "codec", "container"), CASES,
                          ids=[f"{p}-{c}" for p, _, c in CASES])
-def test_profile_renders_verifies_and_is_byte_stable(
-    profile: str, codec: str, container: str, tmp_path: Path, clip: Callable[..., Path]
+def test_same_bytes_across_runs_worker_counts_and_cpus(
+    profile: str, codec: str, container: str, renders: dict[str, dict[str, dict[str, Any]]]
 ) -> None:
-    # 640×360: DNxHR needs at least 256×120 after scaling; stereo audio exercises AAC/PCM.
-    src = clip("determinism_640.mov", size="640x360", seconds=1.0, audio_channels=2)
-    specs = []
-    for run in ("first", "second"):
-        out = tmp_path / run
-        out.mkdir()
-        spec = tmp_path / f"{run}.json"
-        spec.write_text(json.dumps(spec_dict(
-            [str(src)], out, codec=codec, container=container, proxy_profile=profile,
-            output_name_template="{source_name}_{profile}")))
-        specs.append(spec)
-    # The two runs go at once: concurrency must not change bytes either.
-    first, second = (finish(p) for p in [start(s) for s in specs])
-
-    outputs = [r["clips"][0]["output_path"] for r in (first, second)]
-    assert [os.path.basename(o) for o in outputs] == [f"determinism_640_{profile}.{container}"] * 2
-    assert sha256(outputs[0]) == sha256(outputs[1]), f"{profile} in {container} is not stable"
-    assert first["jobspec_fingerprint"] != second["jobspec_fingerprint"]  # output_dir differs
+    clips = {run: _clip(renders[run][profile]) for run in RUNS}
+    names = {os.path.basename(c["output_path"]) for c in clips.values()}
+    assert names == {f"determinism_640_{profile}.{container}"}
+    digests = {run: sha256(c["output_path"]) for run, c in clips.items()}
+    assert len(set(digests.values())) == 1, f"{profile} in {container}: {digests}"
+    # Nothing in the argv follows the worker count or the CPUs: same command, other output.
+    argvs = [_argv_without_output(c) for c in clips.values()]
+    assert argvs[0] == argvs[1] == argvs[2]
 
     probe = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", outputs[0]],
+        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", clips["two_a"]["output_path"]],
         capture_output=True, text=True, check=True).stdout)
     video = next(s for s in probe["streams"] if s["codec_type"] == "video")
     name, prof = PROBED[codec]
@@ -110,6 +144,39 @@ def test_profile_renders_verifies_and_is_byte_stable(
     assert [a["codec_name"] for a in audio] == ["aac" if codec in ("h264", "hevc")
                                                  else "pcm_s16le"]
     assert [a["channels"] for a in audio] == [2]
+
+
+def _with_other_threading(argv: list[str]) -> list[str]:
+    """The same argv with another encoder thread count than the profile's fixed one
+    (x264's threads, x265's pool size; x265's frame threads stay as they are)."""
+    out = list(argv)
+    if "-x265-params" in out:
+        i = out.index("-x265-params") + 1
+        params = dict(kv.split("=", 1) for kv in out[i].split(":"))
+        params["pools"] = "1" if int(params["pools"]) > 1 else "4"
+        out[i] = ":".join(f"{k}={v}" for k, v in params.items())
+    else:
+        i = out.index("-threads:v") + 1
+        out[i] = "1" if int(out[i]) > 1 else "4"
+    return out
+
+
+@pytest.mark.parametrize("profile", ["proxy_h264_low", "proxy_hevc_low"])
+def test_control_another_thread_count_gives_other_bytes(
+    profile: str, renders: dict[str, dict[str, dict[str, Any]]], tmp_path: Path
+) -> None:
+    # Control for the test above: the byte comparison does see an encoder-threading
+    # change, so a thread count that followed the machine would be caught.
+    clip = _clip(renders["two_a"][profile])
+    argv = _argv_without_output(clip)
+    ext = os.path.splitext(clip["output_path"])[1]
+    same, other = tmp_path / f"same{ext}", tmp_path / f"other{ext}"
+    for path, cmd in ((same, argv), (other, _with_other_threading(argv))):
+        proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr
+    assert sha256(same) == sha256(clip["output_path"])
+    assert sha256(other) != sha256(clip["output_path"])
 
 
 def test_the_recorded_ffmpeg_command_reproduces_the_proxy(

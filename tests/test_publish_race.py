@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit import spec_dict
-
-PROXX = [sys.executable, "-m", "proxx"]
+from testkit import PROXX, spec_dict
 
 
 def intrude_when_rendering(out: Path, final: Path, make: Callable[[Path], None],

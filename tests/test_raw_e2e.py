@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from testkit import run_cli
+from testkit import redcode, run_cli
 
 RESOLVE_SPEC: dict[str, Any] = {"codec": "prores_proxy", "container": "mov",
                                 "proxy_profile": "proxy_prores_proxy_resolve"}
 
-
-def redcode(path: Path) -> Path:
-    path.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
-    return path
 
 
 def test_a_raw_job_validates_and_routes_to_resolve(

@@ -33,6 +33,7 @@ from proxx.media import probe
 from proxx.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.protocol import decode_for_supervisor as decode
 from proxx.routing import route_source
+from testkit import redcode
 from tests.resolve_double import (
     Behaviour,
     FakeMediaPool,
@@ -187,10 +188,6 @@ def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
     parent.close()
     child.close()
 
-
-def redcode(path: Path) -> Path:
-    path.write_bytes(b"\x00\x00\x01\x2cRED2" + bytes(292))
-    return path
 
 
 def plan_for(sources: list[Path], out: Path, *, codec: str = "prores_proxy",

@@ -112,8 +112,11 @@ def decide(path: Path) -> tuple[Engine | None, str]:
 
 # -- camera RAW → Resolve --------------------------------------------------------------
 @pytest.mark.parametrize(("fourcc", "name", "reason"), [
-    ("aprn", "A001_C001.mov", "fourcc aprn: ProRes RAW requires DaVinci Resolve"),
-    ("aprh", "A001_C002.mov", "fourcc aprh: ProRes RAW HQ requires DaVinci Resolve"),
+    # PyAV's libav (FFmpeg >= 8) knows the ProRes RAW codec; it still needs Resolve.
+    ("aprn", "A001_C001.mov", "codec prores_raw (fourcc aprn): ProRes RAW requires DaVinci "
+     "Resolve (FFmpeg has no debayer)"),
+    ("aprh", "A001_C002.mov", "codec prores_raw (fourcc aprh): ProRes RAW HQ requires DaVinci "
+     "Resolve (FFmpeg has no debayer)"),
     ("brxq", "A001_0001.braw", "fourcc brxq: Blackmagic RAW requires DaVinci Resolve"),
     ("brst", "A001_0002.braw", "fourcc brst: Blackmagic RAW requires DaVinci Resolve"),
     ("brvn", "A001_0003.braw", "fourcc brvn: Blackmagic RAW requires DaVinci Resolve"),
@@ -148,14 +151,14 @@ def test_raw_fourccs_in_quicktime_go_to_resolve(
     (canon_crx, "A001C001_230101AB_CANON.CRM",
      "ftyp brand 'crx ' in a .crm file: Canon Cinema RAW Light requires DaVinci Resolve"),
 ])
-def test_magic_bytes_decide_without_ffprobe(
+def test_magic_bytes_decide_without_probing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     make: Callable[[Path], Path], name: str, reason: str,
 ) -> None:
-    def no_ffprobe(*args: object, **kwargs: object) -> None:
-        raise AssertionError("ffprobe was started although the magic bytes decide")
+    def no_probe(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was probed although the magic bytes decide")
 
-    monkeypatch.setattr(routing, "probe", no_ffprobe)
+    monkeypatch.setattr(routing, "probe", no_probe)
     path = make(tmp_path / name)
 
     assert decide(path) == (Engine.RESOLVE, reason)
@@ -211,7 +214,23 @@ def test_prores_raw_decoded_by_a_newer_ffmpeg_still_goes_to_resolve() -> None:
 
     assert (decision.engine, decision.reason) == (
         Engine.RESOLVE,
-        "codec prores_raw: ProRes RAW requires DaVinci Resolve (FFmpeg has no debayer)")
+        "codec prores_raw (fourcc aprh): ProRes RAW HQ requires DaVinci Resolve (FFmpeg has no "
+        "debayer)")
+
+
+@pytest.mark.parametrize(("fourcc", "reason"), [
+    ("aprn", "fourcc aprn: ProRes RAW requires DaVinci Resolve"),
+    ("aprh", "fourcc aprh: ProRes RAW HQ requires DaVinci Resolve"),
+])
+def test_prores_raw_seen_by_an_older_ffmpeg_goes_by_its_fourcc(fourcc: str, reason: str) -> None:
+    # FFmpeg < 8 (Debian's 5.1 ffprobe) has no prores_raw codec: no codec_name.
+    raw = {"streams": [{"codec_type": "video", "codec_tag_string": fourcc, "width": 5760,
+                        "height": 3240, "r_frame_rate": "25/1"}],
+           "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"}}
+
+    decision = route_probed("/media/clip.mov", parse_probe_json("/media/clip.mov", raw))
+
+    assert (decision.engine, decision.reason) == (Engine.RESOLVE, reason)
 
 
 @pytest.mark.parametrize(("name", "reason"), [
@@ -273,16 +292,16 @@ def test_a_truncated_mp4_is_rejected_as_damaged(clip: Clip, tmp_path: Path) -> N
     path = tmp_path / "phone.mp4"
     path.write_bytes(whole[: len(whole) // 2])
 
-    assert decide(path) == (None, "unsupported or damaged source: ffprobe could not read the "
-                            "file: " + f"{path}: Invalid data found when processing input")
+    assert decide(path) == (None, "unsupported or damaged source: could not read the file: "
+                            "Invalid data found when processing input")
 
 
 @pytest.mark.parametrize(("name", "reason"), [
-    ("noise.mov", "unsupported or damaged source: ffprobe could not read the file: {path}: "
+    ("noise.mov", "unsupported or damaged source: could not read the file: "
      "Invalid data found when processing input"),
     ("noise.braw", "unsupported or damaged source: extension .braw (Blackmagic RAW) means a "
-     "QuickTime-structured file, but this one does not parse (ffprobe could not read the file: "
-     "{path}: Invalid data found when processing input)"),
+     "QuickTime-structured file, but this one does not parse (could not read the file: "
+     "Invalid data found when processing input)"),
     ("noise.R3D", "unsupported or damaged source: extension .r3d (REDCODE) but the file lacks "
      "its signature (RED1/RED2 at byte 4)"),
     ("noise.ari", "unsupported or damaged source: extension .ari (ARRIRAW) but the file lacks its "

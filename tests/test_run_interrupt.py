@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit import spec_dict
-
-PROXX = [sys.executable, "-m", "proxx"]
+from testkit import PROXX, spec_dict
 
 
 def start(spec: Path) -> subprocess.Popen[str]:
@@ -76,7 +73,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def worker_ignores_ctrl_c(proc: subprocess.Popen[str]) -> Callable[[], bool]:
-    """True once proxx's worker (forked by its forkserver) has set SIGINT to ignored:
+    """True once proxx's worker (started through proxx.child) has set SIGINT to ignored:
     from then on a Ctrl-C reaches only the supervisor's handler, which decides."""
     def check() -> bool:
         try:
@@ -210,7 +207,7 @@ def test_ctrl_c_while_the_worker_pool_starts_still_prints_a_result(
     spec, out = make_spec(tmp_path, many_sources(tmp_path, clip, 5))
     proc = start(spec)
 
-    def forkserver_started() -> bool:  # the worker process, started through proxx.child
+    def worker_started() -> bool:  # the worker process, started through proxx.child
         for child in children_of(proc.pid):
             try:
                 with open(f"/proc/{child}/cmdline", "rb") as fh:
@@ -220,12 +217,12 @@ def test_ctrl_c_while_the_worker_pool_starts_still_prints_a_result(
                 pass
         return False
 
-    wait_for(forkserver_started, proc, timeout=30)
+    wait_for(worker_started, proc, timeout=30)
     signalled_at = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)
     out_text, err = proc.communicate(timeout=30)
     assert time.monotonic() - signalled_at < 10
-    # A forkserver killed mid-start by the Ctrl-C once made proxx exit 1 with no JSON.
+    # A worker killed mid-start by the Ctrl-C once made proxx exit 1 with no JSON.
     result = json.loads(out_text)
     assert proc.returncode == 5, (err, result["clips"][:1])
     assert result["validation_error"] is None

@@ -429,7 +429,7 @@ def test_ffmpeg_profiles_have_encoder_settings_for_their_codecs() -> None:
     from workers.ffmpeg_args import _VIDEO, EXPECTED_CODEC
 
     for p in FFMPEG_PROFILES:
-        assert all(c in _VIDEO and c in EXPECTED_CODEC for c in p.codecs), p.name
+        assert p.name in _VIDEO and all(c in EXPECTED_CODEC for c in p.codecs), p.name
     assert {c for p in FFMPEG_PROFILES for c in p.codecs} == set(CODECS)
 
 

@@ -410,17 +410,20 @@ def test_jobspec_path_that_is_a_directory(tmp_path: Path) -> None:
     assert "cannot read JobSpec" in json.loads(run.stdout)["validation_error"]
 
 
-def test_validate_exits_4_when_ffprobe_is_missing(tmp_path: Path, clip: Callable[..., Path],
-                                                 job: Callable[..., Path]) -> None:
+def test_validate_exits_4_when_ffmpeg_is_missing(tmp_path: Path, clip: Callable[..., Path],
+                                                job: Callable[..., Path]) -> None:
+    # Probing needs no ffprobe (PyAV, in-process); the routed engine's binary is
+    # what must be usable.
     spec = job([clip()])
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     plain = proxx("validate", "--json", str(spec), env={"PATH": str(empty)})
     assert plain.returncode == 4
-    assert "ffprobe not found" in json.loads(plain.stdout)["system_error"]
+    assert "ffmpeg not found" in json.loads(plain.stdout)["system_error"]
     run = proxx("run", str(spec), env={"PATH": str(empty)})
     assert run.returncode == 4
     result = json.loads(run.stdout)
-    assert result["status"] == "FAILED" and "ffprobe not found" in result["system_error"]
-    assert result["validation_error"] is None
+    assert result["status"] == "FAILED" and result["validation_error"] is None
+    assert [c["failure_reason"] for c in result["clips"]] == ["engine_unavailable"]
+    assert "ffmpeg not found" in result["clips"][0]["failure_detail"]
     assert os.listdir(tmp_path / "out") == []

@@ -2,7 +2,9 @@
 
 Encoder settings are chosen for byte-identical output run to run (see
 FFMPEG_FACTS.md): bitexact flags everywhere, x264/x265 single-threaded,
-accurate-rounding scaler, no source metadata copied.
+accurate-rounding scaler, no source metadata copied. The picture chain is
+fixed per source kind (docs/MEDIA.md): field-aware deinterlace for interlaced
+sources, scale, an explicit constant rate (the VFR rule), square pixels.
 """
 
 from __future__ import annotations
@@ -13,25 +15,10 @@ from fractions import Fraction
 from proxx.media import ProbeFacts
 from proxx.profiles import FORCED_RATES, PROFILES
 
+# Each FFmpeg profile's video-encoder arguments, threading included: proxx/profiles.py owns them
+# (two profiles of one codec may differ) and derives the published quality text from them.
 _VIDEO: dict[str, list[str]] = {
-    "h264": [
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-        "-threads:v", "1",
-    ],
-    "hevc": [
-        "-c:v", "libx265", "-preset", "fast", "-crf", "28", "-pix_fmt", "yuv420p",
-        "-x265-params", "log-level=error:pools=none:frame-threads=1", "-tag:v", "hvc1",
-    ],
-    # prores_aw for the proxy tiers: 2.5× faster than prores_ks here and just as
-    # byte-stable (bench/encoders.py); prores_ks keeps 422/HQ, where its rate
-    # control and quality matter more than speed.
-    "prores_proxy": ["-c:v", "prores_aw", "-profile:v", "0", "-pix_fmt", "yuv422p10le"],
-    "prores_lt": ["-c:v", "prores_aw", "-profile:v", "1", "-pix_fmt", "yuv422p10le"],
-    "prores422": ["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"],
-    "prores422hq": ["-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le"],
-    "dnxhr_lb": ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"],
-    "dnxhr_sq": ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"],
-    "dnxhr_hq": ["-c:v", "dnxhd", "-profile:v", "dnxhr_hq", "-pix_fmt", "yuv422p"],
+    p.name: list(p.encoding.argv()) for p in PROFILES.values() if not isinstance(p.encoding, str)
 }
 # What ffprobe must report for the proxy: codec_name and, where it tells
 # profiles apart, the profile string.
@@ -58,54 +45,129 @@ class Expected:
     height: int
     rate: Fraction
     frames: int | None
-    # True when `frames` must match exactly: the source's container declares its
-    # frame count and the rate is kept, so one missing frame is damage, not rounding.
+    # True when `frames` must match exactly: the source's frames are counted (not
+    # estimated) at a constant rate that is kept, so one missing frame is damage.
     frames_exact: bool
     audio_channels: tuple[int, ...]
     timecode: str | None
+    reel_name: str | None = None  # compared where the container carries it (MOV)
+    progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
+    # How the proxy differs from its source on purpose (recorded in the clip result).
+    notes: tuple[str, ...] = ()
 
 
-def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts) -> Expected:
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=all"
+
+
+def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts,
+                    container: str | None = None) -> Expected:
+    """What the proxy must be; `container` matters only for a picture that starts late."""
     video = source.video
-    assert video is not None and video.frame_rate is not None
+    rate_kept = source.conform_rate()
+    assert video is not None and video.frame_rate is not None and rate_kept is not None
     width, height = PROFILES[profile].size.target(*source.display_size())
     src_rate = Fraction(video.frame_rate)
-    rate = FORCED_RATES.get(fps_mode, src_rate)
-    src_frames = source.frame_count_at_rate()
-    frames = None if src_frames is None else round(src_frames * rate / src_rate)
+    rate = FORCED_RATES.get(fps_mode, rate_kept)
+    timecode = retime_timecode(source.timecode, src_rate, rate)
+    frames = source.frame_count_at_rate(rate)
+    lead = _held_frames(source, rate, container)
     return Expected(
         codec=codec,
         width=width,
         height=height,
         rate=rate,
-        frames=frames,
+        frames=None if frames is None else frames + lead,
         frames_exact=source.frame_count_exact and rate == src_rate,
         audio_channels=tuple(a.channels or 0 for a in source.audio),
-        timecode=retime_timecode(source.timecode, src_rate, rate),
+        timecode=timecode,
+        reel_name=source.reel_name if timecode else None,
+        progressive=source.interlaced,
+        notes=_notes(source, src_rate, rate, timecode) + (
+            (f"the picture starts {float(source.video_lead()):.3f} s after the sound; MXF has "
+             f"no edit list, so the proxy holds its first picture for {lead} frames",)
+            if lead else ()),
     )
+
+
+def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> int:
+    """Frames FFmpeg adds before a late-starting picture (MXF only, see build_argv).
+
+    FFmpeg's constant-rate output repeats the first picture to cover the gap:
+    gap × rate frames, rounded half to even (llrint), as Python's round does.
+    """
+    return round(source.video_lead() * rate) if container == "mxf" else 0
+
+
+def _notes(source: ProbeFacts, src_rate: Fraction, rate: Fraction,
+           timecode: str | None) -> tuple[str, ...]:
+    video = source.video
+    assert video is not None
+    notes = []
+    if video.hidden_frames:
+        holes = (video.edit_frames or 0) - (video.shown_frames or 0)
+        filled = f" ({holes} missing picture(s) in the kept range repeated)" if holes else ""
+        notes.append(f"edit list applied: {video.hidden_frames} stored frames are hidden by "
+                     f"the source's edit list; the proxy has the {source.frame_count()} frames "
+                     f"a player shows{filled}")
+    if source.variable_rate:
+        avg = Fraction(video.avg_frame_rate or video.frame_rate or 0)
+        notes.append(f"variable frame rate source (nominal {_fps(src_rate)}, average "
+                     f"{float(avg):.3f} fps) rendered at a constant {_fps(rate)} fps; same "
+                     "duration, frames = duration × rate")
+    elif rate != src_rate:
+        notes.append(f"frame rate forced from {_fps(src_rate)} to {_fps(rate)} fps")
+    if source.interlaced:
+        notes.append(f"interlaced source (field order {video.field_order}) deinterlaced "
+                     "field-aware (bwdif, one frame per frame: count and rate kept); the proxy "
+                     "is progressive")
+    if timecode and timecode != source.timecode:
+        notes.append(f"start timecode {source.timecode} re-expressed as {timecode} at "
+                     f"{_fps(rate)} fps")
+    return tuple(notes)
+
+
+def _fps(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
 def build_argv(
     ffmpeg: str, source_path: str, temp_path: str, container: str, profile: str,
     fps_mode: str, codec: str, source: ProbeFacts,
 ) -> list[str]:
-    exp = expected_output(codec, profile, fps_mode, source)
-    filters = [f"scale={exp.width}:{exp.height}:flags=bicubic+accurate_rnd+full_chroma_int"]
-    if fps_mode in FORCED_RATES:
-        filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
+    exp = expected_output(codec, profile, fps_mode, source, container)
+    filters = []
+    if source.interlaced:
+        # Both fields of each frame are used (one output frame per input frame, so
+        # frame count and rate stay those of the source); the parity comes from
+        # each decoded frame, as a player takes it. Scaling interlaced frames
+        # would blend the fields of two instants into combing.
+        filters.append(DEINTERLACE)
+    filters.append(f"scale={exp.width}:{exp.height}:flags=bicubic+accurate_rnd+full_chroma_int")
+    # Always an explicit constant rate: left to itself FFmpeg renders a variable-rate
+    # source at the demuxer's guessed rate (a timebase multiple such as 120). The
+    # filter also fills the hole a copy-trim leaves where it cut a B-frame.
+    filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
     filters.append("setsar=1")
+    if source.interlaced:
+        filters.append("setfield=prog")
     # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
     # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
     argv = [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror",
         "-i", source_path,
         "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", ",".join(filters), *_VIDEO[codec],
+        "-vf", ",".join(filters), *_VIDEO[profile],
     ]
+    if container != "mxf":
+        # The fps filter already made the rate constant. Passthrough keeps a late
+        # picture (a MOV empty edit: sound first) starting late, written as an edit
+        # list, instead of FFmpeg holding the first picture to fill the gap. MXF has
+        # no edit list: there the gap is filled (expected_output counts it).
+        argv += ["-fps_mode:v", "passthrough"]
     if exp.timecode:
         argv += ["-timecode", exp.timecode]
-        if source.reel_name and container == "mov":
-            argv += ["-metadata:s:v:0", f"reel_name={source.reel_name}"]
+        if exp.reel_name and container == "mov":
+            argv += ["-metadata:s:v:0", f"reel_name={exp.reel_name}"]
     argv += _audio(codec, source)
     argv += [
         "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",

@@ -18,7 +18,7 @@ from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish
 from workers.subproc import collect, describe_exit, run_in_group, start_in_group
-from workers.verify import verify_output
+from workers.verify import check_output, fidelity, sha256_of
 
 log = logging.getLogger("workers.ffmpeg")
 VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
@@ -83,7 +83,7 @@ class FFmpegEngine:
         started = utc_now()
         t0 = time.monotonic()
         argv = self._argv(plan, clip)
-        base = {
+        base: dict[str, object] = {
             "source_path": clip.source_path, "output_path": clip.output_path, "engine": self.name,
             "started_at": iso(started), "ffmpeg_command": shlex.join(argv),
         }
@@ -113,8 +113,10 @@ class FFmpegEngine:
                           failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
                           f"{outcome.stderr_tail or '(no stderr)'}", partial_output_path=partial)
         interrupts.phase("verify", clip.source.duration)
-        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
-        problem = verify_output(temp, exp, plan.container)
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source,
+                              plan.container)
+        problem, proxy = check_output(temp, exp, plan.container)
+        base["fidelity"] = fidelity(clip.source, proxy, exp)
         if problem:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.OUTPUT_MISSING,
                           failure_detail=f"verification failed: {problem}",
@@ -126,11 +128,13 @@ class FFmpegEngine:
             return finish(status="FAILED", exit_code=0, failure_reason=FailureReason.INTERRUPTED,
                           failure_detail=f"stopped before publication: {stop}; the verified "
                           "render is kept at the partial name", partial_output_path=temp)
+        digest = sha256_of(temp)  # of the bytes about to be published
         try:
             size = publish(temp, clip.output_path)
         except PublishError as failed:
             return finish(status="FAILED", exit_code=0, failure_reason=failed.reason,
                           system_error=failed.system, failure_detail=failed.detail,
                           partial_output_path=temp)
-        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size)
+        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size,
+                      output_sha256=digest)
 

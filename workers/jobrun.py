@@ -101,6 +101,15 @@ def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrup
     engine = engines.get(prepared.plan.engine)
     interrupts.phase("engine_check")
     problem = engine.available(interrupts)
+    stop = interrupts.check()
+    if stop is not None:
+        # A stop that cut the engine check short (`ffmpeg -version`) is an
+        # interruption, not an unusable engine: exit 5, not 4. With in-process
+        # probing, validation is quick enough that a signal often lands here.
+        emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
+                         fingerprint=prepared.fingerprint, total_clips=len(prepared.plan.clips),
+                         interrupted=f"{stop} while checking the engine; nothing was executed"))
+        return engine.versions()
     if req.kind == "validate":
         if problem is not None:
             emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,

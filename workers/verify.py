@@ -1,34 +1,56 @@
-"""Output verification: a proxy counts only if it probes as what was asked for."""
+"""Output verification: a proxy counts only if it probes as what was asked for.
+
+Values are compared, not just present: codec and profile, frame size, exact
+rate, frame count, start timecode, reel name (MOV), channels per audio
+stream, and a progressive flag for a deinterlaced source. The compared facts
+of source and proxy go into the clip result, so an operator sees at a glance
+that a proxy will relink.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from fractions import Fraction
 
-from proxx.media import probe
+from proxx.media import INTERLACED, ProbeFacts, probe
+from proxx.results import Fidelity, MediaFacts
 from workers.ffmpeg_args import EXPECTED_CODEC, Expected
 
 FRAME_TOLERANCE = 1  # forced-rate conversion (or an estimated source count) may be ±1
+_HASH_CHUNK = 1 << 20
 
 
 def verify_output(path: str, exp: Expected, container: str) -> str | None:
     """None when the file is what was asked for; otherwise what is wrong with it."""
+    return check_output(path, exp, container)[0]
+
+
+def check_output(path: str, exp: Expected, container: str) -> tuple[str | None, ProbeFacts | None]:
+    """What is wrong with the file (None: nothing), and its probed facts when it probes."""
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:
-        return "output file was not created"
+        return "output file was not created", None
     if size == 0:
-        return "output file is empty (0 bytes)"
+        return "output file is empty (0 bytes)", None
     facts = probe(path, count_frames=container == "mxf")
     if not facts.ok:
-        return f"output does not probe: {facts.error}"
+        return f"output does not probe: {facts.error}", None
+    if facts.video is None:
+        return "output has no video stream", facts
+    return "; ".join(_problems(facts, exp, container)) or None, facts
+
+
+def _problems(facts: ProbeFacts, exp: Expected, container: str) -> list[str]:
     video = facts.video
-    if video is None:
-        return "output has no video stream"
+    assert video is not None
     problems: list[str] = []
-    want_codec, _ = EXPECTED_CODEC[exp.codec]
+    want_codec, want_profile = EXPECTED_CODEC[exp.codec]
     if video.codec_name != want_codec:
         problems.append(f"codec is {video.codec_name}, expected {want_codec}")
+    elif want_profile is not None and video.profile != want_profile:
+        problems.append(f"{want_codec} profile is {video.profile}, expected {want_profile}")
     if (video.width, video.height) != (exp.width, exp.height):
         problems.append(
             f"frame size is {video.width}×{video.height}, expected {exp.width}×{exp.height}"
@@ -43,10 +65,43 @@ def verify_output(path: str, exp: Expected, container: str) -> str | None:
     channels = tuple(a.channels or 0 for a in facts.audio)
     if channels != exp.audio_channels:
         problems.append(f"audio channels are {list(channels)}, expected {list(exp.audio_channels)}")
-    if exp.timecode and facts.timecode is None:
-        problems.append(f"start timecode {exp.timecode} is missing")
-    return "; ".join(problems) or None
+    if exp.timecode and facts.timecode != exp.timecode:
+        problems.append(f"start timecode is {facts.timecode}, expected {exp.timecode}"
+                        if facts.timecode else f"start timecode {exp.timecode} is missing")
+    if exp.reel_name and container == "mov" and facts.reel_name != exp.reel_name:
+        problems.append(f"reel name is {facts.reel_name}, expected {exp.reel_name}")
+    if exp.progressive and video.field_order in INTERLACED:
+        problems.append(f"flagged interlaced ({video.field_order}), expected progressive")
+    return problems
 
 
 def _tolerance(exp: Expected) -> int:
     return 0 if exp.frames_exact else FRAME_TOLERANCE
+
+
+def media_facts(facts: ProbeFacts) -> MediaFacts:
+    video = facts.video
+    return MediaFacts(
+        frames=facts.frame_count(),
+        frame_rate=video.frame_rate if video is not None else None,
+        average_frame_rate=video.avg_frame_rate if facts.variable_rate and video else None,
+        field_order=video.field_order if video is not None else None,
+        timecode=facts.timecode,
+        reel_name=facts.reel_name,
+        audio_channels=[a.channels or 0 for a in facts.audio],
+    )
+
+
+def fidelity(source: ProbeFacts, proxy: ProbeFacts | None, exp: Expected) -> Fidelity:
+    """Source and proxy side by side, with the documented differences (VFR, interlace…)."""
+    return Fidelity(source=media_facts(source),
+                    proxy=media_facts(proxy) if proxy is not None else None,
+                    notes=list(exp.notes))
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,368 @@
+"""Encoder threading per profile: speed at 1, 2, 4, 8 threads, and byte-stability.
+
+Every argv starts from Proxx's own `ffmpeg_command` for the profile (a real
+`proxx run` of a 2 s 1280×720 clip); only the encoder threading changes:
+x264, ProRes and DNxHR through `-threads:v N`, x265 through
+`-x265-params pools=N` (its frame threads as Proxx sets them).
+
+- speed: each thread count, alone, `reps` runs in rotating order; wall time and
+  CPU (user+sys) of the FFmpeg process, so cores used = CPU ÷ wall.
+- determinism of Proxx's own argv: `runs` renders alone, `runs` more as pairs
+  started together (two jobs at once on the shared cores), and a few pinned to
+  one CPU (FFmpeg sizes its decoder and filter threads from the CPUs it may
+  use: this shows those do not reach the bytes). One distinct hash = stable.
+- for x264 and x265, each other thread count too (fewer runs): each count is
+  stable on its own and gives its own bytes, which is why the count is fixed.
+
+`python -m bench.threads [--runs 20] [--reps 3] [--profiles a,b] [--skip-speed]`
+prints the tables on its own; `./dev bench --only threads` puts them in the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Ctx,
+    bare,
+    commands_of,
+    fmt_s,
+    make_clip,
+    median,
+    run_proxx_job,
+    spec_dict,
+    spread_pct,
+    write_json,
+)
+from bench.report import Report
+from proxx.profiles import CODEC_CONTAINERS, PROFILES, Engine
+
+THREADS = (1, 2, 4, 8)
+
+
+def clip(ctx: Ctx, size: str, seconds: float) -> Path:
+    """A `seconds` long `size` 25 fps H.264 + PCM stereo clip (0.4 s with --quick)."""
+    seconds = 0.4 if ctx.quick else seconds
+    path = ctx.cache / f"threads_{size}_{seconds}s.mov"
+    if not path.exists():
+        ctx.log(f"making the {seconds} s {size} source")
+        make_clip(path, size=size, seconds=seconds)
+    return path
+
+
+def encoder_of(argv: Sequence[str]) -> str:
+    return argv[list(argv).index("-c:v") + 1]
+
+
+def with_threads(argv: Sequence[str], n: int) -> list[str]:
+    """`argv` with its encoder threading set to `n` (and nothing else changed)."""
+    out = list(argv)
+    if encoder_of(out) == "libx265":
+        i = out.index("-x265-params") + 1
+        params = dict(kv.split("=", 1) for kv in out[i].split(":"))
+        params["pools"] = str(n)
+        out[i] = ":".join(f"{k}={v}" for k, v in params.items())
+        return out
+    if "-threads:v" in out:
+        out[out.index("-threads:v") + 1] = str(n)
+        return out
+    i = len(out) - 1 - out[::-1].index("-f")
+    return [*out[:i], "-threads:v", str(n), *out[i:]]
+
+
+# x86-64 SIMD levels a render box may have, each as FFmpeg's `-cpuflags` (decoders,
+# scaler, libavcodec's encoders) and the matching x264/x265 `asm` mask: rendering with
+# them on this CPU shows what a machine of that level would produce.
+SIMD_LEVELS: dict[str, tuple[str, str, str]] = {
+    "AVX2": ("-avx512-avx512icl", "AVX2", "avx2"),
+    "SSE4.2": ("mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2", "SSE4.2", "sse4.2"),
+    "SSE2": ("mmx+mmxext+sse+sse2", "SSE2", "sse2"),
+}
+
+
+def with_simd(argv: Sequence[str], level: str) -> list[str]:
+    """`argv` as a machine with only `level` SIMD would run it."""
+    cpuflags, x264_asm, x265_asm = SIMD_LEVELS[level]
+    out = [argv[0], "-cpuflags", cpuflags, *argv[1:]]
+    enc = encoder_of(out)
+    if enc in ("libx264", "libx265"):
+        key, asm = ("-x264-params", x264_asm) if enc == "libx264" else ("-x265-params", x265_asm)
+        if key in out:
+            out[out.index(key) + 1] += f":asm={asm}"
+        else:
+            i = out.index("-c:v") + 2
+            out[i:i] = [key, f"asm={asm}"]
+    return out
+
+
+def threading_of(argv: Sequence[str]) -> str:
+    """The encoder threading an argv asks for, as an operator would read it."""
+    a = list(argv)
+    if encoder_of(a) == "libx265":
+        params = dict(kv.split("=", 1) for kv in a[a.index("-x265-params") + 1].split(":"))
+        return f"pools={params.get('pools', 'auto')}:frame-threads=" \
+               f"{params.get('frame-threads', 'auto')}"
+    text = f"-threads:v {a[a.index('-threads:v') + 1]}" if "-threads:v" in a else "default"
+    if "-x264-params" in a:
+        text += f" -x264-params {a[a.index('-x264-params') + 1]}"
+    return text
+
+
+@dataclass
+class Output:
+    digest: str
+    size: int
+
+
+def _digest(path: Path) -> Output:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    size = path.stat().st_size
+    path.unlink()
+    return Output(h.hexdigest()[:16], size)
+
+
+def _pin_one_cpu() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+@dataclass
+class Runner:
+    d: Path
+    k: int = 0
+
+    def many(self, argvs: list[list[str]], one_cpu: bool = False) -> tuple[float, float,
+                                                                           list[Output]]:
+        """Start all argvs at once; wall seconds, CPU seconds of them all, their outputs."""
+        outs, procs = [], []
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        for argv in argvs:
+            self.k += 1
+            cmd = bare(argv, self.d, tag=f"-{self.k}")
+            outs.append(Path(cmd[-1]))
+            procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          preexec_fn=_pin_one_cpu if one_cpu else None))
+        errs = [p.communicate()[1] for p in procs]
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        for p, e in zip(procs, errs, strict=True):
+            if p.returncode != 0:
+                raise RuntimeError(f"ffmpeg failed: {e.decode(errors='replace')[-1000:]}")
+        return wall, cpu, [_digest(o) for o in outs]
+
+
+@dataclass
+class ProfileResult:
+    profile: str
+    encoder: str
+    chosen: str
+    speed: dict[int, list[float]] = field(default_factory=dict)  # threads → wall seconds
+    cpu: dict[int, list[float]] = field(default_factory=dict)  # threads → CPU seconds
+    sizes: dict[int, set[int]] = field(default_factory=dict)  # of the speed clip's outputs
+    speed_hashes: dict[int, set[str]] = field(default_factory=dict)
+    by_threads: dict[int, set[str]] = field(default_factory=dict)  # small clip, each count
+    alone: list[str] = field(default_factory=list)
+    paired: list[str] = field(default_factory=list)
+    one_cpu: list[str] = field(default_factory=list)
+    simd: dict[str, str] = field(default_factory=dict)  # SIMD level → hash
+
+    def stable(self) -> bool:
+        return len(set(self.alone) | set(self.paired) | set(self.one_cpu)) == 1
+
+    def simd_stable(self) -> bool:
+        return set(self.simd.values()) <= set(self.alone[:1])
+
+
+def profile_argvs(ctx: Ctx, src: Path, names: Sequence[str]) -> dict[str, list[str]]:
+    """Proxx's own argv for each profile, from one real `proxx run` each."""
+    argvs = {}
+    for name in names:
+        codec = PROFILES[name].codecs[0]
+        d = ctx.fresh(f"threads-cmd-{name}")
+        (d / "out").mkdir()
+        spec = write_json(d / "job.json", spec_dict(
+            [src], d / "out", codec=codec, container=CODEC_CONTAINERS[codec][0],
+            proxy_profile=name))
+        _, result = run_proxx_job(spec, d / "proxx.log")
+        argvs[name] = commands_of(result)[0]
+    return argvs
+
+
+def measure_speed(ctx: Ctx, runner: Runner, res: ProfileResult, argv: list[str],
+                  reps: int) -> None:
+    for r in range(reps):
+        order = THREADS[r % len(THREADS):] + THREADS[:r % len(THREADS)]  # rotate: drift is shared
+        for n in order:
+            wall, cpu, (out,) = runner.many([with_threads(argv, n)])
+            res.speed.setdefault(n, []).append(wall)
+            res.cpu.setdefault(n, []).append(cpu)
+            res.sizes.setdefault(n, set()).add(out.size)
+            res.speed_hashes.setdefault(n, set()).add(out.digest)
+
+
+def measure_determinism(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
+    """`runs` alone, `runs` as pairs started together, a few pinned to one CPU."""
+    for _ in range(runs):
+        res.alone += [o.digest for o in runner.many([argv])[2]]
+    for _ in range(runs // 2):
+        res.paired += [o.digest for o in runner.many([argv, argv])[2]]
+    for _ in range(max(2, runs // 5)):
+        res.one_cpu += [o.digest for o in runner.many([argv], one_cpu=True)[2]]
+
+
+def measure_simd(runner: Runner, res: ProfileResult, argv: list[str]) -> None:
+    if os.uname().machine not in ("x86_64", "AMD64"):
+        return
+    for level in SIMD_LEVELS:
+        res.simd[level] = runner.many([with_simd(argv, level)])[2][0].digest
+
+
+def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
+    """x264/x265: every other thread count, half alone and half in pairs."""
+    for n in THREADS:
+        variant = with_threads(argv, n)
+        if variant == argv:
+            res.by_threads.setdefault(n, set()).update(res.alone + res.paired)
+            continue
+        for _ in range(max(1, runs // 4)):
+            res.by_threads.setdefault(n, set()).update(
+                o.digest for o in runner.many([variant])[2] + runner.many([variant, variant])[2])
+
+
+def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
+                 speed: bool = True, determinism: bool = True) -> list[ProfileResult]:
+    # Speed on a clip long and large enough for frame threads to fill their pipeline;
+    # determinism on a small one, so that 40+ renders per profile take minutes.
+    big = profile_argvs(ctx, clip(ctx, "1920x1080", 4), names) if speed else {}
+    small = profile_argvs(ctx, clip(ctx, "1280x720", 2), names)
+    runner = Runner(ctx.fresh("threads"))
+    results = []
+    for name in names:
+        argv = small[name]
+        res = ProfileResult(name, encoder_of(argv), threading_of(argv))
+        if speed:
+            ctx.log(f"threads: {name} ({res.encoder}) speed at {THREADS}, {reps} rep(s)")
+            measure_speed(ctx, runner, res, big[name], reps)
+        if determinism:
+            ctx.log(f"threads: {name} determinism of {res.chosen}, {runs} alone + {runs} paired")
+            measure_determinism(runner, res, argv, runs)
+            measure_simd(runner, res, argv)
+            if res.encoder in ("libx264", "libx265"):
+                measure_other_counts(runner, res, argv, runs)
+        results.append(res)
+    return results
+
+
+def tables(results: list[ProfileResult]) -> str:
+    """Markdown tables, as they go into docs/BENCHMARKS.md."""
+    levels = list(SIMD_LEVELS)
+    out = ["| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
+           f"same bytes with only {' / '.join(levels)} |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r.alone:
+            out.append(f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
+                       f"{len(r.alone)} runs, {len(set(r.alone))} hash | "
+                       f"{len(r.paired)} runs, {len(set(r.paired))} hash | "
+                       f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
+                       f"{'yes' if r.stable() else 'NO'} | "
+                       + " / ".join("yes" if r.simd.get(lv) == r.alone[0] else "NO"
+                                    for lv in levels if lv in r.simd) + " |")
+    out += ["", "| profile | " + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
+            + " | distinct outputs per count | sizes (kB) |",
+            "|---|" + "---|" * (len(THREADS) + 2)]
+    for r in results:
+        if not r.speed:
+            continue
+        cells = []
+        for n in THREADS:
+            w, c = median(r.speed[n]), median(r.cpu[n])
+            cells.append(f"{fmt_s(w)} ({c / w:.2f})")
+        hashes = r.by_threads or r.speed_hashes
+        distinct = " / ".join(str(len(hashes.get(n, ()))) for n in THREADS)
+        every = {h for n in THREADS for h in hashes.get(n, ())}
+        sizes = " / ".join(f"{min(r.sizes[n]) / 1000:.0f}" for n in THREADS)
+        out.append(f"| `{r.profile}` | " + " | ".join(cells)
+                   + f" | {distinct} ({len(every)} in all) | {sizes} |")
+    return "\n".join(out) + "\n"
+
+
+def run(ctx: Ctx, rep: Report) -> None:
+    names = [p.name for p in PROFILES.values() if p.engine is Engine.FFMPEG]
+    if ctx.quick:
+        names = ["proxy_h264_low", "proxy_prores_proxy"]
+    results = run_profiles(ctx, names, runs=2 if ctx.quick else 20, reps=1 if ctx.quick else 3)
+    for r in results:
+        one = median(r.speed[1])
+        hashes = r.by_threads or r.speed_hashes
+        rep.row(section="threads", name=f"{r.profile}: {r.chosen} byte-stable "
+                f"({len(r.alone)} alone, {len(r.paired)} paired, {len(r.one_cpu)} on one CPU)",
+                value="yes" if r.stable() else "NO", target="1 hash", met=r.stable(),
+                proxx=" / ".join(fmt_s(median(r.speed[n])) for n in THREADS),
+                bare="1/2/4/8 threads", noise=f"{spread_pct(r.speed[1]):.0f}%",
+                n=str(len(r.speed[1])))
+        rep.detail("threads", f"{r.profile}: speed-up at 2 / 4 / 8 threads",
+                   " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
+                   f"distinct outputs per count 1/2/4/8: "
+                   f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}")
+        if r.simd:
+            rep.detail("threads", f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
+                       "yes" if r.simd_stable() else "NO",
+                       "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()))
+    rep.raw["threads"] = [_raw(r) for r in results]
+
+
+def _raw(r: ProfileResult) -> dict[str, Any]:
+    return {"profile": r.profile, "encoder": r.encoder, "chosen": r.chosen, "speed": r.speed,
+            "cpu": r.cpu, "sizes": {n: sorted(s) for n, s in r.sizes.items()},
+            "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
+            "by_threads": {n: sorted(s) for n, s in r.by_threads.items()}, "alone": r.alone,
+            "paired": r.paired, "one_cpu": r.one_cpu, "simd": r.simd}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.threads", description=__doc__)
+    p.add_argument("--profiles", default="", help="comma-separated (default: every FFmpeg one)")
+    p.add_argument("--runs", type=int, default=20, help="determinism runs alone (and paired)")
+    p.add_argument("--reps", type=int, default=3, help="speed repeats per thread count")
+    p.add_argument("--skip-speed", action="store_true")
+    p.add_argument("--skip-determinism", action="store_true")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "proxx-bench-cache")
+    p.add_argument("--json", dest="json_path", type=Path, default=None)
+    args = p.parse_args(argv)
+    names = [n for n in args.profiles.split(",") if n] or [
+        q.name for q in PROFILES.values() if q.engine is Engine.FFMPEG]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="proxx-threads-") as work:
+        ctx = Ctx(work=Path(work), cache=args.cache.resolve(), quick=False)
+        t0 = time.monotonic()
+        load0 = os.getloadavg()
+        results = run_profiles(ctx, names, args.runs, args.reps, speed=not args.skip_speed,
+                               determinism=not args.skip_determinism)
+    print(f"load 1 min {load0[0]:.2f} → {os.getloadavg()[0]:.2f}; "
+          f"{time.monotonic() - t0:.0f} s; nproc {os.cpu_count()}")
+    print(tables(results))
+    if args.json_path:
+        args.json_path.write_text(json.dumps([_raw(r) for r in results], indent=1))
+    return 0 if all(r.stable() for r in results if r.alone) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

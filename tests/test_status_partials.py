@@ -1,0 +1,57 @@
+"""`proxx status` lists partial renders left by finished jobs, and never a running job's.
+
+The real case (SIGTERM mid-clip under `proxx watch`) is in
+integration/test_remainder_watch.py; here the folder is laid out by hand to
+cover each attribution rule.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from testkit import run_cli
+
+
+def result(job_id: str, out: Path, *clips: dict[str, Any]) -> str:
+    return json.dumps({"job_id": job_id, "status": "FAILED", "clips": [
+        {"source_path": "/s.mov", "output_path": str(out / "a.mov"), "status": "FAILED",
+         **c} for c in clips]})
+
+
+def test_partials_of_finished_jobs_are_listed_with_size_and_job(tmp_path: Path) -> None:
+    root, out = tmp_path / "watch", tmp_path / "out"
+    for d in ("pending", "running", "completed", "failed", "out"):
+        (root / d if d != "out" else out).mkdir(parents=True)
+    (root / "failed" / "j1.result.json").write_text(result("aaaaaaaaaaaa", out, {}))
+    # A recovered job names its dead runner's partial, whose job id is another one.
+    recovered = out / ".b.mov.cccccccccccc.partial"
+    (root / "failed" / "j2.result.json").write_text(
+        result("bbbbbbbbbbbb", out, {"partial_output_path": str(recovered)}))
+    finished = out / ".a.mov.aaaaaaaaaaaa.partial"
+    finished.write_bytes(b"x" * 1000)
+    recovered.write_bytes(b"y" * 10)
+    live = out / ".z.mov.dddddddddddd.partial"  # a job still running: not a leftover
+    live.write_bytes(b"z")
+    (out / "a.mov").write_bytes(b"published")
+
+    status = json.loads(run_cli("status", "--json", str(root)).stdout)
+    assert status["partials"] == [
+        {"path": str(finished), "size_bytes": 1000, "job_id": "aaaaaaaaaaaa",
+         "result": str(root / "failed" / "j1.result.json")},
+        {"path": str(recovered), "size_bytes": 10, "job_id": "cccccccccccc",
+         "result": str(root / "failed" / "j2.result.json")},
+    ]
+    text = run_cli("status", str(root)).stdout
+    assert "leftover partial renders of finished jobs: 2, 1010 bytes" in text
+    assert f"{finished}: 1000 bytes, job aaaaaaaaaaaa" in text
+    assert str(live) not in text
+
+
+def test_no_results_no_partials_listed(tmp_path: Path) -> None:
+    root = tmp_path / "watch"
+    (root / "pending").mkdir(parents=True)
+    status = json.loads(run_cli("status", "--json", str(root)).stdout)
+    assert status["partials"] == [] and status["misplaced"] == []
+    assert "leftover partial" not in run_cli("status", str(root)).stdout
