@@ -1,16 +1,15 @@
 """The pieces a Proxx job pays for, each timed on its own.
 
-Interpreter start, imports (pydantic, click, the CLI), one ffprobe of a
+Interpreter start, imports (pydantic, click, the CLI), one probe of a
 source (validation) and of an output (verification), `ffmpeg -version`,
-a worker boot through forkserver (cold and warm), an fsync'd atomic result
-write, and `prepare()` (parse, validate, plan) with and without probing.
+a worker boot (first and second), an fsync'd atomic result write, and the
+worker's `prepare()` (read, validate, plan) with and without probing.
 These are what the overhead rows are diagnosed against.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import time
 from collections.abc import Callable
@@ -38,26 +37,48 @@ from bench.report import Report
 _POOL_PROBE = r"""
 import json, time
 t0 = time.perf_counter()
-from proxx.pool import Pool
+from proxx.runtime.pool import LocalPool
 t1 = time.perf_counter()
 
 def boot(pool):
     a = time.perf_counter()
     pool.start()
     b = time.perf_counter()
-    while not all(s.ready for s in pool.slots.values()):
+    while not all(s.proc.ready for s in pool.slots.values()):
         pool.wait(1.0)
     return b - a, time.perf_counter() - a
 
-cold_start, cold_ready = boot(p1 := Pool(1))
-warm_start, warm_ready = boot(p2 := Pool(1))
-time.sleep(0.5)  # let the workers finish anything they do at boot
+first_start, first_ready = boot(p1 := LocalPool(1))
+second_start, second_ready = boot(p2 := LocalPool(1))
+time.sleep(0.5)  # let the workers finish their warm-up (engine import, ffmpeg -version)
 a = time.perf_counter()
 p1.shutdown()
-print(json.dumps({"import_pool": t1 - t0, "cold_start": cold_start, "cold_ready": cold_ready,
-                  "warm_start": warm_start, "warm_ready": warm_ready,
+print(json.dumps({"import_pool": t1 - t0, "cold_start": first_start, "cold_ready": first_ready,
+                  "warm_start": second_start, "warm_ready": second_ready,
                   "shutdown": time.perf_counter() - a}))
 p2.shutdown()
+"""
+
+
+# A worker's preparation of one JobSpec (read, validate, probe, route), in a
+# separate process (Interrupts installs signal handlers), with and without a probe.
+_PREPARE = r"""
+import json, os, sys, time
+from proxx.contract.protocol import StartJob
+from workers.interrupts import Interrupts
+from workers.prepare import prepare
+
+spec, n = sys.argv[1], int(sys.argv[2])
+intr = Interrupts()
+req = StartJob(job_id="b", kind="validate", jobspec_path=spec, base_dir=os.path.dirname(spec),
+               worker_id=0)
+prepare(req, intr)  # imports and first-call set-up, once, as a worker's first job pays them
+times = []
+for _ in range(n):
+    t = time.perf_counter()
+    prepare(req, intr)
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
 """
 
 
@@ -65,26 +86,25 @@ p2.shutdown()
 # installs signal handlers): render() whole, then its pieces on the same argv.
 _RENDER_ANATOMY = r"""
 import json, os, subprocess, sys, time
-from multiprocessing import Pipe
-from proxx.jobs import prepare
+from proxx.contract.protocol import StartJob
 from workers.ffmpeg_args import expected_output
 from workers.ffmpeg_engine import FFmpegEngine
 from workers.interrupts import Interrupts
+from workers.prepare import prepare
 from workers.subproc import run_in_group
 from workers.verify import verify_output
 
 spec, n = sys.argv[1], int(sys.argv[2])
-data = open(spec, "rb").read()
-_, child = Pipe()
-intr = Interrupts(child)
+intr = Interrupts()
 eng = FFmpegEngine()
-eng.versions()
+assert eng.available(intr) is None
 out = {"render": [], "run_in_group": [], "subprocess.run": [], "verify_output": []}
 def clock(key, fn):
     t = time.perf_counter(); r = fn(); out[key].append(time.perf_counter() - t); return r
 for i in range(n + 1):
-    prep = prepare(data, base_dir=os.path.dirname(spec), jobspec_path=spec, job_id=f"anat{i}")
-    plan = prep.planned.plan
+    req = StartJob(job_id=f"anat{i}", kind="run", jobspec_path=spec,
+                   base_dir=os.path.dirname(spec), worker_id=0)
+    plan = prepare(req, intr).plan
     clip = plan.clips[0]
     res = clock("render", lambda: eng.render(plan, clip, intr))
     assert res.status == "COMPLETED", res
@@ -108,51 +128,37 @@ print(json.dumps(out))
 """
 
 
-# `proxx run`'s own path (run_spec_file) with timers wrapped around its steps, in a
-# fresh process: where the time of one real run goes, measured in the same run.
+# `proxx run`'s own path (run_one) with timers around the pool's start and
+# shutdown, in a fresh process: where the time of one real run goes.
 _RUN_ANATOMY = r"""
 import json, sys, time
 t_script = time.time()
 t0 = time.perf_counter()
-import proxx.cli, proxx.runjob
+import proxx.cli, proxx.runtime.runjob
 t_imports = time.perf_counter() - t0
-import proxx.media, proxx.routing
-from proxx.pool import Pool
-import proxx.jobs
-T = {"probe": [], "Pool.start": 0.0, "prepare": 0.0, "_execute": 0.0, "Pool.shutdown": 0.0,
-     "plan_job": 0.0}
+from proxx.runtime.pool import LocalPool
+T = {"Pool.start": 0.0, "Pool.shutdown": 0.0}
 
-def timed_probe(orig):
-    def probe(*a, **k):
-        t = time.perf_counter()
-        try:
-            return orig(*a, **k)
-        finally:
-            T["probe"].append(time.perf_counter() - t)
-    return probe
-
-proxx.routing.probe = timed_probe(proxx.routing.probe)
-
-def wrap(owner, name):
-    orig = getattr(owner, name)
-    key = f"Pool.{name}" if owner is Pool else name
+def wrap(name):
+    orig = getattr(LocalPool, name)
     def w(*a, **k):
         t = time.perf_counter()
         try:
             return orig(*a, **k)
         finally:
-            T[key] += time.perf_counter() - t
-    setattr(owner, name, w)
+            T[f"Pool.{name}"] += time.perf_counter() - t
+    setattr(LocalPool, name, w)
 
-for owner, name in ((Pool, "start"), (Pool, "shutdown"), (proxx.runjob, "prepare"),
-                    (proxx.runjob, "_execute"), (proxx.jobs, "plan_job")):
-    wrap(owner, name)
+for name in ("start", "shutdown"):
+    wrap(name)
 t = time.perf_counter()
-res = proxx.runjob.run_spec_file(sys.argv[1])
-T["run_spec_file"] = time.perf_counter() - t
+res = proxx.runtime.runjob.run_one(sys.argv[1]).result
+T["run_one"] = time.perf_counter() - t
 sys.stdout.write(res.to_json())
+data = json.loads(res.to_json())
 T.update(status=res.status, to_script=t_script - float(sys.argv[2]), imports=t_imports,
-         clips=[[c["started_at"], c["ended_at"]] for c in json.loads(res.to_json())["clips"]])
+         started_at=data["started_at"], ended_at=data["ended_at"],
+         clips=[[c["started_at"], c["ended_at"]] for c in data["clips"]])
 print()
 print(json.dumps(T))
 """
@@ -162,12 +168,12 @@ print(json.dumps(T))
 _EXIT_PROBE = r"""
 import sys, time
 t_script = time.time()
-import proxx.cli, proxx.runjob
+import proxx.cli, proxx.runtime.runjob
 if sys.argv[1] == "pool":
-    from proxx.pool import Pool
-    p = Pool(1)
+    from proxx.runtime.pool import LocalPool
+    p = LocalPool(1)
     p.start()
-    while not p.slots[0].ready:
+    while not p.slots[0].proc.ready:
         p.wait(1.0)
     time.sleep(0.3)
     p.shutdown()
@@ -201,10 +207,8 @@ def _in_process(fn: Callable[[], object]) -> Callable[[], float]:
 
 
 def run(ctx: Ctx, rep: Report) -> None:
-    logging.getLogger("proxx").setLevel(logging.CRITICAL)  # prepare() logs failures
-    from proxx.fsutil import write_atomic
-    from proxx.jobs import prepare
-    from proxx.media import probe
+    from proxx.content.media import probe
+    from proxx.contract.fsutil import write_atomic
 
     n = 3 if ctx.quick else 9
     d = ctx.fresh("breakdown")
@@ -226,7 +230,8 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["python -c pass"] = _repeat(_py("pass"), n)
     samples["import pydantic"] = _repeat(_py("import pydantic"), n)
     samples["import click"] = _repeat(_py("import click"), n)
-    samples["import proxx.cli + proxx.runjob"] = _repeat(_py("import proxx.cli, proxx.runjob"), n)
+    samples["import proxx.cli + proxx.runtime.runjob"] = _repeat(
+        _py("import proxx.cli, proxx.runtime.runjob"), n)
     samples["python -m proxx --version"] = _repeat(
         lambda: run_ok([PYTHON, "-m", "proxx", "--version"]), n)
     samples["exit: teardown after imports"] = _repeat(_exit_cost("plain"), n)
@@ -238,32 +243,33 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["Popen `true`, preexec_fn + process_group"] = _repeat(_in_process(
         lambda: subprocess.run(["true"], check=True, process_group=0,
                                preexec_fn=lambda: None)), n)
-    samples["ffprobe tiny source (validate)"] = _repeat(_in_process(lambda: probe(str(tiny))), n)
-    samples["ffprobe tiny output (verify)"] = _repeat(
+    samples["probe tiny source (validate)"] = _repeat(_in_process(lambda: probe(str(tiny))), n)
+    samples["probe tiny output (verify)"] = _repeat(
         _in_process(lambda: probe(str(outs["tiny_h264"]))), n)
-    samples["ffprobe 1080p source"] = _repeat(_in_process(lambda: probe(str(hd))), n)
-    samples["ffprobe 1080p output (verify)"] = _repeat(
+    samples["probe 1080p source"] = _repeat(_in_process(lambda: probe(str(hd))), n)
+    samples["probe 1080p output (verify)"] = _repeat(
         _in_process(lambda: probe(str(outs["hd_h264"]))), n)
     payload = b"x" * 3000
     samples["write_atomic 3 kB (2 fsyncs)"] = _repeat(
         _in_process(lambda: write_atomic(str(d / "r.json"), payload)), n)
-    good = json.dumps(spec_dict([tiny], d, output_name_template="{index}_x")).encode()
-    missing = json.dumps(spec_dict([d / "missing.mov"], d)).encode()
-    samples["prepare(): missing source (no probe)"] = _repeat(_in_process(
-        lambda: prepare(missing, base_dir=str(d), jobspec_path="x", job_id="b")), n)
-    samples["prepare(): 1 tiny source (1 probe)"] = _repeat(_in_process(
-        lambda: prepare(good, base_dir=str(d), jobspec_path="x", job_id="b")), n)
+    for label, sources in (("missing source (no probe)", [d / "missing.mov"]),
+                           ("1 tiny source (1 probe)", [tiny])):
+        spec = d / f"prepare-{len(samples)}.json"
+        spec.write_text(json.dumps(spec_dict(sources, d, output_name_template="{index}_x")))
+        proc = subprocess.run([PYTHON, "-c", _PREPARE, str(spec), str(n)], capture_output=True,
+                              text=True, check=True, stdin=subprocess.DEVNULL)
+        samples[f"worker prepare(): {label}"] = json.loads(proc.stdout.strip().splitlines()[-1])
 
     pool: list[dict[str, float]] = []
     for _ in range(n):
         out = subprocess.run([PYTHON, "-c", _POOL_PROBE], capture_output=True, text=True,
                              check=True, stdin=subprocess.DEVNULL)
         pool.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    for key, label in (("import_pool", "import proxx.pool (in a fresh process)"),
-                       ("cold_start", "Pool(1).start(), cold forkserver"),
-                       ("cold_ready", "worker ready (WorkerReady), cold forkserver"),
-                       ("warm_ready", "worker ready, warm forkserver"),
-                       ("shutdown", "Pool(1).shutdown(), idle worker")):
+    for key, label in (("import_pool", "import proxx.runtime.pool (in a fresh process)"),
+                       ("cold_start", "LocalPool(1).start() (spawns the worker)"),
+                       ("cold_ready", "worker ready (WorkerReady), first pool"),
+                       ("warm_ready", "worker ready, second pool (caches warm)"),
+                       ("shutdown", "LocalPool(1).shutdown(), idle worker")):
         samples[label] = [p[key] for p in pool]
 
     samples.update(_anatomy(ctx, d, tiny, n))
@@ -277,18 +283,18 @@ def run(ctx: Ctx, rep: Report) -> None:
         c0 = cpu_now()
         probe(str(tiny))
         cpu.append(cpu_now() - c0)
-    samples["ffprobe tiny source, CPU user+sys"] = cpu
+    samples["probe tiny source, CPU user+sys"] = cpu
 
     notes = {
-        "import proxx.cli + proxx.runjob": "what `proxx run` imports before started_at",
+        "import proxx.cli + proxx.runtime.runjob": "what `proxx run` imports before started_at",
         "python -m proxx --version": "floor of any `proxx` invocation",
-        "ffprobe tiny source (validate)": "once per source, in the supervisor, serial",
-        "ffprobe tiny output (verify)": "once per clip, in the worker, after FFmpeg",
-        "ffmpeg -version": "once per worker (engine_versions)",
-        "ffprobe -version (exec floor)": "loading ~215 shared libraries: most of a probe",
+        "probe tiny source (validate)": "once per source, in the worker (PyAV, in-process)",
+        "probe tiny output (verify)": "once per clip, in the worker, after FFmpeg",
+        "ffmpeg -version": "once per worker, started while it is idle (engine_versions)",
+        "ffprobe -version (exec floor)": "what a probe cost when it was a process",
         "Popen `true`, preexec_fn + process_group": "how run_in_group starts FFmpeg "
         "(preexec_fn forces fork)",
-        "worker ready (WorkerReady), cold forkserver": "starts the forkserver + preload",
+        "worker ready (WorkerReady), first pool": "interpreter + imports of a worker",
         "write_atomic 3 kB (2 fsyncs)": "each watch job: staged result + dir fsyncs",
         "worker: render() of 1 tiny clip": "run FFmpeg, verify, publish, build ClipResult",
         "worker: run_in_group(argv)": "FFmpeg in its own process group, stderr tail",
@@ -324,7 +330,7 @@ def _anatomy(ctx: Ctx, d: Path, tiny: Path, n: int) -> dict[str, list[float]]:
 
 def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
                  n: int) -> dict[str, list[float]]:
-    """Timers around run_spec_file's steps in a real run; {} if the internals moved."""
+    """Timers around run_one's steps in a real run; {} if the internals moved."""
     out = d / "out"
     out.mkdir(parents=True)
     spec = d / "job.json"
@@ -351,15 +357,14 @@ def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
             f.unlink()
         bare_s = sum(run_ok(bare(argv, bare_dir)) for argv in commands_of(result))
         clip_s = sum(ts(b) - ts(a) for a, b in raw["clips"])
-        accounted = raw["to_script"] + raw["imports"] + raw["run_spec_file"]
+        job_s = ts(raw["ended_at"]) - ts(raw["started_at"])
         rows.append({"bare": bare_s, "startup": raw["to_script"] + raw["imports"],
                      "Pool.start": raw["Pool.start"],
-                     "plan_job (probing)": raw["plan_job"],
-                     "probe calls, summed": sum(raw["probe"]),
-                     "prepare rest": raw["prepare"] - raw["plan_job"],
-                     "execute": raw["_execute"], "clips": clip_s, "clips − bare": clip_s - bare_s,
-                     "execute − clips": raw["_execute"] - clip_s,
+                     "job (worker: boot, prepare, clips)": job_s,
+                     "clips": clip_s, "clips − bare": clip_s - bare_s,
+                     "job − clips (boot, prepare, finish)": job_s - clip_s,
                      "Pool.shutdown": raw["Pool.shutdown"],
-                     "exit": t.seconds - accounted, "wall": t.seconds})
+                     "exit": t.seconds - raw["to_script"] - raw["imports"] - raw["run_one"],
+                     "wall": t.seconds})
     rows = rows[1:]  # the first run warms caches
     return {f"run[{short}] {k}": [r[k] for r in rows] for k in rows[0]}

@@ -298,9 +298,10 @@ def median(xs: Sequence[float]) -> float:
 
 def spread_pct(xs: Sequence[float]) -> float:
     """(max − min) ÷ median, in percent: how noisy a series of repeats was."""
-    if len(xs) < 2:
+    mid = statistics.median(xs) if xs else 0.0
+    if len(xs) < 2 or mid == 0:
         return 0.0
-    return 100.0 * (max(xs) - min(xs)) / statistics.median(xs)
+    return 100.0 * (max(xs) - min(xs)) / mid
 
 
 def interleave(a: Callable[[], float], b: Callable[[], float], n: int) -> tuple[list[float],

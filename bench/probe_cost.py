@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_IMPORT = "import time; t = time.perf_counter(); import proxx.libav; " \
+_IMPORT = "import time; t = time.perf_counter(); import proxx.content.libav; " \
           "print(time.perf_counter() - t)"
 _RSS = """
 def rss():
@@ -27,7 +27,7 @@ def rss():
         if line.startswith('VmRSS:'):
             return int(line.split()[1])
 before = rss()
-import proxx.libav
+import proxx.content.libav
 print(rss() - before)
 """
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     n = parser.parse_args().repeat
-    from proxx.media import probe
+    from proxx.content.media import probe
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "tiny.mov"
@@ -66,7 +66,8 @@ def main() -> None:
                              text=True).stdout.strip()
         probe(str(src))  # the import and first-call set-up, once, as a worker pays them
         rows = [
-            ("import proxx.libav (PyAV), fresh interpreter", statistics.median(imports) * 1000),
+            ("import proxx.content.libav (PyAV), fresh interpreter",
+             statistics.median(imports) * 1000),
             ("probe: tiny source", _median_ms(lambda: probe(str(src)), n)),
             ("probe: copy-trimmed source (packets read)", _median_ms(lambda: probe(str(cut)), n)),
             ("ffprobe process, same tiny source", _median_ms(lambda: subprocess.run(

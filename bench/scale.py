@@ -43,7 +43,7 @@ def _fill(pending: Path, start: int, stop: int, make: dict[int, bytes] | bytes) 
 
 
 def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
-    from proxx.watchfolder import Intake, Layout
+    from proxx.watch.folder import Intake, Layout
 
     d = ctx.fresh("scale-scan")
     for state in ("pending", "running", "completed", "failed"):

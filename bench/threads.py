@@ -47,7 +47,7 @@ from bench.common import (
     write_json,
 )
 from bench.report import Report
-from proxx.profiles import CODEC_CONTAINERS, PROFILES, Engine
+from proxx.contract.profiles import CODEC_CONTAINERS, PROFILES, Engine
 
 THREADS = (1, 2, 4, 8)
 

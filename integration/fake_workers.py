@@ -1,7 +1,7 @@
 """Worker targets that misbehave on purpose, for the crash matrix.
 
 Each is a module-level function taking the worker's end of the pipe, so the
-worker trampoline (proxx.child) can import it by name (`integration.fake_workers:NAME`).
+worker trampoline (proxx.runtime.child) can import it by name (`integration.fake_workers:NAME`).
 
 A misbehaving worker behaves exactly like the real one (real FFmpeg, real
 verification) for every job except those whose first output name contains
@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.clock import iso, utc_now
-from proxx.jobplan import JobPlan
-from proxx.protocol import (
+from proxx.content.jobplan import JobPlan
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.protocol import (
     CancelJob,
     ClipFinished,
     ClipStarted,
@@ -32,7 +32,7 @@ from proxx.protocol import (
     decode_for_worker,
     encode,
 )
-from proxx.results import ClipResult
+from proxx.contract.results import ClipResult
 from workers.main import serve
 
 TRIGGER = "MISBEHAVE"
@@ -120,7 +120,7 @@ def _raise(conn: Connection, plan: JobPlan) -> None:
     raise RuntimeError("the engine exploded in a way nobody tried")
 
 
-# -- targets (module level: proxx.child imports them by name) ------------------------
+# -- targets (module level: proxx.runtime.child imports them by name) ------------------------
 def exit_on_job(conn: Connection) -> None:
     _serve(conn, _exit_on_receipt)
 

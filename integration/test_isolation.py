@@ -33,7 +33,7 @@ from integration.watch_helpers import (
     specs_in,
     wait_for,
 )
-from proxx.watchfolder import result_beside
+from proxx.watch.folder import result_beside
 from testkit import run_cli, spec_dict
 
 DEEP = 1000  # json.loads gives up (RecursionError) long before this in one process

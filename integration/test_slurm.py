@@ -34,7 +34,7 @@ from integration.watch_helpers import (
     specs_in,
     wait_for,
 )
-from proxx.errors import FailureReason
+from proxx.contract.errors import FailureReason
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
 from proxx.slurm.states import SlurmJob, end_failure
 from testkit import run_cli

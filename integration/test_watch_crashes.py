@@ -76,7 +76,7 @@ def test_kill_9_real_worker_mid_clip(
     assert ffmpeg is not None
     worker = proc_info(ffmpeg.ppid)
     assert worker is not None and is_python(worker)
-    assert worker.sid == watch.pid and worker.ppid == watch.pid  # started via proxx.child
+    assert worker.sid == watch.pid and worker.ppid == watch.pid  # started via proxx.runtime.child
     assert worker.pid in {w.pid for w in watch.workers()}
     os.kill(worker.pid, signal.SIGKILL)
     # PR_SET_PDEATHSIG: the encoder dies with its worker (it would render for many

@@ -42,10 +42,10 @@ DRIVER = "import sys; from integration.watch_helpers import driver_main; driver_
 def driver_main(argv: list[str]) -> None:
     import argparse
 
-    from proxx import logs
-    from proxx.deadlines import Deadlines, default_render_limit
-    from proxx.supervisor import Supervisor
-    from proxx.watchfolder import FatalWatchError
+    from proxx.contract import logs
+    from proxx.contract.deadlines import Deadlines, default_render_limit
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
 
     p = argparse.ArgumentParser()
     p.add_argument("root")
@@ -64,7 +64,7 @@ def driver_main(argv: list[str]) -> None:
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
-        from proxx import watchfolder
+        from proxx.watch import folder as watchfolder
 
         def die(step: str) -> None:
             if step == a.die_after_step:
@@ -263,9 +263,9 @@ class Watch:
         return [p for p in self.procs() if p.pid != self.pid]
 
     def workers(self) -> list[ProcInfo]:
-        """Worker processes: the supervisor's python children (started via proxx.child)."""
+        """Worker processes: the supervisor's python children (started via proxx.runtime.child)."""
         return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
-                and "proxx.child" in p.argv]
+                and "proxx.runtime.child" in p.argv]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""

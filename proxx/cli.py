@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from proxx import __version__, logs
-from proxx.errors import ExitCode
-from proxx.results import JobResult
+from proxx import __version__
+from proxx.contract import logs
+from proxx.contract.errors import ExitCode
 
 if TYPE_CHECKING:
-    from proxx.executor import Executor
+    from proxx.contract.results import JobResult
+    from proxx.runtime.executor import Executor
 
 EXIT_CODES_HELP = """\b
 Exit codes of `proxx run`:
@@ -57,7 +58,7 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
     host, with the reason `proxx run` would give.
     """
-    from proxx.runjob import run_one
+    from proxx.runtime.runjob import run_one
 
     ran = run_one(spec, "validate", base_dir=base_dir)
     result, planned = ran.result, ran.outcome.planned if ran.outcome else None
@@ -97,7 +98,7 @@ def run(spec: str) -> None:
     Relative source paths resolve against the JobSpec's own folder. Clips run
     one after another in a worker process; the first failure stops the job.
     """
-    from proxx.runjob import run_spec_file
+    from proxx.runtime.runjob import run_spec_file
 
     _emit_result(run_spec_file(spec))
 
@@ -149,8 +150,8 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
     Exit 1 if FOLDER is missing or not writable.
     """
     from proxx.slurm.client import SlurmUnavailable, reserved_args
-    from proxx.supervisor import Supervisor
-    from proxx.watchfolder import FatalWatchError
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
 
     if slurm_args and executor != "slurm":
         raise click.UsageError("--slurm-arg needs --executor slurm")
@@ -218,7 +219,7 @@ def remainder(result_file: str, output: str | None) -> None:
 def status(folder: str, as_json: bool) -> None:
     """Show a watch folder: jobs per state, running jobs (age, worker, runner alive?)
     and the most recent failures with their reasons. Reads the folder only."""
-    from proxx.status import folder_status, render_text
+    from proxx.watch.status import folder_status, render_text
 
     report = folder_status(folder)
     click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
@@ -232,7 +233,7 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 
     Exit 0 if every file can be rendered, 1 if any is rejected.
     """
-    from proxx.probe_report import probe_report
+    from proxx.content.probe_report import probe_report
 
     rows = probe_report([os.path.abspath(f) for f in files])
     if as_json:
@@ -247,8 +248,8 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 @click.argument("which", type=click.Choice(["jobspec", "result", "all"]), default="all")
 def schema(which: str) -> None:
     """Print the JSON Schema of the JobSpec, the result, or both."""
-    from proxx.results import JobResult
-    from proxx.spec import JobSpec
+    from proxx.content.spec import JobSpec
+    from proxx.contract.results import JobResult
 
     schemas = {"jobspec": JobSpec.model_json_schema(),
                "result": JobResult.model_json_schema(by_alias=True)}
@@ -261,7 +262,13 @@ def schema(which: str) -> None:
 def profiles(as_json: bool) -> None:
     """List proxy profiles (engine, codecs, frame size, quality, audio policy), then the
     codec/container pairs and the fps modes a JobSpec may name."""
-    from proxx.profiles import CODEC_CONTAINERS, FORCED_RATES, FPS_MODES, PROFILES, fps_label
+    from proxx.contract.profiles import (
+        CODEC_CONTAINERS,
+        FORCED_RATES,
+        FPS_MODES,
+        PROFILES,
+        fps_label,
+    )
 
     rows = [p.row() for p in PROFILES.values()]
     if as_json:
@@ -292,9 +299,9 @@ def demo(root: Path) -> None:
     Every run creates a new DIR/run-N and works only there: nothing else in DIR
     (your files, earlier runs) is ever removed, replaced or reused.
     """
+    from proxx.contract.errors import SystemError_
     from proxx.demo import write_demo
-    from proxx.errors import SystemError_
-    from proxx.runjob import run_spec_file
+    from proxx.runtime.runjob import run_spec_file
 
     try:
         spec_path = write_demo(root.resolve())
@@ -318,6 +325,15 @@ def demo(root: Path) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["run"], ["validate"]):
+        # Their one worker starts now, so its start-up overlaps this process's
+        # imports (the pool adopts it; see proxx.runtime.spawn).
+        from proxx.runtime.signals import hold_stops
+        from proxx.runtime.spawn import WORKER_TARGET, prespawn
+
+        hold_stops()
+        _, level, _, fmt = logs.chosen()
+        prespawn(WORKER_TARGET, level, fmt)
     cli(prog_name="proxx")
 
 

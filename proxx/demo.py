@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from proxx.errors import SystemError_
+from proxx.contract.errors import SystemError_
 
 SAMPLES = (
     # name, size, rate, timecode, audio channels

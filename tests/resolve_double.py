@@ -358,8 +358,8 @@ def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
 
 def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -> None:
     """A worker's job loop around a ResolveEngine driving this double (a process target)."""
-    from proxx.jobplan import JobPlan
-    from proxx.protocol import ClipFinished, encode
+    from proxx.content.jobplan import JobPlan
+    from proxx.contract.protocol import ClipFinished, encode
     from workers.interrupts import Interrupts
     from workers.resolve_engine import ResolveEngine
     from workers.resolve_lock import ResolveLock

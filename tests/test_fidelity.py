@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from proxx.profiles import FORCED_RATES, fps_label
+from proxx.contract.profiles import FORCED_RATES, fps_label
 from testkit import run_cli
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxx.watchfolder import NAME_MAX, Intake, Layout, balanced_object, fit_name, is_candidate
+from proxx.watch.folder import NAME_MAX, Intake, Layout, balanced_object, fit_name, is_candidate
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

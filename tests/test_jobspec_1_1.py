@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from proxx.errors import ValidationError
-from proxx.plan import output_names
-from proxx.spec import JobSpec, fingerprint, load_spec
+from proxx.content.plan import output_names
+from proxx.content.spec import JobSpec, fingerprint, load_spec
+from proxx.contract.errors import ValidationError
 from testkit import run_cli, spec_dict
 
 SOURCES = ["/m/a.mov", "/m/b.mov", "/m/c.mov"]

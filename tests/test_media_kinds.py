@@ -285,7 +285,7 @@ def test_the_vfr_rule_never_keeps_a_rate_guessed_from_a_timebase() -> None:
     # libav's guess for a 30→24 fps phone clip can be the timebase multiple 120;
     # the average (≈ 27.7) decides, among standard rates only. (A real file whose
     # guess is 120 could not be made here: FFmpeg 5.1 and 8 both guess 30 for ours.)
-    from proxx.media import parse_probe_json
+    from proxx.content.media import parse_probe_json
 
     facts = parse_probe_json("/m/phone.mov", {
         "streams": [{"codec_type": "video", "codec_name": "hevc", "width": 1920,

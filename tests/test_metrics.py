@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxx.metrics import MetricsSnapshot, render, write
+from proxx.watch.metrics import MetricsSnapshot, render, write
 from testkit import run_cli, spec_dict
 
 

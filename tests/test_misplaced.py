@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx.misplaced import MAX_WARNINGS, MisplacedWarner, find_misplaced
+from proxx.watch.misplaced import MAX_WARNINGS, MisplacedWarner, find_misplaced
 from testkit import run_cli
 
 JOB = b'{"jobspec_version": "1.0.0"}'

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxx import libav, quicktime
-from proxx.media import probe
+from proxx.content import libav, quicktime
+from proxx.content.media import probe
 
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 KINDS: dict[str, dict[str, Any]] = {

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from proxx.media import probe
-from proxx.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
+from proxx.content.media import probe
+from proxx.contract.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
 from testkit import make_clip, run_cli
 from workers.ffmpeg_args import build_argv
 

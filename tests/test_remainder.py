@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxx.plan import output_names, resolve_sources
+from proxx.content.plan import output_names, resolve_sources
+from proxx.content.spec import fingerprint, load_spec
 from proxx.remainder import RemainderRefused, remainder
-from proxx.spec import fingerprint, load_spec
 from testkit import ffprobe_video, identity, run_cli, spec_dict, truncated_copy
 
 

@@ -27,12 +27,12 @@ from typing import Any
 
 import pytest
 
-from proxx.errors import FailureReason
-from proxx.jobplan import ClipPlan, JobPlan
-from proxx.media import probe
-from proxx.protocol import CancelJob, ClipFinished, JobNote, encode
-from proxx.protocol import decode_for_supervisor as decode
-from proxx.routing import route_source
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.content.media import probe
+from proxx.content.routing import route_source
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import CancelJob, ClipFinished, JobNote, encode
+from proxx.contract.protocol import decode_for_supervisor as decode
 from testkit import redcode
 from tests.resolve_double import (
     Behaviour,

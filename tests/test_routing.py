@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from proxx import routing
-from proxx.errors import MixedEngineError, ValidationError
-from proxx.media import parse_probe_json
-from proxx.probe_report import probe_report
-from proxx.profiles import Engine
-from proxx.routing import RouteDecision, route_job, route_probed, route_source
+from proxx.content import routing
+from proxx.content.media import parse_probe_json
+from proxx.content.probe_report import probe_report
+from proxx.content.routing import RouteDecision, route_job, route_probed, route_source
+from proxx.contract.errors import MixedEngineError, ValidationError
+from proxx.contract.profiles import Engine
 
 Clip = Callable[..., Path]
 PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]

@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from proxx.naming import MAX_NAME_BYTES
+from proxx.contract.naming import MAX_NAME_BYTES
 from testkit import run_cli, spec_dict
 
 

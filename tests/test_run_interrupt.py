@@ -73,7 +73,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def worker_ignores_ctrl_c(proc: subprocess.Popen[str]) -> Callable[[], bool]:
-    """True once proxx's worker (started through proxx.child) has set SIGINT to ignored:
+    """True once proxx's worker (started through proxx.runtime.child) has set SIGINT to ignored:
     from then on a Ctrl-C reaches only the supervisor's handler, which decides."""
     def check() -> bool:
         try:
@@ -207,11 +207,11 @@ def test_ctrl_c_while_the_worker_pool_starts_still_prints_a_result(
     spec, out = make_spec(tmp_path, many_sources(tmp_path, clip, 5))
     proc = start(spec)
 
-    def worker_started() -> bool:  # the worker process, started through proxx.child
+    def worker_started() -> bool:  # the worker process, started through proxx.runtime.child
         for child in children_of(proc.pid):
             try:
                 with open(f"/proc/{child}/cmdline", "rb") as fh:
-                    if b"proxx.child" in fh.read():
+                    if b"proxx.runtime.child" in fh.read():
                         return True
             except OSError:
                 pass

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from proxx.deadlines import Deadlines
-from proxx.errors import FailureReason
-from proxx.executor import JobNoted
-from proxx.protocol import (
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import (
     ClipFinished,
     ClipStarted,
     JobFinished,
@@ -26,13 +25,14 @@ from proxx.protocol import (
     StartJob,
     encode,
 )
-from proxx.results import ClipResult
+from proxx.contract.results import ClipResult
+from proxx.runtime.executor import JobNoted
+from proxx.runtime.tracker import JobOutcome
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmUnavailable, Submission
 from proxx.slurm.executor import SlurmExecutor
 from proxx.slurm.spool import spool_path
 from proxx.slurm.states import SlurmJob
-from proxx.tracker import JobOutcome
 
 
 @dataclass

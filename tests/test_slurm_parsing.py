@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx.errors import FailureReason
+from proxx.contract.errors import FailureReason
 from proxx.slurm import sidecar
 from proxx.slurm.client import Submission, parse_parsable, reserved_args, sbatch_argv
 from proxx.slurm.spool import SpoolGarbage, SpoolReader

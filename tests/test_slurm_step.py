@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from proxx.protocol import JobPlanned, decode_for_supervisor
+from proxx.contract.protocol import JobPlanned, decode_for_supervisor
 from proxx.slurm.spool import spool_path
 from testkit import spec_dict
 

@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from proxx.errors import ExitCode, FailureReason, ValidationError
-from proxx.naming import MAX_NAME_BYTES, TOKENS, partial_path, template_tokens
-from proxx.plan import output_names
-from proxx.profiles import (
+from proxx.content.plan import output_names
+from proxx.content.spec import fingerprint, load_spec, parse_json_object
+from proxx.contract.errors import ExitCode, FailureReason, ValidationError
+from proxx.contract.naming import MAX_NAME_BYTES, TOKENS, partial_path, template_tokens
+from proxx.contract.profiles import (
     CODEC_CONTAINERS,
     CODECS,
     CONTAINERS,
@@ -34,8 +35,7 @@ from proxx.profiles import (
     FrameSize,
     fps_label,
 )
-from proxx.results import ClipResult, build_result, job_status
-from proxx.spec import fingerprint, load_spec, parse_json_object
+from proxx.contract.results import ClipResult, build_result, job_status
 
 BASE: dict[str, Any] = {
     "jobspec_version": "1.0.0",
@@ -509,7 +509,7 @@ def test_probe_parsing_never_raises_on_odd_values(
     rate: str | None, avg: str | None, sar: str | None, rotation: str | None,
     duration: str | None, nb: str | None
 ) -> None:
-    from proxx.media import parse_probe_json
+    from proxx.content.media import parse_probe_json
 
     facts = parse_probe_json("/x.mov", {
         "format": {"duration": duration},
@@ -539,7 +539,7 @@ def test_probe_parsing_never_raises_on_odd_values(
     ],
 )
 def test_display_size(stream: dict[str, Any], shown: tuple[int, int]) -> None:
-    from proxx.media import parse_probe_json
+    from proxx.content.media import parse_probe_json
 
     raw = {"codec_type": "video", "width": 1920, "height": 1080, "r_frame_rate": "25/1", **stream}
     assert parse_probe_json("/x", {"streams": [raw]}).display_size() == shown

@@ -1,7 +1,7 @@
 """The job state machine alone: every cancel, deadline and death ordering, in milliseconds.
 
 No processes and no files: the tracker is fed messages and times, and its
-outcome is turned into the result a user would read (`proxx.verdict`).
+outcome is turned into the result a user would read (`proxx.runtime.verdict`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from proxx.deadlines import Deadlines
-from proxx.errors import FailureReason
-from proxx.protocol import (
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import (
     ClipFinished,
     ClipStarted,
     JobFinished,
@@ -24,9 +24,9 @@ from proxx.protocol import (
     StartJob,
     WorkerFailing,
 )
-from proxx.results import ClipResult, JobResult
-from proxx.tracker import CANCEL_GRACE_S, JobTracker, KillWorker, SendCancel
-from proxx.verdict import result_of
+from proxx.contract.results import ClipResult, JobResult
+from proxx.runtime.tracker import CANCEL_GRACE_S, JobTracker, KillWorker, SendCancel
+from proxx.runtime.verdict import result_of
 
 T0 = 1000.0
 LIMITS = Deadlines(accept=5, read=5, validate=5, engine_check=5, finish=5, recover=5,

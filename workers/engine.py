@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxx.jobplan import ClipPlan, JobPlan
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.contract.results import ClipResult
 from workers.interrupts import Interrupts
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from proxx.media import ProbeFacts
-from proxx.profiles import FORCED_RATES, PROFILES
+from proxx.content.media import ProbeFacts
+from proxx.contract.profiles import FORCED_RATES, PROFILES
 
-# Each FFmpeg profile's video-encoder arguments, threading included: proxx/profiles.py owns them
-# (two profiles of one codec may differ) and derives the published quality text from them.
+# Each FFmpeg profile's video-encoder arguments, threading included: proxx/contract/profiles.py
+# owns them (two profiles of one codec may differ) and derives the published quality text
+# from them.
 _VIDEO: dict[str, list[str]] = {
     p.name: list(p.encoding.argv()) for p in PROFILES.values() if not isinstance(p.encoding, str)
 }

@@ -9,11 +9,11 @@ import shutil
 import subprocess
 import time
 
-from proxx.clock import iso, utc_now
-from proxx.errors import FailureReason
-from proxx.jobplan import ClipPlan, JobPlan
-from proxx.naming import partial_path
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.results import ClipResult
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish

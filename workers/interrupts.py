@@ -14,7 +14,14 @@ import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.protocol import CancelJob, FromWorker, JobNote, Phase, PhaseStarted, decode_for_worker
+from proxx.contract.protocol import (
+    CancelJob,
+    FromWorker,
+    JobNote,
+    Phase,
+    PhaseStarted,
+    decode_for_worker,
+)
 
 
 class Interrupts:

@@ -12,13 +12,13 @@ import logging
 import os
 from collections.abc import Callable
 
-from proxx import logs
-from proxx.clock import iso, utc_now
-from proxx.errors import FailureReason
-from proxx.jobplan import JobPlan
-from proxx.naming import partial_path
-from proxx.profiles import Engine as EngineName
-from proxx.protocol import (
+from proxx.content.jobplan import JobPlan
+from proxx.contract import logs
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.profiles import Engine as EngineName
+from proxx.contract.protocol import (
     ClipFinished,
     ClipStarted,
     FromWorker,
@@ -27,7 +27,7 @@ from proxx.protocol import (
     JobRejected,
     StartJob,
 )
-from proxx.results import ClipResult
+from proxx.contract.results import ClipResult
 from workers.engine import Engine
 from workers.interrupts import Interrupts
 from workers.prepare import Prepared, prepare

@@ -1,6 +1,6 @@
 """The worker process's loop: take one job at a time from the pipe and run it.
 
-Started by the supervisor's pool through `proxx.child` (which names this
+Started by the supervisor's pool through `proxx.runtime.child` (which names this
 module's `worker_main` by string); talks only through its own pipe.
 """
 
@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.jobplan import JobPlan
-from proxx.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
+from proxx.content.jobplan import JobPlan
+from proxx.contract.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
 

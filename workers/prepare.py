@@ -3,7 +3,7 @@
 Reading (bounded), parsing, validating, probing and routing all happen here,
 never in the supervisor: whatever a hostile JobSpec or source does to this
 process costs its one job. Each phase is announced to the supervisor, which
-holds it to a deadline (proxx.deadlines).
+holds it to a deadline (proxx.contract.deadlines).
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from proxx.errors import Interrupted, ProxxError, SystemError_, ValidationError
-from proxx.jobplan import JobPlan
-from proxx.plan import plan_job
-from proxx.protocol import JobRejected, PlannedClip, StartJob
-from proxx.spec import (
+from proxx.content.jobplan import JobPlan
+from proxx.content.plan import plan_job
+from proxx.content.spec import (
     MAX_SPEC_BYTES,
     JobSpec,
     fingerprint,
@@ -25,6 +23,8 @@ from proxx.spec import (
     parse_json_object,
     validate_model,
 )
+from proxx.contract.errors import Interrupted, ProxxError, SystemError_, ValidationError
+from proxx.contract.protocol import JobRejected, PlannedClip, StartJob
 from workers.interrupts import Interrupts
 
 log = logging.getLogger("workers.prepare")

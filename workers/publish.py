@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 import os
 
-from proxx.errors import FailureReason
-from proxx.fsutil import fsync_dir, move_no_replace
+from proxx.contract.errors import FailureReason
+from proxx.contract.fsutil import fsync_dir, move_no_replace
 
 # The environment's fault (exit code 4), not the clip's.
 SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 
-from proxx.accounting import account
-from proxx.errors import FailureReason, ProxxError
-from proxx.plan import output_names, resolve_sources
-from proxx.protocol import PlannedClip, RecoveryAccounted, StartJob
-from proxx.results import ClipResult
-from proxx.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
+from proxx.content.plan import output_names, resolve_sources
+from proxx.content.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
+from proxx.contract.accounting import account
+from proxx.contract.errors import FailureReason, ProxxError
+from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
+from proxx.contract.results import ClipResult
 from workers.interrupts import Interrupts
 from workers.prepare import read_spec
 

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from proxx.clock import iso, utc_now
-from proxx.errors import FailureReason
-from proxx.jobplan import ClipPlan, JobPlan
-from proxx.media import ProbeFacts
-from proxx.naming import partial_path
-from proxx.profiles import FORCED_RATES, PROFILES
-from proxx.results import ClipResult
+from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.content.media import ProbeFacts
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
+from proxx.contract.naming import partial_path
+from proxx.contract.profiles import FORCED_RATES, PROFILES
+from proxx.contract.results import ClipResult
 from workers import resolve_api as api
 from workers.ffmpeg_args import Expected, retime_timecode
 from workers.interrupts import Interrupts

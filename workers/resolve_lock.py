@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 
-from proxx.clock import iso, utc_now
+from proxx.contract.clock import iso, utc_now
 from workers.interrupts import Interrupts
 
 DEFAULT_LOCK_PATH = "/tmp/proxx-resolve.lock"

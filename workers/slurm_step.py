@@ -33,10 +33,10 @@ import threading
 import traceback
 from typing import get_args
 
-from proxx import logs
-from proxx.profiles import Engine
-from proxx.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
-from proxx.slurm.states import EXIT_NEEDS_RESOLVE
+from proxx.contract import logs
+from proxx.contract.profiles import Engine
+from proxx.contract.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
+from proxx.contract.step import EXIT_NEEDS_RESOLVE
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
 

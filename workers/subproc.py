@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from proxx.errors import signal_name
+from proxx.contract.errors import signal_name
 from workers.interrupts import Interrupts
 
 TERM_GRACE_S = 3.0

@@ -13,8 +13,8 @@ import hashlib
 import os
 from fractions import Fraction
 
-from proxx.media import INTERLACED, ProbeFacts, probe
-from proxx.results import Fidelity, MediaFacts
+from proxx.content.media import INTERLACED, ProbeFacts, probe
+from proxx.contract.results import Fidelity, MediaFacts
 from workers.ffmpeg_args import EXPECTED_CODEC, Expected
 
 FRAME_TOLERANCE = 1  # forced-rate conversion (or an estimated source count) may be ±1

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from proxx.errors import ProxxError
+from proxx.contract.errors import ProxxError
 from proxx.slurm.states import SQUEUE_FORMAT, SlurmJob, parse_scontrol, parse_squeue
 
 TOOLS = ("sbatch", "squeue", "scontrol", "scancel")

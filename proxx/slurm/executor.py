@@ -26,18 +26,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from proxx import logs
-from proxx.clock import iso, utc_now
-from proxx.deadlines import Deadlines
-from proxx.errors import FailureReason
-from proxx.executor import JobNoted, PoolEvent
-from proxx.protocol import FromWorker, JobNote, StartJob, WorkerFailing, decode_for_supervisor
-from proxx.results import ClipResult
+from proxx.contract import logs
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import (
+    FromWorker,
+    JobNote,
+    StartJob,
+    WorkerFailing,
+    decode_for_supervisor,
+)
+from proxx.contract.results import ClipResult
+from proxx.runtime.executor import JobNoted, PoolEvent, bounded
+from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission, controller_down
 from proxx.slurm.spool import SpoolGarbage, SpoolReader, spool_path
 from proxx.slurm.states import RESOLVE_GRES, SlurmJob, end_failure, needs_resolve
-from proxx.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
 log = logging.getLogger("proxx.slurm")
 Adoption = Literal["adopted", "absent", "retry"]
@@ -274,15 +280,10 @@ class SlurmExecutor:
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
-        now = time.monotonic()
         times = [t.tracker.next_deadline() for t in self.tasks.values()]
         if self.tasks:
             times.append(self._next_poll)
-        due = [t for t in times if t is not None]
-        if not due:
-            return timeout
-        soonest = max(0.0, min(due) - now)
-        return soonest if timeout is None else min(timeout, soonest)
+        return bounded(timeout, times, time.monotonic())
 
     def _read(self, task: SlurmTask) -> list[PoolEvent]:
         try:

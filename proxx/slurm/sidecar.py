@@ -16,8 +16,8 @@ import socket
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from proxx.fsutil import write_atomic
-from proxx.watchfolder import fit_name
+from proxx.contract.fsutil import write_atomic
+from proxx.watch.folder import fit_name
 
 SUFFIX = ".slurm"
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from proxx.errors import ProxxError
-from proxx.watchfolder import fit_name
+from proxx.contract.errors import ProxxError
+from proxx.watch.folder import fit_name
 
 MAX_LINE = 1 << 20  # the largest message (a job's planned clips) is far below this
 T = TypeVar("T")

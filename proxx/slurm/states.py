@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from proxx.errors import FailureReason
+from proxx.contract.errors import FailureReason
+from proxx.contract.step import EXIT_NEEDS_RESOLVE
 
 # States in which a job still holds (or will hold) resources and may still run
 # or report. COMPLETING: the batch step ended, Slurm is still cleaning up.
@@ -29,9 +30,6 @@ _END_REASON: dict[str, FailureReason] = {
     "COMPLETED": FailureReason.WORKER_CRASHED,
 }
 
-# A RAW job's first batch job holds no GRES; its step exits with this code, having only
-# read and routed the JobSpec, when the job needs DaVinci Resolve (workers.slurm_step).
-EXIT_NEEDS_RESOLVE = 7
 RESOLVE_GRES = "resolve:1"
 
 # squeue output format: reason last, so a reason containing the separator survives.

@@ -1,0 +1,118 @@
+"""Logging to stderr, the same in the supervisor and in every worker.
+
+PROXX_LOG_LEVEL sets verbosity and PROXX_LOG_FORMAT (`text` or `json`) the
+line format; neither changes what is executed. Workers set logging up in the
+child (`proxx.runtime.child`) from values their parent passes explicitly, and every
+line about a job carries its job id and worker id (`job_context`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATS = ("text", "json")
+# Fields a log call may attach with `extra=` (and job_context sets): the JSON
+# format prints each one that is set; the text format shows job and worker.
+FIELDS = ("job_id", "worker_id", "jobspec", "state", "reason")
+_context: dict[str, Any] = {}
+
+
+def level_name() -> str:
+    """The level this process logs at (what a worker it starts should use too)."""
+    return logging.getLevelName(logging.getLogger("proxx").getEffectiveLevel())
+
+
+def format_name() -> str:
+    handlers = logging.getLogger("proxx").handlers
+    return "json" if any(isinstance(h.formatter, JsonFormatter) for h in handlers) else "text"
+
+
+class _Context(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _context.items():
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        tags = [f"{k.removesuffix('_id')} {getattr(record, k)}" for k in ("worker_id", "job_id")
+                if getattr(record, k, None) is not None]
+        return f"{line} [{', '.join(tags)}]" if tags else line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        obj: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "msg": record.getMessage(),
+        }
+        for key in FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                obj[key] = value
+        if record.exc_info:
+            obj["exc"] = self.formatException(record.exc_info)
+        return json.dumps(obj, ensure_ascii=False)
+
+
+def chosen(level: str | None = None, fmt: str | None = None) -> tuple[str, str, str, str]:
+    """(level, format) as asked — argument, else environment, else default — and as used."""
+    raw_level = (level or os.environ.get("PROXX_LOG_LEVEL", "INFO")).upper()
+    raw_fmt = (fmt or os.environ.get("PROXX_LOG_FORMAT", "text")).lower()
+    return (raw_level, raw_level if raw_level in LEVELS else "INFO",
+            raw_fmt, raw_fmt if raw_fmt in FORMATS else "text")
+
+
+def setup(level: str | None = None, fmt: str | None = None) -> None:
+    """Configure the `proxx` and `workers` loggers (idempotent)."""
+    raw_level, chosen_level, raw_fmt, fmt_name = chosen(level, fmt)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt_name == "json" else TextFormatter())
+    handler.addFilter(_Context())
+    for name in ("proxx", "workers"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(chosen_level)
+        logger.propagate = False
+    root = logging.getLogger("proxx")
+    if raw_level != chosen_level:
+        root.warning("PROXX_LOG_LEVEL=%r is not one of %s; using INFO", raw_level,
+                     ", ".join(LEVELS))
+    if raw_fmt != fmt_name:
+        root.warning("PROXX_LOG_FORMAT=%r is not one of %s; using text", raw_fmt,
+                     ", ".join(FORMATS))
+
+
+def set_context(**fields: Any) -> None:
+    """Fields every later log line of this process carries (e.g. the worker id)."""
+    _context.update({k: v for k, v in fields.items() if v is not None})
+
+
+@contextmanager
+def job_context(**fields: Any) -> Iterator[None]:
+    """While a job runs in this process, its log lines carry its id and name."""
+    saved = dict(_context)
+    set_context(**fields)
+    try:
+        yield
+    finally:
+        _context.clear()
+        _context.update(saved)

@@ -1,0 +1,175 @@
+"""The pipe protocol between supervisor and worker: validated pydantic messages as JSON.
+
+Pickle is never used on the pipe: a worker that writes garbage produces a
+decode error the supervisor can attribute, not arbitrary objects.
+
+The supervisor hands a worker a JobSpec *path* (`StartJob`); the worker reads,
+parses, validates, probes and routes it, and reports what it found
+(`JobPlanned` or `JobRejected`) before it renders. The supervisor never sees
+the JobSpec's bytes: a hostile JobSpec costs one worker, never the runner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from proxx.contract.results import ClipResult
+
+JobKind = Literal["run", "validate", "recover"]
+# The phases of a job, each under its own deadline (proxx.contract.deadlines).
+Phase = Literal["accept", "read", "validate", "probe", "engine_check", "render", "verify",
+                "finish", "recover"]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# supervisor → worker -----------------------------------------------------------------
+class StartJob(_Msg):
+    """A claimed JobSpec, by name only: the worker does everything that reads it."""
+
+    type: Literal["start_job"] = "start_job"
+    job_id: str
+    kind: JobKind
+    jobspec_path: str  # absolute
+    base_dir: str  # relative sources resolve against it
+    worker_id: int
+
+
+class CancelJob(_Msg):
+    type: Literal["cancel_job"] = "cancel_job"
+    job_id: str
+    reason: str
+
+
+# worker → supervisor -----------------------------------------------------------------
+class WorkerReady(_Msg):
+    type: Literal["worker_ready"] = "worker_ready"
+    pid: int
+
+
+class PhaseStarted(_Msg):
+    """The job entered `phase`; the supervisor's deadline for it starts now.
+
+    `basis` scales the limit (number of sources to probe, seconds of source to
+    render); the supervisor caps what it derives from it.
+    """
+
+    type: Literal["phase_started"] = "phase_started"
+    job_id: str
+    phase: Phase
+    basis: float | None = None
+
+
+class PlannedClip(_Msg):
+    index: int
+    source_path: str
+    output_path: str
+    duration: float | None = None  # seconds of source: scales the render deadline
+
+
+class JobPlanned(_Msg):
+    """The JobSpec is valid and routed: what the result will say about the job."""
+
+    type: Literal["job_planned"] = "job_planned"
+    job_id: str
+    jobspec_version: str
+    fingerprint: str
+    engine: str
+    routing_reason: str
+    clips: list[PlannedClip]
+
+
+class JobRejected(_Msg):
+    """The job cannot run: exactly one of the three reasons is set."""
+
+    type: Literal["job_rejected"] = "job_rejected"
+    job_id: str
+    jobspec_version: str | None
+    fingerprint: str | None
+    total_clips: int
+    validation_error: str | None = None
+    system_error: str | None = None
+    interrupted: str | None = None
+
+
+class ClipStarted(_Msg):
+    type: Literal["clip_started"] = "clip_started"
+    job_id: str
+    index: int
+    started_at: str
+    ffmpeg_command: str | None
+    # The temporary name it renders to: reported if the worker dies mid-render.
+    partial_path: str | None = None
+
+
+class ClipFinished(_Msg):
+    type: Literal["clip_finished"] = "clip_finished"
+    job_id: str
+    clip: ClipResult
+
+
+class JobNote(_Msg):
+    """Something an operator should see while the job runs (e.g. waiting for Resolve)."""
+
+    type: Literal["job_note"] = "job_note"
+    job_id: str
+    note: str
+    # While a job waits for a shared engine (Resolve), its clock is paused:
+    # waiting in line is not a hung render.
+    waiting: bool = False
+
+
+class RecoveryAccounted(_Msg):
+    """For a job whose runner died: which of its proxies were published."""
+
+    type: Literal["recovery_accounted"] = "recovery_accounted"
+    job_id: str
+    jobspec_version: str | None
+    fingerprint: str | None
+    clips: list[ClipResult]
+    note: str | None = None  # why no clips could be listed
+
+
+class JobFinished(_Msg):
+    type: Literal["job_finished"] = "job_finished"
+    job_id: str
+    engine_versions: dict[str, str]
+
+
+class WorkerFailing(_Msg):
+    """A worker's last words: the exception that is about to end it."""
+
+    type: Literal["worker_failing"] = "worker_failing"
+    error: str
+
+
+ToWorker = Annotated[StartJob | CancelJob, Field(discriminator="type")]
+FromWorker = (
+    WorkerReady | PhaseStarted | JobPlanned | JobRejected | ClipStarted | ClipFinished
+    | JobNote | RecoveryAccounted | JobFinished | WorkerFailing
+)
+ToSupervisor = Annotated[FromWorker, Field(discriminator="type")]
+_to_worker: TypeAdapter[StartJob | CancelJob] = TypeAdapter(ToWorker)
+_to_supervisor: TypeAdapter[FromWorker] = TypeAdapter(ToSupervisor)
+MAX_MESSAGE_BYTES = 1 << 20  # messages are a few kB (stderr tails are capped)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def encode(msg: _Msg) -> bytes:
+    return msg.model_dump_json().encode("utf-8")
+
+
+def decode_for_worker(data: bytes) -> StartJob | CancelJob:
+    return _to_worker.validate_json(data)
+
+
+def decode_for_supervisor(data: bytes) -> FromWorker:
+    return _to_supervisor.validate_json(data)

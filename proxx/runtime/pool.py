@@ -1,0 +1,221 @@
+"""The local executor: a fixed pool of worker processes, one job each.
+
+Each worker is a `WorkerProcess` (proxx.runtime.procs); each job it holds is a
+`JobTracker` (proxx.runtime.tracker). The pool only wires the two together: it reads
+messages into trackers, carries out their actions (cancel, kill), buries dead
+workers, respawns them with back-off, and hands back events. It never touches
+a JobSpec or an output folder. `proxx run` is a pool of one; `proxx watch` a
+pool of N.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import time
+from dataclasses import dataclass
+
+from proxx.contract import logs
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady
+from proxx.runtime.executor import JobNoted, PoolEvent, bounded
+from proxx.runtime.procs import WorkerProcess
+from proxx.runtime.spawn import WORKER_TARGET
+from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
+
+log = logging.getLogger("proxx.runtime.pool")
+
+BOOT_BACKOFF_MAX_S = 60.0
+# A worker that dies this soon after taking a job, before saying a word about
+# it, is broken (not the job): it counts towards the respawn back-off.
+EARLY_DEATH_S = 2.0
+
+
+@dataclass
+class Slot:
+    proc: WorkerProcess
+    tracker: JobTracker | None = None
+    respawn_at: float | None = None
+    job_sent_at: float = 0.0
+    heard_from_job: bool = False
+
+
+class LocalPool:
+    def __init__(self, size: int, *, target: str = WORKER_TARGET,
+                 deadlines: Deadlines | None = None, log_level: str | None = None,
+                 log_format: str | None = None) -> None:
+        self.size = size
+        self.deadlines = deadlines or Deadlines()
+        level = log_level or logs.level_name()
+        fmt = log_format or logs.format_name()
+        self.slots = {i: Slot(WorkerProcess(i, target, level, fmt)) for i in range(size)}
+        self.worker_restarts = 0
+        self._boot_failures = 0
+        self._last_boot_error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        for slot in self.slots.values():
+            slot.proc.start()
+
+    def shutdown(self) -> None:
+        """Close every pipe (idle workers exit on EOF); kill what does not exit at once."""
+        for slot in self.slots.values():
+            slot.proc.close(grace=0.5)
+
+    # -- jobs ------------------------------------------------------------------------
+    def free_slots(self) -> int:
+        return len(self._idle())
+
+    def busy(self) -> int:
+        return sum(s.tracker is not None for s in self.slots.values())
+
+    def submit(self, req: StartJob) -> int:
+        """Hand `req` to an idle worker; returns its worker id."""
+        slot = self._idle()[0]
+        req = req.model_copy(update={"worker_id": slot.proc.worker_id})
+        now = time.monotonic()
+        slot.tracker = JobTracker(req, self.deadlines, now, worker_id=slot.proc.worker_id,
+                                  worker_started_at=slot.proc.started_at)
+        slot.job_sent_at, slot.heard_from_job = now, False
+        slot.proc.send(req)  # a failed send shows as the worker's death or the accept deadline
+        return slot.proc.worker_id
+
+    def cancel(self, job_id: str, reason: str) -> None:
+        for slot in self.slots.values():
+            if slot.tracker is not None and slot.tracker.job_id == job_id:
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
+
+    def cancel_all(self, reason: str) -> None:
+        for slot in self.slots.values():
+            if slot.tracker is not None:
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
+
+    # -- the wait --------------------------------------------------------------------
+    def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
+        """Block until a message, a worker death, a deadline, an `extra` fd, or `timeout`."""
+        timeout = self._bounded(timeout)
+        with selectors.DefaultSelector() as sel:
+            for slot in self.slots.values():
+                for fd in slot.proc.fds():
+                    sel.register(fd, selectors.EVENT_READ)
+            for fd in extra or []:
+                sel.register(fd, selectors.EVENT_READ)
+            sel.select(timeout)
+        events: list[PoolEvent] = []
+        for slot in self.slots.values():
+            events += self._service(slot)
+        self._respawn_due()
+        return events
+
+    def _bounded(self, timeout: float | None) -> float | None:
+        times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
+        times += [s.respawn_at for s in self.slots.values()]
+        return bounded(timeout, times, time.monotonic())
+
+    def _service(self, slot: Slot) -> list[PoolEvent]:
+        if slot.respawn_at is not None:
+            return []
+        events = self._read(slot)
+        if slot.proc.exit_code() is not None:
+            events += self._read(slot)  # last words before death
+            self._bury(slot)
+        elif slot.tracker is not None:
+            self._act(slot, slot.tracker.due(time.monotonic()))
+        if slot.tracker is not None and slot.tracker.finished:
+            events.append(self._outcome(slot))
+        return events
+
+    def _read(self, slot: Slot) -> list[PoolEvent]:
+        messages = slot.proc.read()
+        events: list[PoolEvent] = []
+        now = time.monotonic()
+        for msg in messages:
+            if isinstance(msg, WorkerReady):
+                slot.proc.ready = True
+                self._boot_failures = 0
+            if isinstance(msg, WorkerFailing):
+                self._last_words(slot, msg.error)
+            if slot.tracker is None:
+                if not isinstance(msg, WorkerReady | WorkerFailing):
+                    self._protocol_violation(slot, f"worker sent {type(msg).__name__} while idle")
+                continue
+            if not isinstance(msg, WorkerReady | WorkerFailing):
+                slot.heard_from_job = True
+            self._act(slot, slot.tracker.on_message(msg, now))
+            if isinstance(msg, JobNote):
+                events.append(JobNoted(slot.tracker.job_id, slot.proc.worker_id, msg.note))
+        if slot.proc.broken is not None and slot.proc.exit_code() is None:
+            self._protocol_violation(slot, slot.proc.broken)
+        return events
+
+    def _last_words(self, slot: Slot, error: str) -> None:
+        if slot.tracker is not None:
+            slot.tracker.last_words = error
+
+    def _protocol_violation(self, slot: Slot, why: str) -> None:
+        log.error("worker %d: %s; killing it", slot.proc.worker_id, why)
+        if slot.tracker is not None:
+            slot.tracker.on_message(WorkerFailing(error=why), time.monotonic())
+            self._act(slot, slot.tracker.kill(why))
+        else:
+            slot.proc.kill()
+
+    def _act(self, slot: Slot, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendCancel) and slot.tracker is not None:
+                slot.proc.send(CancelJob(job_id=slot.tracker.job_id, reason=action.reason))
+            elif isinstance(action, KillWorker):
+                log.error("worker %d: %s; killing it", slot.proc.worker_id, action.why)
+                slot.proc.kill()
+
+    def _bury(self, slot: Slot) -> None:
+        how = slot.proc.describe_exit()
+        early = (slot.tracker is not None and not slot.heard_from_job
+                 and time.monotonic() - slot.job_sent_at < EARLY_DEATH_S)
+        if slot.tracker is not None:
+            if slot.tracker.killed_for is None and slot.tracker.cancel_reason is None:
+                log.error("worker %d died (%s) running job %s", slot.proc.worker_id, how,
+                          slot.tracker.job_id)
+            slot.tracker.on_death(how)
+        delay = 0.0
+        if not slot.proc.ready or early:
+            self._boot_failures += 1
+            delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
+            words = slot.tracker.last_words if slot.tracker else None
+            self._log_boot_failure(slot, how, words, delay)
+        slot.proc.reap()
+        slot.respawn_at = time.monotonic() + delay
+
+    def _log_boot_failure(self, slot: Slot, how: str, words: str | None, delay: float) -> None:
+        what = f"{how}{f': {words}' if words else ''}"
+        # Said once, clearly; a worker that keeps dying the same way is not news.
+        level = logging.ERROR if what != self._last_boot_error else logging.DEBUG
+        self._last_boot_error = what
+        log.log(level, "worker %d died during start-up (%s); respawning in %.1f s "
+                "(repeats of this message are logged at DEBUG)", slot.proc.worker_id, what, delay)
+
+    def _respawn_due(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots.values():
+            if slot.respawn_at is not None and slot.respawn_at <= now and slot.tracker is None:
+                slot.respawn_at = None
+                self.worker_restarts += 1
+                slot.proc.start()
+
+    def _outcome(self, slot: Slot) -> JobOutcome:
+        tracker = slot.tracker
+        assert tracker is not None
+        slot.tracker = None
+        return tracker.outcome()
+
+    def _idle(self) -> list[Slot]:
+        # Not only ready workers: a job handed to a worker that dies at boot fails
+        # with that worker's exit status and last words, which tell the operator
+        # what is broken; the respawn back-off paces how fast jobs meet that fate.
+        return [s for s in self.slots.values() if s.tracker is None and s.respawn_at is None
+                and s.proc.exit_code() is None]
+
+
+__all__ = ["FailureReason", "JobOutcome", "LocalPool"]

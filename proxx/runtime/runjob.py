@@ -1,0 +1,72 @@
+"""`proxx run` and `proxx validate`: one JobSpec through a pool of one worker.
+
+The watch folder's own path without the folder: the CLI never reads, parses
+or probes the JobSpec itself; it hands the worker a path and turns what comes
+back (or how the worker died) into the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from proxx.contract.clock import utc_now
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.protocol import JobKind, StartJob, new_job_id
+from proxx.contract.results import JobResult, not_started
+from proxx.runtime.dispatch import Dispatcher
+from proxx.runtime.pool import LocalPool
+from proxx.runtime.spawn import WORKER_TARGET
+from proxx.runtime.tracker import JobOutcome
+from proxx.runtime.verdict import result_of
+
+log = logging.getLogger("proxx.run")
+
+
+@dataclass
+class Ran:
+    result: JobResult
+    outcome: JobOutcome | None  # None when no worker could be started
+
+
+def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
+            target: str = WORKER_TARGET, deadlines: Deadlines | None = None) -> Ran:
+    started = utc_now()
+    jobspec_path = os.path.abspath(path)
+    req = StartJob(job_id=new_job_id(), kind=kind, jobspec_path=jobspec_path,
+                   base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
+                   worker_id=0)
+    dispatch = Dispatcher(LocalPool(1, target=target, deadlines=deadlines), f"proxx {kind}")
+    try:
+        # First thing: the worker's start-up (an interpreter, imports) overlaps
+        # everything this process still does.
+        dispatch.start()
+    except OSError as exc:
+        dispatch.close()
+        log.error("could not start a worker process: %s", exc)
+        return Ran(not_started(req.job_id, jobspec_path, started,
+                               system_error=f"could not start a worker process: {exc}"), None)
+    try:
+        dispatch.executor.submit(req)
+        outcome = _wait(dispatch)
+    finally:
+        dispatch.close()
+    result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
+    if kind == "run":
+        log.info("job %s: %s (%d/%d clips) in %.2f s", result.job_id, result.status,
+                 result.successful_clips, result.total_clips, result.duration_seconds)
+    return Ran(result, outcome)
+
+
+def _wait(dispatch: Dispatcher) -> JobOutcome:
+    while True:
+        for event in dispatch.wait(None):
+            if isinstance(event, JobOutcome):
+                return event
+        if dispatch.stop_requested and dispatch.interrupt_all():
+            log.warning("%s: stopping the job", dispatch.stop_reason())
+
+
+def run_spec_file(path: str) -> JobResult:
+    return run_one(path).result

@@ -1,0 +1,242 @@
+"""One job's life as the supervisor sees it: a pure state machine.
+
+No processes, no files, no clock of its own: it is fed the worker's messages,
+a cancel, a death or the time, and answers with actions (send a cancel, kill
+the worker) and, at the end, the job's outcome. Both executors (the local
+pool and Slurm) drive it, and its every ordering is unit-tested in
+milliseconds (tests/test_tracker.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxx.contract.accounting import account
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import (
+    ClipFinished,
+    ClipStarted,
+    FromWorker,
+    JobFinished,
+    JobNote,
+    JobPlanned,
+    JobRejected,
+    Phase,
+    PhaseStarted,
+    RecoveryAccounted,
+    StartJob,
+    WorkerFailing,
+    WorkerReady,
+)
+from proxx.contract.results import ClipResult
+
+CANCEL_GRACE_S = 8.0  # the worker's own TERM→KILL grace for FFmpeg is 3 s
+
+
+@dataclass(frozen=True)
+class SendCancel:
+    reason: str
+
+
+@dataclass(frozen=True)
+class KillWorker:
+    why: str
+
+
+Action = SendCancel | KillWorker
+
+
+@dataclass
+class JobOutcome:
+    """How a job ended, with every clip accounted for; the result is built from it."""
+
+    request: StartJob
+    planned: JobPlanned | None
+    rejected: JobRejected | None
+    recovered: RecoveryAccounted | None
+    clips: list[ClipResult]
+    # Why the job stopped before it had clips to blame (worker died while reading,
+    # probing …): "interrupted" or a failure reason, with its detail.
+    early_stop: tuple[FailureReason, str] | None
+    worker_id: int | None
+    worker_started_at: str | None
+    engine_versions: dict[str, str]
+    executor_info: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class JobTracker:
+    request: StartJob
+    deadlines: Deadlines
+    now: float
+    worker_id: int | None = None
+    worker_started_at: str | None = None
+    phase: Phase = "accept"
+    phase_basis: float | None = None
+    phase_deadline: float | None = None
+    planned: JobPlanned | None = None
+    rejected: JobRejected | None = None
+    recovered: RecoveryAccounted | None = None
+    results: dict[int, ClipResult] = field(default_factory=dict)
+    started: dict[int, ClipStarted] = field(default_factory=dict)
+    current: int | None = None
+    cancel_reason: str | None = None
+    cancel_failure: FailureReason = FailureReason.INTERRUPTED
+    kill_at: float | None = None
+    killed_for: str | None = None  # we killed it: the death is ours to explain
+    death: str | None = None
+    last_words: str | None = None
+    done: bool = False
+    note: str | None = None
+    engine_versions: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.phase_deadline = self.now + self.deadlines.accept
+
+    @property
+    def job_id(self) -> str:
+        return self.request.job_id
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.death is not None
+
+    # -- inputs ------------------------------------------------------------------------
+    def on_message(self, msg: FromWorker, now: float) -> list[Action]:
+        if isinstance(msg, WorkerFailing):
+            self.last_words = msg.error
+            return []
+        if isinstance(msg, WorkerReady):
+            return []
+        if msg.job_id != self.job_id:
+            return self.kill(f"worker sent {type(msg).__name__} for a job it does not hold")
+        if isinstance(msg, PhaseStarted):
+            self._enter(msg.phase, msg.basis, now)
+        elif isinstance(msg, JobPlanned):
+            self.planned = msg
+        elif isinstance(msg, JobRejected):
+            self.rejected = msg
+        elif isinstance(msg, RecoveryAccounted):
+            self.recovered = msg
+        elif isinstance(msg, ClipStarted):
+            self.started[msg.index] = msg
+            self.current = msg.index
+            self._enter("render", self._duration(msg.index), now)
+        elif isinstance(msg, ClipFinished):
+            self._clip_finished(msg)
+            self._enter("finish", None, now)
+        elif isinstance(msg, JobNote):
+            self._note(msg, now)
+        elif isinstance(msg, JobFinished):
+            self.engine_versions = msg.engine_versions
+            self.done = True
+            self.phase_deadline = None
+            self.kill_at = None
+        return []
+
+    def cancel(self, reason: str, now: float,
+               failure: FailureReason = FailureReason.INTERRUPTED) -> list[Action]:
+        if self.finished or self.cancel_reason is not None:
+            return []
+        self.cancel_reason, self.cancel_failure = reason, failure
+        self.kill_at = now + CANCEL_GRACE_S
+        return [SendCancel(reason)]
+
+    def on_death(self, how: str) -> None:
+        self.death = how
+        self.phase_deadline = self.kill_at = None
+
+    def due(self, now: float) -> list[Action]:
+        """Actions whose time has come: a phase past its limit, a cancel not obeyed."""
+        if self.finished:
+            return []
+        if self.kill_at is not None and now >= self.kill_at:
+            self.kill_at = None
+            return [KillWorker(f"{self.cancel_reason}; the worker did not stop in time")]
+        if self.phase_deadline is None or now < self.phase_deadline:
+            return []
+        limit = self.deadlines.limit(self.phase, self.phase_basis)
+        why = f"{self.phase} phase exceeded its {limit:g} s limit"
+        self.phase_deadline = None
+        if self.phase == "render" and self.cancel_reason is None:
+            # FFmpeg gets TERM then KILL from the worker, which reports the clip.
+            return self.cancel(f"clip exceeded its {limit:g} s time limit", now,
+                               FailureReason.TIMEOUT)
+        self.cancel_reason, self.cancel_failure = why, FailureReason.TIMEOUT
+        self.killed_for = why
+        return [KillWorker(why)]
+
+    def next_deadline(self) -> float | None:
+        times = [t for t in (self.phase_deadline, self.kill_at) if t is not None]
+        return min(times) if times else None
+
+    # -- the end ------------------------------------------------------------------------
+    def outcome(self) -> JobOutcome:
+        failure = self._failure()
+        clips: list[ClipResult] = []
+        early: tuple[FailureReason, str] | None = None
+        if self.planned is not None and self.rejected is None:
+            clips = account(
+                self.planned.clips, self.results, failure, engine=self.planned.engine,
+                started_at={i: s.started_at for i, s in self.started.items()},
+                commands={i: s.ffmpeg_command for i, s in self.started.items()},
+                # The temp name the worker said it renders to; the supervisor does not
+                # look at the output volume (a hung mount must not hang it).
+                partial=lambda c: self.started[c.index].partial_path
+                if c.index in self.started and self.death is not None else None,
+                partial_note="its temporary render (if FFmpeg had begun writing) is",
+            )
+        elif self.rejected is None and self.recovered is None:
+            early = failure  # it stopped before it knew its clips
+        return JobOutcome(
+            request=self.request, planned=self.planned, rejected=self.rejected,
+            recovered=self.recovered, clips=clips, early_stop=early, worker_id=self.worker_id,
+            worker_started_at=self.worker_started_at, engine_versions=self.engine_versions,
+        )
+
+    def _failure(self) -> tuple[FailureReason, str] | None:
+        if self.death is None:
+            # Finished normally; stopped between two clips, the next one is the
+            # interrupted one.
+            return (self.cancel_failure, self.cancel_reason) if self.cancel_reason else None
+        how = f"worker process {self.death}"
+        words = f" ({self.last_words})" if self.last_words else ""
+        if self.killed_for is not None:
+            return self.cancel_failure, f"{self.killed_for}; {how}{words}"
+        if self.cancel_reason is not None:
+            return (self.cancel_failure,
+                    f"{self.cancel_reason}; worker did not stop in time and was killed ({how})")
+        return FailureReason.WORKER_CRASHED, f"{how}{words} during the {self.phase} phase"
+
+    # -- helpers ------------------------------------------------------------------------
+    def _enter(self, phase: Phase, basis: float | None, now: float) -> None:
+        self.phase, self.phase_basis = phase, basis
+        self.phase_deadline = now + self.deadlines.limit(phase, basis)
+
+    def _duration(self, index: int) -> float | None:
+        if self.planned is None:
+            return None
+        return next((c.duration for c in self.planned.clips if c.index == index), None)
+
+    def _clip_finished(self, msg: ClipFinished) -> None:
+        index = self.current if self.current is not None else len(self.results)
+        clip = msg.clip
+        if (clip.failure_reason is FailureReason.INTERRUPTED
+                and self.cancel_failure is FailureReason.TIMEOUT):
+            clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
+        self.results[index] = clip
+        self.current = None
+
+    def _note(self, msg: JobNote, now: float) -> None:
+        self.note = msg.note
+        if msg.waiting:
+            self.phase_deadline = None  # waiting in line for Resolve is not a hang
+        elif self.phase_deadline is None and self.cancel_reason is None:
+            self._enter(self.phase, self.phase_basis, now)
+
+    def kill(self, why: str) -> list[Action]:
+        if self.killed_for is None:
+            self.killed_for = why
+            self.cancel_reason, self.cancel_failure = why, FailureReason.WORKER_CRASHED
+        return [KillWorker(why)]

@@ -1,0 +1,161 @@
+"""The watch folder's clerk: files results, refuses what is no JobSpec, keeps the books.
+
+Everything here is about names and result files the runner itself wrote:
+filing a job (proxx.watch.folder.finish, kill -9 safe), holding a job claimed
+while its result cannot be written (a full disk), the owner sidecars that
+`proxx status` reads, the counts the metrics report, and one log line per
+finished job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import platform
+import stat
+from dataclasses import dataclass, field
+
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.fsutil import write_atomic
+from proxx.contract.protocol import new_job_id
+from proxx.contract.results import JobResult, not_started
+from proxx.watch.claims import Claim
+from proxx.watch.folder import Layout, finish
+
+log = logging.getLogger("proxx.watch")
+# Full disk, quota, a failing device: wait for the operator, keep the claim.
+_STALL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+@dataclass
+class Unfinished:
+    """A job whose result could not be written yet (disk full): retried each loop."""
+
+    claim: Claim
+    result: JobResult
+    state: str
+
+
+@dataclass
+class Counts:
+    completed: int = 0
+    failed: int = 0
+    recovered: int = 0
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class Clerk:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.counts = Counts()
+        self.unfinished: list[Unfinished] = []
+        self.reported: set[str] = set()  # names whose trouble was logged once already
+
+    def held(self) -> set[str]:
+        """JobSpec names this runner holds while their results wait for space."""
+        return {u.claim.name for u in self.unfinished}
+
+    def file(self, got: Claim, result: JobResult, state: str) -> None:
+        """Write the result and move the pair; on a full disk keep the claim and retry."""
+        try:
+            final = finish(self.layout, got.path, result, state=state)
+        except OSError as exc:
+            if exc.errno not in _STALL_ERRNOS:
+                raise
+            if got.name not in self.reported:
+                self.reported.add(got.name)
+                log.error("job %s (%s): cannot write its result (%s); it stays claimed in "
+                          "running/ and is filed when space returns", result.job_id, got.name,
+                          exc.strerror, extra={"job_id": result.job_id, "state": "stalled"})
+            self.unfinished.append(Unfinished(got, result, state))
+            return
+        self.remove_sidecar(got.name)
+        got.release()
+        self.count(result)
+        self.log_finished(got.name, result, final)
+
+    def retry_unfinished(self) -> None:
+        for job in list(self.unfinished):
+            self.unfinished.remove(job)
+            self.file(job.claim, job.result, job.state)
+
+    def refuse(self, path: str, why: str) -> None:
+        """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
+        result = not_started(new_job_id(), path, utc_now(), validation_error=why)
+        try:
+            final = finish(self.layout, path, result, state="failed")
+        except FileNotFoundError:
+            return  # another runner refused it first
+        except OSError as exc:  # a full disk: it stays in pending/ for the next look
+            if path not in self.reported:
+                self.reported.add(path)
+                log.error("cannot refuse %s yet: %s", path, exc.strerror)
+            return
+        self.count(result)
+        self.log_finished(os.path.basename(path), result, final)
+
+    def count(self, result: JobResult) -> None:
+        if result.status == "COMPLETED":
+            self.counts.completed += 1
+            return
+        self.counts.failed += 1
+        reason = failure_reason(result)
+        self.counts.failed_by_reason[reason] = self.counts.failed_by_reason.get(reason, 0) + 1
+
+    def log_finished(self, name: str, result: JobResult, final: str) -> None:
+        clip_errors = [f"{c.failure_reason}: {c.failure_detail}" for c in result.clips
+                       if c.status == "FAILED"]
+        reason = result.validation_error or result.system_error or (
+            clip_errors[0] if clip_errors else "")
+        log.info("job %s (%s): %s on worker %s in %.2f s → %s%s", result.job_id, name,
+                 result.status, result.worker_id, result.duration_seconds,
+                 os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
+                 extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
+                        "reason": reason or None})
+
+    def write_sidecar(self, name: str, job_id: str, worker_id: int,
+                      note: str | None = None) -> None:
+        """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
+        info = {"job_id": job_id, "worker_id": worker_id, "pid": os.getpid(),
+                "host": platform.node(), "claimed_at": iso(utc_now()), "note": note}
+        try:
+            write_atomic(self.layout.sidecar(name), json.dumps(info).encode())
+        except OSError as exc:
+            log.warning("could not write %s: %s", self.layout.sidecar(name), exc.strerror)
+
+    def remove_sidecar(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.layout.sidecar(name))
+
+
+def state_of(result: JobResult) -> str:
+    return "completed" if result.status == "COMPLETED" else "failed"
+
+
+def failure_reason(result: JobResult) -> str:
+    if result.validation_error:
+        return "validation_error"
+    if result.interrupted:
+        return "interrupted"
+    for clip in result.clips:
+        if clip.status == "FAILED" and clip.failure_reason is not None:
+            return clip.failure_reason.value
+    return "system_error" if result.system_error else "unknown"
+
+
+def not_a_jobspec_file(path: str) -> str | None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None  # gone: the claim will notice
+    if stat.S_ISLNK(st.st_mode):
+        return ("a symlink is not accepted as a JobSpec (its target could change under the "
+                "runner); copy the file into pending/ instead")
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory is not a JobSpec"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (FIFO, socket or device); a JobSpec is a regular JSON file"
+    return None

@@ -1,0 +1,86 @@
+"""Jobs whose runner died: `running/` files whose lock is free, and stranded results.
+
+The supervisor finds them by name and lock only. A job whose result was
+already staged is filed with that result; any other is handed to a worker
+(`StartJob(kind="recover")`), which reads its JobSpec and accounts for the
+proxies that were published — the supervisor never parses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+
+from proxx.contract.fsutil import move_no_replace
+from proxx.watch.claims import Claim, try_lock
+from proxx.watch.folder import (
+    Layout,
+    fit_name,
+    is_candidate,
+    read_result,
+    result_beside,
+    stem_of,
+)
+
+log = logging.getLogger("proxx.watch.recovery")
+REASON = "runner interrupted"
+STRANDED_AFTER_S = 30.0  # a result alone in running/ this long belongs to no live move
+
+
+def orphans(layout: Layout, own: set[str]) -> list[Claim]:
+    """Lock every `running/` JobSpec not ours whose lock is free: their runner is dead."""
+    found = []
+    with os.scandir(layout.running) as it:
+        names = sorted(e.name for e in it if is_candidate(e.name) and e.name not in own)
+    for name in names:
+        path = os.path.join(layout.running, name)
+        fd = try_lock(path)
+        if fd is not None:
+            found.append(Claim(name=name, path=path, fd=fd))
+    return found
+
+
+def stranded_results(layout: Layout) -> list[str]:
+    """Results in running/ whose JobSpec has left (a kill -9 between the final moves)."""
+    out = []
+    with os.scandir(layout.running) as it:
+        for entry in it:
+            if not entry.name.endswith(".result.json") or entry.name.startswith("."):
+                continue
+            spec = os.path.join(layout.running, f"{entry.name[: -len('.result.json')]}.json")
+            if not os.path.lexists(spec):
+                out.append(entry.path)
+    return sorted(out)
+
+
+def file_stranded(path: str) -> tuple[str, str] | None:
+    """Put a stranded result beside its JobSpec (never over another file).
+
+    Returns (where it is now, the running/ name of its JobSpec), or None when it
+    must wait (it may belong to a move in progress) or names no JobSpec.
+    """
+    result = read_result(path)
+    final = result.metadata.final_jobspec_path if result else None
+    if result is None or final is None or result.metadata.jobspec_path is None:
+        return None
+    name = os.path.basename(result.metadata.jobspec_path)
+    target = result_beside(final)
+    with contextlib.suppress(OSError):
+        if os.path.samefile(path, target):  # the move had finished but for one unlink
+            os.unlink(path)
+            return target, name
+    with contextlib.suppress(OSError):
+        # A result written by an older Proxx that died between its two moves.
+        if time.time() - os.lstat(path).st_mtime < STRANDED_AFTER_S:
+            return None
+    for candidate in (target, os.path.join(os.path.dirname(final), fit_name(
+            f"{stem_of(os.path.basename(final))}.{result.job_id}", ".result.json"))):
+        try:
+            move_no_replace(path, candidate)
+            return candidate, name
+        except FileExistsError:
+            continue
+    log.warning("%s: its place beside %s is taken twice over; left in place", path, final)
+    return None
