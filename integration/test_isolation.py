@@ -375,3 +375,17 @@ def test_a_recovered_job_whose_every_clip_was_published_is_filed_completed(
     res = result(root, "completed", "a")
     assert res["status"] == "COMPLETED" and res["_recovery"]["reason"] == "runner interrupted"
     assert [c["status"] for c in res["clips"]] == ["COMPLETED", "COMPLETED"]
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["completed", "invalid"])
+def test_proxx_run_returns_only_when_every_process_it_started_has_ended(
+    tmp_path: Path, tiny: Path, out: Path, valid: bool
+) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(spec_dict([str(tiny)], out) if valid else {"sources": []}))
+    cli = subprocess.Popen([sys.executable, "-m", "proxx", "run", str(job)],
+                           start_new_session=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert cli.wait(timeout=120) == (0 if valid else 1)
+    # Looked at the moment it returned: no worker, no FFmpeg, no `ffmpeg -version`.
+    assert [p for p in session_procs(cli.pid) if p.state != "Z"] == []

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,7 +75,7 @@ def driver_main(argv: list[str]) -> None:
     target = f"{module or 'integration.fake_workers'}:{name}"
     deadlines = Deadlines()
     if a.clip_timeout is not None:
-        limit = a.clip_timeout
+        limit: float = a.clip_timeout
 
         def render_limit(duration: float | None) -> float:
             if (duration or 0.0) > SHORT_LIMIT_OVER_S:
@@ -156,11 +156,13 @@ def wait_for(predicate: Callable[[], T], what: str, timeout: float = DEADLINE_S,
 
 
 # -- the watch folder -------------------------------------------------------------------
-def spec(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
+def spec(sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
     return spec_dict([str(s) for s in sources], output_dir, **overrides)
 
 
-def prores(sources: list[str | Path], output_dir: str | Path, **overrides: Any) -> dict[str, Any]:
+def prores(
+    sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any
+) -> dict[str, Any]:
     return spec(sources, output_dir, codec="prores_proxy", proxy_profile="proxy_prores_proxy",
                 **overrides)
 
@@ -223,7 +225,8 @@ def partials(out_dir: Path) -> list[str]:
 def failed_clip(res: dict[str, Any]) -> dict[str, Any]:
     failed = [c for c in res["clips"] if c["status"] == "FAILED"]
     assert len(failed) == 1, f"expected exactly one FAILED clip in {json.dumps(res, indent=1)}"
-    return failed[0]
+    clip: dict[str, Any] = failed[0]
+    return clip
 
 
 # -- supervisors -------------------------------------------------------------------------

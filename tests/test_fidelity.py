@@ -30,7 +30,8 @@ def ffprobe(path: Path | str) -> dict[str, Any]:
 
 def video(info: dict[str, Any]) -> dict[str, Any]:
     (v,) = [s for s in info["streams"] if s["codec_type"] == "video"]
-    return v
+    stream: dict[str, Any] = v
+    return stream
 
 
 def channels(info: dict[str, Any]) -> list[int]:
@@ -109,7 +110,7 @@ def test_preserve_source_keeps_frames_rate_timecode_and_audio(
     assert v_out["codec_name"] == codec_name
     assert (v_out["width"], v_out["height"]) == size
     assert v_out["r_frame_rate"] == v_in["r_frame_rate"]
-    assert Fraction(v_out["r_frame_rate"]) == Fraction(source_kw["rate"])
+    assert Fraction(v_out["r_frame_rate"]) == Fraction(str(source_kw["rate"]))
     assert int(v_out["nb_read_packets"]) == int(v_in["nb_read_packets"])
     assert channels(after) == channels(before) == (
         [source_kw["audio_channels"]] if source_kw["audio_channels"] else [])

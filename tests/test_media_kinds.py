@@ -49,7 +49,8 @@ def ffprobe(path: Path | str, *extra: str) -> dict[str, Any]:
 
 def video(info: dict[str, Any]) -> dict[str, Any]:
     (v,) = [s for s in info["streams"] if s["codec_type"] == "video"]
-    return v
+    stream: dict[str, Any] = v
+    return stream
 
 
 def timecode(info: dict[str, Any]) -> str | None:

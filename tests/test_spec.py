@@ -456,7 +456,7 @@ def test_frame_size_examples() -> None:
 
 
 def _clip(status: str, reason_: FailureReason | None = None, system: bool = False) -> ClipResult:
-    return ClipResult(source_path="/s.mov", output_path="/o.mov", status=status,  # type: ignore[arg-type]
+    return ClipResult(source_path="/s.mov", output_path="/o.mov", status=status,
                       engine="ffmpeg", failure_reason=reason_, system_error=system)
 
 

@@ -52,7 +52,7 @@ def started(t: JobTracker, index: int, now: float) -> None:
 def done(t: JobTracker, index: int, now: float, status: str = "COMPLETED",
          reason: FailureReason | None = None) -> None:
     clip = ClipResult(source_path=f"/src/{index}.mov", output_path=f"/out/{index}.mov",
-                      status=status, engine="ffmpeg", failure_reason=reason,  # type: ignore[arg-type]
+                      status=status, engine="ffmpeg", failure_reason=reason,
                       failure_detail=None if reason is None else "stopped: x")
     t.on_message(ClipFinished(job_id="j1", clip=clip), now)
 
@@ -97,7 +97,7 @@ def test_no_word_from_the_worker_misses_the_accept_deadline_and_kills_it() -> No
                                               ("engine_check", 5), ("recover", 5)])
 def test_each_preparation_phase_has_its_own_deadline(phase: str, limit: float) -> None:
     t = tracker()
-    t.on_message(PhaseStarted(job_id="j1", phase=phase, basis=3.0), T0 + 1)  # type: ignore[arg-type]
+    t.on_message(PhaseStarted(job_id="j1", phase=phase, basis=3.0), T0 + 1)
     assert t.next_deadline() == T0 + 1 + limit
     assert t.due(T0 + limit) == []
     [action] = t.due(T0 + 1 + limit)
