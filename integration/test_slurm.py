@@ -305,9 +305,9 @@ def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
     cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
 ) -> None:
     # Slurm's limits are whole minutes, checked about every 30 s: the job must keep
-    # rendering for well over 90 s, so it gets many long clips (each renders in ~5 s
-    # on an idle 2-core box; the limit ends it long before the last).
-    drop(root, "tl.json", prores([long_clip] * 40, out, output_name_template="tl_{index}"))
+    # rendering for well over 90 s, so it gets many long clips (each ~3 s of one core
+    # as single-threaded H.264; the limit ends it long before the last).
+    drop(root, "tl.json", spec([long_clip] * 60, out, output_name_template="tl_{index}"))
     w = slurm_watch(launcher, root, cluster, "--slurm-arg=--time=1")
     wait_for(lambda: done_count(root) == 1, "the job to hit its limit", timeout=240,
              on_fail=w.log)

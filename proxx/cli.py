@@ -149,12 +149,14 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
-    from proxx.slurm.client import SlurmUnavailable
+    from proxx.slurm.client import SlurmUnavailable, reserved_args
     from proxx.watch.folder import FatalWatchError
     from proxx.watch.supervisor import Supervisor
 
     if slurm_args and executor != "slurm":
         raise click.UsageError("--slurm-arg needs --executor slurm")
+    if refused := reserved_args(slurm_args):
+        raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
     try:
         Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
                    metrics_file=metrics_file,

@@ -414,3 +414,16 @@ def test_a_controller_gone_at_submit_fails_that_job_and_pauses_claiming_until_it
     slurm.unreachable = False
     time.sleep(0.1)
     assert ex.free_slots() == 2  # answered a ping: claiming resumes
+
+
+def test_a_shutdown_cancels_queued_jobs_before_running_ones(tmp_path: Path) -> None:
+    slurm = FakeSlurm()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    second = tmp_path / "running" / "later.json"
+    second.write_text("{}")
+    ex.submit(req.model_copy(update={"job_id": "j2", "jobspec_path": str(second)}))
+    slurm.set("101", "RUNNING")
+    ex.wait(0.01)  # sees 101 running; 102 stays queued
+    ex.cancel_all("proxx watch received SIGTERM")
+    assert slurm.cancels == [("102", False), ("101", False)]

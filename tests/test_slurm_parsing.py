@@ -11,9 +11,10 @@ import pytest
 
 from proxx.contract.errors import FailureReason
 from proxx.slurm import sidecar
-from proxx.slurm.client import Submission, parse_parsable, sbatch_argv
+from proxx.slurm.client import Submission, parse_parsable, reserved_args, sbatch_argv
 from proxx.slurm.spool import SpoolGarbage, SpoolReader
 from proxx.slurm.states import end_failure, parse_scontrol, parse_squeue
+from testkit import run_cli
 from workers.slurm_step import append_line
 
 # Captured from slurm-wlm 22.05 on this machine kind (`scontrol show job -o 4` after
@@ -155,3 +156,19 @@ def test_sidecar_round_trip_and_unreadable_is_none(tmp_path: Path) -> None:
     assert again is not None and again.slurm_job_id == "77"
     Path(sidecar.sidecar_path(claim)).write_text("{not json")
     assert sidecar.read(claim) is None
+
+
+def test_slurm_args_that_would_break_a_promise_are_refused_with_the_reason() -> None:
+    refused = reserved_args(["--partition=render", "--array=0-3", "-J", "x", "-o/tmp/o",
+                             "--requeue", "--time=10", "--wait"])
+    assert [r.split(":", 1)[0] for r in refused] == ["--array=0-3", "-J", "-o/tmp/o",
+                                                     "--requeue", "--wait"]
+    assert "several times" in refused[0]
+    assert reserved_args(["--partition=render", "--time=1", "--gres=gpu:1", "-p", "x"]) == []
+
+
+def test_the_cli_refuses_a_reserved_slurm_arg_before_touching_anything(tmp_path: Path) -> None:
+    proc = run_cli("watch", str(tmp_path), "--executor", "slurm", "--slurm-arg=--array=1-2")
+    assert proc.returncode == 2
+    assert "--slurm-arg cannot set --array=1-2" in proc.stderr
+    assert os.listdir(tmp_path) == []  # not even the state folders

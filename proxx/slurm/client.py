@@ -48,6 +48,37 @@ class Submission:
     extra_args: Sequence[str] = ()
 
 
+# sbatch options an operator may not pass through --slurm-arg: each would break a
+# promise (one run per claim, a job id to watch, the log files, the name lookup) or make
+# sbatch block the supervisor.
+RESERVED = {
+    "--array": "one claim is one job (an array would run it several times)",
+    "-a": "one claim is one job (an array would run it several times)",
+    "--requeue": "Proxx never lets Slurm run a job twice",
+    "--wrap": "the step is Proxx's own",
+    "--job-name": "the job name is how a restarted supervisor finds the job",
+    "-J": "the job name is how a restarted supervisor finds the job",
+    "--output": "the step's output file is Proxx's (under the watch root)",
+    "-o": "the step's output file is Proxx's (under the watch root)",
+    "--error": "the step's error file is Proxx's (results quote it)",
+    "-e": "the step's error file is Proxx's (results quote it)",
+    "--parsable": "Proxx reads sbatch's answer itself",
+    "--wait": "sbatch would block the supervisor until the job ends",
+    "-W": "sbatch would block the supervisor until the job ends",
+    "--test-only": "no job would be submitted",
+}
+
+
+def reserved_args(args: Sequence[str]) -> list[str]:
+    """`ARG: why` for each operator argument Proxx cannot pass to sbatch."""
+    out = []
+    for arg in args:
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
+        if name in RESERVED:
+            out.append(f"{arg}: {RESERVED[name]}")
+    return out
+
+
 def sbatch_argv(sub: Submission) -> list[str]:
     """The exact sbatch command line (kept pure so tests and logs can show it)."""
     argv = [

@@ -253,8 +253,10 @@ class SlurmExecutor:
             self._act(task, task.tracker.cancel(reason, time.monotonic()))
 
     def cancel_all(self, reason: str) -> None:
-        for job_id in list(self.tasks):
-            self.cancel(job_id, reason)
+        # Queued jobs first: cancelling a running one frees its CPUs, and Slurm would
+        # start a queued job of ours there just before its own cancel arrives.
+        for task in sorted(self.tasks.values(), key=lambda t: t.seen_running):
+            self.cancel(task.tracker.job_id, reason)
 
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
