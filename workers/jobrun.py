@@ -8,6 +8,8 @@ rest as SKIPPED).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -48,6 +50,10 @@ class Engines:
         """While no job is here yet: load the FFmpeg engine (and the probing library
         behind it) and start its version check, so the first job does not wait."""
         self.get(EngineName.FFMPEG).warm_up()
+        # PyAV (~0.2 s to import) is loaded now, not on the first job's clock; if it
+        # cannot load, the first probe says why.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("proxx.content.libav")
 
     def get(self, name: EngineName) -> Engine:
         if name not in self._loaded:

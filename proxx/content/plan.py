@@ -171,7 +171,9 @@ def _check_frame_size(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
         return
     if video.width <= 0 or video.height <= 0 or video.frame_rate is None:
         raise ValidationError(f"{src}: video stream reports no frame size or frame rate")
-    rate = FORCED_RATES.get(spec.fps_mode, Fraction(video.frame_rate))
+    # The rate the proxy will have: a forced one, else the source's conform rate
+    # (a VFR source's standard rate), not its raw nominal guess.
+    rate = FORCED_RATES.get(spec.fps_mode) or facts.conform_rate() or Fraction(video.frame_rate)
     rates = CONTAINER_RATES.get(spec.container)
     if rates is not None and rate not in rates:
         raise ValidationError(
