@@ -30,14 +30,32 @@ def make_clip(
     extra: list[str] | None = None,
 ) -> Path:
     """A tiny real clip made by FFmpeg's lavfi sources (milliseconds to make)."""
-    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+    ]
     if audio_channels:
         layout = {1: "mono", 2: "stereo", 6: "5.1"}[audio_channels]
-        argv += ["-f", "lavfi", "-i",
-                 f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-                 "-filter_complex", f"[1:a]aformat=channel_layouts={layout}[a]",
-                 "-map", "0:v", "-map", "[a]"]
+        argv += [
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-filter_complex",
+            f"[1:a]aformat=channel_layouts={layout}[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+        ]
     argv += vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if audio_channels:
         argv += ["-c:a", "pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac"]
@@ -74,11 +92,18 @@ def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> d
     return spec
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PROXX, *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **(env or {})})
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PROXX, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
@@ -93,9 +118,23 @@ def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
 
 def ffprobe_video(path: Path | str) -> dict[str, Any]:
     """The first video stream of `path` as ffprobe reports it (codec_name, width, height…)."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams",
-                          "-select_streams", "v:0", str(path)],
-                         capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_streams",
+            "-select_streams",
+            "v:0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
     streams: list[dict[str, Any]] = json.loads(out.stdout)["streams"]
     assert streams, f"{path}: no video stream"
     return streams[0]

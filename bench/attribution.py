@@ -29,16 +29,26 @@ def _run_job(ctx: Ctx, rep: Report, short: str) -> None:
     rep.detail(SECTION, f"{label}: gap, timed run − bare", fmt_ms(gap), "")
     parts = [
         ("CLI start-up (interpreter, imports)", f[f"{a}startup"], "before the worker starts"),
-        ("worker boot, preparation, finish", f[f"{a}job − clips (boot, prepare, finish)"],
-         "interpreter + imports (PyAV) of the worker, read/validate/probe, result"),
-        ("clips − bare", f[f"{a}clips − bare"],
-         "per clip: process group, verification, fsync before publication"),
+        (
+            "worker boot, preparation, finish",
+            f[f"{a}job − clips (boot, prepare, finish)"],
+            "interpreter + imports (PyAV) of the worker, read/validate/probe, result",
+        ),
+        (
+            "clips − bare",
+            f[f"{a}clips − bare"],
+            "per clip: process group, verification, fsync before publication",
+        ),
         ("pool shutdown", f[f"{a}Pool.shutdown"], "waiting for the worker to exit"),
         ("interpreter exit", f[f"{a}exit"], ""),
     ]
     for name, value, why in parts:
-        rep.detail(SECTION, f"{label}: {name}", fmt_ms(value),
-                   f"{_pct(value, gap)}{'; ' if why else ''}{why}")
+        rep.detail(
+            SECTION,
+            f"{label}: {name}",
+            fmt_ms(value),
+            f"{_pct(value, gap)}{'; ' if why else ''}{why}",
+        )
     rest = gap - sum(v for _, v, _ in parts)
     rep.detail(SECTION, f"{label}: unattributed", fmt_ms(rest), f"{_pct(rest, gap)}; noise")
 
@@ -51,11 +61,18 @@ def _watch(ctx: Ctx, rep: Report) -> None:
         if f"{key}.cpu_proxx" not in f:
             continue
         pc, xc = f[f"{key}.cpu_proxx"], f[f"{key}.cpu_xargs"]
-        rep.detail(SECTION, f"watch -w {workers}: CPU per job, Proxx vs xargs",
-                   f"{fmt_ms(pc)} vs {fmt_ms(xc)}",
-                   f"{fmt_ms(pc - xc)} extra: claim, worker messages, result filing (fsyncs)")
-        rep.detail(SECTION, f"watch -w {workers}: wall per job, Proxx vs xargs",
-                   f"{fmt_ms(f[f'{key}.proxx'])} vs {fmt_ms(f[f'{key}.xargs'])}", "")
+        rep.detail(
+            SECTION,
+            f"watch -w {workers}: CPU per job, Proxx vs xargs",
+            f"{fmt_ms(pc)} vs {fmt_ms(xc)}",
+            f"{fmt_ms(pc - xc)} extra: claim, worker messages, result filing (fsyncs)",
+        )
+        rep.detail(
+            SECTION,
+            f"watch -w {workers}: wall per job, Proxx vs xargs",
+            f"{fmt_ms(f[f'{key}.proxx'])} vs {fmt_ms(f[f'{key}.xargs'])}",
+            "",
+        )
 
 
 def run(ctx: Ctx, rep: Report) -> None:

@@ -186,6 +186,7 @@ def _exit_cost(variant: str) -> Callable[[], float]:
         t = timed([PYTHON, "-c", _EXIT_PROBE, variant, repr(time.time())], stdout=subprocess.PIPE)
         to_script, in_script = (float(x) for x in t.stdout.split())
         return t.seconds - to_script - in_script
+
     return once
 
 
@@ -203,6 +204,7 @@ def _in_process(fn: Callable[[], object]) -> Callable[[], float]:
         t0 = time.perf_counter()
         fn()
         return time.perf_counter() - t0
+
     return timed
 
 
@@ -219,9 +221,28 @@ def run(ctx: Ctx, rep: Report) -> None:
     for key, src in (("tiny_h264", tiny), ("hd_h264", hd)):
         argv = ctx.commands.get(key)
         if argv is None:
-            argv = ["ffmpeg", "-nostdin", "-loglevel", "error", "-n", "-i", str(src),
-                    "-vf", "scale=iw/2:ih/2", "-c:v", "libx264", "-preset", "veryfast",
-                    "-threads:v", "1", "-c:a", "aac", "-f", "mov", f"{d}/.{key}.partial"]
+            argv = [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-n",
+                "-i",
+                str(src),
+                "-vf",
+                "scale=iw/2:ih/2",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-threads:v",
+                "1",
+                "-c:a",
+                "aac",
+                "-f",
+                "mov",
+                f"{d}/.{key}.partial",
+            ]
         argv = bare(argv, d, tag=f"-{key}")
         run_ok(argv)
         outs[key] = Path(argv[-1])
@@ -231,53 +252,77 @@ def run(ctx: Ctx, rep: Report) -> None:
     samples["import pydantic"] = _repeat(_py("import pydantic"), n)
     samples["import click"] = _repeat(_py("import click"), n)
     samples["import proxx.cli + proxx.runtime.runjob"] = _repeat(
-        _py("import proxx.cli, proxx.runtime.runjob"), n)
+        _py("import proxx.cli, proxx.runtime.runjob"), n
+    )
     samples["python -m proxx --version"] = _repeat(
-        lambda: run_ok([PYTHON, "-m", "proxx", "--version"]), n)
+        lambda: run_ok([PYTHON, "-m", "proxx", "--version"]), n
+    )
     samples["exit: teardown after imports"] = _repeat(_exit_cost("plain"), n)
     samples["exit: teardown after a Pool ran"] = _repeat(_exit_cost("pool"), n)
     samples["ffmpeg -version"] = _repeat(lambda: run_ok(["ffmpeg", "-version"]), n)
     samples["ffprobe -version (exec floor)"] = _repeat(lambda: run_ok(["ffprobe", "-version"]), n)
     samples["Popen `true`, posix_spawn/vfork path"] = _repeat(
-        _in_process(lambda: subprocess.run(["true"], check=True)), n)
-    samples["Popen `true`, preexec_fn + process_group"] = _repeat(_in_process(
-        lambda: subprocess.run(["true"], check=True, process_group=0,
-                               preexec_fn=lambda: None)), n)
+        _in_process(lambda: subprocess.run(["true"], check=True)), n
+    )
+    samples["Popen `true`, preexec_fn + process_group"] = _repeat(
+        _in_process(
+            lambda: subprocess.run(["true"], check=True, process_group=0, preexec_fn=lambda: None)
+        ),
+        n,
+    )
     samples["probe tiny source (validate)"] = _repeat(_in_process(lambda: probe(str(tiny))), n)
     samples["probe tiny output (verify)"] = _repeat(
-        _in_process(lambda: probe(str(outs["tiny_h264"]))), n)
+        _in_process(lambda: probe(str(outs["tiny_h264"]))), n
+    )
     samples["probe 1080p source"] = _repeat(_in_process(lambda: probe(str(hd))), n)
     samples["probe 1080p output (verify)"] = _repeat(
-        _in_process(lambda: probe(str(outs["hd_h264"]))), n)
+        _in_process(lambda: probe(str(outs["hd_h264"]))), n
+    )
     payload = b"x" * 3000
     samples["write_atomic 3 kB (2 fsyncs)"] = _repeat(
-        _in_process(lambda: write_atomic(str(d / "r.json"), payload)), n)
-    for label, sources in (("missing source (no probe)", [d / "missing.mov"]),
-                           ("1 tiny source (1 probe)", [tiny])):
+        _in_process(lambda: write_atomic(str(d / "r.json"), payload)), n
+    )
+    for label, sources in (
+        ("missing source (no probe)", [d / "missing.mov"]),
+        ("1 tiny source (1 probe)", [tiny]),
+    ):
         spec = d / f"prepare-{len(samples)}.json"
         spec.write_text(json.dumps(spec_dict(sources, d, output_name_template="{index}_x")))
-        proc = subprocess.run([PYTHON, "-c", _PREPARE, str(spec), str(n)], capture_output=True,
-                              text=True, check=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [PYTHON, "-c", _PREPARE, str(spec), str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
         samples[f"worker prepare(): {label}"] = json.loads(proc.stdout.strip().splitlines()[-1])
 
     pool: list[dict[str, float]] = []
     for _ in range(n):
-        out = subprocess.run([PYTHON, "-c", _POOL_PROBE], capture_output=True, text=True,
-                             check=True, stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            [PYTHON, "-c", _POOL_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
         pool.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    for key, label in (("import_pool", "import proxx.runtime.pool (in a fresh process)"),
-                       ("cold_start", "LocalPool(1).start() (spawns the worker)"),
-                       ("cold_ready", "worker ready (WorkerReady), first pool"),
-                       ("warm_ready", "worker ready, second pool (caches warm)"),
-                       ("shutdown", "LocalPool(1).shutdown(), idle worker")):
+    for key, label in (
+        ("import_pool", "import proxx.runtime.pool (in a fresh process)"),
+        ("cold_start", "LocalPool(1).start() (spawns the worker)"),
+        ("cold_ready", "worker ready (WorkerReady), first pool"),
+        ("warm_ready", "worker ready, second pool (caches warm)"),
+        ("shutdown", "LocalPool(1).shutdown(), idle worker"),
+    ):
         samples[label] = [p[key] for p in pool]
 
     samples.update(_anatomy(ctx, d, tiny, n))
     n_clips = 3 if ctx.quick else 10
     tinies = copies(tiny, ctx.work / "tiny-sources", n_clips, stem="tiny")
     for short, sources in (("tiny", tinies), ("1080p", [hd])):
-        samples.update(_run_anatomy(ctx, d / f"run-anatomy-{short}", short, sources,
-                                    1 if ctx.quick else 3))
+        samples.update(
+            _run_anatomy(ctx, d / f"run-anatomy-{short}", short, sources, 1 if ctx.quick else 3)
+        )
     cpu = []
     for _ in range(n):
         c0 = cpu_now()
@@ -302,9 +347,13 @@ def run(ctx: Ctx, rep: Report) -> None:
         "worker: verify_output()": "ffprobe of the output + checks",
     }
     for name, xs in samples.items():
-        rep.detail("breakdown", name, fmt_ms(median(xs)),
-                   f"{notes.get(name, '')}{'; ' if name in notes else ''}"
-                   f"noise {spread_pct(xs):.0f}%, n={len(xs)}")
+        rep.detail(
+            "breakdown",
+            name,
+            fmt_ms(median(xs)),
+            f"{notes.get(name, '')}{'; ' if name in notes else ''}"
+            f"noise {spread_pct(xs):.0f}%, n={len(xs)}",
+        )
     rep.raw["breakdown"] = samples
     ctx.figures.update({k: median(v) for k, v in samples.items()})
 
@@ -315,21 +364,29 @@ def _anatomy(ctx: Ctx, d: Path, tiny: Path, n: int) -> dict[str, list[float]]:
     out.mkdir()
     spec = d / "anatomy.json"
     spec.write_text(json.dumps(spec_dict([tiny], out)))
-    proc = subprocess.run([PYTHON, "-c", _RENDER_ANATOMY, str(spec), str(n)], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        [PYTHON, "-c", _RENDER_ANATOMY, str(spec), str(n)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if proc.returncode != 0:
         ctx.log(f"breakdown: render anatomy skipped: {proc.stderr.strip().splitlines()[-1:]}")
         return {}
     raw: dict[str, list[float]] = json.loads(proc.stdout.strip().splitlines()[-1])
-    names = {"render": "worker: render() of 1 tiny clip",
-             "run_in_group": "worker: run_in_group(argv)",
-             "subprocess.run": "worker: subprocess.run(argv), same argv",
-             "verify_output": "worker: verify_output()"}
+    names = {
+        "render": "worker: render() of 1 tiny clip",
+        "run_in_group": "worker: run_in_group(argv)",
+        "subprocess.run": "worker: subprocess.run(argv), same argv",
+        "verify_output": "worker: verify_output()",
+    }
     return {names[k]: v for k, v in raw.items()}
 
 
-def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
-                 n: int) -> dict[str, list[float]]:
+def _run_anatomy(
+    ctx: Ctx, d: Path, short: str, sources: list[Path], n: int
+) -> dict[str, list[float]]:
     """Timers around run_one's steps in a real run; {} if the internals moved."""
     out = d / "out"
     out.mkdir(parents=True)
@@ -339,8 +396,11 @@ def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
     for _ in range(n + 1):
         for f in out.iterdir():
             f.unlink()
-        t = timed([PYTHON, "-c", _RUN_ANATOMY, str(spec), repr(time.time())],
-                  stdout=subprocess.PIPE, stderr_path=d / "log")
+        t = timed(
+            [PYTHON, "-c", _RUN_ANATOMY, str(spec), repr(time.time())],
+            stdout=subprocess.PIPE,
+            stderr_path=d / "log",
+        )
         try:
             lines = t.stdout.decode().strip().splitlines()
             raw = json.loads(lines[-1])
@@ -358,13 +418,19 @@ def _run_anatomy(ctx: Ctx, d: Path, short: str, sources: list[Path],
         bare_s = sum(run_ok(bare(argv, bare_dir)) for argv in commands_of(result))
         clip_s = sum(ts(b) - ts(a) for a, b in raw["clips"])
         job_s = ts(raw["ended_at"]) - ts(raw["started_at"])
-        rows.append({"bare": bare_s, "startup": raw["to_script"] + raw["imports"],
-                     "Pool.start": raw["Pool.start"],
-                     "job (worker: boot, prepare, clips)": job_s,
-                     "clips": clip_s, "clips − bare": clip_s - bare_s,
-                     "job − clips (boot, prepare, finish)": job_s - clip_s,
-                     "Pool.shutdown": raw["Pool.shutdown"],
-                     "exit": t.seconds - raw["to_script"] - raw["imports"] - raw["run_one"],
-                     "wall": t.seconds})
+        rows.append(
+            {
+                "bare": bare_s,
+                "startup": raw["to_script"] + raw["imports"],
+                "Pool.start": raw["Pool.start"],
+                "job (worker: boot, prepare, clips)": job_s,
+                "clips": clip_s,
+                "clips − bare": clip_s - bare_s,
+                "job − clips (boot, prepare, finish)": job_s - clip_s,
+                "Pool.shutdown": raw["Pool.shutdown"],
+                "exit": t.seconds - raw["to_script"] - raw["imports"] - raw["run_one"],
+                "wall": t.seconds,
+            }
+        )
     rows = rows[1:]  # the first run warms caches
     return {f"run[{short}] {k}": [r[k] for r in rows] for k in rows[0]}

@@ -46,17 +46,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark Proxx against bare FFmpeg running the identical commands. "
         "Prints ratios and targets first, absolute times second.",
     )
-    p.add_argument("--only", default="",
-                   help=f"comma-separated subset of: {','.join(BENCHMARKS)} (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: tiny sizes, one repeat (numbers are not meaningful)")
-    p.add_argument("--work", type=Path, default=None,
-                   help="scratch folder (default: a new temp folder, removed afterwards)")
-    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "proxx-bench-cache",
-                   help="where generated source clips are kept between runs (default: %(default)s)")
+    p.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated subset of: {','.join(BENCHMARKS)} (default: all)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: tiny sizes, one repeat (numbers are not meaningful)",
+    )
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder (default: a new temp folder, removed afterwards)",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "proxx-bench-cache",
+        help="where generated source clips are kept between runs (default: %(default)s)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
-    p.add_argument("--json", dest="json_path", type=Path, default=None,
-                   help="also write every raw sample to this JSON file")
+    p.add_argument(
+        "--json",
+        dest="json_path",
+        type=Path,
+        default=None,
+        help="also write every raw sample to this JSON file",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed for random drop offsets")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p.parse_args(argv)
@@ -67,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
-              file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         print("ffmpeg/ffprobe not found on PATH", file=sys.stderr)
@@ -76,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="proxx-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     args.cache.mkdir(parents=True, exist_ok=True)
-    ctx = Ctx(work=work.resolve(), cache=args.cache.resolve(), quick=args.quick, seed=args.seed,
-              verbose=not args.quiet)
+    ctx = Ctx(
+        work=work.resolve(),
+        cache=args.cache.resolve(),
+        quick=args.quick,
+        seed=args.seed,
+        verbose=not args.quiet,
+    )
     rep = Report()
     header = machine()
     if not become_subreaper():
@@ -92,8 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one broken benchmark must not hide the others
                 ctx.log(traceback.format_exc())
                 rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            rep.detail("machine", f"load average 1/5 min during {name}", f"{before} → {load()}",
-                       f"{time.monotonic() - t_start:.0f} s; 2 cores: > 2 means waiting")
+            rep.detail(
+                "machine",
+                f"load average 1/5 min during {name}",
+                f"{before} → {load()}",
+                f"{time.monotonic() - t_start:.0f} s; 2 cores: > 2 means waiting",
+            )
         try:
             attribution.run(ctx, rep)
         except Exception as exc:
@@ -109,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(render(rep, header))
     sys.stdout.flush()
     if args.json_path:
-        args.json_path.write_text(json.dumps({"machine": header, "raw": rep.raw,
-                                              "errors": rep.errors}, indent=2, default=str))
+        args.json_path.write_text(
+            json.dumps(
+                {"machine": header, "raw": rep.raw, "errors": rep.errors}, indent=2, default=str
+            )
+        )
     return 1 if rep.errors else 0

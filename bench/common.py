@@ -57,18 +57,45 @@ class Ctx:
 
 
 # -- media ------------------------------------------------------------------------------------
-def make_clip(path: Path, *, size: str, seconds: float, rate: str = "25",
-              vcodec: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast",
-                                       "-pix_fmt", "yuv420p"),
-              acodec: str = "pcm_s16le") -> Path:
+def make_clip(
+    path: Path,
+    *,
+    size: str,
+    seconds: float,
+    rate: str = "25",
+    vcodec: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+    acodec: str = "pcm_s16le",
+) -> Path:
     """A real clip from FFmpeg's lavfi sources, with stereo audio and a start timecode."""
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-filter_complex", "[1:a]aformat=channel_layouts=stereo[a]",
-            "-map", "0:v", "-map", "[a]", *vcodec, "-c:a", acodec,
-            "-timecode", "01:00:00:00", str(tmp)]
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        "-filter_complex",
+        "[1:a]aformat=channel_layouts=stereo[a]",
+        "-map",
+        "0:v",
+        "-map",
+        "[a]",
+        *vcodec,
+        "-c:a",
+        acodec,
+        "-timecode",
+        "01:00:00:00",
+        str(tmp),
+    ]
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
     tmp.rename(path)
     return path
@@ -89,9 +116,13 @@ def hd_clip(ctx: Ctx) -> Path:
     path = ctx.cache / f"hd_1920x1080_{seconds}s.mov"
     if not path.exists():
         ctx.log(f"making the {seconds} s 1080p ProRes HQ source (prores_aw, to save time)")
-        make_clip(path, size="1920x1080", seconds=seconds,
-                  vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
-                  acodec="pcm_s24le")
+        make_clip(
+            path,
+            size="1920x1080",
+            seconds=seconds,
+            vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
+            acodec="pcm_s24le",
+        )
     return path
 
 
@@ -174,17 +205,24 @@ def cpu_now() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed(argv: Sequence[str], *, stdout: int | None = subprocess.DEVNULL,
-          stderr_path: Path | None = None, cwd: Path | None = None) -> Timed:
+def timed(
+    argv: Sequence[str],
+    *,
+    stdout: int | None = subprocess.DEVNULL,
+    stderr_path: Path | None = None,
+    cwd: Path | None = None,
+) -> Timed:
     """Run `argv` to completion; wall time from just before fork to just after reap."""
     with contextlib.ExitStack() as stack:
-        err: Any = (stack.enter_context(open(stderr_path, "ab")) if stderr_path
-                    else subprocess.DEVNULL)
+        err: Any = (
+            stack.enter_context(open(stderr_path, "ab")) if stderr_path else subprocess.DEVNULL
+        )
         c0 = cpu_now()
         wall = time.time()
         t0 = time.perf_counter()
-        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
-                              cwd=cwd, check=False)
+        proc = subprocess.run(
+            list(argv), stdin=subprocess.DEVNULL, stdout=stdout, stderr=err, cwd=cwd, check=False
+        )
         dt = time.perf_counter() - t0
     reap_orphans()
     return Timed(dt, proc.returncode, wall, proc.stdout or b"", cpu_now() - c0)
@@ -193,12 +231,19 @@ def timed(argv: Sequence[str], *, stdout: int | None = subprocess.DEVNULL,
 def run_ok(argv: Sequence[str]) -> float:
     """Run one bare command; raise with its stderr if it fails; return wall seconds."""
     t0 = time.perf_counter()
-    proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"bare command failed ({proc.returncode}): {shlex.join(argv)}\n"
-                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"bare command failed ({proc.returncode}): {shlex.join(argv)}\n"
+            f"{proc.stderr.decode(errors='replace')[-2000:]}"
+        )
     return dt
 
 
@@ -252,8 +297,9 @@ def run_proxx_job(spec_path: Path, log_path: Path) -> tuple[Timed, dict[str, Any
     t = timed(proxx("run", str(spec_path)), stdout=subprocess.PIPE, stderr_path=log_path)
     result: dict[str, Any] = json.loads(t.stdout)
     if t.returncode != 0 or result["status"] != "COMPLETED":
-        raise RuntimeError(f"proxx run {spec_path} exited {t.returncode} "
-                           f"({result['status']}); log: {log_path}")
+        raise RuntimeError(
+            f"proxx run {spec_path} exited {t.returncode} ({result['status']}); log: {log_path}"
+        )
     return t, result
 
 
@@ -304,8 +350,9 @@ def spread_pct(xs: Sequence[float]) -> float:
     return 100.0 * (max(xs) - min(xs)) / mid
 
 
-def interleave(a: Callable[[], float], b: Callable[[], float], n: int) -> tuple[list[float],
-                                                                                 list[float]]:
+def interleave(
+    a: Callable[[], float], b: Callable[[], float], n: int
+) -> tuple[list[float], list[float]]:
     """n paired runs in ABBA order (A B, B A, A B …), so drift hits both sides alike."""
     xs: list[float] = []
     ys: list[float] = []

@@ -60,7 +60,7 @@ def _with_threads(argv: list[str], threads: int | None) -> list[str]:
     out = list(argv)
     if "-threads:v" in out:
         j = out.index("-threads:v")
-        del out[j:j + 2]
+        del out[j : j + 2]
     i = len(out) - 1 - out[::-1].index("-f")
     return out if threads is None else [*out[:i], "-threads:v", str(threads), *out[i:]]
 
@@ -79,8 +79,11 @@ class Runner:
             self.k += 1
             cmd = bare(argv, self.d, tag=f"-{self.k}")
             outs.append(Path(cmd[-1]))
-            procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            procs.append(
+                subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                )
+            )
         errs = [p.communicate()[1] for p in procs]
         dt = time.perf_counter() - t0
         for p, e in zip(procs, errs, strict=True):
@@ -90,8 +93,9 @@ class Runner:
 
 
 def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
-    base = proxx_argv(ctx, "hd_prores_proxy", src, codec="prores_proxy",
-                      proxy_profile="proxy_prores_proxy")
+    base = proxx_argv(
+        ctx, "hd_prores_proxy", src, codec="prores_proxy", proxy_profile="proxy_prores_proxy"
+    )
     used = next((a for a in base if a in ("prores_ks", "prores_aw")), None)
     if used is None:
         raise RuntimeError("Proxx's ProRes Proxy argv uses neither prores_ks nor prores_aw")
@@ -111,20 +115,26 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
             _, (h,) = runner.many([_with_threads(argv[enc], threads)])
             hashes[enc].setdefault(f"threads {threads}", []).append(h)
     ratio = median(times["prores_ks"]) / median(times["prores_aw"])
-    rep.row(section="encoders",
-            name=f"ProRes Proxy 540p: prores_aw speed ÷ prores_ks (Proxx uses {used})",
-            value=f"{ratio:.2f}×", target="(trade-off)",
-            proxx=f"ks {fmt_s(median(times['prores_ks']))}",
-            bare=f"aw {fmt_s(median(times['prores_aw']))}",
-            noise=f"{spread_pct(times['prores_ks']):.0f}% / {spread_pct(times['prores_aw']):.0f}%",
-            n=str(reps))
+    rep.row(
+        section="encoders",
+        name=f"ProRes Proxy 540p: prores_aw speed ÷ prores_ks (Proxx uses {used})",
+        value=f"{ratio:.2f}×",
+        target="(trade-off)",
+        proxx=f"ks {fmt_s(median(times['prores_ks']))}",
+        bare=f"aw {fmt_s(median(times['prores_aw']))}",
+        noise=f"{spread_pct(times['prores_ks']):.0f}% / {spread_pct(times['prores_aw']):.0f}%",
+        n=str(reps),
+    )
     for enc, by in hashes.items():
         runs = set(by["default"])
         every = {h for hs in by.values() for h in hs}
-        rep.detail("encoders", f"{enc}: byte-stable, {reps} run(s) / threads 1, 2, default",
-                   f"{'yes' if len(runs) == 1 else 'NO'} / {'yes' if len(every) == 1 else 'NO'}",
-                   f"{len(every)} distinct output(s): "
-                   f"{', '.join(f'{h} ({SIZES[h] / 1e6:.2f} MB)' for h in sorted(every))}")
+        rep.detail(
+            "encoders",
+            f"{enc}: byte-stable, {reps} run(s) / threads 1, 2, default",
+            f"{'yes' if len(runs) == 1 else 'NO'} / {'yes' if len(every) == 1 else 'NO'}",
+            f"{len(every)} distinct output(s): "
+            f"{', '.join(f'{h} ({SIZES[h] / 1e6:.2f} MB)' for h in sorted(every))}",
+        )
     rep.raw["encoders/prores"] = {"times": times, "hashes": hashes}
 
 

@@ -35,8 +35,9 @@ from bench.common import (
 from bench.report import Report
 
 
-def measure(ctx: Ctx, interval: float, samples: int,
-            rng: random.Random) -> tuple[list[float], list[float]]:
+def measure(
+    ctx: Ctx, interval: float, samples: int, rng: random.Random
+) -> tuple[list[float], list[float]]:
     d = ctx.fresh(f"latency-{interval:g}")
     root = d / "watch"
     root.mkdir()
@@ -45,8 +46,12 @@ def measure(ctx: Ctx, interval: float, samples: int,
     latencies: list[float] = []
     offsets: list[float] = []
     with open(d / "watch.log", "wb") as log:
-        proc = subprocess.Popen(proxx("watch", str(root), "--poll-seconds", f"{interval:g}"),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(
+            proxx("watch", str(root), "--poll-seconds", f"{interval:g}"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
             if wait_until(pending.is_dir, 30) is None:
                 raise RuntimeError(f"proxx watch did not create {pending}")
@@ -93,14 +98,29 @@ def run(ctx: Ctx, rep: Report) -> None:
         med_target, max_target = interval / 2 + 0.050, interval + 0.100
         p90 = sorted(lat)[max(0, round(0.9 * len(lat)) - 1)]
         name = f"--poll-seconds {interval:g}"
-        rep.row(section="latency", name=f"{name}: median pickup", value=fmt_ms(med),
-                pairs=f"{fmt_ms(min(lat))}–{fmt_ms(worst)}", target=f"≤ {fmt_ms(med_target)}",
-                met=med <= med_target,
-                proxx=f"median {fmt_ms(med)}, p90 {fmt_ms(p90)}, max {fmt_ms(worst)}",
-                bare="(ideal median S/2)", n=str(len(lat)))
-        rep.row(section="latency", name=f"{name}: max pickup", value=fmt_ms(worst),
-                target=f"≤ {fmt_ms(max_target)}", met=worst <= max_target)
-        rep.detail("latency", f"{name}: excess per poll cycle", fmt_ms(median(excess)),
-                   "median of latency + offset − S: previous job's finish + scan + claim; "
-                   f"range {fmt_ms(min(excess))}–{fmt_ms(max(excess))}")
+        rep.row(
+            section="latency",
+            name=f"{name}: median pickup",
+            value=fmt_ms(med),
+            pairs=f"{fmt_ms(min(lat))}–{fmt_ms(worst)}",
+            target=f"≤ {fmt_ms(med_target)}",
+            met=med <= med_target,
+            proxx=f"median {fmt_ms(med)}, p90 {fmt_ms(p90)}, max {fmt_ms(worst)}",
+            bare="(ideal median S/2)",
+            n=str(len(lat)),
+        )
+        rep.row(
+            section="latency",
+            name=f"{name}: max pickup",
+            value=fmt_ms(worst),
+            target=f"≤ {fmt_ms(max_target)}",
+            met=worst <= max_target,
+        )
+        rep.detail(
+            "latency",
+            f"{name}: excess per poll cycle",
+            fmt_ms(median(excess)),
+            "median of latency + offset − S: previous job's finish + scan + claim; "
+            f"range {fmt_ms(min(excess))}–{fmt_ms(max(excess))}",
+        )
         rep.raw[f"latency/{interval:g}"] = {"latency": lat, "offset": offs}

@@ -126,8 +126,7 @@ class TreeSampler:
 
 def sampled(argv: list[str], log: Path) -> tuple[TreeSampler, int, bytes]:
     with open(log, "ab") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         sampler = TreeSampler(proc.pid)
         sampler.start()
         out, _ = proc.communicate()
@@ -138,8 +137,13 @@ def sampled(argv: list[str], log: Path) -> tuple[TreeSampler, int, bytes]:
 
 def bare_peak_kb(argv: list[str]) -> int:
     if shutil.which("time") and Path("/usr/bin/time").exists():
-        proc = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, check=True)
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *argv],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=True,
+        )
         for line in proc.stderr.splitlines():
             if "Maximum resident set size" in line:
                 return int(line.split(":")[1])
@@ -164,8 +168,9 @@ def run(ctx: Ctx, rep: Report) -> None:
     for i, src in enumerate(srcs):
         write_json(root / "pending" / f"job_{i}.json", spec_dict([src], out))
     ctx.log("memory: proxx watch --once --max-workers 2, two 1080p jobs")
-    watch, code, _ = sampled(proxx("watch", str(root), "--once", "--max-workers", "2"),
-                             d / "watch.log")
+    watch, code, _ = sampled(
+        proxx("watch", str(root), "--once", "--max-workers", "2"), d / "watch.log"
+    )
     if code != 0 or len(list((root / "completed").glob("*.result.json"))) != 2:
         raise RuntimeError(f"proxx watch failed; log {d / 'watch.log'}")
 
@@ -184,29 +189,64 @@ def run(ctx: Ctx, rep: Report) -> None:
             if role in peaks:
                 kbs = peaks[role]
                 pss = [s.pss.get(p, 0) for p, r in s.kind.items() if r == role]
-                rep.detail("memory", f"{label}: {role} peak RSS" + (
-                    f" (each of {len(kbs)})" if len(kbs) > 1 else ""),
+                rep.detail(
+                    "memory",
+                    f"{label}: {role} peak RSS"
+                    + (f" (each of {len(kbs)})" if len(kbs) > 1 else ""),
                     " / ".join(_mb(k) for k in kbs),
-                    f"peak Pss {' / '.join(_mb(p) for p in pss)}")
+                    f"peak Pss {' / '.join(_mb(p) for p in pss)}",
+                )
         for role, kbs in sorted(peaks.items()):
             if role.startswith(("ffmpeg", "ffprobe")):
-                rep.detail("memory", f"{label}: {role} peak RSS", _mb(max(kbs)),
-                           f"largest of {len(kbs)} process(es)" + (
-                               " (incl. `ffmpeg -version` at worker boot)"
-                               if role.startswith("ffmpeg") else ""))
+                rep.detail(
+                    "memory",
+                    f"{label}: {role} peak RSS",
+                    _mb(max(kbs)),
+                    f"largest of {len(kbs)} process(es)"
+                    + (
+                        " (incl. `ffmpeg -version` at worker boot)"
+                        if role.startswith("ffmpeg")
+                        else ""
+                    ),
+                )
     peaks = watch.peaks()
     sup, workers = max(peaks.get("supervisor", [0])), max(peaks.get("worker", [0]))
     ff = max(peaks.get("ffmpeg (under worker)", [0]))
-    rep.row(section="memory", name="supervisor peak RSS (watch, 2 workers, 1080p)",
-            value=_mb(sup), target="(none set)", proxx=_mb(sup), n="1")
-    rep.row(section="memory", name="worker peak RSS (max of 2)", value=_mb(workers),
-            target="(none set)", proxx=_mb(workers), n="1")
-    rep.row(section="memory", name="FFmpeg under Proxx ÷ bare FFmpeg, peak RSS",
-            value=f"{ff / bare_kb:.2f}×" if bare_kb else "—", target="(none set; ≈ 1×)",
-            proxx=_mb(ff), bare=_mb(bare_kb), n="1")
+    rep.row(
+        section="memory",
+        name="supervisor peak RSS (watch, 2 workers, 1080p)",
+        value=_mb(sup),
+        target="(none set)",
+        proxx=_mb(sup),
+        n="1",
+    )
+    rep.row(
+        section="memory",
+        name="worker peak RSS (max of 2)",
+        value=_mb(workers),
+        target="(none set)",
+        proxx=_mb(workers),
+        n="1",
+    )
+    rep.row(
+        section="memory",
+        name="FFmpeg under Proxx ÷ bare FFmpeg, peak RSS",
+        value=f"{ff / bare_kb:.2f}×" if bare_kb else "—",
+        target="(none set; ≈ 1×)",
+        proxx=_mb(ff),
+        bare=_mb(bare_kb),
+        n="1",
+    )
     python_side = sup + max(peaks.get("forkserver", [0])) + sum(peaks.get("worker", [0]))
-    rep.detail("memory", "watch -w 2: Python side total (RSS, shared pages counted twice)",
-               _mb(python_side), f"vs one FFmpeg 1080p render {_mb(bare_kb)}")
-    rep.raw["memory"] = {"watch": {str(k): v for k, v in watch.peaks().items()},
-                         "run": {str(k): v for k, v in run_s.peaks().items()}, "bare": bare_kb,
-                         "t": time.time()}
+    rep.detail(
+        "memory",
+        "watch -w 2: Python side total (RSS, shared pages counted twice)",
+        _mb(python_side),
+        f"vs one FFmpeg 1080p render {_mb(bare_kb)}",
+    )
+    rep.raw["memory"] = {
+        "watch": {str(k): v for k, v in watch.peaks().items()},
+        "run": {str(k): v for k, v in run_s.peaks().items()},
+        "bare": bare_kb,
+        "t": time.time(),
+    }

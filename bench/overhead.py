@@ -103,8 +103,9 @@ def compare_run(ctx: Ctx, label: str, sources: list[Path], pairs: int) -> Paired
 
 def timeline(p: Paired) -> dict[str, float]:
     """Median seconds of each phase of a `proxx run`, from its result timestamps."""
-    phases: dict[str, list[float]] = {k: [] for k in (
-        "startup", "validate", "clip_excess", "gap", "after_last", "exit", "clips")}
+    phases: dict[str, list[float]] = {
+        k: [] for k in ("startup", "validate", "clip_excess", "gap", "after_last", "exit", "clips")
+    }
     bare_med = [median(t) for t in p.per_cmd]
     for t, res in p.results:
         clips = res["clips"]
@@ -112,8 +113,10 @@ def timeline(p: Paired) -> dict[str, float]:
         c0 = ts(clips[0]["started_at"])
         phases["startup"].append(start - t.launched_at)
         phases["validate"].append(c0 - start)
-        excess = [ts(c["ended_at"]) - ts(c["started_at"]) - b
-                  for c, b in zip(clips, bare_med, strict=True)]
+        excess = [
+            ts(c["ended_at"]) - ts(c["started_at"]) - b
+            for c, b in zip(clips, bare_med, strict=True)
+        ]
         phases["clip_excess"].append(sum(excess) / len(excess))
         phases["clips"].append(sum(ts(c["ended_at"]) - ts(c["started_at"]) for c in clips))
         gaps = [ts(b["started_at"]) - ts(a["ended_at"]) for a, b in itertools.pairwise(clips)]
@@ -125,40 +128,90 @@ def timeline(p: Paired) -> dict[str, float]:
 
 def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips: int) -> None:
     ratio = median(p.ratios)
-    rep.row(section="overhead", name=label, value=f"{ratio:.2f}×",
-            pairs=f"{min(p.ratios):.2f}–{max(p.ratios):.2f}×", target=f"≤ {target:.2f}×",
-            met=ratio <= target, proxx=fmt_s(median(p.proxx)), bare=fmt_s(median(p.bare)),
-            noise=f"{spread_pct(p.proxx):.0f}% / {spread_pct(p.bare):.0f}%", n=str(len(p.proxx)))
+    rep.row(
+        section="overhead",
+        name=label,
+        value=f"{ratio:.2f}×",
+        pairs=f"{min(p.ratios):.2f}–{max(p.ratios):.2f}×",
+        target=f"≤ {target:.2f}×",
+        met=ratio <= target,
+        proxx=fmt_s(median(p.proxx)),
+        bare=fmt_s(median(p.bare)),
+        noise=f"{spread_pct(p.proxx):.0f}% / {spread_pct(p.bare):.0f}%",
+        n=str(len(p.proxx)),
+    )
     tl = timeline(p)
     extra = median(p.proxx) - median(p.bare)
     short = label.split(" ")[0]
-    rep.detail("overhead", f"{short}: Proxx − bare, per clip", fmt_ms(extra / n_clips),
-               f"{fmt_ms(extra)} per job of {n_clips} clip(s)")
-    rep.detail("overhead", f"{short}: start-up (exec → started_at)", fmt_ms(tl["startup"]),
-               "interpreter, imports (pydantic, click), CLI")
-    rep.detail("overhead", f"{short}: validate+plan (→ clip 1 starts)", fmt_ms(tl["validate"]),
-               "worker start, then in the worker: JobSpec read, "
-               f"{n_clips} source probe(s), validation")
-    rep.detail("overhead", f"{short}: in-worker clip time − bare, per clip",
-               fmt_ms(tl["clip_excess"]), "verification probe, Popen+pgid, fsync, publish rename")
+    rep.detail(
+        "overhead",
+        f"{short}: Proxx − bare, per clip",
+        fmt_ms(extra / n_clips),
+        f"{fmt_ms(extra)} per job of {n_clips} clip(s)",
+    )
+    rep.detail(
+        "overhead",
+        f"{short}: start-up (exec → started_at)",
+        fmt_ms(tl["startup"]),
+        "interpreter, imports (pydantic, click), CLI",
+    )
+    rep.detail(
+        "overhead",
+        f"{short}: validate+plan (→ clip 1 starts)",
+        fmt_ms(tl["validate"]),
+        f"worker start, then in the worker: JobSpec read, {n_clips} source probe(s), validation",
+    )
+    rep.detail(
+        "overhead",
+        f"{short}: in-worker clip time − bare, per clip",
+        fmt_ms(tl["clip_excess"]),
+        "verification probe, Popen+pgid, fsync, publish rename",
+    )
     if n_clips > 1:
-        rep.detail("overhead", f"{short}: gap between clips", fmt_ms(tl["gap"]),
-                   "pipe messages, argv build")
-    rep.detail("overhead", f"{short}: last clip → ended_at", fmt_ms(tl["after_last"]),
-               "JobFinished message (engine versions), result_of")
-    rep.detail("overhead", f"{short}: ended_at → process gone", fmt_ms(tl["exit"]),
-               "result JSON out, worker shutdown, interpreter exit")
-    rep.detail("overhead", f"{short}: CPU user+sys, whole tree, per job",
-               f"{fmt_ms(median(p.proxx_cpu))} vs {fmt_ms(median(p.bare_cpu))}",
-               "Proxx vs bare (RUSAGE_CHILDREN, orphans adopted and reaped)")
-    rep.raw[f"overhead/{label}"] = {"proxx": p.proxx, "bare": p.bare, "per_cmd": p.per_cmd,
-                                    "timeline": tl, "proxx_cpu": p.proxx_cpu,
-                                    "bare_cpu": p.bare_cpu}
+        rep.detail(
+            "overhead",
+            f"{short}: gap between clips",
+            fmt_ms(tl["gap"]),
+            "pipe messages, argv build",
+        )
+    rep.detail(
+        "overhead",
+        f"{short}: last clip → ended_at",
+        fmt_ms(tl["after_last"]),
+        "JobFinished message (engine versions), result_of",
+    )
+    rep.detail(
+        "overhead",
+        f"{short}: ended_at → process gone",
+        fmt_ms(tl["exit"]),
+        "result JSON out, worker shutdown, interpreter exit",
+    )
+    rep.detail(
+        "overhead",
+        f"{short}: CPU user+sys, whole tree, per job",
+        f"{fmt_ms(median(p.proxx_cpu))} vs {fmt_ms(median(p.bare_cpu))}",
+        "Proxx vs bare (RUSAGE_CHILDREN, orphans adopted and reaped)",
+    )
+    rep.raw[f"overhead/{label}"] = {
+        "proxx": p.proxx,
+        "bare": p.bare,
+        "per_cmd": p.per_cmd,
+        "timeline": tl,
+        "proxx_cpu": p.proxx_cpu,
+        "bare_cpu": p.bare_cpu,
+    }
     ctx.figures.update({f"{short}.{k}": v for k, v in tl.items()})
-    ctx.figures.update({f"{short}.proxx": median(p.proxx), f"{short}.bare": median(p.bare),
-                        f"{short}.n": float(n_clips), f"{short}.ratio": ratio,
-                        f"{short}.target": target, f"{short}.cpu_proxx": median(p.proxx_cpu),
-                        f"{short}.cpu_bare": median(p.bare_cpu)})
+    ctx.figures.update(
+        {
+            f"{short}.proxx": median(p.proxx),
+            f"{short}.bare": median(p.bare),
+            f"{short}.n": float(n_clips),
+            f"{short}.ratio": ratio,
+            f"{short}.target": target,
+            f"{short}.cpu_proxx": median(p.proxx_cpu),
+            f"{short}.cpu_bare": median(p.bare_cpu),
+        }
+    )
 
 
 def run(ctx: Ctx, rep: Report) -> None:

@@ -19,8 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-_IMPORT = "import time; t = time.perf_counter(); import proxx.content.libav; " \
-          "print(time.perf_counter() - t)"
+_IMPORT = (
+    "import time; t = time.perf_counter(); import proxx.content.libav; "
+    "print(time.perf_counter() - t)"
+)
 _RSS = """
 def rss():
     for line in open('/proc/self/status'):
@@ -53,26 +55,70 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "tiny.mov"
-        _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2", "-f", "lavfi",
-                "-i", "sine=sample_rate=48000:duration=2", "-c:v", "libx264", "-preset",
-                "ultrafast", "-g", "12", "-c:a", "pcm_s16le", "-timecode", "01:00:00:00",
-                "-metadata:s:v:0", "reel_name=A001", str(src))
+        _ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "12",
+            "-c:a",
+            "pcm_s16le",
+            "-timecode",
+            "01:00:00:00",
+            "-metadata:s:v:0",
+            "reel_name=A001",
+            str(src),
+        )
         cut = Path(tmp) / "cut.mov"
         _ffmpeg("-ss", "1.2", "-i", str(src), "-c", "copy", str(cut))
-        imports = [float(subprocess.run([sys.executable, "-c", _IMPORT], check=True,
-                                        capture_output=True, text=True).stdout)
-                   for _ in range(max(3, n // 6))]
-        rss = subprocess.run([sys.executable, "-c", _RSS], check=True, capture_output=True,
-                             text=True).stdout.strip()
+        imports = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", _IMPORT], check=True, capture_output=True, text=True
+                ).stdout
+            )
+            for _ in range(max(3, n // 6))
+        ]
+        rss = subprocess.run(
+            [sys.executable, "-c", _RSS], check=True, capture_output=True, text=True
+        ).stdout.strip()
         probe(str(src))  # the import and first-call set-up, once, as a worker pays them
         rows = [
-            ("import proxx.content.libav (PyAV), fresh interpreter",
-             statistics.median(imports) * 1000),
+            (
+                "import proxx.content.libav (PyAV), fresh interpreter",
+                statistics.median(imports) * 1000,
+            ),
             ("probe: tiny source", _median_ms(lambda: probe(str(src)), n)),
             ("probe: copy-trimmed source (packets read)", _median_ms(lambda: probe(str(cut)), n)),
-            ("ffprobe process, same tiny source", _median_ms(lambda: subprocess.run(
-                ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format",
-                 str(src)], check=True, capture_output=True), max(5, n // 3))),
+            (
+                "ffprobe process, same tiny source",
+                _median_ms(
+                    lambda: subprocess.run(
+                        [
+                            "ffprobe",
+                            "-v",
+                            "error",
+                            "-of",
+                            "json",
+                            "-show_streams",
+                            "-show_format",
+                            str(src),
+                        ],
+                        check=True,
+                        capture_output=True,
+                    ),
+                    max(5, n // 3),
+                ),
+            ),
         ]
     for name, ms in rows:
         print(f"{name:<48} {ms:8.1f} ms")

@@ -62,63 +62,92 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     try:
-        out = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True,
-                             check=False).stdout
+        out = subprocess.run(
+            ["ffmpeg", "-version"], capture_output=True, text=True, check=False
+        ).stdout
         ffmpeg = out.splitlines()[0].split(" Copyright")[0] if out else "missing"
     except OSError:
         ffmpeg = "missing"
-    return {"nproc": str(os.cpu_count() or "?"), "cpu": model, "ffmpeg": ffmpeg,
-            "python": platform.python_version(), "kernel": platform.release(),
-            "proxx": git_state()}
+    return {
+        "nproc": str(os.cpu_count() or "?"),
+        "cpu": model,
+        "ffmpeg": ffmpeg,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "proxx": git_state(),
+    }
 
 
 def git_state() -> str:
     """HEAD of the tree being measured, and whether proxx/ or workers/ had local changes."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        head = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "proxx",
-                                "workers"], capture_output=True, text=True, check=True).stdout
+        head = subprocess.run(
+            ["git", "-C", here, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", here, "status", "--porcelain", "--", "proxx", "workers"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown (no git)"
     return f"{head}{' + local changes in proxx/ workers/' if dirty.strip() else ''}"
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
 def render(report: Report, header: dict[str, str]) -> str:
-    out = ["Proxx benchmarks: Proxx against the bare-FFmpeg floor",
-           "  " + "  ".join(f"{k}: {v}" for k, v in header.items()), ""]
+    out = [
+        "Proxx benchmarks: Proxx against the bare-FFmpeg floor",
+        "  " + "  ".join(f"{k}: {v}" for k, v in header.items()),
+        "",
+    ]
     verdict = {True: "yes", False: "NO", None: "—"}
     targeted = [r for r in report.rows if r.value]
     if targeted:
         out.append("RATIOS AND TARGETS (medians; 'range' = min–max over the interleaved pairs)")
-        out += _table(["measurement", "value", "range", "target", "met"],
-                      [[f"{r.section}: {r.name}", r.value, r.pairs, r.target, verdict[r.met]]
-                       for r in targeted], right={1, 2})
+        out += _table(
+            ["measurement", "value", "range", "target", "met"],
+            [
+                [f"{r.section}: {r.name}", r.value, r.pairs, r.target, verdict[r.met]]
+                for r in targeted
+            ],
+            right={1, 2},
+        )
         out.append("")
     absolute = [r for r in report.rows if r.proxx or r.bare]
     if absolute:
         out.append("ABSOLUTE (medians; 'noise' = (max−min)/median of the repeats, Proxx / bare)")
-        out += _table(["measurement", "Proxx", "bare FFmpeg", "noise", "n"],
-                      [[f"{r.section}: {r.name}", r.proxx, r.bare, r.noise, r.n]
-                       for r in absolute], right={1, 2})
+        out += _table(
+            ["measurement", "Proxx", "bare FFmpeg", "noise", "n"],
+            [[f"{r.section}: {r.name}", r.proxx, r.bare, r.noise, r.n] for r in absolute],
+            right={1, 2},
+        )
         out.append("")
     if report.details:
         out.append("WHERE THE TIME AND MEMORY GO")
-        out += _table(["measurement", "value", "note"],
-                      [[f"{d.section}: {d.name}", d.value, d.note] for d in report.details],
-                      right={1})
+        out += _table(
+            ["measurement", "value", "note"],
+            [[f"{d.section}: {d.name}", d.value, d.note] for d in report.details],
+            right={1},
+        )
         out.append("")
     for err in report.errors:
         out.append(f"ERROR: {err}")

@@ -65,15 +65,24 @@ def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
         t0 = time.perf_counter()
         intake.ready(names[0])
         ready = time.perf_counter() - t0
-        rep.detail("scale", f"Intake.scan() of {size} pending", fmt_ms(median(xs)),
-                   f"{median(xs) / size * 1e6:.1f} µs/entry; noise {spread_pct(xs):.0f}%; "
-                   f"ready(first) {fmt_ms(ready)}")
+        rep.detail(
+            "scale",
+            f"Intake.scan() of {size} pending",
+            fmt_ms(median(xs)),
+            f"{median(xs) / size * 1e6:.1f} µs/entry; noise {spread_pct(xs):.0f}%; "
+            f"ready(first) {fmt_ms(ready)}",
+        )
         rep.raw[f"scale/scan/{size}"] = xs
         ctx.figures[f"scan_{size}"] = median(xs)
     big = sizes[-1]
-    rep.row(section="scale", name=f"Intake.scan() with {big} JobSpecs pending",
-            value=fmt_ms(ctx.figures[f"scan_{big}"]), target="(none set)",
-            proxx=fmt_ms(ctx.figures[f"scan_{big}"]), n=str(repeats))
+    rep.row(
+        section="scale",
+        name=f"Intake.scan() with {big} JobSpecs pending",
+        value=fmt_ms(ctx.figures[f"scan_{big}"]),
+        target="(none set)",
+        proxx=fmt_ms(ctx.figures[f"scan_{big}"]),
+        n=str(repeats),
+    )
 
 
 def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
@@ -99,15 +108,24 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
         first = root / "pending" / "job_00000.json"
         with open(d / f"watch-{n}.log", "ab") as log:
             t0 = time.perf_counter()
-            proc = subprocess.Popen(proxx("watch", str(root)), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=log)
+            proc = subprocess.Popen(
+                proxx("watch", str(root)),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
             try:
                 t1 = wait_until(lambda: not first.exists(), 120)
             finally:
                 t2 = time.perf_counter()
                 stop_process(proc, grace=15)
-                stops.append((n, time.perf_counter() - t2,
-                              len(list((root / "failed").glob("*.result.json")))))
+                stops.append(
+                    (
+                        n,
+                        time.perf_counter() - t2,
+                        len(list((root / "failed").glob("*.result.json"))),
+                    )
+                )
         if t1 is None:
             raise RuntimeError(f"no claim within 120 s with {n} pending")
         return t1 - t0
@@ -125,17 +143,31 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
             bigs.append(trial(big))
             ones.append(trial(1))
     ratios = [b / o for o, b in zip(ones, bigs, strict=True)]
-    rep.row(section="scale", name=f"launch → first claim, {big} pending vs 1",
-            value=f"{median(ratios):.2f}×", pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
-            target="(none set)", proxx=f"{fmt_ms(median(bigs))} vs {fmt_ms(median(ones))}",
-            noise=f"{spread_pct(bigs):.0f}% / {spread_pct(ones):.0f}%", n=str(rounds))
-    rep.detail("scale", f"first claim: extra with {big} pending",
-               fmt_ms(median(bigs) - median(ones)), "one scan + sort of the names, "
-               "recovery pass; the rest is start-up (imports, forkserver, worker)")
+    rep.row(
+        section="scale",
+        name=f"launch → first claim, {big} pending vs 1",
+        value=f"{median(ratios):.2f}×",
+        pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
+        target="(none set)",
+        proxx=f"{fmt_ms(median(bigs))} vs {fmt_ms(median(ones))}",
+        noise=f"{spread_pct(bigs):.0f}% / {spread_pct(ones):.0f}%",
+        n=str(rounds),
+    )
+    rep.detail(
+        "scale",
+        f"first claim: extra with {big} pending",
+        fmt_ms(median(bigs) - median(ones)),
+        "one scan + sort of the names, "
+        "recovery pass; the rest is start-up (imports, forkserver, worker)",
+    )
     worst = max(stops, key=lambda x: x[2])
-    rep.detail("scale", f"SIGTERM right after the first claim, {big} pending",
-               f"{worst[2]} job(s) failed", f"worst of {len(stops)} stops; took {worst[1]:.1f} s "
-               "(15 s grace, then SIGKILL); expected: 1 (the claimed job, interrupted)")
+    rep.detail(
+        "scale",
+        f"SIGTERM right after the first claim, {big} pending",
+        f"{worst[2]} job(s) failed",
+        f"worst of {len(stops)} stops; took {worst[1]:.1f} s "
+        "(15 s grace, then SIGKILL); expected: 1 (the claimed job, interrupted)",
+    )
     rep.raw["scale/first_claim"] = {"one": ones, "big": bigs, "stops": stops}
 
 
@@ -151,8 +183,12 @@ def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
     ctx.log(f"scale: {n} quick jobs through one --once run")
     with open(d / "watch.log", "wb") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(proxx("watch", str(root), "--once"), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(
+            proxx("watch", str(root), "--once"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         stop = threading.Event()
 
         def sample() -> None:
@@ -173,8 +209,10 @@ def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
             sampler.join()
             stop_process(proc)
         wall = time.perf_counter() - t0
-    done = sorted(ts(json.loads(p.read_text())["_metadata"]["result_written_at"])
-                  for p in (root / "failed").glob("*.result.json"))
+    done = sorted(
+        ts(json.loads(p.read_text())["_metadata"]["result_written_at"])
+        for p in (root / "failed").glob("*.result.json")
+    )
     if len(done) != n:
         raise RuntimeError(f"{len(done)}/{n} quick jobs finished; log {d / 'watch.log'}")
     k = min(100, n // 5)
@@ -182,15 +220,29 @@ def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
     last = (done[-1] - done[-k]) / (k - 1)
     at_first = next((kb for t, kb in samples if t >= done[0]), samples[-1][1])
     at_end = next((kb for t, kb in reversed(samples) if t <= done[-1]), samples[-1][1])
-    rep.row(section="scale", name=f"{n} quick jobs: per-job time, last {k} ÷ first {k}",
-            value=f"{last / first:.2f}×", target="(none set; ≈ 1× expected)",
-            proxx=f"{fmt_ms(first)} → {fmt_ms(last)} per job; {wall:.1f} s total", n="1")
-    rep.row(section="scale", name=f"{n} quick jobs: supervisor RSS growth",
-            value=f"{(at_end - at_first) / 1024:+.1f} MB", target="(none set; bounded)",
-            proxx=f"{at_first / 1024:.1f} MB at job 1 → {at_end / 1024:.1f} MB at job {n}, "
-                  f"peak {peak / 1024:.1f} MB", n=str(len(samples)))
-    rep.detail("scale", f"{n} quick jobs: growth per job",
-               f"{(at_end - at_first) / max(1, n - 1):.1f} kB", "VmRSS sampled every 20 ms")
+    rep.row(
+        section="scale",
+        name=f"{n} quick jobs: per-job time, last {k} ÷ first {k}",
+        value=f"{last / first:.2f}×",
+        target="(none set; ≈ 1× expected)",
+        proxx=f"{fmt_ms(first)} → {fmt_ms(last)} per job; {wall:.1f} s total",
+        n="1",
+    )
+    rep.row(
+        section="scale",
+        name=f"{n} quick jobs: supervisor RSS growth",
+        value=f"{(at_end - at_first) / 1024:+.1f} MB",
+        target="(none set; bounded)",
+        proxx=f"{at_first / 1024:.1f} MB at job 1 → {at_end / 1024:.1f} MB at job {n}, "
+        f"peak {peak / 1024:.1f} MB",
+        n=str(len(samples)),
+    )
+    rep.detail(
+        "scale",
+        f"{n} quick jobs: growth per job",
+        f"{(at_end - at_first) / max(1, n - 1):.1f} kB",
+        "VmRSS sampled every 20 ms",
+    )
     rep.raw["scale/many"] = {"written_at": done, "rss": samples, "wall": wall}
 
 

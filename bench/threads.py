@@ -116,8 +116,10 @@ def threading_of(argv: Sequence[str]) -> str:
     a = list(argv)
     if encoder_of(a) == "libx265":
         params = dict(kv.split("=", 1) for kv in a[a.index("-x265-params") + 1].split(":"))
-        return f"pools={params.get('pools', 'auto')}:frame-threads=" \
-               f"{params.get('frame-threads', 'auto')}"
+        return (
+            f"pools={params.get('pools', 'auto')}:frame-threads="
+            f"{params.get('frame-threads', 'auto')}"
+        )
     text = f"-threads:v {a[a.index('-threads:v') + 1]}" if "-threads:v" in a else "default"
     if "-x264-params" in a:
         text += f" -x264-params {a[a.index('-x264-params') + 1]}"
@@ -149,8 +151,9 @@ class Runner:
     d: Path
     k: int = 0
 
-    def many(self, argvs: list[list[str]], one_cpu: bool = False) -> tuple[float, float,
-                                                                           list[Output]]:
+    def many(
+        self, argvs: list[list[str]], one_cpu: bool = False
+    ) -> tuple[float, float, list[Output]]:
         """Start all argvs at once; wall seconds, CPU seconds of them all, their outputs."""
         outs, procs = [], []
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -159,9 +162,15 @@ class Runner:
             self.k += 1
             cmd = bare(argv, self.d, tag=f"-{self.k}")
             outs.append(Path(cmd[-1]))
-            procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          preexec_fn=_pin_one_cpu if one_cpu else None))
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    preexec_fn=_pin_one_cpu if one_cpu else None,
+                )
+            )
         errs = [p.communicate()[1] for p in procs]
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -206,18 +215,24 @@ def profile_argvs(ctx: Ctx, src: Path, names: Sequence[str]) -> dict[str, list[s
         codec = PROFILES[name].codecs[0]
         d = ctx.fresh(f"threads-cmd-{name}")
         (d / "out").mkdir()
-        spec = write_json(d / "job.json", spec_dict(
-            [src], d / "out", codec=codec, container=CODEC_CONTAINERS[codec][0],
-            proxy_profile=name))
+        spec = write_json(
+            d / "job.json",
+            spec_dict(
+                [src],
+                d / "out",
+                codec=codec,
+                container=CODEC_CONTAINERS[codec][0],
+                proxy_profile=name,
+            ),
+        )
         _, result = run_proxx_job(spec, d / "proxx.log")
         argvs[name] = commands_of(result)[0]
     return argvs
 
 
-def measure_speed(ctx: Ctx, runner: Runner, res: ProfileResult, argv: list[str],
-                  reps: int) -> None:
+def measure_speed(ctx: Ctx, runner: Runner, res: ProfileResult, argv: list[str], reps: int) -> None:
     for r in range(reps):
-        order = THREADS[r % len(THREADS):] + THREADS[:r % len(THREADS)]  # rotate: drift is shared
+        order = THREADS[r % len(THREADS) :] + THREADS[: r % len(THREADS)]  # rotate: drift is shared
         for n in order:
             wall, cpu, (out,) = runner.many([with_threads(argv, n)])
             res.speed.setdefault(n, []).append(wall)
@@ -243,8 +258,9 @@ def measure_simd(runner: Runner, res: ProfileResult, argv: list[str]) -> None:
         res.simd[level] = runner.many([with_simd(argv, level)])[2][0].digest
 
 
-def measure_watch(ctx: Ctx, results: list[ProfileResult], src: Path, runs: int,
-                  workers: int) -> None:
+def measure_watch(
+    ctx: Ctx, results: list[ProfileResult], src: Path, runs: int, workers: int
+) -> None:
     """`runs` JobSpecs per profile through one `proxx watch --once --max-workers N`."""
     root = ctx.fresh(f"threads-watch-{workers}")
     (root / "pending").mkdir()
@@ -253,16 +269,28 @@ def measure_watch(ctx: Ctx, results: list[ProfileResult], src: Path, runs: int,
         out.mkdir()
         for res in results:
             codec = PROFILES[res.profile].codecs[0]
-            write_json(root / "pending" / f"{r:02d}-{res.profile}.json", spec_dict(
-                [src], out, codec=codec, container=CODEC_CONTAINERS[codec][0],
-                proxy_profile=res.profile, output_name_template="{source_name}_{profile}"))
+            write_json(
+                root / "pending" / f"{r:02d}-{res.profile}.json",
+                spec_dict(
+                    [src],
+                    out,
+                    codec=codec,
+                    container=CODEC_CONTAINERS[codec][0],
+                    proxy_profile=res.profile,
+                    output_name_template="{source_name}_{profile}",
+                ),
+            )
     ctx.log(f"threads: {runs} JobSpecs per profile, proxx watch --max-workers {workers}")
-    t = timed(proxx("watch", str(root), "--once", "--max-workers", str(workers)),
-              stderr_path=root / "watch.log")
+    t = timed(
+        proxx("watch", str(root), "--once", "--max-workers", str(workers)),
+        stderr_path=root / "watch.log",
+    )
     failed = list((root / "failed").glob("*.result.json"))
     if t.returncode != 0 or failed:
-        raise RuntimeError(f"proxx watch: exit {t.returncode}, {len(failed)} failed job(s); "
-                           f"log {root / 'watch.log'}")
+        raise RuntimeError(
+            f"proxx watch: exit {t.returncode}, {len(failed)} failed job(s); "
+            f"log {root / 'watch.log'}"
+        )
     by_name = {r.profile: r for r in results}
     for path in (root / "completed").glob("*.result.json"):
         name = path.name.removesuffix(".result.json").split("-", 1)[1]
@@ -279,12 +307,19 @@ def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], ru
             continue
         for _ in range(max(1, runs // 4)):
             res.by_threads.setdefault(n, set()).update(
-                o.digest for o in runner.many([variant])[2] + runner.many([variant, variant])[2])
+                o.digest for o in runner.many([variant])[2] + runner.many([variant, variant])[2]
+            )
 
 
-def run_profiles(ctx: Ctx, names: Sequence[str], runs: int, reps: int,
-                 speed: bool = True, determinism: bool = True,
-                 watch_only: bool = False) -> list[ProfileResult]:
+def run_profiles(
+    ctx: Ctx,
+    names: Sequence[str],
+    runs: int,
+    reps: int,
+    speed: bool = True,
+    determinism: bool = True,
+    watch_only: bool = False,
+) -> list[ProfileResult]:
     # Speed on a clip long and large enough for frame threads to fill their pipeline;
     # determinism on a small one, so that 40+ renders per profile take minutes.
     big = profile_argvs(ctx, clip(ctx, "1920x1080", 4), names) if speed else {}
@@ -321,22 +356,33 @@ def _watch_cell(r: ProfileResult, workers: int) -> str:
 def tables(results: list[ProfileResult]) -> str:
     """Markdown tables, as they go into docs/BENCHMARKS.md."""
     levels = list(SIMD_LEVELS)
-    out = ["| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
-           f"same bytes with only {' / '.join(levels)} | `proxx watch` -w 1 / -w 2 |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
+        f"same bytes with only {' / '.join(levels)} | `proxx watch` -w 1 / -w 2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if r.alone:
-            out.append(f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
-                       f"{len(r.alone)} runs, {len(set(r.alone))} hash | "
-                       f"{len(r.paired)} runs, {len(set(r.paired))} hash | "
-                       f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
-                       f"{'yes' if r.stable() else 'NO'} | "
-                       + " / ".join("yes" if r.simd.get(lv) == r.alone[0] else "NO"
-                                    for lv in levels if lv in r.simd) + " | "
-                       + " / ".join(_watch_cell(r, w) for w in (1, 2)) + " |")
-    out += ["", "| profile | " + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
-            + " | distinct outputs per count | sizes (kB) |",
-            "|---|" + "---|" * (len(THREADS) + 2)]
+            out.append(
+                f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
+                f"{len(r.alone)} runs, {len(set(r.alone))} hash | "
+                f"{len(r.paired)} runs, {len(set(r.paired))} hash | "
+                f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
+                f"{'yes' if r.stable() else 'NO'} | "
+                + " / ".join(
+                    "yes" if r.simd.get(lv) == r.alone[0] else "NO" for lv in levels if lv in r.simd
+                )
+                + " | "
+                + " / ".join(_watch_cell(r, w) for w in (1, 2))
+                + " |"
+            )
+    out += [
+        "",
+        "| profile | "
+        + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
+        + " | distinct outputs per count | sizes (kB) |",
+        "|---|" + "---|" * (len(THREADS) + 2),
+    ]
     for r in results:
         if not r.speed:
             continue
@@ -348,8 +394,11 @@ def tables(results: list[ProfileResult]) -> str:
         distinct = " / ".join(str(len(hashes.get(n, ()))) for n in THREADS)
         every = {h for n in THREADS for h in hashes.get(n, ())}
         sizes = " / ".join(f"{min(r.sizes[n]) / 1000:.0f}" for n in THREADS)
-        out.append(f"| `{r.profile}` | " + " | ".join(cells)
-                   + f" | {distinct} ({len(every)} in all) | {sizes} |")
+        out.append(
+            f"| `{r.profile}` | "
+            + " | ".join(cells)
+            + f" | {distinct} ({len(every)} in all) | {sizes} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -361,32 +410,58 @@ def run(ctx: Ctx, rep: Report) -> None:
     for r in results:
         one = median(r.speed[1])
         hashes = r.by_threads or r.speed_hashes
-        rep.row(section="threads", name=f"{r.profile}: {r.chosen} byte-stable "
-                f"({len(r.alone)} alone, {len(r.paired)} paired, {len(r.one_cpu)} on one CPU)",
-                value="yes" if r.stable() else "NO", target="1 hash", met=r.stable(),
-                proxx=" / ".join(fmt_s(median(r.speed[n])) for n in THREADS),
-                bare="1/2/4/8 threads", noise=f"{spread_pct(r.speed[1]):.0f}%",
-                n=str(len(r.speed[1])))
-        rep.detail("threads", f"{r.profile}: speed-up at 2 / 4 / 8 threads",
-                   " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
-                   f"distinct outputs per count 1/2/4/8: "
-                   f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}")
+        rep.row(
+            section="threads",
+            name=f"{r.profile}: {r.chosen} byte-stable "
+            f"({len(r.alone)} alone, {len(r.paired)} paired, {len(r.one_cpu)} on one CPU)",
+            value="yes" if r.stable() else "NO",
+            target="1 hash",
+            met=r.stable(),
+            proxx=" / ".join(fmt_s(median(r.speed[n])) for n in THREADS),
+            bare="1/2/4/8 threads",
+            noise=f"{spread_pct(r.speed[1]):.0f}%",
+            n=str(len(r.speed[1])),
+        )
+        rep.detail(
+            "threads",
+            f"{r.profile}: speed-up at 2 / 4 / 8 threads",
+            " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
+            f"distinct outputs per count 1/2/4/8: "
+            f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}",
+        )
         if r.watch:
-            rep.detail("threads", f"{r.profile}: proxx watch -w 1 / -w 2, same bytes as bare",
-                       " / ".join(_watch_cell(r, w) for w in (1, 2)), "")
+            rep.detail(
+                "threads",
+                f"{r.profile}: proxx watch -w 1 / -w 2, same bytes as bare",
+                " / ".join(_watch_cell(r, w) for w in (1, 2)),
+                "",
+            )
         if r.simd:
-            rep.detail("threads", f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
-                       "yes" if r.simd_stable() else "NO",
-                       "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()))
+            rep.detail(
+                "threads",
+                f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
+                "yes" if r.simd_stable() else "NO",
+                "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()),
+            )
     rep.raw["threads"] = [_raw(r) for r in results]
 
 
 def _raw(r: ProfileResult) -> dict[str, Any]:
-    return {"profile": r.profile, "encoder": r.encoder, "chosen": r.chosen, "speed": r.speed,
-            "cpu": r.cpu, "sizes": {n: sorted(s) for n, s in r.sizes.items()},
-            "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
-            "by_threads": {n: sorted(s) for n, s in r.by_threads.items()}, "alone": r.alone,
-            "paired": r.paired, "one_cpu": r.one_cpu, "simd": r.simd, "watch": r.watch}
+    return {
+        "profile": r.profile,
+        "encoder": r.encoder,
+        "chosen": r.chosen,
+        "speed": r.speed,
+        "cpu": r.cpu,
+        "sizes": {n: sorted(s) for n, s in r.sizes.items()},
+        "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
+        "by_threads": {n: sorted(s) for n, s in r.by_threads.items()},
+        "alone": r.alone,
+        "paired": r.paired,
+        "one_cpu": r.one_cpu,
+        "simd": r.simd,
+        "watch": r.watch,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,23 +471,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3, help="speed repeats per thread count")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-determinism", action="store_true")
-    p.add_argument("--watch-only", action="store_true",
-                   help="only `proxx watch` at -w 1 and -w 2 against one bare render")
+    p.add_argument(
+        "--watch-only",
+        action="store_true",
+        help="only `proxx watch` at -w 1 and -w 2 against one bare render",
+    )
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "proxx-bench-cache")
     p.add_argument("--json", dest="json_path", type=Path, default=None)
     args = p.parse_args(argv)
     names = [n for n in args.profiles.split(",") if n] or [
-        q.name for q in PROFILES.values() if q.engine is Engine.FFMPEG]
+        q.name for q in PROFILES.values() if q.engine is Engine.FFMPEG
+    ]
     args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="proxx-threads-") as work:
         ctx = Ctx(work=Path(work), cache=args.cache.resolve(), quick=False)
         t0 = time.monotonic()
         load0 = os.getloadavg()
-        results = run_profiles(ctx, names, args.runs, args.reps, speed=not args.skip_speed,
-                               determinism=not args.skip_determinism,
-                               watch_only=args.watch_only)
-    print(f"load 1 min {load0[0]:.2f} → {os.getloadavg()[0]:.2f}; "
-          f"{time.monotonic() - t0:.0f} s; nproc {os.cpu_count()}")
+        results = run_profiles(
+            ctx,
+            names,
+            args.runs,
+            args.reps,
+            speed=not args.skip_speed,
+            determinism=not args.skip_determinism,
+            watch_only=args.watch_only,
+        )
+    print(
+        f"load 1 min {load0[0]:.2f} → {os.getloadavg()[0]:.2f}; "
+        f"{time.monotonic() - t0:.0f} s; nproc {os.cpu_count()}"
+    )
     print(tables(results))
     if args.json_path:
         args.json_path.write_text(json.dumps([_raw(r) for r in results], indent=1))

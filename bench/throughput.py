@@ -58,12 +58,16 @@ class Bench:
         clear_dir(self.out)
         for i, src in enumerate(self.sources):
             write_json(root / "pending" / f"job_{i:03d}.json", spec_dict([src], self.out))
-        t = timed(proxx("watch", str(root), "--once", "--max-workers", str(workers)),
-                  stderr_path=self.dir / "watch.log")
+        t = timed(
+            proxx("watch", str(root), "--once", "--max-workers", str(workers)),
+            stderr_path=self.dir / "watch.log",
+        )
         done = sorted((root / "completed").glob("*.result.json"))
         if t.returncode != 0 or len(done) != self.n:
-            raise RuntimeError(f"proxx watch exited {t.returncode} with {len(done)}/{self.n} "
-                               f"completed; log: {self.dir / 'watch.log'}")
+            raise RuntimeError(
+                f"proxx watch exited {t.returncode} with {len(done)}/{self.n} "
+                f"completed; log: {self.dir / 'watch.log'}"
+            )
         self.results[workers] = [json.loads(p.read_text()) for p in done]
         self.launched[workers] = (t.launched_at, t.seconds)
         self.cpu.setdefault(("proxx", workers), []).append(t.cpu)
@@ -75,16 +79,31 @@ class Bench:
 
     def xargs_trial(self, workers: int) -> float:
         clear_dir(self.bare_dir)
-        t = timed(["xargs", "-a", str(self.cmds_file), "-d", "\n", "-n", "1", "-P", str(workers),
-                   "sh", "-c"], stderr_path=self.dir / "xargs.log")
+        t = timed(
+            [
+                "xargs",
+                "-a",
+                str(self.cmds_file),
+                "-d",
+                "\n",
+                "-n",
+                "1",
+                "-P",
+                str(workers),
+                "sh",
+                "-c",
+            ],
+            stderr_path=self.dir / "xargs.log",
+        )
         if t.returncode != 0:
             raise RuntimeError(f"xargs exited {t.returncode}; log: {self.dir / 'xargs.log'}")
         self.cpu.setdefault(("xargs", workers), []).append(t.cpu)
         return t.seconds
 
 
-def job_timeline(results: list[dict[str, Any]], launch: tuple[float, float],
-                 bare_per_job: float) -> dict[str, float]:
+def job_timeline(
+    results: list[dict[str, Any]], launch: tuple[float, float], bare_per_job: float
+) -> dict[str, float]:
     """Median per-job phases of a 1-worker run (seconds)."""
     jobs = sorted(results, key=lambda r: ts(r["started_at"]))
     prep, clip, post, between = [], [], [], []
@@ -120,40 +139,77 @@ def run(ctx: Ctx, rep: Report) -> None:
     per: dict[int, tuple[list[float], list[float]]] = {}
     for workers in (1, 2):
         ctx.log(f"throughput: --max-workers {workers} vs xargs -P {workers}")
-        per[workers] = interleave(partial(b.proxx_trial, workers),
-                                  partial(b.xargs_trial, workers), rounds)
+        per[workers] = interleave(
+            partial(b.proxx_trial, workers), partial(b.xargs_trial, workers), rounds
+        )
     for workers, (xs, ys) in per.items():
         ratios = [y / x for x, y in zip(xs, ys, strict=True)]  # throughput Proxx ÷ xargs
         r = median(ratios)
-        rep.row(section="throughput",
-                name=f"{n_jobs} tiny jobs, watch --max-workers {workers} vs xargs -P {workers}",
-                value=f"{r:.2f}×", pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
-                target=f"≥ {TARGET:.2f}× xargs", met=r >= TARGET,
-                proxx=f"{fmt_s(median(xs))} ({n_jobs / median(xs):.1f} jobs/s)",
-                bare=f"{fmt_s(median(ys))} ({n_jobs / median(ys):.1f} jobs/s)",
-                noise=f"{spread_pct(xs):.0f}% / {spread_pct(ys):.0f}%", n=str(len(xs)))
+        rep.row(
+            section="throughput",
+            name=f"{n_jobs} tiny jobs, watch --max-workers {workers} vs xargs -P {workers}",
+            value=f"{r:.2f}×",
+            pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
+            target=f"≥ {TARGET:.2f}× xargs",
+            met=r >= TARGET,
+            proxx=f"{fmt_s(median(xs))} ({n_jobs / median(xs):.1f} jobs/s)",
+            bare=f"{fmt_s(median(ys))} ({n_jobs / median(ys):.1f} jobs/s)",
+            noise=f"{spread_pct(xs):.0f}% / {spread_pct(ys):.0f}%",
+            n=str(len(xs)),
+        )
     bare_per_job = median(per[1][1]) / n_jobs
     tl = job_timeline(b.results[1], b.launched[1], bare_per_job)
     extra = (median(per[1][0]) - median(per[1][1])) / n_jobs
-    rep.detail("throughput", "1 worker: Proxx − xargs, per job", fmt_ms(extra),
-               f"xargs: {fmt_ms(bare_per_job)} per job")
-    rep.detail("throughput", "1 worker: start-up (exec → job 1 started_at)", fmt_ms(tl["startup"]),
-               "imports, folders, worker start, first scan")
-    rep.detail("throughput", "1 worker: claim → clip starts, per job", fmt_ms(tl["prep"]),
-               "in the worker: JobSpec read, source probe, validation")
-    rep.detail("throughput", "1 worker: clip − bare command, per job", fmt_ms(tl["clip_excess"]),
-               "verification probe of the output, fsync, publish")
-    rep.detail("throughput", "1 worker: clip ended → job ended_at", fmt_ms(tl["post"]),
-               "ClipFinished/JobFinished messages, result_of")
-    rep.detail("throughput", "1 worker: job ended_at → next started_at", fmt_ms(tl["between"]),
-               "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)")
-    rep.detail("throughput", "1 worker: last result written → exit", fmt_ms(tl["exit"]),
-               "pool shutdown, interpreter exit")
+    rep.detail(
+        "throughput",
+        "1 worker: Proxx − xargs, per job",
+        fmt_ms(extra),
+        f"xargs: {fmt_ms(bare_per_job)} per job",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: start-up (exec → job 1 started_at)",
+        fmt_ms(tl["startup"]),
+        "imports, folders, worker start, first scan",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: claim → clip starts, per job",
+        fmt_ms(tl["prep"]),
+        "in the worker: JobSpec read, source probe, validation",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: clip − bare command, per job",
+        fmt_ms(tl["clip_excess"]),
+        "verification probe of the output, fsync, publish",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: clip ended → job ended_at",
+        fmt_ms(tl["post"]),
+        "ClipFinished/JobFinished messages, result_of",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: job ended_at → next started_at",
+        fmt_ms(tl["between"]),
+        "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)",
+    )
+    rep.detail(
+        "throughput",
+        "1 worker: last result written → exit",
+        fmt_ms(tl["exit"]),
+        "pool shutdown, interpreter exit",
+    )
     for workers in (1, 2):
         pc, xc = median(b.cpu[("proxx", workers)]), median(b.cpu[("xargs", workers)])
-        rep.detail("throughput", f"{workers} worker(s): CPU user+sys per job",
-                   f"{fmt_ms(pc / n_jobs)} vs {fmt_ms(xc / n_jobs)}",
-                   "Proxx tree vs xargs tree; on 2 busy cores CPU is what throughput costs")
+        rep.detail(
+            "throughput",
+            f"{workers} worker(s): CPU user+sys per job",
+            f"{fmt_ms(pc / n_jobs)} vs {fmt_ms(xc / n_jobs)}",
+            "Proxx tree vs xargs tree; on 2 busy cores CPU is what throughput costs",
+        )
         ctx.figures[f"tput{workers}.cpu_proxx"] = pc / n_jobs
         ctx.figures[f"tput{workers}.cpu_xargs"] = xc / n_jobs
         ctx.figures[f"tput{workers}.proxx"] = median(per[workers][0]) / n_jobs

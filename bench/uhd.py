@@ -45,15 +45,35 @@ def uhd_clip(ctx: Ctx) -> Path:
     path = ctx.cache / f"uhd_3840x2160_{seconds}s.mov"
     if not path.exists():
         ctx.log(f"making the {seconds} s 4K ProRes 422 HQ source (prores_aw, to save time)")
-        make_clip(path, size="3840x2160", seconds=seconds,
-                  vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
-                  acodec="pcm_s24le")
+        make_clip(
+            path,
+            size="3840x2160",
+            seconds=seconds,
+            vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
+            acodec="pcm_s24le",
+        )
     return path
 
 
 def editor_command(src: Path, out: Path) -> list[str]:
-    return ["ffmpeg", "-nostdin", "-y", "-i", str(src), "-vf", "scale=1920:1080",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "aac", str(out)]
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(src),
+        "-vf",
+        "scale=1920:1080",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-c:a",
+        "aac",
+        str(out),
+    ]
 
 
 def run(ctx: Ctx, rep: Report) -> None:
@@ -62,8 +82,9 @@ def run(ctx: Ctx, rep: Report) -> None:
     out, bare_dir = d / "out", d / "bare"
     out.mkdir()
     bare_dir.mkdir()
-    spec = write_json(d / "job.json", spec_dict([src], out, container="mov",
-                                                proxy_profile="proxy_h264_low"))
+    spec = write_json(
+        d / "job.json", spec_dict([src], out, container="mov", proxy_profile="proxy_h264_low")
+    )
     log = d / "proxx.log"
     times: dict[str, list[float]] = {"proxx": [], "own": [], "editor": []}
     cpu: dict[str, list[float]] = {k: [] for k in times}
@@ -111,17 +132,29 @@ def run(ctx: Ctx, rep: Report) -> None:
     for other, target in (("own", TARGET_OWN), ("editor", TARGET_EDITOR)):
         rs = ratios("proxx", other)
         what = "its own ffmpeg_command" if other == "own" else "the editor's command"
-        rep.row(section="4K", name=f"proxx run, 4 s 4K ProRes HQ → H.264 1080p, vs {what}",
-                value=f"{median(rs):.2f}×", pairs=f"{min(rs):.2f}–{max(rs):.2f}×",
-                target=f"≤ {target:.2f}×", met=median(rs) <= target,
-                proxx=fmt_s(median(times["proxx"])), bare=fmt_s(median(times[other])),
-                noise=f"{spread_pct(times['proxx']):.0f}% / {spread_pct(times[other]):.0f}%",
-                n=str(rounds))
+        rep.row(
+            section="4K",
+            name=f"proxx run, 4 s 4K ProRes HQ → H.264 1080p, vs {what}",
+            value=f"{median(rs):.2f}×",
+            pairs=f"{min(rs):.2f}–{max(rs):.2f}×",
+            target=f"≤ {target:.2f}×",
+            met=median(rs) <= target,
+            proxx=fmt_s(median(times["proxx"])),
+            bare=fmt_s(median(times[other])),
+            noise=f"{spread_pct(times['proxx']):.0f}% / {spread_pct(times[other]):.0f}%",
+            n=str(rounds),
+        )
     rs = ratios("own", "editor")
-    rep.detail("4K", "Proxx's argv ÷ the editor's command (bare, both)",
-               f"{median(rs):.2f}× ({min(rs):.2f}–{max(rs):.2f}×)",
-               "the price of the argv itself: fixed encoder threads, accurate scaler, audio")
-    rep.detail("4K", "CPU user+sys per run: Proxx / own argv / editor",
-               " / ".join(fmt_s(median(cpu[k])) for k in ("proxx", "own", "editor")),
-               "whole process tree (RUSAGE_CHILDREN)")
+    rep.detail(
+        "4K",
+        "Proxx's argv ÷ the editor's command (bare, both)",
+        f"{median(rs):.2f}× ({min(rs):.2f}–{max(rs):.2f}×)",
+        "the price of the argv itself: fixed encoder threads, accurate scaler, audio",
+    )
+    rep.detail(
+        "4K",
+        "CPU user+sys per run: Proxx / own argv / editor",
+        " / ".join(fmt_s(median(cpu[k])) for k in ("proxx", "own", "editor")),
+        "whole process tree (RUSAGE_CHILDREN)",
+    )
     rep.raw["uhd"] = {"times": times, "cpu": cpu, "own": own, "editor": editor}

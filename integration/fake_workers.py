@@ -61,8 +61,11 @@ def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -
 
 
 def _clip_started(conn: Connection, plan: JobPlan) -> None:
-    conn.send_bytes(encode(ClipStarted(job_id=plan.job_id, index=0, started_at=iso(utc_now()),
-                                       ffmpeg_command=None)))
+    conn.send_bytes(
+        encode(
+            ClipStarted(job_id=plan.job_id, index=0, started_at=iso(utc_now()), ffmpeg_command=None)
+        )
+    )
 
 
 def _sleep_forever() -> None:
@@ -105,9 +108,19 @@ def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
     """Report clip 1 done, then honour a CancelJob before starting clip 2."""
     _clip_started(conn, plan)
     first = plan.clips[0]
-    conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=ClipResult(
-        source_path=first.source_path, output_path=first.output_path, status="COMPLETED",
-        engine=plan.engine.value))))
+    conn.send_bytes(
+        encode(
+            ClipFinished(
+                job_id=plan.job_id,
+                clip=ClipResult(
+                    source_path=first.source_path,
+                    output_path=first.output_path,
+                    status="COMPLETED",
+                    engine=plan.engine.value,
+                ),
+            )
+        )
+    )
     # The test waits for this line (worker stderr is the supervisor's log) to signal.
     print("fake worker: clip 1 reported, waiting for a cancel", file=sys.stderr, flush=True)
     while not isinstance(decode_for_worker(conn.recv_bytes()), CancelJob):

@@ -66,9 +66,7 @@ class SlurmCluster:
             cluster._write_config(cpus)
             cluster._spawn("slurmctld", [_tool("slurmctld"), "-D", "-f", str(cluster.conf)])
             cluster._wait_controller()
-            cluster._spawn(
-                "slurmd", [_tool("slurmd"), "-D", "-f", str(cluster.conf), "-N", node]
-            )
+            cluster._spawn("slurmd", [_tool("slurmd"), "-D", "-f", str(cluster.conf), "-N", node])
             cluster.wait_node_state("idle")
         except BaseException:
             cluster.stop()
@@ -115,8 +113,12 @@ class SlurmCluster:
 
     def call(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [_tool(argv[0]), *argv[1:]], env=self.env(), capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [_tool(argv[0]), *argv[1:]],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def run(self, *argv: str, check: bool = True, timeout: float = 30) -> str:
@@ -165,8 +167,12 @@ class SlurmCluster:
         log = open(self.root / "log" / f"{name}.out", "ab")  # noqa: SIM115 - child owns it
         try:
             self.procs[name] = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env(), start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                start_new_session=True,
             )
         finally:
             log.close()
@@ -175,8 +181,9 @@ class SlurmCluster:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
                 out = (self.root / "log" / f"{name}.out").read_text(errors="replace")
-                raise RuntimeError(f"{name} exited {proc.returncode}: {out[-2000:]}"
-                                   f"\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{name} exited {proc.returncode}: {out[-2000:]}\n{self.log_tail()}"
+                )
 
     def _start_munge(self) -> None:
         for sub in ("munge", "log", "state", "spool", "run"):
@@ -185,17 +192,26 @@ class SlurmCluster:
         munge.chmod(0o700)
         key = munge / "munge.key"
         if not key.exists():
-            subprocess.run([_tool("mungekey"), "-c", "-k", str(key)], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [_tool("mungekey"), "-c", "-k", str(key)], check=True, capture_output=True
+            )
         key.chmod(0o600)
         sock = munge / "munge.socket"
         # --force: munged refuses root-owned keys/dirs in /tmp without it; the
         # whole tree is 0700 and ours alone.
-        self._spawn("munged", [
-            _tool("munged"), "-F", "--force", f"--socket={sock}", f"--key-file={key}",
-            f"--pid-file={munge / 'munged.pid'}", f"--log-file={self.root / 'log/munged.log'}",
-            f"--seed-file={munge / 'munged.seed'}",
-        ])
+        self._spawn(
+            "munged",
+            [
+                _tool("munged"),
+                "-F",
+                "--force",
+                f"--socket={sock}",
+                f"--key-file={key}",
+                f"--pid-file={munge / 'munged.pid'}",
+                f"--log-file={self.root / 'log/munged.log'}",
+                f"--seed-file={munge / 'munged.seed'}",
+            ],
+        )
         deadline = time.monotonic() + READY_TIMEOUT
         while not sock.exists():
             self._check_alive()
@@ -208,48 +224,53 @@ class SlurmCluster:
         sock = r / "munge" / "munge.socket"
         ctld_port, slurmd_port = _free_port(), _free_port()
         (r / "gres.conf").write_text(f"NodeName={self.node} Name=resolve Count=1\n")
-        self.conf.write_text("\n".join([
-            "ClusterName=proxxtest",
-            f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={ctld_port}",
-            f"SlurmdPort={slurmd_port}",
-            "SlurmUser=root",
-            "SlurmdUser=root",
-            f"AuthInfo=socket={sock}",
-            "AuthType=auth/munge",
-            "CredType=cred/munge",
-            "MpiDefault=none",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "SwitchType=switch/none",
-            "JobRequeue=0",
-            "ReturnToService=2",
-            # Two 1-CPU jobs side by side: CPUs are the consumable, not whole nodes.
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_CPU",
-            "SchedulerType=sched/backfill",
-            "GresTypes=resolve",
-            # Kill a job's steps quickly on cancel/timeout so the tests stay short.
-            "KillWait=5",
-            "OverTimeLimit=0",
-            "InactiveLimit=0",
-            "MinJobAge=600",
-            "SlurmdTimeout=30",
-            "MessageTimeout=10",
-            f"StateSaveLocation={r / 'state'}",
-            f"SlurmdSpoolDir={r / 'spool'}",
-            f"SlurmctldPidFile={r / 'run/slurmctld.pid'}",
-            f"SlurmdPidFile={r / 'run/slurmd.pid'}",
-            f"SlurmctldLogFile={r / 'log/slurmctld.log'}",
-            f"SlurmdLogFile={r / 'log/slurmd.log'}",
-            "JobCompType=jobcomp/filetxt",
-            f"JobCompLoc={r / 'log/jobcomp.txt'}",
-            "AccountingStorageType=accounting_storage/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} Gres=resolve:1 State=UNKNOWN",
-            f"PartitionName=proxx Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
-            "",
-        ]))
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "ClusterName=proxxtest",
+                    f"SlurmctldHost={self.node}(127.0.0.1)",
+                    f"SlurmctldPort={ctld_port}",
+                    f"SlurmdPort={slurmd_port}",
+                    "SlurmUser=root",
+                    "SlurmdUser=root",
+                    f"AuthInfo=socket={sock}",
+                    "AuthType=auth/munge",
+                    "CredType=cred/munge",
+                    "MpiDefault=none",
+                    "ProctrackType=proctrack/linuxproc",
+                    "TaskPlugin=task/none",
+                    "SwitchType=switch/none",
+                    "JobRequeue=0",
+                    "ReturnToService=2",
+                    # Two 1-CPU jobs side by side: CPUs are the consumable, not whole nodes.
+                    "SelectType=select/cons_tres",
+                    "SelectTypeParameters=CR_CPU",
+                    "SchedulerType=sched/backfill",
+                    "GresTypes=resolve",
+                    # Kill a job's steps quickly on cancel/timeout so the tests stay short.
+                    "KillWait=5",
+                    "OverTimeLimit=0",
+                    "InactiveLimit=0",
+                    "MinJobAge=600",
+                    "SlurmdTimeout=30",
+                    "MessageTimeout=10",
+                    f"StateSaveLocation={r / 'state'}",
+                    f"SlurmdSpoolDir={r / 'spool'}",
+                    f"SlurmctldPidFile={r / 'run/slurmctld.pid'}",
+                    f"SlurmdPidFile={r / 'run/slurmd.pid'}",
+                    f"SlurmctldLogFile={r / 'log/slurmctld.log'}",
+                    f"SlurmdLogFile={r / 'log/slurmd.log'}",
+                    "JobCompType=jobcomp/filetxt",
+                    f"JobCompLoc={r / 'log/jobcomp.txt'}",
+                    "AccountingStorageType=accounting_storage/none",
+                    "JobAcctGatherType=jobacct_gather/none",
+                    f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={cpus} Gres=resolve:1 "
+                    "State=UNKNOWN",
+                    f"PartitionName=proxx Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
+                    "",
+                ]
+            )
+        )
 
     def _wait_controller(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT

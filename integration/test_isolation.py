@@ -94,7 +94,8 @@ def test_hostile_jobspecs_fail_alone_and_the_good_job_completes(
     assert watch.wait() == 0, watch.log()
 
     assert specs_in(root, "completed")[:1] == ["good.json"] or "good.json" in specs_in(
-        root, "completed"), listing(root)
+        root, "completed"
+    ), listing(root)
     assert (out / "good.mov").is_file()
     _every_spec_has_its_result(root, [*hostile, "good.json"])
     assert specs_in(root, "running") == [] and specs_in(root, "pending") == []
@@ -126,8 +127,9 @@ def test_a_source_whose_probe_blocks_costs_only_its_job(
     drop(root, "b_good.json", spec([tiny], out, output_name_template="good"))
 
     watch = launcher.cli(root, "--max-workers", "2", "--poll-seconds", "0.1")
-    wait_for(lambda: specs_in(root, "completed") == ["b_good.json"], "the good job",
-             on_fail=watch.log)
+    wait_for(
+        lambda: specs_in(root, "completed") == ["b_good.json"], "the good job", on_fail=watch.log
+    )
     assert specs_in(root, "running") == ["a_hang.json"]
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
@@ -152,8 +154,9 @@ REAL_FFMPEG = "/usr/bin/ffmpeg"
 def test_an_ffmpeg_that_hangs_on_version_fails_the_job_and_leaves_nothing(
     tmp_path: Path, tiny: Path, out: Path
 ) -> None:
-    env = _shim(tmp_path / "bin",
-                f'[ "$1" = -version ] && exec sleep 1000\nexec {REAL_FFMPEG} "$@"')
+    env = _shim(
+        tmp_path / "bin", f'[ "$1" = -version ] && exec sleep 1000\nexec {REAL_FFMPEG} "$@"'
+    )
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(tiny)], out)))
     proc = run_cli("run", str(job), env=env, timeout=120)
@@ -180,9 +183,11 @@ def _sleepers() -> list[str]:
 def test_an_ffmpeg_printing_garbage_for_its_version_still_renders(
     tmp_path: Path, tiny: Path, out: Path
 ) -> None:
-    env = _shim(tmp_path / "bin",
-                f"[ \"$1\" = -version ] && printf 'ffmpeg version \\xff\\xfe\\x80 x\\n' && exit 0\n"
-                f'exec {REAL_FFMPEG} "$@"')
+    env = _shim(
+        tmp_path / "bin",
+        f"[ \"$1\" = -version ] && printf 'ffmpeg version \\xff\\xfe\\x80 x\\n' && exit 0\n"
+        f'exec {REAL_FFMPEG} "$@"',
+    )
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(tiny)], out)))
     proc = run_cli("run", str(job), env=env)
@@ -220,8 +225,14 @@ def test_a_proxx_folder_in_the_working_directory_shadows_nothing(
     (cwd / "workers" / "__init__.py").write_text("raise SystemExit('shadowed workers')\n")
     drop(root, "a.json", spec([tiny], out))
     console = Path(sys.executable).parent / "proxx"  # the installed entry point
-    proc = subprocess.run([str(console), "watch", "proxx", "--once"], cwd=cwd, timeout=120,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [str(console), "watch", "proxx", "--once"],
+        cwd=cwd,
+        timeout=120,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stderr
     assert specs_in(root, "completed") == ["a.json"], (listing(root), proc.stderr)
 
@@ -245,8 +256,9 @@ def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
     again = launcher.cli(root, "--once", "--poll-seconds", "0.1")
     assert again.wait() == 0, again.log()
     final_result = result_beside(str(root / "completed" / name))
-    assert listing(root)["completed"] == sorted([name, os.path.basename(final_result)]), (
-        listing(root))
+    assert listing(root)["completed"] == sorted([name, os.path.basename(final_result)]), listing(
+        root
+    )
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
     res = json.loads(Path(final_result).read_text())
     assert res["status"] == "COMPLETED" and (out / "tiny_proxy.mov").is_file()
@@ -261,8 +273,11 @@ def test_sighup_is_a_graceful_stop(
 ) -> None:
     drop(root, "a.json", spec([long_clip], out, output_name_template="long"))
     watch = launcher.cli(root, "--poll-seconds", "0.1")
-    wait_for(lambda: any(n.endswith(".partial") for n in os.listdir(out)), "the render",
-             on_fail=watch.log)
+    wait_for(
+        lambda: any(n.endswith(".partial") for n in os.listdir(out)),
+        "the render",
+        on_fail=watch.log,
+    )
     watch.send(signal.SIGHUP)
     assert watch.wait(timeout=30) == 0, watch.log()
     res = result(root, "failed", "a")
@@ -272,9 +287,7 @@ def test_sighup_is_a_graceful_stop(
 
 
 @pytest.mark.slow
-def test_a_deleted_watch_root_is_a_clear_fatal_error(
-    root: Path, launcher: Launcher
-) -> None:
+def test_a_deleted_watch_root_is_a_clear_fatal_error(root: Path, launcher: Launcher) -> None:
     watch = launcher.cli(root, "--poll-seconds", "0.1")
     wait_for(lambda: "watching" in watch.log(), "the runner to start", on_fail=watch.log)
     for state in ("pending", "running", "completed", "failed"):
@@ -288,8 +301,11 @@ def test_a_deleted_watch_root_is_a_clear_fatal_error(
 @contextlib.contextmanager
 def _tmpfs(path: Path, size: str) -> Iterator[None]:
     path.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}): needs root")
     try:
@@ -315,12 +331,16 @@ def test_disk_full_on_the_watch_root_keeps_the_job_claimed_until_space_returns(
             while True:
                 fh.write(b"\0" * 4096)
                 fh.flush()
-        wait_for(lambda: "cannot write its result" in watch.log(), "the full disk",
-                 on_fail=watch.log)
+        wait_for(
+            lambda: "cannot write its result" in watch.log(), "the full disk", on_fail=watch.log
+        )
         assert specs_in(root, "running") == ["a.json"] and watch.alive()
         filler.unlink()
-        wait_for(lambda: specs_in(root, "completed") == ["a.json"], "the job to be filed",
-                 on_fail=watch.log)
+        wait_for(
+            lambda: specs_in(root, "completed") == ["a.json"],
+            "the job to be filed",
+            on_fail=watch.log,
+        )
         assert result(root, "completed", "a")["status"] == "COMPLETED"
         assert watch.log().count("cannot write its result") == 1
         watch.send(signal.SIGTERM)
@@ -336,8 +356,9 @@ def test_the_supervisor_itself_never_runs_an_engine(
     env = _shim(tmp_path / "bin", f'echo "$PPID $*" >> {calls}\nexec {REAL_FFMPEG} "$@"')
     for name in ("ffprobe",):
         shim = tmp_path / "bin" / name
-        shim.write_text(f'#!/bin/bash\necho "$PPID {name} $*" >> {calls}\n'
-                        f'exec /usr/bin/{name} "$@"\n')
+        shim.write_text(
+            f'#!/bin/bash\necho "$PPID {name} $*" >> {calls}\nexec /usr/bin/{name} "$@"\n'
+        )
         shim.chmod(0o755)
     drop(root, "a.json", spec([tiny], out))
     watch = launcher.cli(root, "--once", env=env)
@@ -350,14 +371,16 @@ def test_the_supervisor_itself_never_runs_an_engine(
 
 
 @pytest.mark.slow
-def test_sigkill_of_proxx_run_leaves_no_process(
-    tmp_path: Path, long_clip: Path, out: Path
-) -> None:
+def test_sigkill_of_proxx_run_leaves_no_process(tmp_path: Path, long_clip: Path, out: Path) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(long_clip)], out)))
-    cli = subprocess.Popen([sys.executable, "-m", "proxx", "run", str(job)], start_new_session=True,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "proxx", "run", str(job)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         encoder = wait_for(lambda: ffmpeg_procs(str(out)), "the FFmpeg rendering")
         left = [p.pid for p in session_procs(cli.pid) if p.pid != cli.pid]
@@ -393,9 +416,13 @@ def test_proxx_run_returns_only_when_every_process_it_started_has_ended(
 ) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(tiny)], out) if valid else {"sources": []}))
-    cli = subprocess.Popen([sys.executable, "-m", "proxx", "run", str(job)],
-                           start_new_session=True, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "proxx", "run", str(job)],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert cli.wait(timeout=120) == (0 if valid else 1)
     # Looked at the moment it returned: no worker, no FFmpeg, no `ffmpeg -version`.
     assert [p for p in session_procs(cli.pid) if p.state != "Z"] == []
@@ -411,8 +438,9 @@ def test_an_ffmpeg_that_cannot_start_fails_each_job_as_engine_unavailable(
     (bin_dir / "ffmpeg").chmod(0o755)
     for i in range(3):
         drop(root, f"j{i}.json", spec([tiny], out, output_name_template=f"j{i}"))
-    watch = launcher.cli(root, "--once", "--max-workers", "2",
-                         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    watch = launcher.cli(
+        root, "--once", "--max-workers", "2", env={"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    )
     assert watch.wait() == 0, watch.log()
     for i in range(3):
         [clip] = result(root, "failed", f"j{i}")["clips"]

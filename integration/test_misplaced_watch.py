@@ -20,14 +20,20 @@ def test_each_misplaced_file_is_warned_once_across_many_scans(
     root: Path, out: Path, tiny: Path, launcher: Launcher
 ) -> None:
     body = json.dumps(spec_dict([str(tiny)], out)).encode()
-    misplaced = {root / "in_root.json": body, root / "pending" / "upper.JSON": body,
-                 root / "pending" / "noext": body}
+    misplaced = {
+        root / "in_root.json": body,
+        root / "pending" / "upper.JSON": body,
+        root / "pending" / "noext": body,
+    }
     for path, data in misplaced.items():
         path.write_bytes(data)
     watch = launcher.cli(root, "--poll-seconds", "0.1")
     warning = "misplaced file {} will never be taken"
-    wait_for(lambda: all(warning.format(p) in watch.log() for p in misplaced),
-             "a warning for each misplaced file", on_fail=watch.log)
+    wait_for(
+        lambda: all(warning.format(p) in watch.log() for p in misplaced),
+        "a warning for each misplaced file",
+        on_fail=watch.log,
+    )
     # Two real jobs dropped one after the other: the runner scans many times meanwhile.
     drop_named(root, "first", tiny, out)
     wait_for(lambda: specs_in(root, "completed") == ["first.json"], "first job", on_fail=watch.log)
@@ -42,7 +48,8 @@ def test_each_misplaced_file_is_warned_once_across_many_scans(
         assert log.count(warning.format(path)) == 1, log
         assert path.read_bytes() == data  # warned about, never moved or changed
     assert "misplaced file" not in "\n".join(  # control: real jobs are never called misplaced
-        line for line in log.splitlines() if "first.json" in line or "second.json" in line)
+        line for line in log.splitlines() if "first.json" in line or "second.json" in line
+    )
 
 
 def test_misplaced_warning_in_json_logs(root: Path, launcher: Launcher) -> None:

@@ -39,18 +39,25 @@ from testkit import ffprobe_video, identity, run_cli
 MID = {"size": "640x360", "seconds": 80.0}
 
 
-def _run_until_clip_2_renders(root: Path, out: Path, sources: list[Path],
-                              launcher: Launcher) -> Watch:
+def _run_until_clip_2_renders(
+    root: Path, out: Path, sources: list[Path], launcher: Launcher
+) -> Watch:
     drop(root, "day1.json", prores(sources, out, output_name_template="{index}_{source_name}"))
     watch = launcher.cli(root, "--poll-seconds", "0.2")
-    wait_for(lambda: (out / "001_tiny.mov").exists()
-             and any(p.startswith(".002_mid.mov.") for p in partials(out)),
-             "clip 1 published and clip 2 rendering", on_fail=watch.log)
+    wait_for(
+        lambda: (
+            (out / "001_tiny.mov").exists()
+            and any(p.startswith(".002_mid.mov.") for p in partials(out))
+        ),
+        "clip 1 published and clip 2 rendering",
+        on_fail=watch.log,
+    )
     return watch
 
 
-def _finish_with_remainder(root: Path, out: Path, launcher: Launcher, tmp_path: Path,
-                           interrupted: dict[str, Any]) -> None:
+def _finish_with_remainder(
+    root: Path, out: Path, launcher: Launcher, tmp_path: Path, interrupted: dict[str, Any]
+) -> None:
     """From the interrupted job's result to the full set of proxies under the original names."""
     first, second, third = out / "001_tiny.mov", out / "002_mid.mov", out / "003_tiny_b.mov"
     assert [c["status"] for c in interrupted["clips"]] == ["COMPLETED", "FAILED", "SKIPPED"]
@@ -63,11 +70,16 @@ def _finish_with_remainder(root: Path, out: Path, launcher: Launcher, tmp_path: 
     assert made.returncode == 0, made.stderr
     new = json.loads(rest.read_text())
     assert (new["jobspec_version"], new["source_indices"], new["source_count"]) == (
-        "1.1.0", [2, 3], 3)
+        "1.1.0",
+        [2, 3],
+        3,
+    )
     checked = run_cli("validate", "--json", str(rest))
     assert checked.returncode == 0, checked.stderr
     assert [c["output_path"] for c in json.loads(checked.stdout)["clips"]] == [
-        str(second), str(third)]
+        str(second),
+        str(third),
+    ]
 
     drop(root, "day1-rest.json", rest.read_bytes())
     again = launcher.cli(root, "--once", "--poll-seconds", "0.2")
@@ -78,7 +90,10 @@ def _finish_with_remainder(root: Path, out: Path, launcher: Launcher, tmp_path: 
     assert [c["output_path"] for c in done["clips"]] == [str(second), str(third)]
 
     assert sorted(n for n in os.listdir(out) if not n.startswith(".")) == [
-        "001_tiny.mov", "002_mid.mov", "003_tiny_b.mov"]
+        "001_tiny.mov",
+        "002_mid.mov",
+        "003_tiny_b.mov",
+    ]
     for proxy, (w, h) in ((first, (32, 18)), (second, (320, 180)), (third, (32, 18))):
         video = ffprobe_video(proxy)
         assert (video["codec_name"], video["width"], video["height"]) == ("prores", w, h)
@@ -88,11 +103,16 @@ def _finish_with_remainder(root: Path, out: Path, launcher: Launcher, tmp_path: 
 
 @pytest.mark.slow
 def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_names(
-    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher,
+    root: Path,
+    out: Path,
+    tiny: Path,
+    clip: Callable[..., Path],
+    launcher: Launcher,
     tmp_path: Path,
 ) -> None:
-    watch = _run_until_clip_2_renders(root, out, [tiny, clip("mid.mov", **MID),
-                                                  clip("tiny_b.mov")], launcher)
+    watch = _run_until_clip_2_renders(
+        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
+    )
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
     assert_session_empty(watch)
@@ -107,11 +127,16 @@ def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_na
 
 @pytest.mark.slow
 def test_kill_9_mid_job_recovery_then_remainder_gives_the_full_set(
-    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher,
+    root: Path,
+    out: Path,
+    tiny: Path,
+    clip: Callable[..., Path],
+    launcher: Launcher,
     tmp_path: Path,
 ) -> None:
-    watch = _run_until_clip_2_renders(root, out, [tiny, clip("mid.mov", **MID),
-                                                  clip("tiny_b.mov")], launcher)
+    watch = _run_until_clip_2_renders(
+        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
+    )
     os.kill(watch.pid, signal.SIGKILL)
     assert watch.wait() == -signal.SIGKILL
     assert_no_ffmpeg(str(out))  # the dead runner's worker stops its FFmpeg

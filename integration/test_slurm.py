@@ -46,8 +46,10 @@ DEADLINE_S = 120.0  # a test deadline only, never a claim about speed
 def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     missing = missing_tools()
     if missing:
-        pytest.skip(f"Slurm is not installed here (missing: {', '.join(missing)}); "
-                    "`./dev test` installs slurm-wlm and munge with apt-get")
+        pytest.skip(
+            f"Slurm is not installed here (missing: {', '.join(missing)}); "
+            "`./dev test` installs slurm-wlm and munge with apt-get"
+        )
     if os.geteuid() != 0:
         pytest.skip("the private Slurm cluster needs root: slurmd starts jobs as their user")
     cluster = SlurmCluster.start(tmp_path_factory.mktemp("slurm"))
@@ -75,8 +77,13 @@ def idle_node(slurm: SlurmCluster) -> Iterator[SlurmCluster]:
 
 
 def _sleep_job(tmp_path: Path, name: str, seconds: int = 300) -> Submission:
-    return Submission(job_name=name, command=["sleep", str(seconds)], workdir=str(tmp_path),
-                      stdout=str(tmp_path / f"{name}.out"), stderr=str(tmp_path / f"{name}.err"))
+    return Submission(
+        job_name=name,
+        command=["sleep", str(seconds)],
+        workdir=str(tmp_path),
+        stdout=str(tmp_path / f"{name}.out"),
+        stderr=str(tmp_path / f"{name}.err"),
+    )
 
 
 def _ended(client: SlurmClient, job_id: str) -> SlurmJob | None:
@@ -88,14 +95,20 @@ def _ended(client: SlurmClient, job_id: str) -> SlurmJob | None:
 
 # -- the Slurm layer on its own --------------------------------------------------------
 
+
 def test_client_sees_a_live_controller_and_a_dead_one_fails_clearly(
-    slurm: SlurmCluster, client: SlurmClient, tmp_path: Path,
+    slurm: SlurmCluster,
+    client: SlurmClient,
+    tmp_path: Path,
 ) -> None:
     client.check()  # control: the live cluster passes
     dead = tmp_path / "dead.conf"
     # The same cluster's config, but a controller port nobody listens on.
-    text = "\n".join(ln for ln in slurm.conf.read_text().splitlines()
-                     if not ln.startswith(("SlurmctldPort=", "MessageTimeout=")))
+    text = "\n".join(
+        ln
+        for ln in slurm.conf.read_text().splitlines()
+        if not ln.startswith(("SlurmctldPort=", "MessageTimeout="))
+    )
     dead.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
     with pytest.raises(SlurmUnavailable, match="controller does not answer"):
         SlurmClient(env={**slurm.env(), "SLURM_CONF": str(dead)}).check()
@@ -104,12 +117,16 @@ def test_client_sees_a_live_controller_and_a_dead_one_fails_clearly(
 
 
 def test_scancel_and_a_downed_node_end_as_slurm_says_with_state_and_reason(
-    idle_node: SlurmCluster, client: SlurmClient, tmp_path: Path,
+    idle_node: SlurmCluster,
+    client: SlurmClient,
+    tmp_path: Path,
 ) -> None:
     a = client.submit(_sleep_job(tmp_path, "proxx-test-cancel"))
     b = client.submit(_sleep_job(tmp_path, "proxx-test-node"))
-    wait_for(lambda: [j.state for j in client.poll([a, b]).values()] == ["RUNNING", "RUNNING"],
-             "both running")
+    wait_for(
+        lambda: [j.state for j in client.poll([a, b]).values()] == ["RUNNING", "RUNNING"],
+        "both running",
+    )
     assert client.find_by_name("proxx-test-cancel") == a
     client.cancel(a)
     cancelled = wait_for(lambda: _ended(client, a), "the cancel")
@@ -132,25 +149,39 @@ def test_a_job_slurm_forgot_or_never_had_polls_as_absent(client: SlurmClient) ->
 
 # -- proxx watch --executor slurm, end to end ----------------------------------------------
 
+
 @pytest.fixture
 def cluster(idle_node: SlurmCluster) -> Iterator[SlurmCluster]:
     """The shared cluster, with no job of an earlier test left in its queue."""
     yield idle_node
     idle_node.run("scancel", "--full", check=False)
-    wait_for(lambda: not idle_node.run("squeue", "-h", "-o", "%i", check=False).split(),
-             "an empty queue", timeout=60)
+    wait_for(
+        lambda: not idle_node.run("squeue", "-h", "-o", "%i", check=False).split(),
+        "an empty queue",
+        timeout=60,
+    )
 
 
 def slurm_watch(launcher: Launcher, root: Path, cluster: SlurmCluster, *args: str) -> Watch:
-    return launcher.cli(root, "--executor", "slurm", "--poll-seconds", "0.2", *args,
-                        env={"SLURM_CONF": str(cluster.conf)})
+    return launcher.cli(
+        root,
+        "--executor",
+        "slurm",
+        "--poll-seconds",
+        "0.2",
+        *args,
+        env={"SLURM_CONF": str(cluster.conf)},
+    )
 
 
 def slurm_jobs_named(cluster: SlurmCluster, jobspec: str) -> list[SlurmJob]:
     """Every Slurm job (any state Slurm still remembers) submitted for `jobspec`."""
     out = cluster.run("squeue", "-h", "-t", "all", "-o", "%i|%j", check=False)
-    ids = [line.split("|", 1)[0] for line in out.splitlines()
-           if line.split("|", 1)[-1].endswith(f"-{jobspec}")]
+    ids = [
+        line.split("|", 1)[0]
+        for line in out.splitlines()
+        if line.split("|", 1)[-1].endswith(f"-{jobspec}")
+    ]
     jobs = [SlurmClient(env=cluster.env()).show(i) for i in ids]
     return [j for j in jobs if j is not None]
 
@@ -166,7 +197,10 @@ def rendering(out: Path, stem: str) -> bool:
 
 
 def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
-    cluster: SlurmCluster, launcher: Launcher, tmp_path: Path, clip: Callable[..., Path],
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    tmp_path: Path,
+    clip: Callable[..., Path],
 ) -> None:
     src = clip("slurm-src.mov", size="320x180", seconds=2.0)
     roots = {ex: make_root(tmp_path, f"watch-{ex}") for ex in ("slurm", "local")}
@@ -175,8 +209,11 @@ def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
         outs[ex].mkdir()
         for i in range(10):
             kind = prores if i % 2 else spec  # ProRes and H.264 (fixed x264 threads)
-            drop(root, f"ten{i:02d}.json",
-                 kind([src], outs[ex], output_name_template=f"ten{i:02d}_{{source_name}}"))
+            drop(
+                root,
+                f"ten{i:02d}.json",
+                kind([src], outs[ex], output_name_template=f"ten{i:02d}_{{source_name}}"),
+            )
     w = slurm_watch(launcher, roots["slurm"], cluster, "--once", "--max-workers", "3")
     assert w.wait() == 0, w.log()
     local = launcher.cli(roots["local"], "--once", "--max-workers", "3")
@@ -194,13 +231,19 @@ def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
         assert [j.state for j in ran] == ["COMPLETED"], stem
         assert res["_metadata"]["executor"]["slurm_job_id"] == ran[0].job_id
         assert res["_metadata"]["executor"]["slurm_node"] == cluster.node
-    assert all(res["_metadata"].get("executor") is None
-               for res in results(roots["local"], "completed").values())
+    assert all(
+        res["_metadata"].get("executor") is None
+        for res in results(roots["local"], "completed").values()
+    )
 
 
 def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
-    long_clip: Path, tiny: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
+    tiny: Path,
 ) -> None:
     drop(root, "sc_long.json", prores([long_clip], out, output_name_template="sc_long"))
     w = slurm_watch(launcher, root, cluster, "--max-workers", "2")
@@ -225,16 +268,26 @@ def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
 
 
 def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_empty(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
 ) -> None:
     # The node has 2 CPUs: st_a and st_b render, st_c waits in Slurm's queue.
     for name in ("st_a", "st_b", "st_c"):
         drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
     w = slurm_watch(launcher, root, cluster, "--max-workers", "3")
-    wait_for(lambda: rendering(out, "st_a") and rendering(out, "st_b"), "both jobs rendering",
-             on_fail=w.log)
-    wait_for(lambda: [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["PENDING"],
-             "the third job to wait in the queue", on_fail=w.log)
+    wait_for(
+        lambda: rendering(out, "st_a") and rendering(out, "st_b"),
+        "both jobs rendering",
+        on_fail=w.log,
+    )
+    wait_for(
+        lambda: [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["PENDING"],
+        "the third job to wait in the queue",
+        on_fail=w.log,
+    )
     w.send(signal.SIGTERM)
     assert w.wait(timeout=60) == 0, w.log()
     assert listing(root)["running"] == []
@@ -255,15 +308,22 @@ def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_emp
 
 
 def test_kill_9_then_restart_reattaches_and_nothing_is_submitted_twice(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
-    long_clip: Path, tiny: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
+    tiny: Path,
 ) -> None:
     for name in ("k9_a", "k9_b"):
         drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
     drop(root, "k9_c.json", spec([tiny], out, output_name_template="k9_c"))
     first = slurm_watch(launcher, root, cluster, "--max-workers", "2")
-    wait_for(lambda: rendering(out, "k9_a") and rendering(out, "k9_b"), "two jobs rendering",
-             on_fail=first.log)
+    wait_for(
+        lambda: rendering(out, "k9_a") and rendering(out, "k9_b"),
+        "two jobs rendering",
+        on_fail=first.log,
+    )
     first.send(signal.SIGKILL)
     first.wait()
     # The batch jobs are not the supervisor's children: they render on.
@@ -280,7 +340,11 @@ def test_kill_9_then_restart_reattaches_and_nothing_is_submitted_twice(
 
 
 def test_a_node_taken_down_mid_job_fails_that_job_once(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
 ) -> None:
     drop(root, "nd.json", prores([long_clip], out, output_name_template="nd"))
     w = slurm_watch(launcher, root, cluster)
@@ -302,15 +366,18 @@ def test_a_node_taken_down_mid_job_fails_that_job_once(
 
 @pytest.mark.slow
 def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
 ) -> None:
     # Slurm's limits are whole minutes, checked about every 30 s: the job must keep
     # rendering for well over 90 s, so it gets many long clips (each ~3 s of one core
     # as single-threaded H.264; the limit ends it long before the last).
     drop(root, "tl.json", spec([long_clip] * 60, out, output_name_template="tl_{index}"))
     w = slurm_watch(launcher, root, cluster, "--slurm-arg=--time=1")
-    wait_for(lambda: done_count(root) == 1, "the job to hit its limit", timeout=240,
-             on_fail=w.log)
+    wait_for(lambda: done_count(root) == 1, "the job to hit its limit", timeout=240, on_fail=w.log)
     res = result(root, "failed", "tl")
     clip = failed_clip(res)
     assert clip["failure_reason"] == "timeout", clip
@@ -322,12 +389,19 @@ def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
 
 
 def test_slurm_unreachable_at_start_is_exit_1_and_sbatch_failing_later_fails_one_job(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, tiny: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    tiny: Path,
     tmp_path: Path,
 ) -> None:
     dead = tmp_path / "dead.conf"
-    text = "\n".join(ln for ln in cluster.conf.read_text().splitlines()
-                     if not ln.startswith(("SlurmctldPort=", "MessageTimeout=")))
+    text = "\n".join(
+        ln
+        for ln in cluster.conf.read_text().splitlines()
+        if not ln.startswith(("SlurmctldPort=", "MessageTimeout="))
+    )
     dead.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
     drop(root, "un.json", spec([tiny], out, output_name_template="un"))
     w = launcher.cli(root, "--executor", "slurm", "--once", env={"SLURM_CONF": str(dead)})
@@ -344,7 +418,11 @@ def test_slurm_unreachable_at_start_is_exit_1_and_sbatch_failing_later_fails_one
 
 
 def test_slurm_itself_refuses_to_requeue_a_proxx_job(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
 ) -> None:
     drop(root, "rq.json", prores([long_clip], out, output_name_template="rq"))
     w = slurm_watch(launcher, root, cluster, "--once")
@@ -360,7 +438,11 @@ def test_slurm_itself_refuses_to_requeue_a_proxx_job(
 
 
 def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collects_it(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, long_clip: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    long_clip: Path,
 ) -> None:
     drop(root, "lo.json", prores([long_clip], out, output_name_template="lo"))
     first = slurm_watch(launcher, root, cluster)
@@ -371,7 +453,8 @@ def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collect
     assert job is not None
     status = run_cli("status", str(root))
     assert f"[Slurm job {job.job_id}: runner dead; a --executor slurm runner re-attaches" in (
-        status.stdout), status.stdout
+        status.stdout
+    ), status.stdout
     # The claim's lock is free now; a runner without Slurm must not call it dead.
     local = launcher.cli(root, "--once")
     assert local.wait() == 0, local.log()
@@ -384,14 +467,27 @@ def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collect
 
 
 def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
 ) -> None:
     r3d = root / "A001_C001_0101AB_001.R3D"
     r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
-    drop(root, "raw.json", spec([r3d.name], out, codec="prores_proxy",
-                                proxy_profile="proxy_prores_proxy_resolve"))
-    w = launcher.cli(root, "--executor", "slurm", "--poll-seconds", "0.2", "--once",
-                     env={"SLURM_CONF": str(cluster.conf), "RESOLVE_SCRIPT_LIB": ""})
+    drop(
+        root,
+        "raw.json",
+        spec([r3d.name], out, codec="prores_proxy", proxy_profile="proxy_prores_proxy_resolve"),
+    )
+    w = launcher.cli(
+        root,
+        "--executor",
+        "slurm",
+        "--poll-seconds",
+        "0.2",
+        "--once",
+        env={"SLURM_CONF": str(cluster.conf), "RESOLVE_SCRIPT_LIB": ""},
+    )
     assert w.wait() == 0, w.log()
     res = result(root, "failed", "raw")
     # Routed to Resolve, which this host lacks: the ordinary engine_unavailable result …
@@ -401,15 +497,22 @@ def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
     routing, render = sorted(slurm_jobs_named(cluster, "raw.json"), key=lambda j: int(j.job_id))
     assert (routing.state, routing.exit_code) == ("FAILED", "7:0")
     assert res["_metadata"]["executor"]["slurm_job_id"] == render.job_id
-    gres = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in cluster.run(
-        "scontrol", "show", "job", "-o", render.job_id).split() if "=" in line}
+    gres = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in cluster.run("scontrol", "show", "job", "-o", render.job_id).split()
+        if "=" in line
+    }
     assert gres.get("TresPerNode") == "gres:resolve:1", gres
     assert "TresPerNode" not in cluster.run("scontrol", "show", "job", "-o", routing.job_id)
     assert listing(root)["running"] == [] and os.listdir(out) == []
 
 
 def test_a_controller_that_goes_away_fails_one_job_and_holds_the_rest_until_it_is_back(
-    cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path, tiny: Path,
+    cluster: SlurmCluster,
+    launcher: Launcher,
+    root: Path,
+    out: Path,
+    tiny: Path,
 ) -> None:
     w = slurm_watch(launcher, root, cluster)
     wait_for(lambda: "watching" in w.log(), "the runner to start", on_fail=w.log)

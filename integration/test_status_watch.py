@@ -31,4 +31,5 @@ def test_status_shows_the_running_job_and_its_live_runner(
     assert after["running"] == [] and after["counts"]["failed"] == 1
     # Now finished, its partial is a leftover (unless the interrupted render left none).
     assert [p["path"] for p in after["partials"]] == [
-        str(out / p) for p in partials(out)] and os.path.isdir(out)
+        str(out / p) for p in partials(out)
+    ] and os.path.isdir(out)

@@ -56,8 +56,7 @@ def _assert_quick_completed(root: Path, out: Path, names: list[str] = QUICK) -> 
 
 def _rendering_ffmpeg(watch: Watch, out: Path) -> int:
     """Wait until FFmpeg writes a .partial in `out`; return that FFmpeg's pid."""
-    wait_for(lambda: partials(out), "a .partial render in the output folder",
-             on_fail=watch.log)
+    wait_for(lambda: partials(out), "a .partial render in the output folder", on_fail=watch.log)
     procs = wait_for(lambda: ffmpeg_procs(str(out)), "the FFmpeg writing it", on_fail=watch.log)
     assert len(procs) == 1, procs
     return procs[0].pid
@@ -168,19 +167,34 @@ MISBEHAVING = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("target", "detail"), MISBEHAVING, ids=[t for t, _ in MISBEHAVING])
 def test_misbehaving_worker_fails_only_its_job_and_is_replaced(
-    target: str, detail: str, root: Path, out: Path, tiny: Path, launcher: Launcher,
+    target: str,
+    detail: str,
+    root: Path,
+    out: Path,
+    tiny: Path,
+    launcher: Launcher,
     tmp_path: Path,
 ) -> None:
     spawns = tmp_path / "spawns.log"
     drop(root, "a.json", spec([tiny], out, output_name_template=f"a_{fake_workers.TRIGGER}"))
     _drop_quick(root, out, tiny)
-    watch = launcher.driver(root, target, "--max-workers", "2", "--poll-seconds", "0.2",
-                            env={"FAKE_WORKER_LOG": str(spawns)})
+    watch = launcher.driver(
+        root,
+        target,
+        "--max-workers",
+        "2",
+        "--poll-seconds",
+        "0.2",
+        env={"FAKE_WORKER_LOG": str(spawns)},
+    )
 
     wait_for(lambda: done_count(root) == 4, "all four jobs to finish", on_fail=watch.log)
     # Two workers at start, plus exactly one replacement for the one that went bad.
-    wait_for(lambda: spawns.exists() and len(spawns.read_text().splitlines()) == 3,
-             "the misbehaving worker to be replaced", on_fail=lambda: spawns.read_text())
+    wait_for(
+        lambda: spawns.exists() and len(spawns.read_text().splitlines()) == 3,
+        "the misbehaving worker to be replaced",
+        on_fail=lambda: spawns.read_text(),
+    )
     assert watch.alive()
     watch.send(signal.SIGTERM)
     assert watch.wait() == 0, watch.log()
@@ -206,8 +220,11 @@ def test_hung_worker_is_killed_on_sigterm_and_its_job_interrupted(
     _drop_quick(root, out, tiny, ["b1"])
     watch = launcher.driver(root, "hang_on_job", "--max-workers", "2", "--poll-seconds", "0.2")
 
-    wait_for(lambda: specs_in(root, "completed") == ["b1.json"], "b1 to complete beside it",
-             on_fail=watch.log)
+    wait_for(
+        lambda: specs_in(root, "completed") == ["b1.json"],
+        "b1 to complete beside it",
+        on_fail=watch.log,
+    )
     assert specs_in(root, "running") == ["a.json"]
     watch.send(signal.SIGTERM)
     # The hung worker ignores CancelJob and SIGTERM: the pool's grace runs out, then
@@ -226,11 +243,11 @@ def test_hung_worker_past_its_clip_timeout_fails_with_timeout(
     root: Path, out: Path, tiny: Path, long_clip: Path, launcher: Launcher
 ) -> None:
     # A long source, so that the driver's short limit applies to it (not to the tiny jobs).
-    drop(root, "a.json", spec([long_clip], out,
-                              output_name_template=f"a_{fake_workers.TRIGGER}"))
+    drop(root, "a.json", spec([long_clip], out, output_name_template=f"a_{fake_workers.TRIGGER}"))
     _drop_quick(root, out, tiny, ["b1", "b2"])
-    watch = launcher.driver(root, "hang_on_job", "--once", "--max-workers", "1",
-                            "--clip-timeout", "1")
+    watch = launcher.driver(
+        root, "hang_on_job", "--once", "--max-workers", "1", "--clip-timeout", "1"
+    )
 
     assert watch.wait() == 0, watch.log()
     clip = failed_clip(result(root, "failed", "a"))
@@ -247,12 +264,18 @@ def test_worker_dying_at_boot_is_respawned_with_backoff_not_in_a_tight_loop(
 ) -> None:
     spawns = tmp_path / "spawns.log"
     drop(root, "a.json", spec([tiny], out))
-    watch = launcher.driver(root, "die_at_boot", "--max-workers", "2", "--poll-seconds", "0.1",
-                            env={"FAKE_WORKER_LOG": str(spawns)})
+    watch = launcher.driver(
+        root,
+        "die_at_boot",
+        "--max-workers",
+        "2",
+        "--poll-seconds",
+        "0.1",
+        env={"FAKE_WORKER_LOG": str(spawns)},
+    )
     # The job is handed to a worker that dies before it is ready: it fails, and says why
     # (before reading the JobSpec, so no clip is known: the job-level error says it).
-    wait_for(lambda: specs_in(root, "failed") == ["a.json"], "the job to fail",
-             on_fail=watch.log)
+    wait_for(lambda: specs_in(root, "failed") == ["a.json"], "the job to fail", on_fail=watch.log)
     res = result(root, "failed", "a")
     assert res["clips"] == [] and res["status"] == "FAILED"
     assert res["system_error"].startswith("worker_crashed: ")

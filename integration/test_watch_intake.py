@@ -31,7 +31,7 @@ def test_jobspec_written_slowly_in_place_is_taken_only_when_complete(
     wait_for(lambda: "watching" in watch.log(), "the runner to start", on_fail=watch.log)
 
     data = json.dumps(spec([tiny], out), indent=2).encode()
-    chunks = [data[i * len(data) // 4:(i + 1) * len(data) // 4] for i in range(4)]
+    chunks = [data[i * len(data) // 4 : (i + 1) * len(data) // 4] for i in range(4)]
     # A producer copying in place: the runner scans the half-written file many
     # times (every 0.1 s) while each pause stays well inside the settle interval.
     with open(root / "pending" / "slow.json", "wb") as fh:
@@ -40,8 +40,11 @@ def test_jobspec_written_slowly_in_place_is_taken_only_when_complete(
             fh.flush()
             time.sleep(0.5)
 
-    wait_for(lambda: specs_in(root, "completed") + specs_in(root, "failed"),
-             "the job to finish", on_fail=watch.log)
+    wait_for(
+        lambda: specs_in(root, "completed") + specs_in(root, "failed"),
+        "the job to finish",
+        on_fail=watch.log,
+    )
     assert specs_in(root, "failed") == [], result(root, "failed", "slow")
     res = result(root, "completed", "slow")
     assert res["status"] == "COMPLETED" and res["validation_error"] is None
@@ -82,8 +85,11 @@ def test_junk_in_pending_fails_with_a_reason_and_the_runner_carries_on(
     os.mkfifo(pending / "fifo.json")
 
     watch = launcher.cli(root, "--poll-seconds", "0.1")
-    wait_for(lambda: len(specs_in(root, "failed")) == len(expected), "every junk entry to fail",
-             on_fail=lambda: f"{listing(root)}\n{watch.log()}")
+    wait_for(
+        lambda: len(specs_in(root, "failed")) == len(expected),
+        "every junk entry to fail",
+        on_fail=lambda: f"{listing(root)}\n{watch.log()}",
+    )
     assert specs_in(root, "pending") == []
     wrong = {}
     for name, fragment in expected.items():
@@ -99,8 +105,11 @@ def test_junk_in_pending_fails_with_a_reason_and_the_runner_carries_on(
 
     # The runner is unharmed: a valid job dropped afterwards completes.
     drop_named(root, "valid", tiny, out)
-    wait_for(lambda: specs_in(root, "completed") == ["valid.json"], "the valid job to complete",
-             on_fail=watch.log)
+    wait_for(
+        lambda: specs_in(root, "completed") == ["valid.json"],
+        "the valid job to complete",
+        on_fail=watch.log,
+    )
     assert result(root, "completed", "valid")["status"] == "COMPLETED"
     assert watch.alive()
     watch.send(signal.SIGTERM)

@@ -46,7 +46,11 @@ def _finished_names(log: str) -> list[str]:
 
 @pytest.mark.slow
 def test_kill_9_supervisor_mid_job_then_restart_recovers_every_clip(
-    root: Path, out: Path, tiny: Path, long_clip: Path, clip: Callable[..., Path],
+    root: Path,
+    out: Path,
+    tiny: Path,
+    long_clip: Path,
+    clip: Callable[..., Path],
     launcher: Launcher,
 ) -> None:
     # Clip 1 is tiny (published before the kill), clip 2 long (the kill lands during it).
@@ -55,9 +59,11 @@ def test_kill_9_supervisor_mid_job_then_restart_recovers_every_clip(
     first, second, third = (out / "001_tiny.mov", out / "002_long.mov", out / "003_tiny_b.mov")
     watch = launcher.cli(root, "--poll-seconds", "0.2")
 
-    wait_for(lambda: first.exists() and any(p.startswith(".002_long.mov.")
-                                            for p in partials(out)),
-             "clip 1 published and clip 2 rendering", on_fail=watch.log)
+    wait_for(
+        lambda: first.exists() and any(p.startswith(".002_long.mov.") for p in partials(out)),
+        "clip 1 published and clip 2 rendering",
+        on_fail=watch.log,
+    )
     encoders = [p.pid for p in ffmpeg_procs(str(out))]
     assert len(encoders) == 1
     [claimed_id] = re.findall(r"job (\w+) \(job\.json\): claimed", watch.log())
@@ -134,8 +140,10 @@ def test_two_runners_on_one_folder_run_each_of_200_jobs_exactly_once(
     for res in results(root, "completed").values():
         assert res["status"] == "COMPLETED" and res["worker_id"] in (0, 1)
     assert sorted(os.listdir(out)) == sorted(f"{n}_tiny.mov" for n in renders)
-    print(f"runner A finished {len(_finished_names(a.log()))}, "
-          f"runner B {len(_finished_names(b.log()))}")
+    print(
+        f"runner A finished {len(_finished_names(a.log()))}, "
+        f"runner B {len(_finished_names(b.log()))}"
+    )
     for w in (a, b):
         assert_session_empty(w)
 
@@ -158,7 +166,8 @@ def test_two_runners_refusing_the_same_entries_write_one_result_each(
         assert w.wait() == 0, w.log()
     assert listing(root)["pending"] == [] and listing(root)["running"] == []
     assert sorted(os.listdir(root / "failed")) == sorted(
-        [f"{n}.json" for n in names] + [f"{n}.result.json" for n in names])
+        [f"{n}.json" for n in names] + [f"{n}.result.json" for n in names]
+    )
     finished = Counter(_finished_names(runners[0].log()) + _finished_names(runners[1].log()))
     assert finished == Counter(f"{n}.json" for n in names)
 
@@ -169,13 +178,19 @@ def test_kill_9_one_of_two_runners_recovers_only_its_jobs(
 ) -> None:
     drop(root, "a_long.json", prores([long_clip], out))
     a = launcher.cli(root, "--max-workers", "1", "--poll-seconds", "0.2")
-    wait_for(lambda: _owner_pid(root, "a_long.json") == a.pid and partials(out),
-             "runner A to be rendering a_long", on_fail=a.log)
+    wait_for(
+        lambda: _owner_pid(root, "a_long.json") == a.pid and partials(out),
+        "runner A to be rendering a_long",
+        on_fail=a.log,
+    )
 
     b = launcher.cli(root, "--max-workers", "1", "--poll-seconds", "0.2")
     drop(root, "b_medium.json", prores([medium_clip], out))
-    wait_for(lambda: _owner_pid(root, "b_medium.json") == b.pid and len(partials(out)) == 2,
-             "runner B to be rendering b_medium", on_fail=b.log)
+    wait_for(
+        lambda: _owner_pid(root, "b_medium.json") == b.pid and len(partials(out)) == 2,
+        "runner B to be rendering b_medium",
+        on_fail=b.log,
+    )
     # B has been scanning running/ all along, and left A's live job alone.
     assert specs_in(root, "running") == ["a_long.json", "b_medium.json"]
     assert "recovered" not in b.log()
@@ -186,10 +201,16 @@ def test_kill_9_one_of_two_runners_recovers_only_its_jobs(
     assert a.wait() == -signal.SIGKILL
     assert_gone(encoders, "the dead runner's FFmpeg to be stopped")
 
-    wait_for(lambda: specs_in(root, "failed") == ["a_long.json"],
-             "the survivor to recover A's job", on_fail=b.log)
-    wait_for(lambda: specs_in(root, "completed") == ["b_medium.json"],
-             "the survivor's own job to complete", on_fail=b.log)
+    wait_for(
+        lambda: specs_in(root, "failed") == ["a_long.json"],
+        "the survivor to recover A's job",
+        on_fail=b.log,
+    )
+    wait_for(
+        lambda: specs_in(root, "completed") == ["b_medium.json"],
+        "the survivor's own job to complete",
+        on_fail=b.log,
+    )
     rec = result(root, "failed", "a_long")
     assert rec["_recovery"]["reason"] == "runner interrupted"
     assert [c["failure_reason"] for c in rec["clips"]] == ["interrupted"]

@@ -32,7 +32,11 @@ from integration.watch_helpers import (
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_interrupts_running_jobs_and_leaves_pending_alone(
-    sig: signal.Signals, root: Path, out: Path, tiny: Path, long_clip: Path,
+    sig: signal.Signals,
+    root: Path,
+    out: Path,
+    tiny: Path,
+    long_clip: Path,
     launcher: Launcher,
 ) -> None:
     drop(root, "a1.json", prores([long_clip], out, output_name_template="a1_{source_name}"))
@@ -40,8 +44,11 @@ def test_signal_interrupts_running_jobs_and_leaves_pending_alone(
     waiting = {n: drop_named(root, n, tiny, out).read_bytes() for n in ("c1", "c2")}
     watch = launcher.cli(root, "--max-workers", "2", "--poll-seconds", "0.2")
 
-    wait_for(lambda: len(partials(out)) == 2 and len(ffmpeg_procs(str(out))) == 2,
-             "both long jobs to be rendering", on_fail=watch.log)
+    wait_for(
+        lambda: len(partials(out)) == 2 and len(ffmpeg_procs(str(out))) == 2,
+        "both long jobs to be rendering",
+        on_fail=watch.log,
+    )
     if sig is signal.SIGINT:
         os.killpg(watch.pid, sig)  # Ctrl-C: the whole foreground process group gets it
     else:
@@ -73,11 +80,11 @@ def test_job_stopped_between_two_clips_names_the_next_clip_interrupted(
 ) -> None:
     # A stop that lands after clip 1 was published and before clip 2 started.
     sources = [tiny, clip("tiny_b.mov"), clip("tiny_c.mov")]
-    drop(root, "a.json", spec(sources, out,
-                              output_name_template=f"{{index}}_{fake_workers.TRIGGER}"))
+    drop(
+        root, "a.json", spec(sources, out, output_name_template=f"{{index}}_{fake_workers.TRIGGER}")
+    )
     watch = launcher.driver(root, "stop_between_clips_on_job", "--poll-seconds", "0.2")
-    wait_for(lambda: "clip 1 reported" in watch.log(), "clip 1 to be reported",
-             on_fail=watch.log)
+    wait_for(lambda: "clip 1 reported" in watch.log(), "clip 1 to be reported", on_fail=watch.log)
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
 
@@ -99,8 +106,13 @@ def test_sigterm_while_idle_exits_0(root: Path, launcher: Launcher) -> None:
 
 
 def _watch_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxx", "watch", *args], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "proxx", "watch", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_missing_watch_folder_exits_1_with_a_message(tmp_path: Path) -> None:
@@ -121,12 +133,14 @@ def test_watch_folder_that_is_a_file_exits_1(tmp_path: Path) -> None:
 
 
 def test_sigterm_while_probing_a_claimed_job_leaves_the_rest_pending(
-    root: Path, out: Path, tiny: Path, launcher: Launcher,
+    root: Path,
+    out: Path,
+    tiny: Path,
+    launcher: Launcher,
 ) -> None:
     # 40 sources a job: probing one takes seconds, so the stop lands mid-validation.
     for i in range(8):
-        drop(root, f"j{i}.json", spec([tiny] * 40, out,
-                                      output_name_template=f"j{i}_{{index}}"))
+        drop(root, f"j{i}.json", spec([tiny] * 40, out, output_name_template=f"j{i}_{{index}}"))
     watch = launcher.cli(root, "--max-workers", "1", "--poll-seconds", "0.2")
     wait_for(lambda: listing(root)["running"] != [], "a job to be claimed", on_fail=watch.log)
     watch.send(signal.SIGTERM)

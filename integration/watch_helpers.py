@@ -54,13 +54,20 @@ def driver_main(argv: list[str]) -> None:
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")
     p.add_argument("--metrics-file", default=None)
-    p.add_argument("--clip-timeout", type=float, default=None,
-                   help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
-                   "test clips); shorter ones keep the default, so that a loaded machine "
-                   "never times out the tiny jobs around them")
-    p.add_argument("--die-after-step", default=None,
-                   help="SIGKILL this supervisor right after that step of filing a job "
-                   "(staged, linked, moved): the fault-injection point of watchfolder")
+    p.add_argument(
+        "--clip-timeout",
+        type=float,
+        default=None,
+        help=f"limit for clips of sources over {SHORT_LIMIT_OVER_S:g} s (the long "
+        "test clips); shorter ones keep the default, so that a loaded machine "
+        "never times out the tiny jobs around them",
+    )
+    p.add_argument(
+        "--die-after-step",
+        default=None,
+        help="SIGKILL this supervisor right after that step of filing a job "
+        "(staged, linked, moved): the fault-injection point of watchfolder",
+    )
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
@@ -84,9 +91,15 @@ def driver_main(argv: list[str]) -> None:
 
         deadlines = Deadlines(render=render_limit)
     try:
-        Supervisor(a.root, max_workers=a.max_workers, poll_seconds=a.poll_seconds,
-                   once=a.once, worker_target=target, deadlines=deadlines,
-                   metrics_file=a.metrics_file).run()
+        Supervisor(
+            a.root,
+            max_workers=a.max_workers,
+            poll_seconds=a.poll_seconds,
+            once=a.once,
+            worker_target=target,
+            deadlines=deadlines,
+            metrics_file=a.metrics_file,
+        ).run()
     except FatalWatchError as exc:
         print(f"driver: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -109,7 +122,7 @@ def proc_info(pid: int) -> ProcInfo | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # comm may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
     return ProcInfo(pid, int(fields[1]), int(fields[3]), fields[0], argv)
 
@@ -131,9 +144,13 @@ def session_procs(sid: int) -> list[ProcInfo]:
 
 def ffmpeg_procs(fragment: str) -> list[ProcInfo]:
     """Live FFmpeg processes whose command line mentions `fragment` (e.g. a tmp path)."""
-    return [p for p in all_procs()
-            if p.argv and os.path.basename(p.argv[0]) in ("ffmpeg", "ffprobe")
-            and any(fragment in a for a in p.argv)]
+    return [
+        p
+        for p in all_procs()
+        if p.argv
+        and os.path.basename(p.argv[0]) in ("ffmpeg", "ffprobe")
+        and any(fragment in a for a in p.argv)
+    ]
 
 
 def is_python(info: ProcInfo) -> bool:
@@ -141,8 +158,13 @@ def is_python(info: ProcInfo) -> bool:
 
 
 # -- polling --------------------------------------------------------------------------
-def wait_for(predicate: Callable[[], T], what: str, timeout: float = DEADLINE_S,
-             interval: float = 0.05, on_fail: Callable[[], str] | None = None) -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    what: str,
+    timeout: float = DEADLINE_S,
+    interval: float = 0.05,
+    on_fail: Callable[[], str] | None = None,
+) -> T:
     """Poll until `predicate()` is truthy; fail the test (saying `what`) after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -163,14 +185,20 @@ def spec(sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any
 def prores(
     sources: Sequence[str | Path], output_dir: str | Path, **overrides: Any
 ) -> dict[str, Any]:
-    return spec(sources, output_dir, codec="prores_proxy", proxy_profile="proxy_prores_proxy",
-                **overrides)
+    return spec(
+        sources, output_dir, codec="prores_proxy", proxy_profile="proxy_prores_proxy", **overrides
+    )
 
 
 def drop(root: Path, name: str, content: dict[str, Any] | bytes | str) -> Path:
     """Put a JobSpec into pending/ the Maildir way: write a dot-file, then rename in."""
-    data = (json.dumps(content).encode() if isinstance(content, dict)
-            else content.encode() if isinstance(content, str) else content)
+    data = (
+        json.dumps(content).encode()
+        if isinstance(content, dict)
+        else content.encode()
+        if isinstance(content, str)
+        else content
+    )
     tmp = root / "pending" / f".{name}.tmp"
     tmp.write_bytes(data)
     final = root / "pending" / name
@@ -180,8 +208,9 @@ def drop(root: Path, name: str, content: dict[str, Any] | bytes | str) -> Path:
 
 def drop_named(root: Path, name: str, source: str | Path, out: Path) -> Path:
     """A one-clip H.264 job NAME.json whose proxy is out/NAME_<source name>.mov."""
-    return drop(root, f"{name}.json",
-                spec([source], out, output_name_template=f"{name}_{{source_name}}"))
+    return drop(
+        root, f"{name}.json", spec([source], out, output_name_template=f"{name}_{{source_name}}")
+    )
 
 
 def make_root(base: Path, name: str = "watch") -> Path:
@@ -198,9 +227,11 @@ def listing(root: Path) -> dict[str, list[str]]:
 
 def specs_in(root: Path, state: str) -> list[str]:
     """JobSpec names in a state folder (results and dot-files left out)."""
-    return sorted(n for n in os.listdir(root / state)
-                  if n.endswith(".json") and not n.endswith(".result.json")
-                  and not n.startswith("."))
+    return sorted(
+        n
+        for n in os.listdir(root / state)
+        if n.endswith(".json") and not n.endswith(".result.json") and not n.startswith(".")
+    )
 
 
 def result(root: Path, state: str, stem: str) -> dict[str, Any]:
@@ -210,8 +241,9 @@ def result(root: Path, state: str, stem: str) -> dict[str, Any]:
 
 
 def results(root: Path, state: str) -> dict[str, dict[str, Any]]:
-    return {n[: -len(".json")]: result(root, state, n[: -len(".json")])
-            for n in specs_in(root, state)}
+    return {
+        n[: -len(".json")]: result(root, state, n[: -len(".json")]) for n in specs_in(root, state)
+    }
 
 
 def done_count(root: Path) -> int:
@@ -255,8 +287,9 @@ class Watch:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"supervisor {self.pid} still running after {timeout:g} s;"
-                                 f" log:\n{self.log()}") from None
+            raise AssertionError(
+                f"supervisor {self.pid} still running after {timeout:g} s; log:\n{self.log()}"
+            ) from None
 
     def procs(self) -> list[ProcInfo]:
         """Every live process of this supervisor's session (it, its workers, FFmpeg)."""
@@ -267,8 +300,11 @@ class Watch:
 
     def workers(self) -> list[ProcInfo]:
         """Worker processes: the supervisor's python children (started via proxx.runtime.child)."""
-        return [p for p in self.procs() if p.ppid == self.pid and is_python(p)
-                and "proxx.runtime.child" in p.argv]
+        return [
+            p
+            for p in self.procs()
+            if p.ppid == self.pid and is_python(p) and "proxx.runtime.child" in p.argv
+        ]
 
     def kill_everything(self) -> None:
         """Teardown: SIGKILL each process of the session, one by one, by pid."""
@@ -282,8 +318,7 @@ class Watch:
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env = {**os.environ, "PROXX_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(extra or {})
     return env
 
@@ -298,8 +333,15 @@ class Launcher:
     def _start(self, argv: list[str], env: dict[str, str] | None) -> Watch:
         log_path = self.logs_dir / f"watch-{len(self.started)}.log"
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    cwd=self.logs_dir, env=_env(env), start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self.logs_dir,
+                env=_env(env),
+                start_new_session=True,
+            )
         watch = Watch(proc, log_path, argv)
         self.started.append(watch)
         return watch
@@ -308,12 +350,14 @@ class Launcher:
         """`python -m proxx watch ROOT ARGS…` — the real command line."""
         return self._start([sys.executable, "-m", "proxx", "watch", str(root), *args], env)
 
-    def driver(self, root: Path, target: str, *args: str,
-               env: dict[str, str] | None = None) -> Watch:
+    def driver(
+        self, root: Path, target: str, *args: str, env: dict[str, str] | None = None
+    ) -> Watch:
         """A Supervisor with worker_target=`target` (a name in integration.fake_workers,
         or module:function)."""
-        return self._start([sys.executable, "-c", DRIVER, str(root), "--target", target, *args],
-                           env)
+        return self._start(
+            [sys.executable, "-c", DRIVER, str(root), "--target", target, *args], env
+        )
 
     def cleanup(self) -> list[str]:
         """Kill whatever is left; return a description of what had to be killed."""
@@ -329,26 +373,36 @@ class Launcher:
 
 def assert_no_ffmpeg(fragment: str, timeout: float = 30.0) -> None:
     """No FFmpeg mentioning `fragment` survives (given time to notice a death)."""
-    wait_for(lambda: not ffmpeg_procs(fragment), f"no FFmpeg running on {fragment}",
-             timeout=timeout,
-             on_fail=lambda: "\n".join(" ".join(p.argv) for p in ffmpeg_procs(fragment)))
+    wait_for(
+        lambda: not ffmpeg_procs(fragment),
+        f"no FFmpeg running on {fragment}",
+        timeout=timeout,
+        on_fail=lambda: "\n".join(" ".join(p.argv) for p in ffmpeg_procs(fragment)),
+    )
 
 
 def assert_gone(pids: list[int], what: str, timeout: float = DEATH_NOTICE_S) -> None:
     """Each of `pids` has exited (or is a zombie) within `timeout`."""
+
     def alive() -> list[ProcInfo]:
         return [p for p in map(proc_info, pids) if p is not None and p.state != "Z"]
 
-    wait_for(lambda: not alive(), what, timeout=timeout,
-             on_fail=lambda: "\n".join(f"{p.pid} {' '.join(p.argv)[:150]}" for p in alive()))
+    wait_for(
+        lambda: not alive(),
+        what,
+        timeout=timeout,
+        on_fail=lambda: "\n".join(f"{p.pid} {' '.join(p.argv)[:150]}" for p in alive()),
+    )
 
 
 def assert_session_empty(watch: Watch, timeout: float = 30.0) -> None:
     """The supervisor has exited and left no process of its session behind."""
-    wait_for(lambda: not watch.leftovers(), f"session of supervisor {watch.pid} to empty",
-             timeout=timeout,
-             on_fail=lambda: "\n".join(f"{p.pid} {' '.join(p.argv)[:150]}"
-                                       for p in watch.leftovers()))
+    wait_for(
+        lambda: not watch.leftovers(),
+        f"session of supervisor {watch.pid} to empty",
+        timeout=timeout,
+        on_fail=lambda: "\n".join(f"{p.pid} {' '.join(p.argv)[:150]}" for p in watch.leftovers()),
+    )
 
 
 def claimed_order(log: str) -> list[str]:

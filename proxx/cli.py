@@ -31,9 +31,13 @@ Exit codes of `proxx run`:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="proxx")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
-              help="Log line format on stderr (default: PROXX_LOG_FORMAT, else text). "
-              "json: one object per line with job_id, worker_id, jobspec, state, reason.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log line format on stderr (default: PROXX_LOG_FORMAT, else text). "
+    "json: one object per line with job_id, worker_id, jobspec, state, reason.",
+)
 def cli(log_format: str | None) -> None:
     """Proxx renders verified proxy media from a JobSpec, deterministically.
 
@@ -46,9 +50,13 @@ def cli(log_format: str | None) -> None:
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
-@click.option("--base-dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Resolve relative sources against DIR, as `proxx watch DIR` would "
-              "(default: the JobSpec's own folder, as `proxx run` does).")
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Resolve relative sources against DIR, as `proxx watch DIR` would "
+    "(default: the JobSpec's own folder, as `proxx run` does).",
+)
 def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
@@ -63,22 +71,28 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     ran = run_one(spec, "validate", base_dir=base_dir)
     result, planned = ran.result, ran.outcome.planned if ran.outcome else None
     report: dict[str, Any] = {
-        "valid": False, "jobspec_path": result.metadata.jobspec_path,
-        "validation_error": result.validation_error, "system_error": result.system_error,
-        "interrupted": result.interrupted, "jobspec_fingerprint": result.jobspec_fingerprint,
+        "valid": False,
+        "jobspec_path": result.metadata.jobspec_path,
+        "validation_error": result.validation_error,
+        "system_error": result.system_error,
+        "interrupted": result.interrupted,
+        "jobspec_fingerprint": result.jobspec_fingerprint,
         "execution_engine": result.execution_engine,
-        "engine_routing_reason": result.engine_routing_reason, "clips": [],
+        "engine_routing_reason": result.engine_routing_reason,
+        "clips": [],
     }
     code = int(result.exit_code())
     if planned is not None and ran.outcome is not None and ran.outcome.rejected is None:
         report["valid"] = True
-        report["clips"] = [{"source_path": c.source_path, "output_path": c.output_path}
-                           for c in planned.clips]
+        report["clips"] = [
+            {"source_path": c.source_path, "output_path": c.output_path} for c in planned.clips
+        ]
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     if report["valid"]:
-        click.echo(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}",
-                   err=True)
+        click.echo(
+            f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}", err=True
+        )
         sys.exit(0)
     reason = result.validation_error or result.system_error or result.interrupted
     click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
@@ -112,31 +126,64 @@ def _emit_result(result: JobResult) -> None:
         click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
     for clip in result.clips:
         if clip.status == "FAILED":
-            click.echo(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}",
-                       err=True)
+            click.echo(
+                f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}", err=True
+            )
     sys.exit(int(result.exit_code()))
 
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=str))
-@click.option("--max-workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes, each running one job at a time (clips in order).")
-@click.option("--poll-seconds", type=click.FloatRange(0.05, 3600), default=2.0, show_default=True,
-              help="Seconds between scans of pending/ (a finished job also triggers a scan).")
-@click.option("--once", is_flag=True,
-              help="Process what is in pending/ now, wait for it to finish, then exit.")
-@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=str),
-              help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
-                   "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.")
-@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local",
-              show_default=True,
-              help="Where jobs run: local worker processes, or one Slurm batch job each "
-              "(see docs/SLURM.md; --max-workers is then the number of Slurm jobs in flight).")
-@click.option("--slurm-arg", "slurm_args", multiple=True, metavar="ARG",
-              help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
-              "(repeatable; --executor slurm only).")
-def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
-          metrics_file: str | None, executor: str, slurm_args: tuple[str, ...]) -> None:
+@click.option(
+    "--max-workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes, each running one job at a time (clips in order).",
+)
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(0.05, 3600),
+    default=2.0,
+    show_default=True,
+    help="Seconds between scans of pending/ (a finished job also triggers a scan).",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process what is in pending/ now, wait for it to finish, then exit.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
+    "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "slurm"]),
+    default="local",
+    show_default=True,
+    help="Where jobs run: local worker processes, or one Slurm batch job each "
+    "(see docs/SLURM.md; --max-workers is then the number of Slurm jobs in flight).",
+)
+@click.option(
+    "--slurm-arg",
+    "slurm_args",
+    multiple=True,
+    metavar="ARG",
+    help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
+    "(repeatable; --executor slurm only).",
+)
+def watch(
+    folder: str,
+    max_workers: int,
+    poll_seconds: float,
+    once: bool,
+    metrics_file: str | None,
+    executor: str,
+    slurm_args: tuple[str, ...],
+) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
     \b
@@ -158,9 +205,14 @@ def watch(folder: str, max_workers: int, poll_seconds: float, once: bool,
     if refused := reserved_args(slurm_args):
         raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
     try:
-        Supervisor(folder, max_workers=max_workers, poll_seconds=poll_seconds, once=once,
-                   metrics_file=metrics_file,
-                   executor=_executor(executor, folder, max_workers, slurm_args)).run()
+        Supervisor(
+            folder,
+            max_workers=max_workers,
+            poll_seconds=poll_seconds,
+            once=once,
+            metrics_file=metrics_file,
+            executor=_executor(executor, folder, max_workers, slurm_args),
+        ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
         sys.exit(1)
@@ -176,8 +228,13 @@ def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) ->
 
 @cli.command()
 @click.argument("result_file", metavar="RESULT.json", type=click.Path(path_type=str))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write the new JobSpec here (never over an existing file) instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Write the new JobSpec here (never over an existing file) instead of stdout.",
+)
 def remainder(result_file: str, output: str | None) -> None:
     """Write a JobSpec for the clips of an unfinished job that did not complete.
 
@@ -201,16 +258,25 @@ def remainder(result_file: str, output: str | None) -> None:
         sys.exit(1)
     if output is None:
         sys.stdout.write(rem.to_json())
-    click.echo(f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
-               f" (original JobSpec {rem.original_jobspec})", err=True)
+    click.echo(
+        f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+        f" (original JobSpec {rem.original_jobspec})",
+        err=True,
+    )
     for c in rem.clips:
         click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
     for path in rem.existing_outputs:
-        click.echo(f"proxx remainder: warning: {path} already exists; the new job will refuse "
-                   "it until it is moved away (Proxx never overwrites)", err=True)
+        click.echo(
+            f"proxx remainder: warning: {path} already exists; the new job will refuse "
+            "it until it is moved away (Proxx never overwrites)",
+            err=True,
+        )
     if output is not None:
-        click.echo(f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
-                   "or move it into the watch folder's pending/", err=True)
+        click.echo(
+            f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
+            "or move it into the watch folder's pending/",
+            err=True,
+        )
 
 
 @cli.command()
@@ -251,8 +317,10 @@ def schema(which: str) -> None:
     from proxx.content.spec import JobSpec
     from proxx.contract.results import JobResult
 
-    schemas = {"jobspec": JobSpec.model_json_schema(),
-               "result": JobResult.model_json_schema(by_alias=True)}
+    schemas = {
+        "jobspec": JobSpec.model_json_schema(),
+        "result": JobResult.model_json_schema(by_alias=True),
+    }
     out = schemas if which == "all" else schemas[which]
     click.echo(json.dumps(out, indent=2))
 
@@ -272,12 +340,22 @@ def profiles(as_json: bool) -> None:
 
     rows = [p.row() for p in PROFILES.values()]
     if as_json:
-        click.echo(json.dumps({"profiles": rows, "codec_containers": CODEC_CONTAINERS,
-                               "fps_modes": list(FPS_MODES)}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "profiles": rows,
+                    "codec_containers": CODEC_CONTAINERS,
+                    "fps_modes": list(FPS_MODES),
+                },
+                indent=2,
+            )
+        )
         return
     for r in rows:
-        click.echo(f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
-                   f" {r['quality']} | audio: {r['audio']}")
+        click.echo(
+            f"{r['profile']:<28} {r['engine']:<8} {r['codecs']:<13} {r['frame_size']:<40}"
+            f" {r['quality']} | audio: {r['audio']}"
+        )
     click.echo("\ncodec → container(s):")
     for codec, containers in CODEC_CONTAINERS.items():
         click.echo(f"  {codec:<13} {', '.join(containers)}")
@@ -290,9 +368,14 @@ def profiles(as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("proxx-demo"), show_default=True,
-              help="Parent folder: each run works in a new DIR/run-N of its own.")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("proxx-demo"),
+    show_default=True,
+    help="Parent folder: each run works in a new DIR/run-N of its own.",
+)
 def demo(root: Path) -> None:
     """Generate sample clips (timecode, audio), write a JobSpec, and render proxies.
 
@@ -315,12 +398,20 @@ def demo(root: Path) -> None:
     with open(result_path, "x") as fh:  # in this run's own folder: never over anything
         fh.write(result.to_json())
     for clip in result.clips:
-        click.echo(f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
-                   f"({clip.output_size_bytes} bytes)", err=True)
-    click.echo(f"demo {result.status}: proxies in {run_dir / 'proxies'}, "
-               f"result JSON in {result_path}", err=True)
-    click.echo(f"(each demo run keeps its own {root.resolve()}/run-N; remove old ones with "
-               f"rm -r when you no longer want them)", err=True)
+        click.echo(
+            f"  {clip.status:<9} {clip.source_path}\n        → {clip.output_path} "
+            f"({clip.output_size_bytes} bytes)",
+            err=True,
+        )
+    click.echo(
+        f"demo {result.status}: proxies in {run_dir / 'proxies'}, result JSON in {result_path}",
+        err=True,
+    )
+    click.echo(
+        f"(each demo run keeps its own {root.resolve()}/run-N; remove old ones with "
+        f"rm -r when you no longer want them)",
+        err=True,
+    )
     sys.exit(int(result.exit_code()))
 
 

@@ -26,20 +26,45 @@ SAMPLES = (
 )
 
 
-def make_sample(path: Path, size: str, rate: str, timecode: str, channels: int,
-                seconds: float = 2.0) -> None:
+def make_sample(
+    path: Path, size: str, rate: str, timecode: str, channels: int, seconds: float = 2.0
+) -> None:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise SystemError_("ffmpeg not found on PATH: install FFmpeg (apt-get install ffmpeg)")
     layout = "stereo" if channels == 2 else "mono"
     argv = [
-        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-filter_complex", f"[1:a]aformat=channel_layouts={layout}[a]",
-        "-map", "0:v", "-map", "[a]", "-c:v", "prores_ks", "-profile:v", "3",
-        "-c:a", "pcm_s24le", "-timecode", timecode,
-        "-metadata:s:v:0", f"reel_name={path.stem.split('_')[0]}", str(path),
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        "-filter_complex",
+        f"[1:a]aformat=channel_layouts={layout}[a]",
+        "-map",
+        "0:v",
+        "-map",
+        "[a]",
+        "-c:v",
+        "prores_ks",
+        "-profile:v",
+        "3",
+        "-c:a",
+        "pcm_s24le",
+        "-timecode",
+        timecode,
+        "-metadata:s:v:0",
+        f"reel_name={path.stem.split('_')[0]}",
+        str(path),
     ]
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
@@ -47,20 +72,28 @@ def make_sample(path: Path, size: str, rate: str, timecode: str, channels: int,
 def verify_sample(path: Path, size: str, channels: int, seconds: float = 2.0) -> None:
     """The sample FFmpeg just wrote has the picture, sound and length asked for."""
     ffprobe = shutil.which("ffprobe") or "ffprobe"
-    out = subprocess.run([ffprobe, "-v", "error", "-of", "json", "-show_streams",
-                          "-show_format", str(path)], capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [ffprobe, "-v", "error", "-of", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         info = json.loads(out.stdout)
         video = next(s for s in info["streams"] if s["codec_type"] == "video")
         audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
-        ok = (f"{video['width']}x{video['height']}" == size and audio["channels"] == channels
-              and abs(float(info["format"]["duration"]) - seconds) < 0.1)
+        ok = (
+            f"{video['width']}x{video['height']}" == size
+            and audio["channels"] == channels
+            and abs(float(info["format"]["duration"]) - seconds) < 0.1
+        )
     except (ValueError, KeyError, StopIteration):
         ok = False
     if not ok:
-        raise SystemError_(f"the sample FFmpeg made at {path} does not probe as expected "
-                           f"({out.stderr.strip() or 'wrong streams or length'})")
+        raise SystemError_(
+            f"the sample FFmpeg made at {path} does not probe as expected "
+            f"({out.stderr.strip() or 'wrong streams or length'})"
+        )
 
 
 RUN_DIR = re.compile(r"run-([0-9]{1,9})")

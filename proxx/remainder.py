@@ -62,33 +62,51 @@ def remainder(result_path: str) -> Remainder:
     status = res.get("status")
     if status == "COMPLETED":
         raise RemainderRefused(
-            f"job {job_id} is COMPLETED: every clip was rendered and verified, nothing remains")
+            f"job {job_id} is COMPLETED: every clip was rendered and verified, nothing remains"
+        )
     if status not in ("FAILED", "PARTIAL"):
         raise RemainderRefused(f"{result_path} has status {status!r}; not a Proxx result")
     if res.get("validation_error"):
         raise RemainderRefused(
             f"job {job_id} failed validation, so nothing ran and nothing remains to split off: "
-            f"fix the JobSpec ({res['validation_error']}) and submit it again")
+            f"fix the JobSpec ({res['validation_error']}) and submit it again"
+        )
     spec_path, obj = _original(result_path, res)
     try:
         spec = validate_model(obj)
     except ValidationError as exc:
-        raise RemainderRefused(f"the original JobSpec {spec_path} no longer validates: {exc}")\
-            from None
+        raise RemainderRefused(
+            f"the original JobSpec {spec_path} no longer validates: {exc}"
+        ) from None
     sources = resolve_sources(spec, _base_dir(res, spec_path))
     names = output_names(spec, sources)
     numbers, count = spec.index_numbers()
     left = _not_completed(res, sources)
     if not left:
         raise RemainderRefused(f"every clip of job {job_id} is COMPLETED; nothing remains")
-    new = _new_spec(obj, spec.output_name_template, [sources[i] for i in left],
-                    [numbers[i] for i in left], count)
+    new = _new_spec(
+        obj,
+        spec.output_name_template,
+        [sources[i] for i in left],
+        [numbers[i] for i in left],
+        count,
+    )
     _check_same_names(new, [names[i] for i in left])
     clips = [RemainderClip(numbers[i], sources[i], names[i], st) for i, st in left.items()]
-    existing = [os.path.join(spec.output_dir, c.output_name) for c in clips
-                if os.path.lexists(os.path.join(spec.output_dir, c.output_name))]
-    return Remainder(spec=new, original_jobspec=spec_path, job_id=job_id, status=str(status),
-                     total=len(sources), clips=clips, existing_outputs=existing)
+    existing = [
+        os.path.join(spec.output_dir, c.output_name)
+        for c in clips
+        if os.path.lexists(os.path.join(spec.output_dir, c.output_name))
+    ]
+    return Remainder(
+        spec=new,
+        original_jobspec=spec_path,
+        job_id=job_id,
+        status=str(status),
+        total=len(sources),
+        clips=clips,
+        existing_outputs=existing,
+    )
 
 
 def write_new(path: str, rem: Remainder) -> None:
@@ -154,9 +172,11 @@ def _original(result_path: str, res: dict[str, Any]) -> tuple[str, dict[str, Any
             return cand, obj
         raise RemainderRefused(
             f"{cand} is not the JobSpec this result was made from (its fingerprint "
-            f"{fingerprint(obj)} differs from the result's {res['jobspec_fingerprint']})")
+            f"{fingerprint(obj)} differs from the result's {res['jobspec_fingerprint']})"
+        )
     raise RemainderRefused(
-        "cannot find the original JobSpec; looked at: " + (", ".join(tried) or "nothing named"))
+        "cannot find the original JobSpec; looked at: " + (", ".join(tried) or "nothing named")
+    )
 
 
 def _base_dir(res: dict[str, Any], spec_path: str) -> str:
@@ -180,24 +200,31 @@ def _not_completed(res: dict[str, Any], sources: list[str]) -> dict[int, str]:
     if not clips:
         if res.get("interrupted") or res.get("system_error"):
             return dict.fromkeys(range(len(sources)), "not run")
-        raise RemainderRefused("the result lists no clips and says neither interrupted nor "
-                               "system_error; cannot tell what ran")
+        raise RemainderRefused(
+            "the result lists no clips and says neither interrupted nor "
+            "system_error; cannot tell what ran"
+        )
     if len(clips) != len(sources):
-        raise RemainderRefused(f"the result lists {len(clips)} clips but the JobSpec has "
-                               f"{len(sources)} sources; cannot match them")
+        raise RemainderRefused(
+            f"the result lists {len(clips)} clips but the JobSpec has "
+            f"{len(sources)} sources; cannot match them"
+        )
     left: dict[int, str] = {}
     for i, (clip, src) in enumerate(zip(clips, sources, strict=True)):
         if not isinstance(clip, dict) or clip.get("source_path") != src:
             got = clip.get("source_path") if isinstance(clip, dict) else clip
-            raise RemainderRefused(f"clip {i + 1} of the result is {got!r}, but the JobSpec's "
-                                   f"source {i + 1} resolves to {src!r}")
+            raise RemainderRefused(
+                f"clip {i + 1} of the result is {got!r}, but the JobSpec's "
+                f"source {i + 1} resolves to {src!r}"
+            )
         if clip.get("status") != "COMPLETED":
             left[i] = str(clip.get("status"))
     return left
 
 
-def _new_spec(obj: dict[str, Any], template: str, sources: list[str], numbers: list[int],
-              count: int) -> dict[str, Any]:
+def _new_spec(
+    obj: dict[str, Any], template: str, sources: list[str], numbers: list[int], count: int
+) -> dict[str, Any]:
     """The original JobSpec, field for field, with only the remaining sources.
 
     Sources become absolute (as the result recorded them), so the new JobSpec

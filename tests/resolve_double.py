@@ -27,16 +27,26 @@ from typing import Any, Literal
 from workers import resolve_api as api
 
 RENDER_FORMATS: dict[str, str] = {
-    "QuickTime": "mov", "MP4": "mp4", "MXF OP-Atom": "mxf", "MXF OP1A": "mxf", "TIFF": "tif",
+    "QuickTime": "mov",
+    "MP4": "mp4",
+    "MXF OP-Atom": "mxf",
+    "MXF OP1A": "mxf",
+    "TIFF": "tif",
 }
 _PRORES = {
-    "Apple ProRes 422 Proxy": "ProRes422P", "Apple ProRes 422 LT": "ProRes422LT",
-    "Apple ProRes 422": "ProRes422", "Apple ProRes 422 HQ": "ProRes422HQ",
-    "Apple ProRes 4444": "ProRes4444", "Apple ProRes 4444 XQ": "ProRes4444XQ",
+    "Apple ProRes 422 Proxy": "ProRes422P",
+    "Apple ProRes 422 LT": "ProRes422LT",
+    "Apple ProRes 422": "ProRes422",
+    "Apple ProRes 422 HQ": "ProRes422HQ",
+    "Apple ProRes 4444": "ProRes4444",
+    "Apple ProRes 4444 XQ": "ProRes4444XQ",
 }
 _DNXHR = {
-    "DNxHR LB": "DNxHRLB", "DNxHR SQ": "DNxHRSQ", "DNxHR HQ": "DNxHRHQ",
-    "DNxHR HQX 10-bit": "DNxHRHQX_10", "DNxHR 444 10-bit": "DNxHR444_10",
+    "DNxHR LB": "DNxHRLB",
+    "DNxHR SQ": "DNxHRSQ",
+    "DNxHR HQ": "DNxHRHQ",
+    "DNxHR HQX 10-bit": "DNxHRHQX_10",
+    "DNxHR 444 10-bit": "DNxHR444_10",
 }
 RENDER_CODECS: dict[str, dict[str, str]] = {
     "mov": {"H.264": "H264", "H.265": "H265", **_PRORES, **_DNXHR},
@@ -55,16 +65,31 @@ _FFMPEG_VIDEO: dict[str, list[str]] = {
 }
 # The return value each call gives when it fails, as Resolve gives it.
 FAILURE_RETURNS: dict[str, Any] = {
-    "GetProjectManager": None, "CreateProject": None, "CloseProject": False,
-    "DeleteProject": False, "GetMediaPool": None, "ImportMedia": [],
-    "CreateTimelineFromClips": None, "SetStartTimecode": False, "SetSetting": False,
-    "SetCurrentTimeline": False, "GetRenderFormats": {}, "GetRenderCodecs": {},
-    "SetCurrentRenderFormatAndCodec": False, "SetCurrentRenderMode": False,
-    "SetRenderSettings": False, "AddRenderJob": "", "StartRendering": False,
-    "GetRenderJobStatus": None, "DeleteRenderJob": False,
+    "GetProjectManager": None,
+    "CreateProject": None,
+    "CloseProject": False,
+    "DeleteProject": False,
+    "GetMediaPool": None,
+    "ImportMedia": [],
+    "CreateTimelineFromClips": None,
+    "SetStartTimecode": False,
+    "SetSetting": False,
+    "SetCurrentTimeline": False,
+    "GetRenderFormats": {},
+    "GetRenderCodecs": {},
+    "SetCurrentRenderFormatAndCodec": False,
+    "SetCurrentRenderMode": False,
+    "SetRenderSettings": False,
+    "AddRenderJob": "",
+    "StartRendering": False,
+    "GetRenderJobStatus": None,
+    "DeleteRenderJob": False,
 }
 DEFAULT_CLIP: dict[str, str] = {
-    "Resolution": "640x360", "FPS": "25", "Frames": "10", "Audio Ch": "2",
+    "Resolution": "640x360",
+    "FPS": "25",
+    "Frames": "10",
+    "Audio Ch": "2",
     "Start TC": "01:00:00:00",
 }
 RenderOutcome = Literal["complete", "failed", "never", "wrong_size", "no_file"]
@@ -117,14 +142,16 @@ class FakeMediaPool:
         self.imported = list(items)
         if "ImportMedia" in self.b.fail:
             return []
-        paths = [i if isinstance(i, str) else str(i["FilePath"]) % int(i["StartIndex"])
-                 for i in items]
+        paths = [
+            i if isinstance(i, str) else str(i["FilePath"]) % int(i["StartIndex"]) for i in items
+        ]
         if not all(os.path.isfile(p) for p in paths):
             return []  # Resolve answers an empty list for media it cannot find
         return [FakeMediaPoolItem(p, dict(self.b.clip)) for p in paths]
 
-    def CreateTimelineFromClips(self, name: str,
-                                clips: list[api.MediaPoolItem]) -> api.Timeline | None:
+    def CreateTimelineFromClips(
+        self, name: str, clips: list[api.MediaPoolItem]
+    ) -> api.Timeline | None:
         ours = [c for c in clips if isinstance(c, FakeMediaPoolItem)]
         if "CreateTimelineFromClips" in self.b.fail or not ours or len(ours) != len(clips):
             return None
@@ -209,8 +236,13 @@ class FakeProject:
             return ""
         job_id = f"{len(self.jobs) + 1:08x}-fake"
         fmt, codec = self.format_codec
-        self.jobs[job_id] = _Job(dict(self.render_settings), fmt, codec, self.timeline,
-                                 self.settings["timelineFrameRate"])
+        self.jobs[job_id] = _Job(
+            dict(self.render_settings),
+            fmt,
+            codec,
+            self.timeline,
+            self.settings["timelineFrameRate"],
+        )
         return job_id
 
     def StartRendering(self, jobIds: list[str], isInteractiveMode: bool = False) -> bool:
@@ -232,8 +264,10 @@ class FakeProject:
         if job is None or self._fails("GetRenderJobStatus"):
             return None
         state = self._state(job)
-        status: dict[str, Any] = {"JobStatus": state,
-                                  "CompletionPercentage": 100 if state == "Complete" else 12}
+        status: dict[str, Any] = {
+            "JobStatus": state,
+            "CompletionPercentage": 100 if state == "Complete" else 12,
+        }
         if job.error:
             status["Error"] = job.error
         return status
@@ -342,18 +376,49 @@ def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
     out = os.path.join(s["TargetDir"], f"{s['CustomName']}.{ext}")
     if s.get("ReplaceExistingFilesInPlace") is not False and os.path.exists(out):
         os.unlink(out)
-    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-n",
-            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}"]
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-n",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={width}x{height}:rate={rate}",
+    ]
     if s.get("ExportAudio") and int(item.props.get("Audio Ch") or 0) > 0:
-        argv += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-ac", "2",
-                 "-c:a", "pcm_s16le", "-map", "0:v", "-map", "1:a"]
+        argv += [
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-ac",
+            "2",
+            "-c:a",
+            "pcm_s16le",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+        ]
     video = _FFMPEG_VIDEO.get(job.codec, ["-c:v", "unsupported-by-double"])
     # -t rather than -frames:v: FFmpeg's MXF muxer drops the tail of an
     # audio+video file cut by a frame count.
-    argv += ["-t", f"{float(frames / rate):.6f}", *video, "-timecode", job.timeline.start_tc,
-             "-f", ext, out]
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    argv += [
+        "-t",
+        f"{float(frames / rate):.6f}",
+        *video,
+        "-timecode",
+        job.timeline.start_tc,
+        "-f",
+        ext,
+        out,
+    ]
+    return subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -> None:

@@ -15,13 +15,29 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                    reason="needs FFmpeg")
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs FFmpeg"
+)
 def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "overhead", "--quiet",
-         "--work", str(tmp_path / "work"), "--cache", str(tmp_path / "cache")],
-        cwd=REPO, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--only",
+            "overhead",
+            "--quiet",
+            "--work",
+            str(tmp_path / "work"),
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -32,13 +48,29 @@ def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
     assert "ERROR" not in out
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                    reason="needs FFmpeg")
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs FFmpeg"
+)
 def test_bench_quick_uhd_and_threads_print_their_rows(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "uhd,threads", "--quiet",
-         "--work", str(tmp_path / "work"), "--cache", str(tmp_path / "cache")],
-        cwd=REPO, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--only",
+            "uhd,threads",
+            "--quiet",
+            "--work",
+            str(tmp_path / "work"),
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout

@@ -39,8 +39,9 @@ def test_demo_leaves_foreign_files_and_earlier_runs_alone(tmp_path: Path) -> Non
 
     proc = run_cli("demo", "--dir", str(d), timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert snapshot(d / "run-1") == {k.removeprefix("run-1/"): v for k, v in before.items()
-                                     if k.startswith("run-1/")}
+    assert snapshot(d / "run-1") == {
+        k.removeprefix("run-1/"): v for k, v in before.items() if k.startswith("run-1/")
+    }
     assert {k: v for k, v in snapshot(d).items() if not k.startswith("run-2")} == before
     run = d / "run-2"
     assert f"proxies in {run / 'proxies'}" in proc.stderr
@@ -50,8 +51,7 @@ def test_demo_leaves_foreign_files_and_earlier_runs_alone(tmp_path: Path) -> Non
         video = ffprobe_video(run / "proxies" / f"{name}_proxy.mov")
         w, h = (int(x) for x in size.split("x"))
         assert (video["codec_name"], video["width"], video["height"]) == ("h264", w // 2, h // 2)
-    assert sorted(os.listdir(run)) == ["camera", "demo_job.json", "demo_job.result.json",
-                                       "proxies"]
+    assert sorted(os.listdir(run)) == ["camera", "demo_job.json", "demo_job.result.json", "proxies"]
 
 
 def test_run_folders_are_new_and_never_reused(tmp_path: Path) -> None:

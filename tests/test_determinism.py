@@ -42,10 +42,14 @@ PROFILES = [r for r in _TABLE["profiles"] if r["engine"] == "ffmpeg"]
 CONTAINERS: dict[str, list[str]] = _TABLE["codec_containers"]
 # ffprobe's codec_name and profile for each JobSpec codec: checked here independently.
 PROBED = {
-    "h264": ("h264", None), "hevc": ("hevc", None),
-    "prores_proxy": ("prores", "Proxy"), "prores_lt": ("prores", "LT"),
-    "prores422": ("prores", "Standard"), "prores422hq": ("prores", "HQ"),
-    "dnxhr_lb": ("dnxhd", "DNXHR LB"), "dnxhr_sq": ("dnxhd", "DNXHR SQ"),
+    "h264": ("h264", None),
+    "hevc": ("hevc", None),
+    "prores_proxy": ("prores", "Proxy"),
+    "prores_lt": ("prores", "LT"),
+    "prores422": ("prores", "Standard"),
+    "prores422hq": ("prores", "HQ"),
+    "dnxhr_lb": ("dnxhd", "DNXHR LB"),
+    "dnxhr_sq": ("dnxhd", "DNXHR SQ"),
     "dnxhr_hq": ("dnxhd", "DNXHR HQ"),
 }
 RUNS = ("one_cpu", "two_a", "two_b")
@@ -78,13 +82,26 @@ def _watch(root: Path, src: Path, workers: int, one_cpu: bool) -> dict[str, dict
     out.mkdir(parents=True)
     (root / "pending").mkdir()
     for profile, codec, container in CASES:
-        (root / "pending" / f"{profile}.json").write_text(json.dumps(spec_dict(
-            [str(src)], out, codec=codec, container=container, proxy_profile=profile,
-            output_name_template="{source_name}_{profile}")))
+        (root / "pending" / f"{profile}.json").write_text(
+            json.dumps(
+                spec_dict(
+                    [str(src)],
+                    out,
+                    codec=codec,
+                    container=container,
+                    proxy_profile=profile,
+                    output_name_template="{source_name}_{profile}",
+                )
+            )
+        )
     proc = subprocess.run(
         [*PROXX, "watch", str(root), "--once", "--max-workers", str(workers)],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-        preexec_fn=_pin_to_one_cpu if one_cpu else None)
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_pin_to_one_cpu if one_cpu else None,
+    )
     assert proc.returncode == 0, proc.stderr
     results = {}
     for state in ("completed", "failed"):
@@ -113,16 +130,25 @@ def renders(
             return cached
         # 640×360: DNxHR needs at least 256×120 after scaling; stereo exercises AAC/PCM.
         src = make_clip(base / "determinism_640.mov", size="640x360", seconds=1.0)
-        made = {run: _watch(base / run, src, workers=1 if run == "one_cpu" else 2,
-                            one_cpu=run == "one_cpu") for run in RUNS}
+        made = {
+            run: _watch(
+                base / run, src, workers=1 if run == "one_cpu" else 2, one_cpu=run == "one_cpu"
+            )
+            for run in RUNS
+        }
         done.write_text(json.dumps(made))
         return made
 
 
 def test_the_cases_cover_every_ffmpeg_profile_and_container() -> None:
     assert {p for p, _, _ in CASES} == {r["profile"] for r in PROFILES}
-    assert {"proxy_h264_low", "proxy_h264_quarter", "proxy_prores_proxy", "proxy_prores_lt",
-            "proxy_dnxhr_lb"} <= {p for p, _, _ in CASES}
+    assert {
+        "proxy_h264_low",
+        "proxy_h264_quarter",
+        "proxy_prores_proxy",
+        "proxy_prores_lt",
+        "proxy_dnxhr_lb",
+    } <= {p for p, _, _ in CASES}
     assert {c for _, _, c in CASES} == {"mp4", "mov", "mxf"}
 
 
@@ -137,8 +163,9 @@ def _argv_without_output(clip: dict[str, Any]) -> list[str]:
     return shlex.split(clip["ffmpeg_command"])[:-1]
 
 
-@pytest.mark.parametrize(("profile", "codec", "container"), CASES,
-                         ids=[f"{p}-{c}" for p, _, c in CASES])
+@pytest.mark.parametrize(
+    ("profile", "codec", "container"), CASES, ids=[f"{p}-{c}" for p, _, c in CASES]
+)
 def test_same_bytes_across_runs_worker_counts_and_cpus(
     profile: str, codec: str, container: str, renders: dict[str, dict[str, dict[str, Any]]]
 ) -> None:
@@ -151,31 +178,46 @@ def test_same_bytes_across_runs_worker_counts_and_cpus(
     argvs = [_argv_without_output(c) for c in clips.values()]
     assert argvs[0] == argvs[1] == argvs[2]
 
-    probe = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", clips["two_a"]["output_path"]],
-        capture_output=True, text=True, check=True).stdout)
+    probe = json.loads(
+        subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-of",
+                "json",
+                "-show_streams",
+                clips["two_a"]["output_path"],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     video = next(s for s in probe["streams"] if s["codec_type"] == "video")
     name, prof = PROBED[codec]
     assert video["codec_name"] == name
     if prof is not None:
         assert video.get("profile") == prof
     audio = [s for s in probe["streams"] if s["codec_type"] == "audio"]
-    assert [a["codec_name"] for a in audio] == ["aac" if codec in ("h264", "hevc")
-                                                 else "pcm_s16le"]
+    assert [a["codec_name"] for a in audio] == ["aac" if codec in ("h264", "hevc") else "pcm_s16le"]
     assert [a["channels"] for a in audio] == [2]
 
 
-def test_two_workers_really_rendered_at_once(
-    renders: dict[str, dict[str, dict[str, Any]]]
-) -> None:
+def test_two_workers_really_rendered_at_once(renders: dict[str, dict[str, dict[str, Any]]]) -> None:
     # Without overlap, "two jobs at once" above would be an empty claim.
     for run in ("two_a", "two_b"):
-        spans = sorted((datetime.fromisoformat(c["started_at"].replace("Z", "+00:00")),
-                        datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")))
-                       for c in (_clip(r) for r in renders[run].values()))
+        spans = sorted(
+            (
+                datetime.fromisoformat(c["started_at"].replace("Z", "+00:00")),
+                datetime.fromisoformat(c["ended_at"].replace("Z", "+00:00")),
+            )
+            for c in (_clip(r) for r in renders[run].values())
+        )
         assert any(b[0] < a[1] for a, b in itertools.pairwise(spans)), (run, spans)
-    one = sorted((c["started_at"], c["ended_at"])
-                 for c in (_clip(r) for r in renders["one_cpu"].values()))
+    one = sorted(
+        (c["started_at"], c["ended_at"]) for c in (_clip(r) for r in renders["one_cpu"].values())
+    )
     assert all(b[0] >= a[1] for a, b in itertools.pairwise(one))  # control: one at a time
 
 
@@ -205,8 +247,9 @@ def test_control_another_thread_count_gives_other_bytes(
     ext = os.path.splitext(clip["output_path"])[1]
     same, other = tmp_path / f"same{ext}", tmp_path / f"other{ext}"
     for path, cmd in ((same, argv), (other, _with_other_threading(argv))):
-        proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [*cmd, str(path)], capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
         assert proc.returncode == 0, proc.stderr
     assert sha256(same) == sha256(clip["output_path"])
     assert sha256(other) != sha256(clip["output_path"])
@@ -222,8 +265,9 @@ def test_the_recorded_ffmpeg_command_reproduces_the_proxy(
     replay = tmp_path / "replay"
     replay.mkdir()
     # Pasted into a shell as printed (quoting and all), from another folder.
-    pasted = subprocess.run(["sh", "-c", c["ffmpeg_command"]], cwd=replay,
-                            capture_output=True, text=True)
+    pasted = subprocess.run(
+        ["sh", "-c", c["ffmpeg_command"]], cwd=replay, capture_output=True, text=True
+    )
     assert pasted.returncode == 0, pasted.stderr
     temp = [n for n in os.listdir(tmp_path / "out") if n.endswith(".partial")]
     assert len(temp) == 1 and temp[0].startswith(".")

@@ -22,8 +22,21 @@ from testkit import run_cli
 
 def ffprobe(path: Path | str) -> dict[str, Any]:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_packets", "-of", "json", "-show_streams",
-         "-show_format", str(path)], capture_output=True, text=True, check=True)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_packets",
+            "-of",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data: dict[str, Any] = json.loads(out.stdout)
     return data
 
@@ -87,8 +100,13 @@ PRESERVE = {
         ("dnxhd", (320, 180)),
     ),
     "dnxhr-mov-5.1-50fps": (
-        {"size": "640x360", "rate": "50", "audio_channels": 6, "timecode": "23:59:59:49",
-         "reel": "C003"},
+        {
+            "size": "640x360",
+            "rate": "50",
+            "audio_channels": 6,
+            "timecode": "23:59:59:49",
+            "reel": "C003",
+        },
         {"codec": "dnxhr_sq", "container": "mov", "proxy_profile": "proxy_dnxhr_sq_1080"},
         ("dnxhd", (640, 360)),  # 1080 high, never upscaled
     ),
@@ -112,19 +130,28 @@ def test_preserve_source_keeps_frames_rate_timecode_and_audio(
     assert v_out["r_frame_rate"] == v_in["r_frame_rate"]
     assert Fraction(v_out["r_frame_rate"]) == Fraction(str(source_kw["rate"]))
     assert int(v_out["nb_read_packets"]) == int(v_in["nb_read_packets"])
-    assert channels(after) == channels(before) == (
-        [source_kw["audio_channels"]] if source_kw["audio_channels"] else [])
+    assert (
+        channels(after)
+        == channels(before)
+        == ([source_kw["audio_channels"]] if source_kw["audio_channels"] else [])
+    )
     assert timecode(after) == timecode(before) == source_kw["timecode"]
     if spec_kw["container"] == "mov":
         assert reel(after) == source_kw.get("reel")
 
 
 @pytest.mark.parametrize("mode", list(FORCED_RATES))
-def test_forced_rates_are_exact(mode: str, clip: Callable[..., Path],
-                                job: Callable[..., Path]) -> None:
+def test_forced_rates_are_exact(
+    mode: str, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
     src = clip("fidelity_rate_source.mov", rate="25", seconds=1.0, timecode="01:00:00:00")
-    result = render(job, [src], proxy_profile="proxy_h264_quarter",
-                    output_name_template="{source_name}_{fps}", fps_mode=mode)
+    result = render(
+        job,
+        [src],
+        proxy_profile="proxy_h264_quarter",
+        output_name_template="{source_name}_{fps}",
+        fps_mode=mode,
+    )
     out = result["clips"][0]["output_path"]
     assert out.endswith(f"_{fps_label(mode)}.mov")
     info = ffprobe(out)
@@ -140,10 +167,16 @@ def test_forced_rates_are_exact(mode: str, clip: Callable[..., Path],
     assert channels(info) == [2]
 
 
-def test_forcing_a_drop_frame_source_to_25(clip: Callable[..., Path],
-                                          job: Callable[..., Path]) -> None:
-    src = clip("fidelity_prores-mov-5.1-29.97-dropframe.mov", rate="30000/1001",
-               audio_channels=6, timecode="01:00:00;00", reel="B007")
+def test_forcing_a_drop_frame_source_to_25(
+    clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
+    src = clip(
+        "fidelity_prores-mov-5.1-29.97-dropframe.mov",
+        rate="30000/1001",
+        audio_channels=6,
+        timecode="01:00:00;00",
+        reel="B007",
+    )
     result = render(job, [src], fps_mode="force_25")
     info = ffprobe(result["clips"][0]["output_path"])
     v_in = video(ffprobe(src))
@@ -161,14 +194,29 @@ def _made(cache: Path, name: str, args: list[str]) -> Path:
     return path
 
 
-def test_mkv_whose_audio_outlasts_the_picture(clip_cache: Path,
-                                              job: Callable[..., Path]) -> None:
+def test_mkv_whose_audio_outlasts_the_picture(clip_cache: Path, job: Callable[..., Path]) -> None:
     # Matroska declares no frame count, and its file duration is the audio's (1.5 s):
     # the expected count must come from the video stream, or a good clip fails verification.
-    src = _made(clip_cache, "audio_longer.mkv", [
-        "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=25:duration=1",
-        "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1.5",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+    src = _made(
+        clip_cache,
+        "audio_longer.mkv",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x36:rate=25:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000:duration=1.5",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ],
+    )
     result = render(job, [src])
     frames = int(video(ffprobe(result["clips"][0]["output_path"]))["nb_read_packets"])
     # 25 or 26: the video starts 21 ms after the audio (AAC priming), and a constant-rate
@@ -180,10 +228,24 @@ def test_variable_rate_source_becomes_constant_rate_of_the_same_length(
     clip_cache: Path, job: Callable[..., Path]
 ) -> None:
     # Like phone footage: 25 frames with a 6-frame hole in the timestamps (1.24 s).
-    src = _made(clip_cache, "vfr.mp4", [
-        "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=25:duration=1",
-        "-vf", "setpts='if(lt(N,12),N,N+6)/25/TB'", "-fps_mode", "passthrough",
-        "-c:v", "libx264", "-preset", "ultrafast"])
+    src = _made(
+        clip_cache,
+        "vfr.mp4",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x36:rate=25:duration=1",
+            "-vf",
+            "setpts='if(lt(N,12),N,N+6)/25/TB'",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    )
     v_in = video(ffprobe(src))
     assert (v_in["r_frame_rate"], v_in["avg_frame_rate"]) == ("25/1", "625/31")
     result = render(job, [src])
@@ -198,14 +260,23 @@ def test_variable_rate_source_becomes_constant_rate_of_the_same_length(
         # A phone's portrait clip: landscape pixels plus a 90° display matrix.
         ("rotated.mov", "128x72", ["-c", "copy", "-metadata:s:v:0", "rotate=90"], (36, 64)),
         # Anamorphic HDV-style pixels (4:3 wide): 144×108 shows as 192×108.
-        ("anamorphic.mov", "144x108",
-         ["-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "ultrafast"], (96, 54)),
+        (
+            "anamorphic.mov",
+            "144x108",
+            ["-vf", "setsar=4/3", "-c:v", "libx264", "-preset", "ultrafast"],
+            (96, 54),
+        ),
     ],
     ids=["rotated-portrait", "anamorphic"],
 )
 def test_proxies_keep_the_picture_shape_as_displayed(
-    name: str, size: str, args: list[str], expected: tuple[int, int],
-    clip: Callable[..., Path], clip_cache: Path, job: Callable[..., Path]
+    name: str,
+    size: str,
+    args: list[str],
+    expected: tuple[int, int],
+    clip: Callable[..., Path],
+    clip_cache: Path,
+    job: Callable[..., Path],
 ) -> None:
     plain = clip(f"shape_{size}.mov", size=size, audio_channels=0)
     src = _made(clip_cache, name, ["-i", str(plain), *args])

@@ -32,6 +32,7 @@ def test_the_pair_lands_together_and_nothing_stays_in_running(
 ) -> None:
     layout, spec = _claimed(tmp_path)
     if not links:  # vfat, some FUSE/SMB mounts
+
         def no_link(*_a: object, **_k: object) -> None:
             raise OSError(errno.EPERM, "Operation not permitted")
 

@@ -15,8 +15,9 @@ from proxx.watch.folder import NAME_MAX, Intake, Layout, balanced_object, fit_na
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 OBJECTS = st.dictionaries(st.text(max_size=6), JSON, max_size=5)
@@ -51,8 +52,11 @@ def test_hostile_bytes_are_judged_without_recursion_or_error() -> None:
 def test_every_derived_name_fits_in_255_bytes(name: str) -> None:
     layout = Layout("/w")
     spec = name[:200] + ".json"
-    paths = [layout.sidecar(spec), layout.staged_result(spec),
-             *layout.final_pair("failed", spec, 7)]
+    paths = [
+        layout.sidecar(spec),
+        layout.staged_result(spec),
+        *layout.final_pair("failed", spec, 7),
+    ]
     for path in paths:
         assert len(os.path.basename(path).encode("utf-8", "surrogateescape")) <= NAME_MAX, path
 

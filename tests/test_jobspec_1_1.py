@@ -32,12 +32,23 @@ def names(obj: dict[str, Any]) -> list[str]:
 
 
 def test_1_1_0_keeps_the_original_numbers_and_padding() -> None:
-    obj = spec_dict(SOURCES[1:], "/out", jobspec_version="1.1.0",
-                    output_name_template="{index}_{source_name}", source_indices=[2, 3],
-                    source_count=3)
+    obj = spec_dict(
+        SOURCES[1:],
+        "/out",
+        jobspec_version="1.1.0",
+        output_name_template="{index}_{source_name}",
+        source_indices=[2, 3],
+        source_count=3,
+    )
     assert names(obj) == ["002_b.mov", "003_c.mov"]
-    wide = spec_dict(["/m/z.mov"], "/out", jobspec_version="1.1.0",
-                     output_name_template="{index}", source_indices=[1234], source_count=1500)
+    wide = spec_dict(
+        ["/m/z.mov"],
+        "/out",
+        jobspec_version="1.1.0",
+        output_name_template="{index}",
+        source_indices=[1234],
+        source_count=1500,
+    )
     assert names(wide) == ["1234.mov"]
 
 
@@ -45,8 +56,7 @@ def test_1_0_0_names_are_unchanged() -> None:
     # Control for the test above: the same sources without the fields renumber from 1.
     obj = spec_dict(SOURCES[1:], "/out", output_name_template="{index}_{source_name}")
     assert names(obj) == ["001_b.mov", "002_c.mov"]
-    assert names(spec_dict(["/m/x.mov"] * 1, "/out", output_name_template="{index}")) == [
-        "001.mov"]
+    assert names(spec_dict(["/m/x.mov"] * 1, "/out", output_name_template="{index}")) == ["001.mov"]
 
 
 @pytest.mark.parametrize("field", ["source_indices", "source_count"])
@@ -66,8 +76,9 @@ def test_1_0_0_unknown_field_message_is_as_before() -> None:
 def test_1_1_0_without_the_fields_is_1_0_0_with_another_version() -> None:
     obj = spec_dict(SOURCES, "/out", jobspec_version="1.1.0", output_name_template="{index}")
     assert names(obj) == ["001.mov", "002.mov", "003.mov"]
-    assert fingerprint(obj) != fingerprint(spec_dict(SOURCES, "/out",
-                                                     output_name_template="{index}"))
+    assert fingerprint(obj) != fingerprint(
+        spec_dict(SOURCES, "/out", output_name_template="{index}")
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,22 +94,30 @@ def test_1_1_0_without_the_fields_is_1_0_0_with_another_version() -> None:
         ([1, 2], 0, "source_count must be between 1 and"),
     ],
 )
-def test_bad_index_fields_are_named(indices: list[int] | None, count: int | None,
-                                    expected: str) -> None:
+def test_bad_index_fields_are_named(
+    indices: list[int] | None, count: int | None, expected: str
+) -> None:
     extra: dict[str, Any] = {}
     if indices is not None:
         extra["source_indices"] = indices
     if count is not None:
         extra["source_count"] = count
-    obj = spec_dict(SOURCES[1:], "/out", jobspec_version="1.1.0",
-                    output_name_template="{index}", **extra)
+    obj = spec_dict(
+        SOURCES[1:], "/out", jobspec_version="1.1.0", output_name_template="{index}", **extra
+    )
     assert expected in reason(obj)
 
 
 @pytest.mark.parametrize("bad", [[True, 3], [2.0, 3], ["2", "3"]])
 def test_indices_are_integers(bad: list[Any]) -> None:
-    obj = spec_dict(SOURCES[1:], "/out", jobspec_version="1.1.0",
-                    output_name_template="{index}", source_indices=bad, source_count=3)
+    obj = spec_dict(
+        SOURCES[1:],
+        "/out",
+        jobspec_version="1.1.0",
+        output_name_template="{index}",
+        source_indices=bad,
+        source_count=3,
+    )
     assert "source_indices" in reason(obj)
 
 
@@ -110,6 +129,10 @@ def test_unsupported_versions_name_both_readable_ones() -> None:
 def test_published_schema_accepts_both_versions() -> None:
     schema = json.loads(run_cli("schema", "jobspec").stdout)
     jsonschema.validate(spec_dict(SOURCES, "/out"), schema)
-    jsonschema.validate(spec_dict(SOURCES[1:], "/out", jobspec_version="1.1.0",
-                                  source_indices=[2, 3], source_count=3), schema)
+    jsonschema.validate(
+        spec_dict(
+            SOURCES[1:], "/out", jobspec_version="1.1.0", source_indices=[2, 3], source_count=3
+        ),
+        schema,
+    )
     assert {"source_indices", "source_count"} <= set(schema["properties"])

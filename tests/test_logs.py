@@ -31,7 +31,10 @@ def test_the_log_level_reaches_the_workers(
 ) -> None:
     loud = run_cli("run", str(job([clip()], name="loud.json", output_name_template="loud")))
     assert loud.returncode == 0 and "workers.job" in loud.stderr  # control: INFO shows it
-    quiet = run_cli("run", str(job([clip()], name="quiet.json", output_name_template="quiet")),
-                    env={"PROXX_LOG_LEVEL": "WARNING"})
+    quiet = run_cli(
+        "run",
+        str(job([clip()], name="quiet.json", output_name_template="quiet")),
+        env={"PROXX_LOG_LEVEL": "WARNING"},
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert "workers.job" not in quiet.stderr  # the worker's INFO line is below WARNING

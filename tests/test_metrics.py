@@ -25,23 +25,31 @@ def parse(text: str) -> dict[str, Any]:
 
 def snapshot(folder: str = "/srv/watch") -> MetricsSnapshot:
     return MetricsSnapshot(
-        folder=folder, jobs={"pending": 3, "running": 1, "completed": 10, "failed": 2},
-        completed_total=10, failed_total={"validation_error": 1, "worker_crashed": 1},
-        worker_restarts=1, last_scan_timestamp=1_780_000_000.5,
-        oldest_pending_age_seconds=42.25, written_timestamp=1_780_000_001.0)
+        folder=folder,
+        jobs={"pending": 3, "running": 1, "completed": 10, "failed": 2},
+        completed_total=10,
+        failed_total={"validation_error": 1, "worker_crashed": 1},
+        worker_restarts=1,
+        last_scan_timestamp=1_780_000_000.5,
+        oldest_pending_age_seconds=42.25,
+        written_timestamp=1_780_000_001.0,
+    )
 
 
 def test_render_parses_with_the_prometheus_parser() -> None:
     m = parse(render(snapshot()))
     f = ("watch_folder", "/srv/watch")
-    assert m["proxx_jobs"] == {frozenset({f, ("state", s)}): float(n) for s, n in
-                               {"pending": 3, "running": 1, "completed": 10, "failed": 2}.items()}
+    assert m["proxx_jobs"] == {
+        frozenset({f, ("state", s)}): float(n)
+        for s, n in {"pending": 3, "running": 1, "completed": 10, "failed": 2}.items()
+    }
     assert m["type:proxx_jobs"] == "gauge"
     assert m["proxx_jobs_completed_total"] == {frozenset({f}): 10.0}
     assert m["type:proxx_jobs_completed"] == "counter"
     assert m["proxx_jobs_failed_total"] == {
         frozenset({f, ("reason", "validation_error")}): 1.0,
-        frozenset({f, ("reason", "worker_crashed")}): 1.0}
+        frozenset({f, ("reason", "worker_crashed")}): 1.0,
+    }
     assert m["proxx_worker_restarts_total"] == {frozenset({f}): 1.0}
     assert m["proxx_last_scan_timestamp_seconds"] == {frozenset({f}): 1_780_000_000.5}
     assert m["proxx_oldest_pending_age_seconds"] == {frozenset({f}): 42.25}

@@ -38,9 +38,15 @@ def test_each_kind_of_misplaced_file_is_named_with_its_reason(tmp_path: Path) ->
     (root / "Pending").mkdir()
     (root / "Pending" / "wrong_case_dir.json").write_bytes(JOB)
     got = found(root)
-    assert set(got) == {"in_root.json", "pending/upper.JSON", "pending/noext", "pending/job.txt",
-                        "pending/old.result.json", "pending/batch/nested.json",
-                        "Pending/wrong_case_dir.json"}
+    assert set(got) == {
+        "in_root.json",
+        "pending/upper.JSON",
+        "pending/noext",
+        "pending/job.txt",
+        "pending/old.result.json",
+        "pending/batch/nested.json",
+        "Pending/wrong_case_dir.json",
+    }
     assert "in the watch root" in got["in_root.json"]
     assert "'.JSON' is not '.json'" in got["pending/upper.JSON"]
     assert "rename it to upper.json" in got["pending/upper.JSON"]
@@ -83,7 +89,8 @@ def test_status_lists_misplaced_files_in_text_and_json(tmp_path: Path) -> None:
 
 
 def test_warner_warns_once_per_file_and_caps_a_flood(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     root = folder(tmp_path)
     (root / "a.json").write_bytes(JOB)
     warner = MisplacedWarner(str(root), min_interval_s=0.0)
@@ -92,7 +99,8 @@ def test_warner_warns_once_per_file_and_caps_a_flood(
         warner.check()
     assert [r.getMessage() for r in caplog.records] == [
         f"misplaced file {root / 'a.json'} will never be taken: in the watch root; JobSpecs "
-        "are taken from pending/ only: move it into pending/ (as NAME.json)"]
+        "are taken from pending/ only: move it into pending/ (as NAME.json)"
+    ]
     caplog.clear()
     (root / "logs").mkdir()
     for i in range(MAX_WARNINGS + 5):

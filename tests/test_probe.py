@@ -23,24 +23,57 @@ from proxx.content.media import STANDARD_RATES, parse_probe_json, probe
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 KINDS: dict[str, dict[str, Any]] = {
     "h264-mov-tc-reel": {"vcodec": H264, "timecode": "01:00:00:00", "reel": "A001"},
-    "prores-lt-5.1-dropframe": {"vcodec": ["-c:v", "prores_ks", "-profile:v", "1"],
-                                "rate": "30000/1001", "audio_channels": 6,
-                                "timecode": "01:00:00;00"},
-    "dnxhr-mxf": {"vcodec": ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt",
-                             "yuv422p"], "size": "256x144", "timecode": "10:00:00:00"},
-    "hevc-mp4-mono": {"vcodec": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
-                                 "log-level=error", "-tag:v", "hvc1"], "audio_channels": 1},
-    "interlaced-h264": {"vcodec": [*H264, "-flags", "+ildct+ilme", "-x264-params", "tff=1"],
-                        "size": "128x72", "rate": "50",
-                        "extra": ["-vf", "tinterlace=interleave_top,setfield=tff"]},
+    "prores-lt-5.1-dropframe": {
+        "vcodec": ["-c:v", "prores_ks", "-profile:v", "1"],
+        "rate": "30000/1001",
+        "audio_channels": 6,
+        "timecode": "01:00:00;00",
+    },
+    "dnxhr-mxf": {
+        "vcodec": ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"],
+        "size": "256x144",
+        "timecode": "10:00:00:00",
+    },
+    "hevc-mp4-mono": {
+        "vcodec": [
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-x265-params",
+            "log-level=error",
+            "-tag:v",
+            "hvc1",
+        ],
+        "audio_channels": 1,
+    },
+    "interlaced-h264": {
+        "vcodec": [*H264, "-flags", "+ildct+ilme", "-x264-params", "tff=1"],
+        "size": "128x72",
+        "rate": "50",
+        "extra": ["-vf", "tinterlace=interleave_top,setfield=tff"],
+    },
 }
 EXT = {"dnxhr-mxf": ".mxf", "hevc-mp4-mono": ".mp4"}
 
 
 def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-of", "json",
-                          "-show_streams", "-show_format", str(path)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_packets",
+            "-of",
+            "json",
+            "-show_streams",
+            "-show_format",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data: dict[str, Any] = json.loads(out.stdout)
     return data
 
@@ -55,28 +88,50 @@ def test_probe_agrees_with_ffprobe(clip: Callable[..., Path], kind: str) -> None
     (v_ref,) = [s for s in ref["streams"] if s["codec_type"] == "video"]
     v = facts.video
     assert v is not None
-    assert (v.codec_name, v.width, v.height) == (v_ref["codec_name"], v_ref["width"],
-                                                 v_ref["height"])
+    assert (v.codec_name, v.width, v.height) == (
+        v_ref["codec_name"],
+        v_ref["width"],
+        v_ref["height"],
+    )
     assert v.profile == v_ref.get("profile")
     assert Fraction(v.frame_rate or 0) == Fraction(v_ref["r_frame_rate"])
     assert facts.frame_count() == int(v_ref["nb_read_packets"])
     assert v.field_order == v_ref.get("field_order", v.field_order)
     assert [a.channels for a in facts.audio] == [
-        s["channels"] for s in ref["streams"] if s["codec_type"] == "audio"]
+        s["channels"] for s in ref["streams"] if s["codec_type"] == "audio"
+    ]
     tags = [s.get("tags", {}) for s in ref["streams"]] + [ref["format"].get("tags", {})]
     assert facts.timecode == next((t["timecode"] for t in tags if "timecode" in t), None)
     assert facts.reel_name == next((t["reel_name"] for t in tags if "reel_name" in t), None)
 
 
-@pytest.mark.parametrize(("rotate", "shown"), [("90", (72, 128)), ("180", (128, 72)),
-                                               ("270", (72, 128))])
+@pytest.mark.parametrize(
+    ("rotate", "shown"), [("90", (72, 128)), ("180", (128, 72)), ("270", (72, 128))]
+)
 def test_rotation_comes_from_the_track_header(
-    clip: Callable[..., Path], tmp_path: Path, rotate: str, shown: tuple[int, int],
+    clip: Callable[..., Path],
+    tmp_path: Path,
+    rotate: str,
+    shown: tuple[int, int],
 ) -> None:
     plain = clip("probe_landscape.mov", size="128x72", audio_channels=0)
     path = tmp_path / f"rotated_{rotate}.mov"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(plain), "-c", "copy",
-                    "-metadata:s:v:0", f"rotate={rotate}", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(plain),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            f"rotate={rotate}",
+            str(path),
+        ],
+        check=True,
+    )
     ref = ffprobe(path)
     (v_ref,) = [s for s in ref["streams"] if s["codec_type"] == "video"]
     (side,) = [d for d in v_ref["side_data_list"] if "rotation" in d]
@@ -94,15 +149,20 @@ def test_a_file_libav_cannot_open_is_described_not_raised(tmp_path: Path) -> Non
 
     facts = probe(str(path))
 
-    assert (facts.ok, facts.error) == (False, "could not read the file: Invalid data found "
-                                       "when processing input")
+    assert (facts.ok, facts.error) == (
+        False,
+        "could not read the file: Invalid data found when processing input",
+    )
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_the_quicktime_reader_never_raises_on_damaged_boxes(
-    clip: Callable[..., Path], tmp_path: Path, data: st.DataObject,
+    clip: Callable[..., Path],
+    tmp_path: Path,
+    data: st.DataObject,
 ) -> None:
     # libav reads the same file in-process; this pure-Python reader must turn any
     # damage into "no facts", never into an exception that fails the job oddly.
@@ -134,13 +194,22 @@ def _trimmed_by_edit_list(src: Path, dst: Path, skip: int, keep_ms: int) -> Path
 
 
 def test_an_intra_only_trim_is_counted_from_the_index_without_reading_packets(
-    clip: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    clip: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    prores = clip("probe_prores_edit.mov", seconds=2.0, audio_channels=2,
-                  vcodec=["-c:v", "prores_ks", "-profile:v", "0", "-use_editlist", "1"])
+    prores = clip(
+        "probe_prores_edit.mov",
+        seconds=2.0,
+        audio_channels=2,
+        vcodec=["-c:v", "prores_ks", "-profile:v", "0", "-use_editlist", "1"],
+    )
     trimmed = _trimmed_by_edit_list(prores, tmp_path / "trimmed.mov", skip=5, keep_ms=1000)
-    shown = int(next(s for s in ffprobe_frames(trimmed)["streams"]
-                 if s["codec_type"] == "video")["nb_read_frames"])
+    shown = int(
+        next(s for s in ffprobe_frames(trimmed)["streams"] if s["codec_type"] == "video")[
+            "nb_read_frames"
+        ]
+    )
     assert shown == 25  # control: the edit list hides 25 of the 50 stored frames
 
     def no_reading(*args: object) -> list[int]:
@@ -154,21 +223,40 @@ def test_an_intra_only_trim_is_counted_from_the_index_without_reading_packets(
 
 
 def ffprobe_frames(path: Path) -> dict[str, Any]:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-of", "json",
-                          "-show_streams", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-of", "json", "-show_streams", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data: dict[str, Any] = json.loads(out.stdout)
     return data
 
 
-@given(nominal=st.fractions(min_value=1, max_value=240, max_denominator=1001),
-       average=st.fractions(min_value=1, max_value=240, max_denominator=1001))
+@given(
+    nominal=st.fractions(min_value=1, max_value=240, max_denominator=1001),
+    average=st.fractions(min_value=1, max_value=240, max_denominator=1001),
+)
 def test_the_vfr_rule_gives_the_source_rate_or_a_standard_one(
-    nominal: Fraction, average: Fraction,
+    nominal: Fraction,
+    average: Fraction,
 ) -> None:
-    facts = parse_probe_json("/m/x.mov", {
-        "streams": [{"codec_type": "video", "codec_name": "h264", "width": 64, "height": 36,
-                     "r_frame_rate": str(nominal), "avg_frame_rate": str(average)}],
-        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}})
+    facts = parse_probe_json(
+        "/m/x.mov",
+        {
+            "streams": [
+                {
+                    "codec_type": "video",
+                    "codec_name": "h264",
+                    "width": 64,
+                    "height": 36,
+                    "r_frame_rate": str(nominal),
+                    "avg_frame_rate": str(average),
+                }
+            ],
+            "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"},
+        },
+    )
 
     rate = facts.conform_rate()
 

@@ -31,8 +31,16 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _argv(profile: Profile, source: Path) -> list[str]:
     codec = profile.codecs[0]
-    return build_argv("ffmpeg", str(source), "/tmp/out.partial", "mov", profile.name,
-                      "preserve_source", codec, probe(str(source)))
+    return build_argv(
+        "ffmpeg",
+        str(source),
+        "/tmp/out.partial",
+        "mov",
+        profile.name,
+        "preserve_source",
+        codec,
+        probe(str(source)),
+    )
 
 
 def _value(argv: list[str], option: str) -> str:
@@ -48,7 +56,7 @@ def test_the_argv_carries_the_profiles_own_encoder_arguments(
     assert isinstance(profile.encoding, VideoEncoder)
     args = list(profile.encoding.argv())
     start = argv.index("-c:v")
-    assert argv[start:start + len(args)] == args
+    assert argv[start : start + len(args)] == args
 
 
 @pytest.mark.parametrize("profile", FFMPEG_PROFILES, ids=lambda p: p.name)
@@ -77,8 +85,9 @@ def test_the_quality_text_names_every_encoder_setting(profile: Profile, source: 
         private = _value(argv, "-x265-params").split(":")
         params = dict(kv.split("=", 1) for kv in private)
         expected += [f"pool of {params['pools']} thread", f"{params['frame-threads']} frame thread"]
-        private = [kv for kv in private if kv.split("=")[0] not in
-                   ("log-level", "pools", "frame-threads")]
+        private = [
+            kv for kv in private if kv.split("=")[0] not in ("log-level", "pools", "frame-threads")
+        ]
     else:
         expected.append(f"{_value(argv, '-threads:v')} encoder thread")
         if "-x264-params" in argv:
@@ -116,15 +125,22 @@ def test_two_profiles_of_one_codec_can_differ(
 
 def test_the_encoder_table_does_not_follow_the_cpus() -> None:
     # The table is built at import: build it on one CPU and on all, compare.
-    code = ("import json; from workers.ffmpeg_args import _VIDEO; "
-            "print(json.dumps(_VIDEO, sort_keys=True))")
+    code = (
+        "import json; from workers.ffmpeg_args import _VIDEO; "
+        "print(json.dumps(_VIDEO, sort_keys=True))"
+    )
 
     def table(one_cpu: bool) -> str:
         def pin() -> None:
             os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, preexec_fn=pin if one_cpu else None).stdout
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=pin if one_cpu else None,
+        ).stdout
 
     assert table(one_cpu=True) == table(one_cpu=False) != ""
 
@@ -146,8 +162,13 @@ def test_an_hevc_proxy_under_16_pixels_is_refused_at_validation(
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
-    spec.write_text(json.dumps(spec_dict([str(src)], out, codec="hevc", container="mp4",
-                                         proxy_profile="proxy_hevc_low")))
+    spec.write_text(
+        json.dumps(
+            spec_dict(
+                [str(src)], out, codec="hevc", container="mp4", proxy_profile="proxy_hevc_low"
+            )
+        )
+    )
     proc = run_cli("validate", str(spec))
     if not valid:
         assert proc.returncode == 1

@@ -14,9 +14,10 @@ def test_text_lists_every_profile_pair_and_fps_mode() -> None:
     lines = text.stdout.splitlines()
     for row in table["profiles"]:
         assert any(line.startswith(row["profile"] + " ") for line in lines), row["profile"]
-    pairs = lines[lines.index("codec → container(s):") + 1:lines.index("fps_mode:") - 1]
+    pairs = lines[lines.index("codec → container(s):") + 1 : lines.index("fps_mode:") - 1]
     assert {p.split()[0]: p.split(None, 1)[1].split(", ") for p in pairs} == {
-        codec: list(containers) for codec, containers in table["codec_containers"].items()}
-    modes = lines[lines.index("fps_mode:") + 1:]
+        codec: list(containers) for codec, containers in table["codec_containers"].items()
+    }
+    modes = lines[lines.index("fps_mode:") + 1 :]
     assert [m.split()[0] for m in modes] == table["fps_modes"]
     assert "  force_23_976         23.976 fps (exactly 24000/1001)" in modes

@@ -22,8 +22,9 @@ import pytest
 from testkit import PROXX, spec_dict
 
 
-def intrude_when_rendering(out: Path, final: Path, make: Callable[[Path], None],
-                           done: threading.Event) -> threading.Thread:
+def intrude_when_rendering(
+    out: Path, final: Path, make: Callable[[Path], None], done: threading.Event
+) -> threading.Thread:
     def watch() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not done.is_set():
@@ -58,9 +59,17 @@ def test_output_appearing_mid_render_is_never_replaced(
     write_file(target)
     target_digest = digest(target)
     spec = tmp_path / "job.json"
-    spec.write_text(json.dumps(spec_dict(
-        [str(src), str(clip())], out, codec="prores422hq", proxy_profile="proxy_prores422hq_1080",
-        output_name_template="{index}_{source_name}")))
+    spec.write_text(
+        json.dumps(
+            spec_dict(
+                [str(src), str(clip())],
+                out,
+                codec="prores422hq",
+                proxy_profile="proxy_prores422hq_1080",
+                output_name_template="{index}_{source_name}",
+            )
+        )
+    )
     final = out / "001_race_640x360_3s.mov"
 
     def make(path: Path) -> None:
@@ -71,8 +80,13 @@ def test_output_appearing_mid_render_is_never_replaced(
 
     done = threading.Event()
     thread = intrude_when_rendering(out, final, make, done)
-    proc = subprocess.run([*PROXX, "run", str(spec)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+    proc = subprocess.run(
+        [*PROXX, "run", str(spec)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     done.set()
     thread.join()
     result: dict[str, Any] = json.loads(proc.stdout)
@@ -94,7 +108,11 @@ def test_output_appearing_mid_render_is_never_replaced(
     # The verified render is kept under its temporary name, and reported.
     kept = first["partial_output_path"]
     assert kept is not None and os.path.basename(kept).startswith(".")
-    probe = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", kept],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", kept],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(probe.stdout)["streams"][0]["codec_name"] == "prores"
     assert sorted(os.listdir(out)) == sorted([final.name, os.path.basename(kept)])

@@ -25,9 +25,15 @@ from proxx.remainder import RemainderRefused, remainder
 from testkit import ffprobe_video, identity, run_cli, spec_dict, truncated_copy
 
 
-def write_job(folder: Path, sources: list[str], statuses: list[str] | None, *,
-              result_extra: dict[str, Any] | None = None, jobspec_at: Path | None = None,
-              **overrides: Any) -> tuple[Path, dict[str, Any]]:
+def write_job(
+    folder: Path,
+    sources: list[str],
+    statuses: list[str] | None,
+    *,
+    result_extra: dict[str, Any] | None = None,
+    jobspec_at: Path | None = None,
+    **overrides: Any,
+) -> tuple[Path, dict[str, Any]]:
     """A JobSpec and a result for it (as Proxx writes them); returns the result path."""
     obj = spec_dict(sources, folder / "out", **overrides)
     spec_path = jobspec_at or folder / "job.json"
@@ -39,12 +45,17 @@ def write_job(folder: Path, sources: list[str], statuses: list[str] | None, *,
         base = base.parent
     absolute = resolve_sources(spec, str(base))
     outs = output_names(spec, absolute)
-    clips = [{"source_path": s, "output_path": str(folder / "out" / n), "status": st}
-             for s, n, st in zip(absolute, outs, statuses or [], strict=False)]
+    clips = [
+        {"source_path": s, "output_path": str(folder / "out" / n), "status": st}
+        for s, n, st in zip(absolute, outs, statuses or [], strict=False)
+    ]
     done = sum(c["status"] == "COMPLETED" for c in clips)
     res: dict[str, Any] = {
-        "job_id": "0123456789ab", "status": "PARTIAL" if done else "FAILED", "clips": clips,
-        "validation_error": None, "jobspec_fingerprint": fingerprint(obj),
+        "job_id": "0123456789ab",
+        "status": "PARTIAL" if done else "FAILED",
+        "clips": clips,
+        "validation_error": None,
+        "jobspec_fingerprint": fingerprint(obj),
         "_metadata": {"jobspec_path": str(spec_path)},
     }
     res.update(result_extra or {})
@@ -57,18 +68,24 @@ SRC = ["cam/A.mov", "cam/B.mov", "cam/C.mov"]
 
 
 def test_partial_with_index_keeps_numbers_in_jobspec_1_1_0(tmp_path: Path) -> None:
-    path, obj = write_job(tmp_path, SRC, ["COMPLETED", "FAILED", "SKIPPED"],
-                          output_name_template="{index}_{source_name}",
-                          user_metadata={"project": "X", "day": 1})
+    path, obj = write_job(
+        tmp_path,
+        SRC,
+        ["COMPLETED", "FAILED", "SKIPPED"],
+        output_name_template="{index}_{source_name}",
+        user_metadata={"project": "X", "day": 1},
+    )
     rem = remainder(str(path))
     new = rem.spec
     assert new["jobspec_version"] == "1.1.0"
     assert new["sources"] == [str(tmp_path / "cam/B.mov"), str(tmp_path / "cam/C.mov")]
     assert (new["source_indices"], new["source_count"]) == ([2, 3], 3)
     # Every other field is the original's, created_at and user_metadata included.
-    assert {k: v for k, v in new.items() if k not in ("jobspec_version", "sources",
-                                                      "source_indices", "source_count")} == {
-        k: v for k, v in obj.items() if k not in ("jobspec_version", "sources")}
+    assert {
+        k: v
+        for k, v in new.items()
+        if k not in ("jobspec_version", "sources", "source_indices", "source_count")
+    } == {k: v for k, v in obj.items() if k not in ("jobspec_version", "sources")}
     spec = load_spec(rem.to_json().encode())
     assert output_names(spec, list(spec.sources)) == ["002_B.mov", "003_C.mov"]
     assert [(c.number, c.status) for c in rem.clips] == [(2, "FAILED"), (3, "SKIPPED")]
@@ -81,14 +98,21 @@ def test_padding_of_a_long_job_is_kept(tmp_path: Path) -> None:
     spec = load_spec(remainder(str(path)).to_json().encode())
     assert output_names(spec, list(spec.sources)) == ["1200.mov"]
     # Control: renumbered from 1, the same clip would be 001.
-    assert output_names(load_spec(json.dumps(spec_dict(["/x/1200.mov"], "/o",
-                                                       output_name_template="{index}"))
-                                  .encode()), ["/x/1200.mov"]) == ["001.mov"]
+    assert output_names(
+        load_spec(
+            json.dumps(spec_dict(["/x/1200.mov"], "/o", output_name_template="{index}")).encode()
+        ),
+        ["/x/1200.mov"],
+    ) == ["001.mov"]
 
 
 def test_first_clip_failed_stays_1_0_0(tmp_path: Path) -> None:
-    path, obj = write_job(tmp_path, SRC, ["FAILED", "SKIPPED", "SKIPPED"],
-                          output_name_template="{index}_{source_name}")
+    path, obj = write_job(
+        tmp_path,
+        SRC,
+        ["FAILED", "SKIPPED", "SKIPPED"],
+        output_name_template="{index}_{source_name}",
+    )
     new = remainder(str(path)).spec
     assert new == {**obj, "sources": [str(tmp_path / s) for s in SRC]}
 
@@ -100,18 +124,30 @@ def test_without_index_in_the_template_stays_1_0_0(tmp_path: Path) -> None:
 
 
 def test_interrupted_before_any_clip_ran_keeps_every_source(tmp_path: Path) -> None:
-    path, _ = write_job(tmp_path, SRC, None, output_name_template="{index}",
-                        result_extra={"interrupted": "proxx run received SIGTERM while "
-                                      "probing sources; nothing was executed"})
+    path, _ = write_job(
+        tmp_path,
+        SRC,
+        None,
+        output_name_template="{index}",
+        result_extra={
+            "interrupted": "proxx run received SIGTERM while probing sources; nothing was executed"
+        },
+    )
     rem = remainder(str(path))
     assert len(rem.clips) == 3 and rem.spec["jobspec_version"] == "1.0.0"
     assert {c.status for c in rem.clips} == {"not run"}
 
 
 def test_remainder_of_a_remainder(tmp_path: Path) -> None:
-    path, _ = write_job(tmp_path, SRC[1:], ["COMPLETED", "FAILED"], jobspec_version="1.1.0",
-                        output_name_template="{index}_{source_name}", source_indices=[2, 3],
-                        source_count=3)
+    path, _ = write_job(
+        tmp_path,
+        SRC[1:],
+        ["COMPLETED", "FAILED"],
+        jobspec_version="1.1.0",
+        output_name_template="{index}_{source_name}",
+        source_indices=[2, 3],
+        source_count=3,
+    )
     new = remainder(str(path)).spec
     assert (new["source_indices"], new["source_count"]) == ([3], 3)
     spec = load_spec(json.dumps(new).encode())
@@ -120,11 +156,18 @@ def test_remainder_of_a_remainder(tmp_path: Path) -> None:
 
 def test_watch_folder_result_resolves_sources_at_the_watch_root(tmp_path: Path) -> None:
     root = tmp_path / "watch"
-    path, _ = write_job(tmp_path, SRC, ["COMPLETED", "FAILED", "SKIPPED"],
-                        jobspec_at=root / "failed" / "job.json",
-                        result_extra={"_metadata": {
-                            "jobspec_path": str(root / "running" / "job.json"),
-                            "final_jobspec_path": str(root / "failed" / "job.json")}})
+    path, _ = write_job(
+        tmp_path,
+        SRC,
+        ["COMPLETED", "FAILED", "SKIPPED"],
+        jobspec_at=root / "failed" / "job.json",
+        result_extra={
+            "_metadata": {
+                "jobspec_path": str(root / "running" / "job.json"),
+                "final_jobspec_path": str(root / "failed" / "job.json"),
+            }
+        },
+    )
     assert remainder(str(path)).spec["sources"] == [str(root / s) for s in SRC[1:]]
 
 
@@ -164,8 +207,12 @@ def test_refusals_say_why(tmp_path: Path, case: str, expected: str) -> None:
 
 
 def test_cli_writes_with_o_and_never_overwrites(tmp_path: Path) -> None:
-    path, _ = write_job(tmp_path, SRC, ["COMPLETED", "FAILED", "SKIPPED"],
-                        output_name_template="{index}_{source_name}")
+    path, _ = write_job(
+        tmp_path,
+        SRC,
+        ["COMPLETED", "FAILED", "SKIPPED"],
+        output_name_template="{index}_{source_name}",
+    )
     printed = run_cli("remainder", str(path))
     assert printed.returncode == 0, printed.stderr
     assert "2 of 3 clip(s) remain" in printed.stderr and "002_B.mov" in printed.stderr
@@ -194,8 +241,9 @@ def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_nam
     shutil.copy(good, cam / "C.mov")
     (tmp_path / "out").mkdir()
     spec_path = tmp_path / "job.json"
-    spec_path.write_text(json.dumps(spec_dict(SRC, tmp_path / "out",
-                                              output_name_template="{index}_{source_name}")))
+    spec_path.write_text(
+        json.dumps(spec_dict(SRC, tmp_path / "out", output_name_template="{index}_{source_name}"))
+    )
     first = run_cli("run", str(spec_path))
     assert first.returncode == 3, first.stderr
     result_path = tmp_path / "job.result.json"
@@ -211,26 +259,41 @@ def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_nam
     checked = run_cli("validate", "--json", str(rest))
     assert checked.returncode == 0, checked.stderr
     assert [c["output_path"] for c in json.loads(checked.stdout)["clips"]] == [
-        c["output_path"] for c in original["clips"][1:]]
+        c["output_path"] for c in original["clips"][1:]
+    ]
 
     shutil.copy(good, cam / "B.mov")  # the operator replaces the damaged source
     second = run_cli("run", str(rest))
     assert second.returncode == 0, second.stderr
     assert sorted(n for n in os.listdir(tmp_path / "out") if not n.startswith(".")) == [
-        "001_A.mov", "002_B.mov", "003_C.mov"]
+        "001_A.mov",
+        "002_B.mov",
+        "003_C.mov",
+    ]
     for c in original["clips"]:
         assert ffprobe_video(c["output_path"])["codec_name"] == "h264"
     assert identity(done) == before
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(total=st.integers(1, 1500), data=st.data(),
-       template=st.sampled_from(["{index}", "{index}_{source_name}", "{source_name}_{codec}",
-                                 "p{index}-{date}{time}", "{source_name}"]))
-def test_remainder_names_are_the_original_names(tmp_path_factory: pytest.TempPathFactory,
-                                                total: int, data: st.DataObject,
-                                                template: str) -> None:
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    total=st.integers(1, 1500),
+    data=st.data(),
+    template=st.sampled_from(
+        [
+            "{index}",
+            "{index}_{source_name}",
+            "{source_name}_{codec}",
+            "p{index}-{date}{time}",
+            "{source_name}",
+        ]
+    ),
+)
+def test_remainder_names_are_the_original_names(
+    tmp_path_factory: pytest.TempPathFactory, total: int, data: st.DataObject, template: str
+) -> None:
     # What runs produce: some COMPLETED, then one FAILED, the rest SKIPPED.
     done = data.draw(st.integers(0, total - 1))
     statuses = ["COMPLETED"] * done + ["FAILED"] + ["SKIPPED"] * (total - done - 1)

@@ -53,12 +53,20 @@ from workers.resolve_engine import ResolveEngine
 from workers.resolve_lock import ResolveLock
 
 PROTOCOLS: dict[str, type[Any]] = {
-    "Resolve": api.Resolve, "ProjectManager": api.ProjectManager, "Project": api.Project,
-    "MediaPool": api.MediaPool, "MediaPoolItem": api.MediaPoolItem, "Timeline": api.Timeline,
+    "Resolve": api.Resolve,
+    "ProjectManager": api.ProjectManager,
+    "Project": api.Project,
+    "MediaPool": api.MediaPool,
+    "MediaPoolItem": api.MediaPoolItem,
+    "Timeline": api.Timeline,
 }
 DOUBLES: dict[str, type[Any]] = {
-    "Resolve": FakeResolve, "ProjectManager": FakeProjectManager, "Project": FakeProject,
-    "MediaPool": FakeMediaPool, "MediaPoolItem": FakeMediaPoolItem, "Timeline": FakeTimeline,
+    "Resolve": FakeResolve,
+    "ProjectManager": FakeProjectManager,
+    "Project": FakeProject,
+    "MediaPool": FakeMediaPool,
+    "MediaPoolItem": FakeMediaPoolItem,
+    "Timeline": FakeTimeline,
 }
 
 
@@ -110,7 +118,7 @@ def _accepts(stub: ast.FunctionDef, wanted: inspect.Signature) -> bool:
     for param, arg in zip(params, args, strict=False):
         if param.name != arg.arg:
             return False
-    for arg, has_default in list(zip(args, defaults, strict=True))[len(params):]:
+    for arg, has_default in list(zip(args, defaults, strict=True))[len(params) :]:
         # Known stub defect: optional parameters typed Optional[...] without a default.
         optional = arg.annotation is not None and ast.unparse(arg.annotation).startswith("Optional")
         if not (has_default or optional):
@@ -125,14 +133,16 @@ def _protocol_methods(proto: type[Any]) -> dict[str, Callable[..., Any]]:
 def test_the_public_stubs_offer_every_call_the_engine_makes() -> None:
     tree = _stub_tree()
     classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
-    typeddicts = {n for n, c in classes.items() if any(ast.unparse(b) == "TypedDict"
-                                                       for b in c.bases)}
+    typeddicts = {
+        n for n, c in classes.items() if any(ast.unparse(b) == "TypedDict" for b in c.bases)
+    }
     problems = []
     for cls_name, proto in PROTOCOLS.items():
         stub_cls = classes[cls_name]
         for name, method in _protocol_methods(proto).items():
-            overloads = [f for f in stub_cls.body if isinstance(f, ast.FunctionDef)
-                         and f.name == name]
+            overloads = [
+                f for f in stub_cls.body if isinstance(f, ast.FunctionDef) and f.name == name
+            ]
             if not overloads:
                 problems.append(f"{cls_name}.{name} is not in the stubs")
                 continue
@@ -189,19 +199,38 @@ def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
     child.close()
 
 
-
-def plan_for(sources: list[Path], out: Path, *, codec: str = "prores_proxy",
-             container: str = "mov", profile: str = "proxy_prores_proxy_resolve",
-             fps_mode: str = "preserve_source", job_id: str = "job1") -> JobPlan:
+def plan_for(
+    sources: list[Path],
+    out: Path,
+    *,
+    codec: str = "prores_proxy",
+    container: str = "mov",
+    profile: str = "proxy_prores_proxy_resolve",
+    fps_mode: str = "preserve_source",
+    job_id: str = "job1",
+) -> JobPlan:
     out.mkdir(exist_ok=True)
     clips = []
     for i, src in enumerate(sources):
         decision = route_source(str(src))
         assert decision.engine is not None and decision.facts is not None, decision.reason
-        clips.append(ClipPlan(index=i, source_path=str(src), source=decision.facts,
-                              output_path=str(out / f"{src.stem}_proxy.{container}")))
-    return JobPlan(job_id=job_id, engine=decision.engine, codec=codec, container=container,
-                   fps_mode=fps_mode, proxy_profile=profile, clips=clips)
+        clips.append(
+            ClipPlan(
+                index=i,
+                source_path=str(src),
+                source=decision.facts,
+                output_path=str(out / f"{src.stem}_proxy.{container}"),
+            )
+        )
+    return JobPlan(
+        job_id=job_id,
+        engine=decision.engine,
+        codec=codec,
+        container=container,
+        fps_mode=fps_mode,
+        proxy_profile=profile,
+        clips=clips,
+    )
 
 
 @pytest.fixture
@@ -215,8 +244,22 @@ def make_engine(tmp_path: Path) -> Callable[..., ResolveEngine]:
 
 
 def stream_profile(path: str) -> str:
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "stream=profile", "-of", "json", path], capture_output=True, check=True)
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=profile",
+            "-of",
+            "json",
+            path,
+        ],
+        capture_output=True,
+        check=True,
+    )
     return str(json.loads(out.stdout)["streams"][0]["profile"])
 
 
@@ -225,27 +268,43 @@ def leftovers(directory: Path) -> list[str]:
 
 
 # -- rendering -------------------------------------------------------------------------
-@pytest.mark.parametrize(("codec", "container", "profile", "codec_name", "profile_name"), [
-    ("prores_proxy", "mov", "proxy_prores_proxy_resolve", "prores", "Proxy"),
-    ("prores422", "mov", "proxy_prores422_resolve", "prores", "Standard"),
-    ("prores422hq", "mov", "proxy_prores_hq_resolve", "prores", "HQ"),
-    ("dnxhr_hq", "mxf", "proxy_dnxhr_hq_resolve", "dnxhd", "DNXHR HQ"),
-])
+@pytest.mark.parametrize(
+    ("codec", "container", "profile", "codec_name", "profile_name"),
+    [
+        ("prores_proxy", "mov", "proxy_prores_proxy_resolve", "prores", "Proxy"),
+        ("prores422", "mov", "proxy_prores422_resolve", "prores", "Standard"),
+        ("prores422hq", "mov", "proxy_prores_hq_resolve", "prores", "HQ"),
+        ("dnxhr_hq", "mxf", "proxy_dnxhr_hq_resolve", "dnxhd", "DNXHR HQ"),
+    ],
+)
 def test_a_raw_clip_renders_verifies_and_publishes(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection], codec: str, container: str, profile: str,
-    codec_name: str, profile_name: str,
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
+    stop_pipe: tuple[Interrupts, Connection],
+    codec: str,
+    container: str,
+    profile: str,
+    codec_name: str,
+    profile_name: str,
 ) -> None:
     fake = FakeResolve()
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out", codec=codec,
-                    container=container, profile=profile)
+    plan = plan_for(
+        [redcode(tmp_path / "A001_C001.R3D")],
+        tmp_path / "out",
+        codec=codec,
+        container=container,
+        profile=profile,
+    )
     engine = make_engine(fake)
 
     result = engine.render(plan, plan.clips[0], stop_pipe[0])
 
     assert (result.status, result.failure_detail) == ("COMPLETED", None)
     assert (result.engine, result.ffmpeg_command, engine.command_for(plan, plan.clips[0])) == (
-        "resolve", None, None)
+        "resolve",
+        None,
+        None,
+    )
     out = plan.clips[0].output_path
     assert leftovers(tmp_path / "out") == [os.path.basename(out)]
     assert result.output_size_bytes == os.path.getsize(out)
@@ -261,15 +320,22 @@ def test_a_raw_clip_renders_verifies_and_publishes(
 
 
 def test_frame_size_and_forced_rate_come_from_resolves_clip_properties(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    clip = {"Resolution": "4096x2160", "FPS": "23.976", "Frames": "24", "Audio Ch": "0",
-            "Start TC": "14:02:11:23"}
+    clip = {
+        "Resolution": "4096x2160",
+        "FPS": "23.976",
+        "Frames": "24",
+        "Audio Ch": "0",
+        "Start TC": "14:02:11:23",
+    }
     plan = plan_for([redcode(tmp_path / "B002_C007.R3D")], tmp_path / "out", fps_mode="force_25")
 
     result = make_engine(FakeResolve(Behaviour(clip=clip))).render(
-        plan, plan.clips[0], stop_pipe[0])
+        plan, plan.clips[0], stop_pipe[0]
+    )
 
     assert result.status == "COMPLETED", result.failure_detail
     facts = probe(plan.clips[0].output_path)
@@ -281,30 +347,46 @@ def test_frame_size_and_forced_rate_come_from_resolves_clip_properties(
 
 
 # -- how Resolve fails -----------------------------------------------------------------
-@pytest.mark.parametrize(("call", "reason", "detail"), [
-    ("GetProjectManager", "engine_unavailable", "GetProjectManager() returned None"),
-    ("CreateProject", "execution_error", "CreateProject('proxx-job1-001') returned None"),
-    ("GetMediaPool", "execution_error", "GetMediaPool() returned None"),
-    ("ImportMedia", "execution_error", "returned []: Resolve could not import the source"),
-    ("SetSetting", "execution_error", "SetSetting('timelineFrameRate', '25') returned False"),
-    ("CreateTimelineFromClips", "execution_error", "CreateTimelineFromClips('proxx-job1-001'"),
-    ("SetCurrentTimeline", "execution_error", "SetCurrentTimeline(timeline) returned False"),
-    ("SetStartTimecode", "execution_error", "SetStartTimecode('01:00:00:00') returned False"),
-    ("GetRenderFormats", "engine_unavailable", "GetRenderFormats() returned {}"),
-    ("GetRenderCodecs", "engine_unavailable", "GetRenderCodecs('mov') returned {}"),
-    ("SetCurrentRenderFormatAndCodec", "execution_error",
-     "SetCurrentRenderFormatAndCodec('mov', 'ProRes422P') returned False"),
-    ("SetCurrentRenderMode", "execution_error", "SetCurrentRenderMode(1) returned False"),
-    ("SetRenderSettings", "execution_error", "SetRenderSettings("),
-    ("AddRenderJob", "execution_error",
-     "AddRenderJob() returned '': Resolve did not accept the render job within 0.3 s"),
-    ("StartRendering", "execution_error",
-     "isInteractiveMode=False) returned False: Resolve refused to start the render"),
-    ("GetRenderJobStatus", "execution_error", "returned None: Resolve no longer knows"),
-])
+@pytest.mark.parametrize(
+    ("call", "reason", "detail"),
+    [
+        ("GetProjectManager", "engine_unavailable", "GetProjectManager() returned None"),
+        ("CreateProject", "execution_error", "CreateProject('proxx-job1-001') returned None"),
+        ("GetMediaPool", "execution_error", "GetMediaPool() returned None"),
+        ("ImportMedia", "execution_error", "returned []: Resolve could not import the source"),
+        ("SetSetting", "execution_error", "SetSetting('timelineFrameRate', '25') returned False"),
+        ("CreateTimelineFromClips", "execution_error", "CreateTimelineFromClips('proxx-job1-001'"),
+        ("SetCurrentTimeline", "execution_error", "SetCurrentTimeline(timeline) returned False"),
+        ("SetStartTimecode", "execution_error", "SetStartTimecode('01:00:00:00') returned False"),
+        ("GetRenderFormats", "engine_unavailable", "GetRenderFormats() returned {}"),
+        ("GetRenderCodecs", "engine_unavailable", "GetRenderCodecs('mov') returned {}"),
+        (
+            "SetCurrentRenderFormatAndCodec",
+            "execution_error",
+            "SetCurrentRenderFormatAndCodec('mov', 'ProRes422P') returned False",
+        ),
+        ("SetCurrentRenderMode", "execution_error", "SetCurrentRenderMode(1) returned False"),
+        ("SetRenderSettings", "execution_error", "SetRenderSettings("),
+        (
+            "AddRenderJob",
+            "execution_error",
+            "AddRenderJob() returned '': Resolve did not accept the render job within 0.3 s",
+        ),
+        (
+            "StartRendering",
+            "execution_error",
+            "isInteractiveMode=False) returned False: Resolve refused to start the render",
+        ),
+        ("GetRenderJobStatus", "execution_error", "returned None: Resolve no longer knows"),
+    ],
+)
 def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection], call: str, reason: str, detail: str,
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
+    stop_pipe: tuple[Interrupts, Connection],
+    call: str,
+    reason: str,
+    detail: str,
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({call})))
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
@@ -319,7 +401,8 @@ def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
 
 
 def test_cleanup_that_fails_is_reported_with_what_to_remove(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({"ImportMedia", "DeleteProject"})))
@@ -333,7 +416,8 @@ def test_cleanup_that_fails_is_reported_with_what_to_remove(
 
 
 def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(add_job_empty_times=3))
@@ -346,7 +430,8 @@ def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
 
 
 def test_a_render_job_that_ends_failed_reports_resolves_status(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="failed"))
@@ -363,7 +448,8 @@ def test_a_render_job_that_ends_failed_reports_resolves_status(
 
 
 def test_a_render_that_never_finishes_times_out_and_is_stopped(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="never"))
@@ -382,14 +468,19 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
 
 
 def test_a_cancel_stops_the_render_promptly(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     interrupts, parent = stop_pipe
     fake = FakeResolve(Behaviour(render="never"))
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(0.5, lambda: parent.send_bytes(
-        encode(CancelJob(job_id="job1", reason="proxx watch received SIGTERM"))))
+    timer = threading.Timer(
+        0.5,
+        lambda: parent.send_bytes(
+            encode(CancelJob(job_id="job1", reason="proxx watch received SIGTERM"))
+        ),
+    )
 
     timer.start()
     t0 = time.monotonic()
@@ -398,23 +489,31 @@ def test_a_cancel_stops_the_render_promptly(
 
     assert time.monotonic() - t0 < 2.5
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.INTERRUPTED)
-    assert result.failure_detail == ("stopped: proxx watch received SIGTERM; Resolve render "
-                                     "stopped at 12%")
+    assert result.failure_detail == (
+        "stopped: proxx watch received SIGTERM; Resolve render stopped at 12%"
+    )
     assert fake.pm.projects == {}
 
 
-@pytest.mark.parametrize(("render", "detail"), [
-    ("wrong_size", "verification failed: frame size is 640×180, expected 640×360"),
-    ("no_file", "Resolve reported the render Complete but wrote no file at "),
-])
+@pytest.mark.parametrize(
+    ("render", "detail"),
+    [
+        ("wrong_size", "verification failed: frame size is 640×180, expected 640×360"),
+        ("no_file", "Resolve reported the render Complete but wrote no file at "),
+    ],
+)
 def test_a_complete_render_still_has_to_verify(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection], render: RenderOutcome, detail: str,
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
+    stop_pipe: tuple[Interrupts, Connection],
+    render: RenderOutcome,
+    detail: str,
 ) -> None:
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
 
     result = make_engine(FakeResolve(Behaviour(render=render))).render(
-        plan, plan.clips[0], stop_pipe[0])
+        plan, plan.clips[0], stop_pipe[0]
+    )
 
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.OUTPUT_MISSING)
     assert result.failure_detail is not None and detail in result.failure_detail
@@ -425,24 +524,28 @@ def test_a_complete_render_still_has_to_verify(
 
 
 def test_a_codec_this_resolve_does_not_offer_is_engine_unavailable(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    fake = FakeResolve(Behaviour(codecs={"mov": {"H.264": "H264", "Apple ProRes 422 HQ":
-                                                 "ProRes422HQ"}}))
+    fake = FakeResolve(
+        Behaviour(codecs={"mov": {"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}})
+    )
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
 
     result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
 
     assert result.failure_reason == FailureReason.ENGINE_UNAVAILABLE
     assert result.failure_detail == (
-        'this Resolve offers no single codec matching prores_proxy for QuickTime; it offers '
-        '{"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}')
+        "this Resolve offers no single codec matching prores_proxy for QuickTime; it offers "
+        '{"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}'
+    )
 
 
 # -- Resolve missing -------------------------------------------------------------------
 def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
@@ -453,13 +556,18 @@ def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
     assert result.system_error
     detail = result.failure_detail or ""
     assert "fusionscript.scriptapp('Resolve') returned None for 0.5 s" in detail
-    for fix in ("start DaVinci Resolve Studio", "-nogui", "'External scripting using' must be "
-                "Local", "free edition does not allow external scripting"):
+    for fix in (
+        "start DaVinci Resolve Studio",
+        "-nogui",
+        "'External scripting using' must be Local",
+        "free edition does not allow external scripting",
+    ):
         assert fix in detail
 
 
 def test_the_free_edition_is_engine_unavailable(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(product="DaVinci Resolve", version="20.0.1.6"))
@@ -469,16 +577,23 @@ def test_the_free_edition_is_engine_unavailable(
 
     assert result.failure_reason == "engine_unavailable"
     assert (result.failure_detail or "").startswith(
-        "connected to DaVinci Resolve 20.0.1.6, which is not DaVinci Resolve Studio")
+        "connected to DaVinci Resolve 20.0.1.6, which is not DaVinci Resolve Studio"
+    )
 
 
-@pytest.mark.parametrize(("library", "detail"), [
-    ("missing", "RESOLVE_SCRIPT_LIB={lib} does not exist"),
-    ("garbage", "could not load DaVinci Resolve's scripting library {lib}"),
-])
+@pytest.mark.parametrize(
+    ("library", "detail"),
+    [
+        ("missing", "RESOLVE_SCRIPT_LIB={lib} does not exist"),
+        ("garbage", "could not load DaVinci Resolve's scripting library {lib}"),
+    ],
+)
 def test_a_missing_or_broken_library_is_engine_unavailable(
-    tmp_path: Path, stop_pipe: tuple[Interrupts, Connection], monkeypatch: pytest.MonkeyPatch,
-    library: str, detail: str,
+    tmp_path: Path,
+    stop_pipe: tuple[Interrupts, Connection],
+    monkeypatch: pytest.MonkeyPatch,
+    library: str,
+    detail: str,
 ) -> None:
     lib = tmp_path / "fusionscript.so"
     if library == "garbage":
@@ -503,8 +618,9 @@ def _max_concurrent(events: list[tuple[str, int, float]]) -> int:
     return deepest
 
 
-def _run_two_jobs(tmp_path: Path, shared_lock: bool) -> tuple[list[tuple[str, int, float]],
-                                                               dict[str, list[Any]]]:
+def _run_two_jobs(
+    tmp_path: Path, shared_lock: bool
+) -> tuple[list[tuple[str, int, float]], dict[str, list[Any]]]:
     """Two worker-like processes, one 2-clip RAW job each, let loose on Resolve together.
 
     The test holds their lock(s) until both report waiting, so both really
@@ -513,8 +629,10 @@ def _run_two_jobs(tmp_path: Path, shared_lock: bool) -> tuple[list[tuple[str, in
     ctx = multiprocessing.get_context("spawn")
     log = tmp_path / "sessions.log"
     behaviour = Behaviour(render_seconds=0.5, session_log=str(log))
-    locks = {job: tmp_path / ("resolve.lock" if shared_lock else f"{job}.lock")
-             for job in ("jobA", "jobB")}
+    locks = {
+        job: tmp_path / ("resolve.lock" if shared_lock else f"{job}.lock")
+        for job in ("jobA", "jobB")
+    }
     held = [ResolveLock(str(p)) for p in set(locks.values())]
     assert all(lock.try_acquire("the test, holding the start") for lock in held)
     procs: list[Any] = []
@@ -524,8 +642,9 @@ def _run_two_jobs(tmp_path: Path, shared_lock: bool) -> tuple[list[tuple[str, in
         srcs = [redcode(tmp_path / f"{job}_{n}.R3D") for n in (1, 2)]
         plan = plan_for(srcs, tmp_path / f"out_{job}", job_id=job)
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=run_engine, args=(child, plan.model_dump_json(), behaviour,
-                                                    str(lock_path)))
+        proc = ctx.Process(
+            target=run_engine, args=(child, plan.model_dump_json(), behaviour, str(lock_path))
+        )
         proc.start()
         child.close()
         procs.append(proc)
@@ -544,8 +663,10 @@ def _run_two_jobs(tmp_path: Path, shared_lock: bool) -> tuple[list[tuple[str, in
         collect(job, lambda ms: sum(isinstance(m, ClipFinished) for m in ms) == 2)
     for proc in procs:
         proc.join(10)
-    events = [(e, int(pid), float(t)) for e, pid, t in
-              (line.split() for line in log.read_text().splitlines())]
+    events = [
+        (e, int(pid), float(t))
+        for e, pid, t in (line.split() for line in log.read_text().splitlines())
+    ]
     return sorted(events, key=lambda e: e[2]), messages
 
 
@@ -561,8 +682,12 @@ def test_two_processes_never_drive_resolve_at_once(tmp_path: Path) -> None:
     for job_notes in notes.values():
         assert job_notes[0].startswith("waiting for DaVinci Resolve, which is in use by ")
     # Each job says when it finally got Resolve.
-    freed = [m.note for ms in messages.values() for m in ms if isinstance(m, JobNote)
-             and m.note.startswith("DaVinci Resolve is free after waiting")]
+    freed = [
+        m.note
+        for ms in messages.values()
+        for m in ms
+        if isinstance(m, JobNote) and m.note.startswith("DaVinci Resolve is free after waiting")
+    ]
     assert len(freed) == 2
 
 
@@ -575,7 +700,8 @@ def test_without_the_shared_lock_the_same_jobs_would_overlap(tmp_path: Path) -> 
 
 
 def test_the_lock_is_held_for_the_whole_job_and_released_after_its_last_clip(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     plan = plan_for([redcode(tmp_path / "C1.R3D"), redcode(tmp_path / "C2.R3D")], tmp_path / "out")
@@ -593,16 +719,22 @@ def test_the_lock_is_held_for_the_whole_job_and_released_after_its_last_clip(
 
 
 def test_a_job_waiting_for_resolve_says_so_and_can_be_cancelled(
-    tmp_path: Path, make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_engine: Callable[..., ResolveEngine],
+    stop_pipe: tuple[Interrupts, Connection],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(resolve_lock, "NOTE_EVERY_S", 0.4)  # 30 s in production
     interrupts, parent = stop_pipe
     holder = ResolveLock(str(tmp_path / "resolve.lock"))
     assert holder.try_acquire("pid 4242, job nightly-dailies")
     plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(1.2, lambda: parent.send_bytes(
-        encode(CancelJob(job_id="job1", reason="proxx run received SIGINT"))))
+    timer = threading.Timer(
+        1.2,
+        lambda: parent.send_bytes(
+            encode(CancelJob(job_id="job1", reason="proxx run received SIGINT"))
+        ),
+    )
 
     timer.start()
     t0 = time.monotonic()
@@ -613,7 +745,8 @@ def test_a_job_waiting_for_resolve_says_so_and_can_be_cancelled(
     assert time.monotonic() - t0 < 2.5
     assert (result.failure_reason, result.failure_detail) == (
         FailureReason.INTERRUPTED,
-        "stopped while waiting for DaVinci Resolve: proxx run received SIGINT")
+        "stopped while waiting for DaVinci Resolve: proxx run received SIGINT",
+    )
     notes = []
     while parent.poll():
         msg = decode(parent.recv_bytes())
@@ -632,7 +765,9 @@ def test_a_frame_of_an_image_sequence_imports_its_whole_contiguous_run(tmp_path:
 
     spec = media_spec(str(tmp_path / "A002_C003_000009.dng"))
 
-    assert spec == {"FilePath": str(tmp_path / "A002_C003_%06d.dng"),
-                    "StartIndex": 7, "EndIndex": 10}
+    assert spec == {
+        "FilePath": str(tmp_path / "A002_C003_%06d.dng"),
+        "StartIndex": 7,
+        "EndIndex": 10,
+    }
     assert media_spec(str(tmp_path / "A001_C001_0001.R3D")) == str(tmp_path / "A001_C001_0001.R3D")
-

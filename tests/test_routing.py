@@ -29,8 +29,16 @@ from proxx.contract.profiles import Engine
 Clip = Callable[..., Path]
 PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-HEVC = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
-        "-tag:v", "hvc1"]
+HEVC = [
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-x265-params",
+    "log-level=error",
+    "-tag:v",
+    "hvc1",
+]
 DNXHR = ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]
 SILENT: dict[str, Any] = {"audio_channels": 0, "timecode": None}
 
@@ -91,17 +99,39 @@ def mxf_json(company: str, product: str, video: dict[str, Any]) -> dict[str, Any
     """ffprobe -of json -show_streams -show_format, as FFmpeg 5.1 prints camera MXF."""
     return {
         "streams": [
-            {"index": 0, "codec_type": "video", "codec_tag_string": "[0][0][0][0]",
-             "codec_tag": "0x0000", "r_frame_rate": "24/1", "avg_frame_rate": "24/1",
-             "time_base": "1/24", "duration": "10.000000", "tags": {"timecode": "11:22:33:00"},
-             **video},
-            {"index": 1, "codec_type": "audio", "codec_name": "pcm_s24le",
-             "codec_tag_string": "[0][0][0][0]", "sample_rate": "48000", "channels": 1},
+            {
+                "index": 0,
+                "codec_type": "video",
+                "codec_tag_string": "[0][0][0][0]",
+                "codec_tag": "0x0000",
+                "r_frame_rate": "24/1",
+                "avg_frame_rate": "24/1",
+                "time_base": "1/24",
+                "duration": "10.000000",
+                "tags": {"timecode": "11:22:33:00"},
+                **video,
+            },
+            {
+                "index": 1,
+                "codec_type": "audio",
+                "codec_name": "pcm_s24le",
+                "codec_tag_string": "[0][0][0][0]",
+                "sample_rate": "48000",
+                "channels": 1,
+            },
         ],
-        "format": {"filename": "clip.mxf", "nb_streams": 2, "format_name": "mxf",
-                   "format_long_name": "MXF (Material eXchange Format)", "duration": "10.000000",
-                   "tags": {"company_name": company, "product_name": product,
-                            "operational_pattern_ul": "060e2b34.04010101.0d010201.01010900"}},
+        "format": {
+            "filename": "clip.mxf",
+            "nb_streams": 2,
+            "format_name": "mxf",
+            "format_long_name": "MXF (Material eXchange Format)",
+            "duration": "10.000000",
+            "tags": {
+                "company_name": company,
+                "product_name": product,
+                "operational_pattern_ul": "060e2b34.04010101.0d010201.01010900",
+            },
+        },
     }
 
 
@@ -111,23 +141,38 @@ def decide(path: Path) -> tuple[Engine | None, str]:
 
 
 # -- camera RAW → Resolve --------------------------------------------------------------
-@pytest.mark.parametrize(("fourcc", "name", "reason"), [
-    # PyAV's libav (FFmpeg >= 8) knows the ProRes RAW codec; it still needs Resolve.
-    ("aprn", "A001_C001.mov", "codec prores_raw (fourcc aprn): ProRes RAW requires DaVinci "
-     "Resolve (FFmpeg has no debayer)"),
-    ("aprh", "A001_C002.mov", "codec prores_raw (fourcc aprh): ProRes RAW HQ requires DaVinci "
-     "Resolve (FFmpeg has no debayer)"),
-    ("brxq", "A001_0001.braw", "fourcc brxq: Blackmagic RAW requires DaVinci Resolve"),
-    ("brst", "A001_0002.braw", "fourcc brst: Blackmagic RAW requires DaVinci Resolve"),
-    ("brvn", "A001_0003.braw", "fourcc brvn: Blackmagic RAW requires DaVinci Resolve"),
-    ("brvm", "A001_0004.braw", "fourcc brvm: Blackmagic RAW requires DaVinci Resolve"),
-    ("brhq", "A001_0005.braw", "fourcc brhq: Blackmagic RAW requires DaVinci Resolve"),
-    ("brlt", "A001_0006.braw", "fourcc brlt: Blackmagic RAW requires DaVinci Resolve"),
-    ("brvl", "A001_0007.braw", "fourcc brvl: Blackmagic RAW requires DaVinci Resolve"),
-    ("CRAW", "A001C001.mov", "fourcc CRAW: Canon Cinema RAW Light requires DaVinci Resolve"),
-])
+@pytest.mark.parametrize(
+    ("fourcc", "name", "reason"),
+    [
+        # PyAV's libav (FFmpeg >= 8) knows the ProRes RAW codec; it still needs Resolve.
+        (
+            "aprn",
+            "A001_C001.mov",
+            "codec prores_raw (fourcc aprn): ProRes RAW requires DaVinci "
+            "Resolve (FFmpeg has no debayer)",
+        ),
+        (
+            "aprh",
+            "A001_C002.mov",
+            "codec prores_raw (fourcc aprh): ProRes RAW HQ requires DaVinci "
+            "Resolve (FFmpeg has no debayer)",
+        ),
+        ("brxq", "A001_0001.braw", "fourcc brxq: Blackmagic RAW requires DaVinci Resolve"),
+        ("brst", "A001_0002.braw", "fourcc brst: Blackmagic RAW requires DaVinci Resolve"),
+        ("brvn", "A001_0003.braw", "fourcc brvn: Blackmagic RAW requires DaVinci Resolve"),
+        ("brvm", "A001_0004.braw", "fourcc brvm: Blackmagic RAW requires DaVinci Resolve"),
+        ("brhq", "A001_0005.braw", "fourcc brhq: Blackmagic RAW requires DaVinci Resolve"),
+        ("brlt", "A001_0006.braw", "fourcc brlt: Blackmagic RAW requires DaVinci Resolve"),
+        ("brvl", "A001_0007.braw", "fourcc brvl: Blackmagic RAW requires DaVinci Resolve"),
+        ("CRAW", "A001C001.mov", "fourcc CRAW: Canon Cinema RAW Light requires DaVinci Resolve"),
+    ],
+)
 def test_raw_fourccs_in_quicktime_go_to_resolve(
-    clip: Clip, tmp_path: Path, fourcc: str, name: str, reason: str,
+    clip: Clip,
+    tmp_path: Path,
+    fourcc: str,
+    name: str,
+    reason: str,
 ) -> None:
     path = with_fourcc(prores_mov(clip), tmp_path / name, fourcc)
 
@@ -138,22 +183,43 @@ def test_raw_fourccs_in_quicktime_go_to_resolve(
     assert (decision.facts.video.width, decision.facts.video.height) == (64, 36)
 
 
-@pytest.mark.parametrize(("make", "name", "reason"), [
-    (lambda p: redcode(p, b"RED2"), "A001_C001_0101AB_001.R3D",
-     "magic RED2 at byte 4: REDCODE requires DaVinci Resolve"),
-    (lambda p: redcode(p, b"RED1"), "legacy.r3d",
-     "magic RED1 at byte 4: REDCODE requires DaVinci Resolve"),
-    # The bytes decide, whatever the name says.
-    (lambda p: redcode(p, b"RED2"), "renamed.mov",
-     "magic RED2 at byte 4: REDCODE requires DaVinci Resolve"),
-    (arri, "A001C001_230101_R1AB.0000001.ari",
-     "magic ARRI 12 34 56 78 at byte 0: ARRIRAW requires DaVinci Resolve"),
-    (canon_crx, "A001C001_230101AB_CANON.CRM",
-     "ftyp brand 'crx ' in a .crm file: Canon Cinema RAW Light requires DaVinci Resolve"),
-])
+@pytest.mark.parametrize(
+    ("make", "name", "reason"),
+    [
+        (
+            lambda p: redcode(p, b"RED2"),
+            "A001_C001_0101AB_001.R3D",
+            "magic RED2 at byte 4: REDCODE requires DaVinci Resolve",
+        ),
+        (
+            lambda p: redcode(p, b"RED1"),
+            "legacy.r3d",
+            "magic RED1 at byte 4: REDCODE requires DaVinci Resolve",
+        ),
+        # The bytes decide, whatever the name says.
+        (
+            lambda p: redcode(p, b"RED2"),
+            "renamed.mov",
+            "magic RED2 at byte 4: REDCODE requires DaVinci Resolve",
+        ),
+        (
+            arri,
+            "A001C001_230101_R1AB.0000001.ari",
+            "magic ARRI 12 34 56 78 at byte 0: ARRIRAW requires DaVinci Resolve",
+        ),
+        (
+            canon_crx,
+            "A001C001_230101AB_CANON.CRM",
+            "ftyp brand 'crx ' in a .crm file: Canon Cinema RAW Light requires DaVinci Resolve",
+        ),
+    ],
+)
 def test_magic_bytes_decide_without_probing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    make: Callable[[Path], Path], name: str, reason: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[Path], Path],
+    name: str,
+    reason: str,
 ) -> None:
     def no_probe(*args: object, **kwargs: object) -> None:
         raise AssertionError("the file was probed although the magic bytes decide")
@@ -165,10 +231,18 @@ def test_magic_bytes_decide_without_probing(
 
 
 def test_cinemadng_is_a_tiff_with_the_dngversion_tag(
-    clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    clip: Clip,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    frame = clip("frame.tif", size="64x36", audio_channels=0, timecode=None,
-                 vcodec=["-c:v", "tiff"], extra=["-frames:v", "1"])
+    frame = clip(
+        "frame.tif",
+        size="64x36",
+        audio_channels=0,
+        timecode=None,
+        vcodec=["-c:v", "tiff"],
+        extra=["-frames:v", "1"],
+    )
     dng = tiff_with_dng_tag(frame, tmp_path / "A001_C001_000001.dng")
 
     # A plain TIFF is an image FFmpeg decodes …
@@ -177,15 +251,27 @@ def test_cinemadng_is_a_tiff_with_the_dngversion_tag(
     monkeypatch.setattr(routing, "probe", None)
     assert decide(dng) == (
         Engine.RESOLVE,
-        "TIFF with IFD0 tag 50706 (DNGVersion): CinemaDNG requires DaVinci Resolve")
+        "TIFF with IFD0 tag 50706 (DNGVersion): CinemaDNG requires DaVinci Resolve",
+    )
 
 
-@pytest.mark.parametrize(("company", "product", "reason"), [
-    ("ARRI", "ALEXA 35", "MXF video with no codec FFmpeg knows and no frame size: ARRIRAW/"
-     "ARRICORE in MXF (ARRI ALEXA 35) requires DaVinci Resolve"),
-    ("Sony", "VENICE 2", "MXF video with no codec FFmpeg knows and no frame size: Sony X-OCN/RAW "
-     "in MXF (Sony VENICE 2) requires DaVinci Resolve"),
-])
+@pytest.mark.parametrize(
+    ("company", "product", "reason"),
+    [
+        (
+            "ARRI",
+            "ALEXA 35",
+            "MXF video with no codec FFmpeg knows and no frame size: ARRIRAW/"
+            "ARRICORE in MXF (ARRI ALEXA 35) requires DaVinci Resolve",
+        ),
+        (
+            "Sony",
+            "VENICE 2",
+            "MXF video with no codec FFmpeg knows and no frame size: Sony X-OCN/RAW "
+            "in MXF (Sony VENICE 2) requires DaVinci Resolve",
+        ),
+    ],
+)
 def test_camera_raw_in_mxf_goes_to_resolve(company: str, product: str, reason: str) -> None:
     facts = parse_probe_json("/media/A001C001.mxf", mxf_json(company, product, {}))
 
@@ -195,8 +281,13 @@ def test_camera_raw_in_mxf_goes_to_resolve(company: str, product: str, reason: s
 
 
 def test_the_same_cameras_prores_in_mxf_goes_to_ffmpeg() -> None:
-    video = {"codec_name": "prores", "codec_tag_string": "[0][0][0][0]", "width": 3840,
-             "height": 2160, "profile": "HQ"}
+    video = {
+        "codec_name": "prores",
+        "codec_tag_string": "[0][0][0][0]",
+        "width": 3840,
+        "height": 2160,
+        "profile": "HQ",
+    }
     facts = parse_probe_json("/media/A002C001.mxf", mxf_json("ARRI", "ALEXA 35", video))
 
     decision = route_probed("/media/A002C001.mxf", facts)
@@ -205,85 +296,140 @@ def test_the_same_cameras_prores_in_mxf_goes_to_ffmpeg() -> None:
 
 
 def test_prores_raw_decoded_by_a_newer_ffmpeg_still_goes_to_resolve() -> None:
-    raw = {"streams": [{"codec_type": "video", "codec_name": "prores_raw",
-                        "codec_tag_string": "aprh", "width": 5760, "height": 3240,
-                        "pix_fmt": "bayer_rggb16le", "r_frame_rate": "25/1"}],
-           "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"}}
+    raw = {
+        "streams": [
+            {
+                "codec_type": "video",
+                "codec_name": "prores_raw",
+                "codec_tag_string": "aprh",
+                "width": 5760,
+                "height": 3240,
+                "pix_fmt": "bayer_rggb16le",
+                "r_frame_rate": "25/1",
+            }
+        ],
+        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"},
+    }
 
     decision = route_probed("/media/clip.mov", parse_probe_json("/media/clip.mov", raw))
 
     assert (decision.engine, decision.reason) == (
         Engine.RESOLVE,
         "codec prores_raw (fourcc aprh): ProRes RAW HQ requires DaVinci Resolve (FFmpeg has no "
-        "debayer)")
+        "debayer)",
+    )
 
 
-@pytest.mark.parametrize(("fourcc", "reason"), [
-    ("aprn", "fourcc aprn: ProRes RAW requires DaVinci Resolve"),
-    ("aprh", "fourcc aprh: ProRes RAW HQ requires DaVinci Resolve"),
-])
+@pytest.mark.parametrize(
+    ("fourcc", "reason"),
+    [
+        ("aprn", "fourcc aprn: ProRes RAW requires DaVinci Resolve"),
+        ("aprh", "fourcc aprh: ProRes RAW HQ requires DaVinci Resolve"),
+    ],
+)
 def test_prores_raw_seen_by_an_older_ffmpeg_goes_by_its_fourcc(fourcc: str, reason: str) -> None:
     # FFmpeg < 8 (Debian's 5.1 ffprobe) has no prores_raw codec: no codec_name.
-    raw = {"streams": [{"codec_type": "video", "codec_tag_string": fourcc, "width": 5760,
-                        "height": 3240, "r_frame_rate": "25/1"}],
-           "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"}}
+    raw = {
+        "streams": [
+            {
+                "codec_type": "video",
+                "codec_tag_string": fourcc,
+                "width": 5760,
+                "height": 3240,
+                "r_frame_rate": "25/1",
+            }
+        ],
+        "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "4.0"},
+    }
 
     decision = route_probed("/media/clip.mov", parse_probe_json("/media/clip.mov", raw))
 
     assert (decision.engine, decision.reason) == (Engine.RESOLVE, reason)
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("A001.nev", "extension .nev: Nikon N-RAW requires DaVinci Resolve (no public probe "
-     "signature; FFmpeg cannot decode it)"),
-    ("A001.braw", "extension .braw: Blackmagic RAW requires DaVinci Resolve (no public probe "
-     "signature; FFmpeg cannot decode it)"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (
+            "A001.nev",
+            "extension .nev: Nikon N-RAW requires DaVinci Resolve (no public probe "
+            "signature; FFmpeg cannot decode it)",
+        ),
+        (
+            "A001.braw",
+            "extension .braw: Blackmagic RAW requires DaVinci Resolve (no public probe "
+            "signature; FFmpeg cannot decode it)",
+        ),
+    ],
+)
 def test_the_name_decides_a_movie_ffmpeg_cannot_decode_only_for_raw_extensions(
-    clip: Clip, tmp_path: Path, name: str, reason: str,
+    clip: Clip,
+    tmp_path: Path,
+    name: str,
+    reason: str,
 ) -> None:
     undecodable = with_fourcc(prores_mov(clip), tmp_path / "unknown.mov", "zzzz")
 
     assert decide(copy(undecodable, tmp_path / name)) == (Engine.RESOLVE, reason)
     # The same bytes under an ordinary name are not RAW: FFmpeg cannot read them.
     assert decide(undecodable) == (
-        None, "unsupported or damaged source: FFmpeg cannot decode its video (fourcc zzzz) and "
-        "it carries no camera RAW signature")
+        None,
+        "unsupported or damaged source: FFmpeg cannot decode its video (fourcc zzzz) and "
+        "it carries no camera RAW signature",
+    )
 
 
 def test_a_format_with_no_public_signature_goes_by_name(tmp_path: Path) -> None:
     path = tmp_path / "P001.vraw"
     path.write_bytes(os.urandom(8192))
 
-    assert decide(path) == (Engine.RESOLVE, "extension .vraw: Panasonic V-RAW requires DaVinci "
-                            "Resolve (no public probe signature; FFmpeg cannot decode it)")
+    assert decide(path) == (
+        Engine.RESOLVE,
+        "extension .vraw: Panasonic V-RAW requires DaVinci "
+        "Resolve (no public probe signature; FFmpeg cannot decode it)",
+    )
 
 
 # -- everything FFmpeg decodes → FFmpeg -------------------------------------------------
-@pytest.mark.parametrize(("name", "kwargs", "reason"), [
-    ("h264.mp4", {"vcodec": H264}, "codec h264 (fourcc avc1): FFmpeg decodes it"),
-    ("hevc.mov", {"vcodec": HEVC}, "codec hevc (fourcc hvc1): FFmpeg decodes it"),
-    ("prores.mov", {"vcodec": PRORES}, "codec prores (fourcc apco): FFmpeg decodes it"),
-    ("prores.mxf", {"vcodec": ["-c:v", "prores", "-profile:v", "0"]},
-     "codec prores (fourcc apco): FFmpeg decodes it"),
-    ("dnxhr.mxf", {"vcodec": DNXHR, "size": "256x144"}, "codec dnxhd: FFmpeg decodes it"),
-    ("dnxhr.mov", {"vcodec": DNXHR, "size": "256x144"},
-     "codec dnxhd (fourcc AVdh): FFmpeg decodes it"),
-])
+@pytest.mark.parametrize(
+    ("name", "kwargs", "reason"),
+    [
+        ("h264.mp4", {"vcodec": H264}, "codec h264 (fourcc avc1): FFmpeg decodes it"),
+        ("hevc.mov", {"vcodec": HEVC}, "codec hevc (fourcc hvc1): FFmpeg decodes it"),
+        ("prores.mov", {"vcodec": PRORES}, "codec prores (fourcc apco): FFmpeg decodes it"),
+        (
+            "prores.mxf",
+            {"vcodec": ["-c:v", "prores", "-profile:v", "0"]},
+            "codec prores (fourcc apco): FFmpeg decodes it",
+        ),
+        ("dnxhr.mxf", {"vcodec": DNXHR, "size": "256x144"}, "codec dnxhd: FFmpeg decodes it"),
+        (
+            "dnxhr.mov",
+            {"vcodec": DNXHR, "size": "256x144"},
+            "codec dnxhd (fourcc AVdh): FFmpeg decodes it",
+        ),
+    ],
+)
 def test_decodable_standard_files_go_to_ffmpeg(
-    clip: Clip, name: str, kwargs: dict[str, Any], reason: str,
+    clip: Clip,
+    name: str,
+    kwargs: dict[str, Any],
+    reason: str,
 ) -> None:
     assert decide(clip(f"route_{name}", **kwargs)) == (Engine.FFMPEG, reason)
 
 
-@pytest.mark.parametrize("name", ["A001 ProRes RAW.mov", "A001_0001.braw", "clip.vraw",
-                                  "clip.nev", "C0001.crm"])
+@pytest.mark.parametrize(
+    "name", ["A001 ProRes RAW.mov", "A001_0001.braw", "clip.vraw", "clip.nev", "C0001.crm"]
+)
 def test_content_beats_a_lying_name(clip: Clip, tmp_path: Path, name: str) -> None:
     # One public sample library has an iPhone HEVC clip named "… ProRes RAW …".
     hevc = clip("route_iphone.mov", vcodec=HEVC)
 
     assert decide(copy(hevc, tmp_path / name)) == (
-        Engine.FFMPEG, "codec hevc (fourcc hvc1): FFmpeg decodes it")
+        Engine.FFMPEG,
+        "codec hevc (fourcc hvc1): FFmpeg decodes it",
+    )
 
 
 # -- neither decodable nor RAW → rejected, never sent to Resolve -------------------------
@@ -292,23 +438,43 @@ def test_a_truncated_mp4_is_rejected_as_damaged(clip: Clip, tmp_path: Path) -> N
     path = tmp_path / "phone.mp4"
     path.write_bytes(whole[: len(whole) // 2])
 
-    assert decide(path) == (None, "unsupported or damaged source: could not read the file: "
-                            "Invalid data found when processing input")
+    assert decide(path) == (
+        None,
+        "unsupported or damaged source: could not read the file: "
+        "Invalid data found when processing input",
+    )
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("noise.mov", "unsupported or damaged source: could not read the file: "
-     "Invalid data found when processing input"),
-    ("noise.braw", "unsupported or damaged source: extension .braw (Blackmagic RAW) means a "
-     "QuickTime-structured file, but this one does not parse (could not read the file: "
-     "Invalid data found when processing input)"),
-    ("noise.R3D", "unsupported or damaged source: extension .r3d (REDCODE) but the file lacks "
-     "its signature (RED1/RED2 at byte 4)"),
-    ("noise.ari", "unsupported or damaged source: extension .ari (ARRIRAW) but the file lacks its "
-     "signature (ARRI 12 34 56 78 at byte 0)"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (
+            "noise.mov",
+            "unsupported or damaged source: could not read the file: "
+            "Invalid data found when processing input",
+        ),
+        (
+            "noise.braw",
+            "unsupported or damaged source: extension .braw (Blackmagic RAW) means a "
+            "QuickTime-structured file, but this one does not parse (could not read the file: "
+            "Invalid data found when processing input)",
+        ),
+        (
+            "noise.R3D",
+            "unsupported or damaged source: extension .r3d (REDCODE) but the file lacks "
+            "its signature (RED1/RED2 at byte 4)",
+        ),
+        (
+            "noise.ari",
+            "unsupported or damaged source: extension .ari (ARRIRAW) but the file lacks its "
+            "signature (ARRI 12 34 56 78 at byte 0)",
+        ),
+    ],
+)
 def test_random_bytes_are_rejected_whatever_their_name(
-    tmp_path: Path, name: str, reason: str,
+    tmp_path: Path,
+    name: str,
+    reason: str,
 ) -> None:
     path = tmp_path / name
     path.write_bytes(os.urandom(65536))
@@ -325,14 +491,28 @@ def test_an_empty_file_is_rejected_even_with_a_raw_name(tmp_path: Path) -> None:
 
 def test_a_canon_cr3_still_is_not_a_clip(tmp_path: Path) -> None:
     assert decide(canon_crx(tmp_path / "IMG_0001.CR3")) == (
-        None, "ftyp brand 'crx ' with extension .cr3 instead of .crm: Canon CR3 still or renamed "
-        "Cinema RAW Light clip, not a movie clip Proxx can render")
+        None,
+        "ftyp brand 'crx ' with extension .cr3 instead of .crm: Canon CR3 still or renamed "
+        "Cinema RAW Light clip, not a movie clip Proxx can render",
+    )
 
 
 def test_audio_only_missing_and_special_files_are_rejected(clip: Clip, tmp_path: Path) -> None:
     wav = tmp_path / "room_tone.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "sine=duration=0.2", str(wav)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=0.2",
+            str(wav),
+        ],
+        check=True,
+    )
 
     fifo = tmp_path / "capture.mov"
     os.mkfifo(fifo)
@@ -341,20 +521,38 @@ def test_audio_only_missing_and_special_files_are_rejected(clip: Clip, tmp_path:
     assert decide(fifo) == (None, "unsupported or damaged source: not a regular file")
     assert decide(tmp_path) == (None, "unsupported or damaged source: not a regular file")
     assert decide(tmp_path / "gone.braw") == (
-        None, "unsupported or damaged source: cannot read the file: No such file or directory")
+        None,
+        "unsupported or damaged source: cannot read the file: No such file or directory",
+    )
 
 
-@pytest.mark.parametrize(("video", "reason"), [
-    ({"width": 0, "height": 0}, "unsupported or damaged source: h264 video reports no frame size"),
-    ({"r_frame_rate": "0/0", "avg_frame_rate": "0/0"},
-     "unsupported or damaged source: h264 video reports no frame rate"),
-])
+@pytest.mark.parametrize(
+    ("video", "reason"),
+    [
+        (
+            {"width": 0, "height": 0},
+            "unsupported or damaged source: h264 video reports no frame size",
+        ),
+        (
+            {"r_frame_rate": "0/0", "avg_frame_rate": "0/0"},
+            "unsupported or damaged source: h264 video reports no frame rate",
+        ),
+    ],
+)
 def test_decodable_video_without_size_or_rate_is_rejected(
-    video: dict[str, Any], reason: str,
+    video: dict[str, Any],
+    reason: str,
 ) -> None:
-    stream = {"codec_type": "video", "codec_name": "h264", "codec_tag_string": "avc1",
-              "width": 1920, "height": 1080, "r_frame_rate": "25/1", "avg_frame_rate": "25/1",
-              **video}
+    stream = {
+        "codec_type": "video",
+        "codec_name": "h264",
+        "codec_tag_string": "avc1",
+        "width": 1920,
+        "height": 1080,
+        "r_frame_rate": "25/1",
+        "avg_frame_rate": "25/1",
+        **video,
+    }
     raw = {"streams": [stream], "format": {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}}
 
     decision = route_probed("/media/x.mp4", parse_probe_json("/media/x.mp4", raw))
@@ -379,34 +577,50 @@ def test_a_job_mixing_raw_and_non_raw_names_which_source_goes_where() -> None:
     assert str(err.value) == (
         "camera RAW and non-RAW sources cannot share a job; split it by engine — resolve: "
         "/m/A001.R3D (magic RED2 at byte 4: REDCODE requires DaVinci Resolve); ffmpeg: "
-        "/m/B001.mov (codec prores (fourcc apcn): FFmpeg decodes it)")
+        "/m/B001.mov (codec prores (fourcc apcn): FFmpeg decodes it)"
+    )
 
 
 def test_a_rejected_source_fails_the_job_naming_it() -> None:
-    decisions = [_d("/m/a.mp4", Engine.FFMPEG, "codec h264 (fourcc avc1): FFmpeg decodes it"),
-                 _d("/m/b.mp4", None, "unsupported or damaged source: the file is empty (0 bytes)")]
+    decisions = [
+        _d("/m/a.mp4", Engine.FFMPEG, "codec h264 (fourcc avc1): FFmpeg decodes it"),
+        _d("/m/b.mp4", None, "unsupported or damaged source: the file is empty (0 bytes)"),
+    ]
 
-    with pytest.raises(ValidationError, match=r"^/m/b\.mp4: unsupported or damaged source: the "
-                       r"file is empty \(0 bytes\)$"):
+    with pytest.raises(
+        ValidationError,
+        match=r"^/m/b\.mp4: unsupported or damaged source: the "
+        r"file is empty \(0 bytes\)$",
+    ):
         route_job(decisions)
 
 
 def test_the_job_reason_covers_every_source() -> None:
-    same = [_d(f"/m/{n}.braw", Engine.RESOLVE, "fourcc brxq: Blackmagic RAW requires DaVinci "
-               "Resolve") for n in "ab"]
-    mixed = [*same, _d("/m/c.braw", Engine.RESOLVE, "fourcc brst: Blackmagic RAW requires "
-                       "DaVinci Resolve")]
+    same = [
+        _d(f"/m/{n}.braw", Engine.RESOLVE, "fourcc brxq: Blackmagic RAW requires DaVinci Resolve")
+        for n in "ab"
+    ]
+    mixed = [
+        *same,
+        _d("/m/c.braw", Engine.RESOLVE, "fourcc brst: Blackmagic RAW requires DaVinci Resolve"),
+    ]
 
     assert route_job(same) == (
-        Engine.RESOLVE, "fourcc brxq: Blackmagic RAW requires DaVinci Resolve (all 2 sources)")
+        Engine.RESOLVE,
+        "fourcc brxq: Blackmagic RAW requires DaVinci Resolve (all 2 sources)",
+    )
     assert route_job(mixed) == (
-        Engine.RESOLVE, "fourcc brxq: Blackmagic RAW requires DaVinci Resolve; fourcc brst: "
-        "Blackmagic RAW requires DaVinci Resolve (3 sources)")
+        Engine.RESOLVE,
+        "fourcc brxq: Blackmagic RAW requires DaVinci Resolve; fourcc brst: "
+        "Blackmagic RAW requires DaVinci Resolve (3 sources)",
+    )
 
 
 # -- proxx probe -------------------------------------------------------------------------
 def test_probe_report_lists_engine_and_reason_per_file(
-    clip: Clip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    clip: Clip,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     r3d = redcode(tmp_path / "A001.R3D")
     mov = clip("route_report.mov", vcodec=PRORES)
@@ -415,11 +629,20 @@ def test_probe_report_lists_engine_and_reason_per_file(
     report = probe_report(["A001.R3D", str(mov), "missing.mov"])
 
     assert report == [
-        {"path": str(r3d), "engine": "resolve",
-         "reason": "magic RED2 at byte 4: REDCODE requires DaVinci Resolve"},
-        {"path": str(mov), "engine": "ffmpeg",
-         "reason": "codec prores (fourcc apco): FFmpeg decodes it"},
-        {"path": str(tmp_path / "missing.mov"), "engine": None,
-         "reason": "unsupported or damaged source: cannot read the file: No such file or "
-                   "directory"},
+        {
+            "path": str(r3d),
+            "engine": "resolve",
+            "reason": "magic RED2 at byte 4: REDCODE requires DaVinci Resolve",
+        },
+        {
+            "path": str(mov),
+            "engine": "ffmpeg",
+            "reason": "codec prores (fourcc apco): FFmpeg decodes it",
+        },
+        {
+            "path": str(tmp_path / "missing.mov"),
+            "engine": None,
+            "reason": "unsupported or damaged source: cannot read the file: No such file or "
+            "directory",
+        },
     ]

@@ -34,8 +34,9 @@ def result_schema() -> dict[str, Any]:
     return schema
 
 
-def run_spec(spec: Path, schema: dict[str, Any], **kw: Any
-             ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def run_spec(
+    spec: Path, schema: dict[str, Any], **kw: Any
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run the real CLI; stdout must be exactly one result JSON that fits the schema."""
     proc = run_cli("run", str(spec), **kw)
     result = json.loads(proc.stdout)  # raises if anything but the JSON is on stdout
@@ -48,16 +49,24 @@ def listing(folder: Path) -> list[str]:
     return sorted(os.listdir(folder))
 
 
-def damaged(clip: Callable[..., Path], tmp: Path, name: str, keep: float | None = None,
-            cut_bytes: int | None = None) -> Path:
+def damaged(
+    clip: Callable[..., Path],
+    tmp: Path,
+    name: str,
+    keep: float | None = None,
+    cut_bytes: int | None = None,
+) -> Path:
     """A copy of a +faststart MOV (index at the front) with its tail cut off."""
     whole = clip("faststart.mov", extra=["-movflags", "+faststart"])
     data = whole.read_bytes()
     end = len(data) - cut_bytes if cut_bytes is not None else int(len(data) * (keep or 0.5))
     out = tmp / name
     out.write_bytes(data[:end])
-    probed = subprocess.run(["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(out)],
-                            capture_output=True, text=True)
+    probed = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert probed.returncode == 0, "the damage must be invisible to ffprobe"
     assert json.loads(probed.stdout)["streams"][0]["nb_frames"] == "25"
     return out
@@ -74,8 +83,9 @@ def assert_clean_failure(clip_result: dict[str, Any], out: Path) -> None:
             assert clip_result["partial_output_path"] == str(out / name)
 
 
-def test_completed_run(tmp_path: Path, clip: Callable[..., Path],
-                       result_schema: dict[str, Any]) -> None:
+def test_completed_run(
+    tmp_path: Path, clip: Callable[..., Path], result_schema: dict[str, Any]
+) -> None:
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(clip(), media / "A001_C001.mov")
@@ -83,19 +93,28 @@ def test_completed_run(tmp_path: Path, clip: Callable[..., Path],
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
-    spec.write_text(json.dumps(spec_dict(
-        ["media/A001_C001.mov", str(absolute)], out,
-        output_name_template="{index}_{source_name}_{fps}", user_metadata={"show": "x", "ep": 3},
-    )))
+    spec.write_text(
+        json.dumps(
+            spec_dict(
+                ["media/A001_C001.mov", str(absolute)],
+                out,
+                output_name_template="{index}_{source_name}_{fps}",
+                user_metadata={"show": "x", "ep": 3},
+            )
+        )
+    )
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
-    proc, result = run_spec(spec, result_schema, cwd=elsewhere,
-                            env={"PROXX_LOG_LEVEL": "DEBUG"})
+    proc, result = run_spec(spec, result_schema, cwd=elsewhere, env={"PROXX_LOG_LEVEL": "DEBUG"})
 
     assert proc.returncode == 0, proc.stderr
     assert result["status"] == "COMPLETED" and result["validation_error"] is None
-    assert (result["total_clips"], result["successful_clips"], result["failed_clips"],
-            result["skipped_clips"]) == (2, 2, 0, 0)
+    assert (
+        result["total_clips"],
+        result["successful_clips"],
+        result["failed_clips"],
+        result["skipped_clips"],
+    ) == (2, 2, 0, 0)
     assert result["jobspec_version"] == "1.0.0" and result["result_version"]
     assert result["execution_engine"] == "ffmpeg" and result["engine_routing_reason"]
     assert result["worker_id"] == 0 and result["concurrency_mode"] == "sequential"
@@ -120,20 +139,25 @@ def test_completed_run(tmp_path: Path, clip: Callable[..., Path],
     assert "DEBUG" in proc.stderr  # logs go to stderr, never stdout
 
 
-def test_unicode_names_render(tmp_path: Path, clip: Callable[..., Path],
-                              job: Callable[..., Path], result_schema: dict[str, Any]) -> None:
+def test_unicode_names_render(
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
+) -> None:
     src = tmp_path / "Интервью été 🎬.mov"
     shutil.copy(clip(), src)
-    proc, result = run_spec(job([src], output_name_template="日本語 {source_name}"),
-                            result_schema)
+    proc, result = run_spec(job([src], output_name_template="日本語 {source_name}"), result_schema)
     assert proc.returncode == 0, proc.stderr
     assert listing(tmp_path / "out") == ["日本語 Интервью été 🎬.mov"]
     assert result["clips"][0]["source_path"] == str(src)
 
 
 def test_the_longest_allowed_name_renders_and_one_byte_more_is_refused(
-    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path],
-    result_schema: dict[str, Any]
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
 ) -> None:
     # é is two bytes in UTF-8: the limit is in bytes, as file systems count.
     stem = "é" * ((MAX_NAME_BYTES - 4) // 2) + "x" * ((MAX_NAME_BYTES - 4) % 2)
@@ -147,15 +171,21 @@ def test_the_longest_allowed_name_renders_and_one_byte_more_is_refused(
 
 
 def test_first_clip_failing_is_exit_2_and_the_rest_are_skipped(
-    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path],
-    result_schema: dict[str, Any]
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
 ) -> None:
     bad = damaged(clip, tmp_path, "A001_broken.mov")
     proc, result = run_spec(job([bad, clip()]), result_schema)
     assert proc.returncode == 2, proc.stderr
     assert result["status"] == "FAILED" and result["validation_error"] is None
-    assert (result["total_clips"], result["successful_clips"], result["failed_clips"],
-            result["skipped_clips"]) == (2, 0, 1, 1)
+    assert (
+        result["total_clips"],
+        result["successful_clips"],
+        result["failed_clips"],
+        result["skipped_clips"],
+    ) == (2, 0, 1, 1)
     first, second = result["clips"]
     assert first["failure_reason"] == "execution_error"
     assert first["exit_code"] not in (0, None)
@@ -166,15 +196,22 @@ def test_first_clip_failing_is_exit_2_and_the_rest_are_skipped(
     assert f"proxx: {bad}: execution_error" in proc.stderr
 
 
-def test_partial_is_exit_3_with_counts(tmp_path: Path, clip: Callable[..., Path],
-                                       job: Callable[..., Path],
-                                       result_schema: dict[str, Any]) -> None:
+def test_partial_is_exit_3_with_counts(
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
+) -> None:
     bad = damaged(clip, tmp_path, "B_broken.mov")
     proc, result = run_spec(job([clip(), bad, clip("c.mov")]), result_schema)
     assert proc.returncode == 3, proc.stderr
     assert result["status"] == "PARTIAL"
-    assert (result["total_clips"], result["successful_clips"], result["failed_clips"],
-            result["skipped_clips"]) == (3, 1, 1, 1)
+    assert (
+        result["total_clips"],
+        result["successful_clips"],
+        result["failed_clips"],
+        result["skipped_clips"],
+    ) == (3, 1, 1, 1)
     done, failed, skipped = result["clips"]
     assert done["status"] == "COMPLETED" and os.path.getsize(done["output_path"]) > 0
     assert_clean_failure(failed, tmp_path / "out")
@@ -183,12 +220,16 @@ def test_partial_is_exit_3_with_counts(tmp_path: Path, clip: Callable[..., Path]
 
 
 @pytest.mark.parametrize(
-    "damage", [{"cut_bytes": 100}, {"cut_bytes": 5000}, {"keep": 0.5}],
+    "damage",
+    [{"cut_bytes": 100}, {"cut_bytes": 5000}, {"keep": 0.5}],
     ids=["audio-tail-only", "last-frame", "half"],
 )
 def test_a_damaged_source_never_yields_a_completed_proxy(
-    damage: dict[str, Any], tmp_path: Path, clip: Callable[..., Path],
-    job: Callable[..., Path], result_schema: dict[str, Any]
+    damage: dict[str, Any],
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
 ) -> None:
     bad = damaged(clip, tmp_path, "broken.mov", **damage)
     proc, result = run_spec(job([bad]), result_schema)
@@ -198,16 +239,18 @@ def test_a_damaged_source_never_yields_a_completed_proxy(
     assert_clean_failure(only, tmp_path / "out")
 
 
-def test_ffmpeg_missing_is_a_system_error(tmp_path: Path, clip: Callable[..., Path],
-                                          job: Callable[..., Path],
-                                          result_schema: dict[str, Any]) -> None:
+def test_ffmpeg_missing_is_a_system_error(
+    tmp_path: Path,
+    clip: Callable[..., Path],
+    job: Callable[..., Path],
+    result_schema: dict[str, Any],
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     ffprobe = shutil.which("ffprobe")
     assert ffprobe is not None
     (bin_dir / "ffprobe").symlink_to(ffprobe)  # validation can probe; rendering cannot
-    proc, result = run_spec(job([clip(), clip("b.mov")]), result_schema,
-                            env={"PATH": str(bin_dir)})
+    proc, result = run_spec(job([clip(), clip("b.mov")]), result_schema, env={"PATH": str(bin_dir)})
     assert proc.returncode == 4, proc.stderr
     assert result["status"] == "FAILED"
     first, second = result["clips"]
@@ -221,9 +264,19 @@ def test_ffmpeg_missing_is_a_system_error(tmp_path: Path, clip: Callable[..., Pa
 @contextlib.contextmanager
 def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755",
-                              f"proxx-test-{uuid.uuid4().hex[:8]}", str(path)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={size},mode=0755",
+            f"proxx-test-{uuid.uuid4().hex[:8]}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
@@ -232,15 +285,23 @@ def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=True)
 
 
-def test_disk_full_is_a_system_error(tmp_path: Path, clip: Callable[..., Path],
-                                     result_schema: dict[str, Any]) -> None:
+def test_disk_full_is_a_system_error(
+    tmp_path: Path, clip: Callable[..., Path], result_schema: dict[str, Any]
+) -> None:
     src = clip("v640.mov", size="640x360")
     with tiny_tmpfs(tmp_path / "small", "200k") as out:
         spec = tmp_path / "job.json"
-        spec.write_text(json.dumps(spec_dict([str(src), str(src)], out,
-                                             output_name_template="{index}",
-                                             codec="prores422hq",
-                                             proxy_profile="proxy_prores422hq_1080")))
+        spec.write_text(
+            json.dumps(
+                spec_dict(
+                    [str(src), str(src)],
+                    out,
+                    output_name_template="{index}",
+                    codec="prores422hq",
+                    proxy_profile="proxy_prores422hq_1080",
+                )
+            )
+        )
         proc, result = run_spec(spec, result_schema)
         assert proc.returncode == 4, proc.stderr
         assert result["status"] == "FAILED"

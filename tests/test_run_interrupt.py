@@ -23,18 +23,26 @@ from testkit import PROXX, spec_dict
 
 
 def start(spec: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*PROXX, "run", str(spec)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [*PROXX, "run", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
-def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str],
-             timeout: float = 30.0) -> None:
+def wait_for(
+    predicate: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if proc.poll() is not None:
-            pytest.fail(f"proxx exited ({proc.returncode}) before the moment to signal it: "
-                        f"{proc.communicate()[1]}")
+            pytest.fail(
+                f"proxx exited ({proc.returncode}) before the moment to signal it: "
+                f"{proc.communicate()[1]}"
+            )
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail("timed out waiting for the moment to signal proxx")
@@ -42,8 +50,7 @@ def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str],
 
 
 def partial_exists(out: Path, stem: str) -> Callable[[], bool]:
-    return lambda: any(n.startswith(f".{stem}") and n.endswith(".partial")
-                       for n in os.listdir(out))
+    return lambda: any(n.startswith(f".{stem}") and n.endswith(".partial") for n in os.listdir(out))
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -75,6 +82,7 @@ def children_of(pid: int) -> list[int]:
 def worker_ignores_ctrl_c(proc: subprocess.Popen[str]) -> Callable[[], bool]:
     """True once proxx's worker (started through proxx.runtime.child) has set SIGINT to ignored:
     from then on a Ctrl-C reaches only the supervisor's handler, which decides."""
+
     def check() -> bool:
         try:
             for server in children_of(proc.pid):
@@ -86,6 +94,7 @@ def worker_ignores_ctrl_c(proc: subprocess.Popen[str]) -> Callable[[], bool]:
         except (OSError, KeyError, ValueError):
             return False
         return False
+
     return check
 
 
@@ -101,10 +110,18 @@ def make_spec(tmp_path: Path, sources: list[Path], **overrides: Any) -> tuple[Pa
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
-    spec.write_text(json.dumps(spec_dict(
-        [str(s) for s in sources], out, codec="prores422hq",
-        proxy_profile="proxy_prores422hq_1080", output_name_template="{index}_{source_name}",
-        **overrides)))
+    spec.write_text(
+        json.dumps(
+            spec_dict(
+                [str(s) for s in sources],
+                out,
+                codec="prores422hq",
+                proxy_profile="proxy_prores422hq_1080",
+                output_name_template="{index}_{source_name}",
+                **overrides,
+            )
+        )
+    )
     return spec, out
 
 
@@ -131,7 +148,10 @@ def test_signal_mid_render_stops_everything_and_exits_5(
     assert proc.returncode == 5, err
     assert result["status"] == "FAILED"
     assert (result["successful_clips"], result["failed_clips"], result["skipped_clips"]) == (
-        0, 1, 1)
+        0,
+        1,
+        1,
+    )
     first, second = result["clips"]
     assert first["failure_reason"] == "interrupted"
     assert ("SIGINT" if how == "ctrl-c-to-group" else "SIGTERM") in first["failure_detail"]

@@ -57,10 +57,15 @@ class FakeSlurm:
         self.set(job_id, "PENDING")
         return job_id
 
-    def set(self, job_id: str, state: str, reason: str = "None", restarts: int = 0,
-            exit_code: str = "0:0") -> None:
-        self.states[job_id] = SlurmJob(job_id, state, reason, "node7", "1:00", exit_code,
-                                       restarts)
+    def set(
+        self,
+        job_id: str,
+        state: str,
+        reason: str = "None",
+        restarts: int = 0,
+        exit_code: str = "0:0",
+    ) -> None:
+        self.states[job_id] = SlurmJob(job_id, state, reason, "node7", "1:00", exit_code, restarts)
 
     def poll(self, ids: list[str]) -> dict[str, SlurmJob]:
         if self.unreachable:
@@ -90,10 +95,17 @@ def make(tmp_path: Path, slurm: FakeSlurm, **kw: object) -> tuple[SlurmExecutor,
     running.mkdir(exist_ok=True)
     claim = running / "job.json"
     claim.write_text("{}")
-    ex = SlurmExecutor(size=2, root=str(tmp_path), client=slurm,  # type: ignore[arg-type]
-                       poll_s=0.01, spool_grace_s=0.2, **kw)  # type: ignore[arg-type]
-    req = StartJob(job_id="j1", kind="run", jobspec_path=str(claim), base_dir=str(tmp_path),
-                   worker_id=0)
+    ex = SlurmExecutor(
+        size=2,
+        root=str(tmp_path),
+        client=slurm,  # type: ignore[arg-type]
+        poll_s=0.01,
+        spool_grace_s=0.2,
+        **kw,  # type: ignore[arg-type]
+    )
+    req = StartJob(
+        job_id="j1", kind="run", jobspec_path=str(claim), base_dir=str(tmp_path), worker_id=0
+    )
     return ex, req
 
 
@@ -121,17 +133,29 @@ def nothing_for(ex: SlurmExecutor, seconds: float) -> None:
 def planned(req: StartJob, tmp_path: Path) -> list[object]:
     clip = PlannedClip(index=0, source_path="/src/a.mov", output_path=str(tmp_path / "a.mov"))
     return [
-        JobPlanned(job_id=req.job_id, jobspec_version="1.0.0", fingerprint="sha256:x",
-                   engine="ffmpeg", routing_reason="test", clips=[clip]),
-        ClipStarted(job_id=req.job_id, index=0, started_at="2026-01-01T00:00:00Z",
-                    ffmpeg_command="ffmpeg …"),
+        JobPlanned(
+            job_id=req.job_id,
+            jobspec_version="1.0.0",
+            fingerprint="sha256:x",
+            engine="ffmpeg",
+            routing_reason="test",
+            clips=[clip],
+        ),
+        ClipStarted(
+            job_id=req.job_id, index=0, started_at="2026-01-01T00:00:00Z", ffmpeg_command="ffmpeg …"
+        ),
     ]
 
 
 def interrupted_clip(tmp_path: Path) -> ClipResult:
-    return ClipResult(source_path="/src/a.mov", output_path=str(tmp_path / "a.mov"),
-                      status="FAILED", engine="ffmpeg", failure_reason=FailureReason.INTERRUPTED,
-                      failure_detail="worker received SIGTERM")
+    return ClipResult(
+        source_path="/src/a.mov",
+        output_path=str(tmp_path / "a.mov"),
+        status="FAILED",
+        engine="ffmpeg",
+        failure_reason=FailureReason.INTERRUPTED,
+        failure_detail="worker received SIGTERM",
+    )
 
 
 SHORT = Deadlines(accept=0.3)
@@ -157,22 +181,31 @@ def test_time_in_the_queue_is_not_a_hang_but_silence_on_a_node_is(tmp_path: Path
     assert "accept phase exceeded" in outcome.early_stop[1]
 
 
-@pytest.mark.parametrize(("state", "reason", "expected"), [
-    ("TIMEOUT", "TimeLimit", FailureReason.TIMEOUT),
-    ("NODE_FAIL", "NodeDown", FailureReason.WORKER_CRASHED),
-    ("CANCELLED", "None", FailureReason.INTERRUPTED),
-])
+@pytest.mark.parametrize(
+    ("state", "reason", "expected"),
+    [
+        ("TIMEOUT", "TimeLimit", FailureReason.TIMEOUT),
+        ("NODE_FAIL", "NodeDown", FailureReason.WORKER_CRASHED),
+        ("CANCELLED", "None", FailureReason.INTERRUPTED),
+    ],
+)
 def test_a_clip_stopped_by_slurms_sigterm_takes_slurms_reason(
-    tmp_path: Path, state: str, reason: str, expected: FailureReason,
+    tmp_path: Path,
+    state: str,
+    reason: str,
+    expected: FailureReason,
 ) -> None:
     slurm = FakeSlurm()
     ex, req = make(tmp_path, slurm)
     ex.submit(req)
     (job_id,) = slurm.states
     slurm.set(job_id, "RUNNING")
-    spool_write(req, *planned(req, tmp_path),
-                ClipFinished(job_id=req.job_id, clip=interrupted_clip(tmp_path)),
-                JobFinished(job_id=req.job_id, engine_versions={"ffmpeg": "5.1"}))
+    spool_write(
+        req,
+        *planned(req, tmp_path),
+        ClipFinished(job_id=req.job_id, clip=interrupted_clip(tmp_path)),
+        JobFinished(job_id=req.job_id, engine_versions={"ffmpeg": "5.1"}),
+    )
     nothing_for(ex, 0.2)  # reported its end, but Slurm has not ended the job yet
     slurm.set(job_id, state, reason)
     outcome = run_until(ex)
@@ -192,10 +225,15 @@ def test_a_completed_job_keeps_its_clips_as_reported(tmp_path: Path) -> None:
     ex, req = make(tmp_path, slurm)
     ex.submit(req)
     (job_id,) = slurm.states
-    done = interrupted_clip(tmp_path).model_copy(update={
-        "status": "COMPLETED", "failure_reason": None, "failure_detail": None})
-    spool_write(req, *planned(req, tmp_path), ClipFinished(job_id=req.job_id, clip=done),
-                JobFinished(job_id=req.job_id, engine_versions={}))
+    done = interrupted_clip(tmp_path).model_copy(
+        update={"status": "COMPLETED", "failure_reason": None, "failure_detail": None}
+    )
+    spool_write(
+        req,
+        *planned(req, tmp_path),
+        ClipFinished(job_id=req.job_id, clip=done),
+        JobFinished(job_id=req.job_id, engine_versions={}),
+    )
     slurm.set(job_id, "COMPLETED")
     outcome = run_until(ex)
     assert [c.status for c in outcome.clips] == ["COMPLETED"]
@@ -397,9 +435,11 @@ def test_a_controller_gone_at_submit_fails_that_job_and_pauses_claiming_until_it
     class Down(FakeSlurm):
         def submit(self, sub: Submission) -> str:
             if self.unreachable:
-                raise SlurmUnavailable("sbatch failed (exit 1): sbatch: error: Batch job "
-                                       "submission failed: Unable to contact slurm controller "
-                                       "(connect failure)")
+                raise SlurmUnavailable(
+                    "sbatch failed (exit 1): sbatch: error: Batch job "
+                    "submission failed: Unable to contact slurm controller "
+                    "(connect failure)"
+                )
             return super().submit(sub)
 
     slurm = Down(unreachable=True)

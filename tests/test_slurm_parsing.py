@@ -43,8 +43,10 @@ def test_scontrol_line_without_a_job_is_none() -> None:
 
 
 def test_squeue_lines_parse_and_reasons_may_contain_the_separator() -> None:
-    text = ("12|RUNNING|vm|1:00|None\n13|PENDING||UNLIMITED|Resources|odd\n"
-            "14|CANCELLED by 0|vm|1:00|None\n\ngarbage\n")
+    text = (
+        "12|RUNNING|vm|1:00|None\n13|PENDING||UNLIMITED|Resources|odd\n"
+        "14|CANCELLED by 0|vm|1:00|None\n\ngarbage\n"
+    )
     jobs = parse_squeue(text)
     assert set(jobs) == {"12", "13", "14"}
     assert jobs["12"].alive and jobs["13"].alive and not jobs["14"].alive
@@ -52,19 +54,24 @@ def test_squeue_lines_parse_and_reasons_may_contain_the_separator() -> None:
     assert jobs["14"].state == "CANCELLED"
 
 
-@pytest.mark.parametrize(("state", "reason", "expected"), [
-    ("CANCELLED", "None", FailureReason.INTERRUPTED),
-    ("PREEMPTED", "None", FailureReason.INTERRUPTED),
-    ("TIMEOUT", "TimeLimit", FailureReason.TIMEOUT),
-    ("DEADLINE", "DeadLine", FailureReason.TIMEOUT),
-    ("FAILED", "NonZeroExitCode", FailureReason.WORKER_CRASHED),
-    ("NODE_FAIL", "NodeDown", FailureReason.WORKER_CRASHED),
-    ("BOOT_FAIL", "None", FailureReason.WORKER_CRASHED),
-    ("OUT_OF_MEMORY", "OutOfMemory", FailureReason.WORKER_CRASHED),
-    ("COMPLETED", "None", FailureReason.WORKER_CRASHED),
-])
+@pytest.mark.parametrize(
+    ("state", "reason", "expected"),
+    [
+        ("CANCELLED", "None", FailureReason.INTERRUPTED),
+        ("PREEMPTED", "None", FailureReason.INTERRUPTED),
+        ("TIMEOUT", "TimeLimit", FailureReason.TIMEOUT),
+        ("DEADLINE", "DeadLine", FailureReason.TIMEOUT),
+        ("FAILED", "NonZeroExitCode", FailureReason.WORKER_CRASHED),
+        ("NODE_FAIL", "NodeDown", FailureReason.WORKER_CRASHED),
+        ("BOOT_FAIL", "None", FailureReason.WORKER_CRASHED),
+        ("OUT_OF_MEMORY", "OutOfMemory", FailureReason.WORKER_CRASHED),
+        ("COMPLETED", "None", FailureReason.WORKER_CRASHED),
+    ],
+)
 def test_every_end_state_maps_to_a_reason_and_the_detail_names_state_and_reason(
-    state: str, reason: str, expected: FailureReason,
+    state: str,
+    reason: str,
+    expected: FailureReason,
 ) -> None:
     job = parse_squeue(f"7|{state}|vm|1:00|{reason}")["7"]
     failure, detail = end_failure(job)
@@ -74,7 +81,8 @@ def test_every_end_state_maps_to_a_reason_and_the_detail_names_state_and_reason(
 
 def test_a_requeued_job_is_refused_whatever_its_state() -> None:
     line = SCONTROL_NODE_FAIL.replace("Restarts=0", "Restarts=1").replace(
-        "JobState=NODE_FAIL", "JobState=PENDING")
+        "JobState=NODE_FAIL", "JobState=PENDING"
+    )
     job = parse_scontrol(line)
     assert job is not None and job.requeued
     failure, detail = end_failure(job)
@@ -85,10 +93,15 @@ def test_a_requeued_job_is_refused_whatever_its_state() -> None:
 
 
 def test_sbatch_argv_never_allows_requeue_and_the_wrapped_command_round_trips() -> None:
-    sub = Submission(job_name="proxx-x-a b.json",
-                     command=["/v env/python", "-P", "-m", "w", "it's"],
-                     workdir="/w", stdout="/w/o", stderr="/w/e", gres="resolve:1",
-                     extra_args=["--partition=gpu", "--requeue"])
+    sub = Submission(
+        job_name="proxx-x-a b.json",
+        command=["/v env/python", "-P", "-m", "w", "it's"],
+        workdir="/w",
+        stdout="/w/o",
+        stderr="/w/e",
+        gres="resolve:1",
+        extra_args=["--partition=gpu", "--requeue"],
+    )
     argv = sbatch_argv(sub)
     assert argv[:3] == ["sbatch", "--parsable", "--no-requeue"]
     assert "--gres=resolve:1" in argv and "--partition=gpu" in argv
@@ -111,6 +124,7 @@ def _reader(path: Path, max_line: int = 1 << 20) -> SpoolReader[dict[str, object
         if not isinstance(value, dict):
             raise ValueError("not an object")
         return value
+
     return SpoolReader(str(path), decode, max_line=max_line)
 
 
@@ -159,10 +173,25 @@ def test_sidecar_round_trip_and_unreadable_is_none(tmp_path: Path) -> None:
 
 
 def test_slurm_args_that_would_break_a_promise_are_refused_with_the_reason() -> None:
-    refused = reserved_args(["--partition=render", "--array=0-3", "-J", "x", "-o/tmp/o",
-                             "--requeue", "--time=10", "--wait"])
-    assert [r.split(":", 1)[0] for r in refused] == ["--array=0-3", "-J", "-o/tmp/o",
-                                                     "--requeue", "--wait"]
+    refused = reserved_args(
+        [
+            "--partition=render",
+            "--array=0-3",
+            "-J",
+            "x",
+            "-o/tmp/o",
+            "--requeue",
+            "--time=10",
+            "--wait",
+        ]
+    )
+    assert [r.split(":", 1)[0] for r in refused] == [
+        "--array=0-3",
+        "-J",
+        "-o/tmp/o",
+        "--requeue",
+        "--wait",
+    ]
     assert "several times" in refused[0]
     assert reserved_args(["--partition=render", "--time=1", "--gres=gpu:1", "-p", "x"]) == []
 

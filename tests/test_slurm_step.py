@@ -15,15 +15,37 @@ from proxx.slurm.spool import spool_path
 from testkit import spec_dict
 
 
-def step(claim: Path, base: Path, env: dict[str, str] | None = None,
-         record: Path | None = None) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-P", "-m", "workers.slurm_step", "--spool", spool_path(str(claim)),
-            "--job-id", "abc", "--kind", "run", "--jobspec", str(claim), "--base-dir", str(base)]
+def step(
+    claim: Path, base: Path, env: dict[str, str] | None = None, record: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [
+        sys.executable,
+        "-P",
+        "-m",
+        "workers.slurm_step",
+        "--spool",
+        spool_path(str(claim)),
+        "--job-id",
+        "abc",
+        "--kind",
+        "run",
+        "--jobspec",
+        str(claim),
+        "--base-dir",
+        str(base),
+    ]
     if record is not None:
         argv += ["--record", str(record)]
     full = {k: v for k, v in os.environ.items() if k != "SLURM_RESTART_COUNT"}
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/",
-                          env={**full, **(env or {})}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        env={**full, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def claimed(tmp_path: Path, clip: Callable[..., Path]) -> Path:
@@ -37,7 +59,8 @@ def claimed(tmp_path: Path, clip: Callable[..., Path]) -> Path:
 
 
 def test_the_step_runs_the_job_and_spools_every_message(
-    tmp_path: Path, clip: Callable[..., Path],
+    tmp_path: Path,
+    clip: Callable[..., Path],
 ) -> None:
     claim = claimed(tmp_path, clip)
     proc = step(claim, tmp_path)
@@ -50,7 +73,8 @@ def test_the_step_runs_the_job_and_spools_every_message(
 
 
 def test_a_restarted_step_refuses_and_touches_nothing(
-    tmp_path: Path, clip: Callable[..., Path],
+    tmp_path: Path,
+    clip: Callable[..., Path],
 ) -> None:
     claim = claimed(tmp_path, clip)
     proc = step(claim, tmp_path, {"SLURM_RESTART_COUNT": "1"})
@@ -63,7 +87,8 @@ def test_a_restarted_step_refuses_and_touches_nothing(
 
 
 def test_a_second_run_of_one_claim_refuses_because_its_spool_exists(
-    tmp_path: Path, clip: Callable[..., Path],
+    tmp_path: Path,
+    clip: Callable[..., Path],
 ) -> None:
     claim = claimed(tmp_path, clip)
     Path(spool_path(str(claim))).write_bytes(b"")  # the first run's spool
@@ -80,7 +105,8 @@ def test_a_step_that_cannot_see_the_watch_folder_says_so(tmp_path: Path) -> None
 
 
 def test_a_step_runs_only_the_claim_its_record_names(
-    tmp_path: Path, clip: Callable[..., Path],
+    tmp_path: Path,
+    clip: Callable[..., Path],
 ) -> None:
     claim = claimed(tmp_path, clip)
     record = tmp_path / "running" / ".job.json.slurm"
@@ -104,9 +130,16 @@ def test_a_raw_job_stops_after_routing_unless_its_batch_job_holds_the_resolve_gr
     (tmp_path / "out").mkdir()
     (tmp_path / "running").mkdir()
     claim = tmp_path / "running" / "raw.json"
-    claim.write_text(json.dumps(spec_dict(
-        [str(r3d)], tmp_path / "out", codec="prores_proxy",
-        proxy_profile="proxy_prores_proxy_resolve")))
+    claim.write_text(
+        json.dumps(
+            spec_dict(
+                [str(r3d)],
+                tmp_path / "out",
+                codec="prores_proxy",
+                proxy_profile="proxy_prores_proxy_resolve",
+            )
+        )
+    )
     spool = Path(spool_path(str(claim)))
     proc = step(claim, tmp_path, {"RESOLVE_SCRIPT_LIB": ""})
     assert proc.returncode == 7, proc.stderr
@@ -115,10 +148,28 @@ def test_a_raw_job_stops_after_routing_unless_its_batch_job_holds_the_resolve_gr
     spool.unlink()  # as the supervisor does before the second batch job
     argv_env = {"RESOLVE_SCRIPT_LIB": ""}
     held = subprocess.run(
-        [sys.executable, "-P", "-m", "workers.slurm_step", "--spool", str(spool), "--job-id",
-         "abc", "--jobspec", str(claim), "--base-dir", str(tmp_path), "--holds-resolve"],
-        capture_output=True, text=True, timeout=120, cwd="/", stdin=subprocess.DEVNULL,
-        env={**os.environ, **argv_env})
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "workers.slurm_step",
+            "--spool",
+            str(spool),
+            "--job-id",
+            "abc",
+            "--jobspec",
+            str(claim),
+            "--base-dir",
+            str(tmp_path),
+            "--holds-resolve",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **argv_env},
+    )
     assert held.returncode == 0, held.stderr
     msgs = [decode_for_supervisor(line) for line in spool.read_bytes().splitlines()]
     planned = [m for m in msgs if isinstance(m, JobPlanned)]

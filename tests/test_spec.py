@@ -50,9 +50,16 @@ BASE: dict[str, Any] = {
 }
 FFMPEG_PROFILES = [p for p in PROFILES.values() if p.engine is Engine.FFMPEG]
 LEGACY_IDS = [
-    "proxy_h264_low", "proxy_h264_quarter", "proxy_prores_proxy", "proxy_prores_lt",
-    "proxy_dnxhr_lb", "proxy_prores_proxy_resolve", "proxy_prores_lt_resolve",
-    "proxy_prores_hq_resolve", "proxy_dnxhr_lb_resolve", "proxy_dnxhr_sq_resolve",
+    "proxy_h264_low",
+    "proxy_h264_quarter",
+    "proxy_prores_proxy",
+    "proxy_prores_lt",
+    "proxy_dnxhr_lb",
+    "proxy_prores_proxy_resolve",
+    "proxy_prores_lt_resolve",
+    "proxy_prores_hq_resolve",
+    "proxy_dnxhr_lb_resolve",
+    "proxy_dnxhr_sq_resolve",
 ]
 
 
@@ -73,8 +80,9 @@ def reason(data: bytes) -> str:
 
 
 def names(template: str, sources: list[str], **overrides: Any) -> list[str]:
-    return output_names(load(spec(output_name_template=template, sources=sources, **overrides)),
-                        sources)
+    return output_names(
+        load(spec(output_name_template=template, sources=sources, **overrides)), sources
+    )
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -151,8 +159,12 @@ def test_version_must_be_a_string() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["2026-01-15T09:30:00Z", "2026-01-15T09:30:00+01:00", "2026-01-15T09:30:00.123-05:30",
-     "2026-01-15T09:30:00+00:00"],
+    [
+        "2026-01-15T09:30:00Z",
+        "2026-01-15T09:30:00+01:00",
+        "2026-01-15T09:30:00.123-05:30",
+        "2026-01-15T09:30:00+00:00",
+    ],
 )
 def test_created_at_with_offset_is_accepted(value: str) -> None:
     assert load(spec(created_at=value)).created.utcoffset() is not None
@@ -160,9 +172,13 @@ def test_created_at_with_offset_is_accepted(value: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("yesterday", "not an ISO 8601"), ("2026-13-01T00:00:00Z", "not an ISO 8601"),
-     ("", "not an ISO 8601"), ("2026-01-15T09:30:00", "no UTC offset"),
-     ("2026-01-15", "no UTC offset")],
+    [
+        ("yesterday", "not an ISO 8601"),
+        ("2026-13-01T00:00:00Z", "not an ISO 8601"),
+        ("", "not an ISO 8601"),
+        ("2026-01-15T09:30:00", "no UTC offset"),
+        ("2026-01-15", "no UTC offset"),
+    ],
 )
 def test_bad_created_at_is_named(value: str, expected: str) -> None:
     msg = reason(json.dumps(spec(created_at=value)).encode())
@@ -183,8 +199,13 @@ def test_any_naive_timestamp_is_rejected(ts: datetime) -> None:
 
 @pytest.mark.parametrize(
     ("sources", "expected"),
-    [([], "at least 1 item"), ("/a.mov", "valid list"), ([""], "sources[0] is empty"),
-     (["/a.mov", "/b\x00.mov"], "sources[1] contains a NUL"), ([3], "sources.0")],
+    [
+        ([], "at least 1 item"),
+        ("/a.mov", "valid list"),
+        ([""], "sources[0] is empty"),
+        (["/a.mov", "/b\x00.mov"], "sources[1] contains a NUL"),
+        ([3], "sources.0"),
+    ],
 )
 def test_bad_sources_are_named(sources: Any, expected: str) -> None:
     msg = reason(json.dumps(spec(sources=sources)).encode())
@@ -193,8 +214,12 @@ def test_bad_sources_are_named(sources: Any, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("output_dir", "expected"),
-    [("proxies", "not an absolute path"), ("./out", "not an absolute path"),
-     ("", "not an absolute path"), ("/out\x00x", "NUL")],
+    [
+        ("proxies", "not an absolute path"),
+        ("./out", "not an absolute path"),
+        ("", "not an absolute path"),
+        ("/out\x00x", "NUL"),
+    ],
 )
 def test_bad_output_dir_is_named(output_dir: str, expected: str) -> None:
     msg = reason(json.dumps(spec(output_dir=output_dir)).encode())
@@ -207,8 +232,11 @@ def test_codec_container_pairs_follow_the_published_table(codec: str, container:
     profile = next(p.name for p in FFMPEG_PROFILES if codec in p.codecs)
     obj = spec(codec=codec, container=container, proxy_profile=profile)
     allowed = {
-        "h264": {"mp4", "mov"}, "hevc": {"mp4", "mov"}, "dnxhr_lb": {"mov", "mxf"},
-        "dnxhr_sq": {"mov", "mxf"}, "dnxhr_hq": {"mov", "mxf"},
+        "h264": {"mp4", "mov"},
+        "hevc": {"mp4", "mov"},
+        "dnxhr_lb": {"mov", "mxf"},
+        "dnxhr_sq": {"mov", "mxf"},
+        "dnxhr_hq": {"mov", "mxf"},
     }.get(codec, {"mov"})  # DESIGN §3: ProRes → mov only
     assert set(CODEC_CONTAINERS[codec]) == allowed
     if container in allowed:
@@ -265,9 +293,14 @@ def test_user_metadata_accepts_only_flat_scalars() -> None:
 
 @pytest.mark.parametrize(
     ("template", "expected"),
-    [("{reel}_proxy", "unknown token(s) {reel}"), ("{Source_Name}", "unknown token"),
-     ("{}", "unknown token"), ("{source_name", "unbalanced"), ("a}b", "unbalanced"),
-     ("{{index}}", "unbalanced")],
+    [
+        ("{reel}_proxy", "unknown token(s) {reel}"),
+        ("{Source_Name}", "unknown token"),
+        ("{}", "unknown token"),
+        ("{source_name", "unbalanced"),
+        ("a}b", "unbalanced"),
+        ("{{index}}", "unbalanced"),
+    ],
 )
 def test_bad_templates_are_rejected_by_the_model(template: str, expected: str) -> None:
     msg = reason(json.dumps(spec(output_name_template=template)).encode())
@@ -277,27 +310,56 @@ def test_bad_templates_are_rejected_by_the_model(template: str, expected: str) -
 def test_every_documented_token_resolves_from_the_spec_alone() -> None:
     template = "_".join("{" + t + "}" for t in TOKENS)
     assert set(template_tokens(template)) == set(TOKENS)
-    got = names(template, ["/m/A001_C001.mov"], codec="prores_lt",
-                proxy_profile="proxy_prores_lt", fps_mode="force_29_97")
+    got = names(
+        template,
+        ["/m/A001_C001.mov"],
+        codec="prores_lt",
+        proxy_profile="proxy_prores_lt",
+        fps_mode="force_29_97",
+    )
     # created_at 2026-01-15T09:30:00+01:00 stays as written: no host time zone involved.
     assert got == ["A001_C001_mov_001_prores_lt_proxy_prores_lt_29.97_20260115_093000.mov"]
 
 
-@pytest.mark.parametrize(("mode", "label"), [("preserve_source", "source"),
-                                             ("force_23_976", "23.976"), ("force_25", "25"),
-                                             ("force_59_94", "59.94")])
+@pytest.mark.parametrize(
+    ("mode", "label"),
+    [
+        ("preserve_source", "source"),
+        ("force_23_976", "23.976"),
+        ("force_25", "25"),
+        ("force_59_94", "59.94"),
+    ],
+)
 def test_fps_token(mode: str, label: str) -> None:
     assert fps_label(mode) == label
 
 
 @pytest.mark.parametrize(
     ("template", "expected"),
-    [("a/{source_name}", "path separator"), ("..", "'..'"), ("{source_name}/..", "separator"),
-     ("a\\b", "path separator"), ("a\x00b", "control character"), ("a\nb", "control character"),
-     ("", "empty name"), ("   ", "empty name"), (".hidden", "starts with '.'"),
-     ("x" * 10_000, "bytes")],
-    ids=["slash", "dotdot", "slash-dotdot", "backslash", "nul", "newline", "empty", "blank",
-         "hidden", "10k"],
+    [
+        ("a/{source_name}", "path separator"),
+        ("..", "'..'"),
+        ("{source_name}/..", "separator"),
+        ("a\\b", "path separator"),
+        ("a\x00b", "control character"),
+        ("a\nb", "control character"),
+        ("", "empty name"),
+        ("   ", "empty name"),
+        (".hidden", "starts with '.'"),
+        ("x" * 10_000, "bytes"),
+    ],
+    ids=[
+        "slash",
+        "dotdot",
+        "slash-dotdot",
+        "backslash",
+        "nul",
+        "newline",
+        "empty",
+        "blank",
+        "hidden",
+        "10k",
+    ],
 )
 def test_unsafe_names_are_rejected(template: str, expected: str) -> None:
     with pytest.raises(ValidationError, match="output name") as info:
@@ -312,8 +374,11 @@ def test_a_long_name_is_shown_shortened_in_the_message() -> None:
 
 
 def test_multi_source_needs_index_or_source_name() -> None:
-    msg = reason(json.dumps(spec(sources=["/a.mov", "/b.mov"],
-                                 output_name_template="{codec}_{date}")).encode())
+    msg = reason(
+        json.dumps(
+            spec(sources=["/a.mov", "/b.mov"], output_name_template="{codec}_{date}")
+        ).encode()
+    )
     assert "{index} or {source_name}" in msg
     assert names("{index}", ["/a.mov", "/b.mov"]) == ["001.mov", "002.mov"]
 
@@ -328,8 +393,9 @@ def test_same_name_from_two_folders_is_rejected() -> None:
         names("{source_name}", ["/a/clip.mov", "/b/clip.mov"])
 
 
-@pytest.mark.parametrize(("a", "b"), [("Clip", "clip"), ("STRASSE", "straße"),
-                                      ("e\u0301", "\u00e9")])
+@pytest.mark.parametrize(
+    ("a", "b"), [("Clip", "clip"), ("STRASSE", "straße"), ("e\u0301", "\u00e9")]
+)
 def test_names_equal_ignoring_case_or_normalisation_are_rejected(a: str, b: str) -> None:
     with pytest.raises(ValidationError, match="both resolve"):
         names("{source_name}", [f"/m/{a}.mov", f"/n/{b}.mov"])
@@ -396,12 +462,19 @@ def test_index_names_are_always_unique_and_in_source_order(stems: list[str]) -> 
 
 # -- fingerprints ---------------------------------------------------------------------------------
 
-_json_scalars = st.one_of(st.text(max_size=10), st.integers(), st.booleans(),
-                          st.floats(allow_nan=False, allow_infinity=False))
+_json_scalars = st.one_of(
+    st.text(max_size=10),
+    st.integers(),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 
 
-@given(meta=st.dictionaries(st.text(max_size=8), _json_scalars, max_size=5),
-       seed=st.integers(0, 2**32), indent=st.sampled_from([None, 0, 2, "\t"]))
+@given(
+    meta=st.dictionaries(st.text(max_size=8), _json_scalars, max_size=5),
+    seed=st.integers(0, 2**32),
+    indent=st.sampled_from([None, 0, 2, "\t"]),
+)
 def test_fingerprint_ignores_key_order_and_formatting(
     meta: dict[str, Any], seed: int, indent: Any
 ) -> None:
@@ -414,8 +487,10 @@ def test_fingerprint_ignores_key_order_and_formatting(
     assert fingerprint(obj).startswith("sha256:") and len(fingerprint(obj)) == 7 + 64
 
 
-@given(field=st.sampled_from(sorted(BASE)), junk=st.text(alphabet=string.ascii_letters,
-                                                          min_size=1, max_size=5))
+@given(
+    field=st.sampled_from(sorted(BASE)),
+    junk=st.text(alphabet=string.ascii_letters, min_size=1, max_size=5),
+)
 def test_fingerprint_changes_with_any_field(field: str, junk: str) -> None:
     changed = spec()
     changed[field] = [*BASE[field], junk] if field == "sources" else BASE[field] + junk
@@ -433,8 +508,11 @@ def test_ffmpeg_profiles_have_encoder_settings_for_their_codecs() -> None:
     assert {c for p in FFMPEG_PROFILES for c in p.codecs} == set(CODECS)
 
 
-@given(scale=st.sampled_from([p.size for p in PROFILES.values()]),
-       width=st.integers(2, 8192), height=st.integers(2, 4320))
+@given(
+    scale=st.sampled_from([p.size for p in PROFILES.values()]),
+    width=st.integers(2, 8192),
+    height=st.integers(2, 4320),
+)
 def test_frame_sizes_are_even_positive_and_never_upscaled(
     scale: FrameSize, width: int, height: int
 ) -> None:
@@ -456,8 +534,14 @@ def test_frame_size_examples() -> None:
 
 
 def _clip(status: str, reason_: FailureReason | None = None, system: bool = False) -> ClipResult:
-    return ClipResult(source_path="/s.mov", output_path="/o.mov", status=status,
-                      engine="ffmpeg", failure_reason=reason_, system_error=system)
+    return ClipResult(
+        source_path="/s.mov",
+        output_path="/o.mov",
+        status=status,
+        engine="ffmpeg",
+        failure_reason=reason_,
+        system_error=system,
+    )
 
 
 @pytest.mark.parametrize(
@@ -465,8 +549,11 @@ def _clip(status: str, reason_: FailureReason | None = None, system: bool = Fals
     [
         (["COMPLETED", "COMPLETED"], "COMPLETED", ExitCode.COMPLETED),
         ([("FAILED", FailureReason.EXECUTION_ERROR), "SKIPPED"], "FAILED", ExitCode.EXECUTION),
-        (["COMPLETED", ("FAILED", FailureReason.OUTPUT_MISSING), "SKIPPED"], "PARTIAL",
-         ExitCode.PARTIAL),
+        (
+            ["COMPLETED", ("FAILED", FailureReason.OUTPUT_MISSING), "SKIPPED"],
+            "PARTIAL",
+            ExitCode.PARTIAL,
+        ),
         ([("FAILED", FailureReason.ENGINE_UNAVAILABLE)], "FAILED", ExitCode.SYSTEM),
         ([("FAILED", FailureReason.EXECUTION_ERROR, True)], "FAILED", ExitCode.SYSTEM),
         (["COMPLETED", ("FAILED", FailureReason.INTERRUPTED)], "PARTIAL", ExitCode.INTERRUPTED),
@@ -476,9 +563,14 @@ def _clip(status: str, reason_: FailureReason | None = None, system: bool = Fals
 )
 def test_status_and_exit_code_follow_the_clips(clips: list[Any], status: str, code: int) -> None:
     built = [_clip(c) if isinstance(c, str) else _clip(*c) for c in clips]
-    result = build_result(job_id="j", jobspec_version="1.0.0",
-                          started=datetime.now(UTC) - timedelta(seconds=1), clips=built,
-                          fingerprint="sha256:" + "0" * 64, jobspec_path="/j.json")
+    result = build_result(
+        job_id="j",
+        jobspec_version="1.0.0",
+        started=datetime.now(UTC) - timedelta(seconds=1),
+        clips=built,
+        fingerprint="sha256:" + "0" * 64,
+        jobspec_path="/j.json",
+    )
     assert (result.status, result.exit_code()) == (status, code)
     assert job_status(built) == status
     assert result.total_clips == len(clips)
@@ -487,9 +579,14 @@ def test_status_and_exit_code_follow_the_clips(clips: list[Any], status: str, co
 
 
 def test_validation_and_system_errors_map_to_1_and_4() -> None:
-    kw: dict[str, Any] = {"job_id": "j", "jobspec_version": None, "clips": [],
-                          "started": datetime.now(timezone(timedelta(hours=2))),
-                          "fingerprint": "sha256:" + "0" * 64, "jobspec_path": None}
+    kw: dict[str, Any] = {
+        "job_id": "j",
+        "jobspec_version": None,
+        "clips": [],
+        "started": datetime.now(timezone(timedelta(hours=2))),
+        "fingerprint": "sha256:" + "0" * 64,
+        "jobspec_path": None,
+    }
     assert build_result(validation_error="bad", **kw).exit_code() == ExitCode.VALIDATION
     system = build_result(system_error="ffprobe missing", **kw)
     assert (system.status, system.exit_code()) == ("FAILED", ExitCode.SYSTEM)
@@ -498,25 +595,52 @@ def test_validation_and_system_errors_map_to_1_and_4() -> None:
 
 # -- probe facts (what routing and verification decide on) ----------------------------------------
 
-_probe_text = st.one_of(st.none(), st.text(max_size=12),
-                        st.sampled_from(["0/0", "1/0", "25/1", "24000/1001", "-25/1", "4:3",
-                                         "0:1", "90", "-90", "270.0", "junk"]))
+_probe_text = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["0/0", "1/0", "25/1", "24000/1001", "-25/1", "4:3", "0:1", "90", "-90", "270.0", "junk"]
+    ),
+)
 
 
-@given(rate=_probe_text, avg=_probe_text, sar=_probe_text, rotation=_probe_text,
-       duration=_probe_text, nb=_probe_text)
+@given(
+    rate=_probe_text,
+    avg=_probe_text,
+    sar=_probe_text,
+    rotation=_probe_text,
+    duration=_probe_text,
+    nb=_probe_text,
+)
 def test_probe_parsing_never_raises_on_odd_values(
-    rate: str | None, avg: str | None, sar: str | None, rotation: str | None,
-    duration: str | None, nb: str | None
+    rate: str | None,
+    avg: str | None,
+    sar: str | None,
+    rotation: str | None,
+    duration: str | None,
+    nb: str | None,
 ) -> None:
     from proxx.content.media import parse_probe_json
 
-    facts = parse_probe_json("/x.mov", {
-        "format": {"duration": duration},
-        "streams": [{"codec_type": "video", "width": 1920, "height": 1080, "r_frame_rate": rate,
-                     "avg_frame_rate": avg, "sample_aspect_ratio": sar, "nb_frames": nb,
-                     "side_data_list": [{"rotation": rotation}], "tags": {"DURATION": duration}}],
-    })
+    facts = parse_probe_json(
+        "/x.mov",
+        {
+            "format": {"duration": duration},
+            "streams": [
+                {
+                    "codec_type": "video",
+                    "width": 1920,
+                    "height": 1080,
+                    "r_frame_rate": rate,
+                    "avg_frame_rate": avg,
+                    "sample_aspect_ratio": sar,
+                    "nb_frames": nb,
+                    "side_data_list": [{"rotation": rotation}],
+                    "tags": {"DURATION": duration},
+                }
+            ],
+        },
+    )
     w, h = facts.display_size()
     assert w > 0 and h > 0
     assert facts.video is not None

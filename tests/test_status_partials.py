@@ -15,9 +15,21 @@ from testkit import run_cli
 
 
 def result(job_id: str, out: Path, *clips: dict[str, Any]) -> str:
-    return json.dumps({"job_id": job_id, "status": "FAILED", "clips": [
-        {"source_path": "/s.mov", "output_path": str(out / "a.mov"), "status": "FAILED",
-         **c} for c in clips]})
+    return json.dumps(
+        {
+            "job_id": job_id,
+            "status": "FAILED",
+            "clips": [
+                {
+                    "source_path": "/s.mov",
+                    "output_path": str(out / "a.mov"),
+                    "status": "FAILED",
+                    **c,
+                }
+                for c in clips
+            ],
+        }
+    )
 
 
 def test_partials_of_finished_jobs_are_listed_with_size_and_job(tmp_path: Path) -> None:
@@ -28,7 +40,8 @@ def test_partials_of_finished_jobs_are_listed_with_size_and_job(tmp_path: Path) 
     # A recovered job names its dead runner's partial, whose job id is another one.
     recovered = out / ".b.mov.cccccccccccc.partial"
     (root / "failed" / "j2.result.json").write_text(
-        result("bbbbbbbbbbbb", out, {"partial_output_path": str(recovered)}))
+        result("bbbbbbbbbbbb", out, {"partial_output_path": str(recovered)})
+    )
     finished = out / ".a.mov.aaaaaaaaaaaa.partial"
     finished.write_bytes(b"x" * 1000)
     recovered.write_bytes(b"y" * 10)
@@ -38,10 +51,18 @@ def test_partials_of_finished_jobs_are_listed_with_size_and_job(tmp_path: Path) 
 
     status = json.loads(run_cli("status", "--json", str(root)).stdout)
     assert status["partials"] == [
-        {"path": str(finished), "size_bytes": 1000, "job_id": "aaaaaaaaaaaa",
-         "result": str(root / "failed" / "j1.result.json")},
-        {"path": str(recovered), "size_bytes": 10, "job_id": "cccccccccccc",
-         "result": str(root / "failed" / "j2.result.json")},
+        {
+            "path": str(finished),
+            "size_bytes": 1000,
+            "job_id": "aaaaaaaaaaaa",
+            "result": str(root / "failed" / "j1.result.json"),
+        },
+        {
+            "path": str(recovered),
+            "size_bytes": 10,
+            "job_id": "cccccccccccc",
+            "result": str(root / "failed" / "j2.result.json"),
+        },
     ]
     text = run_cli("status", str(root)).stdout
     assert "leftover partial renders of finished jobs: 2, 1010 bytes" in text

@@ -29,15 +29,32 @@ from proxx.runtime.tracker import CANCEL_GRACE_S, JobTracker, KillWorker, SendCa
 from proxx.runtime.verdict import result_of
 
 T0 = 1000.0
-LIMITS = Deadlines(accept=5, read=5, validate=5, engine_check=5, finish=5, recover=5,
-                   probe=lambda n: 10.0, render=lambda d: 100.0, verify=lambda d: 20.0)
-REQ = StartJob(job_id="j1", kind="run", jobspec_path="/w/running/a.json", base_dir="/w",
-               worker_id=0)
-CLIPS = [PlannedClip(index=i, source_path=f"/src/{i}.mov", output_path=f"/out/{i}.mov",
-                     duration=2.0) for i in range(3)]
-PLANNED = JobPlanned(job_id="j1", jobspec_version="1.0.0", fingerprint="sha256:" + "1" * 64,
-                     engine="ffmpeg", routing_reason="codec h264: FFmpeg decodes it",
-                     clips=CLIPS)
+LIMITS = Deadlines(
+    accept=5,
+    read=5,
+    validate=5,
+    engine_check=5,
+    finish=5,
+    recover=5,
+    probe=lambda n: 10.0,
+    render=lambda d: 100.0,
+    verify=lambda d: 20.0,
+)
+REQ = StartJob(
+    job_id="j1", kind="run", jobspec_path="/w/running/a.json", base_dir="/w", worker_id=0
+)
+CLIPS = [
+    PlannedClip(index=i, source_path=f"/src/{i}.mov", output_path=f"/out/{i}.mov", duration=2.0)
+    for i in range(3)
+]
+PLANNED = JobPlanned(
+    job_id="j1",
+    jobspec_version="1.0.0",
+    fingerprint="sha256:" + "1" * 64,
+    engine="ffmpeg",
+    routing_reason="codec h264: FFmpeg decodes it",
+    clips=CLIPS,
+)
 
 
 def tracker() -> JobTracker:
@@ -45,15 +62,33 @@ def tracker() -> JobTracker:
 
 
 def started(t: JobTracker, index: int, now: float) -> None:
-    t.on_message(ClipStarted(job_id="j1", index=index, started_at="x", ffmpeg_command="ff",
-                             partial_path=f"/out/.{index}.mov.j1.partial"), now)
+    t.on_message(
+        ClipStarted(
+            job_id="j1",
+            index=index,
+            started_at="x",
+            ffmpeg_command="ff",
+            partial_path=f"/out/.{index}.mov.j1.partial",
+        ),
+        now,
+    )
 
 
-def done(t: JobTracker, index: int, now: float, status: str = "COMPLETED",
-         reason: FailureReason | None = None) -> None:
-    clip = ClipResult(source_path=f"/src/{index}.mov", output_path=f"/out/{index}.mov",
-                      status=status, engine="ffmpeg", failure_reason=reason,
-                      failure_detail=None if reason is None else "stopped: x")
+def done(
+    t: JobTracker,
+    index: int,
+    now: float,
+    status: str = "COMPLETED",
+    reason: FailureReason | None = None,
+) -> None:
+    clip = ClipResult(
+        source_path=f"/src/{index}.mov",
+        output_path=f"/out/{index}.mov",
+        status=status,
+        engine="ffmpeg",
+        failure_reason=reason,
+        failure_detail=None if reason is None else "stopped: x",
+    )
     t.on_message(ClipFinished(job_id="j1", clip=clip), now)
 
 
@@ -63,8 +98,12 @@ def planned(t: JobTracker, now: float = T0 + 1) -> None:
 
 
 def result(t: JobTracker) -> JobResult:
-    return result_of(t.outcome(), started=datetime(2026, 1, 1, tzinfo=UTC),
-                     jobspec_path=REQ.jobspec_path, mode="sequential")
+    return result_of(
+        t.outcome(),
+        started=datetime(2026, 1, 1, tzinfo=UTC),
+        jobspec_path=REQ.jobspec_path,
+        mode="sequential",
+    )
 
 
 def test_a_job_that_finishes_is_completed_with_every_clip() -> None:
@@ -88,13 +127,16 @@ def test_no_word_from_the_worker_misses_the_accept_deadline_and_kills_it() -> No
     t.on_death("was killed by SIGKILL")
     res = result(t)
     assert res.status == "FAILED" and res.clips == []
-    assert res.system_error == ("timeout: accept phase exceeded its 5 s limit; "
-                                "worker process was killed by SIGKILL")
+    assert res.system_error == (
+        "timeout: accept phase exceeded its 5 s limit; worker process was killed by SIGKILL"
+    )
     assert res.exit_code() == 4
 
 
-@pytest.mark.parametrize(("phase", "limit"), [("read", 5), ("validate", 5), ("probe", 10),
-                                              ("engine_check", 5), ("recover", 5)])
+@pytest.mark.parametrize(
+    ("phase", "limit"),
+    [("read", 5), ("validate", 5), ("probe", 10), ("engine_check", 5), ("recover", 5)],
+)
 def test_each_preparation_phase_has_its_own_deadline(phase: str, limit: float) -> None:
     t = tracker()
     t.on_message(PhaseStarted(job_id="j1", phase=phase, basis=3.0), T0 + 1)
@@ -162,7 +204,8 @@ def test_a_death_mid_clip_is_worker_crashed_with_its_last_words() -> None:
     assert res.clips[1].failure_reason is FailureReason.WORKER_CRASHED
     assert res.clips[1].failure_detail == (
         "worker process exited with code 1 (MemoryError) during the render phase; "
-        "its temporary render (if FFmpeg had begun writing) is /out/.1.mov.j1.partial")
+        "its temporary render (if FFmpeg had begun writing) is /out/.1.mov.j1.partial"
+    )
     assert res.clips[2].status == "SKIPPED"
 
 
@@ -172,18 +215,29 @@ def test_a_death_before_planning_fails_the_job_naming_the_phase() -> None:
     t.on_death("was killed by SIGSEGV")
     res = result(t)
     assert (res.status, res.total_clips, res.jobspec_fingerprint) == (
-        "FAILED", 0, "sha256:" + "0" * 64)
-    assert res.system_error == ("worker_crashed: worker process was killed by SIGSEGV "
-                                "during the probe phase")
+        "FAILED",
+        0,
+        "sha256:" + "0" * 64,
+    )
+    assert res.system_error == (
+        "worker_crashed: worker process was killed by SIGSEGV during the probe phase"
+    )
 
 
 def test_a_stop_before_planning_is_interrupted_exit_5() -> None:
     t = tracker()
     t.on_message(PhaseStarted(job_id="j1", phase="probe"), T0 + 1)
     t.cancel("proxx run received SIGINT", T0 + 2)
-    t.on_message(JobRejected(job_id="j1", jobspec_version="1.0.0", fingerprint=None,
-                             total_clips=3, interrupted="proxx run received SIGINT while "
-                             "probing sources; nothing was executed"), T0 + 2.1)
+    t.on_message(
+        JobRejected(
+            job_id="j1",
+            jobspec_version="1.0.0",
+            fingerprint=None,
+            total_clips=3,
+            interrupted="proxx run received SIGINT while probing sources; nothing was executed",
+        ),
+        T0 + 2.1,
+    )
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 2.2)
     res = result(t)
     assert (res.status, res.total_clips, res.exit_code()) == ("FAILED", 3, 5)
@@ -191,21 +245,30 @@ def test_a_stop_before_planning_is_interrupted_exit_5() -> None:
 
 def test_a_rejected_job_keeps_the_reason_and_the_source_count() -> None:
     t = tracker()
-    t.on_message(JobRejected(job_id="j1", jobspec_version="1.0.0", fingerprint="sha256:ab",
-                             total_clips=2, validation_error="codec: 'x' is not allowed"),
-                 T0 + 1)
+    t.on_message(
+        JobRejected(
+            job_id="j1",
+            jobspec_version="1.0.0",
+            fingerprint="sha256:ab",
+            total_clips=2,
+            validation_error="codec: 'x' is not allowed",
+        ),
+        T0 + 1,
+    )
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 1)
     res = result(t)
     assert (res.validation_error, res.total_clips, res.exit_code()) == (
-        "codec: 'x' is not allowed", 2, 1)
+        "codec: 'x' is not allowed",
+        2,
+        1,
+    )
 
 
 def test_waiting_for_resolve_pauses_the_clock_and_resumes_it() -> None:
     t = tracker()
     planned(t)
     started(t, 0, T0 + 2)
-    t.on_message(JobNote(job_id="j1", note="waiting for DaVinci Resolve", waiting=True),
-                 T0 + 3)
+    t.on_message(JobNote(job_id="j1", note="waiting for DaVinci Resolve", waiting=True), T0 + 3)
     assert t.next_deadline() is None and t.due(T0 + 10_000) == []
     t.on_message(JobNote(job_id="j1", note="Resolve is free"), T0 + 10_000)
     assert t.next_deadline() == T0 + 10_000 + 100
@@ -238,9 +301,16 @@ def test_a_phase_deadline_during_a_cancel_does_not_turn_the_stop_into_a_timeout(
     t.on_message(PhaseStarted(job_id="j1", phase="read"), T0 + 1)
     t.cancel("proxx watch received SIGTERM", T0 + 2)
     assert t.due(T0 + 7) == []  # the read limit (5 s) passed, within the cancel's grace
-    t.on_message(JobRejected(job_id="j1", jobspec_version="1.0.0", fingerprint=None,
-                             total_clips=1, interrupted="proxx watch received SIGTERM while "
-                             "probing sources; nothing was executed"), T0 + 3)
+    t.on_message(
+        JobRejected(
+            job_id="j1",
+            jobspec_version="1.0.0",
+            fingerprint=None,
+            total_clips=1,
+            interrupted="proxx watch received SIGTERM while probing sources; nothing was executed",
+        ),
+        T0 + 3,
+    )
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 3)
     res = result(t)
     assert res.interrupted is not None and res.exit_code() == 5
@@ -263,8 +333,9 @@ def test_a_repeated_clip_report_overwrites_its_own_clip_not_the_next() -> None:
     t = tracker()
     planned(t)
     started(t, 0, T0 + 2)
-    clip = ClipResult(source_path="/src/0.mov", output_path="/out/0.mov", status="COMPLETED",
-                      engine="ffmpeg")
+    clip = ClipResult(
+        source_path="/src/0.mov", output_path="/out/0.mov", status="COMPLETED", engine="ffmpeg"
+    )
     for _ in range(2):
         t.on_message(ClipFinished(job_id="j1", clip=clip, index=0), T0 + 3)
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 4)

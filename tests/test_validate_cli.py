@@ -42,12 +42,18 @@ def _drop_dac() -> None:
             os._exit(99)
 
 
-def start(*args: str, env: dict[str, str] | None = None,
-          drop_dac: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen([*PROXX, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL,
-                            env={**os.environ, **(env or {})},
-                            preexec_fn=_drop_dac if drop_dac else None)
+def start(
+    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*PROXX, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_drop_dac if drop_dac else None,
+    )
 
 
 def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
@@ -55,8 +61,9 @@ def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def proxx(*args: str, env: dict[str, str] | None = None,
-          drop_dac: bool = False) -> subprocess.CompletedProcess[str]:
+def proxx(
+    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
+) -> subprocess.CompletedProcess[str]:
     return finish(start(*args, env=env, drop_dac=drop_dac))
 
 
@@ -92,8 +99,11 @@ Builder = Callable[[Path, Callable[..., Path]], Case]
 def _write(tmp: Path, obj: Any = None, raw: bytes | None = None, **overrides: Any) -> Path:
     path = tmp / "job.json"
     if raw is None:
-        obj = obj if obj is not None else spec_dict([str(tmp / "src" / "a.mov")], tmp / "out",
-                                                    **overrides)
+        obj = (
+            obj
+            if obj is not None
+            else spec_dict([str(tmp / "src" / "a.mov")], tmp / "out", **overrides)
+        )
         raw = json.dumps(obj, ensure_ascii=False).encode()
     path.write_bytes(raw)
     return path
@@ -111,31 +121,37 @@ def _without(field: str) -> Builder:
         obj = spec_dict([str(clip())], tmp / "out")
         del obj[field]
         return Case(_write(tmp, obj), [f"{field}: required field is missing"])
+
     return build
 
 
 def _over(expected: list[str], **overrides: Any) -> Builder:
     def build(tmp: Path, clip: Callable[..., Path]) -> Case:
         return Case(_std(tmp, clip, **overrides), expected)
+
     return build
 
 
 def _raw(data: bytes, expected: list[str]) -> Builder:
     def build(tmp: Path, clip: Callable[..., Path]) -> Case:
         return Case(_write(tmp, raw=data), expected)
+
     return build
 
 
 def _missing_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     gone = tmp / "media" / "A001_C009.mov"
-    return Case(_write(tmp, spec_dict([str(clip()), str(gone)], tmp / "out")),
-                ["source missing", str(gone)])
+    return Case(
+        _write(tmp, spec_dict([str(clip()), str(gone)], tmp / "out")), ["source missing", str(gone)]
+    )
 
 
 def _relative_missing_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     # Relative sources resolve against the JobSpec's folder, and the result says so.
-    return Case(_write(tmp, spec_dict(["media/nope.mov"], tmp / "out")),
-                ["source missing", str(tmp / "media" / "nope.mov")])
+    return Case(
+        _write(tmp, spec_dict(["media/nope.mov"], tmp / "out")),
+        ["source missing", str(tmp / "media" / "nope.mov")],
+    )
 
 
 def _source_through_a_file(tmp: Path, clip: Callable[..., Path]) -> Case:
@@ -151,35 +167,45 @@ def _source_name_too_long(tmp: Path, clip: Callable[..., Path]) -> Case:
 def _source_is_directory(tmp: Path, clip: Callable[..., Path]) -> Case:
     folder = tmp / "A001.mov"
     folder.mkdir()
-    return Case(_write(tmp, spec_dict([str(folder)], tmp / "out")),
-                ["source a directory", str(folder)])
+    return Case(
+        _write(tmp, spec_dict([str(folder)], tmp / "out")), ["source a directory", str(folder)]
+    )
 
 
 def _unreadable_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     private = tmp / "private.mov"
     private.write_bytes(clip().read_bytes())
     private.chmod(0o000)
-    return Case(_write(tmp, spec_dict([str(private)], tmp / "out")),
-                ["source unreadable", str(private)], drop_dac=True)
+    return Case(
+        _write(tmp, spec_dict([str(private)], tmp / "out")),
+        ["source unreadable", str(private)],
+        drop_dac=True,
+    )
 
 
 def _undecodable_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     junk = tmp / "junk.mov"
     junk.write_bytes(random.Random(20260115).randbytes(100_000))  # same bytes every run
-    return Case(_write(tmp, spec_dict([str(junk)], tmp / "out")),
-                [str(junk), "unsupported or damaged source"])
+    return Case(
+        _write(tmp, spec_dict([str(junk)], tmp / "out")),
+        [str(junk), "unsupported or damaged source"],
+    )
 
 
 def _audio_only_source(tmp: Path, clip: Callable[..., Path]) -> Case:
     wav = tmp / "voice.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-                    "sine=duration=0.2", str(wav)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=duration=0.2", str(wav)],
+        check=True,
+    )
     return Case(_write(tmp, spec_dict([str(wav)], tmp / "out")), [str(wav), "no video stream"])
 
 
 def _output_dir_missing(tmp: Path, clip: Callable[..., Path]) -> Case:
-    return Case(_std(tmp, clip, output_dir=str(tmp / "nowhere")),
-                [f"output_dir {tmp / 'nowhere'} does not exist"])
+    return Case(
+        _std(tmp, clip, output_dir=str(tmp / "nowhere")),
+        [f"output_dir {tmp / 'nowhere'} does not exist"],
+    )
 
 
 def _output_dir_is_file(tmp: Path, clip: Callable[..., Path]) -> Case:
@@ -191,25 +217,40 @@ def _output_dir_read_only(tmp: Path, clip: Callable[..., Path]) -> Case:
     ro = tmp / "ro"
     ro.mkdir()
     ro.chmod(0o555)
-    return Case(_std(tmp, clip, output_dir=str(ro)), [f"output_dir {ro} is not writable"],
-                drop_dac=True)
+    return Case(
+        _std(tmp, clip, output_dir=str(ro)), [f"output_dir {ro} is not writable"], drop_dac=True
+    )
 
 
 def _dnxhr_too_small(tmp: Path, clip: Callable[..., Path]) -> Case:
-    return Case(_std(tmp, clip, codec="dnxhr_lb", proxy_profile="proxy_dnxhr_lb"),
-                ["would render 32×18", "needs at least 256×120"])
+    return Case(
+        _std(tmp, clip, codec="dnxhr_lb", proxy_profile="proxy_dnxhr_lb"),
+        ["would render 32×18", "needs at least 256×120"],
+    )
 
 
 def _resolve_profile_on_ffmpeg_source(tmp: Path, clip: Callable[..., Path]) -> Case:
-    return Case(_std(tmp, clip, codec="prores_proxy", proxy_profile="proxy_prores_proxy_resolve"),
-                ["renders with resolve", "route to ffmpeg"])
+    return Case(
+        _std(tmp, clip, codec="prores_proxy", proxy_profile="proxy_prores_proxy_resolve"),
+        ["renders with resolve", "route to ffmpeg"],
+    )
 
 
 def _mxf_rate(tmp: Path, clip: Callable[..., Path]) -> Case:
     src = clip("v640_12fps.mov", size="640x360", rate="12", audio_channels=0)
-    return Case(_write(tmp, spec_dict([str(src)], tmp / "out", codec="dnxhr_lb",
-                                      container="mxf", proxy_profile="proxy_dnxhr_lb")),
-                ["mxf cannot carry 12 fps"])
+    return Case(
+        _write(
+            tmp,
+            spec_dict(
+                [str(src)],
+                tmp / "out",
+                codec="dnxhr_lb",
+                container="mxf",
+                proxy_profile="proxy_dnxhr_lb",
+            ),
+        ),
+        ["mxf cannot carry 12 fps"],
+    )
 
 
 def _two_sources(names: list[str], template: str, expected: list[str]) -> Builder:
@@ -220,8 +261,10 @@ def _two_sources(names: list[str], template: str, expected: list[str]) -> Builde
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(clip().read_bytes())
             paths.append(str(p))
-        return Case(_write(tmp, spec_dict(paths, tmp / "out", output_name_template=template)),
-                    expected)
+        return Case(
+            _write(tmp, spec_dict(paths, tmp / "out", output_name_template=template)), expected
+        )
+
     return build
 
 
@@ -239,8 +282,10 @@ def _dangling_symlink_output(tmp: Path, clip: Callable[..., Path]) -> Case:
 
 def _surrogate(tmp: Path, clip: Callable[..., Path]) -> Case:
     text = json.dumps(spec_dict([str(clip())], tmp / "out", output_name_template="X_PROXY"))
-    return Case(_write(tmp, raw=text.replace("X_PROXY", "\\udc80proxy").encode()),
-                ["output_name_template", "surrogate"])
+    return Case(
+        _write(tmp, raw=text.replace("X_PROXY", "\\udc80proxy").encode()),
+        ["output_name_template", "surrogate"],
+    )
 
 
 _BASE_BYTES = json.dumps(spec_dict(["/m/a.mov"], "/tmp"))
@@ -250,15 +295,17 @@ CASES: dict[str, Builder] = {
     "json-array": _raw(b"[]", ["a JSON object, not a JSON array"]),
     "json-scalar": _raw(b"3.5", ["a JSON object, not a JSON number"]),
     "not-utf8": _raw(b'{"a": "\xe9t\xe9"}', ["not UTF-8"]),
-    "duplicate-key": _raw((_BASE_BYTES[:-1] + ', "codec": "hevc"}').encode(),
-                          ["duplicate key 'codec'"]),
+    "duplicate-key": _raw(
+        (_BASE_BYTES[:-1] + ', "codec": "hevc"}').encode(), ["duplicate key 'codec'"]
+    ),
     "lone-surrogate": _surrogate,
     "unknown-field": _over(["priority: unknown field"], priority="high"),
     "missing-field": _without("codec"),
     "wrong-version": _over(["jobspec_version", "'2.0.0'"], jobspec_version="2.0.0"),
     "bad-created-at": _over(["created_at", "not an ISO 8601"], created_at="15/01/2026 09:30"),
-    "created-at-without-offset": _over(["created_at", "no UTC offset"],
-                                       created_at="2026-01-15T09:30:00"),
+    "created-at-without-offset": _over(
+        ["created_at", "no UTC offset"], created_at="2026-01-15T09:30:00"
+    ),
     "empty-sources": _over(["sources", "at least 1 item"], sources=[]),
     "missing-source": _missing_source,
     "relative-missing-source": _relative_missing_source,
@@ -268,21 +315,23 @@ CASES: dict[str, Builder] = {
     "unreadable-source": _unreadable_source,
     "undecodable-source": _undecodable_source,
     "audio-only-source": _audio_only_source,
-    "relative-output-dir": _over(["output_dir", "'out' is not an absolute path"],
-                                 output_dir="out"),
+    "relative-output-dir": _over(["output_dir", "'out' is not an absolute path"], output_dir="out"),
     "missing-output-dir": _output_dir_missing,
     "output-dir-is-a-file": _output_dir_is_file,
     "output-dir-not-writable": _output_dir_read_only,
-    "codec-container-pair": _over(["cannot go in container 'mp4'", "allowed pairs",
-                                   "prores_proxy → mov"],
-                                  codec="prores_proxy", container="mp4",
-                                  proxy_profile="proxy_prores_proxy"),
-    "unknown-fps-mode": _over(["fps_mode", "'force_23.976'", "'force_23_976'"],
-                              fps_mode="force_23.976"),
-    "unknown-profile": _over(["unknown profile 'proxy_h265_low'"],
-                             proxy_profile="proxy_h265_low"),
-    "profile-codec-mismatch": _over(["profile 'proxy_h264_low' renders h264, not 'prores_lt'"],
-                                    codec="prores_lt"),
+    "codec-container-pair": _over(
+        ["cannot go in container 'mp4'", "allowed pairs", "prores_proxy → mov"],
+        codec="prores_proxy",
+        container="mp4",
+        proxy_profile="proxy_prores_proxy",
+    ),
+    "unknown-fps-mode": _over(
+        ["fps_mode", "'force_23.976'", "'force_23_976'"], fps_mode="force_23.976"
+    ),
+    "unknown-profile": _over(["unknown profile 'proxy_h265_low'"], proxy_profile="proxy_h265_low"),
+    "profile-codec-mismatch": _over(
+        ["profile 'proxy_h264_low' renders h264, not 'prores_lt'"], codec="prores_lt"
+    ),
     "resolve-profile-on-ffmpeg-source": _resolve_profile_on_ffmpeg_source,
     "dnxhr-source-too-small": _dnxhr_too_small,
     "mxf-unsupported-rate": _mxf_rate,
@@ -293,12 +342,17 @@ CASES: dict[str, Builder] = {
     "template-empty": _over(["empty name"], output_name_template=""),
     "template-hidden": _over(["starts with '.'"], output_name_template=".{source_name}"),
     "name-10000-chars": _over(["bytes; the limit is"], output_name_template="x" * 10_000),
-    "multi-source-no-index": _two_sources(["a/one.mov", "b/two.mov"], "{codec}_{date}",
-                                          ["{index} or {source_name}"]),
-    "same-output-name": _two_sources(["a/clip.mov", "b/clip.mov"], "{source_name}",
-                                     ["sources[0] and sources[1] both resolve", "clip.mov"]),
-    "same-name-ignoring-case": _two_sources(["a/Clip.mov", "b/clip.MOV"], "{source_name}",
-                                            ["same name ignoring case"]),
+    "multi-source-no-index": _two_sources(
+        ["a/one.mov", "b/two.mov"], "{codec}_{date}", ["{index} or {source_name}"]
+    ),
+    "same-output-name": _two_sources(
+        ["a/clip.mov", "b/clip.mov"],
+        "{source_name}",
+        ["sources[0] and sources[1] both resolve", "clip.mov"],
+    ),
+    "same-name-ignoring-case": _two_sources(
+        ["a/Clip.mov", "b/clip.MOV"], "{source_name}", ["same name ignoring case"]
+    ),
     "output-exists": _output_exists,
     "output-is-dangling-symlink": _dangling_symlink_output,
 }
@@ -347,8 +401,9 @@ def test_bad_input_is_rejected_everywhere_and_writes_nothing(
     assert snapshot(tmp_path) == before  # nothing written, nothing touched
 
 
-def test_valid_spec_validates_without_writing(tmp_path: Path, clip: Callable[..., Path],
-                                              job: Callable[..., Path]) -> None:
+def test_valid_spec_validates_without_writing(
+    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
     spec = job([clip(), clip("b.mov")], output_name_template="日本語_{index}_{source_name}")
     before = snapshot(tmp_path)
     plain = proxx("validate", str(spec))
@@ -358,12 +413,15 @@ def test_valid_spec_validates_without_writing(tmp_path: Path, clip: Callable[...
     assert report["valid"] is True and report["validation_error"] is None
     assert report["execution_engine"] == "ffmpeg"
     assert [c["output_path"] for c in report["clips"]] == [
-        str(tmp_path / "out" / "日本語_001_clip.mov"), str(tmp_path / "out" / "日本語_002_b.mov")]
+        str(tmp_path / "out" / "日本語_001_clip.mov"),
+        str(tmp_path / "out" / "日本語_002_b.mov"),
+    ]
     assert snapshot(tmp_path) == before
 
 
-def test_plain_validate_prints_only_the_reason_on_stderr(tmp_path: Path,
-                                                       job: Callable[..., Path]) -> None:
+def test_plain_validate_prints_only_the_reason_on_stderr(
+    tmp_path: Path, job: Callable[..., Path]
+) -> None:
     spec = job([tmp_path / "gone.mov"])
     plain = proxx("validate", str(spec))
     assert (plain.returncode, plain.stdout) == (1, "")
@@ -373,8 +431,9 @@ def test_plain_validate_prints_only_the_reason_on_stderr(tmp_path: Path,
     assert "Traceback" not in plain.stderr
 
 
-def test_run_of_an_invalid_spec_prints_no_traceback(tmp_path: Path,
-                                                   job: Callable[..., Path]) -> None:
+def test_run_of_an_invalid_spec_prints_no_traceback(
+    tmp_path: Path, job: Callable[..., Path]
+) -> None:
     spec = job([tmp_path / "gone.mov"])
     for _ in range(3):  # the race is lost most of the time; three tries make it certain
         run = proxx("run", str(spec))
@@ -382,14 +441,16 @@ def test_run_of_an_invalid_spec_prints_no_traceback(tmp_path: Path,
         assert "Traceback" not in run.stderr, run.stderr
 
 
-def test_validate_and_run_agree_on_the_fingerprint(tmp_path: Path, clip: Callable[..., Path],
-                                                  job: Callable[..., Path]) -> None:
+def test_validate_and_run_agree_on_the_fingerprint(
+    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
     spec = job([clip()], name="a.json")
     same = json.loads(spec.read_text())
     (tmp_path / "b.json").write_text(json.dumps(dict(reversed(same.items())), indent=4))
     fa = json.loads(proxx("validate", "--json", str(spec)).stdout)["jobspec_fingerprint"]
     fb = json.loads(proxx("validate", "--json", str(tmp_path / "b.json")).stdout)[
-        "jobspec_fingerprint"]
+        "jobspec_fingerprint"
+    ]
     assert fa == fb and fa.startswith("sha256:")
 
 
@@ -410,8 +471,9 @@ def test_jobspec_path_that_is_a_directory(tmp_path: Path) -> None:
     assert "cannot read JobSpec" in json.loads(run.stdout)["validation_error"]
 
 
-def test_validate_exits_4_when_ffmpeg_is_missing(tmp_path: Path, clip: Callable[..., Path],
-                                                job: Callable[..., Path]) -> None:
+def test_validate_exits_4_when_ffmpeg_is_missing(
+    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
     # Probing needs no ffprobe (PyAV, in-process); the routed engine's binary is
     # what must be usable.
     spec = job([clip()])

@@ -21,21 +21,62 @@ from testkit import run_cli
 from workers.ffmpeg_args import Expected
 from workers.verify import check_output, verify_output
 
-EXPECTED = Expected(codec="prores_proxy", width=64, height=36, rate=Fraction(25), frames=25,
-                    frames_exact=True, audio_channels=(2,), timecode="01:00:00:00",
-                    reel_name="A001")
+EXPECTED = Expected(
+    codec="prores_proxy",
+    width=64,
+    height=36,
+    rate=Fraction(25),
+    frames=25,
+    frames_exact=True,
+    audio_channels=(2,),
+    timecode="01:00:00:00",
+    reel_name="A001",
+)
 
 
-def render(path: Path, *, timecode: str = "01:00:00:00", reel: str = "A001",
-           profile: str = "0", layout: str = "stereo") -> Path:
+def render(
+    path: Path,
+    *,
+    timecode: str = "01:00:00:00",
+    reel: str = "A001",
+    profile: str = "0",
+    layout: str = "stereo",
+) -> Path:
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=25:duration=1",
-         "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1",
-         "-filter_complex", f"[1:a]aformat=channel_layouts={layout}[a]",
-         "-map", "0:v", "-map", "[a]", "-c:v", "prores_aw", "-profile:v", profile,
-         "-c:a", "pcm_s16le", "-timecode", timecode, "-metadata:s:v:0", f"reel_name={reel}",
-         str(path)], check=True)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x36:rate=25:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=sample_rate=48000:duration=1",
+            "-filter_complex",
+            f"[1:a]aformat=channel_layouts={layout}[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-c:v",
+            "prores_aw",
+            "-profile:v",
+            profile,
+            "-c:a",
+            "pcm_s16le",
+            "-timecode",
+            timecode,
+            "-metadata:s:v:0",
+            f"reel_name={reel}",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -45,14 +86,19 @@ def test_a_matching_render_passes_and_reports_its_facts(tmp_path: Path) -> None:
     assert facts is not None and facts.timecode == "01:00:00:00" and facts.reel_name == "A001"
 
 
-@pytest.mark.parametrize(("kwargs", "problem"), [
-    ({"timecode": "01:00:00:01"}, "start timecode is 01:00:00:01, expected 01:00:00:00"),
-    ({"reel": "B002"}, "reel name is B002, expected A001"),
-    ({"layout": "mono"}, "audio channels are [1], expected [2]"),
-    ({"profile": "1"}, "prores profile is LT, expected Proxy"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"timecode": "01:00:00:01"}, "start timecode is 01:00:00:01, expected 01:00:00:00"),
+        ({"reel": "B002"}, "reel name is B002, expected A001"),
+        ({"layout": "mono"}, "audio channels are [1], expected [2]"),
+        ({"profile": "1"}, "prores profile is LT, expected Proxy"),
+    ],
+)
 def test_one_wrong_fact_fails_verification_naming_it(
-    tmp_path: Path, kwargs: dict[str, str], problem: str,
+    tmp_path: Path,
+    kwargs: dict[str, str],
+    problem: str,
 ) -> None:
     path = render(tmp_path / "wrong.mov", **kwargs)
     assert verify_output(str(path), EXPECTED, "mov") == problem
@@ -64,8 +110,9 @@ def test_the_reel_is_compared_only_where_the_container_carries_one(tmp_path: Pat
     assert verify_output(str(path), EXPECTED, "mp4") is None
 
 
-def test_no_ffprobe_runs_for_a_job(tmp_path: Path, clip: Callable[..., Path],
-                                   job: Callable[..., Path]) -> None:
+def test_no_ffprobe_runs_for_a_job(
+    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
+) -> None:
     # PATH holds ffmpeg and nothing else: probing sources and verifying proxies
     # happen in-process (PyAV), so a job completes without ffprobe.
     bin_dir = tmp_path / "bin"
@@ -73,8 +120,10 @@ def test_no_ffprobe_runs_for_a_job(tmp_path: Path, clip: Callable[..., Path],
     ffmpeg = shutil.which("ffmpeg")
     assert ffmpeg is not None
     (bin_dir / "ffmpeg").symlink_to(ffmpeg)
-    spec = job([clip("noprobe_a.mov", timecode="02:00:00:00", reel="R9"), clip("noprobe_b.mov")],
-               output_name_template="{index}_{source_name}")
+    spec = job(
+        [clip("noprobe_a.mov", timecode="02:00:00:00", reel="R9"), clip("noprobe_b.mov")],
+        output_name_template="{index}_{source_name}",
+    )
 
     proc = run_cli("run", str(spec), env={"PATH": str(bin_dir)})
 
@@ -83,5 +132,4 @@ def test_no_ffprobe_runs_for_a_job(tmp_path: Path, clip: Callable[..., Path],
     assert [c["status"] for c in result["clips"]] == ["COMPLETED", "COMPLETED"]
     first = result["clips"][0]["fidelity"]["proxy"]
     assert (first["timecode"], first["reel_name"]) == ("02:00:00:00", "R9")
-    assert all(os.path.getsize(c["output_path"]) == c["output_size_bytes"]
-               for c in result["clips"])
+    assert all(os.path.getsize(c["output_path"]) == c["output_size_bytes"] for c in result["clips"])

@@ -60,8 +60,9 @@ class Expected:
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=all"
 
 
-def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts,
-                    container: str | None = None) -> Expected:
+def expected_output(
+    codec: str, profile: str, fps_mode: str, source: ProbeFacts, container: str | None = None
+) -> Expected:
     """What the proxy must be; `container` matters only for a picture that starts late."""
     video = source.video
     rate_kept = source.conform_rate()
@@ -83,10 +84,15 @@ def expected_output(codec: str, profile: str, fps_mode: str, source: ProbeFacts,
         timecode=timecode,
         reel_name=source.reel_name if timecode else None,
         progressive=source.interlaced,
-        notes=_notes(source, src_rate, rate, timecode) + (
-            (f"the picture starts {float(source.video_lead()):.3f} s after the sound; MXF has "
-             f"no edit list, so the proxy holds its first picture for {lead} frames",)
-            if lead else ()),
+        notes=_notes(source, src_rate, rate, timecode)
+        + (
+            (
+                f"the picture starts {float(source.video_lead()):.3f} s after the sound; MXF has "
+                f"no edit list, so the proxy holds its first picture for {lead} frames",
+            )
+            if lead
+            else ()
+        ),
     )
 
 
@@ -99,31 +105,39 @@ def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> i
     return round(source.video_lead() * rate) if container == "mxf" else 0
 
 
-def _notes(source: ProbeFacts, src_rate: Fraction, rate: Fraction,
-           timecode: str | None) -> tuple[str, ...]:
+def _notes(
+    source: ProbeFacts, src_rate: Fraction, rate: Fraction, timecode: str | None
+) -> tuple[str, ...]:
     video = source.video
     assert video is not None
     notes = []
     if video.hidden_frames:
         holes = (video.edit_frames or 0) - (video.shown_frames or 0)
         filled = f" ({holes} missing picture(s) in the kept range repeated)" if holes else ""
-        notes.append(f"edit list applied: {video.hidden_frames} stored frames are hidden by "
-                     f"the source's edit list; the proxy has the {source.frame_count()} frames "
-                     f"a player shows{filled}")
+        notes.append(
+            f"edit list applied: {video.hidden_frames} stored frames are hidden by "
+            f"the source's edit list; the proxy has the {source.frame_count()} frames "
+            f"a player shows{filled}"
+        )
     if source.variable_rate:
         avg = Fraction(video.avg_frame_rate or video.frame_rate or 0)
-        notes.append(f"variable frame rate source (nominal {_fps(src_rate)}, average "
-                     f"{float(avg):.3f} fps) rendered at a constant {_fps(rate)} fps; same "
-                     "duration, frames = duration × rate")
+        notes.append(
+            f"variable frame rate source (nominal {_fps(src_rate)}, average "
+            f"{float(avg):.3f} fps) rendered at a constant {_fps(rate)} fps; same "
+            "duration, frames = duration × rate"
+        )
     elif rate != src_rate:
         notes.append(f"frame rate forced from {_fps(src_rate)} to {_fps(rate)} fps")
     if source.interlaced:
-        notes.append(f"interlaced source (field order {video.field_order}) deinterlaced "
-                     "field-aware (bwdif, one frame per frame: count and rate kept); the proxy "
-                     "is progressive")
+        notes.append(
+            f"interlaced source (field order {video.field_order}) deinterlaced "
+            "field-aware (bwdif, one frame per frame: count and rate kept); the proxy "
+            "is progressive"
+        )
     if timecode and timecode != source.timecode:
-        notes.append(f"start timecode {source.timecode} re-expressed as {timecode} at "
-                     f"{_fps(rate)} fps")
+        notes.append(
+            f"start timecode {source.timecode} re-expressed as {timecode} at {_fps(rate)} fps"
+        )
     return tuple(notes)
 
 
@@ -132,8 +146,14 @@ def _fps(rate: Fraction) -> str:
 
 
 def build_argv(
-    ffmpeg: str, source_path: str, temp_path: str, container: str, profile: str,
-    fps_mode: str, codec: str, source: ProbeFacts,
+    ffmpeg: str,
+    source_path: str,
+    temp_path: str,
+    container: str,
+    profile: str,
+    fps_mode: str,
+    codec: str,
+    source: ProbeFacts,
 ) -> list[str]:
     exp = expected_output(codec, profile, fps_mode, source, container)
     filters = []
@@ -154,10 +174,26 @@ def build_argv(
     # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
     # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
     argv = [
-        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror",
-        "-i", source_path,
-        "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1",
-        "-vf", ",".join(filters), *_VIDEO[profile],
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-n",
+        "-xerror",
+        "-i",
+        source_path,
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a?",
+        "-map_metadata",
+        "-1",
+        "-map_chapters",
+        "-1",
+        "-vf",
+        ",".join(filters),
+        *_VIDEO[profile],
     ]
     if container != "mxf":
         # The fps filter already made the rate constant. Passthrough keeps a late
@@ -171,8 +207,15 @@ def build_argv(
             argv += ["-metadata:s:v:0", f"reel_name={exp.reel_name}"]
     argv += _audio(codec, source)
     argv += [
-        "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
-        "-f", container, temp_path,
+        "-fflags",
+        "+bitexact",
+        "-flags:v",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-f",
+        container,
+        temp_path,
     ]
     return argv
 

@@ -52,8 +52,12 @@ class Interrupts:
             sigs = b""
         if signal.SIGTERM in sigs:
             self.reason = self.reason or "worker received SIGTERM"
-        while (self.reason is None and self.conn is not None and not self.parent_gone
-               and self.conn.poll()):
+        while (
+            self.reason is None
+            and self.conn is not None
+            and not self.parent_gone
+            and self.conn.poll()
+        ):
             try:
                 msg = decode_for_worker(self.conn.recv_bytes())
             except (EOFError, OSError):

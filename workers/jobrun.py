@@ -73,8 +73,13 @@ def _load(name: EngineName) -> Engine:
     raise ValueError(f"no engine named {name!r}")
 
 
-def run_request(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
-                engines: Engines | None = None, intercept: Intercept | None = None) -> None:
+def run_request(
+    req: StartJob,
+    emit: Callable[[FromWorker], None],
+    interrupts: Interrupts,
+    engines: Engines | None = None,
+    intercept: Intercept | None = None,
+) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
     engines = engines or Engines()
     interrupts.reason = None
@@ -89,19 +94,37 @@ def run_request(req: StartJob, emit: Callable[[FromWorker], None], interrupts: I
         emit(JobFinished(job_id=req.job_id, engine_versions=versions))
 
 
-def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrupts,
-         engines: Engines, intercept: Intercept | None) -> dict[str, str]:
+def _run(
+    req: StartJob,
+    emit: Callable[[FromWorker], None],
+    interrupts: Interrupts,
+    engines: Engines,
+    intercept: Intercept | None,
+) -> dict[str, str]:
     prepared = prepare(req, interrupts)
     if isinstance(prepared, JobRejected):
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
         return {}
-    log.info("job %s: %d clip(s) via %s (%s), fingerprint %s", req.job_id,
-             len(prepared.plan.clips), prepared.plan.engine.value, prepared.routing_reason,
-             prepared.fingerprint, extra={"state": "planned"})
-    emit(JobPlanned(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
-                    fingerprint=prepared.fingerprint, engine=prepared.plan.engine.value,
-                    routing_reason=prepared.routing_reason, clips=prepared.summary()))
+    log.info(
+        "job %s: %d clip(s) via %s (%s), fingerprint %s",
+        req.job_id,
+        len(prepared.plan.clips),
+        prepared.plan.engine.value,
+        prepared.routing_reason,
+        prepared.fingerprint,
+        extra={"state": "planned"},
+    )
+    emit(
+        JobPlanned(
+            job_id=req.job_id,
+            jobspec_version=prepared.spec.jobspec_version,
+            fingerprint=prepared.fingerprint,
+            engine=prepared.plan.engine.value,
+            routing_reason=prepared.routing_reason,
+            clips=prepared.summary(),
+        )
+    )
     if intercept is not None and intercept(prepared.plan):
         return {}
     engine = engines.get(prepared.plan.engine)
@@ -112,34 +135,58 @@ def _run(req: StartJob, emit: Callable[[FromWorker], None], interrupts: Interrup
         # A stop that cut the engine check short (`ffmpeg -version`) is an
         # interruption, not an unusable engine: exit 5, not 4. With in-process
         # probing, validation is quick enough that a signal often lands here.
-        emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
-                         fingerprint=prepared.fingerprint, total_clips=len(prepared.plan.clips),
-                         interrupted=f"{stop} while checking the engine; nothing was executed"))
+        emit(
+            JobRejected(
+                job_id=req.job_id,
+                jobspec_version=prepared.spec.jobspec_version,
+                fingerprint=prepared.fingerprint,
+                total_clips=len(prepared.plan.clips),
+                interrupted=f"{stop} while checking the engine; nothing was executed",
+            )
+        )
         return engine.versions()
     if req.kind == "validate":
         if problem is not None:
-            emit(JobRejected(job_id=req.job_id, jobspec_version=prepared.spec.jobspec_version,
-                             fingerprint=prepared.fingerprint,
-                             total_clips=len(prepared.plan.clips), system_error=problem))
+            emit(
+                JobRejected(
+                    job_id=req.job_id,
+                    jobspec_version=prepared.spec.jobspec_version,
+                    fingerprint=prepared.fingerprint,
+                    total_clips=len(prepared.plan.clips),
+                    system_error=problem,
+                )
+            )
         return engine.versions()
     if problem is not None:
-        emit(ClipFinished(job_id=req.job_id, clip=_unavailable(prepared, engine, problem),
-                          index=prepared.plan.clips[0].index))
+        emit(
+            ClipFinished(
+                job_id=req.job_id,
+                clip=_unavailable(prepared, engine, problem),
+                index=prepared.plan.clips[0].index,
+            )
+        )
         return engine.versions()
     render_clips(prepared, engine, emit, interrupts)
     return engine.versions()
 
 
-def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None],
-                 interrupts: Interrupts) -> None:
+def render_clips(
+    prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None], interrupts: Interrupts
+) -> None:
     plan = prepared.plan
     try:
         for clip in plan.clips:
             if interrupts.check() is not None:
                 break
-            emit(ClipStarted(job_id=plan.job_id, index=clip.index, started_at=iso(utc_now()),
-                             ffmpeg_command=engine.command_for(plan, clip),
-                             partial_path=partial_path(clip.output_path, plan.job_id)))
+            emit(
+                ClipStarted(
+                    job_id=plan.job_id,
+                    index=clip.index,
+                    started_at=iso(utc_now()),
+                    ffmpeg_command=engine.command_for(plan, clip),
+                    partial_path=partial_path(clip.output_path, plan.job_id),
+                )
+            )
             result = engine.render(plan, clip, interrupts)
             emit(ClipFinished(job_id=plan.job_id, clip=result, index=clip.index))
             if result.status != "COMPLETED":
@@ -151,10 +198,17 @@ def render_clips(prepared: Prepared, engine: Engine, emit: Callable[[FromWorker]
 def _unavailable(prepared: Prepared, engine: Engine, problem: str) -> ClipResult:
     first = prepared.plan.clips[0]
     now = iso(utc_now())
-    return ClipResult(source_path=first.source_path, output_path=first.output_path,
-                      status="FAILED", engine=engine.name, started_at=now, ended_at=now,
-                      failure_reason=FailureReason.ENGINE_UNAVAILABLE, failure_detail=problem,
-                      system_error=True)
+    return ClipResult(
+        source_path=first.source_path,
+        output_path=first.output_path,
+        status="FAILED",
+        engine=engine.name,
+        started_at=now,
+        ended_at=now,
+        failure_reason=FailureReason.ENGINE_UNAVAILABLE,
+        failure_detail=problem,
+        system_error=True,
+    )
 
 
 def _reason(rejected: JobRejected) -> str:

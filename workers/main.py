@@ -21,8 +21,7 @@ def worker_main(conn: Connection) -> None:
     serve(conn)
 
 
-def serve(conn: Connection,
-          intercept: Callable[[Connection, JobPlan], bool] | None = None) -> None:
+def serve(conn: Connection, intercept: Callable[[Connection, JobPlan], bool] | None = None) -> None:
     """The worker loop. `intercept` lets a test double take over chosen jobs once
     they are prepared, while every other job runs for real."""
     interrupts = Interrupts(conn)

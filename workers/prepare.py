@@ -40,9 +40,15 @@ class Prepared:
     fingerprint: str
 
     def summary(self) -> list[PlannedClip]:
-        return [PlannedClip(index=c.index, source_path=c.source_path, output_path=c.output_path,
-                            duration=_duration(c.source.duration, c.source.video))
-                for c in self.plan.clips]
+        return [
+            PlannedClip(
+                index=c.index,
+                source_path=c.source_path,
+                output_path=c.output_path,
+                duration=_duration(c.source.duration, c.source.video),
+            )
+            for c in self.plan.clips
+        ]
 
 
 def _duration(fmt: float | None, video: Any) -> float | None:
@@ -75,8 +81,13 @@ class _Reading:
         self.total = 0
 
     def reject(self, **reason: str) -> JobRejected:
-        return JobRejected(job_id=self.req.job_id, jobspec_version=self.version,
-                           fingerprint=self.fingerprint, total_clips=self.total, **reason)
+        return JobRejected(
+            job_id=self.req.job_id,
+            jobspec_version=self.version,
+            fingerprint=self.fingerprint,
+            total_clips=self.total,
+            **reason,
+        )
 
 
 def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
@@ -86,8 +97,9 @@ def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
     try:
         data = read_spec(req.jobspec_path)
     except OSError as exc:
-        return reading.reject(validation_error=f"cannot read JobSpec {req.jobspec_path}: "
-                              f"{exc.strerror or exc}")
+        return reading.reject(
+            validation_error=f"cannot read JobSpec {req.jobspec_path}: {exc.strerror or exc}"
+        )
     reading.fingerprint = fingerprint_bytes(data)
     interrupts.phase("validate")
     try:
@@ -97,8 +109,10 @@ def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
     except ValidationError as exc:
         return reading.reject(validation_error=str(exc))
     except RecursionError:
-        return reading.reject(validation_error="JobSpec is nested too deeply to be a JobSpec "
-                              "(a JobSpec is a flat object with a list of sources)")
+        return reading.reject(
+            validation_error="JobSpec is nested too deeply to be a JobSpec "
+            "(a JobSpec is a flat object with a list of sources)"
+        )
     except (SystemError_, OSError, ProxxError) as exc:
         return reading.reject(system_error=str(exc))
 

@@ -34,11 +34,17 @@ def publish(partial: str, final: str) -> int:
             os.close(fd)
         move_no_replace(partial, final)
     except FileExistsError as exc:
-        raise PublishError(FailureReason.VALIDATION_ERROR, "output appeared at the final name "
-                           "while rendering; not overwritten. The verified render is kept at "
-                           "the partial name.") from exc
+        raise PublishError(
+            FailureReason.VALIDATION_ERROR,
+            "output appeared at the final name "
+            "while rendering; not overwritten. The verified render is kept at "
+            "the partial name.",
+        ) from exc
     except OSError as exc:
-        raise PublishError(FailureReason.EXECUTION_ERROR, f"could not publish the output: {exc}",
-                           system=exc.errno in SYSTEM_ERRNOS) from exc
+        raise PublishError(
+            FailureReason.EXECUTION_ERROR,
+            f"could not publish the output: {exc}",
+            system=exc.errno in SYSTEM_ERRNOS,
+        ) from exc
     fsync_dir(os.path.dirname(final))
     return size

@@ -41,12 +41,19 @@ def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
     except (ProxxError, OSError, RecursionError) as exc:
         why = f"the JobSpec does not validate ({exc}); no clips can be listed"
         log.info("recovered %s: %s", req.jobspec_path, why)
-        return RecoveryAccounted(job_id=req.job_id, jobspec_version=version, fingerprint=fp,
-                                 clips=[], note=why)
-    clips = [PlannedClip(index=i, source_path=s, output_path=o)
-             for i, (s, o) in enumerate(zip(sources, outputs, strict=True))]
-    return RecoveryAccounted(job_id=req.job_id, jobspec_version=version, fingerprint=fp,
-                             clips=_account(clips, spec.output_dir, req.job_id))
+        return RecoveryAccounted(
+            job_id=req.job_id, jobspec_version=version, fingerprint=fp, clips=[], note=why
+        )
+    clips = [
+        PlannedClip(index=i, source_path=s, output_path=o)
+        for i, (s, o) in enumerate(zip(sources, outputs, strict=True))
+    ]
+    return RecoveryAccounted(
+        job_id=req.job_id,
+        jobspec_version=version,
+        fingerprint=fp,
+        clips=_account(clips, spec.output_dir, req.job_id),
+    )
 
 
 def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[ClipResult]:
@@ -59,9 +66,13 @@ def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[Cli
         if not os.path.isfile(clip.output_path):
             break
         published[clip.index] = ClipResult(
-            source_path=clip.source_path, output_path=clip.output_path, status="COMPLETED",
-            engine=None, output_size_bytes=os.path.getsize(clip.output_path),
-            failure_detail=PUBLISHED)
+            source_path=clip.source_path,
+            output_path=clip.output_path,
+            status="COMPLETED",
+            engine=None,
+            output_size_bytes=os.path.getsize(clip.output_path),
+            failure_detail=PUBLISHED,
+        )
 
     def partial(clip: PlannedClip) -> str | None:
         # This job's own temporary render (its job id survives recovery); another
@@ -74,5 +85,11 @@ def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[Cli
         return left[0] if left else None
 
     failure = (FailureReason.INTERRUPTED, "runner interrupted before this clip was published")
-    return account(clips, published, failure, engine=None, partial=partial,
-                   skipped_detail="not run: the runner was interrupted")
+    return account(
+        clips,
+        published,
+        failure,
+        engine=None,
+        partial=partial,
+        skipped_detail="not run: the runner was interrupted",
+    )

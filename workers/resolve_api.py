@@ -136,8 +136,9 @@ def load_fusionscript(path: str) -> Fusionscript:
             f"{LIBRARY_ENV} points at fusionscript itself"
         ) from exc
     if not callable(getattr(module, "scriptapp", None)):
-        raise ResolveUnavailable(f"{path} loaded but has no scriptapp(): not Resolve's "
-                                 "fusionscript")
+        raise ResolveUnavailable(
+            f"{path} loaded but has no scriptapp(): not Resolve's fusionscript"
+        )
     _loaded[path] = cast(Fusionscript, module)
     return _loaded[path]
 
@@ -161,8 +162,9 @@ NOT_ANSWERING = (
 )
 
 
-def connect(attempt: Callable[[], Resolve | None], timeout_s: float,
-            wait: Callable[[float], str | None]) -> Resolve:
+def connect(
+    attempt: Callable[[], Resolve | None], timeout_s: float, wait: Callable[[float], str | None]
+) -> Resolve:
     """Ask until Resolve answers: it serves scripting only once fully started.
 
     `wait` sleeps and returns a stop reason, if any (raised as Stopped).
@@ -203,7 +205,8 @@ _CODEC_WORDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "prores_proxy": (frozenset({"prores", "proxy"}), frozenset({"4444", "xq", "raw"})),
     "prores_lt": (frozenset({"prores", "lt"}), frozenset({"4444", "xq", "raw"})),
     "prores422": (
-        frozenset({"prores", "422"}), frozenset({"proxy", "lt", "hq", "4444", "xq", "raw"})
+        frozenset({"prores", "422"}),
+        frozenset({"proxy", "lt", "hq", "4444", "xq", "raw"}),
     ),
     "prores422hq": (frozenset({"prores", "422", "hq"}), frozenset({"4444", "xq", "raw"})),
     "dnxhr_lb": (frozenset({"dnxhr", "lb"}), frozenset()),
@@ -222,8 +225,11 @@ def pick_render_format(formats: Mapping[str, str], container: str) -> tuple[str,
     GetRenderFormats maps label → extension-like name ("QuickTime" → "mov");
     for MXF, OP1A (one file, video and audio) is preferred over OP-Atom.
     """
-    found = [(label, ext) for label, ext in formats.items()
-             if str(ext).lower().split("_")[0] == container]
+    found = [
+        (label, ext)
+        for label, ext in formats.items()
+        if str(ext).lower().split("_")[0] == container
+    ]
     if container == "mxf":
         op1a = [f for f in found if "op1a" in _words(f[0]) or "op1a" in _words(f[1])]
         found = op1a or found
@@ -233,8 +239,11 @@ def pick_render_format(formats: Mapping[str, str], container: str) -> tuple[str,
 def pick_codec(codecs: Mapping[str, str], codec: str) -> str | None:
     """The codec name whose description matches the JobSpec codec, if exactly one does."""
     need, refuse = _CODEC_WORDS[codec]
-    found = [name for description, name in codecs.items()
-             if need <= _words(str(description)) and not refuse & _words(str(description))]
+    found = [
+        name
+        for description, name in codecs.items()
+        if need <= _words(str(description)) and not refuse & _words(str(description))
+    ]
     return found[0] if len(found) == 1 else None
 
 
@@ -289,8 +298,11 @@ def media_spec(path: str) -> MediaSpec:
         first -= 1
     while last + 1 in numbers:
         last += 1
-    return {"FilePath": os.path.join(directory, f"{prefix}%0{len(digits)}d{suffix}"),
-            "StartIndex": first, "EndIndex": last}
+    return {
+        "FilePath": os.path.join(directory, f"{prefix}%0{len(digits)}d{suffix}"),
+        "StartIndex": first,
+        "EndIndex": last,
+    }
 
 
 def parse_rate(text: str) -> Fraction | None:

@@ -98,29 +98,46 @@ class ResolveEngine:
         started, t0 = utc_now(), time.monotonic()
 
         def finish(**fields: Any) -> ClipResult:
-            return ClipResult.model_validate({
-                "source_path": clip.source_path, "output_path": clip.output_path,
-                "engine": self.name, "started_at": iso(started), "ended_at": iso(utc_now()),
-                "duration_seconds": round(time.monotonic() - t0, 3), **fields,
-            })
+            return ClipResult.model_validate(
+                {
+                    "source_path": clip.source_path,
+                    "output_path": clip.output_path,
+                    "engine": self.name,
+                    "started_at": iso(started),
+                    "ended_at": iso(utc_now()),
+                    "duration_seconds": round(time.monotonic() - t0, 3),
+                    **fields,
+                }
+            )
 
         stop = self._hold_lock(plan, interrupts)
         if stop is not None:
-            return finish(status="FAILED", failure_reason=FailureReason.INTERRUPTED,
-                          failure_detail=f"stopped while waiting for DaVinci Resolve: {stop}")
+            return finish(
+                status="FAILED",
+                failure_reason=FailureReason.INTERRUPTED,
+                failure_detail=f"stopped while waiting for DaVinci Resolve: {stop}",
+            )
         run = _ClipRun(self, plan, clip, interrupts)
         try:
             size = run.execute()
             result = finish(status="COMPLETED", output_size_bytes=size)
         except _Failed as failed:
             detail = failed.detail + run.cleanup()
-            result = finish(status="FAILED", failure_reason=failed.reason, failure_detail=detail,
-                            system_error=failed.system, partial_output_path=run.leftover())
+            result = finish(
+                status="FAILED",
+                failure_reason=failed.reason,
+                failure_detail=detail,
+                system_error=failed.system,
+                partial_output_path=run.leftover(),
+            )
         except Exception as exc:  # the native module can raise once Resolve goes away
-            result = finish(status="FAILED", failure_reason=FailureReason.EXECUTION_ERROR,
-                            failure_detail=f"a DaVinci Resolve scripting call raised "
-                            f"{type(exc).__name__}: {exc} (last good step: {run.last_step})"
-                            + run.cleanup(), partial_output_path=run.leftover())
+            result = finish(
+                status="FAILED",
+                failure_reason=FailureReason.EXECUTION_ERROR,
+                failure_detail=f"a DaVinci Resolve scripting call raised "
+                f"{type(exc).__name__}: {exc} (last good step: {run.last_step})" + run.cleanup(),
+                partial_output_path=run.leftover(),
+            )
         else:
             if note := run.cleanup():
                 log.warning("job %s clip %d:%s", plan.job_id, clip.index, note)
@@ -143,8 +160,9 @@ class ResolveEngine:
             self._lock.release()
             self._lock_job = None
 
-    def _release_after(self, plan: JobPlan, clip: ClipPlan, result: ClipResult,
-                       interrupts: Interrupts) -> None:
+    def _release_after(
+        self, plan: JobPlan, clip: ClipPlan, result: ClipResult, interrupts: Interrupts
+    ) -> None:
         # The worker loop stops a job after a failed clip, after its last clip,
         # or on a stop request; each is the end of this job's turn with Resolve.
         last = clip.index == plan.clips[-1].index
@@ -161,16 +179,18 @@ class ResolveEngine:
         except api.ResolveUnavailable as exc:
             raise _Failed(FailureReason.ENGINE_UNAVAILABLE, str(exc), system=True) from exc
         except api.Stopped as exc:
-            raise _Failed(FailureReason.INTERRUPTED,
-                          f"stopped while connecting to Resolve: {exc}") from exc
+            raise _Failed(
+                FailureReason.INTERRUPTED, f"stopped while connecting to Resolve: {exc}"
+            ) from exc
         return app
 
 
 class _ClipRun:
     """One clip's conversation with Resolve, and the cleanup it owes afterwards."""
 
-    def __init__(self, engine: ResolveEngine, plan: JobPlan, clip: ClipPlan,
-                 interrupts: Interrupts) -> None:
+    def __init__(
+        self, engine: ResolveEngine, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts
+    ) -> None:
         self.engine, self.plan, self.clip, self.interrupts = engine, plan, clip, interrupts
         self.partial = partial_path(clip.output_path, plan.job_id)
         # Resolve appends the format's extension to CustomName.
@@ -182,12 +202,20 @@ class _ClipRun:
         self.job_id: str | None = None
         self._cleaned = False
 
-    def need(self, value: T | None, call: str, meaning: str,
-             reason: FailureReason = FailureReason.EXECUTION_ERROR) -> T:
+    def need(
+        self,
+        value: T | None,
+        call: str,
+        meaning: str,
+        reason: FailureReason = FailureReason.EXECUTION_ERROR,
+    ) -> T:
         """The value of a Resolve call, or a failure naming the call and what it means."""
         if not value:
-            raise _Failed(reason, f"{call} returned {value!r}: {meaning}",
-                          system=reason is FailureReason.ENGINE_UNAVAILABLE)
+            raise _Failed(
+                reason,
+                f"{call} returned {value!r}: {meaning}",
+                system=reason is FailureReason.ENGINE_UNAVAILABLE,
+            )
         self.last_step = call
         return value
 
@@ -198,19 +226,29 @@ class _ClipRun:
 
     def execute(self) -> int:
         app = self.engine.connect_app(self.interrupts)
-        self.pm = self.need(app.GetProjectManager(), "GetProjectManager()",
-                            "Resolve has no project database open",
-                            FailureReason.ENGINE_UNAVAILABLE)
+        self.pm = self.need(
+            app.GetProjectManager(),
+            "GetProjectManager()",
+            "Resolve has no project database open",
+            FailureReason.ENGINE_UNAVAILABLE,
+        )
         self.check_stop("before creating the Resolve project")
-        self.project = self.need(self.pm.CreateProject(self.name), f"CreateProject({self.name!r})",
-                                 "a project with that name exists or the database is read-only")
+        self.project = self.need(
+            self.pm.CreateProject(self.name),
+            f"CreateProject({self.name!r})",
+            "a project with that name exists or the database is read-only",
+        )
         project = self.project
-        pool = self.need(project.GetMediaPool(), "GetMediaPool()",
-                         "the new project has no media pool")
+        pool = self.need(
+            project.GetMediaPool(), "GetMediaPool()", "the new project has no media pool"
+        )
         media = api.media_spec(self.clip.source_path)
-        items = self.need(pool.ImportMedia([media]), f"ImportMedia([{media!r}])",
-                          "Resolve could not import the source: it is damaged, offline to Resolve, "
-                          "or this Resolve version cannot read the format (update Resolve)")
+        items = self.need(
+            pool.ImportMedia([media]),
+            f"ImportMedia([{media!r}])",
+            "Resolve could not import the source: it is damaged, offline to Resolve, "
+            "or this Resolve version cannot read the format (update Resolve)",
+        )
         self.check_stop("after importing into Resolve")
         exp = self.expected(items[0])
         self.setup_timeline(pool, items, exp)
@@ -218,9 +256,11 @@ class _ClipRun:
         self.set_render_settings(exp)
         self.job_id = self.add_job()
         self.check_stop("before starting the Resolve render")
-        self.need(project.StartRendering([self.job_id], False),
-                  f"StartRendering([{self.job_id!r}], isInteractiveMode=False)",
-                  "Resolve refused to start the render")
+        self.need(
+            project.StartRendering([self.job_id], False),
+            f"StartRendering([{self.job_id!r}], isInteractiveMode=False)",
+            "Resolve refused to start the render",
+        )
         self.wait_for_render(exp)
         return self.publish(exp)
 
@@ -235,50 +275,89 @@ class _ClipRun:
         audio = (2,) if src.audio_channels else ()
         # ±1 frame: how Resolve counts a RAW clip's frames is not something
         # Proxx could check against a real install (docs/ROUTING.md).
-        return Expected(self.plan.codec, w, h, rate, frames, False, audio,
-                        retime_timecode(src.timecode, src_rate, rate))
+        return Expected(
+            self.plan.codec,
+            w,
+            h,
+            rate,
+            frames,
+            False,
+            audio,
+            retime_timecode(src.timecode, src_rate, rate),
+        )
 
-    def setup_timeline(self, pool: api.MediaPool, items: list[api.MediaPoolItem],
-                       exp: Expected) -> None:
+    def setup_timeline(
+        self, pool: api.MediaPool, items: list[api.MediaPoolItem], exp: Expected
+    ) -> None:
         assert self.project is not None
         # Timeline rate and size lock once a timeline exists, so they go first.
-        for key, value in (("timelineFrameRate", api.rate_text(exp.rate)),
-                           ("timelineResolutionWidth", str(exp.width)),
-                           ("timelineResolutionHeight", str(exp.height))):
-            self.need(self.project.SetSetting(key, value), f"SetSetting({key!r}, {value!r})",
-                      "Resolve rejected the project setting")
-        timeline = self.need(pool.CreateTimelineFromClips(self.name, items),
-                             f"CreateTimelineFromClips({self.name!r}, [clip])",
-                             "Resolve could not build a timeline from the imported clip")
-        self.need(self.project.SetCurrentTimeline(timeline), "SetCurrentTimeline(timeline)",
-                  "Resolve would not make the new timeline current")
+        for key, value in (
+            ("timelineFrameRate", api.rate_text(exp.rate)),
+            ("timelineResolutionWidth", str(exp.width)),
+            ("timelineResolutionHeight", str(exp.height)),
+        ):
+            self.need(
+                self.project.SetSetting(key, value),
+                f"SetSetting({key!r}, {value!r})",
+                "Resolve rejected the project setting",
+            )
+        timeline = self.need(
+            pool.CreateTimelineFromClips(self.name, items),
+            f"CreateTimelineFromClips({self.name!r}, [clip])",
+            "Resolve could not build a timeline from the imported clip",
+        )
+        self.need(
+            self.project.SetCurrentTimeline(timeline),
+            "SetCurrentTimeline(timeline)",
+            "Resolve would not make the new timeline current",
+        )
         if exp.timecode:
-            self.need(timeline.SetStartTimecode(exp.timecode),
-                      f"SetStartTimecode({exp.timecode!r})", "the proxy would lose the source "
-                      "timecode editors relink by")
+            self.need(
+                timeline.SetStartTimecode(exp.timecode),
+                f"SetStartTimecode({exp.timecode!r})",
+                "the proxy would lose the source timecode editors relink by",
+            )
 
     def choose_format(self) -> None:
         assert self.project is not None
         unavailable = FailureReason.ENGINE_UNAVAILABLE
-        formats = self.need(self.project.GetRenderFormats(), "GetRenderFormats()",
-                            "Resolve lists no render formats", unavailable)
+        formats = self.need(
+            self.project.GetRenderFormats(),
+            "GetRenderFormats()",
+            "Resolve lists no render formats",
+            unavailable,
+        )
         picked = api.pick_render_format(formats, self.plan.container)
         if picked is None:
-            raise _Failed(unavailable, f"this Resolve offers no single render format for "
-                          f".{self.plan.container} files; it offers {json.dumps(formats)}", True)
+            raise _Failed(
+                unavailable,
+                f"this Resolve offers no single render format for "
+                f".{self.plan.container} files; it offers {json.dumps(formats)}",
+                True,
+            )
         label, fmt = picked
         codecs = self.project.GetRenderCodecs(fmt) or self.project.GetRenderCodecs(label)
-        codecs = self.need(codecs, f"GetRenderCodecs({fmt!r})",
-                           f"Resolve lists no codecs for {label}", unavailable)
+        codecs = self.need(
+            codecs, f"GetRenderCodecs({fmt!r})", f"Resolve lists no codecs for {label}", unavailable
+        )
         codec = api.pick_codec(codecs, self.plan.codec)
         if codec is None:
-            raise _Failed(unavailable, f"this Resolve offers no single codec matching "
-                          f"{self.plan.codec} for {label}; it offers {json.dumps(codecs)}", True)
-        self.need(self.project.SetCurrentRenderFormatAndCodec(fmt, codec),
-                  f"SetCurrentRenderFormatAndCodec({fmt!r}, {codec!r})",
-                  "Resolve refused the format and codec it had just listed")
-        self.need(self.project.SetCurrentRenderMode(RENDER_MODE_SINGLE_CLIP),
-                  "SetCurrentRenderMode(1)", "Resolve refused single-clip render mode")
+            raise _Failed(
+                unavailable,
+                f"this Resolve offers no single codec matching "
+                f"{self.plan.codec} for {label}; it offers {json.dumps(codecs)}",
+                True,
+            )
+        self.need(
+            self.project.SetCurrentRenderFormatAndCodec(fmt, codec),
+            f"SetCurrentRenderFormatAndCodec({fmt!r}, {codec!r})",
+            "Resolve refused the format and codec it had just listed",
+        )
+        self.need(
+            self.project.SetCurrentRenderMode(RENDER_MODE_SINGLE_CLIP),
+            "SetCurrentRenderMode(1)",
+            "Resolve refused single-clip render mode",
+        )
 
     def set_render_settings(self, exp: Expected) -> None:
         assert self.project is not None
@@ -293,10 +372,12 @@ class _ClipRun:
             "FrameRate": round(float(exp.rate), 3),
             "ReplaceExistingFilesInPlace": False,  # Proxx never overwrites
         }
-        self.need(self.project.SetRenderSettings(settings),
-                  f"SetRenderSettings({json.dumps(settings, sort_keys=True)})",
-                  "Resolve rejected the render settings (is TargetDir writable by the user "
-                  "Resolve runs as?)")
+        self.need(
+            self.project.SetRenderSettings(settings),
+            f"SetRenderSettings({json.dumps(settings, sort_keys=True)})",
+            "Resolve rejected the render settings (is TargetDir writable by the user "
+            "Resolve runs as?)",
+        )
 
     def add_job(self) -> str:
         assert self.project is not None
@@ -310,8 +391,11 @@ class _ClipRun:
                 break
             self.check_stop("waiting for Resolve to accept the render job")
             self.interrupts.wait(self.engine.poll_s)
-        return self.need(job_id, "AddRenderJob()", f"Resolve did not accept the render job "
-                         f"within {self.engine.accept_timeout_s:g} s")
+        return self.need(
+            job_id,
+            "AddRenderJob()",
+            f"Resolve did not accept the render job within {self.engine.accept_timeout_s:g} s",
+        )
 
     def wait_for_render(self, exp: Expected) -> None:
         assert self.project is not None and self.job_id is not None
@@ -320,34 +404,49 @@ class _ClipRun:
         deadline = time.monotonic() + limit
         idle_since: float | None = None
         while True:
-            status = self.need(self.project.GetRenderJobStatus(self.job_id),
-                               f"GetRenderJobStatus({self.job_id!r})",
-                               "Resolve no longer knows the render job")
+            status = self.need(
+                self.project.GetRenderJobStatus(self.job_id),
+                f"GetRenderJobStatus({self.job_id!r})",
+                "Resolve no longer knows the render job",
+            )
             state = status.get("JobStatus")
             if state == "Complete":
                 return
             if state in _FAILED_STATES:
-                raise _Failed(FailureReason.EXECUTION_ERROR,
-                              f"Resolve render job ended {state}: {_describe(status)}")
+                raise _Failed(
+                    FailureReason.EXECUTION_ERROR,
+                    f"Resolve render job ended {state}: {_describe(status)}",
+                )
             now = time.monotonic()
             if now >= deadline:
                 self.project.StopRendering()
-                raise _Failed(FailureReason.TIMEOUT, f"Resolve render did not finish within "
-                              f"{limit:g} s; stopped it (last status: {_describe(status)})")
+                raise _Failed(
+                    FailureReason.TIMEOUT,
+                    f"Resolve render did not finish within "
+                    f"{limit:g} s; stopped it (last status: {_describe(status)})",
+                )
             idle_since = None if self.project.IsRenderingInProgress() else (idle_since or now)
             if idle_since is not None and now - idle_since >= STALL_GRACE_S:
-                raise _Failed(FailureReason.EXECUTION_ERROR, f"Resolve stopped rendering but "
-                              f"the job never completed (status: {_describe(status)})")
+                raise _Failed(
+                    FailureReason.EXECUTION_ERROR,
+                    f"Resolve stopped rendering but "
+                    f"the job never completed (status: {_describe(status)})",
+                )
             stop = self.interrupts.wait(self.engine.poll_s)
             if stop is not None:
                 self.project.StopRendering()
-                raise _Failed(FailureReason.INTERRUPTED, f"stopped: {stop}; Resolve render "
-                              f"stopped at {status.get('CompletionPercentage', '?')}%")
+                raise _Failed(
+                    FailureReason.INTERRUPTED,
+                    f"stopped: {stop}; Resolve render "
+                    f"stopped at {status.get('CompletionPercentage', '?')}%",
+                )
 
     def publish(self, exp: Expected) -> int:
         if not os.path.exists(self.rendered):
-            raise _Failed(FailureReason.OUTPUT_MISSING, f"Resolve reported the render Complete "
-                          f"but wrote no file at {self.rendered}")
+            raise _Failed(
+                FailureReason.OUTPUT_MISSING,
+                f"Resolve reported the render Complete but wrote no file at {self.rendered}",
+            )
         os.replace(self.rendered, self.partial)  # our own hidden name: nothing else uses it
         problem = verify_output(self.partial, exp, self.plan.container)
         if problem:
@@ -382,31 +481,40 @@ class _ClipRun:
                 problems.append(f"{call} returned {ok!r}")
         if not problems:
             return ""
-        return (f" (cleanup: {'; '.join(problems)} — remove project {self.name!r} and its "
-                "render job by hand in Resolve)")
+        return (
+            f" (cleanup: {'; '.join(problems)} — remove project {self.name!r} and its "
+            "render job by hand in Resolve)"
+        )
 
 
 def source_info(facts: ProbeFacts, item: api.MediaPoolItem) -> api.ClipInfo:
     """What Resolve will render from: its own clip properties, else ffprobe's facts."""
     got, video = api.clip_info(item), facts.video
-    width, height = (got.width, got.height) if got.width else (
-        (video.width, video.height) if video else (0, 0))
+    width, height = (
+        (got.width, got.height) if got.width else ((video.width, video.height) if video else (0, 0))
+    )
     rate = got.rate or (Fraction(video.frame_rate) if video and video.frame_rate else None)
     for missing, prop in ((width <= 0 or height <= 0, "Resolution"), (rate is None, "FPS")):
         if missing:
-            raise _Failed(FailureReason.EXECUTION_ERROR, f"neither Resolve (GetClipProperty("
-                          f"{prop!r}) = {got.raw[prop]!r}) nor ffprobe reports the clip's "
-                          f"{'frame size' if prop == 'Resolution' else 'frame rate'}")
+            raise _Failed(
+                FailureReason.EXECUTION_ERROR,
+                f"neither Resolve (GetClipProperty("
+                f"{prop!r}) = {got.raw[prop]!r}) nor ffprobe reports the clip's "
+                f"{'frame size' if prop == 'Resolution' else 'frame rate'}",
+            )
     assert rate is not None
     return api.ClipInfo(
-        width, height, rate,
+        width,
+        height,
+        rate,
         got.frames if got.frames is not None else facts.frame_count(),
-        got.audio_channels if got.audio_channels is not None else
-        sum(a.channels or 0 for a in facts.audio),
-        got.timecode or facts.timecode, got.raw,
+        got.audio_channels
+        if got.audio_channels is not None
+        else sum(a.channels or 0 for a in facts.audio),
+        got.timecode or facts.timecode,
+        got.raw,
     )
 
 
 def _describe(status: dict[str, Any]) -> str:
     return json.dumps(status, sort_keys=True, default=str)
-

@@ -98,15 +98,27 @@ def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) 
     while True:
         now = time.monotonic()
         if now >= next_note:
-            waiting = "waiting" if next_note == waited_from else \
-                f"still waiting after {now - waited_from:.0f} s"
-            send_note(interrupts, job_id, f"{waiting} for DaVinci Resolve, which is in use by "
-                      f"{lock.holder()} (one Resolve job per host)", waiting=True)
+            waiting = (
+                "waiting"
+                if next_note == waited_from
+                else f"still waiting after {now - waited_from:.0f} s"
+            )
+            send_note(
+                interrupts,
+                job_id,
+                f"{waiting} for DaVinci Resolve, which is in use by "
+                f"{lock.holder()} (one Resolve job per host)",
+                waiting=True,
+            )
             next_note = now + NOTE_EVERY_S
         stop = interrupts.wait(POLL_S)
         if stop is not None:
             return stop
         if lock.try_acquire(owner):
-            send_note(interrupts, job_id, f"DaVinci Resolve is free after waiting "
-                      f"{time.monotonic() - waited_from:.0f} s; rendering")
+            send_note(
+                interrupts,
+                job_id,
+                f"DaVinci Resolve is free after waiting "
+                f"{time.monotonic() - waited_from:.0f} s; rendering",
+            )
             return None

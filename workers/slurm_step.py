@@ -54,15 +54,21 @@ class NeedsResolve(Exception):
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="workers.slurm_step")
     p.add_argument("--spool", required=True)
-    p.add_argument("--record", default=None,
-                   help="the claim's Slurm record: the step runs only if it names this job")
+    p.add_argument(
+        "--record",
+        default=None,
+        help="the claim's Slurm record: the step runs only if it names this job",
+    )
     p.add_argument("--job-id", required=True)
     p.add_argument("--kind", choices=get_args(JobKind), default="run")
     p.add_argument("--jobspec", required=True)
     p.add_argument("--base-dir", required=True)
     p.add_argument("--worker-id", type=int, default=0)
-    p.add_argument("--holds-resolve", action="store_true",
-                   help="this batch job holds the `resolve` GRES (one Resolve job per node)")
+    p.add_argument(
+        "--holds-resolve",
+        action="store_true",
+        help="this batch job holds the `resolve` GRES (one Resolve job per node)",
+    )
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--log-format", default="text")
     return p.parse_args(argv)
@@ -75,8 +81,10 @@ def refusal(restart_count: str | None) -> str | None:
     except ValueError:
         restarts = 0
     if restarts > 0:
-        return (f"Slurm restarted this job (SLURM_RESTART_COUNT={restarts}); "
-                "Proxx never runs a job twice")
+        return (
+            f"Slurm restarted this job (SLURM_RESTART_COUNT={restarts}); "
+            "Proxx never runs a job twice"
+        )
     return None
 
 
@@ -120,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"proxx slurm step: refusing: {why}", file=sys.stderr)
         return EXIT_REFUSED
     if not os.path.isdir(os.path.dirname(args.spool)):
-        print(f"proxx slurm step: {os.path.dirname(args.spool)} does not exist on this node "
-              "(is the watch folder on storage every node shares?)", file=sys.stderr)
+        print(
+            f"proxx slurm step: {os.path.dirname(args.spool)} does not exist on this node "
+            "(is the watch folder on storage every node shares?)",
+            file=sys.stderr,
+        )
         return EXIT_NO_SPOOL
     why = not_ours(args.record, args.job_id)
     if why is not None:
@@ -130,14 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fd = open_spool(args.spool)
     except FileExistsError:
-        print(f"proxx slurm step: refusing: {args.spool} exists, this claim already ran",
-              file=sys.stderr)
+        print(
+            f"proxx slurm step: refusing: {args.spool} exists, this claim already ran",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     lock = threading.Lock()
 
     def emit(msg: FromWorker) -> None:
-        if (isinstance(msg, JobPlanned) and msg.engine == Engine.RESOLVE.value
-                and not args.holds_resolve):
+        if (
+            isinstance(msg, JobPlanned)
+            and msg.engine == Engine.RESOLVE.value
+            and not args.holds_resolve
+        ):
             # Routed to Resolve without the GRES that keeps Resolve jobs apart: stop
             # before anything is rendered or planned in the spool; the supervisor runs
             # the job again as a batch job that holds one unit.
@@ -146,13 +162,21 @@ def main(argv: list[str] | None = None) -> int:
             append_line(fd, encode(msg))
 
     interrupts = Interrupts(None)  # no pipe: SIGTERM is the only stop
-    req = StartJob(job_id=args.job_id, kind=args.kind, jobspec_path=os.path.abspath(args.jobspec),
-                   base_dir=os.path.abspath(args.base_dir), worker_id=args.worker_id)
+    req = StartJob(
+        job_id=args.job_id,
+        kind=args.kind,
+        jobspec_path=os.path.abspath(args.jobspec),
+        base_dir=os.path.abspath(args.base_dir),
+        worker_id=args.worker_id,
+    )
     try:
         run_request(req, emit, interrupts, Engines())
     except NeedsResolve:
-        print("proxx slurm step: the job routes to DaVinci Resolve; it needs a batch job "
-              "holding the `resolve` GRES (the supervisor submits one)", file=sys.stderr)
+        print(
+            "proxx slurm step: the job routes to DaVinci Resolve; it needs a batch job "
+            "holding the `resolve` GRES (the supervisor submits one)",
+            file=sys.stderr,
+        )
         return EXIT_NEEDS_RESOLVE
     except BaseException as exc:
         traceback.print_exc()

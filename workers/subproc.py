@@ -68,8 +68,9 @@ def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subproce
     )
 
 
-def collect(proc: subprocess.Popen[bytes], interrupts: Interrupts,
-            timeout_s: float | None = None) -> RunOutcome:
+def collect(
+    proc: subprocess.Popen[bytes], interrupts: Interrupts, timeout_s: float | None = None
+) -> RunOutcome:
     """Wait for a started process (stoppable, under `timeout_s`), keeping its stderr tail."""
     assert proc.stderr is not None
     out = bytearray()
@@ -157,5 +158,4 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 
 def describe_exit(returncode: int) -> str:
-    return f"killed by {signal_name(-returncode)}" if returncode < 0 else \
-        f"exit code {returncode}"
+    return f"killed by {signal_name(-returncode)}" if returncode < 0 else f"exit code {returncode}"

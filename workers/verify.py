@@ -59,15 +59,16 @@ def _problems(facts: ProbeFacts, exp: Expected, container: str) -> list[str]:
         problems.append(f"frame rate is {video.frame_rate}, expected {exp.rate}")
     got = facts.frame_count()
     if exp.frames is not None and (got is None or abs(got - exp.frames) > _tolerance(exp)):
-        problems.append(
-            f"has {got} frames, expected {exp.frames} (source damaged or truncated?)"
-        )
+        problems.append(f"has {got} frames, expected {exp.frames} (source damaged or truncated?)")
     channels = tuple(a.channels or 0 for a in facts.audio)
     if channels != exp.audio_channels:
         problems.append(f"audio channels are {list(channels)}, expected {list(exp.audio_channels)}")
     if exp.timecode and facts.timecode != exp.timecode:
-        problems.append(f"start timecode is {facts.timecode}, expected {exp.timecode}"
-                        if facts.timecode else f"start timecode {exp.timecode} is missing")
+        problems.append(
+            f"start timecode is {facts.timecode}, expected {exp.timecode}"
+            if facts.timecode
+            else f"start timecode {exp.timecode} is missing"
+        )
     if exp.reel_name and container == "mov" and facts.reel_name != exp.reel_name:
         problems.append(f"reel name is {facts.reel_name}, expected {exp.reel_name}")
     if exp.progressive and video.field_order in INTERLACED:
@@ -94,9 +95,11 @@ def media_facts(facts: ProbeFacts) -> MediaFacts:
 
 def fidelity(source: ProbeFacts, proxy: ProbeFacts | None, exp: Expected) -> Fidelity:
     """Source and proxy side by side, with the documented differences (VFR, interlace…)."""
-    return Fidelity(source=media_facts(source),
-                    proxy=media_facts(proxy) if proxy is not None else None,
-                    notes=list(exp.notes))
+    return Fidelity(
+        source=media_facts(source),
+        proxy=media_facts(proxy) if proxy is not None else None,
+        notes=list(exp.notes),
+    )
 
 
 def sha256_of(path: str) -> str:

@@ -112,8 +112,9 @@ def _qt_track(s: Stream, qt_tracks: list[quicktime.Track]) -> quicktime.Track | 
     return track if track is not None and track.handler == "vide" else None
 
 
-def _count(container: InputContainer, v: Stream, facts: StreamFacts, *, quicktime: bool,
-           count_frames: bool) -> None:
+def _count(
+    container: InputContainer, v: Stream, facts: StreamFacts, *, quicktime: bool, count_frames: bool
+) -> None:
     """Frame counts that need more than the header: edit lists and undeclared counts.
 
     A copy-trimmed MOV/MP4 (`ffmpeg -ss … -c copy`, phone trims) keeps the
@@ -157,8 +158,7 @@ def _shown_pts(container: InputContainer, v: Stream) -> list[int]:
     for other in container.streams:
         if other.index != v.index:
             other.discard = Discard.all  # libav then skips their data instead of reading it
-    return [p.pts for p in container.demux(v)
-            if p.size and not p.is_discard and p.pts is not None]
+    return [p.pts for p in container.demux(v) if p.size and not p.is_discard and p.pts is not None]
 
 
 def _fourcc(tag: str | None) -> str | None:

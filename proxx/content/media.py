@@ -157,8 +157,11 @@ class ProbeFacts(BaseModel):
         v = self.video
         if v is None or v.start_time is None:
             return Fraction(0)
-        starts = [s.start_time for s in self.streams
-                  if s.codec_type in ("audio", "video") and s.start_time is not None]
+        starts = [
+            s.start_time
+            for s in self.streams
+            if s.codec_type in ("audio", "video") and s.start_time is not None
+        ]
         return max(Fraction(0), Fraction(v.start_time) - Fraction(min(starts)))
 
     def duration_of_video(self) -> Fraction | None:

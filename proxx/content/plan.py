@@ -50,10 +50,14 @@ def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
     for i, src in enumerate(sources):
         stem, ext = os.path.splitext(os.path.basename(src))
         values = {
-            "source_name": stem, "source_ext": ext.lstrip("."),
+            "source_name": stem,
+            "source_ext": ext.lstrip("."),
             "index": f"{numbers[i]:0{width}d}",
-            "codec": spec.codec, "profile": spec.proxy_profile, "fps": fps_label(spec.fps_mode),
-            "date": created.strftime("%Y%m%d"), "time": created.strftime("%H%M%S"),
+            "codec": spec.codec,
+            "profile": spec.proxy_profile,
+            "fps": fps_label(spec.fps_mode),
+            "date": created.strftime("%Y%m%d"),
+            "time": created.strftime("%H%M%S"),
         }
         names.append(render(spec.output_name_template, values, spec.container))
     seen: dict[str, int] = {}
@@ -71,7 +75,10 @@ def output_names(spec: JobSpec, sources: list[str]) -> list[str]:
 
 def check_sources(sources: list[str]) -> None:
     problems: dict[str, list[str]] = {
-        "missing": [], "unreadable": [], "a directory": [], "not a regular file": [],
+        "missing": [],
+        "unreadable": [],
+        "a directory": [],
+        "not a regular file": [],
         "path unusable": [],
     }
     for src in sources:
@@ -114,7 +121,10 @@ def check_output_dir(path: str) -> None:
 
 
 def plan_job(
-    spec: JobSpec, base_dir: str, job_id: str, stop: Callable[[], str | None] = lambda: None,
+    spec: JobSpec,
+    base_dir: str,
+    job_id: str,
+    stop: Callable[[], str | None] = lambda: None,
 ) -> Planned:
     """Check the JobSpec against the filesystem and route it; raise on any problem."""
     sources = resolve_sources(spec, base_dir)
@@ -142,8 +152,13 @@ def plan_job(
         _check_frame_size(spec, src, dec.facts)
         clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
     plan = JobPlan(
-        job_id=job_id, engine=engine, codec=spec.codec, container=spec.container,
-        fps_mode=spec.fps_mode, proxy_profile=spec.proxy_profile, clips=clips,
+        job_id=job_id,
+        engine=engine,
+        codec=spec.codec,
+        container=spec.container,
+        fps_mode=spec.fps_mode,
+        proxy_profile=spec.proxy_profile,
+        clips=clips,
     )
     return Planned(plan=plan, routing_reason=reason)
 

@@ -12,9 +12,11 @@ def probe_report(paths: list[str]) -> list[dict[str, str | None]]:
     rows: list[dict[str, str | None]] = []
     for path in paths:
         decision = route_source(os.path.abspath(path))
-        rows.append({
-            "path": decision.path,
-            "engine": decision.engine.value if decision.engine is not None else None,
-            "reason": decision.reason,
-        })
+        rows.append(
+            {
+                "path": decision.path,
+                "engine": decision.engine.value if decision.engine is not None else None,
+                "reason": decision.reason,
+            }
+        )
     return rows

@@ -99,8 +99,11 @@ def _track(trak: bytes) -> Track:
                 fourcc = body[12:16].decode("latin-1")
                 if len(body) >= 44:  # entry header, then a video description's fields
                     width, height = struct.unpack(">HH", body[40:44])
-    return Track(handler, fourcc, rotation, width, height) if handler == "vide" else \
-        Track(handler, fourcc, rotation)
+    return (
+        Track(handler, fourcc, rotation, width, height)
+        if handler == "vide"
+        else Track(handler, fourcc, rotation)
+    )
 
 
 def _rotation(tkhd: bytes) -> int:

@@ -119,8 +119,10 @@ def _raw_in_probe(facts: ProbeFacts, video: StreamFacts) -> str | None:
     if tag == "CRAW":
         return f"fourcc CRAW: Canon Cinema RAW Light {NEEDS_RESOLVE}"
     if "mxf" in (facts.format_name or "").split(",") and video.width == 0 and video.height == 0:
-        return f"MXF video with no codec FFmpeg knows and no frame size: {_mxf_raw(facts)} " \
+        return (
+            f"MXF video with no codec FFmpeg knows and no frame size: {_mxf_raw(facts)} "
             f"{NEEDS_RESOLVE}"
+        )
     return None
 
 
@@ -153,16 +155,32 @@ def _by_extension(path: str, facts: ProbeFacts, video: StreamFacts | None) -> Ro
     if named is None:
         return None
     if named.structure == "magic":
-        return _reject(path, f"{REJECTED}: extension {ext} ({named.format}) but the file lacks "
-                       f"its signature ({_MAGIC_TEXT[ext]})", facts)
+        return _reject(
+            path,
+            f"{REJECTED}: extension {ext} ({named.format}) but the file lacks "
+            f"its signature ({_MAGIC_TEXT[ext]})",
+            facts,
+        )
     if named.structure == "quicktime" and not facts.ok:
-        return _reject(path, f"{REJECTED}: extension {ext} ({named.format}) means a QuickTime-"
-                       f"structured file, but this one does not parse ({facts.error})", facts)
+        return _reject(
+            path,
+            f"{REJECTED}: extension {ext} ({named.format}) means a QuickTime-"
+            f"structured file, but this one does not parse ({facts.error})",
+            facts,
+        )
     if facts.ok and video is None:
-        return _reject(path, f"{REJECTED}: extension {ext} ({named.format}) but the file has no "
-                       "video stream", facts)
-    return RouteDecision(path, Engine.RESOLVE, f"extension {ext}: {named.format} {NEEDS_RESOLVE} "
-                         "(no public probe signature; FFmpeg cannot decode it)", facts)
+        return _reject(
+            path,
+            f"{REJECTED}: extension {ext} ({named.format}) but the file has no video stream",
+            facts,
+        )
+    return RouteDecision(
+        path,
+        Engine.RESOLVE,
+        f"extension {ext}: {named.format} {NEEDS_RESOLVE} "
+        "(no public probe signature; FFmpeg cannot decode it)",
+        facts,
+    )
 
 
 def _reject(path: str, reason: str, facts: ProbeFacts | None = None) -> RouteDecision:

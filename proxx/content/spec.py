@@ -131,8 +131,7 @@ class JobSpec(BaseModel):
         profile = PROFILES[self.proxy_profile]
         if self.codec not in profile.codecs:
             raise ValueError(
-                f"profile {profile.name!r} renders {', '.join(profile.codecs)}, "
-                f"not {self.codec!r}"
+                f"profile {profile.name!r} renders {', '.join(profile.codecs)}, not {self.codec!r}"
             )
         try:
             tokens = template_tokens(self.output_name_template)
@@ -155,14 +154,18 @@ class JobSpec(BaseModel):
         if not 1 <= count <= MAX_SOURCES:
             raise ValueError(f"source_count must be between 1 and {MAX_SOURCES}, not {count}")
         if len(indices) != len(self.sources):
-            raise ValueError(f"source_indices has {len(indices)} entries for "
-                             f"{len(self.sources)} sources; give one per source")
+            raise ValueError(
+                f"source_indices has {len(indices)} entries for "
+                f"{len(self.sources)} sources; give one per source"
+            )
         for i, n in enumerate(indices):
             if not 1 <= n <= count:
                 raise ValueError(f"source_indices[{i}] is {n}, outside 1..{count} (source_count)")
             if i and n <= indices[i - 1]:
-                raise ValueError(f"source_indices must increase (source order is kept): "
-                                 f"source_indices[{i}] is {n} after {indices[i - 1]}")
+                raise ValueError(
+                    f"source_indices must increase (source order is kept): "
+                    f"source_indices[{i}] is {n} after {indices[i - 1]}"
+                )
 
     def index_numbers(self) -> tuple[list[int], int]:
         """Each source's {index} number and the count that sets the padding."""
@@ -191,8 +194,12 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ValidationError(f"JobSpec is not UTF-8 text (byte {exc.start})") from None
     try:
-        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                         object_pairs_hook=_no_duplicate_keys)
+        obj = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicate_keys,
+        )
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -210,8 +217,11 @@ def validate_model(obj: dict[str, Any]) -> JobSpec:
         return JobSpec.model_validate(obj)
     except pydantic.ValidationError as exc:
         version = obj.get("jobspec_version")
-        raise ValidationError(describe_pydantic_error(
-            exc, version if version in JOBSPEC_VERSIONS else JOBSPEC_VERSION)) from None
+        raise ValidationError(
+            describe_pydantic_error(
+                exc, version if version in JOBSPEC_VERSIONS else JOBSPEC_VERSION
+            )
+        ) from None
 
 
 def describe_pydantic_error(exc: pydantic.ValidationError, version: str = JOBSPEC_VERSION) -> str:

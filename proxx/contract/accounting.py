@@ -55,20 +55,37 @@ def account(
             continue
         if not stopped and failure is not None:
             left = partial(clip)
-            out.append(ClipResult(
-                source_path=clip.source_path, output_path=clip.output_path, status="FAILED",
-                engine=engine, started_at=(started_at or {}).get(clip.index),
-                ended_at=iso(utc_now()), ffmpeg_command=(commands or {}).get(clip.index),
-                failure_reason=failure[0],
-                failure_detail=failure[1] + (f"; {partial_note} {left}" if left else ""),
-                partial_output_path=left,
-            ))
+            out.append(
+                ClipResult(
+                    source_path=clip.source_path,
+                    output_path=clip.output_path,
+                    status="FAILED",
+                    engine=engine,
+                    started_at=(started_at or {}).get(clip.index),
+                    ended_at=iso(utc_now()),
+                    ffmpeg_command=(commands or {}).get(clip.index),
+                    failure_reason=failure[0],
+                    failure_detail=failure[1] + (f"; {partial_note} {left}" if left else ""),
+                    partial_output_path=left,
+                )
+            )
             stopped = True
             continue
         reason = skipped_detail or (
-            "not run: an earlier clip failed (fail-fast)" if stopped else
-            f"not run: {failure[1]}" if failure else "not run: the job was stopped")
-        out.append(ClipResult(source_path=clip.source_path, output_path=clip.output_path,
-                              status="SKIPPED", engine=engine, failure_detail=reason))
+            "not run: an earlier clip failed (fail-fast)"
+            if stopped
+            else f"not run: {failure[1]}"
+            if failure
+            else "not run: the job was stopped"
+        )
+        out.append(
+            ClipResult(
+                source_path=clip.source_path,
+                output_path=clip.output_path,
+                status="SKIPPED",
+                engine=engine,
+                failure_detail=reason,
+            )
+        )
         stopped = True
     return out

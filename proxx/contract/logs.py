@@ -48,8 +48,11 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        tags = [f"{k.removesuffix('_id')} {getattr(record, k)}" for k in ("worker_id", "job_id")
-                if getattr(record, k, None) is not None]
+        tags = [
+            f"{k.removesuffix('_id')} {getattr(record, k)}"
+            for k in ("worker_id", "job_id")
+            if getattr(record, k, None) is not None
+        ]
         return f"{line} [{', '.join(tags)}]" if tags else line
 
 
@@ -77,8 +80,12 @@ def chosen(level: str | None = None, fmt: str | None = None) -> tuple[str, str, 
     """(level, format) as asked — argument, else environment, else default — and as used."""
     raw_level = (level or os.environ.get("PROXX_LOG_LEVEL", "INFO")).upper()
     raw_fmt = (fmt or os.environ.get("PROXX_LOG_FORMAT", "text")).lower()
-    return (raw_level, raw_level if raw_level in LEVELS else "INFO",
-            raw_fmt, raw_fmt if raw_fmt in FORMATS else "text")
+    return (
+        raw_level,
+        raw_level if raw_level in LEVELS else "INFO",
+        raw_fmt,
+        raw_fmt if raw_fmt in FORMATS else "text",
+    )
 
 
 def setup(level: str | None = None, fmt: str | None = None) -> None:
@@ -94,11 +101,13 @@ def setup(level: str | None = None, fmt: str | None = None) -> None:
         logger.propagate = False
     root = logging.getLogger("proxx")
     if raw_level != chosen_level:
-        root.warning("PROXX_LOG_LEVEL=%r is not one of %s; using INFO", raw_level,
-                     ", ".join(LEVELS))
+        root.warning(
+            "PROXX_LOG_LEVEL=%r is not one of %s; using INFO", raw_level, ", ".join(LEVELS)
+        )
     if raw_fmt != fmt_name:
-        root.warning("PROXX_LOG_FORMAT=%r is not one of %s; using text", raw_fmt,
-                     ", ".join(FORMATS))
+        root.warning(
+            "PROXX_LOG_FORMAT=%r is not one of %s; using text", raw_fmt, ", ".join(FORMATS)
+        )
 
 
 def set_context(**fields: Any) -> None:

@@ -75,9 +75,23 @@ CONTAINER_RATES: dict[str, frozenset[Fraction]] = {
     "mxf": frozenset(
         Fraction(n, d)
         for n, d in (
-            (24, 1), (24000, 1001), (25, 1), (30, 1), (30000, 1001), (48, 1), (48000, 1001),
-            (50, 1), (60, 1), (60000, 1001), (72, 1), (75, 1), (90, 1), (96, 1), (100, 1),
-            (120, 1), (120000, 1001),
+            (24, 1),
+            (24000, 1001),
+            (25, 1),
+            (30, 1),
+            (30000, 1001),
+            (48, 1),
+            (48000, 1001),
+            (50, 1),
+            (60, 1),
+            (60000, 1001),
+            (72, 1),
+            (75, 1),
+            (90, 1),
+            (96, 1),
+            (100, 1),
+            (120, 1),
+            (120000, 1001),
         )
     ),
 }
@@ -182,7 +196,8 @@ class VideoEncoder:
         parts = [self.encoder]
         if self.profile is not None:
             name = _PRORES_PROFILE_TEXT.get(
-                self.profile, self.profile.replace("_", " ").upper().replace("DNXHR", "DNxHR"))
+                self.profile, self.profile.replace("_", " ").upper().replace("DNXHR", "DNxHR")
+            )
             parts[0] += f" profile {self.profile} ({name})"
         if self.crf is not None:
             parts[0] += f" CRF {self.crf}"
@@ -190,9 +205,11 @@ class VideoEncoder:
             parts.append(f"preset {self.preset}")
         parts.append(_PIX_FMT_TEXT.get(self.pix_fmt, self.pix_fmt))
         if self.frame_threads is not None:
-            parts.append(f"pool of {self.threads} thread{'s' * (self.threads > 1)}, "
-                         f"{self.frame_threads} frame thread{'s' * (self.frame_threads > 1)}"
-                         " (fixed)")
+            parts.append(
+                f"pool of {self.threads} thread{'s' * (self.threads > 1)}, "
+                f"{self.frame_threads} frame thread{'s' * (self.frame_threads > 1)}"
+                " (fixed)"
+            )
         else:
             parts.append(f"{self.threads} encoder thread{'s' * (self.threads > 1)} (fixed)")
         parts += [PARAM_TEXT.get(p, p) for p in self.params]
@@ -252,10 +269,18 @@ X265_POOL, X265_FRAME_THREADS = 4, 1
 # is set for speed on a big box (a 1080p prores_ks frame is slow) and fixed anyway.
 INTRA_THREADS = 8
 
-_X264 = VideoEncoder("libx264", "yuv420p", X264_THREADS, preset="veryfast", crf=23,
-                     params=X264_PARAMS)
-_X265 = VideoEncoder("libx265", "yuv420p", X265_POOL, preset="fast", crf=28,
-                     frame_threads=X265_FRAME_THREADS, tag="hvc1")
+_X264 = VideoEncoder(
+    "libx264", "yuv420p", X264_THREADS, preset="veryfast", crf=23, params=X264_PARAMS
+)
+_X265 = VideoEncoder(
+    "libx265",
+    "yuv420p",
+    X265_POOL,
+    preset="fast",
+    crf=28,
+    frame_threads=X265_FRAME_THREADS,
+    tag="hvc1",
+)
 
 
 def _prores(encoder: str, profile: int) -> VideoEncoder:
@@ -275,13 +300,21 @@ _PROFILES: tuple[Profile, ...] = (
     # prores_aw for the proxy tiers: ~2.5× faster than prores_ks here and just as
     # byte-stable (bench/encoders.py); prores_ks keeps 422/HQ, where its rate
     # control and quality matter more than speed.
-    Profile("proxy_prores_proxy", Engine.FFMPEG, ("prores_proxy",), HALF,
-            _prores("prores_aw", 0), _PCM),
+    Profile(
+        "proxy_prores_proxy", Engine.FFMPEG, ("prores_proxy",), HALF, _prores("prores_aw", 0), _PCM
+    ),
     Profile("proxy_prores_lt", Engine.FFMPEG, ("prores_lt",), HALF, _prores("prores_aw", 1), _PCM),
-    Profile("proxy_prores422_1080", Engine.FFMPEG, ("prores422",), H1080,
-            _prores("prores_ks", 2), _PCM),
-    Profile("proxy_prores422hq_1080", Engine.FFMPEG, ("prores422hq",), H1080,
-            _prores("prores_ks", 3), _PCM),
+    Profile(
+        "proxy_prores422_1080", Engine.FFMPEG, ("prores422",), H1080, _prores("prores_ks", 2), _PCM
+    ),
+    Profile(
+        "proxy_prores422hq_1080",
+        Engine.FFMPEG,
+        ("prores422hq",),
+        H1080,
+        _prores("prores_ks", 3),
+        _PCM,
+    ),
     Profile("proxy_dnxhr_lb", Engine.FFMPEG, ("dnxhr_lb",), HALF, _dnxhr("dnxhr_lb"), _PCM),
     Profile("proxy_dnxhr_sq_1080", Engine.FFMPEG, ("dnxhr_sq",), H1080, _dnxhr("dnxhr_sq"), _PCM),
     Profile("proxy_dnxhr_hq_1080", Engine.FFMPEG, ("dnxhr_hq",), H1080, _dnxhr("dnxhr_hq"), _PCM),
@@ -294,27 +327,51 @@ _PROFILES: tuple[Profile, ...] = (
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_prores_lt_resolve", Engine.RESOLVE, ("prores_lt",), H1080, "Resolve ProRes LT",
+        "proxy_prores_lt_resolve",
+        Engine.RESOLVE,
+        ("prores_lt",),
+        H1080,
+        "Resolve ProRes LT",
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_prores422_resolve", Engine.RESOLVE, ("prores422",), H1080, "Resolve ProRes 422",
+        "proxy_prores422_resolve",
+        Engine.RESOLVE,
+        ("prores422",),
+        H1080,
+        "Resolve ProRes 422",
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_prores_hq_resolve", Engine.RESOLVE, ("prores422hq",), H1080, "Resolve ProRes 422 HQ",
+        "proxy_prores_hq_resolve",
+        Engine.RESOLVE,
+        ("prores422hq",),
+        H1080,
+        "Resolve ProRes 422 HQ",
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_dnxhr_lb_resolve", Engine.RESOLVE, ("dnxhr_lb",), H1080, "Resolve DNxHR LB",
+        "proxy_dnxhr_lb_resolve",
+        Engine.RESOLVE,
+        ("dnxhr_lb",),
+        H1080,
+        "Resolve DNxHR LB",
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_dnxhr_sq_resolve", Engine.RESOLVE, ("dnxhr_sq",), H1080, "Resolve DNxHR SQ",
+        "proxy_dnxhr_sq_resolve",
+        Engine.RESOLVE,
+        ("dnxhr_sq",),
+        H1080,
+        "Resolve DNxHR SQ",
         _RESOLVE_AUDIO,
     ),
     Profile(
-        "proxy_dnxhr_hq_resolve", Engine.RESOLVE, ("dnxhr_hq",), H1080, "Resolve DNxHR HQ",
+        "proxy_dnxhr_hq_resolve",
+        Engine.RESOLVE,
+        ("dnxhr_hq",),
+        H1080,
+        "Resolve DNxHR HQ",
         _RESOLVE_AUDIO,
     ),
 )

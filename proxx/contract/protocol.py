@@ -20,8 +20,9 @@ from proxx.contract.results import ClipResult
 
 JobKind = Literal["run", "validate", "recover"]
 # The phases of a job, each under its own deadline (proxx.contract.deadlines).
-Phase = Literal["accept", "read", "validate", "probe", "engine_check", "render", "verify",
-                "finish", "recover"]
+Phase = Literal[
+    "accept", "read", "validate", "probe", "engine_check", "render", "verify", "finish", "recover"
+]
 
 
 class _Msg(BaseModel):
@@ -151,8 +152,16 @@ class WorkerFailing(_Msg):
 
 ToWorker = Annotated[StartJob | CancelJob, Field(discriminator="type")]
 FromWorker = (
-    WorkerReady | PhaseStarted | JobPlanned | JobRejected | ClipStarted | ClipFinished
-    | JobNote | RecoveryAccounted | JobFinished | WorkerFailing
+    WorkerReady
+    | PhaseStarted
+    | JobPlanned
+    | JobRejected
+    | ClipStarted
+    | ClipFinished
+    | JobNote
+    | RecoveryAccounted
+    | JobFinished
+    | WorkerFailing
 )
 ToSupervisor = Annotated[FromWorker, Field(discriminator="type")]
 _to_worker: TypeAdapter[StartJob | CancelJob] = TypeAdapter(ToWorker)

@@ -114,8 +114,10 @@ class JobResult(_Model):
         reasons = {c.failure_reason for c in self.clips}
         if self.interrupted or FailureReason.INTERRUPTED in reasons:
             return ExitCode.INTERRUPTED
-        if self.system_error or FailureReason.ENGINE_UNAVAILABLE in reasons or any(
-            c.system_error for c in self.clips
+        if (
+            self.system_error
+            or FailureReason.ENGINE_UNAVAILABLE in reasons
+            or any(c.system_error for c in self.clips)
         ):
             return ExitCode.SYSTEM
         return {"COMPLETED": ExitCode.COMPLETED, "PARTIAL": ExitCode.PARTIAL}.get(
@@ -176,8 +178,11 @@ def build_result(
         worker_id=worker_id,
         worker_started_at=worker_started_at,
         concurrency_mode=concurrency_mode,
-        metadata=Metadata(jobspec_path=jobspec_path, engine_versions=engine_versions or {},
-                          executor=executor or None),
+        metadata=Metadata(
+            jobspec_path=jobspec_path,
+            engine_versions=engine_versions or {},
+            executor=executor or None,
+        ),
         recovery=recovery,
     )
 
@@ -187,11 +192,25 @@ def stamp_written(result: JobResult) -> JobResult:
     return result
 
 
-def not_started(job_id: str, jobspec_path: str | None, started: datetime, *,
-                validation_error: str | None = None, system_error: str | None = None,
-                interrupted: str | None = None) -> JobResult:
+def not_started(
+    job_id: str,
+    jobspec_path: str | None,
+    started: datetime,
+    *,
+    validation_error: str | None = None,
+    system_error: str | None = None,
+    interrupted: str | None = None,
+) -> JobResult:
     """A job that never reached a worker: refused by name, or stopped before it began."""
-    return build_result(job_id=job_id, jobspec_version=None, started=started, clips=[],
-                        fingerprint=NO_FINGERPRINT, jobspec_path=jobspec_path,
-                        validation_error=validation_error, system_error=system_error,
-                        interrupted=interrupted, total_clips=0)
+    return build_result(
+        job_id=job_id,
+        jobspec_version=None,
+        started=started,
+        clips=[],
+        fingerprint=NO_FINGERPRINT,
+        jobspec_path=jobspec_path,
+        validation_error=validation_error,
+        system_error=system_error,
+        interrupted=interrupted,
+        total_clips=0,
+    )

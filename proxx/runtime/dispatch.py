@@ -33,8 +33,9 @@ class Dispatcher:
 
     def stop_reason(self) -> str:
         received = self.stops.received
-        return f"{self.command} received {received[0]}" if received else \
-            f"{self.command} is stopping"
+        return (
+            f"{self.command} received {received[0]}" if received else f"{self.command} is stopping"
+        )
 
     def interrupt_all(self) -> bool:
         """Cancel every running job, the first time only; True if this call did."""

@@ -44,9 +44,15 @@ class Slot:
 
 
 class LocalPool:
-    def __init__(self, size: int, *, target: str = WORKER_TARGET,
-                 deadlines: Deadlines | None = None, log_level: str | None = None,
-                 log_format: str | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        target: str = WORKER_TARGET,
+        deadlines: Deadlines | None = None,
+        log_level: str | None = None,
+        log_format: str | None = None,
+    ) -> None:
         self.size = size
         self.deadlines = deadlines or Deadlines()
         level = log_level or logs.level_name()
@@ -79,8 +85,13 @@ class LocalPool:
         req = req.model_copy(update={"worker_id": slot.proc.worker_id})
         encode(req)  # one that cannot be sent fails here, before a worker is tied up
         now = time.monotonic()
-        slot.tracker = JobTracker(req, self.deadlines, now, worker_id=slot.proc.worker_id,
-                                  worker_started_at=slot.proc.started_at)
+        slot.tracker = JobTracker(
+            req,
+            self.deadlines,
+            now,
+            worker_id=slot.proc.worker_id,
+            worker_started_at=slot.proc.started_at,
+        )
         slot.job_sent_at, slot.heard_from_job = now, False
         slot.proc.send(req)  # a failed send shows as the worker's death or the accept deadline
         return slot.proc.worker_id
@@ -178,12 +189,19 @@ class LocalPool:
 
     def _bury(self, slot: Slot) -> None:
         how = slot.proc.describe_exit()
-        early = (slot.tracker is not None and not slot.heard_from_job
-                 and time.monotonic() - slot.job_sent_at < EARLY_DEATH_S)
+        early = (
+            slot.tracker is not None
+            and not slot.heard_from_job
+            and time.monotonic() - slot.job_sent_at < EARLY_DEATH_S
+        )
         if slot.tracker is not None:
             if slot.tracker.killed_for is None and slot.tracker.cancel_reason is None:
-                log.error("worker %d died (%s) running job %s", slot.proc.worker_id, how,
-                          slot.tracker.job_id)
+                log.error(
+                    "worker %d died (%s) running job %s",
+                    slot.proc.worker_id,
+                    how,
+                    slot.tracker.job_id,
+                )
             slot.tracker.on_death(how)
         delay = 0.0
         # Dying before it ever took up a job (at boot, while idle, or on receipt of
@@ -202,8 +220,14 @@ class LocalPool:
         # Said once, clearly; a worker that keeps dying the same way is not news.
         level = logging.ERROR if what != self._last_boot_error else logging.DEBUG
         self._last_boot_error = what
-        log.log(level, "worker %d died during start-up (%s); respawning in %.1f s "
-                "(repeats of this message are logged at DEBUG)", slot.proc.worker_id, what, delay)
+        log.log(
+            level,
+            "worker %d died during start-up (%s); respawning in %.1f s "
+            "(repeats of this message are logged at DEBUG)",
+            slot.proc.worker_id,
+            what,
+            delay,
+        )
 
     def _respawn_due(self) -> None:
         now = time.monotonic()
@@ -216,8 +240,12 @@ class LocalPool:
                 except OSError as exc:  # out of processes, memory or fds: try again later
                     self._boot_failures += 1
                     delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
-                    log.error("worker %d could not be started (%s); trying again in %.1f s",
-                              slot.proc.worker_id, exc, delay)
+                    log.error(
+                        "worker %d could not be started (%s); trying again in %.1f s",
+                        slot.proc.worker_id,
+                        exc,
+                        delay,
+                    )
                     slot.respawn_at = now + delay
 
     def _outcome(self, slot: Slot) -> JobOutcome:
@@ -230,8 +258,11 @@ class LocalPool:
         # Not only ready workers: a job handed to a worker that dies at boot fails
         # with that worker's exit status and last words, which tell the operator
         # what is broken; the respawn back-off paces how fast jobs meet that fate.
-        return [s for s in self.slots.values() if s.tracker is None and s.respawn_at is None
-                and s.proc.exit_code() is None]
+        return [
+            s
+            for s in self.slots.values()
+            if s.tracker is None and s.respawn_at is None and s.proc.exit_code() is None
+        ]
 
 
 __all__ = ["FailureReason", "JobOutcome", "LocalPool"]

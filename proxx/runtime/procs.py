@@ -122,8 +122,7 @@ class WorkerProcess:
             self.sock.sendall(_HEADER.pack(len(data)) + data)
             return True
         except OSError as exc:
-            log.warning("worker %d: could not send %s: %s", self.worker_id,
-                        type(msg).__name__, exc)
+            log.warning("worker %d: could not send %s: %s", self.worker_id, type(msg).__name__, exc)
             return False
         finally:
             if self.sock is not None:
@@ -161,8 +160,8 @@ class WorkerProcess:
                 break
             if len(self._buf) < _HEADER.size + size:
                 break
-            data = bytes(self._buf[_HEADER.size:_HEADER.size + size])
-            del self._buf[:_HEADER.size + size]
+            data = bytes(self._buf[_HEADER.size : _HEADER.size + size])
+            del self._buf[: _HEADER.size + size]
             try:
                 out.append(decode_for_supervisor(data))
             except pydantic.ValidationError as exc:

@@ -30,13 +30,23 @@ class Ran:
     outcome: JobOutcome | None  # None when no worker could be started
 
 
-def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
-            target: str = WORKER_TARGET, deadlines: Deadlines | None = None) -> Ran:
+def run_one(
+    path: str,
+    kind: JobKind = "run",
+    *,
+    base_dir: str | None = None,
+    target: str = WORKER_TARGET,
+    deadlines: Deadlines | None = None,
+) -> Ran:
     started = utc_now()
     jobspec_path = os.path.abspath(path)
-    req = StartJob(job_id=new_job_id(), kind=kind, jobspec_path=jobspec_path,
-                   base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
-                   worker_id=0)
+    req = StartJob(
+        job_id=new_job_id(),
+        kind=kind,
+        jobspec_path=jobspec_path,
+        base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
+        worker_id=0,
+    )
     dispatch = Dispatcher(LocalPool(1, target=target, deadlines=deadlines), f"proxx {kind}")
     try:
         # First thing: the worker's start-up (an interpreter, imports) overlaps
@@ -45,8 +55,15 @@ def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
     except OSError as exc:
         dispatch.close()
         log.error("could not start a worker process: %s", exc)
-        return Ran(not_started(req.job_id, jobspec_path, started,
-                               system_error=f"could not start a worker process: {exc}"), None)
+        return Ran(
+            not_started(
+                req.job_id,
+                jobspec_path,
+                started,
+                system_error=f"could not start a worker process: {exc}",
+            ),
+            None,
+        )
     try:
         dispatch.executor.submit(req)
         outcome = _wait(dispatch)
@@ -54,8 +71,14 @@ def run_one(path: str, kind: JobKind = "run", *, base_dir: str | None = None,
         dispatch.close()
     result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
     if kind == "run":
-        log.info("job %s: %s (%d/%d clips) in %.2f s", result.job_id, result.status,
-                 result.successful_clips, result.total_clips, result.duration_seconds)
+        log.info(
+            "job %s: %s (%d/%d clips) in %.2f s",
+            result.job_id,
+            result.status,
+            result.successful_clips,
+            result.total_clips,
+            result.duration_seconds,
+        )
     return Ran(result, outcome)
 
 

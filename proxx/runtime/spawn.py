@@ -39,11 +39,22 @@ def spawn(target: str, worker_id: int, log_level: str, log_format: str) -> Spawn
     the worker's whole group at once.
     """
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    argv = [sys.executable, "-P", "-m", "proxx.runtime.child", target, str(theirs.fileno()),
-            str(worker_id), str(os.getpid()), log_level, log_format]
+    argv = [
+        sys.executable,
+        "-P",
+        "-m",
+        "proxx.runtime.child",
+        target,
+        str(theirs.fileno()),
+        str(worker_id),
+        str(os.getpid()),
+        log_level,
+        log_format,
+    ]
     try:
-        proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), cwd="/",
-                                stdin=subprocess.DEVNULL, process_group=0)
+        proc = subprocess.Popen(
+            argv, pass_fds=(theirs.fileno(),), cwd="/", stdin=subprocess.DEVNULL, process_group=0
+        )
     finally:
         theirs.close()
     return Spawned(target, worker_id, log_level, log_format, proc, ours)
@@ -62,7 +73,11 @@ def take(target: str, worker_id: int, log_level: str, log_format: str) -> Spawne
     if early is None:
         return None
     if (early.target, early.worker_id, early.log_level, early.log_format) == (
-            target, worker_id, log_level, log_format) and early.proc.poll() is None:
+        target,
+        worker_id,
+        log_level,
+        log_format,
+    ) and early.proc.poll() is None:
         return early
     early.sock.close()  # not what is wanted: it exits on EOF (or with us)
     return None

@@ -136,8 +136,9 @@ class JobTracker:
             self.kill_at = None
         return []
 
-    def cancel(self, reason: str, now: float,
-               failure: FailureReason = FailureReason.INTERRUPTED) -> list[Action]:
+    def cancel(
+        self, reason: str, now: float, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> list[Action]:
         if self.finished or self.cancel_reason is not None:
             return []
         self.cancel_reason, self.cancel_failure = reason, failure
@@ -165,8 +166,9 @@ class JobTracker:
         self.phase_deadline = None
         if self.phase == "render":
             # FFmpeg gets TERM then KILL from the worker, which reports the clip.
-            return self.cancel(f"clip exceeded its {limit:g} s time limit", now,
-                               FailureReason.TIMEOUT)
+            return self.cancel(
+                f"clip exceeded its {limit:g} s time limit", now, FailureReason.TIMEOUT
+            )
         self.cancel_reason, self.cancel_failure = why, FailureReason.TIMEOUT
         self.killed_for = why
         return [KillWorker(why)]
@@ -182,21 +184,33 @@ class JobTracker:
         early: tuple[FailureReason, str] | None = None
         if self.planned is not None and self.rejected is None:
             clips = account(
-                self.planned.clips, self.results, failure, engine=self.planned.engine,
+                self.planned.clips,
+                self.results,
+                failure,
+                engine=self.planned.engine,
                 started_at={i: s.started_at for i, s in self.started.items()},
                 commands={i: s.ffmpeg_command for i, s in self.started.items()},
                 # The temp name the worker said it renders to; the supervisor does not
                 # look at the output volume (a hung mount must not hang it).
-                partial=lambda c: self.started[c.index].partial_path
-                if c.index in self.started and self.death is not None else None,
+                partial=lambda c: (
+                    self.started[c.index].partial_path
+                    if c.index in self.started and self.death is not None
+                    else None
+                ),
                 partial_note="its temporary render (if FFmpeg had begun writing) is",
             )
         elif self.rejected is None and self.recovered is None:
             early = failure  # it stopped before it knew its clips
         return JobOutcome(
-            request=self.request, planned=self.planned, rejected=self.rejected,
-            recovered=self.recovered, clips=clips, early_stop=early, worker_id=self.worker_id,
-            worker_started_at=self.worker_started_at, engine_versions=self.engine_versions,
+            request=self.request,
+            planned=self.planned,
+            rejected=self.rejected,
+            recovered=self.recovered,
+            clips=clips,
+            early_stop=early,
+            worker_id=self.worker_id,
+            worker_started_at=self.worker_started_at,
+            engine_versions=self.engine_versions,
         )
 
     def _failure(self) -> tuple[FailureReason, str] | None:
@@ -209,8 +223,10 @@ class JobTracker:
         if self.killed_for is not None:
             return self.cancel_failure, f"{self.killed_for}; {how}{words}"
         if self.cancel_reason is not None and self.kill_sent:
-            return (self.cancel_failure,
-                    f"{self.cancel_reason}; worker did not stop in time and was killed ({how})")
+            return (
+                self.cancel_failure,
+                f"{self.cancel_reason}; worker did not stop in time and was killed ({how})",
+            )
         if self.cancel_reason is not None:  # it died on its own while being stopped
             return self.cancel_failure, f"{self.cancel_reason}; {how}{words}"
         return FailureReason.WORKER_CRASHED, f"{how}{words} during the {self.phase} phase"
@@ -226,11 +242,16 @@ class JobTracker:
         return next((c.duration for c in self.planned.clips if c.index == index), None)
 
     def _clip_finished(self, msg: ClipFinished) -> None:
-        index = msg.index if msg.index is not None else (
-            self.current if self.current is not None else len(self.results))
+        index = (
+            msg.index
+            if msg.index is not None
+            else (self.current if self.current is not None else len(self.results))
+        )
         clip = msg.clip
-        if (clip.failure_reason is FailureReason.INTERRUPTED
-                and self.cancel_failure is FailureReason.TIMEOUT):
+        if (
+            clip.failure_reason is FailureReason.INTERRUPTED
+            and self.cancel_failure is FailureReason.TIMEOUT
+        ):
             clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
         self.results[index] = clip
         self.current = None

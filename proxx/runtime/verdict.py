@@ -15,43 +15,77 @@ from proxx.runtime.tracker import JobOutcome
 
 
 def result_of(
-    outcome: JobOutcome, *, started: datetime, jobspec_path: str,
-    mode: Literal["sequential", "parallel"], job_id: str | None = None,
+    outcome: JobOutcome,
+    *,
+    started: datetime,
+    jobspec_path: str,
+    mode: Literal["sequential", "parallel"],
+    job_id: str | None = None,
     recovery: Recovery | None = None,
 ) -> JobResult:
     common: dict[str, Any] = {
-        "job_id": job_id or outcome.request.job_id, "started": started,
-        "jobspec_path": jobspec_path, "worker_id": outcome.worker_id,
-        "worker_started_at": outcome.worker_started_at, "concurrency_mode": mode,
-        "engine_versions": outcome.engine_versions, "recovery": recovery,
+        "job_id": job_id or outcome.request.job_id,
+        "started": started,
+        "jobspec_path": jobspec_path,
+        "worker_id": outcome.worker_id,
+        "worker_started_at": outcome.worker_started_at,
+        "concurrency_mode": mode,
+        "engine_versions": outcome.engine_versions,
+        "recovery": recovery,
         "executor": outcome.executor_info,
     }
     if outcome.recovered is not None:
         rec = outcome.recovered
-        return build_result(jobspec_version=rec.jobspec_version, clips=rec.clips,
-                            fingerprint=rec.fingerprint or NO_FINGERPRINT,
-                            validation_error=rec.note if not rec.clips else None, **common)
+        return build_result(
+            jobspec_version=rec.jobspec_version,
+            clips=rec.clips,
+            fingerprint=rec.fingerprint or NO_FINGERPRINT,
+            validation_error=rec.note if not rec.clips else None,
+            **common,
+        )
     planned, rejected = outcome.planned, outcome.rejected
     if planned is not None:
         common.update(engine=planned.engine, routing_reason=planned.routing_reason)
     if rejected is not None:
         return build_result(
-            jobspec_version=rejected.jobspec_version, clips=[],
+            jobspec_version=rejected.jobspec_version,
+            clips=[],
             fingerprint=rejected.fingerprint or NO_FINGERPRINT,
-            validation_error=rejected.validation_error, system_error=rejected.system_error,
-            interrupted=rejected.interrupted, total_clips=rejected.total_clips, **common)
+            validation_error=rejected.validation_error,
+            system_error=rejected.system_error,
+            interrupted=rejected.interrupted,
+            total_clips=rejected.total_clips,
+            **common,
+        )
     if planned is not None:
-        return build_result(jobspec_version=planned.jobspec_version, clips=outcome.clips,
-                            fingerprint=planned.fingerprint,
-                            interrupted=_interrupted(outcome), **common)
-    reason, detail = outcome.early_stop or (FailureReason.WORKER_CRASHED,
-                                            "the worker ended without reporting on the job")
+        return build_result(
+            jobspec_version=planned.jobspec_version,
+            clips=outcome.clips,
+            fingerprint=planned.fingerprint,
+            interrupted=_interrupted(outcome),
+            **common,
+        )
+    reason, detail = outcome.early_stop or (
+        FailureReason.WORKER_CRASHED,
+        "the worker ended without reporting on the job",
+    )
     if reason is FailureReason.INTERRUPTED:
-        return build_result(jobspec_version=None, clips=[], fingerprint=NO_FINGERPRINT,
-                            interrupted=f"{detail}; nothing was executed", total_clips=0,
-                            **common)
-    return build_result(jobspec_version=None, clips=[], fingerprint=NO_FINGERPRINT,
-                        system_error=f"{reason.value}: {detail}", total_clips=0, **common)
+        return build_result(
+            jobspec_version=None,
+            clips=[],
+            fingerprint=NO_FINGERPRINT,
+            interrupted=f"{detail}; nothing was executed",
+            total_clips=0,
+            **common,
+        )
+    return build_result(
+        jobspec_version=None,
+        clips=[],
+        fingerprint=NO_FINGERPRINT,
+        system_error=f"{reason.value}: {detail}",
+        total_clips=0,
+        **common,
+    )
 
 
 def _interrupted(outcome: JobOutcome) -> str | None:

@@ -27,8 +27,13 @@ class SlurmUnavailable(ProxxError):
 
 # How sbatch/squeue say the controller itself is unreachable (as opposed to refusing a
 # request): slurm-wlm 22.05 wording, plus our own timeout.
-_DOWN = ("Unable to contact slurm controller", "Socket timed out", "did not answer within",
-         "Connection refused", "controller does not answer")
+_DOWN = (
+    "Unable to contact slurm controller",
+    "Socket timed out",
+    "did not answer within",
+    "Connection refused",
+    "controller does not answer",
+)
 
 
 def controller_down(error: BaseException | str) -> bool:
@@ -82,8 +87,13 @@ def reserved_args(args: Sequence[str]) -> list[str]:
 def sbatch_argv(sub: Submission) -> list[str]:
     """The exact sbatch command line (kept pure so tests and logs can show it)."""
     argv = [
-        "sbatch", "--parsable", "--no-requeue", f"--job-name={sub.job_name}",
-        f"--chdir={sub.workdir}", f"--output={sub.stdout}", f"--error={sub.stderr}",
+        "sbatch",
+        "--parsable",
+        "--no-requeue",
+        f"--job-name={sub.job_name}",
+        f"--chdir={sub.workdir}",
+        f"--output={sub.stdout}",
+        f"--error={sub.stderr}",
     ]
     if sub.gres:
         argv.append(f"--gres={sub.gres}")
@@ -112,8 +122,8 @@ class SlurmClient:
         missing = [tool for tool in TOOLS if self._which(tool) is None]
         if missing:
             raise SlurmUnavailable(
-                "--executor slurm needs the Slurm clients; not found on PATH: "
-                + ", ".join(missing))
+                "--executor slurm needs the Slurm clients; not found on PATH: " + ", ".join(missing)
+            )
         proc = self._run(["scontrol", "ping"])
         if proc.returncode != 0 or " UP" not in proc.stdout:
             text = (proc.stdout + proc.stderr).strip() or f"exit {proc.returncode}"
@@ -122,16 +132,19 @@ class SlurmClient:
     def submit(self, sub: Submission) -> str:
         proc = self._run(sbatch_argv(sub))
         if proc.returncode != 0:
-            raise SlurmUnavailable(f"sbatch failed (exit {proc.returncode}): "
-                                   f"{proc.stderr.strip() or proc.stdout.strip()}")
+            raise SlurmUnavailable(
+                f"sbatch failed (exit {proc.returncode}): "
+                f"{proc.stderr.strip() or proc.stdout.strip()}"
+            )
         return parse_parsable(proc.stdout)
 
     def poll(self, job_ids: Sequence[str]) -> dict[str, SlurmJob]:
         """State of each job Slurm still knows; a missing id means Slurm forgot it."""
         if not job_ids:
             return {}
-        proc = self._run(["squeue", "-h", "-t", "all", "-j", ",".join(job_ids),
-                          "-o", SQUEUE_FORMAT])
+        proc = self._run(
+            ["squeue", "-h", "-t", "all", "-j", ",".join(job_ids), "-o", SQUEUE_FORMAT]
+        )
         if proc.returncode != 0:
             if _GONE in proc.stderr:  # squeue's answer when none of the ids is known
                 return {}
@@ -182,9 +195,16 @@ class SlurmClient:
             raise SlurmUnavailable(f"{argv[0]} is not on PATH")
         self._paths[argv[0]] = exe
         try:
-            return subprocess.run([exe, *argv[1:]], capture_output=True, text=True,
-                                  timeout=self.timeout, env=self.env, check=False,
-                                  stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                [exe, *argv[1:]],
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                env=self.env,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             raise SlurmUnavailable(
-                f"{argv[0]} did not answer within {self.timeout:.0f} s") from None
+                f"{argv[0]} did not answer within {self.timeout:.0f} s"
+            ) from None

@@ -130,8 +130,10 @@ class SlurmExecutor:
             self.client.check()
         except SlurmUnavailable:
             return False
-        log.warning("the Slurm controller answers again after %.0f s; claiming resumes",
-                    now - self._down_since)
+        log.warning(
+            "the Slurm controller answers again after %.0f s; claiming resumes",
+            now - self._down_since,
+        )
         self._down_since = None
         return True
 
@@ -158,21 +160,36 @@ class SlurmExecutor:
             if "connect failure" not in str(exc):
                 task.slurm_id = self._submitted_anyway(task)
             if task.slurm_id is None and controller_down(exc) and self._down_since is None:
-                log.error("the Slurm controller does not answer; no more jobs are claimed "
-                          "until it does (checked every %g s)", self.ping_s)
+                log.error(
+                    "the Slurm controller does not answer; no more jobs are claimed "
+                    "until it does (checked every %g s)",
+                    self.ping_s,
+                )
                 self._down_since = self._next_ping = time.monotonic()
                 self._next_ping += self.ping_s
             if task.slurm_id is None:
-                hint = (f"; RAW jobs ask for --gres={RESOLVE_GRES}: configure that GRES on the "
-                        "nodes that have DaVinci Resolve (docs/SLURM.md)") if task.gres else ""
+                hint = (
+                    (
+                        f"; RAW jobs ask for --gres={RESOLVE_GRES}: configure that GRES on the "
+                        "nodes that have DaVinci Resolve (docs/SLURM.md)"
+                    )
+                    if task.gres
+                    else ""
+                )
                 task.unavailable = f"{exc}{hint}"
                 log.error("job %s: %s", req.job_id, task.unavailable)
                 sidecar.remove(task.claim_path)
         if task.slurm_id is not None:
-            sidecar.write(task.claim_path,
-                          record.model_copy(update={"slurm_job_id": task.slurm_id}))
-            log.info("job %s submitted as Slurm job %s (%s%s)", req.job_id, task.slurm_id,
-                     task.job_name, f", --gres={task.gres}" if task.gres else "")
+            sidecar.write(
+                task.claim_path, record.model_copy(update={"slurm_job_id": task.slurm_id})
+            )
+            log.info(
+                "job %s submitted as Slurm job %s (%s%s)",
+                req.job_id,
+                task.slurm_id,
+                task.job_name,
+                f", --gres={task.gres}" if task.gres else "",
+            )
         self.tasks[req.job_id] = task
         self._next_poll = 0.0
 
@@ -187,12 +204,21 @@ class SlurmExecutor:
             os.unlink(task.spool.path)  # phases of the routing pass only; the new step's own
         again = self._task(req, task.worker_id, gres=RESOLVE_GRES)
         record = sidecar.read(task.claim_path) or sidecar.new(
-            req.job_id, again.job_name, None, iso(utc_now()))
-        log.info("job %s routes to DaVinci Resolve: Slurm job %s ended after routing; "
-                 "submitting it with --gres=%s", req.job_id, task.slurm_id, RESOLVE_GRES)
-        self._launch(again, record.model_copy(update={"job_name": again.job_name,
-                                                      "slurm_job_id": None,
-                                                      "gres": RESOLVE_GRES}))
+            req.job_id, again.job_name, None, iso(utc_now())
+        )
+        log.info(
+            "job %s routes to DaVinci Resolve: Slurm job %s ended after routing; "
+            "submitting it with --gres=%s",
+            req.job_id,
+            task.slurm_id,
+            RESOLVE_GRES,
+        )
+        self._launch(
+            again,
+            record.model_copy(
+                update={"job_name": again.job_name, "slurm_job_id": None, "gres": RESOLVE_GRES}
+            ),
+        )
 
     def _submitted_anyway(self, task: SlurmTask) -> str | None:
         """sbatch failed or timed out: a timeout may still have queued the job. Find it
@@ -205,11 +231,18 @@ class SlurmExecutor:
             try:
                 self.client.cancel_by_name(task.job_name)
             except SlurmUnavailable as exc:
-                log.error("job %s: could not make sure Slurm job %s does not run: %s",
-                          task.tracker.job_id, task.job_name, exc)
+                log.error(
+                    "job %s: could not make sure Slurm job %s does not run: %s",
+                    task.tracker.job_id,
+                    task.job_name,
+                    exc,
+                )
         if found is not None:
-            log.warning("job %s: sbatch reported a failure, but Slurm job %s exists; "
-                        "keeping it", task.tracker.job_id, found)
+            log.warning(
+                "job %s: sbatch reported a failure, but Slurm job %s exists; keeping it",
+                task.tracker.job_id,
+                found,
+            )
         return found
 
     def adopt(self, req: StartJob, record: sidecar.Sidecar) -> Adoption:
@@ -237,14 +270,16 @@ class SlurmExecutor:
             # The step ran (its spool exists) but Slurm forgot the job: the spool is
             # all there is to go on.
             task.ended_at = time.monotonic()
-            task.last = SlurmJob("?", "UNKNOWN", f"Slurm no longer knows {record.job_name}",
-                                 None, None)
+            task.last = SlurmJob(
+                "?", "UNKNOWN", f"Slurm no longer knows {record.job_name}", None, None
+            )
         # The spool is re-read from its start: the tracker rebuilds the job's story.
         task.seen_running = os.path.exists(spool)
         self.tasks[req.job_id] = task
         self._next_poll = 0.0
-        log.info("job %s: re-attached to Slurm job %s (%s)", req.job_id, slurm_id or "?",
-                 record.job_name)
+        log.info(
+            "job %s: re-attached to Slurm job %s (%s)", req.job_id, slurm_id or "?", record.job_name
+        )
         return "adopted"
 
     def cancel(self, job_id: str, reason: str) -> None:
@@ -316,8 +351,7 @@ class SlurmExecutor:
         if now < self._next_poll:
             return
         ids = [t.slurm_id for t in self.tasks.values() if t.slurm_id and t.ended_at is None]
-        settling = any(t.done_at is not None or t.ended_at is not None
-                       for t in self.tasks.values())
+        settling = any(t.done_at is not None or t.ended_at is not None for t in self.tasks.values())
         self._next_poll = now + (SETTLE_POLL_S if settling else self.poll_s)
         try:
             states = self.client.poll(ids)
@@ -325,8 +359,11 @@ class SlurmExecutor:
             # The controller may be restarting; jobs keep running and the spool keeps
             # the story. Deadlines still apply through the trackers. Said once per outage.
             if not self._poll_failing:
-                log.warning("cannot poll Slurm (jobs carry on; asking again every %g s): %s",
-                            self.poll_s, exc)
+                log.warning(
+                    "cannot poll Slurm (jobs carry on; asking again every %g s): %s",
+                    self.poll_s,
+                    exc,
+                )
             self._poll_failing = True
             return
         if self._poll_failing:
@@ -340,19 +377,31 @@ class SlurmExecutor:
                 before, task.last = task.last, job
                 if job.state == "RUNNING" and (before is None or before.state != "RUNNING"):
                     # Shown by the supervisor's log and `proxx status`: where it runs.
-                    self._notes.append(JobNoted(
-                        task.tracker.job_id, task.worker_id,
-                        f"Slurm job {job.job_id} running on node {job.node or '?'}"))
+                    self._notes.append(
+                        JobNoted(
+                            task.tracker.job_id,
+                            task.worker_id,
+                            f"Slurm job {job.job_id} running on node {job.node or '?'}",
+                        )
+                    )
                 if job.state != "PENDING" and not task.seen_running:
                     self._started(task, now)
                 elif job.state == "PENDING" and task.seen_running:
                     self._requeued(task, job)
-                elif (job.state == "PENDING" and job.reason != "None"
-                      and (before is None or before.reason != job.reason)):
+                elif (
+                    job.state == "PENDING"
+                    and job.reason != "None"
+                    and (before is None or before.reason != job.reason)
+                ):
                     # Why it waits (Resources, Priority, PartitionDown …): for the log
                     # and `proxx status`, since queue time is not limited by Proxx.
-                    self._notes.append(JobNoted(task.tracker.job_id, task.worker_id,
-                                                f"Slurm job {job.job_id} pending ({job.reason})"))
+                    self._notes.append(
+                        JobNoted(
+                            task.tracker.job_id,
+                            task.worker_id,
+                            f"Slurm job {job.job_id} pending ({job.reason})",
+                        )
+                    )
                 continue
             if job is not None and job.requeued:
                 self._requeued(task, job)
@@ -381,8 +430,9 @@ class SlurmExecutor:
             detail = None
         task.last = detail or task.last
         if detail is None and task.last is None:
-            task.last = SlurmJob(task.slurm_id, "UNKNOWN", "Slurm no longer knows the job",
-                                 None, None)
+            task.last = SlurmJob(
+                task.slurm_id, "UNKNOWN", "Slurm no longer knows the job", None, None
+            )
 
     def _service(self, task: SlurmTask) -> JobOutcome | None:
         now = time.monotonic()
@@ -394,7 +444,8 @@ class SlurmExecutor:
                 task.ended_at = now
                 tracker.killed_for = tracker.killed_for or (
                     f"{tracker.cancel_reason}; Slurm did not confirm the end of job "
-                    f"{task.slurm_id} within {GIVE_UP_S:g} s")
+                    f"{task.slurm_id} within {GIVE_UP_S:g} s"
+                )
             elif task.done_at is not None and now - task.done_at > DONE_GRACE_S:
                 task.ended_at = now  # reported its end long ago; the step is being cleaned up
                 self._act(task, [KillWorker("finished job still held by Slurm")])
@@ -409,8 +460,12 @@ class SlurmExecutor:
             return self._finish(task, self._overlay(tracker.outcome(), job))
         if job is None:
             return self._fail(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
-        if (needs_resolve(job) and task.gres is None and tracker.cancel_reason is None
-                and tracker.killed_for is None):
+        if (
+            needs_resolve(job)
+            and task.gres is None
+            and tracker.cancel_reason is None
+            and tracker.killed_for is None
+        ):
             self._resubmit_for_resolve(task)
             return None
         reason, why = end_failure(job)
@@ -461,11 +516,14 @@ class SlurmExecutor:
         clips: list[ClipResult] = []
         for clip in outcome.clips:
             if clip.failure_reason is FailureReason.INTERRUPTED:
-                clip = clip.model_copy(update={
-                    "failure_reason": reason,
-                    "failure_detail": f"{clip.failure_detail}; {why}" if clip.failure_detail
-                    else why,
-                })
+                clip = clip.model_copy(
+                    update={
+                        "failure_reason": reason,
+                        "failure_detail": f"{clip.failure_detail}; {why}"
+                        if clip.failure_detail
+                        else why,
+                    }
+                )
             clips.append(clip)
         outcome.clips = clips
         if outcome.early_stop is not None and outcome.early_stop[0] is FailureReason.INTERRUPTED:
@@ -473,26 +531,32 @@ class SlurmExecutor:
         if outcome.rejected is not None and outcome.rejected.interrupted:
             # stopped before its first clip (reading, probing): the result's `interrupted`
             outcome.rejected = outcome.rejected.model_copy(
-                update={"interrupted": f"{outcome.rejected.interrupted}; {why}"})
+                update={"interrupted": f"{outcome.rejected.interrupted}; {why}"}
+            )
         return outcome
 
     def _hint(self, task: SlurmTask) -> str:
         tail = _tail(task.stderr)
         text = f"; step stderr: {tail}" if tail else ""
         if task.spool.lines == 0 and not os.path.exists(task.spool.path):
-            text += ("; the step wrote no spool: is the watch folder on storage every node "
-                     "shares, and Proxx installed at the same path there?")
+            text += (
+                "; the step wrote no spool: is the watch folder on storage every node "
+                "shares, and Proxx installed at the same path there?"
+            )
         return text
 
     # -- helpers ------------------------------------------------------------------------
     def _task(self, req: StartJob, worker_id: int, gres: str | None = None) -> SlurmTask:
         name = os.path.basename(req.jobspec_path)
         logdir = os.path.join(self.root, LOG_DIR)
-        tracker = JobTracker(req, self.deadlines, time.monotonic(), worker_id=worker_id,
-                             worker_started_at=None)
+        tracker = JobTracker(
+            req, self.deadlines, time.monotonic(), worker_id=worker_id, worker_started_at=None
+        )
         tracker.phase_deadline = None  # until the job leaves the queue (see _started)
         return SlurmTask(
-            tracker=tracker, worker_id=worker_id, gres=gres,
+            tracker=tracker,
+            worker_id=worker_id,
+            gres=gres,
             # A Resolve job gets its own name, so a lookup by name finds the right one.
             job_name=f"proxx-{req.job_id}-{'resolve-' if gres else ''}{name}",
             spool=SpoolReader(spool_path(req.jobspec_path), decode_for_supervisor),
@@ -503,26 +567,52 @@ class SlurmExecutor:
     def _submission(self, task: SlurmTask) -> Submission:
         req = task.tracker.request
         command = [
-            self.python, "-P", "-m", STEP_MODULE, "--spool", task.spool.path,
-            "--record", sidecar.sidecar_path(task.claim_path),
-            "--job-id", req.job_id, "--kind", req.kind, "--jobspec", req.jobspec_path,
-            "--base-dir", req.base_dir, "--worker-id", str(task.worker_id),
-            "--log-level", self.log_level or logs.level_name(),
-            "--log-format", self.log_format or logs.format_name(),
+            self.python,
+            "-P",
+            "-m",
+            STEP_MODULE,
+            "--spool",
+            task.spool.path,
+            "--record",
+            sidecar.sidecar_path(task.claim_path),
+            "--job-id",
+            req.job_id,
+            "--kind",
+            req.kind,
+            "--jobspec",
+            req.jobspec_path,
+            "--base-dir",
+            req.base_dir,
+            "--worker-id",
+            str(task.worker_id),
+            "--log-level",
+            self.log_level or logs.level_name(),
+            "--log-format",
+            self.log_format or logs.format_name(),
         ]
         if task.gres:
             command.append("--holds-resolve")
-        return Submission(job_name=task.job_name, command=command, workdir="/",
-                          stdout=task.stdout, stderr=task.stderr, gres=task.gres,
-                          extra_args=self.extra_args)
+        return Submission(
+            job_name=task.job_name,
+            command=command,
+            workdir="/",
+            stdout=task.stdout,
+            stderr=task.stderr,
+            gres=task.gres,
+            extra_args=self.extra_args,
+        )
 
     def _act(self, task: SlurmTask, actions: list[Action]) -> None:
         for action in actions:
             if not isinstance(action, SendCancel | KillWorker) or task.slurm_id is None:
                 continue
             if isinstance(action, KillWorker):
-                log.error("job %s: %s; cancelling Slurm job %s", task.tracker.job_id,
-                          action.why, task.slurm_id)
+                log.error(
+                    "job %s: %s; cancelling Slurm job %s",
+                    task.tracker.job_id,
+                    action.why,
+                    task.slurm_id,
+                )
             elif task.cancelled_at is not None:
                 continue  # one SIGTERM is enough; KillWait escalates to KILL on the node
             task.cancelled_at = task.cancelled_at or time.monotonic()

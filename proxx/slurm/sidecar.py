@@ -65,6 +65,11 @@ def remove(claim_path: str) -> None:
 
 
 def new(job_id: str, job_name: str, slurm_job_id: str | None, submitted_at: str) -> Sidecar:
-    return Sidecar(job_id=job_id, job_name=job_name, slurm_job_id=slurm_job_id,
-                   submitted_at=submitted_at, runner_host=socket.gethostname(),
-                   runner_pid=os.getpid())
+    return Sidecar(
+        job_id=job_id,
+        job_name=job_name,
+        slurm_job_id=slurm_job_id,
+        submitted_at=submitted_at,
+        runner_host=socket.gethostname(),
+        runner_pid=os.getpid(),
+    )

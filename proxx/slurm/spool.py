@@ -58,14 +58,16 @@ class SpoolReader(Generic[T]):
         for raw in complete:
             self.lines += 1
             if len(raw) > self.max_line:
-                raise SpoolGarbage(f"{self.path}: line {self.lines} is longer than "
-                                   f"{self.max_line} bytes")
+                raise SpoolGarbage(
+                    f"{self.path}: line {self.lines} is longer than {self.max_line} bytes"
+                )
             try:
                 out.append(self.decode(raw))
             except ValueError as exc:
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SpoolGarbage(f"{self.path}: line {self.lines} is not a worker message: "
-                                   f"{first}") from None
+                raise SpoolGarbage(
+                    f"{self.path}: line {self.lines} is not a worker message: {first}"
+                ) from None
         return out
 
     def read_all_new(self) -> list[T]:

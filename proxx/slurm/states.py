@@ -10,10 +10,19 @@ from proxx.contract.step import EXIT_NEEDS_RESOLVE
 
 # States in which a job still holds (or will hold) resources and may still run
 # or report. COMPLETING: the batch step ended, Slurm is still cleaning up.
-ALIVE = frozenset({
-    "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "RESIZING",
-    "SIGNALING", "STAGE_OUT", "STOPPED",
-})
+ALIVE = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "COMPLETING",
+        "SUSPENDED",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+    }
+)
 # A requeued job is a second run of the same JobSpec: Proxx never allows it.
 REQUEUED = frozenset({"REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT"})
 
@@ -80,8 +89,13 @@ def parse_squeue(text: str) -> dict[str, SlurmJob]:
         if len(parts) != 5 or not parts[0].strip():
             continue
         job_id, state, node, limit, reason = (p.strip() for p in parts)
-        jobs[job_id] = SlurmJob(job_id=job_id, state=_clean_state(state), reason=reason or "None",
-                                node=_none(node), time_limit=_none(limit))
+        jobs[job_id] = SlurmJob(
+            job_id=job_id,
+            state=_clean_state(state),
+            reason=reason or "None",
+            node=_none(node),
+            time_limit=_none(limit),
+        )
     return jobs
 
 
@@ -99,9 +113,12 @@ def parse_scontrol(line: str) -> SlurmJob | None:
     except ValueError:
         restarts = 0
     return SlurmJob(
-        job_id=fields["JobId"], state=_clean_state(fields["JobState"]),
-        reason=fields.get("Reason", "None") or "None", node=_none(fields.get("NodeList")),
-        time_limit=_none(fields.get("TimeLimit")), exit_code=_none(fields.get("ExitCode")),
+        job_id=fields["JobId"],
+        state=_clean_state(fields["JobState"]),
+        reason=fields.get("Reason", "None") or "None",
+        node=_none(fields.get("NodeList")),
+        time_limit=_none(fields.get("TimeLimit")),
+        exit_code=_none(fields.get("ExitCode")),
         restarts=restarts,
     )
 
@@ -112,7 +129,8 @@ def end_failure(job: SlurmJob) -> tuple[FailureReason, str]:
     if job.requeued:
         return FailureReason.WORKER_CRASHED, (
             f"{job.describe()}: Slurm requeued the job (restarts: {job.restarts}); "
-            "Proxx never runs a job twice")
+            "Proxx never runs a job twice"
+        )
     if job.state == "COMPLETED":
         return reason, f"{job.describe()}: the step ended without reporting the job's end"
     return reason, job.describe()

@@ -67,9 +67,14 @@ class Clerk:
                 raise
             if got.name not in self.reported:
                 self.reported.add(got.name)
-                log.error("job %s (%s): cannot write its result (%s); it stays claimed in "
-                          "running/ and is filed when space returns", result.job_id, got.name,
-                          exc.strerror, extra={"job_id": result.job_id, "state": "stalled"})
+                log.error(
+                    "job %s (%s): cannot write its result (%s); it stays claimed in "
+                    "running/ and is filed when space returns",
+                    result.job_id,
+                    got.name,
+                    exc.strerror,
+                    extra={"job_id": result.job_id, "state": "stalled"},
+                )
             self.unfinished.append(Unfinished(got, result, state))
             return
         self.remove_sidecar(got.name)
@@ -106,21 +111,43 @@ class Clerk:
         self.counts.failed_by_reason[reason] = self.counts.failed_by_reason.get(reason, 0) + 1
 
     def log_finished(self, name: str, result: JobResult, final: str) -> None:
-        clip_errors = [f"{c.failure_reason}: {c.failure_detail}" for c in result.clips
-                       if c.status == "FAILED"]
-        reason = result.validation_error or result.system_error or (
-            clip_errors[0] if clip_errors else "")
-        log.info("job %s (%s): %s on worker %s in %.2f s → %s%s", result.job_id, name,
-                 result.status, result.worker_id, result.duration_seconds,
-                 os.path.relpath(final, self.layout.root), f" ({reason})" if reason else "",
-                 extra={"job_id": result.job_id, "jobspec": name, "state": result.status,
-                        "reason": reason or None})
+        clip_errors = [
+            f"{c.failure_reason}: {c.failure_detail}" for c in result.clips if c.status == "FAILED"
+        ]
+        reason = (
+            result.validation_error
+            or result.system_error
+            or (clip_errors[0] if clip_errors else "")
+        )
+        log.info(
+            "job %s (%s): %s on worker %s in %.2f s → %s%s",
+            result.job_id,
+            name,
+            result.status,
+            result.worker_id,
+            result.duration_seconds,
+            os.path.relpath(final, self.layout.root),
+            f" ({reason})" if reason else "",
+            extra={
+                "job_id": result.job_id,
+                "jobspec": name,
+                "state": result.status,
+                "reason": reason or None,
+            },
+        )
 
-    def write_sidecar(self, name: str, job_id: str, worker_id: int,
-                      note: str | None = None) -> None:
+    def write_sidecar(
+        self, name: str, job_id: str, worker_id: int, note: str | None = None
+    ) -> None:
         """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
-        info = {"job_id": job_id, "worker_id": worker_id, "pid": os.getpid(),
-                "host": platform.node(), "claimed_at": iso(utc_now()), "note": note}
+        info = {
+            "job_id": job_id,
+            "worker_id": worker_id,
+            "pid": os.getpid(),
+            "host": platform.node(),
+            "claimed_at": iso(utc_now()),
+            "note": note,
+        }
         try:
             write_atomic(self.layout.sidecar(name), json.dumps(info).encode())
         except OSError as exc:
@@ -148,15 +175,19 @@ def failure_reason(result: JobResult) -> str:
 
 def not_a_jobspec_file(path: str) -> str | None:
     if not is_utf8(os.path.basename(path)):
-        return (f"the file name is not UTF-8 text ({os.fsencode(os.path.basename(path))!r}); "
-                "it was filed under a name with the undecodable bytes replaced")
+        return (
+            f"the file name is not UTF-8 text ({os.fsencode(os.path.basename(path))!r}); "
+            "it was filed under a name with the undecodable bytes replaced"
+        )
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None  # gone: the claim will notice
     if stat.S_ISLNK(st.st_mode):
-        return ("a symlink is not accepted as a JobSpec (its target could change under the "
-                "runner); copy the file into pending/ instead")
+        return (
+            "a symlink is not accepted as a JobSpec (its target could change under the "
+            "runner); copy the file into pending/ instead"
+        )
     if stat.S_ISDIR(st.st_mode):
         return "a directory is not a JobSpec"
     if not stat.S_ISREG(st.st_mode):

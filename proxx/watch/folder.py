@@ -118,14 +118,14 @@ class Layout:
         """Each loop: the folders still exist (a deleted or unmounted root is fatal)."""
         for state in STATES:
             if not os.path.isdir(self.dir(state)):
-                raise FatalWatchError(f"{self.dir(state)} has disappeared (watch folder deleted "
-                                      "or unmounted?)")
+                raise FatalWatchError(
+                    f"{self.dir(state)} has disappeared (watch folder deleted or unmounted?)"
+                )
 
 
 def is_candidate(name: str) -> bool:
     """Intake rule: `*.json` only; dot-files, temp files and results are not JobSpecs."""
-    return (name.endswith(".json") and not name.startswith(".")
-            and not name.endswith(".result.json"))
+    return name.endswith(".json") and not name.startswith(".") and not name.endswith(".result.json")
 
 
 @dataclass
@@ -250,8 +250,9 @@ def _staging_path(layout: Layout, spec_path: str, result: JobResult) -> str:
     if os.path.dirname(spec_path) == layout.running:  # claimed and locked: recovery looks here
         return layout.staged_result(name)
     # Refused straight from pending/, unlocked: another runner may race us.
-    return os.path.join(os.path.dirname(spec_path),
-                        fit_name(f".{stem_of(name)}.{result.job_id}", ".result.json"))
+    return os.path.join(
+        os.path.dirname(spec_path), fit_name(f".{stem_of(name)}.{result.job_id}", ".result.json")
+    )
 
 
 def _no_fault(step: str) -> None:
@@ -296,8 +297,7 @@ _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, er
 _said_no_links: list[bool] = []
 
 
-def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str,
-                          final_result: str) -> bool:
+def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str, final_result: str) -> bool:
     """For a filesystem without hard links (vfat, some FUSE/SMB mounts): two renames.
 
     A kill -9 between them leaves the result filed and the JobSpec in running/,
@@ -306,8 +306,10 @@ def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str,
     """
     if not _said_no_links:
         _said_no_links.append(True)
-        log.warning("the watch folder's filesystem has no hard links: results are filed by "
-                    "two renames (a kill -9 between them can split a JobSpec from its result)")
+        log.warning(
+            "the watch folder's filesystem has no hard links: results are filed by "
+            "two renames (a kill -9 between them can split a JobSpec from its result)"
+        )
     try:
         move_no_replace(staged, final_result)
     except FileExistsError:
@@ -324,8 +326,10 @@ def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str,
 def resume(layout: Layout, spec_path: str, staged: str, result: JobResult) -> str | None:
     """Finish a move a dead runner began (steps 3–4); None if it must start over."""
     final = result.metadata.final_jobspec_path
-    if final is None or os.path.dirname(final) not in (layout.dir("completed"),
-                                                       layout.dir("failed")):
+    if final is None or os.path.dirname(final) not in (
+        layout.dir("completed"),
+        layout.dir("failed"),
+    ):
         return None  # a staged result only ever names completed/ or failed/
     final_result = result_beside(final)
     if not _same(staged, final_result):

@@ -34,12 +34,13 @@ class MetricsSnapshot:
 _HELP = {
     "proxx_jobs": ("gauge", "JobSpecs in each state folder of the watch folder."),
     "proxx_jobs_completed_total": ("counter", "Jobs this runner finished COMPLETED."),
-    "proxx_jobs_failed_total": ("counter",
-                                "Jobs this runner moved to failed/, by failure reason."),
+    "proxx_jobs_failed_total": ("counter", "Jobs this runner moved to failed/, by failure reason."),
     "proxx_worker_restarts_total": ("counter", "Worker processes replaced after they died."),
     "proxx_last_scan_timestamp_seconds": ("gauge", "Unix time of the last scan of pending/."),
-    "proxx_oldest_pending_age_seconds": ("gauge",
-                                         "Age of the oldest JobSpec in pending/ (0 if none)."),
+    "proxx_oldest_pending_age_seconds": (
+        "gauge",
+        "Age of the oldest JobSpec in pending/ (0 if none).",
+    ),
     "proxx_metrics_written_timestamp_seconds": ("gauge", "Unix time this file was written."),
 }
 
@@ -52,15 +53,19 @@ def render(s: MetricsSnapshot) -> str:
     samples["proxx_jobs_completed_total"].append(f"{{{folder}}} {s.completed_total}")
     for reason in sorted(s.failed_total):
         samples["proxx_jobs_failed_total"].append(
-            f'{{{folder},reason="{_escape(reason)}"}} {s.failed_total[reason]}')
+            f'{{{folder},reason="{_escape(reason)}"}} {s.failed_total[reason]}'
+        )
     samples["proxx_worker_restarts_total"].append(f"{{{folder}}} {s.worker_restarts}")
     if s.last_scan_timestamp is not None:
         samples["proxx_last_scan_timestamp_seconds"].append(
-            f"{{{folder}}} {s.last_scan_timestamp:.3f}")
+            f"{{{folder}}} {s.last_scan_timestamp:.3f}"
+        )
     samples["proxx_oldest_pending_age_seconds"].append(
-        f"{{{folder}}} {s.oldest_pending_age_seconds:.3f}")
+        f"{{{folder}}} {s.oldest_pending_age_seconds:.3f}"
+    )
     samples["proxx_metrics_written_timestamp_seconds"].append(
-        f"{{{folder}}} {s.written_timestamp:.3f}")
+        f"{{{folder}}} {s.written_timestamp:.3f}"
+    )
     lines = []
     for name, (kind, text) in _HELP.items():
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
@@ -88,8 +93,14 @@ class MetricsFile:
     min_interval_s: float = 1.0
     _last_write: float = float("-inf")
 
-    def update(self, completed: int, failed_by_reason: Mapping[str, int], worker_restarts: int,
-               *, force: bool = False) -> None:
+    def update(
+        self,
+        completed: int,
+        failed_by_reason: Mapping[str, int],
+        worker_restarts: int,
+        *,
+        force: bool = False,
+    ) -> None:
         """Call after each scan of pending/ (force: at shutdown, whatever the interval)."""
         if self.path is None:
             return
@@ -99,12 +110,18 @@ class MetricsFile:
         self._last_write = now
         scanned_at = time.time()
         counts, oldest = folder_counts(self.root)
-        write(os.path.abspath(self.path), MetricsSnapshot(
-            folder=self.root, jobs=counts, completed_total=completed,
-            failed_total=dict(failed_by_reason), worker_restarts=worker_restarts,
-            last_scan_timestamp=scanned_at,
-            oldest_pending_age_seconds=max(0.0, scanned_at - oldest) if oldest else 0.0,
-        ))
+        write(
+            os.path.abspath(self.path),
+            MetricsSnapshot(
+                folder=self.root,
+                jobs=counts,
+                completed_total=completed,
+                failed_total=dict(failed_by_reason),
+                worker_restarts=worker_restarts,
+                last_scan_timestamp=scanned_at,
+                oldest_pending_age_seconds=max(0.0, scanned_at - oldest) if oldest else 0.0,
+            ),
+        )
 
 
 def folder_counts(root: str) -> tuple[dict[str, int], float | None]:

@@ -30,8 +30,10 @@ class Misplaced:
     reason: str
 
 
-def find_misplaced(root: str, peeked: dict[tuple[str, int, int], bool] | None = None,
-                   ) -> list[Misplaced]:
+def find_misplaced(
+    root: str,
+    peeked: dict[tuple[str, int, int], bool] | None = None,
+) -> list[Misplaced]:
     """Every JSON-looking file under watch root `root` that intake will never take."""
     peeks = _Peeker(peeked if peeked is not None else {})
     found: list[Misplaced] = []
@@ -40,17 +42,34 @@ def find_misplaced(root: str, peeked: dict[tuple[str, int, int], bool] | None = 
         if entry.name in STATES:
             continue
         if _is_dir(entry):  # e.g. Pending/ or jobs/: one level, as an operator would nest
-            found += [Misplaced(e.path, f"in {entry.name}/, which Proxx does not read; move it "
-                                f"into pending/ (as NAME.json)")
-                      for e in _entries(entry.path) if _looks_like_json(e, peeks)]
+            found += [
+                Misplaced(
+                    e.path,
+                    f"in {entry.name}/, which Proxx does not read; move it "
+                    f"into pending/ (as NAME.json)",
+                )
+                for e in _entries(entry.path)
+                if _looks_like_json(e, peeks)
+            ]
         elif _looks_like_json(entry, peeks):
-            found.append(Misplaced(entry.path, "in the watch root; JobSpecs are taken from "
-                                   "pending/ only: move it into pending/ (as NAME.json)"))
+            found.append(
+                Misplaced(
+                    entry.path,
+                    "in the watch root; JobSpecs are taken from "
+                    "pending/ only: move it into pending/ (as NAME.json)",
+                )
+            )
     for entry in _entries(pending):
         if _is_dir(entry) and not is_candidate(entry.name):
-            found += [Misplaced(e.path, f"in the sub-folder pending/{entry.name}/; only files "
-                                "directly in pending/ are taken: move it up one level")
-                      for e in _entries(entry.path) if _looks_like_json(e, peeks)]
+            found += [
+                Misplaced(
+                    e.path,
+                    f"in the sub-folder pending/{entry.name}/; only files "
+                    "directly in pending/ are taken: move it up one level",
+                )
+                for e in _entries(entry.path)
+                if _looks_like_json(e, peeks)
+            ]
             continue
         reason = _pending_reason(entry, peeks)
         if reason is not None:
@@ -63,18 +82,23 @@ def _pending_reason(entry: os.DirEntry[str], peeks: _Peeker) -> str | None:
     if is_candidate(name) or name.startswith(".") or name.endswith((".tmp", ".partial")):
         return None  # taken, or deliberately not a JobSpec (in-progress or Proxx's own)
     if name.endswith(".result.json"):
-        return ("named like a result (*.result.json), which intake never takes as a JobSpec: "
-                "rename it, e.g. to " + name[: -len(".result.json")] + ".json")
+        return (
+            "named like a result (*.result.json), which intake never takes as a JobSpec: "
+            "rename it, e.g. to " + name[: -len(".result.json")] + ".json"
+        )
     stem, ext = os.path.splitext(name)
     if ext.lower() == ".json":
-        return (f"extension {ext!r} is not '.json' (intake is case-sensitive): rename it to "
-                f"{stem}.json")
+        return (
+            f"extension {ext!r} is not '.json' (intake is case-sensitive): rename it to {stem}.json"
+        )
     if not _looks_like_json(entry, peeks):
         return None
     if not ext:
         return f"no extension, but the content looks like JSON: rename it to {name}.json"
-    return (f"extension {ext!r}, but the content looks like JSON: if it is a JobSpec, "
-            f"rename it to {stem}.json")
+    return (
+        f"extension {ext!r}, but the content looks like JSON: if it is a JobSpec, "
+        f"rename it to {stem}.json"
+    )
 
 
 def _entries(directory: str) -> list[os.DirEntry[str]]:
@@ -160,11 +184,18 @@ class MisplacedWarner:
         current = {(m.path, m.reason) for m in found}
         new = [m for m in found if (m.path, m.reason) not in self.warned]
         for m in new[:MAX_WARNINGS]:
-            log.warning("misplaced file %s will never be taken: %s", m.path, m.reason,
-                        extra={"jobspec": m.path, "state": "misplaced", "reason": m.reason})
+            log.warning(
+                "misplaced file %s will never be taken: %s",
+                m.path,
+                m.reason,
+                extra={"jobspec": m.path, "state": "misplaced", "reason": m.reason},
+            )
         if len(new) > MAX_WARNINGS:  # a folder of unrelated JSON must not flood the log
-            log.warning("… and %d more misplaced files: `proxx status %s` lists them all",
-                        len(new) - MAX_WARNINGS, self.root)
+            log.warning(
+                "… and %d more misplaced files: `proxx status %s` lists them all",
+                len(new) - MAX_WARNINGS,
+                self.root,
+            )
         self.warned = current
         if len(self._peeked) > 4 * MAX_ENTRIES:  # stale (path, size, mtime) keys pile up
             self._peeked.clear()

@@ -51,8 +51,11 @@ def stranded_results(layout: Layout) -> list[str]:
     with os.scandir(layout.running) as it:
         entries = [e.name for e in it if not e.name.startswith(".")]
     staged = {os.path.basename(layout.staged_result(n)) for n in entries if is_candidate(n)}
-    return sorted(os.path.join(layout.running, n) for n in entries
-                  if n.endswith(".result.json") and n not in staged)
+    return sorted(
+        os.path.join(layout.running, n)
+        for n in entries
+        if n.endswith(".result.json") and n not in staged
+    )
 
 
 def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:
@@ -66,8 +69,11 @@ def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:
     if result is None or final is None or result.metadata.jobspec_path is None:
         return None
     if os.path.dirname(final) not in (layout.dir("completed"), layout.dir("failed")):
-        log.warning("%s names %s as its JobSpec's place, outside completed/ and failed/; "
-                    "left in place", path, final)
+        log.warning(
+            "%s names %s as its JobSpec's place, outside completed/ and failed/; left in place",
+            path,
+            final,
+        )
         return None
     name = os.path.basename(result.metadata.jobspec_path)
     target = result_beside(final)
@@ -79,8 +85,13 @@ def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:
         # A result written by an older Proxx that died between its two moves.
         if time.time() - os.lstat(path).st_mtime < STRANDED_AFTER_S:
             return None
-    for candidate in (target, os.path.join(os.path.dirname(final), fit_name(
-            f"{stem_of(os.path.basename(final))}.{result.job_id}", ".result.json"))):
+    for candidate in (
+        target,
+        os.path.join(
+            os.path.dirname(final),
+            fit_name(f"{stem_of(os.path.basename(final))}.{result.job_id}", ".result.json"),
+        ),
+    ):
         try:
             move_no_replace(path, candidate)
             return candidate, name

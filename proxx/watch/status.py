@@ -103,8 +103,15 @@ def _failures(layout: Layout) -> list[dict[str, Any]]:
         except (OSError, ValueError, RecursionError):
             out.append({"result": path, "status": None, "reason": "unreadable result file"})
             continue
-        out.append({"result": path, "job_id": r.get("job_id"), "status": r.get("status"),
-                    "ended_at": r.get("ended_at"), "reason": _reason(r)})
+        out.append(
+            {
+                "result": path,
+                "job_id": r.get("job_id"),
+                "status": r.get("status"),
+                "ended_at": r.get("ended_at"),
+                "reason": _reason(r),
+            }
+        )
     return out
 
 
@@ -158,8 +165,7 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
                 size = e.stat(follow_symlinks=False).st_size
             except OSError:
                 continue
-            found.append({"path": e.path, "size_bytes": size, "job_id": job_id,
-                          "result": result})
+            found.append({"path": e.path, "size_bytes": size, "job_id": job_id, "result": result})
     return found
 
 
@@ -198,28 +204,38 @@ def render_text(status: dict[str, Any]) -> str:
         alive = "" if job["runner_alive"] else "  [runner dead: will be recovered]"
         if job.get("slurm_job_id"):
             alive = f"  [Slurm job {job['slurm_job_id']}" + (
-                "]" if job["runner_alive"] else
-                ": runner dead; a --executor slurm runner re-attaches to it]")
+                "]"
+                if job["runner_alive"]
+                else ": runner dead; a --executor slurm runner re-attaches to it]"
+            )
         note = f"  ({job['note']})" if job.get("note") else ""
-        lines.append(f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
-                     f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
-                     f"{alive}")
+        lines.append(
+            f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
+            f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
+            f"{alive}"
+        )
     if status["recent_failures"]:
         lines.append("recent failures:")
         for f in status["recent_failures"]:
             lines.append(f"  {os.path.basename(f['result'])}: {f['status']}: {f['reason']}")
-        if any(f["status"] == "PARTIAL" or str(f["reason"]).startswith(("interrupted", "recovered"))
-               for f in status["recent_failures"]):
-            lines.append("  (resubmit what did not complete: proxx remainder failed/JOB.result.json"
-                         " -o pending/JOB-rest.json)")
+        if any(
+            f["status"] == "PARTIAL" or str(f["reason"]).startswith(("interrupted", "recovered"))
+            for f in status["recent_failures"]
+        ):
+            lines.append(
+                "  (resubmit what did not complete: proxx remainder failed/JOB.result.json"
+                " -o pending/JOB-rest.json)"
+            )
     if status["misplaced"]:
         lines.append(f"misplaced (never taken): {len(status['misplaced'])}")
         for m in status["misplaced"]:
             lines.append(f"  {m['path']}: {m['reason']}")
     if status["partials"]:
         total = sum(p["size_bytes"] for p in status["partials"])
-        lines.append(f"leftover partial renders of finished jobs: {len(status['partials'])}, "
-                     f"{total} bytes (safe to remove; see docs/OPERATIONS.md)")
+        lines.append(
+            f"leftover partial renders of finished jobs: {len(status['partials'])}, "
+            f"{total} bytes (safe to remove; see docs/OPERATIONS.md)"
+        )
         for p in status["partials"]:
             lines.append(f"  {p['path']}: {p['size_bytes']} bytes, job {p['job_id']}")
     return "\n".join(lines)

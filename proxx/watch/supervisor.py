@@ -62,21 +62,30 @@ class Running:
 
 class Supervisor:
     def __init__(
-        self, root: str, *, max_workers: int = 1, poll_seconds: float = 2.0, once: bool = False,
-        worker_target: str = WORKER_TARGET, deadlines: Deadlines | None = None,
-        executor: Executor | None = None, metrics_file: str | None = None,
+        self,
+        root: str,
+        *,
+        max_workers: int = 1,
+        poll_seconds: float = 2.0,
+        once: bool = False,
+        worker_target: str = WORKER_TARGET,
+        deadlines: Deadlines | None = None,
+        executor: Executor | None = None,
+        metrics_file: str | None = None,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
         self.poll_seconds = poll_seconds
         self.once = once
         self.mode: Literal["sequential", "parallel"] = (
-            "sequential" if max_workers == 1 else "parallel")
+            "sequential" if max_workers == 1 else "parallel"
+        )
         self.intake = Intake(self.layout)
         self.misplaced = MisplacedWarner(self.layout.root)
         self.metrics = MetricsFile(self.layout.root, metrics_file)
         self.executor: Executor = executor or LocalPool(
-            max_workers, target=worker_target, deadlines=deadlines)
+            max_workers, target=worker_target, deadlines=deadlines
+        )
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.running: dict[str, Running] = {}  # by the request's job id
         self.clerk = Clerk(self.layout)
@@ -87,8 +96,13 @@ class Supervisor:
     def start(self) -> None:
         self.layout.ensure()
         self.dispatch.start()
-        log.info("watching %s with %d worker(s), polling every %g s%s", self.layout.root,
-                 self.max_workers, self.poll_seconds, " (once)" if self.once else "")
+        log.info(
+            "watching %s with %d worker(s), polling every %g s%s",
+            self.layout.root,
+            self.max_workers,
+            self.poll_seconds,
+            " (once)" if self.once else "",
+        )
 
     def run(self) -> None:
         try:
@@ -112,15 +126,17 @@ class Supervisor:
     def halt(self) -> None:
         self.dispatch.close()
         c = self.clerk.counts
-        log.info("stopped: %d completed, %d failed, %d recovered", c.completed, c.failed,
-                 c.recovered)
+        log.info(
+            "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
+        )
 
     # -- steps -----------------------------------------------------------------------------
     def should_stop(self) -> bool:
         if self.dispatch.stop_requested:
             return True
-        return (self.once and not self._pending_left and not self.running
-                and not self.clerk.unfinished)
+        return (
+            self.once and not self._pending_left and not self.running and not self.clerk.unfinished
+        )
 
     def retry_unfinished(self) -> None:
         self.clerk.retry_unfinished()
@@ -170,8 +186,11 @@ class Supervisor:
 
     def react_to_signals(self) -> None:
         if self.dispatch.stop_requested and self.dispatch.interrupt_all():
-            log.warning("%s: stop claiming, interrupting %d running job(s)",
-                        self.dispatch.stop_reason(), len(self.running))
+            log.warning(
+                "%s: stop claiming, interrupting %d running job(s)",
+                self.dispatch.stop_reason(),
+                len(self.running),
+            )
 
     def drain_on_shutdown(self) -> None:
         """Interrupt running jobs and wait for their results: nothing stays in running/."""
@@ -190,8 +209,11 @@ class Supervisor:
                 if isinstance(event, JobOutcome) and event.request.job_id in self.running:
                     job = self.running.pop(event.request.job_id)
                     job.claim.release()
-                    log.error("job %s (%s): interrupted; its result could not be filed",
-                              job.job_id, job.claim.name)
+                    log.error(
+                        "job %s (%s): interrupted; its result could not be filed",
+                        job.job_id,
+                        job.claim.name,
+                    )
             budget -= 1
 
     # -- one job ---------------------------------------------------------------------------
@@ -205,31 +227,48 @@ class Supervisor:
             with self._guarded(got.name, got):  # once claimed, a failure files the job
                 self._submit(got, "run", new_job_id())
 
-    def _submit(self, got: Claim, kind: JobKind, job_id: str,
-                recovery: Recovery | None = None) -> None:
-        req = StartJob(job_id=job_id, kind=kind, jobspec_path=got.path,
-                       base_dir=self.layout.root, worker_id=0)
+    def _submit(
+        self, got: Claim, kind: JobKind, job_id: str, recovery: Recovery | None = None
+    ) -> None:
+        req = StartJob(
+            job_id=job_id, kind=kind, jobspec_path=got.path, base_dir=self.layout.root, worker_id=0
+        )
         self.running[req.job_id] = Running(got, kind, job_id, utc_now(), recovery)
         worker = self.executor.submit(req)
         self.clerk.write_sidecar(got.name, job_id, worker)
         if kind == "run":
-            log.info("job %s (%s): claimed by worker %d", job_id, got.name, worker,
-                     extra={"job_id": job_id, "jobspec": got.name, "state": "claimed",
-                            "worker_id": worker})
+            log.info(
+                "job %s (%s): claimed by worker %d",
+                job_id,
+                got.name,
+                worker,
+                extra={
+                    "job_id": job_id,
+                    "jobspec": got.name,
+                    "state": "claimed",
+                    "worker_id": worker,
+                },
+            )
 
     def _recover(self, orphan: Claim) -> None:
         why = not_a_jobspec_file(orphan.path)  # a name no result can carry, for one
         if why is not None:
-            self.clerk.file(orphan, not_started(new_job_id(), shown(orphan.path), utc_now(),
-                                                validation_error=why), "failed")
+            self.clerk.file(
+                orphan,
+                not_started(new_job_id(), shown(orphan.path), utc_now(), validation_error=why),
+                "failed",
+            )
             return
         info = read_sidecar(self.layout, orphan.name)
         job_id = str(info.get("job_id") or new_job_id())
         staged = self.layout.staged_result(orphan.name)
         result = read_result(staged)
         if result is not None:
-            log.warning("recovered %s from a dead runner (result was already written)",
-                        orphan.name, extra={"job_id": result.job_id, "state": "recovered"})
+            log.warning(
+                "recovered %s from a dead runner (result was already written)",
+                orphan.name,
+                extra={"job_id": result.job_id, "state": "recovered"},
+            )
             self.clerk.counts.recovered += 1
             final = resume(self.layout, orphan.path, staged, result)
             if final is not None:
@@ -245,9 +284,12 @@ class Supervisor:
             orphan.release()  # picked up again once a worker is free
             return
         recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
-        log.warning("recovered %s from a dead runner (%s); a worker accounts for its clips",
-                    orphan.name, REASON,
-                    extra={"job_id": job_id, "state": "recovering"})
+        log.warning(
+            "recovered %s from a dead runner (%s); a worker accounts for its clips",
+            orphan.name,
+            REASON,
+            extra={"job_id": job_id, "state": "recovering"},
+        )
         self.clerk.counts.recovered += 1
         self._submit(orphan, "recover", job_id, recovery)
 
@@ -258,12 +300,20 @@ class Supervisor:
         if record is None:
             return False
         adopt = getattr(self.executor, "adopt", None)
-        req = StartJob(job_id=record.job_id, kind="run", jobspec_path=orphan.path,
-                       base_dir=self.layout.root, worker_id=0)
+        req = StartJob(
+            job_id=record.job_id,
+            kind="run",
+            jobspec_path=orphan.path,
+            base_dir=self.layout.root,
+            worker_id=0,
+        )
         if adopt is None:
             if orphan.name not in self._not_ours:
-                log.warning("%s was submitted to Slurm by a runner that is gone; only a "
-                            "`--executor slurm` runner can collect it", orphan.name)
+                log.warning(
+                    "%s was submitted to Slurm by a runner that is gone; only a "
+                    "`--executor slurm` runner can collect it",
+                    orphan.name,
+                )
                 self._not_ours.add(orphan.name)
             orphan.release()
             return True
@@ -279,8 +329,14 @@ class Supervisor:
         return True
 
     def _finished(self, job: Running, outcome: JobOutcome) -> None:
-        result = result_of(outcome, started=job.started, jobspec_path=job.claim.path,
-                           mode=self.mode, job_id=job.job_id, recovery=job.recovery)
+        result = result_of(
+            outcome,
+            started=job.started,
+            jobspec_path=job.claim.path,
+            mode=self.mode,
+            job_id=job.job_id,
+            recovery=job.recovery,
+        )
         if job.kind == "recover" and outcome.recovered is not None and outcome.recovered.note:
             log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
         self.clerk.file(job.claim, result, state_of(result))
@@ -302,8 +358,11 @@ class Supervisor:
                 del self.running[job_id]
                 self.executor.cancel(job_id, why)  # its late outcome is ignored
         try:
-            self.clerk.file(got, not_started(new_job_id(), shown(got.path), utc_now(),
-                                             system_error=why), "failed")
+            self.clerk.file(
+                got,
+                not_started(new_job_id(), shown(got.path), utc_now(), system_error=why),
+                "failed",
+            )
         except Exception:
             if first:
                 log.exception("job %s: could not file it either; it stays in running/", name)
@@ -321,8 +380,12 @@ class Supervisor:
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _write_metrics(self, force: bool = False) -> None:
-        self.metrics.update(self.clerk.counts.completed, self.clerk.counts.failed_by_reason,
-                            self.executor.worker_restarts, force=force)
+        self.metrics.update(
+            self.clerk.counts.completed,
+            self.clerk.counts.failed_by_reason,
+            self.executor.worker_restarts,
+            force=force,
+        )
 
     def _noted(self, event: JobNoted) -> None:
         job = self.running.get(event.job_id)
