@@ -1,7 +1,7 @@
 """The FFmpeg argv for one clip, derived from profile, codec, container and fps mode.
 
 Encoder settings are chosen for byte-identical output run to run (see
-FFMPEG_FACTS.md): bitexact flags everywhere, x264/x265 single-threaded,
+docs/BENCHMARKS.md): bitexact flags everywhere, encoder threads fixed per profile,
 accurate-rounding scaler, no source metadata copied. The picture chain is
 fixed per source kind (docs/MEDIA.md): field-aware deinterlace for interlaced
 sources, scale, an explicit constant rate (the VFR rule), square pixels.
