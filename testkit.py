@@ -116,8 +116,8 @@ def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
     return target
 
 
-def ffprobe_video(path: Path | str) -> dict[str, Any]:
-    """The first video stream of `path` as ffprobe reports it (codec_name, width, height…)."""
+def ffprobe(path: Path | str, *extra: str) -> dict[str, Any]:
+    """ffprobe's JSON (streams and format) for `path`: the independent check of a proxy."""
     out = subprocess.run(
         [
             "ffprobe",
@@ -126,8 +126,8 @@ def ffprobe_video(path: Path | str) -> dict[str, Any]:
             "-of",
             "json",
             "-show_streams",
-            "-select_streams",
-            "v:0",
+            "-show_format",
+            *extra,
             str(path),
         ],
         capture_output=True,
@@ -135,9 +135,20 @@ def ffprobe_video(path: Path | str) -> dict[str, Any]:
         check=True,
         stdin=subprocess.DEVNULL,
     )
-    streams: list[dict[str, Any]] = json.loads(out.stdout)["streams"]
-    assert streams, f"{path}: no video stream"
-    return streams[0]
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def video(info: dict[str, Any]) -> dict[str, Any]:
+    """The one video stream of an ffprobe() answer."""
+    (stream,) = [s for s in info["streams"] if s["codec_type"] == "video"]
+    found: dict[str, Any] = stream
+    return found
+
+
+def ffprobe_video(path: Path | str) -> dict[str, Any]:
+    """The first video stream of `path` as ffprobe reports it (codec_name, width, height…)."""
+    return video(ffprobe(path))
 
 
 def identity(path: Path | str) -> tuple[int, int, str]:

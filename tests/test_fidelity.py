@@ -17,34 +17,7 @@ from typing import Any
 import pytest
 
 from proxx.contract.profiles import FORCED_RATES, fps_label
-from testkit import run_cli
-
-
-def ffprobe(path: Path | str) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_packets",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data: dict[str, Any] = json.loads(out.stdout)
-    return data
-
-
-def video(info: dict[str, Any]) -> dict[str, Any]:
-    (v,) = [s for s in info["streams"] if s["codec_type"] == "video"]
-    stream: dict[str, Any] = v
-    return stream
+from testkit import ffprobe, run_cli, video
 
 
 def channels(info: dict[str, Any]) -> list[int]:
@@ -122,7 +95,7 @@ def test_preserve_source_keeps_frames_rate_timecode_and_audio(
     result = render(job, [src], **spec_kw)
     out = result["clips"][0]["output_path"]
     assert out.endswith("." + spec_kw["container"])
-    before, after = ffprobe(src), ffprobe(out)
+    before, after = ffprobe(src, "-count_packets"), ffprobe(out, "-count_packets")
     v_in, v_out = video(before), video(after)
 
     assert v_out["codec_name"] == codec_name
@@ -154,7 +127,7 @@ def test_forced_rates_are_exact(
     )
     out = result["clips"][0]["output_path"]
     assert out.endswith(f"_{fps_label(mode)}.mov")
-    info = ffprobe(out)
+    info = ffprobe(out, "-count_packets")
     v = video(info)
     rate = FORCED_RATES[mode]
     assert v["r_frame_rate"] == f"{rate.numerator}/{rate.denominator}"
@@ -178,8 +151,8 @@ def test_forcing_a_drop_frame_source_to_25(
         reel="B007",
     )
     result = render(job, [src], fps_mode="force_25")
-    info = ffprobe(result["clips"][0]["output_path"])
-    v_in = video(ffprobe(src))
+    info = ffprobe(result["clips"][0]["output_path"], "-count_packets")
+    v_in = video(ffprobe(src, "-count_packets"))
     assert video(info)["r_frame_rate"] == "25/1"
     expected = round(int(v_in["nb_read_packets"]) * Fraction(25) / Fraction(30000, 1001))
     assert int(video(info)["nb_read_packets"]) == expected
@@ -218,7 +191,9 @@ def test_mkv_whose_audio_outlasts_the_picture(clip_cache: Path, job: Callable[..
         ],
     )
     result = render(job, [src])
-    frames = int(video(ffprobe(result["clips"][0]["output_path"]))["nb_read_packets"])
+    frames = int(
+        video(ffprobe(result["clips"][0]["output_path"], "-count_packets"))["nb_read_packets"]
+    )
     # 25 or 26: the video starts 21 ms after the audio (AAC priming), and a constant-rate
     # output may hold the first picture for that gap.
     assert frames in (25, 26)
@@ -246,10 +221,10 @@ def test_variable_rate_source_becomes_constant_rate_of_the_same_length(
             "ultrafast",
         ],
     )
-    v_in = video(ffprobe(src))
+    v_in = video(ffprobe(src, "-count_packets"))
     assert (v_in["r_frame_rate"], v_in["avg_frame_rate"]) == ("25/1", "625/31")
     result = render(job, [src])
-    v_out = video(ffprobe(result["clips"][0]["output_path"]))
+    v_out = video(ffprobe(result["clips"][0]["output_path"], "-count_packets"))
     assert v_out["r_frame_rate"] == v_out["avg_frame_rate"] == "25/1"
     assert int(v_out["nb_read_packets"]) == 31  # 1.24 s at 25 fps: the hole is held, not cut
 
@@ -281,7 +256,7 @@ def test_proxies_keep_the_picture_shape_as_displayed(
     plain = clip(f"shape_{size}.mov", size=size, audio_channels=0)
     src = _made(clip_cache, name, ["-i", str(plain), *args])
     result = render(job, [src])
-    v = video(ffprobe(result["clips"][0]["output_path"]))
+    v = video(ffprobe(result["clips"][0]["output_path"], "-count_packets"))
     assert (v["width"], v["height"]) == expected
     assert v.get("sample_aspect_ratio", "1:1") == "1:1"
     assert not v.get("side_data_list")  # upright pixels, no rotation left for players to apply

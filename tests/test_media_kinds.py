@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit import run_cli
+from testkit import ffprobe, run_cli, video
 
 STANDARD = [
     Fraction(24000, 1001),
@@ -47,33 +47,6 @@ def made(cache: Path, name: str, *args: str) -> Path:
     if not path.exists():
         ffmpeg("-loglevel", "error", "-y", *args, str(path))
     return path
-
-
-def ffprobe(path: Path | str, *extra: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-            *extra,
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data: dict[str, Any] = json.loads(out.stdout)
-    return data
-
-
-def video(info: dict[str, Any]) -> dict[str, Any]:
-    (v,) = [s for s in info["streams"] if s["codec_type"] == "video"]
-    stream: dict[str, Any] = v
-    return stream
 
 
 def timecode(info: dict[str, Any]) -> str | None:

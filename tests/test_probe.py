@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from proxx.content import libav, quicktime
 from proxx.content.media import STANDARD_RATES, parse_probe_json, probe
+from testkit import ffprobe
 
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 KINDS: dict[str, dict[str, Any]] = {
@@ -57,31 +58,10 @@ KINDS: dict[str, dict[str, Any]] = {
 EXT = {"dnxhr-mxf": ".mxf", "hevc-mp4-mono": ".mp4"}
 
 
-def ffprobe(path: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_packets",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data: dict[str, Any] = json.loads(out.stdout)
-    return data
-
-
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_probe_agrees_with_ffprobe(clip: Callable[..., Path], kind: str) -> None:
     path = clip(f"probe_{kind}{EXT.get(kind, '.mov')}", **KINDS[kind])
-    ref = ffprobe(path)
+    ref = ffprobe(path, "-count_packets")
     facts = probe(str(path))
 
     assert facts.ok
@@ -132,7 +112,7 @@ def test_rotation_comes_from_the_track_header(
         ],
         check=True,
     )
-    ref = ffprobe(path)
+    ref = ffprobe(path, "-count_packets")
     (v_ref,) = [s for s in ref["streams"] if s["codec_type"] == "video"]
     (side,) = [d for d in v_ref["side_data_list"] if "rotation" in d]
 
