@@ -501,7 +501,8 @@ def test_fingerprint_changes_with_any_field(field: str, junk: str) -> None:
 
 
 def test_ffmpeg_profiles_have_encoder_settings_for_their_codecs() -> None:
-    from workers.ffmpeg_args import _VIDEO, EXPECTED_CODEC
+    from workers.expect import EXPECTED_CODEC
+    from workers.ffmpeg_args import _VIDEO
 
     for p in FFMPEG_PROFILES:
         assert p.name in _VIDEO and all(c in EXPECTED_CODEC for c in p.codecs), p.name

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from testkit import run_cli
-from workers.ffmpeg_args import Expected
+from workers.expect import Expected
 from workers.verify import check_output, verify_output
 
 EXPECTED = Expected(

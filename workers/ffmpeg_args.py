@@ -9,11 +9,11 @@ sources, scale, an explicit constant rate (the VFR rule), square pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 from proxx.content.media import ProbeFacts
 from proxx.contract.profiles import FORCED_RATES, PROFILES
+from workers.expect import Expected, retime_timecode
 
 # Each FFmpeg profile's video-encoder arguments, threading included: proxx/contract/profiles.py
 # owns them (two profiles of one codec may differ) and derives the published quality text
@@ -21,40 +21,7 @@ from proxx.contract.profiles import FORCED_RATES, PROFILES
 _VIDEO: dict[str, list[str]] = {
     p.name: list(p.encoding.argv()) for p in PROFILES.values() if not isinstance(p.encoding, str)
 }
-# What ffprobe must report for the proxy: codec_name and, where it tells
-# profiles apart, the profile string.
-EXPECTED_CODEC: dict[str, tuple[str, str | None]] = {
-    "h264": ("h264", None),
-    "hevc": ("hevc", None),
-    "prores_proxy": ("prores", "Proxy"),
-    "prores_lt": ("prores", "LT"),
-    "prores422": ("prores", "Standard"),
-    "prores422hq": ("prores", "HQ"),
-    "dnxhr_lb": ("dnxhd", "DNXHR LB"),
-    "dnxhr_sq": ("dnxhd", "DNXHR SQ"),
-    "dnxhr_hq": ("dnxhd", "DNXHR HQ"),
-}
 AAC_BITRATE_PER_CHANNEL = 96_000
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What verification must find in the rendered file."""
-
-    codec: str
-    width: int
-    height: int
-    rate: Fraction
-    frames: int | None
-    # True when `frames` must match exactly: the source's frames are counted (not
-    # estimated) at a constant rate that is kept, so one missing frame is damage.
-    frames_exact: bool
-    audio_channels: tuple[int, ...]
-    timecode: str | None
-    reel_name: str | None = None  # compared where the container carries it (MOV)
-    progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
-    # How the proxy differs from its source on purpose (recorded in the clip result).
-    notes: tuple[str, ...] = ()
 
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=all"
@@ -229,20 +196,3 @@ def _audio(codec: str, source: ProbeFacts) -> list[str]:
             args += [f"-b:a:{i}", str(AAC_BITRATE_PER_CHANNEL * max(1, stream.channels or 1))]
         return args
     return ["-c:a", "pcm_s16le", "-ar", "48000"]
-
-
-def retime_timecode(tc: str | None, src_rate: Fraction, rate: Fraction) -> str | None:
-    """Carry the start timecode over; re-express it in frames of a forced rate."""
-    if not tc:
-        return None
-    parts = tc.replace(";", ":").replace(".", ":").split(":")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
-        return None
-    if rate == src_rate:
-        return tc
-    h, m, s, f = (int(p) for p in parts)
-    src_fps = round(src_rate)
-    dst_fps = round(rate)
-    frames = round(Fraction(f, max(1, src_fps)) * dst_fps)
-    frames = min(frames, dst_fps - 1)
-    return f"{h:02d}:{m:02d}:{s:02d}:{frames:02d}"

@@ -27,7 +27,7 @@ from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES
 from proxx.contract.results import ClipResult
 from workers import resolve_api as api
-from workers.ffmpeg_args import Expected, retime_timecode
+from workers.expect import Expected, retime_timecode
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish
 from workers.resolve_lock import ResolveLock, acquire
