@@ -31,19 +31,18 @@ from proxx.contract.clock import iso, utc_now
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import (
-    FromWorker,
     JobNote,
     StartJob,
     WorkerFailing,
     decode_for_supervisor,
 )
-from proxx.contract.results import ClipResult
 from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission, controller_down
 from proxx.slurm.spool import SpoolGarbage, SpoolReader, spool_path
 from proxx.slurm.states import RESOLVE_GRES, SlurmJob, end_failure, needs_resolve
+from proxx.slurm.task import SlurmTask, hint, overlay
 
 log = logging.getLogger("proxx.slurm")
 Adoption = Literal["adopted", "absent", "retry"]
@@ -58,28 +57,6 @@ DONE_GRACE_S = 30.0  # reported its end, Slurm still says RUNNING: stop waiting,
 # the job is failed with what is known, so a shutdown never hangs.
 GIVE_UP_S = 90.0
 LOG_DIR = "slurm"  # under the watch root: the batch jobs' stdout/stderr
-
-
-@dataclass
-class SlurmTask:
-    tracker: JobTracker
-    worker_id: int
-    job_name: str
-    spool: SpoolReader[FromWorker]
-    stdout: str
-    stderr: str
-    slurm_id: str | None = None
-    last: SlurmJob | None = None
-    seen_running: bool = False
-    ended_at: float | None = None  # monotonic time Slurm's end state was first seen
-    done_at: float | None = None  # monotonic time the worker reported its end
-    cancelled_at: float | None = None
-    unavailable: str | None = None  # sbatch failed: why
-    gres: str | None = None  # asked of Slurm for this job (RAW: the resolve GRES)
-
-    @property
-    def claim_path(self) -> str:
-        return self.tracker.request.jobspec_path
 
 
 @dataclass
@@ -457,7 +434,7 @@ class SlurmExecutor:
             return None  # the last lines may still be on their way over the shared fs
         job = task.last
         if tracker.done:
-            return self._finish(task, self._overlay(tracker.outcome(), job))
+            return self._finish(task, overlay(tracker.outcome(), job))
         if job is None:
             return self._fail(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
         if (
@@ -469,14 +446,14 @@ class SlurmExecutor:
             self._resubmit_for_resolve(task)
             return None
         reason, why = end_failure(job)
-        why += self._hint(task)
+        why += hint(task)
         if tracker.killed_for is None and tracker.cancel_reason is None:
             tracker.killed_for, tracker.cancel_reason = why, why
             tracker.cancel_failure = reason
         elif tracker.cancel_reason is not None and tracker.killed_for is None:
             tracker.killed_for = f"{tracker.cancel_reason}; {why}"
         tracker.on_death(f"ended ({job.state})")
-        return self._finish(task, self._overlay(tracker.outcome(), job))
+        return self._finish(task, overlay(tracker.outcome(), job))
 
     def _fail(self, task: SlurmTask, reason: FailureReason, why: str) -> JobOutcome:
         tracker = task.tracker
@@ -507,43 +484,6 @@ class SlurmExecutor:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(task.spool.path)
         return outcome
-
-    def _overlay(self, outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
-        """A clip stopped by Slurm's SIGTERM says `interrupted`; Slurm's state says why."""
-        if job is None or job.state == "COMPLETED" or job.alive:
-            return outcome
-        reason, why = end_failure(job)
-        clips: list[ClipResult] = []
-        for clip in outcome.clips:
-            if clip.failure_reason is FailureReason.INTERRUPTED:
-                clip = clip.model_copy(
-                    update={
-                        "failure_reason": reason,
-                        "failure_detail": f"{clip.failure_detail}; {why}"
-                        if clip.failure_detail
-                        else why,
-                    }
-                )
-            clips.append(clip)
-        outcome.clips = clips
-        if outcome.early_stop is not None and outcome.early_stop[0] is FailureReason.INTERRUPTED:
-            outcome.early_stop = (reason, f"{outcome.early_stop[1]}; {why}")
-        if outcome.rejected is not None and outcome.rejected.interrupted:
-            # stopped before its first clip (reading, probing): the result's `interrupted`
-            outcome.rejected = outcome.rejected.model_copy(
-                update={"interrupted": f"{outcome.rejected.interrupted}; {why}"}
-            )
-        return outcome
-
-    def _hint(self, task: SlurmTask) -> str:
-        tail = _tail(task.stderr)
-        text = f"; step stderr: {tail}" if tail else ""
-        if task.spool.lines == 0 and not os.path.exists(task.spool.path):
-            text += (
-                "; the step wrote no spool: is the watch folder on storage every node "
-                "shares, and Proxx installed at the same path there?"
-            )
-        return text
 
     # -- helpers ------------------------------------------------------------------------
     def _task(self, req: StartJob, worker_id: int, gres: str | None = None) -> SlurmTask:
@@ -622,15 +562,3 @@ class SlurmExecutor:
                 self.client.cancel(task.slurm_id, kill=kill)
             except SlurmUnavailable as exc:
                 log.error("job %s: %s", task.tracker.job_id, exc)
-
-
-def _tail(path: str, limit: int = 400) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - limit))
-            data = fh.read()
-    except OSError:
-        return ""
-    lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return " | ".join(lines[-3:])
