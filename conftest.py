@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from testkit import make_clip, spec_dict
+
 # No per-example time limit: on a loaded 2-core CI box a slow example is not a bug
 # (speed lives in bench/, never in the test suite).
 settings.register_profile("proxx", deadline=None)
 settings.load_profile("proxx")
-
-from testkit import make_clip, spec_dict
 
 
 @pytest.fixture(scope="session")
