@@ -66,37 +66,12 @@ def make_clip(
     vcodec: Sequence[str] = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
     acodec: str = "pcm_s16le",
 ) -> Path:
-    """A real clip from FFmpeg's lavfi sources, with stereo audio and a start timecode."""
+    """testkit's lavfi clip (stereo, start timecode), made under a temporary name so an
+    interrupted run never leaves a half-made source in the cache."""
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-filter_complex",
-        "[1:a]aformat=channel_layouts=stereo[a]",
-        "-map",
-        "0:v",
-        "-map",
-        "[a]",
-        *vcodec,
-        "-c:a",
-        acodec,
-        "-timecode",
-        "01:00:00:00",
-        str(tmp),
-    ]
-    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+    testkit.make_clip(
+        tmp, size=size, rate=rate, seconds=seconds, vcodec=list(vcodec), extra=["-c:a", acodec]
+    )
     tmp.rename(path)
     return path
 
