@@ -1,0 +1,267 @@
+"""The jobs one runner holds, from claim to filed result.
+
+Each is a claimed name in `running/` and the request it became: claimed from
+`pending/` (`claim`), taken over from a dead runner (`recover`), re-attached
+to its Slurm job (`reattach`), then filed when its executor reports an outcome
+(`finished`). Names, locks and results only: the JobSpec goes to a worker as a
+path. Any exception while handling one job's files fails that job, never the
+runner (`guarded`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.protocol import JobKind, StartJob, new_job_id
+from proxx.contract.results import Recovery, not_started
+from proxx.runtime.executor import Executor, JobNoted
+from proxx.runtime.tracker import JobOutcome
+from proxx.runtime.verdict import result_of
+from proxx.slurm import sidecar as slurm_record
+from proxx.slurm.executor import Adoption
+from proxx.watch.claims import Claim, claim
+from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
+from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume, shown
+from proxx.watch.recovery import REASON
+
+log = logging.getLogger("proxx.watch")
+
+
+@dataclass
+class Running:
+    claim: Claim
+    kind: JobKind
+    job_id: str  # the result's job id (a recovered job keeps its original one)
+    started: datetime
+    recovery: Recovery | None = None
+
+
+@runtime_checkable
+class Adopts(Protocol):
+    """An executor that can re-attach to jobs a previous runner submitted (Slurm)."""
+
+    def adopt(self, req: StartJob, record: slurm_record.Sidecar) -> Adoption: ...
+
+
+class Jobs:
+    def __init__(
+        self,
+        layout: Layout,
+        clerk: Clerk,
+        executor: Executor,
+        mode: Literal["sequential", "parallel"],
+    ) -> None:
+        self.layout = layout
+        self.clerk = clerk
+        self.executor = executor
+        self.mode = mode
+        self.running: dict[str, Running] = {}  # by the request's job id
+        self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
+
+    def __len__(self) -> int:
+        return len(self.running)
+
+    def names(self) -> set[str]:
+        """JobSpec names this runner holds in running/ (never recovered as orphans)."""
+        return {r.claim.name for r in self.running.values()} | self.clerk.held()
+
+    # -- in --------------------------------------------------------------------------------
+    def claim(self, path: str) -> None:
+        """Claim a pending JobSpec and hand it to a worker (or refuse a name no result fits)."""
+        why = not_a_jobspec_file(path)
+        if why is not None:
+            self.clerk.refuse(path, why)
+            return
+        got = claim(path, self.layout.running)
+        if got is not None:
+            with self.guarded(got.name, got):  # once claimed, a failure files the job
+                self._submit(got, "run", new_job_id())
+
+    def recover(self, orphan: Claim) -> None:
+        """A dead runner's job: file its staged result, re-attach to Slurm, or resubmit."""
+        why = not_a_jobspec_file(orphan.path)  # a name no result can carry, for one
+        if why is not None:
+            result = not_started(new_job_id(), shown(orphan.path), utc_now(), validation_error=why)
+            self.clerk.file(orphan, result, "failed")
+            return
+        if self._file_staged(orphan) or self.reattach(orphan):
+            return
+        if self.executor.free_slots() == 0:
+            orphan.release()  # picked up again once a worker is free
+            return
+        job_id = str(read_sidecar(self.layout, orphan.name).get("job_id") or new_job_id())
+        log.warning(
+            "recovered %s from a dead runner (%s); a worker accounts for its clips",
+            orphan.name,
+            REASON,
+            extra={"job_id": job_id, "state": "recovering"},
+        )
+        self.clerk.counts.recovered += 1
+        recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
+        self._submit(orphan, "recover", job_id, recovery)
+
+    def reattach(self, orphan: Claim) -> bool:
+        """A claim submitted to Slurm (it has a `.slurm` record) may still be running there:
+        a Slurm runner re-attaches to it; any other runner leaves it alone (never fails it)."""
+        record = slurm_record.read(orphan.path)
+        if record is None:
+            return False
+        if not isinstance(self.executor, Adopts):
+            self._leave_to_slurm(orphan)
+            return True
+        answer = self.executor.adopt(self._request(orphan, "run", record.job_id), record)
+        if answer == "retry":
+            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
+            return True
+        if answer == "absent":
+            return False
+        started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+        self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
+        self.clerk.write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
+        return True
+
+    # -- out -------------------------------------------------------------------------------
+    def finished(self, outcome: JobOutcome) -> None:
+        """File the result of a job the executor reports done (a job no longer held: ignored)."""
+        job = self.running.pop(outcome.request.job_id, None)
+        if job is None:
+            return
+        with self.guarded(job.claim.name, job.claim):
+            result = result_of(
+                outcome,
+                started=job.started,
+                jobspec_path=job.claim.path,
+                mode=self.mode,
+                job_id=job.job_id,
+                recovery=job.recovery,
+            )
+            if job.kind == "recover" and outcome.recovered and outcome.recovered.note:
+                log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
+            self.clerk.file(job.claim, result, state_of(result))
+
+    def noted(self, event: JobNoted) -> None:
+        job = self.running.get(event.job_id)
+        if job is not None:
+            log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
+            self.clerk.write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
+
+    def abandon(self, why: str, wait_s: int) -> None:
+        """A fatal error: stop every job; their results cannot be filed, so say so."""
+        log.error("%s; interrupting %d running job(s)", why, len(self.running))
+        self.executor.cancel_all(f"proxx watch stopped: {why}")
+        for _ in range(wait_s):
+            if not self.running:
+                return
+            for event in self.executor.wait(1.0):
+                if isinstance(event, JobOutcome):
+                    self._lost(event)
+
+    def _lost(self, outcome: JobOutcome) -> None:
+        job = self.running.pop(outcome.request.job_id, None)
+        if job is not None:
+            job.claim.release()
+            log.error(
+                "job %s (%s): interrupted; its result could not be filed",
+                job.job_id,
+                job.claim.name,
+            )
+
+    @contextlib.contextmanager
+    def guarded(self, name: str, got: Claim | None = None) -> Iterator[None]:
+        """Any fault while handling one job's files fails that job; a fatal one stops all."""
+        try:
+            yield
+        except FatalWatchError:
+            raise
+        except Exception as exc:
+            self.layout.check()  # a vanished root is fatal, not one job's problem
+            self._fail_unhandled(name, got, exc)
+
+    # -- steps -----------------------------------------------------------------------------
+    def _request(self, got: Claim, kind: JobKind, job_id: str) -> StartJob:
+        return StartJob(
+            job_id=job_id, kind=kind, jobspec_path=got.path, base_dir=self.layout.root, worker_id=0
+        )
+
+    def _submit(
+        self, got: Claim, kind: JobKind, job_id: str, recovery: Recovery | None = None
+    ) -> None:
+        self.running[job_id] = Running(got, kind, job_id, utc_now(), recovery)
+        worker = self.executor.submit(self._request(got, kind, job_id))
+        self.clerk.write_sidecar(got.name, job_id, worker)
+        if kind == "run":
+            log.info(
+                "job %s (%s): claimed by worker %d",
+                job_id,
+                got.name,
+                worker,
+                extra={
+                    "job_id": job_id,
+                    "jobspec": got.name,
+                    "state": "claimed",
+                    "worker_id": worker,
+                },
+            )
+
+    def _file_staged(self, orphan: Claim) -> bool:
+        """The dead runner had written the result already: finish filing it as it was."""
+        staged = self.layout.staged_result(orphan.name)
+        result = read_result(staged)
+        if result is None:
+            return False
+        log.warning(
+            "recovered %s from a dead runner (result was already written)",
+            orphan.name,
+            extra={"job_id": result.job_id, "state": "recovered"},
+        )
+        self.clerk.counts.recovered += 1
+        if resume(self.layout, orphan.path, staged, result) is None:
+            self.clerk.file(orphan, result, state_of(result))
+            return True
+        self.clerk.remove_sidecar(orphan.name)
+        orphan.release()
+        self.clerk.count(result)
+        return True
+
+    def _leave_to_slurm(self, orphan: Claim) -> None:
+        if orphan.name not in self._not_ours:
+            log.warning(
+                "%s was submitted to Slurm by a runner that is gone; only a "
+                "`--executor slurm` runner can collect it",
+                orphan.name,
+            )
+            self._not_ours.add(orphan.name)
+        orphan.release()
+
+    def _fail_unhandled(self, name: str, got: Claim | None, exc: BaseException) -> None:
+        """The last resort of `guarded`: file the job as failed, with what went wrong.
+
+        Said once per name (a file that keeps failing must not flood the log).
+        """
+        first = name not in self.clerk.reported
+        self.clerk.reported.add(name)
+        if first:
+            log.exception("job %s: unexpected error while handling its files; failing it", name)
+        why = f"the runner could not handle this job's files: {type(exc).__name__}: {exc}"
+        if got is None or got.fd < 0:
+            return
+        for job_id, job in list(self.running.items()):
+            if job.claim is got:
+                del self.running[job_id]
+                self.executor.cancel(job_id, why)  # its late outcome is ignored
+        try:
+            self.clerk.file(
+                got,
+                not_started(new_job_id(), shown(got.path), utc_now(), system_error=why),
+                "failed",
+            )
+        except Exception:
+            if first:
+                log.exception("job %s: could not file it either; it stays in running/", name)
+            got.release()
