@@ -9,7 +9,7 @@ reported every clip: the supervisor when a worker dies or is stopped
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import FailureReason
@@ -51,41 +51,47 @@ def account(
     for clip in clips:
         if clip.index in known:
             out.append(known[clip.index])
-            stopped = stopped or known[clip.index].status != "COMPLETED"
-            continue
-        if not stopped and failure is not None:
+        elif not stopped and failure is not None:
             left = partial(clip)
             out.append(
-                ClipResult(
-                    source_path=clip.source_path,
-                    output_path=clip.output_path,
-                    status="FAILED",
-                    engine=engine,
+                _clip(
+                    clip,
+                    "FAILED",
+                    engine,
+                    failure[1] + (f"; {partial_note} {left}" if left else ""),
+                    failure_reason=failure[0],
+                    partial_output_path=left,
                     started_at=(started_at or {}).get(clip.index),
                     ended_at=iso(utc_now()),
                     ffmpeg_command=(commands or {}).get(clip.index),
-                    failure_reason=failure[0],
-                    failure_detail=failure[1] + (f"; {partial_note} {left}" if left else ""),
-                    partial_output_path=left,
                 )
             )
-            stopped = True
-            continue
-        reason = skipped_detail or (
-            "not run: an earlier clip failed (fail-fast)"
-            if stopped
-            else f"not run: {failure[1]}"
-            if failure
-            else "not run: the job was stopped"
-        )
-        out.append(
-            ClipResult(
-                source_path=clip.source_path,
-                output_path=clip.output_path,
-                status="SKIPPED",
-                engine=engine,
-                failure_detail=reason,
-            )
-        )
-        stopped = True
+        else:
+            why = skipped_detail or _why_skipped(stopped, failure)
+            out.append(_clip(clip, "SKIPPED", engine, why))
+        stopped = stopped or out[-1].status != "COMPLETED"
     return out
+
+
+def _why_skipped(stopped: bool, failure: tuple[FailureReason, str] | None) -> str:
+    if stopped:
+        return "not run: an earlier clip failed (fail-fast)"
+    return f"not run: {failure[1]}" if failure else "not run: the job was stopped"
+
+
+def _clip(
+    clip: ClipRef,
+    status: Literal["FAILED", "SKIPPED"],
+    engine: str | None,
+    detail: str,
+    **more: Any,
+) -> ClipResult:
+    """A clip the job ended without a report on (`more`: what is known of its attempt)."""
+    return ClipResult(
+        source_path=clip.source_path,
+        output_path=clip.output_path,
+        status=status,
+        engine=engine,
+        failure_detail=detail,
+        **more,
+    )

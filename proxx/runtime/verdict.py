@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from proxx.contract.errors import FailureReason
+from proxx.contract.protocol import JobPlanned, JobRejected, RecoveryAccounted
 from proxx.contract.results import NO_FINGERPRINT, JobResult, Recovery, build_result
 from proxx.runtime.tracker import JobOutcome
 
@@ -23,6 +24,7 @@ def result_of(
     job_id: str | None = None,
     recovery: Recovery | None = None,
 ) -> JobResult:
+    """The result of a job, by how far it got: recovered, rejected, planned, or not started."""
     common: dict[str, Any] = {
         "job_id": job_id or outcome.request.job_id,
         "started": started,
@@ -35,54 +37,64 @@ def result_of(
         "executor": outcome.executor_info,
     }
     if outcome.recovered is not None:
-        rec = outcome.recovered
-        return build_result(
-            jobspec_version=rec.jobspec_version,
-            clips=rec.clips,
-            fingerprint=rec.fingerprint or NO_FINGERPRINT,
-            validation_error=rec.note if not rec.clips else None,
-            **common,
-        )
-    planned, rejected = outcome.planned, outcome.rejected
-    if planned is not None:
+        return _recovered(outcome.recovered, common)
+    if outcome.planned is not None:
+        planned = outcome.planned
         common.update(engine=planned.engine, routing_reason=planned.routing_reason)
-    if rejected is not None:
-        return build_result(
-            jobspec_version=rejected.jobspec_version,
-            clips=[],
-            fingerprint=rejected.fingerprint or NO_FINGERPRINT,
-            validation_error=rejected.validation_error,
-            system_error=rejected.system_error,
-            interrupted=rejected.interrupted,
-            total_clips=rejected.total_clips,
-            **common,
-        )
-    if planned is not None:
-        return build_result(
-            jobspec_version=planned.jobspec_version,
-            clips=outcome.clips,
-            fingerprint=planned.fingerprint,
-            interrupted=_interrupted(outcome),
-            **common,
-        )
+    if outcome.rejected is not None:
+        return _rejected(outcome.rejected, common)
+    if outcome.planned is not None:
+        return _planned(outcome, outcome.planned, common)
+    return _not_started(outcome, common)
+
+
+def _recovered(rec: RecoveryAccounted, common: dict[str, Any]) -> JobResult:
+    """A dead runner's job, accounted for by a worker (a note alone: it could not be)."""
+    return build_result(
+        jobspec_version=rec.jobspec_version,
+        clips=rec.clips,
+        fingerprint=rec.fingerprint or NO_FINGERPRINT,
+        validation_error=rec.note if not rec.clips else None,
+        **common,
+    )
+
+
+def _rejected(rejected: JobRejected, common: dict[str, Any]) -> JobResult:
+    return build_result(
+        jobspec_version=rejected.jobspec_version,
+        clips=[],
+        fingerprint=rejected.fingerprint or NO_FINGERPRINT,
+        validation_error=rejected.validation_error,
+        system_error=rejected.system_error,
+        interrupted=rejected.interrupted,
+        total_clips=rejected.total_clips,
+        **common,
+    )
+
+
+def _planned(outcome: JobOutcome, planned: JobPlanned, common: dict[str, Any]) -> JobResult:
+    return build_result(
+        jobspec_version=planned.jobspec_version,
+        clips=outcome.clips,
+        fingerprint=planned.fingerprint,
+        interrupted=_interrupted(outcome),
+        **common,
+    )
+
+
+def _not_started(outcome: JobOutcome, common: dict[str, Any]) -> JobResult:
+    """The worker never said what the job is: stopped before it began, or it died."""
     reason, detail = outcome.early_stop or (
         FailureReason.WORKER_CRASHED,
         "the worker ended without reporting on the job",
     )
-    if reason is FailureReason.INTERRUPTED:
-        return build_result(
-            jobspec_version=None,
-            clips=[],
-            fingerprint=NO_FINGERPRINT,
-            interrupted=f"{detail}; nothing was executed",
-            total_clips=0,
-            **common,
-        )
+    stopped = reason is FailureReason.INTERRUPTED
     return build_result(
         jobspec_version=None,
         clips=[],
         fingerprint=NO_FINGERPRINT,
-        system_error=f"{reason.value}: {detail}",
+        interrupted=f"{detail}; nothing was executed" if stopped else None,
+        system_error=None if stopped else f"{reason.value}: {detail}",
         total_clips=0,
         **common,
     )
