@@ -55,15 +55,8 @@ def run_one(
     except OSError as exc:
         dispatch.close()
         log.error("could not start a worker process: %s", exc)
-        return Ran(
-            not_started(
-                req.job_id,
-                jobspec_path,
-                started,
-                system_error=f"could not start a worker process: {exc}",
-            ),
-            None,
-        )
+        why = f"could not start a worker process: {exc}"
+        return Ran(not_started(req.job_id, jobspec_path, started, system_error=why), None)
     try:
         dispatch.executor.submit(req)
         outcome = _wait(dispatch)
@@ -71,15 +64,19 @@ def run_one(
         dispatch.close()
     result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
     if kind == "run":
-        log.info(
-            "job %s: %s (%d/%d clips) in %.2f s",
-            result.job_id,
-            result.status,
-            result.successful_clips,
-            result.total_clips,
-            result.duration_seconds,
-        )
+        _log_finished(result)
     return Ran(result, outcome)
+
+
+def _log_finished(result: JobResult) -> None:
+    log.info(
+        "job %s: %s (%d/%d clips) in %.2f s",
+        result.job_id,
+        result.status,
+        result.successful_clips,
+        result.total_clips,
+        result.duration_seconds,
+    )
 
 
 def _wait(dispatch: Dispatcher) -> JobOutcome:

@@ -85,12 +85,15 @@ def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:
         # A result written by an older Proxx that died between its two moves.
         if time.time() - os.lstat(path).st_mtime < STRANDED_AFTER_S:
             return None
+    return _move_beside(path, final, result.job_id, name)
+
+
+def _move_beside(path: str, final: str, job_id: str, name: str) -> tuple[str, str] | None:
+    """Beside its JobSpec, or under a name with the job id when that place is taken."""
+    stem = stem_of(os.path.basename(final))
     for candidate in (
-        target,
-        os.path.join(
-            os.path.dirname(final),
-            fit_name(f"{stem_of(os.path.basename(final))}.{result.job_id}", ".result.json"),
-        ),
+        result_beside(final),
+        os.path.join(os.path.dirname(final), fit_name(f"{stem}.{job_id}", ".result.json")),
     ):
         try:
             move_no_replace(path, candidate)
