@@ -228,17 +228,7 @@ def test_a_stop_before_planning_is_interrupted_exit_5() -> None:
     t = tracker()
     t.on_message(PhaseStarted(job_id="j1", phase="probe"), T0 + 1)
     t.cancel("proxx run received SIGINT", T0 + 2)
-    t.on_message(
-        JobRejected(
-            job_id="j1",
-            jobspec_version="1.0.0",
-            fingerprint=None,
-            total_clips=3,
-            interrupted="proxx run received SIGINT while probing sources; nothing was executed",
-        ),
-        T0 + 2.1,
-    )
-    t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 2.2)
+    _rejected_as_interrupted(t, "proxx run received SIGINT", total_clips=3, at=T0 + 2.1)
     res = result(t)
     assert (res.status, res.total_clips, res.exit_code()) == ("FAILED", 3, 5)
 
@@ -301,17 +291,7 @@ def test_a_phase_deadline_during_a_cancel_does_not_turn_the_stop_into_a_timeout(
     t.on_message(PhaseStarted(job_id="j1", phase="read"), T0 + 1)
     t.cancel("proxx watch received SIGTERM", T0 + 2)
     assert t.due(T0 + 7) == []  # the read limit (5 s) passed, within the cancel's grace
-    t.on_message(
-        JobRejected(
-            job_id="j1",
-            jobspec_version="1.0.0",
-            fingerprint=None,
-            total_clips=1,
-            interrupted="proxx watch received SIGTERM while probing sources; nothing was executed",
-        ),
-        T0 + 3,
-    )
-    t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 3)
+    _rejected_as_interrupted(t, "proxx watch received SIGTERM", total_clips=1, at=T0 + 3)
     res = result(t)
     assert res.interrupted is not None and res.exit_code() == 5
 
@@ -340,3 +320,18 @@ def test_a_repeated_clip_report_overwrites_its_own_clip_not_the_next() -> None:
         t.on_message(ClipFinished(job_id="j1", clip=clip, index=0), T0 + 3)
     t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 4)
     assert [c.status for c in result(t).clips] == ["COMPLETED", "SKIPPED", "SKIPPED"]
+
+
+def _rejected_as_interrupted(t: JobTracker, why: str, *, total_clips: int, at: float) -> None:
+    """The worker's answer to a stop while it probed: rejected as interrupted, then done."""
+    t.on_message(
+        JobRejected(
+            job_id="j1",
+            jobspec_version="1.0.0",
+            fingerprint=None,
+            total_clips=total_clips,
+            interrupted=f"{why} while probing sources; nothing was executed",
+        ),
+        at,
+    )
+    t.on_message(JobFinished(job_id="j1", engine_versions={}), at + 0.1)
