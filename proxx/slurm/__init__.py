@@ -14,7 +14,6 @@ not report its own end failed. Modules:
 - `poll`: the spools and `squeue`/`scontrol` → each job's tracker and end time
 - `finish`: an ended job → its outcome (Slurm's reasons win), `running/` cleared
 - `cancel`: the tracker's actions as `scancel`
-
 - `states`: parsing `squeue`/`scontrol` output, Slurm end state → failure reason
 - `client`: the `sbatch`/`squeue`/`scontrol`/`scancel` calls, with timeouts
 - `spool`: incremental, bounded reading of a spool file
