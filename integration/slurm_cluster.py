@@ -23,6 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxx.slurm.client import SlurmClient
+from proxx.slurm.states import SlurmJob
+
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol")
 READY_TIMEOUT = 60.0
 
@@ -151,6 +154,32 @@ class SlurmCluster:
     def queue_ids(self) -> list[str]:
         out = self.run("squeue", "-h", "-o", "%i", check=False)
         return out.split()
+
+    def jobs_named(self, jobspec: str) -> list[SlurmJob]:
+        """Every Slurm job (any state Slurm still remembers) Proxx submitted for `jobspec`."""
+        out = self.run("squeue", "-h", "-t", "all", "-o", "%i|%j", check=False)
+        ids = [
+            line.split("|", 1)[0]
+            for line in out.splitlines()
+            if line.split("|", 1)[-1].endswith(f"-{jobspec}")
+        ]
+        jobs = [SlurmClient(env=self.env()).show(i) for i in ids]
+        return [j for j in jobs if j is not None]
+
+    def running_job(self, jobspec: str) -> SlurmJob | None:
+        jobs = [j for j in self.jobs_named(jobspec) if j.state == "RUNNING"]
+        return jobs[0] if jobs else None
+
+    def dead_conf(self, path: Path) -> Path:
+        """Writes this cluster's config to `path`, but with a controller port nobody
+        listens on: clients using it find the controller gone."""
+        text = "\n".join(
+            ln
+            for ln in self.conf.read_text().splitlines()
+            if not ln.startswith(("SlurmctldPort=", "MessageTimeout="))
+        )
+        path.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
+        return path
 
     def log_tail(self, lines: int = 15) -> str:
         parts = []

@@ -12,6 +12,7 @@ import signal
 import struct
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -102,14 +103,7 @@ def test_client_sees_a_live_controller_and_a_dead_one_fails_clearly(
     tmp_path: Path,
 ) -> None:
     client.check()  # control: the live cluster passes
-    dead = tmp_path / "dead.conf"
-    # The same cluster's config, but a controller port nobody listens on.
-    text = "\n".join(
-        ln
-        for ln in slurm.conf.read_text().splitlines()
-        if not ln.startswith(("SlurmctldPort=", "MessageTimeout="))
-    )
-    dead.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
+    dead = slurm.dead_conf(tmp_path / "dead.conf")
     with pytest.raises(SlurmUnavailable, match="controller does not answer"):
         SlurmClient(env={**slurm.env(), "SLURM_CONF": str(dead)}).check()
     with pytest.raises(SlurmUnavailable, match="not found on PATH: sbatch"):
@@ -155,58 +149,67 @@ def cluster(idle_node: SlurmCluster) -> Iterator[SlurmCluster]:
     """The shared cluster, with no job of an earlier test left in its queue."""
     yield idle_node
     idle_node.run("scancel", "--full", check=False)
-    wait_for(
-        lambda: not idle_node.run("squeue", "-h", "-o", "%i", check=False).split(),
-        "an empty queue",
-        timeout=60,
-    )
+    wait_for(lambda: not idle_node.queue_ids(), "an empty queue", timeout=60)
 
 
-def slurm_watch(launcher: Launcher, root: Path, cluster: SlurmCluster, *args: str) -> Watch:
-    return launcher.cli(
-        root,
-        "--executor",
-        "slurm",
-        "--poll-seconds",
-        "0.2",
-        *args,
-        env={"SLURM_CONF": str(cluster.conf)},
-    )
+@dataclass
+class SlurmRig:
+    """One test's watch folder and output folder, and the runners it starts on the
+    shared cluster."""
+
+    cluster: SlurmCluster
+    launcher: Launcher
+    root: Path
+    out: Path
+
+    def watch(self, *args: str, env: dict[str, str] | None = None) -> Watch:
+        """`proxx watch ROOT --executor slurm ARGS…` on the cluster, polling quickly."""
+        env = {"SLURM_CONF": str(self.cluster.conf), **(env or {})}
+        return self.launcher.cli(
+            self.root, "--executor", "slurm", "--poll-seconds", "0.2", *args, env=env
+        )
+
+    def drop_long(self, long_clip: Path, *stems: str) -> None:
+        """One long ProRes job STEM.json (its proxy: out/STEM.mov) for each stem."""
+        for stem in stems:
+            drop(
+                self.root, f"{stem}.json", prores([long_clip], self.out, output_name_template=stem)
+            )
+
+    def rendering(self, *stems: str) -> bool:
+        """FFmpeg has started writing each of these jobs' proxies (the temporary names exist)."""
+        names = os.listdir(self.out)
+        return all(
+            any(n.startswith(f".{stem}") and n.endswith(".partial") for n in names)
+            for stem in stems
+        )
+
+    def wait_rendering(self, w: Watch, *stems: str) -> None:
+        wait_for(lambda: self.rendering(*stems), f"{' and '.join(stems)} rendering", on_fail=w.log)
+
+    def render_long(self, long_clip: Path, stem: str, *args: str) -> Watch:
+        """A long job STEM.json, and a runner (`args`) that is rendering it on a node."""
+        self.drop_long(long_clip, stem)
+        w = self.watch(*args)
+        self.wait_rendering(w, stem)
+        return w
 
 
-def slurm_jobs_named(cluster: SlurmCluster, jobspec: str) -> list[SlurmJob]:
-    """Every Slurm job (any state Slurm still remembers) submitted for `jobspec`."""
-    out = cluster.run("squeue", "-h", "-t", "all", "-o", "%i|%j", check=False)
-    ids = [
-        line.split("|", 1)[0]
-        for line in out.splitlines()
-        if line.split("|", 1)[-1].endswith(f"-{jobspec}")
-    ]
-    jobs = [SlurmClient(env=cluster.env()).show(i) for i in ids]
-    return [j for j in jobs if j is not None]
-
-
-def running_slurm_job(cluster: SlurmCluster, jobspec: str) -> SlurmJob | None:
-    jobs = [j for j in slurm_jobs_named(cluster, jobspec) if j.state == "RUNNING"]
-    return jobs[0] if jobs else None
-
-
-def rendering(out: Path, stem: str) -> bool:
-    """FFmpeg has started writing this job's proxy (its temporary name exists)."""
-    return any(n.startswith(f".{stem}") and n.endswith(".partial") for n in os.listdir(out))
+@pytest.fixture
+def rig(cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path) -> SlurmRig:
+    return SlurmRig(cluster, launcher, root, out)
 
 
 def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
-    cluster: SlurmCluster,
-    launcher: Launcher,
+    rig: SlurmRig,
     tmp_path: Path,
     clip: Callable[..., Path],
 ) -> None:
     src = clip("slurm-src.mov", size="320x180", seconds=2.0)
-    roots = {ex: make_root(tmp_path, f"watch-{ex}") for ex in ("slurm", "local")}
-    outs = {ex: tmp_path / f"out-{ex}" for ex in roots}
+    roots = {"slurm": rig.root, "local": make_root(tmp_path, "watch-local")}
+    outs = {"slurm": rig.out, "local": tmp_path / "out-local"}
+    outs["local"].mkdir()
     for ex, root in roots.items():
-        outs[ex].mkdir()
         for i in range(10):
             kind = prores if i % 2 else spec  # ProRes and H.264 (fixed x264 threads)
             drop(
@@ -214,9 +217,9 @@ def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
                 f"ten{i:02d}.json",
                 kind([src], outs[ex], output_name_template=f"ten{i:02d}_{{source_name}}"),
             )
-    w = slurm_watch(launcher, roots["slurm"], cluster, "--once", "--max-workers", "3")
+    w = rig.watch("--once", "--max-workers", "3")
     assert w.wait() == 0, w.log()
-    local = launcher.cli(roots["local"], "--once", "--max-workers", "3")
+    local = rig.launcher.cli(roots["local"], "--once", "--max-workers", "3")
     assert local.wait() == 0, local.log()
     for ex, root in roots.items():
         assert len(specs_in(root, "completed")) == 10, (ex, listing(root), w.log())
@@ -227,10 +230,10 @@ def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
         assert (outs["slurm"] / name).read_bytes() == (outs["local"] / name).read_bytes(), name
     # each job went through Slurm exactly once, and its result says where it ran
     for stem, res in results(roots["slurm"], "completed").items():
-        ran = slurm_jobs_named(cluster, f"{stem}.json")
+        ran = rig.cluster.jobs_named(f"{stem}.json")
         assert [j.state for j in ran] == ["COMPLETED"], stem
         assert res["_metadata"]["executor"]["slurm_job_id"] == ran[0].job_id
-        assert res["_metadata"]["executor"]["slurm_node"] == cluster.node
+        assert res["_metadata"]["executor"]["slurm_node"] == rig.cluster.node
     assert all(
         res["_metadata"].get("executor") is None
         for res in results(roots["local"], "completed").values()
@@ -238,20 +241,16 @@ def test_ten_jobs_complete_through_slurm_byte_identical_to_the_local_pool(
 
 
 def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     long_clip: Path,
     tiny: Path,
 ) -> None:
-    drop(root, "sc_long.json", prores([long_clip], out, output_name_template="sc_long"))
-    w = slurm_watch(launcher, root, cluster, "--max-workers", "2")
-    wait_for(lambda: rendering(out, "sc_long"), "the long job to render", on_fail=w.log)
-    job = running_slurm_job(cluster, "sc_long.json")
+    root, out = rig.root, rig.out
+    w = rig.render_long(long_clip, "sc_long", "--max-workers", "2")
+    job = rig.cluster.running_job("sc_long.json")
     assert job is not None
     drop(root, "sc_tiny.json", spec([tiny], out, output_name_template="sc_tiny"))
-    cluster.run("scancel", job.job_id)
+    rig.cluster.run("scancel", job.job_id)
     wait_for(lambda: done_count(root) == 2, "both jobs to end", on_fail=w.log)
     failed = result(root, "failed", "sc_long")
     clip = failed_clip(failed)
@@ -268,23 +267,16 @@ def test_scancel_of_one_job_fails_only_that_one_with_slurms_state(
 
 
 def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_empty(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     long_clip: Path,
 ) -> None:
+    root, out = rig.root, rig.out
     # The node has 2 CPUs: st_a and st_b render, st_c waits in Slurm's queue.
-    for name in ("st_a", "st_b", "st_c"):
-        drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
-    w = slurm_watch(launcher, root, cluster, "--max-workers", "3")
+    rig.drop_long(long_clip, "st_a", "st_b", "st_c")
+    w = rig.watch("--max-workers", "3")
+    rig.wait_rendering(w, "st_a", "st_b")
     wait_for(
-        lambda: rendering(out, "st_a") and rendering(out, "st_b"),
-        "both jobs rendering",
-        on_fail=w.log,
-    )
-    wait_for(
-        lambda: [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["PENDING"],
+        lambda: [j.state for j in rig.cluster.jobs_named("st_c.json")] == ["PENDING"],
         "the third job to wait in the queue",
         on_fail=w.log,
     )
@@ -294,122 +286,95 @@ def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_emp
     assert specs_in(root, "failed") == ["st_a.json", "st_b.json", "st_c.json"]
     queued = result(root, "failed", "st_c")  # cancelled before it ever ran
     assert queued["interrupted"] and "nothing was executed" in queued["interrupted"], queued
-    assert [j.state for j in slurm_jobs_named(cluster, "st_c.json")] == ["CANCELLED"]
+    assert [j.state for j in rig.cluster.jobs_named("st_c.json")] == ["CANCELLED"]
     # the log said where the jobs ran (why one waited depends on when Slurm's
     # scheduler last looked at it: tests/test_slurm_executor.py covers that note)
-    assert f"running on node {cluster.node}" in w.log()
+    assert f"running on node {rig.cluster.node}" in w.log()
     for name in ("st_a", "st_b"):
         clip = failed_clip(result(root, "failed", name))
         assert clip["failure_reason"] == "interrupted", clip
         assert "CANCELLED" in clip["failure_detail"]
-        assert [j.state for j in slurm_jobs_named(cluster, f"{name}.json")] == ["CANCELLED"]
+        assert [j.state for j in rig.cluster.jobs_named(f"{name}.json")] == ["CANCELLED"]
     assert_no_ffmpeg(str(out))
     assert not (out / "st_a.mov").exists() and not (out / "st_b.mov").exists()
 
 
 def test_kill_9_then_restart_reattaches_and_nothing_is_submitted_twice(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     long_clip: Path,
     tiny: Path,
 ) -> None:
-    for name in ("k9_a", "k9_b"):
-        drop(root, f"{name}.json", prores([long_clip], out, output_name_template=name))
+    root, out = rig.root, rig.out
+    rig.drop_long(long_clip, "k9_a", "k9_b")
     drop(root, "k9_c.json", spec([tiny], out, output_name_template="k9_c"))
-    first = slurm_watch(launcher, root, cluster, "--max-workers", "2")
-    wait_for(
-        lambda: rendering(out, "k9_a") and rendering(out, "k9_b"),
-        "two jobs rendering",
-        on_fail=first.log,
-    )
+    first = rig.watch("--max-workers", "2")
+    rig.wait_rendering(first, "k9_a", "k9_b")
     first.send(signal.SIGKILL)
     first.wait()
     # The batch jobs are not the supervisor's children: they render on.
-    assert running_slurm_job(cluster, "k9_a.json") and running_slurm_job(cluster, "k9_b.json")
+    assert rig.cluster.running_job("k9_a.json") and rig.cluster.running_job("k9_b.json")
     assert specs_in(root, "pending") == ["k9_c.json"]
-    second = slurm_watch(launcher, root, cluster, "--max-workers", "2", "--once")
+    second = rig.watch("--max-workers", "2", "--once")
     assert second.wait(timeout=180) == 0, second.log()
     assert specs_in(root, "completed") == ["k9_a.json", "k9_b.json", "k9_c.json"], second.log()
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
     for name in ("k9_a", "k9_b", "k9_c"):
-        assert len(slurm_jobs_named(cluster, f"{name}.json")) == 1, name
+        assert len(rig.cluster.jobs_named(f"{name}.json")) == 1, name
     assert sorted(os.listdir(out)) == ["k9_a.mov", "k9_b.mov", "k9_c.mov"]
     assert "re-attached" in second.log()
 
 
-def test_a_node_taken_down_mid_job_fails_that_job_once(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
-    long_clip: Path,
-) -> None:
-    drop(root, "nd.json", prores([long_clip], out, output_name_template="nd"))
-    w = slurm_watch(launcher, root, cluster)
-    wait_for(lambda: rendering(out, "nd"), "the job to render", on_fail=w.log)
-    cluster.set_node("down", "proxx test")
-    wait_for(lambda: done_count(root) == 1, "the job to end", on_fail=w.log)
-    clip = failed_clip(result(root, "failed", "nd"))
+def test_a_node_taken_down_mid_job_fails_that_job_once(rig: SlurmRig, long_clip: Path) -> None:
+    w = rig.render_long(long_clip, "nd")
+    rig.cluster.set_node("down", "proxx test")
+    wait_for(lambda: done_count(rig.root) == 1, "the job to end", on_fail=w.log)
+    clip = failed_clip(result(rig.root, "failed", "nd"))
     assert clip["failure_reason"] == "worker_crashed"
     assert "NODE_FAIL" in clip["failure_detail"] and "NodeDown" in clip["failure_detail"]
     # ReturnToService=2 brings the node back as soon as its slurmd registers again
-    cluster.wait_node_state("idle")
+    rig.cluster.wait_node_state("idle")
     time.sleep(3)  # a requeue, if Slurm did one, would show within a scheduling cycle
-    ran = slurm_jobs_named(cluster, "nd.json")
+    ran = rig.cluster.jobs_named("nd.json")
     assert [(j.state, j.restarts) for j in ran] == [("NODE_FAIL", 0)]
     w.send(signal.SIGTERM)
     assert w.wait() == 0
-    assert listing(root)["running"] == [] and not (out / "nd.mov").exists()
+    assert listing(rig.root)["running"] == [] and not (rig.out / "nd.mov").exists()
 
 
 @pytest.mark.slow
-def test_a_job_over_its_slurm_time_limit_ends_as_timeout(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
-    long_clip: Path,
-) -> None:
+def test_a_job_over_its_slurm_time_limit_ends_as_timeout(rig: SlurmRig, long_clip: Path) -> None:
     # Slurm's limits are whole minutes, checked about every 30 s: the job must keep
     # rendering for well over 90 s, so it gets many long clips (each ~3 s of one core
     # as single-threaded H.264; the limit ends it long before the last).
-    drop(root, "tl.json", spec([long_clip] * 60, out, output_name_template="tl_{index}"))
-    w = slurm_watch(launcher, root, cluster, "--slurm-arg=--time=1")
-    wait_for(lambda: done_count(root) == 1, "the job to hit its limit", timeout=240, on_fail=w.log)
-    res = result(root, "failed", "tl")
+    drop(rig.root, "tl.json", spec([long_clip] * 60, rig.out, output_name_template="tl_{index}"))
+    w = rig.watch("--slurm-arg=--time=1")
+    wait_for(
+        lambda: done_count(rig.root) == 1, "the job to hit its limit", timeout=240, on_fail=w.log
+    )
+    res = result(rig.root, "failed", "tl")
     clip = failed_clip(res)
     assert clip["failure_reason"] == "timeout", clip
     assert "TIMEOUT" in clip["failure_detail"] and "TimeLimit" in clip["failure_detail"]
     assert res["clips"][-1]["status"] == "SKIPPED"
     w.send(signal.SIGTERM)
     assert w.wait() == 0
-    assert listing(root)["running"] == []
+    assert listing(rig.root)["running"] == []
 
 
 def test_slurm_unreachable_at_start_is_exit_1_and_sbatch_failing_later_fails_one_job(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     tiny: Path,
     tmp_path: Path,
 ) -> None:
-    dead = tmp_path / "dead.conf"
-    text = "\n".join(
-        ln
-        for ln in cluster.conf.read_text().splitlines()
-        if not ln.startswith(("SlurmctldPort=", "MessageTimeout="))
-    )
-    dead.write_text(text + "\nSlurmctldPort=9\nMessageTimeout=2\n")
-    drop(root, "un.json", spec([tiny], out, output_name_template="un"))
-    w = launcher.cli(root, "--executor", "slurm", "--once", env={"SLURM_CONF": str(dead)})
+    root = rig.root
+    dead = rig.cluster.dead_conf(tmp_path / "dead.conf")
+    drop(root, "un.json", spec([tiny], rig.out, output_name_template="un"))
+    w = rig.launcher.cli(root, "--executor", "slurm", "--once", env={"SLURM_CONF": str(dead)})
     assert w.wait() == 1
     assert "controller does not answer" in w.log()
     assert specs_in(root, "pending") == ["un.json"]  # nothing was claimed
     # A live controller that refuses the submission: that one job fails, the runner goes on.
-    w = slurm_watch(launcher, root, cluster, "--once", "--slurm-arg=--partition=nosuch")
+    w = rig.watch("--once", "--slurm-arg=--partition=nosuch")
     assert w.wait() == 0, w.log()
     res = result(root, "failed", "un")
     assert "engine_unavailable" in (res["system_error"] or ""), res
@@ -417,61 +382,45 @@ def test_slurm_unreachable_at_start_is_exit_1_and_sbatch_failing_later_fails_one
     assert listing(root)["running"] == []
 
 
-def test_slurm_itself_refuses_to_requeue_a_proxx_job(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
-    long_clip: Path,
-) -> None:
-    drop(root, "rq.json", prores([long_clip], out, output_name_template="rq"))
-    w = slurm_watch(launcher, root, cluster, "--once")
-    wait_for(lambda: rendering(out, "rq"), "the job to render", on_fail=w.log)
-    job = running_slurm_job(cluster, "rq.json")
+def test_slurm_itself_refuses_to_requeue_a_proxx_job(rig: SlurmRig, long_clip: Path) -> None:
+    w = rig.render_long(long_clip, "rq", "--once")
+    job = rig.cluster.running_job("rq.json")
     assert job is not None
-    refused = cluster.call("scontrol", "requeue", job.job_id)
+    refused = rig.cluster.call("scontrol", "requeue", job.job_id)
     assert refused.returncode != 0 and "disabled" in refused.stderr, refused
     assert w.wait(timeout=180) == 0, w.log()
-    assert specs_in(root, "completed") == ["rq.json"]
-    ran = slurm_jobs_named(cluster, "rq.json")
+    assert specs_in(rig.root, "completed") == ["rq.json"]
+    ran = rig.cluster.jobs_named("rq.json")
     assert [(j.state, j.restarts) for j in ran] == [("COMPLETED", 0)]
 
 
 def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collects_it(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     long_clip: Path,
 ) -> None:
-    drop(root, "lo.json", prores([long_clip], out, output_name_template="lo"))
-    first = slurm_watch(launcher, root, cluster)
-    wait_for(lambda: rendering(out, "lo"), "the job to render", on_fail=first.log)
+    root = rig.root
+    first = rig.render_long(long_clip, "lo")
     first.send(signal.SIGKILL)
     first.wait()
-    job = running_slurm_job(cluster, "lo.json")
+    job = rig.cluster.running_job("lo.json")
     assert job is not None
     status = run_cli("status", str(root))
     assert f"[Slurm job {job.job_id}: runner dead; a --executor slurm runner re-attaches" in (
         status.stdout
     ), status.stdout
     # The claim's lock is free now; a runner without Slurm must not call it dead.
-    local = launcher.cli(root, "--once")
+    local = rig.launcher.cli(root, "--once")
     assert local.wait() == 0, local.log()
     assert "only a `--executor slurm` runner can collect it" in local.log()
     assert specs_in(root, "running") == ["lo.json"] and listing(root)["failed"] == []
-    second = slurm_watch(launcher, root, cluster, "--once")
+    second = rig.watch("--once")
     assert second.wait(timeout=180) == 0, second.log()
     assert specs_in(root, "completed") == ["lo.json"]
-    assert len(slurm_jobs_named(cluster, "lo.json")) == 1
+    assert len(rig.cluster.jobs_named("lo.json")) == 1
 
 
-def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
-) -> None:
+def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(rig: SlurmRig) -> None:
+    root, out = rig.root, rig.out
     r3d = root / "A001_C001_0101AB_001.R3D"
     r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
     drop(
@@ -479,44 +428,31 @@ def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(
         "raw.json",
         spec([r3d.name], out, codec="prores_proxy", proxy_profile="proxy_prores_proxy_resolve"),
     )
-    w = launcher.cli(
-        root,
-        "--executor",
-        "slurm",
-        "--poll-seconds",
-        "0.2",
-        "--once",
-        env={"SLURM_CONF": str(cluster.conf), "RESOLVE_SCRIPT_LIB": ""},
-    )
+    w = rig.watch("--once", env={"RESOLVE_SCRIPT_LIB": ""})
     assert w.wait() == 0, w.log()
     res = result(root, "failed", "raw")
     # Routed to Resolve, which this host lacks: the ordinary engine_unavailable result …
     assert res["execution_engine"] == "resolve"
     assert failed_clip(res)["failure_reason"] == "engine_unavailable"
     # … from the second batch job, the one that held the node's resolve GRES.
-    routing, render = sorted(slurm_jobs_named(cluster, "raw.json"), key=lambda j: int(j.job_id))
+    routing, render = sorted(rig.cluster.jobs_named("raw.json"), key=lambda j: int(j.job_id))
     assert (routing.state, routing.exit_code) == ("FAILED", "7:0")
     assert res["_metadata"]["executor"]["slurm_job_id"] == render.job_id
-    gres = {
-        line.split("=", 1)[0]: line.split("=", 1)[1]
-        for line in cluster.run("scontrol", "show", "job", "-o", render.job_id).split()
-        if "=" in line
-    }
+    show = rig.cluster.run("scontrol", "show", "job", "-o", render.job_id)
+    gres = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in show.split() if "=" in line}
     assert gres.get("TresPerNode") == "gres:resolve:1", gres
-    assert "TresPerNode" not in cluster.run("scontrol", "show", "job", "-o", routing.job_id)
+    assert "TresPerNode" not in rig.cluster.run("scontrol", "show", "job", "-o", routing.job_id)
     assert listing(root)["running"] == [] and os.listdir(out) == []
 
 
 def test_a_controller_that_goes_away_fails_one_job_and_holds_the_rest_until_it_is_back(
-    cluster: SlurmCluster,
-    launcher: Launcher,
-    root: Path,
-    out: Path,
+    rig: SlurmRig,
     tiny: Path,
 ) -> None:
-    w = slurm_watch(launcher, root, cluster)
+    root, out = rig.root, rig.out
+    w = rig.watch()
     wait_for(lambda: "watching" in w.log(), "the runner to start", on_fail=w.log)
-    cluster.stop_controller()
+    rig.cluster.stop_controller()
     try:
         drop(root, "gone.json", spec([tiny], out, output_name_template="gone"))
         wait_for(lambda: done_count(root) == 1, "the job to fail", on_fail=w.log)
@@ -524,7 +460,7 @@ def test_a_controller_that_goes_away_fails_one_job_and_holds_the_rest_until_it_i
         time.sleep(3)  # several loops and pings: not claimed while Slurm is gone
         assert specs_in(root, "pending") == ["waits.json"], w.log()
     finally:
-        cluster.start_controller()
+        rig.cluster.start_controller()
     res = result(root, "failed", "gone")
     assert (res["system_error"] or "").startswith("engine_unavailable: "), res
     assert "Unable to contact slurm controller" in res["system_error"]

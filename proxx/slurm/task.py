@@ -1,16 +1,19 @@
-"""One Slurm job of the executor: its record, and what its end adds to the outcome."""
+"""One Slurm job of the executor: its record, from the claim it runs to the node it ran on."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
-from proxx.contract.errors import FailureReason
-from proxx.contract.protocol import FromWorker
-from proxx.contract.results import ClipResult
-from proxx.runtime.tracker import JobOutcome, JobTracker
-from proxx.slurm.spool import SpoolReader
-from proxx.slurm.states import SlurmJob, end_failure
+from proxx.contract.clock import iso, utc_now
+from proxx.contract.deadlines import Deadlines
+from proxx.contract.protocol import FromWorker, StartJob, decode_for_supervisor
+from proxx.runtime.tracker import JobTracker
+from proxx.slurm.spool import SpoolReader, spool_path
+from proxx.slurm.states import SlurmJob
+
+LOG_DIR = "slurm"  # under the watch root: the batch jobs' stdout/stderr
 
 
 @dataclass
@@ -34,54 +37,32 @@ class SlurmTask:
     def claim_path(self) -> str:
         return self.tracker.request.jobspec_path
 
+    def started(self, now: float, accept_s: float) -> None:
+        """It left the queue: Slurm runs it on a node, or its worker spoke."""
+        self.seen_running = True
+        self.tracker.worker_started_at = iso(utc_now())
 
-def overlay(outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
-    """A clip stopped by Slurm's SIGTERM says `interrupted`; Slurm's state says why."""
-    if job is None or job.state == "COMPLETED" or job.alive:
-        return outcome
-    reason, why = end_failure(job)
-    clips: list[ClipResult] = []
-    for clip in outcome.clips:
-        if clip.failure_reason is FailureReason.INTERRUPTED:
-            clip = clip.model_copy(
-                update={
-                    "failure_reason": reason,
-                    "failure_detail": f"{clip.failure_detail}; {why}"
-                    if clip.failure_detail
-                    else why,
-                }
-            )
-        clips.append(clip)
-    outcome.clips = clips
-    if outcome.early_stop is not None and outcome.early_stop[0] is FailureReason.INTERRUPTED:
-        outcome.early_stop = (reason, f"{outcome.early_stop[1]}; {why}")
-    if outcome.rejected is not None and outcome.rejected.interrupted:
-        # stopped before its first clip (reading, probing): the result's `interrupted`
-        outcome.rejected = outcome.rejected.model_copy(
-            update={"interrupted": f"{outcome.rejected.interrupted}; {why}"}
-        )
-    return outcome
+        # Queue time is not a hang: the accept deadline runs from the start on a node.
+        self.tracker.phase_deadline = now + accept_s
 
 
-def hint(task: SlurmTask) -> str:
-    """What the step's stderr and a missing spool say, for a job that ended silently."""
-    tail = _tail(task.stderr)
-    text = f"; step stderr: {tail}" if tail else ""
-    if task.spool.lines == 0 and not os.path.exists(task.spool.path):
-        text += (
-            "; the step wrote no spool: is the watch folder on storage every node "
-            "shares, and Proxx installed at the same path there?"
-        )
-    return text
-
-
-def _tail(path: str, limit: int = 400) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - limit))
-            data = fh.read()
-    except OSError:
-        return ""
-    lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
-    return " | ".join(lines[-3:])
+def new_task(
+    req: StartJob, deadlines: Deadlines, root: str, worker_id: int, gres: str | None = None
+) -> SlurmTask:
+    """The record of a job about to be submitted (or re-attached), its logs under `root`."""
+    name = os.path.basename(req.jobspec_path)
+    logdir = os.path.join(root, LOG_DIR)
+    tracker = JobTracker(
+        req, deadlines, time.monotonic(), worker_id=worker_id, worker_started_at=None
+    )
+    tracker.phase_deadline = None  # until the job leaves the queue (see SlurmTask.started)
+    return SlurmTask(
+        tracker=tracker,
+        worker_id=worker_id,
+        gres=gres,
+        # A Resolve job gets its own name, so a lookup by name finds the right one.
+        job_name=f"proxx-{req.job_id}-{'resolve-' if gres else ''}{name}",
+        spool=SpoolReader(spool_path(req.jobspec_path), decode_for_supervisor),
+        stdout=os.path.join(logdir, f"{name}.{req.job_id}.out"),
+        stderr=os.path.join(logdir, f"{name}.{req.job_id}.err"),
+    )
