@@ -8,12 +8,11 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 
 from proxx.content.jobplan import ClipPlan, JobPlan
-from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
+from workers.engine import ClipRecord
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish
@@ -87,9 +86,9 @@ class FFmpegEngine:
     def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
         run = _ClipRun(self.ffmpeg, plan, clip, interrupts)
         try:
-            return run.finish(status="COMPLETED", exit_code=0, **run.execute())
+            return run.record.result(status="COMPLETED", exit_code=0, **run.execute())
         except _Failed as failed:
-            return run.finish(status="FAILED", **failed.fields)
+            return run.record.result(status="FAILED", **failed.fields)
 
 
 class _Failed(Exception):
@@ -103,24 +102,18 @@ class _Failed(Exception):
 class _ClipRun:
     """One clip through FFmpeg: render to the partial name, verify, publish.
 
-    Each step raises `_Failed` with what the result must say; `fields` gathers
+    Each step raises `_Failed` with what the result must say; `record` gathers
     what every result of this clip carries, failed or not.
     """
 
     def __init__(
         self, ffmpeg: str | None, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts
     ) -> None:
-        self.started, self.t0 = utc_now(), time.monotonic()
         self.ffmpeg, self.plan, self.clip, self.interrupts = ffmpeg, plan, clip, interrupts
+        self.record = ClipRecord(FFmpegEngine.name, clip)
         self.argv = build_argv(plan, clip, ffmpeg or "ffmpeg")
         self.temp = self.argv[-1]
-        self.fields: dict[str, object] = {
-            "source_path": clip.source_path,
-            "output_path": clip.output_path,
-            "engine": FFmpegEngine.name,
-            "started_at": iso(self.started),
-            "ffmpeg_command": shlex.join(self.argv),
-        }
+        self.record.fields["ffmpeg_command"] = shlex.join(self.argv)
 
     def execute(self) -> dict[str, object]:
         """The steps, in order; returns what a completed result adds."""
@@ -129,16 +122,6 @@ class _ClipRun:
         self.verify(partial)
         self.check_stop()
         return self.publish()
-
-    def finish(self, **fields: object) -> ClipResult:
-        return ClipResult.model_validate(
-            {
-                **self.fields,
-                "ended_at": iso(utc_now()),
-                "duration_seconds": round(time.monotonic() - self.t0, 3),
-                **fields,
-            }
-        )
 
     def require_ffmpeg(self) -> None:
         if self.ffmpeg is None:
@@ -174,7 +157,7 @@ class _ClipRun:
         self.interrupts.phase("verify", source.duration)
         exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, source, plan.container)
         problem, proxy = check_output(self.temp, exp, plan.container)
-        self.fields["fidelity"] = fidelity(source, proxy, exp)
+        self.record.fields["fidelity"] = fidelity(source, proxy, exp)
         if problem:
             raise _Failed(
                 FailureReason.OUTPUT_MISSING,
