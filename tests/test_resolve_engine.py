@@ -11,11 +11,9 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import inspect
-import json
 import multiprocessing
 import os
 import signal
-import subprocess
 import threading
 import time
 import types
@@ -33,7 +31,8 @@ from proxx.content.routing import route_source
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.contract.protocol import decode_for_supervisor as decode
-from testkit import redcode
+from proxx.contract.results import ClipResult
+from testkit import ffprobe_video, redcode
 from tests.resolve_double import (
     Behaviour,
     FakeMediaPool,
@@ -244,23 +243,7 @@ def make_engine(tmp_path: Path) -> Callable[..., ResolveEngine]:
 
 
 def stream_profile(path: str) -> str:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=profile",
-            "-of",
-            "json",
-            path,
-        ],
-        capture_output=True,
-        check=True,
-    )
-    return str(json.loads(out.stdout)["streams"][0]["profile"])
+    return str(ffprobe_video(path)["profile"])
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -467,27 +450,39 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
     assert leftovers(tmp_path / "out") == []
 
 
+def render_cancelled(
+    engine: ResolveEngine,
+    stop_pipe: tuple[Interrupts, Connection],
+    tmp_path: Path,
+    *,
+    after_s: float,
+    reason: str,
+) -> tuple[ClipResult, float]:
+    """Render one RED clip while a CancelJob(`reason`) arrives `after_s` in; the result
+    and the seconds the render took."""
+    interrupts, parent = stop_pipe
+    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    cancel = encode(CancelJob(job_id="job1", reason=reason))
+    timer = threading.Timer(after_s, lambda: parent.send_bytes(cancel))
+    timer.start()
+    t0 = time.monotonic()
+    result = engine.render(plan, plan.clips[0], interrupts)
+    timer.join()
+    return result, time.monotonic() - t0
+
+
 def test_a_cancel_stops_the_render_promptly(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    interrupts, parent = stop_pipe
     fake = FakeResolve(Behaviour(render="never"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(
-        0.5,
-        lambda: parent.send_bytes(
-            encode(CancelJob(job_id="job1", reason="proxx watch received SIGTERM"))
-        ),
+
+    result, took = render_cancelled(
+        make_engine(fake), stop_pipe, tmp_path, after_s=0.5, reason="proxx watch received SIGTERM"
     )
 
-    timer.start()
-    t0 = time.monotonic()
-    result = make_engine(fake).render(plan, plan.clips[0], interrupts)
-    timer.join()
-
-    assert time.monotonic() - t0 < 2.5
+    assert took < 2.5
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.INTERRUPTED)
     assert result.failure_detail == (
         "stopped: proxx watch received SIGTERM; Resolve render stopped at 12%"
@@ -725,29 +720,21 @@ def test_a_job_waiting_for_resolve_says_so_and_can_be_cancelled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(resolve_lock, "NOTE_EVERY_S", 0.4)  # 30 s in production
-    interrupts, parent = stop_pipe
     holder = ResolveLock(str(tmp_path / "resolve.lock"))
     assert holder.try_acquire("pid 4242, job nightly-dailies")
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(
-        1.2,
-        lambda: parent.send_bytes(
-            encode(CancelJob(job_id="job1", reason="proxx run received SIGINT"))
-        ),
-    )
 
-    timer.start()
-    t0 = time.monotonic()
-    result = make_engine().render(plan, plan.clips[0], interrupts)
-    timer.join()
+    result, took = render_cancelled(
+        make_engine(), stop_pipe, tmp_path, after_s=1.2, reason="proxx run received SIGINT"
+    )
     holder.release()
 
-    assert time.monotonic() - t0 < 2.5
+    assert took < 2.5
     assert (result.failure_reason, result.failure_detail) == (
         FailureReason.INTERRUPTED,
         "stopped while waiting for DaVinci Resolve: proxx run received SIGINT",
     )
     notes = []
+    parent = stop_pipe[1]
     while parent.poll():
         msg = decode(parent.recv_bytes())
         assert isinstance(msg, JobNote) and msg.job_id == "job1"
