@@ -165,13 +165,8 @@ def test_an_hevc_proxy_under_16_pixels_is_refused_at_validation(
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
-    spec.write_text(
-        json.dumps(
-            spec_dict(
-                [str(src)], out, codec="hevc", container="mp4", proxy_profile="proxy_hevc_low"
-            )
-        )
-    )
+    hevc = {"codec": "hevc", "container": "mp4", "proxy_profile": "proxy_hevc_low"}
+    spec.write_text(json.dumps(spec_dict([str(src)], out, **hevc)))
     proc = run_cli("validate", str(spec))
     if not valid:
         assert proc.returncode == 1

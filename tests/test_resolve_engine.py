@@ -246,6 +246,19 @@ def stream_profile(path: str) -> str:
     return str(ffprobe_video(path)["profile"])
 
 
+def red_plan(tmp_path: Path) -> JobPlan:
+    """A one-clip job of a RED clip (a stand-in file), rendering into tmp_path/out."""
+    return plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+
+
+def render_red(
+    engine: ResolveEngine, tmp_path: Path, interrupts: Interrupts
+) -> tuple[JobPlan, ClipResult]:
+    """Render `red_plan`'s clip: the plan (for its paths) and the result."""
+    plan = red_plan(tmp_path)
+    return plan, engine.render(plan, plan.clips[0], interrupts)
+
+
 def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -372,9 +385,7 @@ def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
     detail: str,
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({call})))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", reason)
     assert result.failure_detail is not None and detail in result.failure_detail
@@ -389,9 +400,7 @@ def test_cleanup_that_fails_is_reported_with_what_to_remove(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({"ImportMedia", "DeleteProject"})))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_detail is not None
     assert "DeleteProject('proxx-job1-001') returned False" in result.failure_detail
@@ -404,9 +413,7 @@ def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(add_job_empty_times=3))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake, accept_timeout_s=2.0).render(plan, plan.clips[0], stop_pipe[0])
+    plan, result = render_red(make_engine(fake, accept_timeout_s=2.0), tmp_path, stop_pipe[0])
 
     assert result.status == "COMPLETED", result.failure_detail
     assert os.path.exists(plan.clips[0].output_path)
@@ -418,9 +425,7 @@ def test_a_render_job_that_ends_failed_reports_resolves_status(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="failed"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.EXECUTION_ERROR)
     assert result.failure_detail is not None
@@ -436,7 +441,7 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="never"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
     engine = make_engine(fake, render_timeout=lambda duration: 1.0)
 
     t0 = time.monotonic()
@@ -461,7 +466,7 @@ def render_cancelled(
     """Render one RED clip while a CancelJob(`reason`) arrives `after_s` in; the result
     and the seconds the render took."""
     interrupts, parent = stop_pipe
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
     cancel = encode(CancelJob(job_id="job1", reason=reason))
     timer = threading.Timer(after_s, lambda: parent.send_bytes(cancel))
     timer.start()
@@ -504,7 +509,7 @@ def test_a_complete_render_still_has_to_verify(
     render: RenderOutcome,
     detail: str,
 ) -> None:
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
 
     result = make_engine(FakeResolve(Behaviour(render=render))).render(
         plan, plan.clips[0], stop_pipe[0]
@@ -526,9 +531,7 @@ def test_a_codec_this_resolve_does_not_offer_is_engine_unavailable(
     fake = FakeResolve(
         Behaviour(codecs={"mov": {"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}})
     )
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_reason == FailureReason.ENGINE_UNAVAILABLE
     assert result.failure_detail == (
@@ -543,9 +546,7 @@ def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
     make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(connect=lambda: None).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(connect=lambda: None), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", "engine_unavailable")
     assert result.system_error
@@ -566,9 +567,7 @@ def test_the_free_edition_is_engine_unavailable(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(product="DaVinci Resolve", version="20.0.1.6"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_reason == "engine_unavailable"
     assert (result.failure_detail or "").startswith(
@@ -594,7 +593,7 @@ def test_a_missing_or_broken_library_is_engine_unavailable(
     if library == "garbage":
         lib.write_bytes(os.urandom(4096))
     monkeypatch.setenv("RESOLVE_SCRIPT_LIB", str(lib))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
     engine = ResolveEngine(lock=ResolveLock(str(tmp_path / "resolve.lock")))  # the real loader
 
     result = engine.render(plan, plan.clips[0], stop_pipe[0])
