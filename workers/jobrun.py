@@ -112,6 +112,11 @@ def _run(
     engines: Engines,
     intercept: Intercept | None,
 ) -> dict[str, str]:
+    """Prepare, announce the plan, check the engine, render; the engine's versions.
+
+    Each step can end the job with the one message that says why (a rejection,
+    an engine that cannot run here); a `validate` request stops before rendering.
+    """
     prepared = prepare(req, interrupts)
     if isinstance(prepared, JobRejected):
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
