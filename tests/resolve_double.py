@@ -376,18 +376,8 @@ def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
     out = os.path.join(s["TargetDir"], f"{s['CustomName']}.{ext}")
     if s.get("ReplaceExistingFilesInPlace") is not False and os.path.exists(out):
         os.unlink(out)
-    argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-n",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={width}x{height}:rate={rate}",
-    ]
+    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-n"]
+    argv += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}"]
     if s.get("ExportAudio") and int(item.props.get("Audio Ch") or 0) > 0:
         argv += [
             "-f",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import probe
 from proxx.contract.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
 from testkit import make_clip, run_cli, spec_dict
@@ -30,17 +31,19 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _argv(profile: Profile, source: Path) -> list[str]:
-    codec = profile.codecs[0]
-    return build_argv(
-        "ffmpeg",
-        str(source),
-        "/tmp/out.partial",
-        "mov",
-        profile.name,
-        "preserve_source",
-        codec,
-        probe(str(source)),
+    clip = ClipPlan(
+        index=0, source_path=str(source), output_path="/tmp/out.mov", source=probe(str(source))
     )
+    plan = JobPlan(
+        job_id="enc",
+        engine=Engine.FFMPEG,
+        codec=profile.codecs[0],
+        container="mov",
+        fps_mode="preserve_source",
+        proxy_profile=profile.name,
+        clips=[clip],
+    )
+    return build_argv(plan, clip)
 
 
 def _value(argv: list[str], option: str) -> str:
@@ -162,13 +165,8 @@ def test_an_hevc_proxy_under_16_pixels_is_refused_at_validation(
     out = tmp_path / "out"
     out.mkdir()
     spec = tmp_path / "job.json"
-    spec.write_text(
-        json.dumps(
-            spec_dict(
-                [str(src)], out, codec="hevc", container="mp4", proxy_profile="proxy_hevc_low"
-            )
-        )
-    )
+    hevc = {"codec": "hevc", "container": "mp4", "proxy_profile": "proxy_hevc_low"}
+    spec.write_text(json.dumps(spec_dict([str(src)], out, **hevc)))
     proc = run_cli("validate", str(spec))
     if not valid:
         assert proc.returncode == 1

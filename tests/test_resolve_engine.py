@@ -11,11 +11,9 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import inspect
-import json
 import multiprocessing
 import os
 import signal
-import subprocess
 import threading
 import time
 import types
@@ -33,7 +31,8 @@ from proxx.content.routing import route_source
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.contract.protocol import decode_for_supervisor as decode
-from testkit import redcode
+from proxx.contract.results import ClipResult
+from testkit import ffprobe_video, redcode
 from tests.resolve_double import (
     Behaviour,
     FakeMediaPool,
@@ -244,23 +243,20 @@ def make_engine(tmp_path: Path) -> Callable[..., ResolveEngine]:
 
 
 def stream_profile(path: str) -> str:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=profile",
-            "-of",
-            "json",
-            path,
-        ],
-        capture_output=True,
-        check=True,
-    )
-    return str(json.loads(out.stdout)["streams"][0]["profile"])
+    return str(ffprobe_video(path)["profile"])
+
+
+def red_plan(tmp_path: Path) -> JobPlan:
+    """A one-clip job of a RED clip (a stand-in file), rendering into tmp_path/out."""
+    return plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+
+
+def render_red(
+    engine: ResolveEngine, tmp_path: Path, interrupts: Interrupts
+) -> tuple[JobPlan, ClipResult]:
+    """Render `red_plan`'s clip: the plan (for its paths) and the result."""
+    plan = red_plan(tmp_path)
+    return plan, engine.render(plan, plan.clips[0], interrupts)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -389,9 +385,7 @@ def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
     detail: str,
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({call})))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", reason)
     assert result.failure_detail is not None and detail in result.failure_detail
@@ -406,9 +400,7 @@ def test_cleanup_that_fails_is_reported_with_what_to_remove(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({"ImportMedia", "DeleteProject"})))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_detail is not None
     assert "DeleteProject('proxx-job1-001') returned False" in result.failure_detail
@@ -421,9 +413,7 @@ def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(add_job_empty_times=3))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake, accept_timeout_s=2.0).render(plan, plan.clips[0], stop_pipe[0])
+    plan, result = render_red(make_engine(fake, accept_timeout_s=2.0), tmp_path, stop_pipe[0])
 
     assert result.status == "COMPLETED", result.failure_detail
     assert os.path.exists(plan.clips[0].output_path)
@@ -435,9 +425,7 @@ def test_a_render_job_that_ends_failed_reports_resolves_status(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="failed"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.EXECUTION_ERROR)
     assert result.failure_detail is not None
@@ -453,7 +441,7 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="never"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
     engine = make_engine(fake, render_timeout=lambda duration: 1.0)
 
     t0 = time.monotonic()
@@ -467,27 +455,39 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
     assert leftovers(tmp_path / "out") == []
 
 
+def render_cancelled(
+    engine: ResolveEngine,
+    stop_pipe: tuple[Interrupts, Connection],
+    tmp_path: Path,
+    *,
+    after_s: float,
+    reason: str,
+) -> tuple[ClipResult, float]:
+    """Render one RED clip while a CancelJob(`reason`) arrives `after_s` in; the result
+    and the seconds the render took."""
+    interrupts, parent = stop_pipe
+    plan = red_plan(tmp_path)
+    cancel = encode(CancelJob(job_id="job1", reason=reason))
+    timer = threading.Timer(after_s, lambda: parent.send_bytes(cancel))
+    timer.start()
+    t0 = time.monotonic()
+    result = engine.render(plan, plan.clips[0], interrupts)
+    timer.join()
+    return result, time.monotonic() - t0
+
+
 def test_a_cancel_stops_the_render_promptly(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    interrupts, parent = stop_pipe
     fake = FakeResolve(Behaviour(render="never"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(
-        0.5,
-        lambda: parent.send_bytes(
-            encode(CancelJob(job_id="job1", reason="proxx watch received SIGTERM"))
-        ),
+
+    result, took = render_cancelled(
+        make_engine(fake), stop_pipe, tmp_path, after_s=0.5, reason="proxx watch received SIGTERM"
     )
 
-    timer.start()
-    t0 = time.monotonic()
-    result = make_engine(fake).render(plan, plan.clips[0], interrupts)
-    timer.join()
-
-    assert time.monotonic() - t0 < 2.5
+    assert took < 2.5
     assert (result.status, result.failure_reason) == ("FAILED", FailureReason.INTERRUPTED)
     assert result.failure_detail == (
         "stopped: proxx watch received SIGTERM; Resolve render stopped at 12%"
@@ -509,7 +509,7 @@ def test_a_complete_render_still_has_to_verify(
     render: RenderOutcome,
     detail: str,
 ) -> None:
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
 
     result = make_engine(FakeResolve(Behaviour(render=render))).render(
         plan, plan.clips[0], stop_pipe[0]
@@ -531,9 +531,7 @@ def test_a_codec_this_resolve_does_not_offer_is_engine_unavailable(
     fake = FakeResolve(
         Behaviour(codecs={"mov": {"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}})
     )
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_reason == FailureReason.ENGINE_UNAVAILABLE
     assert result.failure_detail == (
@@ -548,9 +546,7 @@ def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
     make_engine: Callable[..., ResolveEngine],
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(connect=lambda: None).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(connect=lambda: None), tmp_path, stop_pipe[0])
 
     assert (result.status, result.failure_reason) == ("FAILED", "engine_unavailable")
     assert result.system_error
@@ -571,9 +567,7 @@ def test_the_free_edition_is_engine_unavailable(
     stop_pipe: tuple[Interrupts, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(product="DaVinci Resolve", version="20.0.1.6"))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-
-    result = make_engine(fake).render(plan, plan.clips[0], stop_pipe[0])
+    _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
 
     assert result.failure_reason == "engine_unavailable"
     assert (result.failure_detail or "").startswith(
@@ -599,7 +593,7 @@ def test_a_missing_or_broken_library_is_engine_unavailable(
     if library == "garbage":
         lib.write_bytes(os.urandom(4096))
     monkeypatch.setenv("RESOLVE_SCRIPT_LIB", str(lib))
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
+    plan = red_plan(tmp_path)
     engine = ResolveEngine(lock=ResolveLock(str(tmp_path / "resolve.lock")))  # the real loader
 
     result = engine.render(plan, plan.clips[0], stop_pipe[0])
@@ -725,29 +719,21 @@ def test_a_job_waiting_for_resolve_says_so_and_can_be_cancelled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(resolve_lock, "NOTE_EVERY_S", 0.4)  # 30 s in production
-    interrupts, parent = stop_pipe
     holder = ResolveLock(str(tmp_path / "resolve.lock"))
     assert holder.try_acquire("pid 4242, job nightly-dailies")
-    plan = plan_for([redcode(tmp_path / "A001_C001.R3D")], tmp_path / "out")
-    timer = threading.Timer(
-        1.2,
-        lambda: parent.send_bytes(
-            encode(CancelJob(job_id="job1", reason="proxx run received SIGINT"))
-        ),
-    )
 
-    timer.start()
-    t0 = time.monotonic()
-    result = make_engine().render(plan, plan.clips[0], interrupts)
-    timer.join()
+    result, took = render_cancelled(
+        make_engine(), stop_pipe, tmp_path, after_s=1.2, reason="proxx run received SIGINT"
+    )
     holder.release()
 
-    assert time.monotonic() - t0 < 2.5
+    assert took < 2.5
     assert (result.failure_reason, result.failure_detail) == (
         FailureReason.INTERRUPTED,
         "stopped while waiting for DaVinci Resolve: proxx run received SIGINT",
     )
     notes = []
+    parent = stop_pipe[1]
     while parent.poll():
         msg = decode(parent.recv_bytes())
         assert isinstance(msg, JobNote) and msg.job_id == "job1"

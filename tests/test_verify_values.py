@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from testkit import run_cli
+from testkit import make_clip, run_cli
 from workers.expect import Expected
 from workers.verify import check_output, verify_output
 
@@ -42,42 +41,14 @@ def render(
     profile: str = "0",
     layout: str = "stereo",
 ) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=64x36:rate=25:duration=1",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=sample_rate=48000:duration=1",
-            "-filter_complex",
-            f"[1:a]aformat=channel_layouts={layout}[a]",
-            "-map",
-            "0:v",
-            "-map",
-            "[a]",
-            "-c:v",
-            "prores_aw",
-            "-profile:v",
-            profile,
-            "-c:a",
-            "pcm_s16le",
-            "-timecode",
-            timecode,
-            "-metadata:s:v:0",
-            f"reel_name={reel}",
-            str(path),
-        ],
-        check=True,
+    """A one-second ProRes clip that matches EXPECTED except where an argument says."""
+    return make_clip(
+        path,
+        vcodec=["-c:v", "prores_aw", "-profile:v", profile],
+        audio_channels={"mono": 1, "stereo": 2}[layout],
+        timecode=timecode,
+        reel=reel,
     )
-    return path
 
 
 def test_a_matching_render_passes_and_reports_its_facts(tmp_path: Path) -> None:

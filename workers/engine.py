@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from proxx.content.jobplan import ClipPlan, JobPlan
+from proxx.contract.clock import iso, utc_now
 from proxx.contract.results import ClipResult
 from workers.interrupts import Interrupts
 
@@ -39,3 +41,30 @@ class Engine(Protocol):
     def finish_job(self, plan: JobPlan) -> None:
         """The job is over (done, failed or stopped): release what it held."""
         ...
+
+
+class ClipRecord:
+    """One clip's result as it forms, whichever engine renders it.
+
+    Made when the clip's work starts; `fields` gathers what every outcome of
+    the clip carries, and `result` stamps the end time and the duration.
+    """
+
+    def __init__(self, engine: str, clip: ClipPlan) -> None:
+        started, self.t0 = utc_now(), time.monotonic()
+        self.fields: dict[str, object] = {
+            "source_path": clip.source_path,
+            "output_path": clip.output_path,
+            "engine": engine,
+            "started_at": iso(started),
+        }
+
+    def result(self, **fields: object) -> ClipResult:
+        return ClipResult.model_validate(
+            {
+                **self.fields,
+                "ended_at": iso(utc_now()),
+                "duration_seconds": round(time.monotonic() - self.t0, 3),
+                **fields,
+            }
+        )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import ProbeFacts
+from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES
 from workers.expect import Expected, retime_timecode
 
@@ -112,17 +114,29 @@ def _fps(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
-def build_argv(
-    ffmpeg: str,
-    source_path: str,
-    temp_path: str,
-    container: str,
-    profile: str,
-    fps_mode: str,
-    codec: str,
-    source: ProbeFacts,
-) -> list[str]:
-    exp = expected_output(codec, profile, fps_mode, source, container)
+def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[str]:
+    """One clip's command: input, picture chain, encoders, output at the partial name."""
+    exp = expected_output(
+        plan.codec, plan.proxy_profile, plan.fps_mode, clip.source, plan.container
+    )
+    # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
+    # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
+    return [
+        ffmpeg,
+        *("-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror"),
+        *("-i", clip.source_path),
+        *("-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1"),
+        *("-vf", ",".join(_filters(clip.source, exp))),
+        *_VIDEO[plan.proxy_profile],
+        *_timing(plan.container, exp),
+        *_audio(plan.codec, clip.source),
+        *("-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"),
+        *("-f", plan.container, partial_path(clip.output_path, plan.job_id)),
+    ]
+
+
+def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
+    """The picture chain: deinterlace (interlaced only), scale, constant rate, square pixels."""
     filters = []
     if source.interlaced:
         # Both fields of each frame are used (one output frame per input frame, so
@@ -138,53 +152,23 @@ def build_argv(
     filters.append("setsar=1")
     if source.interlaced:
         filters.append("setfield=prog")
-    # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
-    # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
-    argv = [
-        ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-n",
-        "-xerror",
-        "-i",
-        source_path,
-        "-map",
-        "0:v:0",
-        "-map",
-        "0:a?",
-        "-map_metadata",
-        "-1",
-        "-map_chapters",
-        "-1",
-        "-vf",
-        ",".join(filters),
-        *_VIDEO[profile],
-    ]
+    return filters
+
+
+def _timing(container: str, exp: Expected) -> list[str]:
+    """Output timing: where a late picture starts, and the start timecode (and reel)."""
+    args = []
     if container != "mxf":
         # The fps filter already made the rate constant. Passthrough keeps a late
         # picture (a MOV empty edit: sound first) starting late, written as an edit
         # list, instead of FFmpeg holding the first picture to fill the gap. MXF has
         # no edit list: there the gap is filled (expected_output counts it).
-        argv += ["-fps_mode:v", "passthrough"]
+        args += ["-fps_mode:v", "passthrough"]
     if exp.timecode:
-        argv += ["-timecode", exp.timecode]
+        args += ["-timecode", exp.timecode]
         if exp.reel_name and container == "mov":
-            argv += ["-metadata:s:v:0", f"reel_name={exp.reel_name}"]
-    argv += _audio(codec, source)
-    argv += [
-        "-fflags",
-        "+bitexact",
-        "-flags:v",
-        "+bitexact",
-        "-flags:a",
-        "+bitexact",
-        "-f",
-        container,
-        temp_path,
-    ]
-    return argv
+            args += ["-metadata:s:v:0", f"reel_name={exp.reel_name}"]
+    return args
 
 
 def _audio(codec: str, source: ProbeFacts) -> list[str]:

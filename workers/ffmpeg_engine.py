@@ -8,13 +8,11 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 
 from proxx.content.jobplan import ClipPlan, JobPlan
-from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import FailureReason
-from proxx.contract.naming import partial_path
 from proxx.contract.results import ClipResult
+from workers.engine import ClipRecord
 from workers.ffmpeg_args import build_argv, expected_output
 from workers.interrupts import Interrupts
 from workers.publish import PublishError, publish
@@ -79,112 +77,118 @@ class FFmpegEngine:
         self._versions = {"ffmpeg": first.removeprefix("ffmpeg version ").split(" Copyright")[0]}
         return None
 
-    def _argv(self, plan: JobPlan, clip: ClipPlan) -> list[str]:
-        return build_argv(
-            self.ffmpeg or "ffmpeg",
-            clip.source_path,
-            partial_path(clip.output_path, plan.job_id),
-            plan.container,
-            plan.proxy_profile,
-            plan.fps_mode,
-            plan.codec,
-            clip.source,
-        )
-
     def finish_job(self, plan: JobPlan) -> None:
         """Nothing to release: each FFmpeg process ends with its clip."""
 
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
-        return shlex.join(self._argv(plan, clip))
+        return shlex.join(build_argv(plan, clip, self.ffmpeg or "ffmpeg"))
 
     def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
-        started = utc_now()
-        t0 = time.monotonic()
-        argv = self._argv(plan, clip)
-        base: dict[str, object] = {
-            "source_path": clip.source_path,
-            "output_path": clip.output_path,
-            "engine": self.name,
-            "started_at": iso(started),
-            "ffmpeg_command": shlex.join(argv),
-        }
+        run = _ClipRun(self.ffmpeg, plan, clip, interrupts)
+        try:
+            return run.record.result(status="COMPLETED", exit_code=0, **run.execute())
+        except _Failed as failed:
+            return run.record.result(status="FAILED", **failed.fields)
 
-        def finish(**fields: object) -> ClipResult:
-            return ClipResult.model_validate(
-                {
-                    **base,
-                    "ended_at": iso(utc_now()),
-                    "duration_seconds": round(time.monotonic() - t0, 3),
-                    **fields,
-                }
-            )
 
+class _Failed(Exception):
+    """A clip failure, as the fields of its result (status aside)."""
+
+    def __init__(self, reason: FailureReason, detail: str, **fields: object) -> None:
+        super().__init__(detail)
+        self.fields = {"failure_reason": reason, "failure_detail": detail, **fields}
+
+
+class _ClipRun:
+    """One clip through FFmpeg: render to the partial name, verify, publish.
+
+    Each step raises `_Failed` with what the result must say; `record` gathers
+    what every result of this clip carries, failed or not.
+    """
+
+    def __init__(
+        self, ffmpeg: str | None, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts
+    ) -> None:
+        self.ffmpeg, self.plan, self.clip, self.interrupts = ffmpeg, plan, clip, interrupts
+        self.record = ClipRecord(FFmpegEngine.name, clip)
+        self.argv = build_argv(plan, clip, ffmpeg or "ffmpeg")
+        self.temp = self.argv[-1]
+        self.record.fields["ffmpeg_command"] = shlex.join(self.argv)
+
+    def execute(self) -> dict[str, object]:
+        """The steps, in order; returns what a completed result adds."""
+        self.require_ffmpeg()
+        partial = self.encode()
+        self.verify(partial)
+        self.check_stop()
+        return self.publish()
+
+    def require_ffmpeg(self) -> None:
         if self.ffmpeg is None:
-            return finish(
-                status="FAILED",
-                failure_reason=FailureReason.ENGINE_UNAVAILABLE,
-                failure_detail="ffmpeg not found on PATH: install FFmpeg "
-                "(Debian: apt-get install ffmpeg)",
+            raise _Failed(
+                FailureReason.ENGINE_UNAVAILABLE,
+                "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)",
             )
-        temp = argv[-1]
-        outcome = run_in_group(argv, interrupts)
-        partial = temp if os.path.exists(temp) else None
+
+    def encode(self) -> str | None:
+        """Run FFmpeg; returns the partial output it left, if any."""
+        outcome = run_in_group(self.argv, self.interrupts)
+        partial = self.temp if os.path.exists(self.temp) else None
+        code = outcome.returncode
         if outcome.interrupted:
-            return finish(
-                status="FAILED",
-                exit_code=outcome.returncode,
-                failure_reason=FailureReason.INTERRUPTED,
-                failure_detail=f"stopped: {outcome.interrupted}; FFmpeg "
-                f"{describe_exit(outcome.returncode)}",
+            raise _Failed(
+                FailureReason.INTERRUPTED,
+                f"stopped: {outcome.interrupted}; FFmpeg {describe_exit(code)}",
+                exit_code=code,
                 partial_output_path=partial,
             )
-        if outcome.returncode != 0:
-            system = any(m in outcome.stderr_tail for m in _SYSTEM_MARKERS)
-            return finish(
-                status="FAILED",
-                exit_code=outcome.returncode,
-                failure_reason=FailureReason.EXECUTION_ERROR,
-                system_error=system,
-                failure_detail=f"FFmpeg {describe_exit(outcome.returncode)}: "
-                f"{outcome.stderr_tail or '(no stderr)'}",
+        if code != 0:
+            raise _Failed(
+                FailureReason.EXECUTION_ERROR,
+                f"FFmpeg {describe_exit(code)}: {outcome.stderr_tail or '(no stderr)'}",
+                exit_code=code,
+                system_error=any(m in outcome.stderr_tail for m in _SYSTEM_MARKERS),
                 partial_output_path=partial,
             )
-        interrupts.phase("verify", clip.source.duration)
-        exp = expected_output(
-            plan.codec, plan.proxy_profile, plan.fps_mode, clip.source, plan.container
-        )
-        problem, proxy = check_output(temp, exp, plan.container)
-        base["fidelity"] = fidelity(clip.source, proxy, exp)
+        return partial
+
+    def verify(self, partial: str | None) -> None:
+        plan, source = self.plan, self.clip.source
+        self.interrupts.phase("verify", source.duration)
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, source, plan.container)
+        problem, proxy = check_output(self.temp, exp, plan.container)
+        self.record.fields["fidelity"] = fidelity(source, proxy, exp)
         if problem:
-            return finish(
-                status="FAILED",
+            raise _Failed(
+                FailureReason.OUTPUT_MISSING,
+                f"verification failed: {problem}",
                 exit_code=0,
-                failure_reason=FailureReason.OUTPUT_MISSING,
-                failure_detail=f"verification failed: {problem}",
                 partial_output_path=partial,
             )
-        stop = interrupts.check()
+
+    def check_stop(self) -> None:
+        stop = self.interrupts.check()
         if stop is not None:
             # Publishing now could contradict a result already written without us
             # (recovery by another runner after our supervisor died).
-            return finish(
-                status="FAILED",
+            raise _Failed(
+                FailureReason.INTERRUPTED,
+                f"stopped before publication: {stop}; the verified render is kept at the "
+                "partial name",
                 exit_code=0,
-                failure_reason=FailureReason.INTERRUPTED,
-                failure_detail=f"stopped before publication: {stop}; the verified "
-                "render is kept at the partial name",
-                partial_output_path=temp,
+                partial_output_path=self.temp,
             )
-        digest = sha256_of(temp)  # of the bytes about to be published
+
+    def publish(self) -> dict[str, object]:
+        digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
-            size = publish(temp, clip.output_path)
+            size = publish(self.temp, self.clip.output_path)
         except PublishError as failed:
-            return finish(
-                status="FAILED",
+            raise _Failed(
+                failed.reason,
+                failed.detail,
                 exit_code=0,
-                failure_reason=failed.reason,
                 system_error=failed.system,
-                failure_detail=failed.detail,
-                partial_output_path=temp,
-            )
-        return finish(status="COMPLETED", exit_code=0, output_size_bytes=size, output_sha256=digest)
+                partial_output_path=self.temp,
+            ) from failed
+        return {"output_size_bytes": size, "output_sha256": digest}

@@ -40,8 +40,29 @@ log = logging.getLogger("workers.job")
 Intercept = Callable[[JobPlan], bool]
 
 
+def _ffmpeg() -> Engine:
+    from workers.ffmpeg_engine import FFmpegEngine
+
+    return FFmpegEngine()
+
+
+def _resolve() -> Engine:
+    from workers.resolve_engine import ResolveEngine
+
+    return ResolveEngine()
+
+
+# Every engine a plan can name, and how to make it. The imports sit inside the
+# makers so a worker loads only the engines its jobs use (a worker that never
+# sees RAW never loads Resolve code).
+ENGINES: dict[EngineName, Callable[[], Engine]] = {
+    EngineName.FFMPEG: _ffmpeg,
+    EngineName.RESOLVE: _resolve,
+}
+
+
 class Engines:
-    """Engines load lazily: a worker that never sees RAW never loads Resolve code."""
+    """The engines this worker has made so far, each made on first use from `ENGINES`."""
 
     def __init__(self) -> None:
         self._loaded: dict[EngineName, Engine] = {}
@@ -57,20 +78,10 @@ class Engines:
 
     def get(self, name: EngineName) -> Engine:
         if name not in self._loaded:
-            self._loaded[name] = _load(name)
+            if name not in ENGINES:
+                raise ValueError(f"no engine named {name!r}")
+            self._loaded[name] = ENGINES[name]()
         return self._loaded[name]
-
-
-def _load(name: EngineName) -> Engine:
-    if name is EngineName.FFMPEG:
-        from workers.ffmpeg_engine import FFmpegEngine
-
-        return FFmpegEngine()
-    if name is EngineName.RESOLVE:
-        from workers.resolve_engine import ResolveEngine
-
-        return ResolveEngine()
-    raise ValueError(f"no engine named {name!r}")
 
 
 def run_request(
@@ -101,11 +112,29 @@ def _run(
     engines: Engines,
     intercept: Intercept | None,
 ) -> dict[str, str]:
+    """Prepare, announce the plan, check the engine, render; the engine's versions.
+
+    Each step can end the job with the one message that says why (a rejection,
+    an engine that cannot run here); a `validate` request stops before rendering.
+    """
     prepared = prepare(req, interrupts)
     if isinstance(prepared, JobRejected):
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
         return {}
+    emit(_planned(req, prepared))
+    if intercept is not None and intercept(prepared.plan):
+        return {}
+    engine = engines.get(prepared.plan.engine)
+    refusal = _check_engine(req, prepared, engine, interrupts)
+    if refusal is not None:
+        emit(refusal)
+    elif req.kind != "validate":
+        render_clips(prepared, engine, emit, interrupts)
+    return engine.versions()
+
+
+def _planned(req: StartJob, prepared: Prepared) -> JobPlanned:
     log.info(
         "job %s: %d clip(s) via %s (%s), fingerprint %s",
         req.job_id,
@@ -115,19 +144,20 @@ def _run(
         prepared.fingerprint,
         extra={"state": "planned"},
     )
-    emit(
-        JobPlanned(
-            job_id=req.job_id,
-            jobspec_version=prepared.spec.jobspec_version,
-            fingerprint=prepared.fingerprint,
-            engine=prepared.plan.engine.value,
-            routing_reason=prepared.routing_reason,
-            clips=prepared.summary(),
-        )
+    return JobPlanned(
+        job_id=req.job_id,
+        jobspec_version=prepared.spec.jobspec_version,
+        fingerprint=prepared.fingerprint,
+        engine=prepared.plan.engine.value,
+        routing_reason=prepared.routing_reason,
+        clips=prepared.summary(),
     )
-    if intercept is not None and intercept(prepared.plan):
-        return {}
-    engine = engines.get(prepared.plan.engine)
+
+
+def _check_engine(
+    req: StartJob, prepared: Prepared, engine: Engine, interrupts: Interrupts
+) -> FromWorker | None:
+    """What ends the job at the engine check (a stop, an engine that cannot run here), if any."""
     interrupts.phase("engine_check")
     problem = engine.available(interrupts)
     stop = interrupts.check()
@@ -135,39 +165,33 @@ def _run(
         # A stop that cut the engine check short (`ffmpeg -version`) is an
         # interruption, not an unusable engine: exit 5, not 4. With in-process
         # probing, validation is quick enough that a signal often lands here.
-        emit(
-            JobRejected(
-                job_id=req.job_id,
-                jobspec_version=prepared.spec.jobspec_version,
-                fingerprint=prepared.fingerprint,
-                total_clips=len(prepared.plan.clips),
-                interrupted=f"{stop} while checking the engine; nothing was executed",
-            )
-        )
-        return engine.versions()
+        why = f"{stop} while checking the engine; nothing was executed"
+        return _rejected(req, prepared, interrupted=why)
+    if problem is None:
+        return None
     if req.kind == "validate":
-        if problem is not None:
-            emit(
-                JobRejected(
-                    job_id=req.job_id,
-                    jobspec_version=prepared.spec.jobspec_version,
-                    fingerprint=prepared.fingerprint,
-                    total_clips=len(prepared.plan.clips),
-                    system_error=problem,
-                )
-            )
-        return engine.versions()
-    if problem is not None:
-        emit(
-            ClipFinished(
-                job_id=req.job_id,
-                clip=_unavailable(prepared, engine, problem),
-                index=prepared.plan.clips[0].index,
-            )
-        )
-        return engine.versions()
-    render_clips(prepared, engine, emit, interrupts)
-    return engine.versions()
+        return _rejected(req, prepared, system_error=problem)
+    first = prepared.plan.clips[0].index
+    return ClipFinished(
+        job_id=req.job_id, clip=_unavailable(prepared, engine, problem), index=first
+    )
+
+
+def _rejected(
+    req: StartJob,
+    prepared: Prepared,
+    *,
+    interrupted: str | None = None,
+    system_error: str | None = None,
+) -> JobRejected:
+    return JobRejected(
+        job_id=req.job_id,
+        jobspec_version=prepared.spec.jobspec_version,
+        fingerprint=prepared.fingerprint,
+        total_clips=len(prepared.plan.clips),
+        interrupted=interrupted,
+        system_error=system_error,
+    )
 
 
 def render_clips(

@@ -31,6 +31,7 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from typing import get_args
 
 from proxx.contract import logs
@@ -123,44 +124,52 @@ def append_line(fd: int, data: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logs.setup(args.log_level, args.log_format)
+    try:
+        fd = claim(args)
+    except Refused as refused:
+        print(f"proxx slurm step: {refused}", file=sys.stderr)
+        return refused.code
+    try:
+        return run_claim(args, fd)
+    finally:
+        # fsync'd line by line already; closing is the NFS close-to-open point
+        os.close(fd)
+
+
+class Refused(Exception):
+    """This step must not run the claim: the words for stderr and the exit code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def claim(args: argparse.Namespace) -> int:
+    """The spool's fd, opened once every check says this step may run the claim."""
     why = refusal(os.environ.get("SLURM_RESTART_COUNT"))
     if why is not None:
-        print(f"proxx slurm step: refusing: {why}", file=sys.stderr)
-        return EXIT_REFUSED
-    if not os.path.isdir(os.path.dirname(args.spool)):
-        print(
-            f"proxx slurm step: {os.path.dirname(args.spool)} does not exist on this node "
+        raise Refused(EXIT_REFUSED, f"refusing: {why}")
+    spool_dir = os.path.dirname(args.spool)
+    if not os.path.isdir(spool_dir):
+        raise Refused(
+            EXIT_NO_SPOOL,
+            f"{spool_dir} does not exist on this node "
             "(is the watch folder on storage every node shares?)",
-            file=sys.stderr,
         )
-        return EXIT_NO_SPOOL
     why = not_ours(args.record, args.job_id)
     if why is not None:
-        print(f"proxx slurm step: refusing: {why}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(EXIT_REFUSED, f"refusing: {why}")
     try:
-        fd = open_spool(args.spool)
+        return open_spool(args.spool)
     except FileExistsError:
-        print(
-            f"proxx slurm step: refusing: {args.spool} exists, this claim already ran",
-            file=sys.stderr,
-        )
-        return EXIT_REFUSED
-    lock = threading.Lock()
+        raise Refused(
+            EXIT_REFUSED, f"refusing: {args.spool} exists, this claim already ran"
+        ) from None
 
-    def emit(msg: FromWorker) -> None:
-        if (
-            isinstance(msg, JobPlanned)
-            and msg.engine == Engine.RESOLVE.value
-            and not args.holds_resolve
-        ):
-            # Routed to Resolve without the GRES that keeps Resolve jobs apart: stop
-            # before anything is rendered or planned in the spool; the supervisor runs
-            # the job again as a batch job that holds one unit.
-            raise NeedsResolve
-        with lock:  # probes may report from several threads; one line per write
-            append_line(fd, encode(msg))
 
+def run_claim(args: argparse.Namespace, fd: int) -> int:
+    """Run the job with every message appended to the spool; the step's exit code."""
+    emit = spool_writer(fd, args.holds_resolve)
     interrupts = Interrupts(None)  # no pipe: SIGTERM is the only stop
     req = StartJob(
         job_id=args.job_id,
@@ -183,10 +192,23 @@ def main(argv: list[str] | None = None) -> int:
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         emit(WorkerFailing(error=text.splitlines()[-1] if text else type(exc).__name__))
         return EXIT_CRASHED
-    finally:
-        # fsync'd line by line already; closing is the NFS close-to-open point
-        os.close(fd)
     return EXIT_INTERRUPTED if interrupts.reason else EXIT_OK
+
+
+def spool_writer(fd: int, holds_resolve: bool) -> Callable[[FromWorker], None]:
+    """The job's one way out: a line per message on the spool."""
+    lock = threading.Lock()
+
+    def emit(msg: FromWorker) -> None:
+        if isinstance(msg, JobPlanned) and msg.engine == Engine.RESOLVE.value and not holds_resolve:
+            # Routed to Resolve without the GRES that keeps Resolve jobs apart: stop
+            # before anything is rendered or planned in the spool; the supervisor runs
+            # the job again as a batch job that holds one unit.
+            raise NeedsResolve
+        with lock:  # probes may report from several threads; one line per write
+            append_line(fd, encode(msg))
+
+    return emit
 
 
 if __name__ == "__main__":

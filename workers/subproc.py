@@ -73,64 +73,107 @@ def collect(
 ) -> RunOutcome:
     """Wait for a started process (stoppable, under `timeout_s`), keeping its stderr tail."""
     assert proc.stderr is not None
-    out = bytearray()
-    tail: deque[bytes] = deque()
-    tail_len = 0
-    interrupted: str | None = None
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    output = _Output()
     pidfd = os.pidfd_open(proc.pid)
     try:
         with selectors.DefaultSelector() as sel:
             sel.register(pidfd, selectors.EVENT_READ, "exit")
-            sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-            if proc.stdout is not None:
-                sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-            for fd in interrupts.fds():
-                sel.register(fd, selectors.EVENT_READ, "stop")
-            exited = False
-            while not exited:
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                events = sel.select(wait)
-                if deadline is not None and not events and time.monotonic() >= deadline:
-                    interrupted = f"timed out after {timeout_s:g} s"
-                    _stop_group(proc)
-                    exited = True
-                for key, _ in events:
-                    if key.data == "stdout":
-                        assert proc.stdout is not None
-                        got = os.read(proc.stdout.fileno(), 65536)
-                        if not got:
-                            sel.unregister(proc.stdout)
-                        out += got[: max(0, STDOUT_MAX_BYTES - len(out))]
-                    elif key.data == "stderr":
-                        chunk = os.read(proc.stderr.fileno(), 65536)
-                        if not chunk:
-                            sel.unregister(proc.stderr)
-                            continue
-                        tail.append(chunk)
-                        tail_len += len(chunk)
-                        while tail_len - len(tail[0]) > STDERR_TAIL_BYTES:
-                            tail_len -= len(tail.popleft())
-                    elif key.data == "exit":
-                        exited = True
-                    elif interrupted is None and interrupts.check() is not None:
-                        interrupted = interrupts.reason
-                        _stop_group(proc)
-                        exited = True
+            watch = _Watch(proc, sel, output, interrupts)
+            interrupted = watch.until_exit(timeout_s)
             proc.wait()
-            # What is left in the pipes, without waiting for a grandchild that
-            # may still hold them open.
-            tail.append(_read_available(proc.stderr.fileno()))
-            if proc.stdout is not None:
-                out += _read_available(proc.stdout.fileno())[: max(0, STDOUT_MAX_BYTES - len(out))]
+            output.drain(proc)
     finally:
         os.close(pidfd)
         proc.stderr.close()
         if proc.stdout is not None:
             proc.stdout.close()
         _kill_group(proc.pid, signal.SIGKILL)
-    text = b"".join(tail).decode("utf-8", "replace")[-STDERR_TAIL_BYTES:].strip()
-    return RunOutcome(proc.returncode, text, interrupted, proc.pid, bytes(out))
+    return RunOutcome(
+        proc.returncode, output.stderr_text(), interrupted, proc.pid, bytes(output.out)
+    )
+
+
+class _Output:
+    """What a child wrote: its stdout (up to STDOUT_MAX_BYTES) and the tail of its stderr."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_len = 0
+
+    def add_stdout(self, data: bytes) -> None:
+        self.out += data[: max(0, STDOUT_MAX_BYTES - len(self.out))]
+
+    def add_stderr(self, chunk: bytes) -> None:
+        # Whole chunks are dropped from the front while the rest still holds a full tail.
+        self.tail.append(chunk)
+        self.tail_len += len(chunk)
+        while self.tail_len - len(self.tail[0]) > STDERR_TAIL_BYTES:
+            self.tail_len -= len(self.tail.popleft())
+
+    def drain(self, proc: subprocess.Popen[bytes]) -> None:
+        """What is left in the pipes, without waiting for a grandchild that may still
+        hold them open."""
+        assert proc.stderr is not None
+        self.tail.append(_read_available(proc.stderr.fileno()))
+        if proc.stdout is not None:
+            self.add_stdout(_read_available(proc.stdout.fileno()))
+
+    def stderr_text(self) -> str:
+        return b"".join(self.tail).decode("utf-8", "replace")[-STDERR_TAIL_BYTES:].strip()
+
+
+class _Watch:
+    """One select loop over a child's exit, its pipes and the stop requests."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        sel: selectors.BaseSelector,
+        output: _Output,
+        interrupts: Interrupts,
+    ) -> None:
+        self.proc, self.sel, self.output, self.interrupts = proc, sel, output, interrupts
+        assert proc.stderr is not None
+        sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        if proc.stdout is not None:
+            sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+        for fd in interrupts.fds():
+            sel.register(fd, selectors.EVENT_READ, "stop")
+
+    def until_exit(self, timeout_s: float | None) -> str | None:
+        """Read the pipes until the child exits or is stopped; why it was stopped, if it was."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            events = self.sel.select(wait)
+            if deadline is not None and not events and time.monotonic() >= deadline:
+                _stop_group(self.proc)
+                return f"timed out after {timeout_s:g} s"
+            exited, interrupted = self.handle([key for key, _ in events])
+            if exited:
+                return interrupted
+
+    def handle(self, keys: list[selectors.SelectorKey]) -> tuple[bool, str | None]:
+        """Act on one select's events: (the child is gone, why it was stopped if it was)."""
+        exited, interrupted = False, None
+        for key in keys:
+            if key.data == "exit":
+                exited = True
+            elif key.data == "stop":
+                if interrupted is None and self.interrupts.check() is not None:
+                    interrupted = self.interrupts.reason
+                    _stop_group(self.proc)
+                    exited = True
+            else:
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    self.sel.unregister(key.fileobj)
+                elif key.data == "stdout":
+                    self.output.add_stdout(chunk)
+                else:
+                    self.output.add_stderr(chunk)
+        return exited, interrupted
 
 
 def _read_available(fd: int) -> bytes:
