@@ -85,14 +85,11 @@ def watch(
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
-    from proxx.slurm.client import SlurmUnavailable, reserved_args
+    from proxx.slurm.client import SlurmUnavailable
     from proxx.watch.folder import FatalWatchError
     from proxx.watch.supervisor import Supervisor
 
-    if slurm_args and executor != "slurm":
-        raise click.UsageError("--slurm-arg needs --executor slurm")
-    if refused := reserved_args(slurm_args):
-        raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
+    _check_slurm_args(executor, slurm_args)
     try:
         Supervisor(
             folder,
@@ -105,6 +102,16 @@ def watch(
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
         sys.exit(1)
+
+
+def _check_slurm_args(executor: str, slurm_args: tuple[str, ...]) -> None:
+    """--slurm-arg only with the Slurm executor, and never one that Proxx sets itself."""
+    from proxx.slurm.client import reserved_args
+
+    if slurm_args and executor != "slurm":
+        raise click.UsageError("--slurm-arg needs --executor slurm")
+    if refused := reserved_args(slurm_args):
+        raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
 
 
 def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
