@@ -11,8 +11,11 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from proxx.demo import lavfi_argv
 
 PROXX = [sys.executable, "-m", "proxx"]
 
@@ -30,40 +33,18 @@ def make_clip(
     extra: list[str] | None = None,
 ) -> Path:
     """A tiny real clip made by FFmpeg's lavfi sources (milliseconds to make)."""
-    argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-    ]
-    if audio_channels:
-        layout = {1: "mono", 2: "stereo", 6: "5.1"}[audio_channels]
-        argv += [
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-filter_complex",
-            f"[1:a]aformat=channel_layouts={layout}[a]",
-            "-map",
-            "0:v",
-            "-map",
-            "[a]",
-        ]
-    argv += vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    if audio_channels:
-        argv += ["-c:a", "pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac"]
-    if timecode:
-        argv += ["-timecode", timecode]
-    if reel:
-        argv += ["-metadata:s:v:0", f"reel_name={reel}"]
-    argv += [*(extra or []), str(path)]
+    argv = lavfi_argv(
+        path,
+        size=size,
+        rate=rate,
+        seconds=seconds,
+        video_codec=vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        audio_layout={0: None, 1: "mono", 2: "stereo", 6: "5.1"}[audio_channels],
+        audio_codec="pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac",
+        timecode=timecode,
+        reel=reel,
+        extra=extra or [],
+    )
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
     return path
 
@@ -92,6 +73,21 @@ def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> d
     return spec
 
 
+def write_spec(
+    path: Path, sources: Sequence[str | Path], output_dir: Path | str, **overrides: Any
+) -> Path:
+    """spec_dict(sources, output_dir, **overrides) written to `path` as a JobSpec file."""
+    path.write_text(json.dumps(spec_dict([str(s) for s in sources], output_dir, **overrides)))
+    return path
+
+
+def spec_in(folder: Path, sources: Sequence[str | Path], **overrides: Any) -> tuple[Path, Path]:
+    """FOLDER/job.json rendering `sources` into FOLDER/out/ (made here): (JobSpec, out)."""
+    out = folder / "out"
+    out.mkdir()
+    return write_spec(folder / "job.json", sources, out, **overrides), out
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -118,18 +114,9 @@ def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
 
 def ffprobe(path: Path | str, *extra: str) -> dict[str, Any]:
     """ffprobe's JSON (streams and format) for `path`: the independent check of a proxy."""
+    argv = ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format"]
     out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-            *extra,
-            str(path),
-        ],
+        [*argv, *extra, str(path)],
         capture_output=True,
         text=True,
         check=True,

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from proxx.contract.naming import MAX_NAME_BYTES
-from testkit import run_cli, spec_dict
+from testkit import run_cli, spec_in, write_spec
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +90,11 @@ def test_completed_run(
     media.mkdir()
     shutil.copy(clip(), media / "A001_C001.mov")
     absolute = clip("second.mov", audio_channels=1)
-    out = tmp_path / "out"
-    out.mkdir()
-    spec = tmp_path / "job.json"
-    spec.write_text(
-        json.dumps(
-            spec_dict(
-                ["media/A001_C001.mov", str(absolute)],
-                out,
-                output_name_template="{index}_{source_name}_{fps}",
-                user_metadata={"show": "x", "ep": 3},
-            )
-        )
+    spec, out = spec_in(
+        tmp_path,
+        ["media/A001_C001.mov", absolute],
+        output_name_template="{index}_{source_name}_{fps}",
+        user_metadata={"show": "x", "ep": 3},
     )
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
@@ -290,17 +283,13 @@ def test_disk_full_is_a_system_error(
 ) -> None:
     src = clip("v640.mov", size="640x360")
     with tiny_tmpfs(tmp_path / "small", "200k") as out:
-        spec = tmp_path / "job.json"
-        spec.write_text(
-            json.dumps(
-                spec_dict(
-                    [str(src), str(src)],
-                    out,
-                    output_name_template="{index}",
-                    codec="prores422hq",
-                    proxy_profile="proxy_prores422hq_1080",
-                )
-            )
+        spec = write_spec(
+            tmp_path / "job.json",
+            [src, src],
+            out,
+            output_name_template="{index}",
+            codec="prores422hq",
+            proxy_profile="proxy_prores422hq_1080",
         )
         proc, result = run_spec(spec, result_schema)
         assert proc.returncode == 4, proc.stderr
