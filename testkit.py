@@ -18,6 +18,18 @@ from typing import Any
 from proxx.demo import lavfi_argv
 
 PROXX = [sys.executable, "-m", "proxx"]
+# Video encoder options for tiny test clips: quick to make, and quiet (x265 logs otherwise).
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+HEVC = [
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-x265-params",
+    "log-level=error",
+    "-tag:v",
+    "hvc1",
+]
 
 
 def make_clip(
@@ -38,7 +50,7 @@ def make_clip(
         size=size,
         rate=rate,
         seconds=seconds,
-        video_codec=vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        video_codec=vcodec or H264,
         audio_layout={0: None, 1: "mono", 2: "stereo", 6: "5.1"}[audio_channels],
         audio_codec="pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac",
         timecode=timecode,

@@ -25,20 +25,10 @@ from proxx.content.probe_report import probe_report
 from proxx.content.routing import RouteDecision, route_job, route_probed, route_source
 from proxx.contract.errors import MixedEngineError, ValidationError
 from proxx.contract.profiles import Engine
+from testkit import H264, HEVC
 
 Clip = Callable[..., Path]
 PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]
-H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-HEVC = [
-    "-c:v",
-    "libx265",
-    "-preset",
-    "ultrafast",
-    "-x265-params",
-    "log-level=error",
-    "-tag:v",
-    "hvc1",
-]
 DNXHR = ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]
 SILENT: dict[str, Any] = {"audio_channels": 0, "timecode": None}
 
