@@ -67,13 +67,14 @@ def write_job(
 SRC = ["cam/A.mov", "cam/B.mov", "cam/C.mov"]
 
 
+def indexed_job(folder: Path, statuses: list[str], **extra: Any) -> tuple[Path, dict[str, Any]]:
+    """The SRC job, its outputs named {index}_{source_name}, with these clip statuses."""
+    return write_job(folder, SRC, statuses, output_name_template="{index}_{source_name}", **extra)
+
+
 def test_partial_with_index_keeps_numbers_in_jobspec_1_1_0(tmp_path: Path) -> None:
-    path, obj = write_job(
-        tmp_path,
-        SRC,
-        ["COMPLETED", "FAILED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-        user_metadata={"project": "X", "day": 1},
+    path, obj = indexed_job(
+        tmp_path, ["COMPLETED", "FAILED", "SKIPPED"], user_metadata={"project": "X", "day": 1}
     )
     rem = remainder(str(path))
     new = rem.spec
@@ -107,12 +108,7 @@ def test_padding_of_a_long_job_is_kept(tmp_path: Path) -> None:
 
 
 def test_first_clip_failed_stays_1_0_0(tmp_path: Path) -> None:
-    path, obj = write_job(
-        tmp_path,
-        SRC,
-        ["FAILED", "SKIPPED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-    )
+    path, obj = indexed_job(tmp_path, ["FAILED", "SKIPPED", "SKIPPED"])
     new = remainder(str(path)).spec
     assert new == {**obj, "sources": [str(tmp_path / s) for s in SRC]}
 
@@ -207,12 +203,7 @@ def test_refusals_say_why(tmp_path: Path, case: str, expected: str) -> None:
 
 
 def test_cli_writes_with_o_and_never_overwrites(tmp_path: Path) -> None:
-    path, _ = write_job(
-        tmp_path,
-        SRC,
-        ["COMPLETED", "FAILED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-    )
+    path, _ = indexed_job(tmp_path, ["COMPLETED", "FAILED", "SKIPPED"])
     printed = run_cli("remainder", str(path))
     assert printed.returncode == 0, printed.stderr
     assert "2 of 3 clip(s) remain" in printed.stderr and "002_B.mov" in printed.stderr
