@@ -39,9 +39,12 @@ from testkit import ffprobe_video, identity, run_cli
 MID = {"size": "640x360", "seconds": 80.0}
 
 
-def _run_until_clip_2_renders(
-    root: Path, out: Path, sources: list[Path], launcher: Launcher
+@pytest.fixture
+def at_clip_2(
+    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
 ) -> Watch:
+    """`proxx watch` of a three-clip job (tiny, MID, tiny): clip 1 published, clip 2 rendering."""
+    sources = [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")]
     drop(root, "day1.json", prores(sources, out, output_name_template="{index}_{source_name}"))
     watch = launcher.cli(root, "--poll-seconds", "0.2")
     wait_for(
@@ -103,16 +106,9 @@ def _finish_with_remainder(
 
 @pytest.mark.slow
 def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_names(
-    root: Path,
-    out: Path,
-    tiny: Path,
-    clip: Callable[..., Path],
-    launcher: Launcher,
-    tmp_path: Path,
+    root: Path, out: Path, launcher: Launcher, tmp_path: Path, at_clip_2: Watch
 ) -> None:
-    watch = _run_until_clip_2_renders(
-        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
-    )
+    watch = at_clip_2
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
     assert_session_empty(watch)
@@ -127,16 +123,9 @@ def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_na
 
 @pytest.mark.slow
 def test_kill_9_mid_job_recovery_then_remainder_gives_the_full_set(
-    root: Path,
-    out: Path,
-    tiny: Path,
-    clip: Callable[..., Path],
-    launcher: Launcher,
-    tmp_path: Path,
+    root: Path, out: Path, launcher: Launcher, tmp_path: Path, at_clip_2: Watch
 ) -> None:
-    watch = _run_until_clip_2_renders(
-        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
-    )
+    watch = at_clip_2
     os.kill(watch.pid, signal.SIGKILL)
     assert watch.wait() == -signal.SIGKILL
     assert_no_ffmpeg(str(out))  # the dead runner's worker stops its FFmpeg
