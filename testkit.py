@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proxx.content.plan import output_names
+from proxx.content.spec import JobSpec, load_spec
+from proxx.contract.errors import ValidationError
 from proxx.demo import lavfi_argv
 
 PROXX = [sys.executable, "-m", "proxx"]
@@ -83,6 +86,39 @@ def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> d
     }
     spec.update(overrides)
     return spec
+
+
+BASE_SPEC = spec_dict(["/media/A001_C001.mov"], "/proxies")  # the model tests' valid JobSpec
+
+
+def model_spec(**overrides: Any) -> dict[str, Any]:
+    """BASE_SPEC with `overrides` applied (any field, sources and output_dir included)."""
+    return {**BASE_SPEC, **overrides}
+
+
+def load_model(obj: Any) -> JobSpec:
+    """`obj` as JSON through load_spec, as Proxx reads a JobSpec file."""
+    return load_spec(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+
+
+def refusal_of(data: bytes) -> str:
+    """Why load_spec refuses `data`; fails the test if it does not."""
+    try:
+        load_spec(data)
+    except ValidationError as exc:
+        return str(exc)
+    raise AssertionError(f"load_spec accepted {data[:200]!r}")
+
+
+def refusal(**overrides: Any) -> str:
+    """Why load_spec refuses BASE_SPEC with `overrides` applied."""
+    return refusal_of(json.dumps(model_spec(**overrides)).encode())
+
+
+def names_of(template: str, sources: list[str], **overrides: Any) -> list[str]:
+    """The output names a JobSpec of `sources` under `template` gives."""
+    spec = load_model(model_spec(output_name_template=template, sources=sources, **overrides))
+    return output_names(spec, sources)
 
 
 def write_spec(
