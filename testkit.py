@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from proxx.content.plan import output_names
+from proxx.content.routing import route_source
 from proxx.content.spec import JobSpec, load_spec
 from proxx.contract.errors import ValidationError
+from proxx.contract.profiles import Engine
 from proxx.demo import lavfi_argv
 
 PROXX = [sys.executable, "-m", "proxx"]
 # Video encoder options for tiny test clips: quick to make, and quiet (x265 logs otherwise).
+PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]  # ProRes Proxy: fourcc apco
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 HEVC = [
     "-c:v",
@@ -70,6 +73,19 @@ def redcode(path: Path, magic: bytes = b"RED2") -> Path:
     The body is fixed bytes, so two calls make the same file."""
     path.write_bytes(struct.pack(">I", 300) + magic + bytes(292))
     return path
+
+
+def canon_crx(path: Path) -> Path:
+    """A Canon `crx ` ISO-BMFF file (ftyp brand crx, then a free box): Canon RAW's signature."""
+    ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"crx ", 1, b"crx ", b"isom")
+    path.write_bytes(ftyp + struct.pack(">I4s", 16, b"free") + bytes(8))
+    return path
+
+
+def route_of(path: Path | str) -> tuple[Engine | None, str]:
+    """The engine `path` routes to (None: rejected) and the reason given."""
+    d = route_source(str(path))
+    return d.engine, d.reason
 
 
 def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> dict[str, Any]:
