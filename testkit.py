@@ -5,6 +5,8 @@ no other folder's conftest shadows."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -164,6 +166,62 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_dac() -> None:
+    """Run as root but without the capabilities that ignore file modes (tests run as root).
+
+    Dropping them from the bounding set before exec makes root's permitted set
+    lack them, so chmod 000 / 555 bite for real, for the CLI and everything it starts.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            os._exit(99)
+
+
+def start_cli(
+    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
+) -> subprocess.Popen[str]:
+    """The real CLI, started (not waited for); drop_dac: as root that file modes bind."""
+    return subprocess.Popen(
+        [*PROXX, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_drop_dac if drop_dac else None,
+    )
+
+
+def finish_cli(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    """Wait for a start_cli() process: its exit code, stdout and stderr."""
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Every file and folder under root (hidden ones too), with content hashes."""
+    out: dict[str, tuple[int, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), root)] = (-1, "dir")
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if os.path.islink(p):
+                out[os.path.relpath(p, root)] = (-2, os.readlink(p))
+                continue
+            try:
+                data = Path(p).read_bytes()
+            except PermissionError:
+                data = b"<unreadable>"
+            out[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
+    return out
 
 
 def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
