@@ -168,6 +168,21 @@ def run_cli(
     )
 
 
+def remainder_planned(result: Path, rest: Path) -> list[str]:
+    """`proxx remainder RESULT -o REST`, then `proxx validate --json REST` (both must
+    succeed): the outputs the remainder job would write."""
+    made = run_cli("remainder", str(result), "-o", str(rest))
+    assert made.returncode == 0, made.stderr
+    checked = run_cli("validate", "--json", str(rest))
+    assert checked.returncode == 0, checked.stderr
+    return [c["output_path"] for c in json.loads(checked.stdout)["clips"]]
+
+
+def visible(folder: Path | str) -> list[str]:
+    """The names in `folder` that are not dot-files (partials and temporaries are)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+
+
 _PR_CAPBSET_DROP = 24
 _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
 

@@ -83,6 +83,16 @@ def assert_clean_failure(clip_result: dict[str, Any], out: Path) -> None:
             assert clip_result["partial_output_path"] == str(out / name)
 
 
+def assert_rendered_by_ffmpeg(c: dict[str, Any]) -> None:
+    """A clip result of a COMPLETED FFmpeg render: its output on disk, its command recorded."""
+    assert c["status"] == "COMPLETED" and c["engine"] == "ffmpeg" and c["exit_code"] == 0
+    assert c["failure_reason"] is None and c["failure_detail"] is None
+    assert c["output_size_bytes"] == os.path.getsize(c["output_path"]) > 0
+    assert c["started_at"].endswith("Z") and c["duration_seconds"] >= 0
+    argv = shlex.split(c["ffmpeg_command"])
+    assert os.path.basename(argv[0]) == "ffmpeg" and c["source_path"] in argv
+
+
 def test_completed_run(
     tmp_path: Path, clip: Callable[..., Path], result_schema: dict[str, Any]
 ) -> None:
@@ -122,12 +132,7 @@ def test_completed_run(
     assert [c["source_path"] for c in result["clips"]] == expected_sources
     assert [c["output_path"] for c in result["clips"]] == expected_outputs
     for c in result["clips"]:
-        assert c["status"] == "COMPLETED" and c["engine"] == "ffmpeg" and c["exit_code"] == 0
-        assert c["failure_reason"] is None and c["failure_detail"] is None
-        assert c["output_size_bytes"] == os.path.getsize(c["output_path"]) > 0
-        assert c["started_at"].endswith("Z") and c["duration_seconds"] >= 0
-        argv = shlex.split(c["ffmpeg_command"])
-        assert os.path.basename(argv[0]) == "ffmpeg" and c["source_path"] in argv
+        assert_rendered_by_ffmpeg(c)
     assert listing(out) == ["001_A001_C001_source.mov", "002_second_source.mov"]  # no leftovers
     assert "DEBUG" in proc.stderr  # logs go to stderr, never stdout
 
