@@ -112,12 +112,8 @@ def test_completed_run(
 
     assert proc.returncode == 0, proc.stderr
     assert result["status"] == "COMPLETED" and result["validation_error"] is None
-    assert (
-        result["total_clips"],
-        result["successful_clips"],
-        result["failed_clips"],
-        result["skipped_clips"],
-    ) == (2, 2, 0, 0)
+    counts = ("total_clips", "successful_clips", "failed_clips", "skipped_clips")
+    assert [result[k] for k in counts] == [2, 2, 0, 0]
     assert result["jobspec_version"] == "1.0.0" and result["result_version"]
     assert result["execution_engine"] == "ffmpeg" and result["engine_routing_reason"]
     assert result["worker_id"] == 0 and result["concurrency_mode"] == "sequential"
