@@ -5,16 +5,39 @@ no other folder's conftest shadows."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
 import struct
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proxx.content.plan import output_names
+from proxx.content.routing import route_source
+from proxx.content.spec import JobSpec, load_spec
+from proxx.contract.errors import ValidationError
+from proxx.contract.profiles import Engine
+from proxx.demo import lavfi_argv
+
 PROXX = [sys.executable, "-m", "proxx"]
+# Video encoder options for tiny test clips: quick to make, and quiet (x265 logs otherwise).
+PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]  # ProRes Proxy: fourcc apco
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+HEVC = [
+    "-c:v",
+    "libx265",
+    "-preset",
+    "ultrafast",
+    "-x265-params",
+    "log-level=error",
+    "-tag:v",
+    "hvc1",
+]
 
 
 def make_clip(
@@ -30,40 +53,18 @@ def make_clip(
     extra: list[str] | None = None,
 ) -> Path:
     """A tiny real clip made by FFmpeg's lavfi sources (milliseconds to make)."""
-    argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-    ]
-    if audio_channels:
-        layout = {1: "mono", 2: "stereo", 6: "5.1"}[audio_channels]
-        argv += [
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-            "-filter_complex",
-            f"[1:a]aformat=channel_layouts={layout}[a]",
-            "-map",
-            "0:v",
-            "-map",
-            "[a]",
-        ]
-    argv += vcodec or ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    if audio_channels:
-        argv += ["-c:a", "pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac"]
-    if timecode:
-        argv += ["-timecode", timecode]
-    if reel:
-        argv += ["-metadata:s:v:0", f"reel_name={reel}"]
-    argv += [*(extra or []), str(path)]
+    argv = lavfi_argv(
+        path,
+        size=size,
+        rate=rate,
+        seconds=seconds,
+        video_codec=vcodec or H264,
+        audio_layout={0: None, 1: "mono", 2: "stereo", 6: "5.1"}[audio_channels],
+        audio_codec="pcm_s16le" if path.suffix in (".mov", ".mxf") else "aac",
+        timecode=timecode,
+        reel=reel,
+        extra=extra or [],
+    )
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
     return path
 
@@ -74,6 +75,19 @@ def redcode(path: Path, magic: bytes = b"RED2") -> Path:
     The body is fixed bytes, so two calls make the same file."""
     path.write_bytes(struct.pack(">I", 300) + magic + bytes(292))
     return path
+
+
+def canon_crx(path: Path) -> Path:
+    """A Canon `crx ` ISO-BMFF file (ftyp brand crx, then a free box): Canon RAW's signature."""
+    ftyp = struct.pack(">I4s4sI4s4s", 24, b"ftyp", b"crx ", 1, b"crx ", b"isom")
+    path.write_bytes(ftyp + struct.pack(">I4s", 16, b"free") + bytes(8))
+    return path
+
+
+def route_of(path: Path | str) -> tuple[Engine | None, str]:
+    """The engine `path` routes to (None: rejected) and the reason given."""
+    d = route_source(str(path))
+    return d.engine, d.reason
 
 
 def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> dict[str, Any]:
@@ -92,6 +106,54 @@ def spec_dict(sources: list[str], output_dir: Path | str, **overrides: Any) -> d
     return spec
 
 
+BASE_SPEC = spec_dict(["/media/A001_C001.mov"], "/proxies")  # the model tests' valid JobSpec
+
+
+def model_spec(**overrides: Any) -> dict[str, Any]:
+    """BASE_SPEC with `overrides` applied (any field, sources and output_dir included)."""
+    return {**BASE_SPEC, **overrides}
+
+
+def load_model(obj: Any) -> JobSpec:
+    """`obj` as JSON through load_spec, as Proxx reads a JobSpec file."""
+    return load_spec(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+
+
+def refusal_of(data: bytes) -> str:
+    """Why load_spec refuses `data`; fails the test if it does not."""
+    try:
+        load_spec(data)
+    except ValidationError as exc:
+        return str(exc)
+    raise AssertionError(f"load_spec accepted {data[:200]!r}")
+
+
+def refusal(**overrides: Any) -> str:
+    """Why load_spec refuses BASE_SPEC with `overrides` applied."""
+    return refusal_of(json.dumps(model_spec(**overrides)).encode())
+
+
+def names_of(template: str, sources: list[str], **overrides: Any) -> list[str]:
+    """The output names a JobSpec of `sources` under `template` gives."""
+    spec = load_model(model_spec(output_name_template=template, sources=sources, **overrides))
+    return output_names(spec, sources)
+
+
+def write_spec(
+    path: Path, sources: Sequence[str | Path], output_dir: Path | str, **overrides: Any
+) -> Path:
+    """spec_dict(sources, output_dir, **overrides) written to `path` as a JobSpec file."""
+    path.write_text(json.dumps(spec_dict([str(s) for s in sources], output_dir, **overrides)))
+    return path
+
+
+def spec_in(folder: Path, sources: Sequence[str | Path], **overrides: Any) -> tuple[Path, Path]:
+    """FOLDER/job.json rendering `sources` into FOLDER/out/ (made here): (JobSpec, out)."""
+    out = folder / "out"
+    out.mkdir()
+    return write_spec(folder / "job.json", sources, out, **overrides), out
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -106,6 +168,77 @@ def run_cli(
     )
 
 
+def remainder_planned(result: Path, rest: Path) -> list[str]:
+    """`proxx remainder RESULT -o REST`, then `proxx validate --json REST` (both must
+    succeed): the outputs the remainder job would write."""
+    made = run_cli("remainder", str(result), "-o", str(rest))
+    assert made.returncode == 0, made.stderr
+    checked = run_cli("validate", "--json", str(rest))
+    assert checked.returncode == 0, checked.stderr
+    return [c["output_path"] for c in json.loads(checked.stdout)["clips"]]
+
+
+def visible(folder: Path | str) -> list[str]:
+    """The names in `folder` that are not dot-files (partials and temporaries are)."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_dac() -> None:
+    """Run as root but without the capabilities that ignore file modes (tests run as root).
+
+    Dropping them from the bounding set before exec makes root's permitted set
+    lack them, so chmod 000 / 555 bite for real, for the CLI and everything it starts.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            os._exit(99)
+
+
+def start_cli(
+    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
+) -> subprocess.Popen[str]:
+    """The real CLI, started (not waited for); drop_dac: as root that file modes bind."""
+    return subprocess.Popen(
+        [*PROXX, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_drop_dac if drop_dac else None,
+    )
+
+
+def finish_cli(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    """Wait for a start_cli() process: its exit code, stdout and stderr."""
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """Every file and folder under root (hidden ones too), with content hashes."""
+    out: dict[str, tuple[int, str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), root)] = (-1, "dir")
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if os.path.islink(p):
+                out[os.path.relpath(p, root)] = (-2, os.readlink(p))
+                continue
+            try:
+                data = Path(p).read_bytes()
+            except PermissionError:
+                data = b"<unreadable>"
+            out[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
+    return out
+
+
 def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
     """A copy of `source` cut to `keep` of its bytes: a damaged file, as a crash leaves one.
 
@@ -118,18 +251,9 @@ def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
 
 def ffprobe(path: Path | str, *extra: str) -> dict[str, Any]:
     """ffprobe's JSON (streams and format) for `path`: the independent check of a proxy."""
+    argv = ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format"]
     out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-of",
-            "json",
-            "-show_streams",
-            "-show_format",
-            *extra,
-            str(path),
-        ],
+        [*argv, *extra, str(path)],
         capture_output=True,
         text=True,
         check=True,

@@ -84,15 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        print(
-            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
-            file=sys.stderr,
-        )
-        return 2
-    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-        print("ffmpeg/ffprobe not found on PATH", file=sys.stderr)
+    if refused := _refusal(names):
+        print(refused, file=sys.stderr)
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="proxx-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -111,37 +104,52 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load()
     t0 = time.monotonic()
     try:
-        for name in names:
-            before, t_start = load(), time.monotonic()
-            try:
-                BENCHMARKS[name](ctx, rep)
-            except Exception as exc:  # one broken benchmark must not hide the others
-                ctx.log(traceback.format_exc())
-                rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            rep.detail(
-                "machine",
-                f"load average 1/5 min during {name}",
-                f"{before} → {load()}",
-                f"{time.monotonic() - t_start:.0f} s; 2 cores: > 2 means waiting",
-            )
-        try:
-            attribution.run(ctx, rep)
-        except Exception as exc:
-            ctx.log(traceback.format_exc())
-            rep.errors.append(f"diagnosis: {type(exc).__name__}: {exc}")
+        _run_all(ctx, rep, names)
     finally:
         if not (args.keep or args.work):
             shutil.rmtree(work, ignore_errors=True)
-    header["load 1/5 min"] = f"{load_before} → {load()}"
-    if git_state() != header["proxx"]:
-        header["proxx"] += f" → {git_state()} (the tree changed during the run)"
-    header["run"] = f"{time.monotonic() - t0:.0f} s{' (--quick)' if args.quick else ''}"
+    _finish_header(header, load_before, t0, args.quick)
     sys.stdout.write(render(rep, header))
     sys.stdout.flush()
     if args.json_path:
-        args.json_path.write_text(
-            json.dumps(
-                {"machine": header, "raw": rep.raw, "errors": rep.errors}, indent=2, default=str
-            )
-        )
+        raw = {"machine": header, "raw": rep.raw, "errors": rep.errors}
+        args.json_path.write_text(json.dumps(raw, indent=2, default=str))
     return 1 if rep.errors else 0
+
+
+def _refusal(names: list[str]) -> str | None:
+    """Why the benchmarks cannot run as asked, if they cannot."""
+    if unknown := [n for n in names if n not in BENCHMARKS]:
+        return f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        return "ffmpeg/ffprobe not found on PATH"
+    return None
+
+
+def _run_all(ctx: Ctx, rep: Report, names: list[str]) -> None:
+    """Each benchmark, with the load it ran under; then the diagnosis of what they found."""
+    for name in names:
+        before, t_start = load(), time.monotonic()
+        try:
+            BENCHMARKS[name](ctx, rep)
+        except Exception as exc:  # one broken benchmark must not hide the others
+            ctx.log(traceback.format_exc())
+            rep.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        rep.detail(
+            "machine",
+            f"load average 1/5 min during {name}",
+            f"{before} → {load()}",
+            f"{time.monotonic() - t_start:.0f} s; 2 cores: > 2 means waiting",
+        )
+    try:
+        attribution.run(ctx, rep)
+    except Exception as exc:
+        ctx.log(traceback.format_exc())
+        rep.errors.append(f"diagnosis: {type(exc).__name__}: {exc}")
+
+
+def _finish_header(header: dict[str, str], load_before: str, t0: float, quick: bool) -> None:
+    header["load 1/5 min"] = f"{load_before} → {load()}"
+    if git_state() != header["proxx"]:
+        header["proxx"] += f" → {git_state()} (the tree changed during the run)"
+    header["run"] = f"{time.monotonic() - t0:.0f} s{' (--quick)' if quick else ''}"

@@ -87,13 +87,19 @@ def tiny_clip(ctx: Ctx) -> Path:
 
 def hd_clip(ctx: Ctx) -> Path:
     """1080p25 ProRes 422 HQ + PCM 24-bit: 10 s (1 s with --quick)."""
-    seconds = 1 if ctx.quick else 10
-    path = ctx.cache / f"hd_1920x1080_{seconds}s.mov"
+    return prores_hq_clip(ctx, "hd", "1920x1080", 1 if ctx.quick else 10, "1080p ProRes HQ")
+
+
+def prores_hq_clip(ctx: Ctx, stem: str, size: str, seconds: float, what: str) -> Path:
+    """A cached 25 fps ProRes 422 HQ + PCM 24-bit source, STEM_SIZE_Ns.mov.
+
+    Made with prores_aw, which is quicker to make than prores_ks: a source, not a subject."""
+    path = ctx.cache / f"{stem}_{size}_{seconds}s.mov"
     if not path.exists():
-        ctx.log(f"making the {seconds} s 1080p ProRes HQ source (prores_aw, to save time)")
+        ctx.log(f"making the {seconds} s {what} source (prores_aw, to save time)")
         make_clip(
             path,
-            size="1920x1080",
+            size=size,
             seconds=seconds,
             vcodec=("-c:v", "prores_aw", "-profile:v", "3", "-pix_fmt", "yuv422p10le"),
             acodec="pcm_s24le",
@@ -323,6 +329,22 @@ def spread_pct(xs: Sequence[float]) -> float:
     if len(xs) < 2 or mid == 0:
         return 0.0
     return 100.0 * (max(xs) - min(xs)) / mid
+
+
+def ratio_columns(
+    ratios: Sequence[float], a: Sequence[float], b: Sequence[float]
+) -> dict[str, str]:
+    """An A ÷ B row's value, pairs and noise: the median ratio, its range, each side's spread."""
+    return {
+        "value": f"{median(ratios):.2f}×",
+        "pairs": f"{min(ratios):.2f}–{max(ratios):.2f}×",
+        "noise": noise(a, b),
+    }
+
+
+def noise(a: Sequence[float], b: Sequence[float]) -> str:
+    """Both sides' spread, A / B: how far the row's repeats disagreed."""
+    return f"{spread_pct(a):.0f}% / {spread_pct(b):.0f}%"
 
 
 def interleave(

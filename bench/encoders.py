@@ -9,25 +9,21 @@ Encoder threading (x264, x265, ProRes, DNxHR at 1/2/4/8 threads) is `bench/threa
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import time
 from pathlib import Path
 
 from bench.common import (
     Ctx,
-    bare,
     commands_of,
     fmt_s,
     hd_clip,
     median,
+    noise,
     run_proxx_job,
     spec_dict,
-    spread_pct,
     write_json,
 )
 from bench.report import Report
+from bench.runner import BareRunner
 
 
 def proxx_argv(ctx: Ctx, key: str, source: Path, **overrides: str) -> list[str]:
@@ -41,20 +37,6 @@ def proxx_argv(ctx: Ctx, key: str, source: Path, **overrides: str) -> list[str]:
     return ctx.commands[key]
 
 
-SIZES: dict[str, int] = {}  # digest → bytes, for the size of each distinct output
-
-
-def _digest(path: Path) -> str:
-    size = path.stat().st_size
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    os.unlink(path)
-    SIZES[h.hexdigest()[:16]] = size
-    return h.hexdigest()[:16]
-
-
 def _with_threads(argv: list[str], threads: int | None) -> list[str]:
     """Encoder threads as an output option just before `-f` (None: FFmpeg's default)."""
     out = list(argv)
@@ -65,34 +47,7 @@ def _with_threads(argv: list[str], threads: int | None) -> list[str]:
     return out if threads is None else [*out[:i], "-threads:v", str(threads), *out[i:]]
 
 
-class Runner:
-    def __init__(self, d: Path) -> None:
-        self.d = d
-        self.k = 0
-
-    def many(self, argvs: list[list[str]]) -> tuple[float, list[str]]:
-        """Run argvs at once; wall seconds and each output's hash."""
-        outs = []
-        procs = []
-        t0 = time.perf_counter()
-        for argv in argvs:
-            self.k += 1
-            cmd = bare(argv, self.d, tag=f"-{self.k}")
-            outs.append(Path(cmd[-1]))
-            procs.append(
-                subprocess.Popen(
-                    cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-                )
-            )
-        errs = [p.communicate()[1] for p in procs]
-        dt = time.perf_counter() - t0
-        for p, e in zip(procs, errs, strict=True):
-            if p.returncode != 0:
-                raise RuntimeError(f"ffmpeg failed: {e.decode(errors='replace')[-1000:]}")
-        return dt, [_digest(o) for o in outs]
-
-
-def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
+def prores(ctx: Ctx, rep: Report, src: Path, runner: BareRunner) -> None:
     base = proxx_argv(
         ctx, "hd_prores_proxy", src, codec="prores_proxy", proxy_profile="proxy_prores_proxy"
     )
@@ -101,19 +56,8 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
         raise RuntimeError("Proxx's ProRes Proxy argv uses neither prores_ks nor prores_aw")
     argv = {enc: [(enc if a == used else a) for a in base] for enc in ("prores_ks", "prores_aw")}
     reps = 1 if ctx.quick else 3
-    times: dict[str, list[float]] = {e: [] for e in argv}
-    hashes: dict[str, dict[str, list[str]]] = {e: {} for e in argv}
     ctx.log(f"encoders: prores_ks vs prores_aw, {reps}× default threads + threads 1, 2")
-    order = [("prores_ks", "prores_aw"), ("prores_aw", "prores_ks")]
-    for r in range(reps):
-        for enc in order[r % 2]:
-            dt, (h,) = runner.many([argv[enc]])
-            times[enc].append(dt)
-            hashes[enc].setdefault("default", []).append(h)
-    for threads in (1, 2):
-        for enc in argv:
-            _, (h,) = runner.many([_with_threads(argv[enc], threads)])
-            hashes[enc].setdefault(f"threads {threads}", []).append(h)
+    times, hashes, sizes = _measure(runner, argv, reps)
     ratio = median(times["prores_ks"]) / median(times["prores_aw"])
     rep.row(
         section="encoders",
@@ -122,7 +66,7 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
         target="(trade-off)",
         proxx=f"ks {fmt_s(median(times['prores_ks']))}",
         bare=f"aw {fmt_s(median(times['prores_aw']))}",
-        noise=f"{spread_pct(times['prores_ks']):.0f}% / {spread_pct(times['prores_aw']):.0f}%",
+        noise=noise(times["prores_ks"], times["prores_aw"]),
         n=str(reps),
     )
     for enc, by in hashes.items():
@@ -133,12 +77,35 @@ def prores(ctx: Ctx, rep: Report, src: Path, runner: Runner) -> None:
             f"{enc}: byte-stable, {reps} run(s) / threads 1, 2, default",
             f"{'yes' if len(runs) == 1 else 'NO'} / {'yes' if len(every) == 1 else 'NO'}",
             f"{len(every)} distinct output(s): "
-            f"{', '.join(f'{h} ({SIZES[h] / 1e6:.2f} MB)' for h in sorted(every))}",
+            f"{', '.join(f'{h} ({sizes[h] / 1e6:.2f} MB)' for h in sorted(every))}",
         )
     rep.raw["encoders/prores"] = {"times": times, "hashes": hashes}
 
 
+def _measure(
+    runner: BareRunner, argv: dict[str, list[str]], reps: int
+) -> tuple[dict[str, list[float]], dict[str, dict[str, list[str]]], dict[str, int]]:
+    """Each encoder's wall seconds (default threads, interleaved), and the hash of every
+    output by thread setting, with each distinct output's size."""
+    times: dict[str, list[float]] = {e: [] for e in argv}
+    hashes: dict[str, dict[str, list[str]]] = {e: {} for e in argv}
+    sizes: dict[str, int] = {}  # digest → bytes, for the size of each distinct output
+    order = [("prores_ks", "prores_aw"), ("prores_aw", "prores_ks")]
+    for r in range(reps):
+        for enc in order[r % 2]:
+            dt, _, (out,) = runner.many([argv[enc]])
+            times[enc].append(dt)
+            hashes[enc].setdefault("default", []).append(out.digest)
+            sizes[out.digest] = out.size
+    for threads in (1, 2):
+        for enc in argv:
+            _, _, (out,) = runner.many([_with_threads(argv[enc], threads)])
+            hashes[enc].setdefault(f"threads {threads}", []).append(out.digest)
+            sizes[out.digest] = out.size
+    return times, hashes, sizes
+
+
 def run(ctx: Ctx, rep: Report) -> None:
     src = hd_clip(ctx)
-    runner = Runner(ctx.fresh("encoders"))
+    runner = BareRunner(ctx.fresh("encoders"))
     prores(ctx, rep, src, runner)

@@ -159,10 +159,29 @@ def _mb(kb: float) -> str:
 
 def run(ctx: Ctx, rep: Report) -> None:
     d = ctx.fresh("memory")
-    hd = hd_clip(ctx)
-    srcs = copies(hd, d / "sources", 2, stem="hd")
+    srcs = copies(hd_clip(ctx), d / "sources", 2, stem="hd")
     out = d / "out"
     out.mkdir()
+    watch = _watch_two_jobs(ctx, d, srcs, out)
+    clear_dir(out)
+    spec = write_json(d / "job.json", spec_dict([srcs[0]], out))
+    ctx.log("memory: proxx run, one 1080p job")
+    run_s, code, stdout = sampled(proxx("run", str(spec)), d / "run.log")
+    if code != 0:
+        raise RuntimeError(f"proxx run failed; log {d / 'run.log'}")
+    bare_kb = bare_peak_kb(bare(commands_of(json.loads(stdout))[0], d))
+    for label, s in (("watch -w 2", watch), ("run", run_s)):
+        _process_details(rep, label, s)
+    _rows(rep, watch.peaks(), bare_kb)
+    rep.raw["memory"] = {
+        "watch": {str(k): v for k, v in watch.peaks().items()},
+        "run": {str(k): v for k, v in run_s.peaks().items()},
+        "bare": bare_kb,
+        "t": time.time(),
+    }
+
+
+def _watch_two_jobs(ctx: Ctx, d: Path, srcs: list[Path], out: Path) -> TreeSampler:
     root = d / "watch"
     (root / "pending").mkdir(parents=True)
     for i, src in enumerate(srcs):
@@ -173,61 +192,44 @@ def run(ctx: Ctx, rep: Report) -> None:
     )
     if code != 0 or len(list((root / "completed").glob("*.result.json"))) != 2:
         raise RuntimeError(f"proxx watch failed; log {d / 'watch.log'}")
+    return watch
 
-    clear_dir(out)
-    spec = write_json(d / "job.json", spec_dict([srcs[0]], out))
-    ctx.log("memory: proxx run, one 1080p job")
-    run_s, code, stdout = sampled(proxx("run", str(spec)), d / "run.log")
-    if code != 0:
-        raise RuntimeError(f"proxx run failed; log {d / 'run.log'}")
-    argv = bare(commands_of(json.loads(stdout))[0], d)
-    bare_kb = bare_peak_kb(argv)
 
-    for label, s in (("watch -w 2", watch), ("run", run_s)):
-        peaks = s.peaks()
-        for role in ("supervisor", "forkserver", "worker"):
-            if role in peaks:
-                kbs = peaks[role]
-                pss = [s.pss.get(p, 0) for p, r in s.kind.items() if r == role]
-                rep.detail(
-                    "memory",
-                    f"{label}: {role} peak RSS"
-                    + (f" (each of {len(kbs)})" if len(kbs) > 1 else ""),
-                    " / ".join(_mb(k) for k in kbs),
-                    f"peak Pss {' / '.join(_mb(p) for p in pss)}",
-                )
-        for role, kbs in sorted(peaks.items()):
-            if role.startswith(("ffmpeg", "ffprobe")):
-                rep.detail(
-                    "memory",
-                    f"{label}: {role} peak RSS",
-                    _mb(max(kbs)),
-                    f"largest of {len(kbs)} process(es)"
-                    + (
-                        " (incl. `ffmpeg -version` at worker boot)"
-                        if role.startswith("ffmpeg")
-                        else ""
-                    ),
-                )
-    peaks = watch.peaks()
+def _process_details(rep: Report, label: str, s: TreeSampler) -> None:
+    """Each Proxx process's peak RSS (and Pss), then each FFmpeg/ffprobe role's largest."""
+    peaks = s.peaks()
+    for role in ("supervisor", "forkserver", "worker"):
+        if role in peaks:
+            kbs = peaks[role]
+            pss = [s.pss.get(p, 0) for p, r in s.kind.items() if r == role]
+            rep.detail(
+                "memory",
+                f"{label}: {role} peak RSS" + (f" (each of {len(kbs)})" if len(kbs) > 1 else ""),
+                " / ".join(_mb(k) for k in kbs),
+                f"peak Pss {' / '.join(_mb(p) for p in pss)}",
+            )
+    for role, kbs in sorted(peaks.items()):
+        if role.startswith(("ffmpeg", "ffprobe")):
+            boot = " (incl. `ffmpeg -version` at worker boot)" if role.startswith("ffmpeg") else ""
+            rep.detail(
+                "memory",
+                f"{label}: {role} peak RSS",
+                _mb(max(kbs)),
+                f"largest of {len(kbs)} process(es){boot}",
+            )
+
+
+def _rows(rep: Report, peaks: dict[str, list[int]], bare_kb: float) -> None:
+    """The table rows: supervisor, worker, FFmpeg against bare; the Python side in all."""
     sup, workers = max(peaks.get("supervisor", [0])), max(peaks.get("worker", [0]))
     ff = max(peaks.get("ffmpeg (under worker)", [0]))
-    rep.row(
-        section="memory",
-        name="supervisor peak RSS (watch, 2 workers, 1080p)",
-        value=_mb(sup),
-        target="(none set)",
-        proxx=_mb(sup),
-        n="1",
-    )
-    rep.row(
-        section="memory",
-        name="worker peak RSS (max of 2)",
-        value=_mb(workers),
-        target="(none set)",
-        proxx=_mb(workers),
-        n="1",
-    )
+    for name, kb in (
+        ("supervisor peak RSS (watch, 2 workers, 1080p)", sup),
+        ("worker peak RSS (max of 2)", workers),
+    ):
+        rep.row(
+            section="memory", name=name, value=_mb(kb), target="(none set)", proxx=_mb(kb), n="1"
+        )
     rep.row(
         section="memory",
         name="FFmpeg under Proxx ÷ bare FFmpeg, peak RSS",
@@ -244,9 +246,3 @@ def run(ctx: Ctx, rep: Report) -> None:
         _mb(python_side),
         f"vs one FFmpeg 1080p render {_mb(bare_kb)}",
     )
-    rep.raw["memory"] = {
-        "watch": {str(k): v for k, v in watch.peaks().items()},
-        "run": {str(k): v for k, v in run_s.peaks().items()},
-        "bare": bare_kb,
-        "t": time.time(),
-    }

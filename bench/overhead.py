@@ -10,7 +10,6 @@ clips, gaps and exit, which is where the per-clip overhead is attributed.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,20 @@ from bench.common import (
     clear_dir,
     commands_of,
     copies,
-    cpu_now,
     fmt_ms,
     fmt_s,
     hd_clip,
     interleave,
     median,
-    run_ok,
+    ratio_columns,
     run_proxx_job,
     spec_dict,
-    spread_pct,
     tiny_clip,
     ts,
     write_json,
 )
 from bench.report import Report
+from bench.runner import BareSide
 
 
 @dataclass
@@ -73,32 +71,24 @@ def compare_run(ctx: Ctx, label: str, sources: list[Path], pairs: int) -> Paired
         return t.seconds
 
     first = proxx_trial()  # also yields the commands
-    cmds = [bare(c, bare_dir) for c in commands_of(results[0][1])]
-    per_cmd: list[list[float]] = [[] for _ in cmds]
-
-    bare_cpu: list[float] = []
-
-    def bare_trial() -> float:
-        clear_dir(bare_dir)
-        c0 = cpu_now()
-        t0 = time.perf_counter()
-        for i, argv in enumerate(cmds):
-            per_cmd[i].append(run_ok(argv))
-        dt = time.perf_counter() - t0
-        bare_cpu.append(cpu_now() - c0)
-        return dt
-
+    bare_side = BareSide(bare_dir, [bare(c, bare_dir) for c in commands_of(results[0][1])])
     if ctx.quick:
-        xs, ys = [first], [bare_trial()]
+        xs, ys = [first], [bare_side.trial()]
     else:
-        bare_trial()  # warm-up of the bare side too
+        bare_side.trial()  # warm-up of the bare side too
         results.clear()
-        bare_cpu.clear()
-        for times in per_cmd:
-            times.clear()
+        bare_side.forget()
         ctx.log(f"overhead/{label}: {pairs} interleaved pairs")
-        xs, ys = interleave(proxx_trial, bare_trial, pairs)
-    return Paired(xs, ys, results, per_cmd, cmds, [t.cpu for t, _ in results], bare_cpu)
+        xs, ys = interleave(proxx_trial, bare_side.trial, pairs)
+    return Paired(
+        xs,
+        ys,
+        results,
+        bare_side.per_cmd,
+        bare_side.cmds,
+        [t.cpu for t, _ in results],
+        bare_side.cpu,
+    )
 
 
 def timeline(p: Paired) -> dict[str, float]:
@@ -126,18 +116,35 @@ def timeline(p: Paired) -> dict[str, float]:
     return {k: median(v) for k, v in phases.items()}
 
 
+# Where a job's time goes beyond the bare command: (row, timeline key, what it covers).
+TIMELINE_ROWS = (
+    ("start-up (exec → started_at)", "startup", "interpreter, imports (pydantic, click), CLI"),
+    (
+        "validate+plan (→ clip 1 starts)",
+        "validate",
+        "worker start, then in the worker: JobSpec read, {n} source probe(s), validation",
+    ),
+    (
+        "in-worker clip time − bare, per clip",
+        "clip_excess",
+        "verification probe, Popen+pgid, fsync, publish rename",
+    ),
+    ("gap between clips", "gap", "pipe messages, argv build"),
+    ("last clip → ended_at", "after_last", "JobFinished message (engine versions), result_of"),
+    ("ended_at → process gone", "exit", "result JSON out, worker shutdown, interpreter exit"),
+)
+
+
 def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips: int) -> None:
     ratio = median(p.ratios)
     rep.row(
         section="overhead",
         name=label,
-        value=f"{ratio:.2f}×",
-        pairs=f"{min(p.ratios):.2f}–{max(p.ratios):.2f}×",
+        **ratio_columns(p.ratios, p.proxx, p.bare),
         target=f"≤ {target:.2f}×",
         met=ratio <= target,
         proxx=fmt_s(median(p.proxx)),
         bare=fmt_s(median(p.bare)),
-        noise=f"{spread_pct(p.proxx):.0f}% / {spread_pct(p.bare):.0f}%",
         n=str(len(p.proxx)),
     )
     tl = timeline(p)
@@ -149,43 +156,9 @@ def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips
         fmt_ms(extra / n_clips),
         f"{fmt_ms(extra)} per job of {n_clips} clip(s)",
     )
-    rep.detail(
-        "overhead",
-        f"{short}: start-up (exec → started_at)",
-        fmt_ms(tl["startup"]),
-        "interpreter, imports (pydantic, click), CLI",
-    )
-    rep.detail(
-        "overhead",
-        f"{short}: validate+plan (→ clip 1 starts)",
-        fmt_ms(tl["validate"]),
-        f"worker start, then in the worker: JobSpec read, {n_clips} source probe(s), validation",
-    )
-    rep.detail(
-        "overhead",
-        f"{short}: in-worker clip time − bare, per clip",
-        fmt_ms(tl["clip_excess"]),
-        "verification probe, Popen+pgid, fsync, publish rename",
-    )
-    if n_clips > 1:
-        rep.detail(
-            "overhead",
-            f"{short}: gap between clips",
-            fmt_ms(tl["gap"]),
-            "pipe messages, argv build",
-        )
-    rep.detail(
-        "overhead",
-        f"{short}: last clip → ended_at",
-        fmt_ms(tl["after_last"]),
-        "JobFinished message (engine versions), result_of",
-    )
-    rep.detail(
-        "overhead",
-        f"{short}: ended_at → process gone",
-        fmt_ms(tl["exit"]),
-        "result JSON out, worker shutdown, interpreter exit",
-    )
+    for name, key, note in TIMELINE_ROWS:
+        if key != "gap" or n_clips > 1:  # a one-clip job has no gap between clips
+            rep.detail("overhead", f"{short}: {name}", fmt_ms(tl[key]), note.format(n=n_clips))
     rep.detail(
         "overhead",
         f"{short}: CPU user+sys, whole tree, per job",
@@ -200,13 +173,20 @@ def _report(ctx: Ctx, rep: Report, label: str, p: Paired, target: float, n_clips
         "proxx_cpu": p.proxx_cpu,
         "bare_cpu": p.bare_cpu,
     }
+    _figures(ctx, short, p, tl, target, n_clips)
+
+
+def _figures(
+    ctx: Ctx, short: str, p: Paired, tl: dict[str, float], target: float, n_clips: int
+) -> None:
+    """The numbers the diagnosis (bench/attribution.py) reads back, under `short`."""
     ctx.figures.update({f"{short}.{k}": v for k, v in tl.items()})
     ctx.figures.update(
         {
             f"{short}.proxx": median(p.proxx),
             f"{short}.bare": median(p.bare),
             f"{short}.n": float(n_clips),
-            f"{short}.ratio": ratio,
+            f"{short}.ratio": median(p.ratios),
             f"{short}.target": target,
             f"{short}.cpu_proxx": median(p.proxx_cpu),
             f"{short}.cpu_bare": median(p.bare_cpu),

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import testkit
+
 _IMPORT = (
     "import time; t = time.perf_counter(); import proxx.content.libav; "
     "print(time.perf_counter() - t)"
@@ -34,10 +36,6 @@ print(rss() - before)
 """
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
-
-
 def _median_ms(fn: object, n: int) -> float:
     samples = []
     for _ in range(n):
@@ -47,6 +45,28 @@ def _median_ms(fn: object, n: int) -> float:
     return statistics.median(samples) * 1000
 
 
+def _sources(tmp: Path) -> tuple[Path, Path]:
+    """The tiny source (H.264, 12-frame GOP, PCM, timecode, reel) and a copy-trimmed cut of it."""
+    src = testkit.make_clip(
+        tmp / "tiny.mov",
+        size="640x360",
+        seconds=2.0,
+        vcodec=["-c:v", "libx264", "-preset", "ultrafast", "-g", "12"],
+        audio_channels=1,
+        reel="A001",
+    )
+    cut = tmp / "cut.mov"
+    argv = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-ss", "1.2", "-i", str(src)]
+    subprocess.run([*argv, "-c", "copy", str(cut)], check=True)
+    return src, cut
+
+
+def _in_fresh_interpreter(code: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
@@ -54,43 +74,9 @@ def main() -> None:
     from proxx.content.media import probe
 
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "tiny.mov"
-        _ffmpeg(
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25:duration=2",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=sample_rate=48000:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "12",
-            "-c:a",
-            "pcm_s16le",
-            "-timecode",
-            "01:00:00:00",
-            "-metadata:s:v:0",
-            "reel_name=A001",
-            str(src),
-        )
-        cut = Path(tmp) / "cut.mov"
-        _ffmpeg("-ss", "1.2", "-i", str(src), "-c", "copy", str(cut))
-        imports = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", _IMPORT], check=True, capture_output=True, text=True
-                ).stdout
-            )
-            for _ in range(max(3, n // 6))
-        ]
-        rss = subprocess.run(
-            [sys.executable, "-c", _RSS], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        src, cut = _sources(Path(tmp))
+        imports = [float(_in_fresh_interpreter(_IMPORT)) for _ in range(max(3, n // 6))]
+        rss = _in_fresh_interpreter(_RSS)
         probe(str(src))  # the import and first-call set-up, once, as a worker pays them
         rows = [
             (
@@ -101,23 +87,7 @@ def main() -> None:
             ("probe: copy-trimmed source (packets read)", _median_ms(lambda: probe(str(cut)), n)),
             (
                 "ffprobe process, same tiny source",
-                _median_ms(
-                    lambda: subprocess.run(
-                        [
-                            "ffprobe",
-                            "-v",
-                            "error",
-                            "-of",
-                            "json",
-                            "-show_streams",
-                            "-show_format",
-                            str(src),
-                        ],
-                        check=True,
-                        capture_output=True,
-                    ),
-                    max(5, n // 3),
-                ),
+                _median_ms(lambda: testkit.ffprobe(src), max(5, n // 3)),
             ),
         ]
     for name, ms in rows:

@@ -16,6 +16,8 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from bench.common import (
@@ -26,6 +28,7 @@ from bench.common import (
     median,
     proc_status,
     proxx,
+    ratio_columns,
     spec_dict,
     spread_pct,
     stop_process,
@@ -42,12 +45,17 @@ def _fill(pending: Path, start: int, stop: int, make: dict[int, bytes] | bytes) 
         (pending / f"job_{i:05d}.json").write_bytes(body)
 
 
+def _watch_root(root: Path) -> Path:
+    """`root` with the four state folders of a watch folder, made here."""
+    for state in ("pending", "running", "completed", "failed"):
+        (root / state).mkdir(parents=True)
+    return root
+
+
 def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
     from proxx.watch.folder import Intake, Layout
 
-    d = ctx.fresh("scale-scan")
-    for state in ("pending", "running", "completed", "failed"):
-        (d / state).mkdir()
+    d = _watch_root(ctx.fresh("scale-scan"))
     body = json.dumps(spec_dict([d / "missing.mov"], d)).encode()
     have = 0
     repeats = 3 if ctx.quick else 15
@@ -56,15 +64,10 @@ def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
         have = size
         intake = Intake(Layout(str(d)))
         intake.scan()
-        xs = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            names = intake.scan()
-            xs.append(time.perf_counter() - t0)
+        xs = [_seconds(intake.scan) for _ in range(repeats)]
+        names = intake.scan()
         assert len(names) == size
-        t0 = time.perf_counter()
-        intake.ready(names[0])
-        ready = time.perf_counter() - t0
+        ready = _seconds(partial(intake.ready, names[0]))
         rep.detail(
             "scale",
             f"Intake.scan() of {size} pending",
@@ -85,28 +88,39 @@ def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
     )
 
 
-def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
-    d = ctx.fresh("scale-claim")
-    out = d / "out"
-    sources = copies(tiny_clip(ctx), d / "sources", big, stem="s")
-    bodies = {i: json.dumps(spec_dict([s], out)).encode() for i, s in enumerate(sources)}
-    roots = {1: d / "one", big: d / "many"}
-    for n, root in roots.items():
-        for state in ("pending", "running", "completed", "failed"):
-            (root / state).mkdir(parents=True)
-        _fill(root / "pending", 0, n, bodies)
+def _seconds(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
-    def trial(n: int) -> float:
-        root = roots[n]
+
+class _ClaimTrials:
+    """`proxx watch` launched on a folder of 1 or of `big` valid JobSpecs, stopped at its
+    first claim: the seconds to that claim, and what stopping it right then cost."""
+
+    def __init__(self, ctx: Ctx, big: int) -> None:
+        self.d = ctx.fresh("scale-claim")
+        self.out = self.d / "out"
+        sources = copies(tiny_clip(ctx), self.d / "sources", big, stem="s")
+        self.bodies = {
+            i: json.dumps(spec_dict([s], self.out)).encode() for i, s in enumerate(sources)
+        }
+        self.roots = {1: _watch_root(self.d / "one"), big: _watch_root(self.d / "many")}
+        for n, root in self.roots.items():
+            _fill(root / "pending", 0, n, self.bodies)
+        self.stops: list[tuple[int, float, int]] = []  # (pending, seconds to stop, in failed/)
+
+    def trial(self, n: int) -> float:
+        root = self.roots[n]
         for state in ("running", "completed", "failed"):
             clear_dir(root / state)
-        clear_dir(out)
+        clear_dir(self.out)
         have = set(os.listdir(root / "pending"))
         for i in range(n):  # put back what the last trial claimed (or failed on stopping)
             if f"job_{i:05d}.json" not in have:
-                _fill(root / "pending", i, i + 1, bodies)
+                _fill(root / "pending", i, i + 1, self.bodies)
         first = root / "pending" / "job_00000.json"
-        with open(d / f"watch-{n}.log", "ab") as log:
+        with open(self.d / f"watch-{n}.log", "ab") as log:
             t0 = time.perf_counter()
             proc = subprocess.Popen(
                 proxx("watch", str(root)),
@@ -119,38 +133,32 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
             finally:
                 t2 = time.perf_counter()
                 stop_process(proc, grace=15)
-                stops.append(
-                    (
-                        n,
-                        time.perf_counter() - t2,
-                        len(list((root / "failed").glob("*.result.json"))),
-                    )
-                )
+                failed = len(list((root / "failed").glob("*.result.json")))
+                self.stops.append((n, time.perf_counter() - t2, failed))
         if t1 is None:
             raise RuntimeError(f"no claim within 120 s with {n} pending")
         return t1 - t0
 
-    stops: list[tuple[int, float, int]] = []  # (pending, seconds to stop, jobs in failed/)
 
+def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
+    trials = _ClaimTrials(ctx, big)
     ctx.log(f"scale: time to first claim, 1 vs {big} pending, {rounds} round(s)")
-    trial(1)  # warm-up
+    trials.trial(1)  # warm-up
     ones, bigs = [], []
     for r in range(rounds):
         if r % 2 == 0:
-            ones.append(trial(1))
-            bigs.append(trial(big))
+            ones.append(trials.trial(1))
+            bigs.append(trials.trial(big))
         else:
-            bigs.append(trial(big))
-            ones.append(trial(1))
+            bigs.append(trials.trial(big))
+            ones.append(trials.trial(1))
     ratios = [b / o for o, b in zip(ones, bigs, strict=True)]
     rep.row(
         section="scale",
         name=f"launch → first claim, {big} pending vs 1",
-        value=f"{median(ratios):.2f}×",
-        pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
+        **ratio_columns(ratios, bigs, ones),
         target="(none set)",
         proxx=f"{fmt_ms(median(bigs))} vs {fmt_ms(median(ones))}",
-        noise=f"{spread_pct(bigs):.0f}% / {spread_pct(ones):.0f}%",
         n=str(rounds),
     )
     rep.detail(
@@ -160,55 +168,23 @@ def first_claim(ctx: Ctx, rep: Report, big: int, rounds: int) -> None:
         "one scan + sort of the names, "
         "recovery pass; the rest is start-up (imports, forkserver, worker)",
     )
-    worst = max(stops, key=lambda x: x[2])
+    worst = max(trials.stops, key=lambda x: x[2])
     rep.detail(
         "scale",
         f"SIGTERM right after the first claim, {big} pending",
         f"{worst[2]} job(s) failed",
-        f"worst of {len(stops)} stops; took {worst[1]:.1f} s "
+        f"worst of {len(trials.stops)} stops; took {worst[1]:.1f} s "
         "(15 s grace, then SIGKILL); expected: 1 (the claimed job, interrupted)",
     )
-    rep.raw["scale/first_claim"] = {"one": ones, "big": bigs, "stops": stops}
+    rep.raw["scale/first_claim"] = {"one": ones, "big": bigs, "stops": trials.stops}
 
 
 def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
     d = ctx.fresh("scale-many")
-    root = d / "watch"
-    for state in ("pending", "running", "completed", "failed"):
-        (root / state).mkdir(parents=True)
-    body = json.dumps(spec_dict([d / "missing.mov"], d)).encode()
-    _fill(root / "pending", 0, n, body)
-    samples: list[tuple[float, int]] = []  # (wall time, VmRSS kB)
-    peak = 0
+    root = _watch_root(d / "watch")
+    _fill(root / "pending", 0, n, json.dumps(spec_dict([d / "missing.mov"], d)).encode())
     ctx.log(f"scale: {n} quick jobs through one --once run")
-    with open(d / "watch.log", "wb") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            proxx("watch", str(root), "--once"),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        stop = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not stop.is_set():
-                st = proc_status(proc.pid)
-                if st:
-                    samples.append((time.time(), st.get("VmRSS", 0)))
-                    peak = max(peak, st.get("VmHWM", 0))
-                stop.wait(0.02)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        try:
-            proc.wait(600)
-        finally:
-            stop.set()
-            sampler.join()
-            stop_process(proc)
-        wall = time.perf_counter() - t0
+    samples, peak, wall = _rss_sampled(proxx("watch", str(root), "--once"), d / "watch.log")
     done = sorted(
         ts(json.loads(p.read_text())["_metadata"]["result_written_at"])
         for p in (root / "failed").glob("*.result.json")
@@ -237,13 +213,40 @@ def many_quick_jobs(ctx: Ctx, rep: Report, n: int) -> None:
         f"peak {peak / 1024:.1f} MB",
         n=str(len(samples)),
     )
-    rep.detail(
-        "scale",
-        f"{n} quick jobs: growth per job",
-        f"{(at_end - at_first) / max(1, n - 1):.1f} kB",
-        "VmRSS sampled every 20 ms",
-    )
+    growth = f"{(at_end - at_first) / max(1, n - 1):.1f} kB"
+    rep.detail("scale", f"{n} quick jobs: growth per job", growth, "VmRSS sampled every 20 ms")
     rep.raw["scale/many"] = {"written_at": done, "rss": samples, "wall": wall}
+
+
+def _rss_sampled(argv: list[str], log_path: Path) -> tuple[list[tuple[float, int]], int, float]:
+    """Run `argv` to its end, its VmRSS sampled every 20 ms: (time, kB) samples, VmHWM, wall."""
+    samples: list[tuple[float, int]] = []
+    peak = 0
+    with open(log_path, "wb") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
+        )
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                st = proc_status(proc.pid)
+                if st:
+                    samples.append((time.time(), st.get("VmRSS", 0)))
+                    peak = max(peak, st.get("VmHWM", 0))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            proc.wait(600)
+        finally:
+            stop.set()
+            sampler.join()
+            stop_process(proc)
+        return samples, peak, time.perf_counter() - t0
 
 
 def run(ctx: Ctx, rep: Report) -> None:

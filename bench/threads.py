@@ -23,22 +23,16 @@ prints the tables on its own; `./dev bench --only threads` puts them in the repo
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.common import (
     Ctx,
-    bare,
     commands_of,
     fmt_s,
     make_clip,
@@ -51,9 +45,17 @@ from bench.common import (
     write_json,
 )
 from bench.report import Report
+from bench.runner import (
+    SIMD_LEVELS,
+    BareRunner,
+    digest_and_remove,
+    encoder_of,
+    threading_of,
+    with_simd,
+    with_threads,
+)
+from bench.threads_report import THREADS, ProfileResult, tables, watch_cell
 from proxx.contract.profiles import CODEC_CONTAINERS, PROFILES, Engine
-
-THREADS = (1, 2, 4, 8)
 
 
 def clip(ctx: Ctx, size: str, seconds: float) -> Path:
@@ -64,148 +66,6 @@ def clip(ctx: Ctx, size: str, seconds: float) -> Path:
         ctx.log(f"making the {seconds} s {size} source")
         make_clip(path, size=size, seconds=seconds)
     return path
-
-
-def encoder_of(argv: Sequence[str]) -> str:
-    return argv[list(argv).index("-c:v") + 1]
-
-
-def with_threads(argv: Sequence[str], n: int) -> list[str]:
-    """`argv` with its encoder threading set to `n` (and nothing else changed)."""
-    out = list(argv)
-    if encoder_of(out) == "libx265":
-        i = out.index("-x265-params") + 1
-        params = dict(kv.split("=", 1) for kv in out[i].split(":"))
-        params["pools"] = str(n)
-        out[i] = ":".join(f"{k}={v}" for k, v in params.items())
-        return out
-    if "-threads:v" in out:
-        out[out.index("-threads:v") + 1] = str(n)
-        return out
-    i = len(out) - 1 - out[::-1].index("-f")
-    return [*out[:i], "-threads:v", str(n), *out[i:]]
-
-
-# x86-64 SIMD levels a render box may have, each as FFmpeg's `-cpuflags` (decoders,
-# scaler, libavcodec's encoders) and the matching x264/x265 `asm` mask: rendering with
-# them on this CPU shows what a machine of that level would produce.
-SIMD_LEVELS: dict[str, tuple[str, str, str]] = {
-    "AVX2": ("-avx512-avx512icl", "AVX2", "avx2"),
-    "SSE4.2": ("mmx+mmxext+sse+sse2+sse3+ssse3+sse4.1+sse4.2", "SSE4.2", "sse4.2"),
-    "SSE2": ("mmx+mmxext+sse+sse2", "SSE2", "sse2"),
-}
-
-
-def with_simd(argv: Sequence[str], level: str) -> list[str]:
-    """`argv` as a machine with only `level` SIMD would run it."""
-    cpuflags, x264_asm, x265_asm = SIMD_LEVELS[level]
-    out = [argv[0], "-cpuflags", cpuflags, *argv[1:]]
-    enc = encoder_of(out)
-    if enc in ("libx264", "libx265"):
-        key, asm = ("-x264-params", x264_asm) if enc == "libx264" else ("-x265-params", x265_asm)
-        if key in out:
-            out[out.index(key) + 1] += f":asm={asm}"
-        else:
-            i = out.index("-c:v") + 2
-            out[i:i] = [key, f"asm={asm}"]
-    return out
-
-
-def threading_of(argv: Sequence[str]) -> str:
-    """The encoder threading an argv asks for, as an operator would read it."""
-    a = list(argv)
-    if encoder_of(a) == "libx265":
-        params = dict(kv.split("=", 1) for kv in a[a.index("-x265-params") + 1].split(":"))
-        return (
-            f"pools={params.get('pools', 'auto')}:frame-threads="
-            f"{params.get('frame-threads', 'auto')}"
-        )
-    text = f"-threads:v {a[a.index('-threads:v') + 1]}" if "-threads:v" in a else "default"
-    if "-x264-params" in a:
-        text += f" -x264-params {a[a.index('-x264-params') + 1]}"
-    return text
-
-
-@dataclass
-class Output:
-    digest: str
-    size: int
-
-
-def _digest(path: Path) -> Output:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    size = path.stat().st_size
-    path.unlink()
-    return Output(h.hexdigest()[:16], size)
-
-
-def _pin_one_cpu() -> None:
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-
-
-@dataclass
-class Runner:
-    d: Path
-    k: int = 0
-
-    def many(
-        self, argvs: list[list[str]], one_cpu: bool = False
-    ) -> tuple[float, float, list[Output]]:
-        """Start all argvs at once; wall seconds, CPU seconds of them all, their outputs."""
-        outs, procs = [], []
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        for argv in argvs:
-            self.k += 1
-            cmd = bare(argv, self.d, tag=f"-{self.k}")
-            outs.append(Path(cmd[-1]))
-            procs.append(
-                subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    preexec_fn=_pin_one_cpu if one_cpu else None,
-                )
-            )
-        errs = [p.communicate()[1] for p in procs]
-        wall = time.perf_counter() - t0
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-        for p, e in zip(procs, errs, strict=True):
-            if p.returncode != 0:
-                raise RuntimeError(f"ffmpeg failed: {e.decode(errors='replace')[-1000:]}")
-        return wall, cpu, [_digest(o) for o in outs]
-
-
-@dataclass
-class ProfileResult:
-    profile: str
-    encoder: str
-    chosen: str
-    speed: dict[int, list[float]] = field(default_factory=dict)  # threads → wall seconds
-    cpu: dict[int, list[float]] = field(default_factory=dict)  # threads → CPU seconds
-    sizes: dict[int, set[int]] = field(default_factory=dict)  # of the speed clip's outputs
-    speed_hashes: dict[int, set[str]] = field(default_factory=dict)
-    by_threads: dict[int, set[str]] = field(default_factory=dict)  # small clip, each count
-    alone: list[str] = field(default_factory=list)
-    paired: list[str] = field(default_factory=list)
-    one_cpu: list[str] = field(default_factory=list)
-    simd: dict[str, str] = field(default_factory=dict)  # SIMD level → hash
-    watch: dict[int, list[str]] = field(default_factory=dict)  # --max-workers → hashes
-
-    def stable(self) -> bool:
-        return len(set(self.alone) | set(self.paired) | set(self.one_cpu)) == 1
-
-    def watch_stable(self) -> bool:
-        """Proxx itself, at every --max-workers, made the bytes its bare argv makes."""
-        return set(h for hs in self.watch.values() for h in hs) <= set(self.alone[:1])
-
-    def simd_stable(self) -> bool:
-        return set(self.simd.values()) <= set(self.alone[:1])
 
 
 def profile_argvs(ctx: Ctx, src: Path, names: Sequence[str]) -> dict[str, list[str]]:
@@ -230,7 +90,9 @@ def profile_argvs(ctx: Ctx, src: Path, names: Sequence[str]) -> dict[str, list[s
     return argvs
 
 
-def measure_speed(ctx: Ctx, runner: Runner, res: ProfileResult, argv: list[str], reps: int) -> None:
+def measure_speed(
+    ctx: Ctx, runner: BareRunner, res: ProfileResult, argv: list[str], reps: int
+) -> None:
     for r in range(reps):
         order = THREADS[r % len(THREADS) :] + THREADS[: r % len(THREADS)]  # rotate: drift is shared
         for n in order:
@@ -241,7 +103,7 @@ def measure_speed(ctx: Ctx, runner: Runner, res: ProfileResult, argv: list[str],
             res.speed_hashes.setdefault(n, set()).add(out.digest)
 
 
-def measure_determinism(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
+def measure_determinism(runner: BareRunner, res: ProfileResult, argv: list[str], runs: int) -> None:
     """`runs` alone, `runs` as pairs started together, a few pinned to one CPU."""
     for _ in range(runs):
         res.alone += [o.digest for o in runner.many([argv])[2]]
@@ -251,7 +113,7 @@ def measure_determinism(runner: Runner, res: ProfileResult, argv: list[str], run
         res.one_cpu += [o.digest for o in runner.many([argv], one_cpu=True)[2]]
 
 
-def measure_simd(runner: Runner, res: ProfileResult, argv: list[str]) -> None:
+def measure_simd(runner: BareRunner, res: ProfileResult, argv: list[str]) -> None:
     if os.uname().machine not in ("x86_64", "AMD64"):
         return
     for level in SIMD_LEVELS:
@@ -295,10 +157,14 @@ def measure_watch(
     for path in (root / "completed").glob("*.result.json"):
         name = path.name.removesuffix(".result.json").split("-", 1)[1]
         (c,) = json.loads(path.read_text())["clips"]
-        by_name[name].watch.setdefault(workers, []).append(_digest(Path(c["output_path"])).digest)
+        by_name[name].watch.setdefault(workers, []).append(
+            digest_and_remove(Path(c["output_path"])).digest
+        )
 
 
-def measure_other_counts(runner: Runner, res: ProfileResult, argv: list[str], runs: int) -> None:
+def measure_other_counts(
+    runner: BareRunner, res: ProfileResult, argv: list[str], runs: int
+) -> None:
     """x264/x265: every other thread count, half alone and half in pairs."""
     for n in THREADS:
         variant = with_threads(argv, n)
@@ -324,7 +190,7 @@ def run_profiles(
     # determinism on a small one, so that 40+ renders per profile take minutes.
     big = profile_argvs(ctx, clip(ctx, "1920x1080", 4), names) if speed else {}
     small = profile_argvs(ctx, clip(ctx, "1280x720", 2), names)
-    runner = Runner(ctx.fresh("threads"))
+    runner = BareRunner(ctx.fresh("threads"))
     results = []
     for name in names:
         argv = small[name]
@@ -347,121 +213,53 @@ def run_profiles(
     return results
 
 
-def _watch_cell(r: ProfileResult, workers: int) -> str:
-    got = r.watch.get(workers, [])
-    same = set(got) <= set(r.alone[:1])
-    return f"{len(got)} runs, {'same bytes' if same else 'OTHER BYTES'}"
-
-
-def tables(results: list[ProfileResult]) -> str:
-    """Markdown tables, as they go into docs/BENCHMARKS.md."""
-    levels = list(SIMD_LEVELS)
-    out = [
-        "| profile | encoder | Proxx's threading | alone | two at once | one CPU | stable | "
-        f"same bytes with only {' / '.join(levels)} | `proxx watch` -w 1 / -w 2 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        if r.alone:
-            out.append(
-                f"| `{r.profile}` | {r.encoder} | `{r.chosen}` | "
-                f"{len(r.alone)} runs, {len(set(r.alone))} hash | "
-                f"{len(r.paired)} runs, {len(set(r.paired))} hash | "
-                f"{len(r.one_cpu)} runs, {len(set(r.one_cpu))} hash | "
-                f"{'yes' if r.stable() else 'NO'} | "
-                + " / ".join(
-                    "yes" if r.simd.get(lv) == r.alone[0] else "NO" for lv in levels if lv in r.simd
-                )
-                + " | "
-                + " / ".join(_watch_cell(r, w) for w in (1, 2))
-                + " |"
-            )
-    out += [
-        "",
-        "| profile | "
-        + " | ".join(f"{n} thr: wall (cores used)" for n in THREADS)
-        + " | distinct outputs per count | sizes (kB) |",
-        "|---|" + "---|" * (len(THREADS) + 2),
-    ]
-    for r in results:
-        if not r.speed:
-            continue
-        cells = []
-        for n in THREADS:
-            w, c = median(r.speed[n]), median(r.cpu[n])
-            cells.append(f"{fmt_s(w)} ({c / w:.2f})")
-        hashes = r.by_threads or r.speed_hashes
-        distinct = " / ".join(str(len(hashes.get(n, ()))) for n in THREADS)
-        every = {h for n in THREADS for h in hashes.get(n, ())}
-        sizes = " / ".join(f"{min(r.sizes[n]) / 1000:.0f}" for n in THREADS)
-        out.append(
-            f"| `{r.profile}` | "
-            + " | ".join(cells)
-            + f" | {distinct} ({len(every)} in all) | {sizes} |"
-        )
-    return "\n".join(out) + "\n"
-
-
 def run(ctx: Ctx, rep: Report) -> None:
     names = [p.name for p in PROFILES.values() if p.engine is Engine.FFMPEG]
     if ctx.quick:
         names = ["proxy_h264_low", "proxy_prores_proxy"]
     results = run_profiles(ctx, names, runs=2 if ctx.quick else 20, reps=1 if ctx.quick else 3)
     for r in results:
-        one = median(r.speed[1])
-        hashes = r.by_threads or r.speed_hashes
-        rep.row(
-            section="threads",
-            name=f"{r.profile}: {r.chosen} byte-stable "
-            f"({len(r.alone)} alone, {len(r.paired)} paired, {len(r.one_cpu)} on one CPU)",
-            value="yes" if r.stable() else "NO",
-            target="1 hash",
-            met=r.stable(),
-            proxx=" / ".join(fmt_s(median(r.speed[n])) for n in THREADS),
-            bare="1/2/4/8 threads",
-            noise=f"{spread_pct(r.speed[1]):.0f}%",
-            n=str(len(r.speed[1])),
-        )
+        _report(rep, r)
+    rep.raw["threads"] = [r.raw() for r in results]
+
+
+def _report(rep: Report, r: ProfileResult) -> None:
+    """One profile's row (byte-stable?) and its details: speed-ups, watch, SIMD."""
+    one = median(r.speed[1])
+    hashes = r.by_threads or r.speed_hashes
+    rep.row(
+        section="threads",
+        name=f"{r.profile}: {r.chosen} byte-stable "
+        f"({len(r.alone)} alone, {len(r.paired)} paired, {len(r.one_cpu)} on one CPU)",
+        value="yes" if r.stable() else "NO",
+        target="1 hash",
+        met=r.stable(),
+        proxx=" / ".join(fmt_s(median(r.speed[n])) for n in THREADS),
+        bare="1/2/4/8 threads",
+        noise=f"{spread_pct(r.speed[1]):.0f}%",
+        n=str(len(r.speed[1])),
+    )
+    rep.detail(
+        "threads",
+        f"{r.profile}: speed-up at 2 / 4 / 8 threads",
+        " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
+        f"distinct outputs per count 1/2/4/8: "
+        f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}",
+    )
+    if r.watch:
         rep.detail(
             "threads",
-            f"{r.profile}: speed-up at 2 / 4 / 8 threads",
-            " / ".join(f"{one / median(r.speed[n]):.2f}×" for n in THREADS[1:]),
-            f"distinct outputs per count 1/2/4/8: "
-            f"{' / '.join(str(len(hashes.get(n, ()))) for n in THREADS)}",
+            f"{r.profile}: proxx watch -w 1 / -w 2, same bytes as bare",
+            " / ".join(watch_cell(r, w) for w in (1, 2)),
+            "",
         )
-        if r.watch:
-            rep.detail(
-                "threads",
-                f"{r.profile}: proxx watch -w 1 / -w 2, same bytes as bare",
-                " / ".join(_watch_cell(r, w) for w in (1, 2)),
-                "",
-            )
-        if r.simd:
-            rep.detail(
-                "threads",
-                f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
-                "yes" if r.simd_stable() else "NO",
-                "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()),
-            )
-    rep.raw["threads"] = [_raw(r) for r in results]
-
-
-def _raw(r: ProfileResult) -> dict[str, Any]:
-    return {
-        "profile": r.profile,
-        "encoder": r.encoder,
-        "chosen": r.chosen,
-        "speed": r.speed,
-        "cpu": r.cpu,
-        "sizes": {n: sorted(s) for n, s in r.sizes.items()},
-        "speed_hashes": {n: sorted(s) for n, s in r.speed_hashes.items()},
-        "by_threads": {n: sorted(s) for n, s in r.by_threads.items()},
-        "alone": r.alone,
-        "paired": r.paired,
-        "one_cpu": r.one_cpu,
-        "simd": r.simd,
-        "watch": r.watch,
-    }
+    if r.simd:
+        rep.detail(
+            "threads",
+            f"{r.profile}: same bytes with only {', '.join(r.simd)} SIMD",
+            "yes" if r.simd_stable() else "NO",
+            "; ".join(f"{lv}: {h}" for lv, h in r.simd.items()),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(tables(results))
     if args.json_path:
-        args.json_path.write_text(json.dumps([_raw(r) for r in results], indent=1))
+        args.json_path.write_text(json.dumps([r.raw() for r in results], indent=1))
     return 0 if all(r.stable() and r.watch_stable() for r in results if r.alone) else 1
 
 

@@ -25,8 +25,8 @@ from bench.common import (
     interleave,
     median,
     proxx,
+    ratio_columns,
     spec_dict,
-    spread_pct,
     timed,
     tiny_clip,
     ts,
@@ -126,6 +126,29 @@ def job_timeline(
     }
 
 
+# Where a job's time goes beyond the bare command: (row, job_timeline key, what it covers).
+TIMELINE_ROWS = (
+    ("start-up (exec → job 1 started_at)", "startup", "imports, folders, worker start, first scan"),
+    (
+        "claim → clip starts, per job",
+        "prep",
+        "in the worker: JobSpec read, source probe, validation",
+    ),
+    (
+        "clip − bare command, per job",
+        "clip_excess",
+        "verification probe of the output, fsync, publish",
+    ),
+    ("clip ended → job ended_at", "post", "ClipFinished/JobFinished messages, result_of"),
+    (
+        "job ended_at → next started_at",
+        "between",
+        "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)",
+    ),
+    ("last result written → exit", "exit", "pool shutdown, interpreter exit"),
+)
+
+
 def run(ctx: Ctx, rep: Report) -> None:
     n_jobs = 6 if ctx.quick else 40
     rounds = 1 if ctx.quick else 3
@@ -142,21 +165,7 @@ def run(ctx: Ctx, rep: Report) -> None:
         per[workers] = interleave(
             partial(b.proxx_trial, workers), partial(b.xargs_trial, workers), rounds
         )
-    for workers, (xs, ys) in per.items():
-        ratios = [y / x for x, y in zip(xs, ys, strict=True)]  # throughput Proxx ÷ xargs
-        r = median(ratios)
-        rep.row(
-            section="throughput",
-            name=f"{n_jobs} tiny jobs, watch --max-workers {workers} vs xargs -P {workers}",
-            value=f"{r:.2f}×",
-            pairs=f"{min(ratios):.2f}–{max(ratios):.2f}×",
-            target=f"≥ {TARGET:.2f}× xargs",
-            met=r >= TARGET,
-            proxx=f"{fmt_s(median(xs))} ({n_jobs / median(xs):.1f} jobs/s)",
-            bare=f"{fmt_s(median(ys))} ({n_jobs / median(ys):.1f} jobs/s)",
-            noise=f"{spread_pct(xs):.0f}% / {spread_pct(ys):.0f}%",
-            n=str(len(xs)),
-        )
+    _rows(rep, per, n_jobs)
     bare_per_job = median(per[1][1]) / n_jobs
     tl = job_timeline(b.results[1], b.launched[1], bare_per_job)
     extra = (median(per[1][0]) - median(per[1][1])) / n_jobs
@@ -166,42 +175,37 @@ def run(ctx: Ctx, rep: Report) -> None:
         fmt_ms(extra),
         f"xargs: {fmt_ms(bare_per_job)} per job",
     )
-    rep.detail(
-        "throughput",
-        "1 worker: start-up (exec → job 1 started_at)",
-        fmt_ms(tl["startup"]),
-        "imports, folders, worker start, first scan",
-    )
-    rep.detail(
-        "throughput",
-        "1 worker: claim → clip starts, per job",
-        fmt_ms(tl["prep"]),
-        "in the worker: JobSpec read, source probe, validation",
-    )
-    rep.detail(
-        "throughput",
-        "1 worker: clip − bare command, per job",
-        fmt_ms(tl["clip_excess"]),
-        "verification probe of the output, fsync, publish",
-    )
-    rep.detail(
-        "throughput",
-        "1 worker: clip ended → job ended_at",
-        fmt_ms(tl["post"]),
-        "ClipFinished/JobFinished messages, result_of",
-    )
-    rep.detail(
-        "throughput",
-        "1 worker: job ended_at → next started_at",
-        fmt_ms(tl["between"]),
-        "write result + 3 fsyncs, 2 moves, loop, scan, claim (flock+rename)",
-    )
-    rep.detail(
-        "throughput",
-        "1 worker: last result written → exit",
-        fmt_ms(tl["exit"]),
-        "pool shutdown, interpreter exit",
-    )
+    for name, key, note in TIMELINE_ROWS:
+        rep.detail("throughput", f"1 worker: {name}", fmt_ms(tl[key]), note)
+    _cpu(ctx, rep, b, per, n_jobs)
+    rep.raw["throughput"] = {str(w): {"proxx": xs, "xargs": ys} for w, (xs, ys) in per.items()}
+    rep.raw["throughput_cpu"] = {f"{k[0]}/{k[1]}": v for k, v in b.cpu.items()}
+    rep.raw["throughput_timeline"] = tl
+    ctx.figures.update({f"tput.{k}": v for k, v in tl.items()})
+    ctx.figures["tput.n"] = float(n_jobs)
+
+
+def _rows(rep: Report, per: dict[int, tuple[list[float], list[float]]], n_jobs: int) -> None:
+    """One row per worker count: Proxx's throughput as a share of xargs's."""
+    for workers, (xs, ys) in per.items():
+        ratios = [y / x for x, y in zip(xs, ys, strict=True)]  # throughput Proxx ÷ xargs
+        r = median(ratios)
+        rep.row(
+            section="throughput",
+            name=f"{n_jobs} tiny jobs, watch --max-workers {workers} vs xargs -P {workers}",
+            **ratio_columns(ratios, xs, ys),
+            target=f"≥ {TARGET:.2f}× xargs",
+            met=r >= TARGET,
+            proxx=f"{fmt_s(median(xs))} ({n_jobs / median(xs):.1f} jobs/s)",
+            bare=f"{fmt_s(median(ys))} ({n_jobs / median(ys):.1f} jobs/s)",
+            n=str(len(xs)),
+        )
+
+
+def _cpu(
+    ctx: Ctx, rep: Report, b: Bench, per: dict[int, tuple[list[float], list[float]]], n_jobs: int
+) -> None:
+    """CPU per job of each side, and the per-job figures the diagnosis reads back."""
     for workers in (1, 2):
         pc, xc = median(b.cpu[("proxx", workers)]), median(b.cpu[("xargs", workers)])
         rep.detail(
@@ -214,8 +218,3 @@ def run(ctx: Ctx, rep: Report) -> None:
         ctx.figures[f"tput{workers}.cpu_xargs"] = xc / n_jobs
         ctx.figures[f"tput{workers}.proxx"] = median(per[workers][0]) / n_jobs
         ctx.figures[f"tput{workers}.xargs"] = median(per[workers][1]) / n_jobs
-    rep.raw["throughput"] = {str(w): {"proxx": xs, "xargs": ys} for w, (xs, ys) in per.items()}
-    rep.raw["throughput_cpu"] = {f"{k[0]}/{k[1]}": v for k, v in b.cpu.items()}
-    rep.raw["throughput_timeline"] = tl
-    ctx.figures.update({f"tput.{k}": v for k, v in tl.items()})
-    ctx.figures["tput.n"] = float(n_jobs)

@@ -32,16 +32,19 @@ from integration.watch_helpers import (
     specs_in,
     wait_for,
 )
-from testkit import ffprobe_video, identity, run_cli
+from testkit import ffprobe_video, identity, remainder_planned, run_cli, visible
 
 # Long enough that SIGTERM lands while clip 2 renders (seconds of work), short
 # enough that the remainder renders it in full without slowing the suite much.
 MID = {"size": "640x360", "seconds": 80.0}
 
 
-def _run_until_clip_2_renders(
-    root: Path, out: Path, sources: list[Path], launcher: Launcher
+@pytest.fixture
+def at_clip_2(
+    root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
 ) -> Watch:
+    """`proxx watch` of a three-clip job (tiny, MID, tiny): clip 1 published, clip 2 rendering."""
+    sources = [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")]
     drop(root, "day1.json", prores(sources, out, output_name_template="{index}_{source_name}"))
     watch = launcher.cli(root, "--poll-seconds", "0.2")
     wait_for(
@@ -66,20 +69,14 @@ def _finish_with_remainder(
     published = identity(first)
 
     rest = tmp_path / "day1-rest.json"
-    made = run_cli("remainder", str(root / "failed" / "day1.result.json"), "-o", str(rest))
-    assert made.returncode == 0, made.stderr
+    planned = remainder_planned(root / "failed" / "day1.result.json", rest)
+    assert planned == [str(second), str(third)]
     new = json.loads(rest.read_text())
     assert (new["jobspec_version"], new["source_indices"], new["source_count"]) == (
         "1.1.0",
         [2, 3],
         3,
     )
-    checked = run_cli("validate", "--json", str(rest))
-    assert checked.returncode == 0, checked.stderr
-    assert [c["output_path"] for c in json.loads(checked.stdout)["clips"]] == [
-        str(second),
-        str(third),
-    ]
 
     drop(root, "day1-rest.json", rest.read_bytes())
     again = launcher.cli(root, "--once", "--poll-seconds", "0.2")
@@ -89,11 +86,7 @@ def _finish_with_remainder(
     assert done["status"] == "COMPLETED"
     assert [c["output_path"] for c in done["clips"]] == [str(second), str(third)]
 
-    assert sorted(n for n in os.listdir(out) if not n.startswith(".")) == [
-        "001_tiny.mov",
-        "002_mid.mov",
-        "003_tiny_b.mov",
-    ]
+    assert visible(out) == ["001_tiny.mov", "002_mid.mov", "003_tiny_b.mov"]
     for proxy, (w, h) in ((first, (32, 18)), (second, (320, 180)), (third, (32, 18))):
         video = ffprobe_video(proxy)
         assert (video["codec_name"], video["width"], video["height"]) == ("prores", w, h)
@@ -103,16 +96,9 @@ def _finish_with_remainder(
 
 @pytest.mark.slow
 def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_names(
-    root: Path,
-    out: Path,
-    tiny: Path,
-    clip: Callable[..., Path],
-    launcher: Launcher,
-    tmp_path: Path,
+    root: Path, out: Path, launcher: Launcher, tmp_path: Path, at_clip_2: Watch
 ) -> None:
-    watch = _run_until_clip_2_renders(
-        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
-    )
+    watch = at_clip_2
     watch.send(signal.SIGTERM)
     assert watch.wait(timeout=30) == 0, watch.log()
     assert_session_empty(watch)
@@ -127,16 +113,9 @@ def test_sigterm_mid_job_then_remainder_gives_the_full_set_under_the_original_na
 
 @pytest.mark.slow
 def test_kill_9_mid_job_recovery_then_remainder_gives_the_full_set(
-    root: Path,
-    out: Path,
-    tiny: Path,
-    clip: Callable[..., Path],
-    launcher: Launcher,
-    tmp_path: Path,
+    root: Path, out: Path, launcher: Launcher, tmp_path: Path, at_clip_2: Watch
 ) -> None:
-    watch = _run_until_clip_2_renders(
-        root, out, [tiny, clip("mid.mov", **MID), clip("tiny_b.mov")], launcher
-    )
+    watch = at_clip_2
     os.kill(watch.pid, signal.SIGKILL)
     assert watch.wait() == -signal.SIGKILL
     assert_no_ffmpeg(str(out))  # the dead runner's worker stops its FFmpeg

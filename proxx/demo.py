@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from proxx.contract.errors import SystemError_
@@ -26,46 +27,61 @@ SAMPLES = (
 )
 
 
+def lavfi_argv(
+    path: Path,
+    *,
+    size: str,
+    rate: str,
+    seconds: float,
+    video_codec: Sequence[str],
+    audio_layout: str | None = "stereo",
+    audio_codec: str | None = None,
+    timecode: str | None = None,
+    reel: str | None = None,
+    extra: Sequence[str] = (),
+    ffmpeg: str = "ffmpeg",
+) -> list[str]:
+    """FFmpeg's argv for a sample clip made from lavfi sources (no input files needed).
+
+    The picture is testsrc2 (moving, so every frame differs), the sound a 440 Hz
+    tone in `audio_layout` (none when None). The one maker of generated media:
+    the demo, the tests (testkit) and the benchmarks all build on it.
+    """
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    argv += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio_layout:
+        tone = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
+        mix = f"[1:a]aformat=channel_layouts={audio_layout}[a]"
+        argv += ["-f", "lavfi", "-i", tone, "-filter_complex", mix, "-map", "0:v", "-map", "[a]"]
+    argv += video_codec
+    if audio_layout and audio_codec:
+        argv += ["-c:a", audio_codec]
+    if timecode:
+        argv += ["-timecode", timecode]
+    if reel:
+        argv += ["-metadata:s:v:0", f"reel_name={reel}"]
+    return [*argv, *extra, str(path)]
+
+
 def make_sample(
     path: Path, size: str, rate: str, timecode: str, channels: int, seconds: float = 2.0
 ) -> None:
+    """A camera-like sample: ProRes 422 HQ, 24-bit PCM, start timecode, reel name."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise SystemError_("ffmpeg not found on PATH: install FFmpeg (apt-get install ffmpeg)")
-    layout = "stereo" if channels == 2 else "mono"
-    argv = [
-        ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc2=size={size}:rate={rate}:duration={seconds}",
-        "-f",
-        "lavfi",
-        "-i",
-        f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-filter_complex",
-        f"[1:a]aformat=channel_layouts={layout}[a]",
-        "-map",
-        "0:v",
-        "-map",
-        "[a]",
-        "-c:v",
-        "prores_ks",
-        "-profile:v",
-        "3",
-        "-c:a",
-        "pcm_s24le",
-        "-timecode",
-        timecode,
-        "-metadata:s:v:0",
-        f"reel_name={path.stem.split('_')[0]}",
-        str(path),
-    ]
+    argv = lavfi_argv(
+        path,
+        size=size,
+        rate=rate,
+        seconds=seconds,
+        video_codec=["-c:v", "prores_ks", "-profile:v", "3"],
+        audio_layout="stereo" if channels == 2 else "mono",
+        audio_codec="pcm_s24le",
+        timecode=timecode,
+        reel=path.stem.split("_")[0],  # A001_C001_sunrise: reel A001, as a camera names it
+        ffmpeg=ffmpeg,
+    )
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
 

@@ -58,19 +58,7 @@ class Remainder:
 def remainder(result_path: str) -> Remainder:
     """Build the remainder JobSpec of the job whose result is at `result_path`."""
     res = _read_result(result_path)
-    job_id = str(res.get("job_id"))
-    status = res.get("status")
-    if status == "COMPLETED":
-        raise RemainderRefused(
-            f"job {job_id} is COMPLETED: every clip was rendered and verified, nothing remains"
-        )
-    if status not in ("FAILED", "PARTIAL"):
-        raise RemainderRefused(f"{result_path} has status {status!r}; not a Proxx result")
-    if res.get("validation_error"):
-        raise RemainderRefused(
-            f"job {job_id} failed validation, so nothing ran and nothing remains to split off: "
-            f"fix the JobSpec ({res['validation_error']}) and submit it again"
-        )
+    job_id, status = _unfinished(result_path, res)
     spec_path, obj = _original(result_path, res)
     try:
         spec = validate_model(obj)
@@ -93,19 +81,14 @@ def remainder(result_path: str) -> Remainder:
     )
     _check_same_names(new, [names[i] for i in left])
     clips = [RemainderClip(numbers[i], sources[i], names[i], st) for i, st in left.items()]
-    existing = [
-        os.path.join(spec.output_dir, c.output_name)
-        for c in clips
-        if os.path.lexists(os.path.join(spec.output_dir, c.output_name))
-    ]
     return Remainder(
         spec=new,
         original_jobspec=spec_path,
         job_id=job_id,
-        status=str(status),
+        status=status,
         total=len(sources),
         clips=clips,
-        existing_outputs=existing,
+        existing_outputs=_existing(spec.output_dir, clips),
     )
 
 
@@ -127,6 +110,30 @@ def write_new(path: str, rem: Remainder) -> None:
 
 
 # -- steps ---------------------------------------------------------------------------------
+def _unfinished(result_path: str, res: dict[str, Any]) -> tuple[str, str]:
+    """The job id and status of a result that ran and did not complete; else refused."""
+    job_id = str(res.get("job_id"))
+    status = res.get("status")
+    if status == "COMPLETED":
+        raise RemainderRefused(
+            f"job {job_id} is COMPLETED: every clip was rendered and verified, nothing remains"
+        )
+    if status not in ("FAILED", "PARTIAL"):
+        raise RemainderRefused(f"{result_path} has status {status!r}; not a Proxx result")
+    if res.get("validation_error"):
+        raise RemainderRefused(
+            f"job {job_id} failed validation, so nothing ran and nothing remains to split off: "
+            f"fix the JobSpec ({res['validation_error']}) and submit it again"
+        )
+    return job_id, str(status)
+
+
+def _existing(output_dir: str, clips: list[RemainderClip]) -> list[str]:
+    """Outputs of remaining clips already on disk: the new job would refuse them."""
+    paths = [os.path.join(output_dir, c.output_name) for c in clips]
+    return [p for p in paths if os.path.lexists(p)]
+
+
 def _read_result(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:

@@ -13,34 +13,29 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.mark.skipif(
+NEEDS_FFMPEG = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs FFmpeg"
 )
-def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
+
+
+def quick_bench(tmp_path: Path, only: str, timeout: float) -> str:
+    """stdout of `python -m bench --quick --only ONLY --quiet`, which must exit 0."""
+    argv = ["--quick", "--only", only, "--quiet", "--work", str(tmp_path / "work")]
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--only",
-            "overhead",
-            "--quiet",
-            "--work",
-            str(tmp_path / "work"),
-            "--cache",
-            str(tmp_path / "cache"),
-        ],
+        [sys.executable, "-m", "bench", *argv, "--cache", str(tmp_path / "cache")],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    return proc.stdout
+
+
+@NEEDS_FFMPEG
+def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
+    out = quick_bench(tmp_path, "overhead", timeout=120)
     assert out.index("RATIOS AND TARGETS") < out.index("ABSOLUTE"), out
     assert "overhead: tiny job (3 × 2 s 640×360)" in out
     assert "overhead: 1080p job" in out
@@ -48,32 +43,9 @@ def test_bench_quick_overhead_prints_the_table(tmp_path: Path) -> None:
     assert "ERROR" not in out
 
 
-@pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs FFmpeg"
-)
+@NEEDS_FFMPEG
 def test_bench_quick_uhd_and_threads_print_their_rows(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--only",
-            "uhd,threads",
-            "--quiet",
-            "--work",
-            str(tmp_path / "work"),
-            "--cache",
-            str(tmp_path / "cache"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    out = quick_bench(tmp_path, "uhd,threads", timeout=300)
     assert "4K: proxx run, 4 s 4K ProRes HQ → H.264 1080p, vs its own ffmpeg_command" in out
     assert "vs the editor's command" in out and "≤ 1.03×" in out and "≤ 1.00×" in out
     assert "threads: proxy_h264_low:" in out and "threads: proxy_prores_proxy:" in out

@@ -37,7 +37,12 @@ def test_sdist_includes_docs_and_deploy(tmp_path: Path) -> None:
     linked = {p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")}
     assert {"docs/ROUTING.md", "docs/OPERATIONS.md"} <= linked
     assert linked <= names
-    assert {"README.md", "deploy/proxx-watch@.service", "proxx/cli.py", "workers/main.py"} <= names
+    assert {
+        "README.md",
+        "deploy/proxx-watch@.service",
+        "proxx/cli/__init__.py",
+        "workers/main.py",
+    } <= names
 
 
 def test_build_output_is_ignored() -> None:

@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 
 from proxx.content import libav, quicktime
 from proxx.content.media import STANDARD_RATES, parse_probe_json, probe
-from testkit import ffprobe
+from testkit import H264, HEVC, ffprobe
 
-H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 KINDS: dict[str, dict[str, Any]] = {
     "h264-mov-tc-reel": {"vcodec": H264, "timecode": "01:00:00:00", "reel": "A001"},
     "prores-lt-5.1-dropframe": {
@@ -36,16 +35,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "timecode": "10:00:00:00",
     },
     "hevc-mp4-mono": {
-        "vcodec": [
-            "-c:v",
-            "libx265",
-            "-preset",
-            "ultrafast",
-            "-x265-params",
-            "log-level=error",
-            "-tag:v",
-            "hvc1",
-        ],
+        "vcodec": HEVC,
         "audio_channels": 1,
     },
     "interlaced-h264": {

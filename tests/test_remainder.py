@@ -22,7 +22,16 @@ from hypothesis import strategies as st
 from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, load_spec
 from proxx.remainder import RemainderRefused, remainder
-from testkit import ffprobe_video, identity, run_cli, spec_dict, truncated_copy
+from testkit import (
+    ffprobe_video,
+    identity,
+    remainder_planned,
+    run_cli,
+    spec_dict,
+    spec_in,
+    truncated_copy,
+    visible,
+)
 
 
 def write_job(
@@ -67,13 +76,14 @@ def write_job(
 SRC = ["cam/A.mov", "cam/B.mov", "cam/C.mov"]
 
 
+def indexed_job(folder: Path, statuses: list[str], **extra: Any) -> tuple[Path, dict[str, Any]]:
+    """The SRC job, its outputs named {index}_{source_name}, with these clip statuses."""
+    return write_job(folder, SRC, statuses, output_name_template="{index}_{source_name}", **extra)
+
+
 def test_partial_with_index_keeps_numbers_in_jobspec_1_1_0(tmp_path: Path) -> None:
-    path, obj = write_job(
-        tmp_path,
-        SRC,
-        ["COMPLETED", "FAILED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-        user_metadata={"project": "X", "day": 1},
+    path, obj = indexed_job(
+        tmp_path, ["COMPLETED", "FAILED", "SKIPPED"], user_metadata={"project": "X", "day": 1}
     )
     rem = remainder(str(path))
     new = rem.spec
@@ -107,12 +117,7 @@ def test_padding_of_a_long_job_is_kept(tmp_path: Path) -> None:
 
 
 def test_first_clip_failed_stays_1_0_0(tmp_path: Path) -> None:
-    path, obj = write_job(
-        tmp_path,
-        SRC,
-        ["FAILED", "SKIPPED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-    )
+    path, obj = indexed_job(tmp_path, ["FAILED", "SKIPPED", "SKIPPED"])
     new = remainder(str(path)).spec
     assert new == {**obj, "sources": [str(tmp_path / s) for s in SRC]}
 
@@ -207,12 +212,7 @@ def test_refusals_say_why(tmp_path: Path, case: str, expected: str) -> None:
 
 
 def test_cli_writes_with_o_and_never_overwrites(tmp_path: Path) -> None:
-    path, _ = write_job(
-        tmp_path,
-        SRC,
-        ["COMPLETED", "FAILED", "SKIPPED"],
-        output_name_template="{index}_{source_name}",
-    )
+    path, _ = indexed_job(tmp_path, ["COMPLETED", "FAILED", "SKIPPED"])
     printed = run_cli("remainder", str(path))
     assert printed.returncode == 0, printed.stderr
     assert "2 of 3 clip(s) remain" in printed.stderr and "002_B.mov" in printed.stderr
@@ -239,11 +239,7 @@ def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_nam
     shutil.copy(good, cam / "A.mov")
     truncated_copy(good, cam / "B.mov")  # probes fine, fails to render
     shutil.copy(good, cam / "C.mov")
-    (tmp_path / "out").mkdir()
-    spec_path = tmp_path / "job.json"
-    spec_path.write_text(
-        json.dumps(spec_dict(SRC, tmp_path / "out", output_name_template="{index}_{source_name}"))
-    )
+    spec_path, out = spec_in(tmp_path, SRC, output_name_template="{index}_{source_name}")
     first = run_cli("run", str(spec_path))
     assert first.returncode == 3, first.stderr
     result_path = tmp_path / "job.result.json"
@@ -254,22 +250,13 @@ def test_real_partial_run_then_remainder_renders_the_rest_under_the_original_nam
     before = identity(done)
 
     rest = tmp_path / "rest.json"
-    made = run_cli("remainder", str(result_path), "-o", str(rest))
-    assert made.returncode == 0, made.stderr
-    checked = run_cli("validate", "--json", str(rest))
-    assert checked.returncode == 0, checked.stderr
-    assert [c["output_path"] for c in json.loads(checked.stdout)["clips"]] == [
-        c["output_path"] for c in original["clips"][1:]
-    ]
+    planned = remainder_planned(result_path, rest)
+    assert planned == [c["output_path"] for c in original["clips"][1:]]
 
     shutil.copy(good, cam / "B.mov")  # the operator replaces the damaged source
     second = run_cli("run", str(rest))
     assert second.returncode == 0, second.stderr
-    assert sorted(n for n in os.listdir(tmp_path / "out") if not n.startswith(".")) == [
-        "001_A.mov",
-        "002_B.mov",
-        "003_C.mov",
-    ]
+    assert visible(out) == ["001_A.mov", "002_B.mov", "003_C.mov"]
     for c in original["clips"]:
         assert ffprobe_video(c["output_path"])["codec_name"] == "h264"
     assert identity(done) == before

@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from proxx.contract.naming import MAX_NAME_BYTES
-from testkit import run_cli, spec_dict
+from testkit import run_cli, spec_in, write_spec
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,16 @@ def assert_clean_failure(clip_result: dict[str, Any], out: Path) -> None:
             assert clip_result["partial_output_path"] == str(out / name)
 
 
+def assert_rendered_by_ffmpeg(c: dict[str, Any]) -> None:
+    """A clip result of a COMPLETED FFmpeg render: its output on disk, its command recorded."""
+    assert c["status"] == "COMPLETED" and c["engine"] == "ffmpeg" and c["exit_code"] == 0
+    assert c["failure_reason"] is None and c["failure_detail"] is None
+    assert c["output_size_bytes"] == os.path.getsize(c["output_path"]) > 0
+    assert c["started_at"].endswith("Z") and c["duration_seconds"] >= 0
+    argv = shlex.split(c["ffmpeg_command"])
+    assert os.path.basename(argv[0]) == "ffmpeg" and c["source_path"] in argv
+
+
 def test_completed_run(
     tmp_path: Path, clip: Callable[..., Path], result_schema: dict[str, Any]
 ) -> None:
@@ -90,18 +100,11 @@ def test_completed_run(
     media.mkdir()
     shutil.copy(clip(), media / "A001_C001.mov")
     absolute = clip("second.mov", audio_channels=1)
-    out = tmp_path / "out"
-    out.mkdir()
-    spec = tmp_path / "job.json"
-    spec.write_text(
-        json.dumps(
-            spec_dict(
-                ["media/A001_C001.mov", str(absolute)],
-                out,
-                output_name_template="{index}_{source_name}_{fps}",
-                user_metadata={"show": "x", "ep": 3},
-            )
-        )
+    spec, out = spec_in(
+        tmp_path,
+        ["media/A001_C001.mov", absolute],
+        output_name_template="{index}_{source_name}_{fps}",
+        user_metadata={"show": "x", "ep": 3},
     )
     elsewhere = tmp_path / "cwd"
     elsewhere.mkdir()
@@ -109,12 +112,8 @@ def test_completed_run(
 
     assert proc.returncode == 0, proc.stderr
     assert result["status"] == "COMPLETED" and result["validation_error"] is None
-    assert (
-        result["total_clips"],
-        result["successful_clips"],
-        result["failed_clips"],
-        result["skipped_clips"],
-    ) == (2, 2, 0, 0)
+    counts = ("total_clips", "successful_clips", "failed_clips", "skipped_clips")
+    assert [result[k] for k in counts] == [2, 2, 0, 0]
     assert result["jobspec_version"] == "1.0.0" and result["result_version"]
     assert result["execution_engine"] == "ffmpeg" and result["engine_routing_reason"]
     assert result["worker_id"] == 0 and result["concurrency_mode"] == "sequential"
@@ -129,12 +128,7 @@ def test_completed_run(
     assert [c["source_path"] for c in result["clips"]] == expected_sources
     assert [c["output_path"] for c in result["clips"]] == expected_outputs
     for c in result["clips"]:
-        assert c["status"] == "COMPLETED" and c["engine"] == "ffmpeg" and c["exit_code"] == 0
-        assert c["failure_reason"] is None and c["failure_detail"] is None
-        assert c["output_size_bytes"] == os.path.getsize(c["output_path"]) > 0
-        assert c["started_at"].endswith("Z") and c["duration_seconds"] >= 0
-        argv = shlex.split(c["ffmpeg_command"])
-        assert os.path.basename(argv[0]) == "ffmpeg" and c["source_path"] in argv
+        assert_rendered_by_ffmpeg(c)
     assert listing(out) == ["001_A001_C001_source.mov", "002_second_source.mov"]  # no leftovers
     assert "DEBUG" in proc.stderr  # logs go to stderr, never stdout
 
@@ -290,17 +284,13 @@ def test_disk_full_is_a_system_error(
 ) -> None:
     src = clip("v640.mov", size="640x360")
     with tiny_tmpfs(tmp_path / "small", "200k") as out:
-        spec = tmp_path / "job.json"
-        spec.write_text(
-            json.dumps(
-                spec_dict(
-                    [str(src), str(src)],
-                    out,
-                    output_name_template="{index}",
-                    codec="prores422hq",
-                    proxy_profile="proxy_prores422hq_1080",
-                )
-            )
+        spec = write_spec(
+            tmp_path / "job.json",
+            [src, src],
+            out,
+            output_name_template="{index}",
+            codec="prores422hq",
+            proxy_profile="proxy_prores422hq_1080",
         )
         proc, result = run_spec(spec, result_schema)
         assert proc.returncode == 4, proc.stderr

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from testkit import PROXX, spec_dict
+from testkit import PROXX, spec_in
 
 
 def start(spec: Path) -> subprocess.Popen[str]:
@@ -107,22 +107,14 @@ def finish(proc: subprocess.Popen[str], signalled_at: float) -> tuple[dict[str, 
 
 
 def make_spec(tmp_path: Path, sources: list[Path], **overrides: Any) -> tuple[Path, Path]:
-    out = tmp_path / "out"
-    out.mkdir()
-    spec = tmp_path / "job.json"
-    spec.write_text(
-        json.dumps(
-            spec_dict(
-                [str(s) for s in sources],
-                out,
-                codec="prores422hq",
-                proxy_profile="proxy_prores422hq_1080",
-                output_name_template="{index}_{source_name}",
-                **overrides,
-            )
-        )
+    return spec_in(
+        tmp_path,
+        sources,
+        codec="prores422hq",
+        proxy_profile="proxy_prores422hq_1080",
+        output_name_template="{index}_{source_name}",
+        **overrides,
     )
-    return spec, out
 
 
 def long_clip(clip: Callable[..., Path]) -> Path:

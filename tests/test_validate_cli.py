@@ -2,19 +2,15 @@
 
 Every case asserts the exit code, the reason on stderr, the result JSON's
 validation_error naming the problem, and that nothing at all was written
-(the whole test folder is snapshotted before and after).
+(the whole test folder is snapshotted before and after). What validate and
+run report for valid and odd JobSpecs: test_validate_report.py.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import hashlib
 import json
-import os
 import random
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,67 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from testkit import spec_dict
-
-PROXX = [sys.executable, "-m", "proxx"]
-_PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
-
-
-def _drop_dac() -> None:
-    """Run as root but without the capabilities that ignore file modes (tests run as root).
-
-    Dropping them from the bounding set before exec makes root's permitted set
-    lack them, so chmod 000 / 555 bite for real, for the CLI and everything it starts.
-    """
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
-        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            os._exit(99)
-
-
-def start(
-    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*PROXX, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        preexec_fn=_drop_dac if drop_dac else None,
-    )
-
-
-def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
-def proxx(
-    *args: str, env: dict[str, str] | None = None, drop_dac: bool = False
-) -> subprocess.CompletedProcess[str]:
-    return finish(start(*args, env=env, drop_dac=drop_dac))
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, str]]:
-    """Every file and folder under root (hidden ones too), with content hashes."""
-    out: dict[str, tuple[int, str]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, d), root)] = (-1, "dir")
-        for f in filenames:
-            p = os.path.join(dirpath, f)
-            if os.path.islink(p):
-                out[os.path.relpath(p, root)] = (-2, os.readlink(p))
-                continue
-            try:
-                data = Path(p).read_bytes()
-            except PermissionError:
-                data = b"<unreadable>"
-            out[os.path.relpath(p, root)] = (len(data), hashlib.sha256(data).hexdigest())
-    return out
+from testkit import finish_cli, run_cli, snapshot, spec_dict, start_cli
 
 
 @dataclass
@@ -360,7 +296,7 @@ CASES: dict[str, Builder] = {
 
 @pytest.fixture(scope="module")
 def result_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(proxx("schema", "result").stdout)
+    schema: dict[str, Any] = json.loads(run_cli("schema", "result").stdout)
     return schema
 
 
@@ -373,9 +309,9 @@ def test_bad_input_is_rejected_everywhere_and_writes_nothing(
     before = snapshot(tmp_path)
 
     # Both commands at once: they only read, and the suite stays fast.
-    validating = start("validate", "--json", str(built.spec), drop_dac=built.drop_dac)
-    running = start("run", str(built.spec), drop_dac=built.drop_dac)
-    checked, run = finish(validating), finish(running)
+    validating = start_cli("validate", "--json", str(built.spec), drop_dac=built.drop_dac)
+    running = start_cli("run", str(built.spec), drop_dac=built.drop_dac)
+    checked, run = finish_cli(validating), finish_cli(running)
 
     assert checked.returncode == 1, checked.stderr
     report = json.loads(checked.stdout)
@@ -399,93 +335,3 @@ def test_bad_input_is_rejected_everywhere_and_writes_nothing(
     assert "Traceback" not in checked.stderr
 
     assert snapshot(tmp_path) == before  # nothing written, nothing touched
-
-
-def test_valid_spec_validates_without_writing(
-    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
-) -> None:
-    spec = job([clip(), clip("b.mov")], output_name_template="日本語_{index}_{source_name}")
-    before = snapshot(tmp_path)
-    plain = proxx("validate", str(spec))
-    assert (plain.returncode, plain.stdout) == (0, "")
-    assert "valid: 2 clip(s) via ffmpeg" in plain.stderr
-    report = json.loads(proxx("validate", "--json", str(spec)).stdout)
-    assert report["valid"] is True and report["validation_error"] is None
-    assert report["execution_engine"] == "ffmpeg"
-    assert [c["output_path"] for c in report["clips"]] == [
-        str(tmp_path / "out" / "日本語_001_clip.mov"),
-        str(tmp_path / "out" / "日本語_002_b.mov"),
-    ]
-    assert snapshot(tmp_path) == before
-
-
-def test_plain_validate_prints_only_the_reason_on_stderr(
-    tmp_path: Path, job: Callable[..., Path]
-) -> None:
-    spec = job([tmp_path / "gone.mov"])
-    plain = proxx("validate", str(spec))
-    assert (plain.returncode, plain.stdout) == (1, "")
-    reason = f"source missing: {tmp_path / 'gone.mov'}"
-    # Once, naming the JobSpec: no log line repeats it.
-    assert plain.stderr.strip() == f"invalid: {spec}: {reason}"
-    assert "Traceback" not in plain.stderr
-
-
-def test_run_of_an_invalid_spec_prints_no_traceback(
-    tmp_path: Path, job: Callable[..., Path]
-) -> None:
-    spec = job([tmp_path / "gone.mov"])
-    for _ in range(3):  # the race is lost most of the time; three tries make it certain
-        run = proxx("run", str(spec))
-        assert run.returncode == 1
-        assert "Traceback" not in run.stderr, run.stderr
-
-
-def test_validate_and_run_agree_on_the_fingerprint(
-    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
-) -> None:
-    spec = job([clip()], name="a.json")
-    same = json.loads(spec.read_text())
-    (tmp_path / "b.json").write_text(json.dumps(dict(reversed(same.items())), indent=4))
-    fa = json.loads(proxx("validate", "--json", str(spec)).stdout)["jobspec_fingerprint"]
-    fb = json.loads(proxx("validate", "--json", str(tmp_path / "b.json")).stdout)[
-        "jobspec_fingerprint"
-    ]
-    assert fa == fb and fa.startswith("sha256:")
-
-
-def test_missing_jobspec_file(tmp_path: Path) -> None:
-    spec = tmp_path / "nope.json"
-    plain = proxx("validate", str(spec))
-    assert plain.returncode == 1 and "cannot read JobSpec" in plain.stderr
-    run = proxx("run", str(spec))
-    assert run.returncode == 1
-    result = json.loads(run.stdout)
-    assert result["status"] == "FAILED" and "cannot read JobSpec" in result["validation_error"]
-    assert str(spec) in result["validation_error"]
-
-
-def test_jobspec_path_that_is_a_directory(tmp_path: Path) -> None:
-    run = proxx("run", str(tmp_path))
-    assert run.returncode == 1
-    assert "cannot read JobSpec" in json.loads(run.stdout)["validation_error"]
-
-
-def test_validate_exits_4_when_ffmpeg_is_missing(
-    tmp_path: Path, clip: Callable[..., Path], job: Callable[..., Path]
-) -> None:
-    # Probing needs no ffprobe (PyAV, in-process); the routed engine's binary is
-    # what must be usable.
-    spec = job([clip()])
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    plain = proxx("validate", "--json", str(spec), env={"PATH": str(empty)})
-    assert plain.returncode == 4
-    assert "ffmpeg not found" in json.loads(plain.stdout)["system_error"]
-    run = proxx("run", str(spec), env={"PATH": str(empty)})
-    assert run.returncode == 4
-    result = json.loads(run.stdout)
-    assert result["status"] == "FAILED" and result["validation_error"] is None
-    assert [c["failure_reason"] for c in result["clips"]] == ["engine_unavailable"]
-    assert "ffmpeg not found" in result["clips"][0]["failure_detail"]
-    assert os.listdir(tmp_path / "out") == []

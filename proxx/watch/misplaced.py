@@ -36,21 +36,23 @@ def find_misplaced(
 ) -> list[Misplaced]:
     """Every JSON-looking file under watch root `root` that intake will never take."""
     peeks = _Peeker(peeked if peeked is not None else {})
+    found = _in_root(root, peeks) + _in_pending(os.path.join(root, "pending"), peeks)
+    return sorted(found, key=lambda m: m.path)
+
+
+def _in_root(root: str, peeks: _Peeker) -> list[Misplaced]:
+    """JSON files in the watch root, or one folder down in a folder that is not a state."""
     found: list[Misplaced] = []
-    pending = os.path.join(root, "pending")
     for entry in _entries(root):
         if entry.name in STATES:
             continue
         if _is_dir(entry):  # e.g. Pending/ or jobs/: one level, as an operator would nest
-            found += [
-                Misplaced(
-                    e.path,
-                    f"in {entry.name}/, which Proxx does not read; move it "
-                    f"into pending/ (as NAME.json)",
-                )
-                for e in _entries(entry.path)
-                if _looks_like_json(e, peeks)
-            ]
+            found += _inside(
+                entry,
+                peeks,
+                f"in {entry.name}/, which Proxx does not read; move it "
+                "into pending/ (as NAME.json)",
+            )
         elif _looks_like_json(entry, peeks):
             found.append(
                 Misplaced(
@@ -59,22 +61,30 @@ def find_misplaced(
                     "pending/ only: move it into pending/ (as NAME.json)",
                 )
             )
+    return found
+
+
+def _in_pending(pending: str, peeks: _Peeker) -> list[Misplaced]:
+    """Files in pending/ that intake passes over, and JSON files in its sub-folders."""
+    found: list[Misplaced] = []
     for entry in _entries(pending):
         if _is_dir(entry) and not is_candidate(entry.name):
-            found += [
-                Misplaced(
-                    e.path,
-                    f"in the sub-folder pending/{entry.name}/; only files "
-                    "directly in pending/ are taken: move it up one level",
-                )
-                for e in _entries(entry.path)
-                if _looks_like_json(e, peeks)
-            ]
+            found += _inside(
+                entry,
+                peeks,
+                f"in the sub-folder pending/{entry.name}/; only files "
+                "directly in pending/ are taken: move it up one level",
+            )
             continue
         reason = _pending_reason(entry, peeks)
         if reason is not None:
             found.append(Misplaced(entry.path, reason))
-    return sorted(found, key=lambda m: m.path)
+    return found
+
+
+def _inside(folder: os.DirEntry[str], peeks: _Peeker, reason: str) -> list[Misplaced]:
+    """The JSON-looking files directly in `folder`, each misplaced for `reason`."""
+    return [Misplaced(e.path, reason) for e in _entries(folder.path) if _looks_like_json(e, peeks)]
 
 
 def _pending_reason(entry: os.DirEntry[str], peeks: _Peeker) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from proxx.slurm import sidecar as slurm_record
@@ -122,50 +123,72 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
     are listed: nothing will write or read them again, so they are safe to
     remove. A running job's partial is never listed.
     """
-    jobs: dict[str, str] = {}  # job id → result file
-    named: dict[str, str] = {}  # partial path a result names → its result file
-    folders: set[str] = set()
+    seen = _Finished()
     budget = MAX_TOTAL_BYTES
     for path in _recent_results(layout):
         if budget <= 0:
             break
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(min(MAX_RESULT_BYTES, budget) + 1)
-            budget -= len(data)
-            r = json.loads(data) if len(data) <= MAX_RESULT_BYTES and budget >= 0 else None
-        except (OSError, ValueError):
-            continue
-        if not isinstance(r, dict) or not isinstance(r.get("clips"), list):
-            continue
+        r, budget = _read_bounded(path, budget)
+        if isinstance(r, dict) and isinstance(r.get("clips"), list):
+            seen.add(path, r)
+    found = []
+    for folder in sorted(seen.folders):
+        found += _finished_partials(folder, seen)
+    return found
+
+
+@dataclass
+class _Finished:
+    """What finished jobs' results say: their ids, the partials they name, their folders."""
+
+    jobs: dict[str, str] = field(default_factory=dict)  # job id → result file
+    named: dict[str, str] = field(default_factory=dict)  # partial a result names → result file
+    folders: set[str] = field(default_factory=set)  # output folders the jobs wrote to
+
+    def add(self, path: str, r: dict[str, Any]) -> None:
         if isinstance(r.get("job_id"), str):
-            jobs[r["job_id"]] = path
+            self.jobs[r["job_id"]] = path
         for clip in r["clips"]:
             if not isinstance(clip, dict):
                 continue
             out, partial = clip.get("output_path"), clip.get("partial_output_path")
             if isinstance(out, str) and os.path.isabs(out):
-                folders.add(os.path.dirname(out))
+                self.folders.add(os.path.dirname(out))
             if isinstance(partial, str) and os.path.isabs(partial):
-                named[partial] = path  # a recovered job names its runner's partial
-                folders.add(os.path.dirname(partial))
+                self.named[partial] = path  # a recovered job names its runner's partial
+                self.folders.add(os.path.dirname(partial))
+
+
+def _read_bounded(path: str, budget: int) -> tuple[Any, int]:
+    """The JSON at `path` (None if unreadable or too large) and the byte budget left."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(min(MAX_RESULT_BYTES, budget) + 1)
+        budget -= len(data)
+        r = json.loads(data) if len(data) <= MAX_RESULT_BYTES and budget >= 0 else None
+    except (OSError, ValueError):
+        return None, budget
+    return r, budget
+
+
+def _finished_partials(folder: str, seen: _Finished) -> list[dict[str, Any]]:
+    """The partials in `folder` that belong to a finished job, by name."""
+    try:
+        with os.scandir(folder) as it:
+            entries = [e for e in it if e.name.startswith(".") and e.name.endswith(".partial")]
+    except OSError:
+        return []
     found = []
-    for folder in sorted(folders):
+    for e in sorted(entries, key=lambda e: e.name):
+        job_id = e.name[: -len(".partial")].rsplit(".", 1)[-1]
+        result = seen.named.get(e.path) or seen.jobs.get(job_id)
+        if result is None:
+            continue  # not a finished job's (a running job's, or another tool's)
         try:
-            with os.scandir(folder) as it:
-                entries = [e for e in it if e.name.startswith(".") and e.name.endswith(".partial")]
+            size = e.stat(follow_symlinks=False).st_size
         except OSError:
             continue
-        for e in sorted(entries, key=lambda e: e.name):
-            job_id = e.name[: -len(".partial")].rsplit(".", 1)[-1]
-            result = named.get(e.path) or jobs.get(job_id)
-            if result is None:
-                continue  # not a finished job's (a running job's, or another tool's)
-            try:
-                size = e.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-            found.append({"path": e.path, "size_bytes": size, "job_id": job_id, "result": result})
+        found.append({"path": e.path, "size_bytes": size, "job_id": job_id, "result": result})
     return found
 
 
@@ -200,42 +223,58 @@ def _reason(r: dict[str, Any]) -> str | None:
 def render_text(status: dict[str, Any]) -> str:
     c = status["counts"]
     lines = [f"{status['folder']}: " + ", ".join(f"{c[s]} {s}" for s in STATES)]
-    for job in status["running"]:
-        alive = "" if job["runner_alive"] else "  [runner dead: will be recovered]"
-        if job.get("slurm_job_id"):
-            alive = f"  [Slurm job {job['slurm_job_id']}" + (
-                "]"
-                if job["runner_alive"]
-                else ": runner dead; a --executor slurm runner re-attaches to it]"
-            )
-        note = f"  ({job['note']})" if job.get("note") else ""
-        lines.append(
-            f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
-            f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
-            f"{alive}"
-        )
-    if status["recent_failures"]:
-        lines.append("recent failures:")
-        for f in status["recent_failures"]:
-            lines.append(f"  {os.path.basename(f['result'])}: {f['status']}: {f['reason']}")
-        if any(
-            f["status"] == "PARTIAL" or str(f["reason"]).startswith(("interrupted", "recovered"))
-            for f in status["recent_failures"]
-        ):
-            lines.append(
-                "  (resubmit what did not complete: proxx remainder failed/JOB.result.json"
-                " -o pending/JOB-rest.json)"
-            )
+    lines += [_running_line(job) for job in status["running"]]
+    lines += _failure_lines(status["recent_failures"])
     if status["misplaced"]:
         lines.append(f"misplaced (never taken): {len(status['misplaced'])}")
         for m in status["misplaced"]:
             lines.append(f"  {m['path']}: {m['reason']}")
-    if status["partials"]:
-        total = sum(p["size_bytes"] for p in status["partials"])
-        lines.append(
-            f"leftover partial renders of finished jobs: {len(status['partials'])}, "
-            f"{total} bytes (safe to remove; see docs/OPERATIONS.md)"
-        )
-        for p in status["partials"]:
-            lines.append(f"  {p['path']}: {p['size_bytes']} bytes, job {p['job_id']}")
+    lines += _partial_lines(status["partials"])
     return "\n".join(lines)
+
+
+def _running_line(job: dict[str, Any]) -> str:
+    alive = "" if job["runner_alive"] else "  [runner dead: will be recovered]"
+    if job.get("slurm_job_id"):
+        alive = f"  [Slurm job {job['slurm_job_id']}" + (
+            "]"
+            if job["runner_alive"]
+            else ": runner dead; a --executor slurm runner re-attaches to it]"
+        )
+    note = f"  ({job['note']})" if job.get("note") else ""
+    return (
+        f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
+        f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
+        f"{alive}"
+    )
+
+
+def _failure_lines(failures: list[dict[str, Any]]) -> list[str]:
+    if not failures:
+        return []
+    lines = ["recent failures:"]
+    for f in failures:
+        lines.append(f"  {os.path.basename(f['result'])}: {f['status']}: {f['reason']}")
+    if any(
+        f["status"] == "PARTIAL" or str(f["reason"]).startswith(("interrupted", "recovered"))
+        for f in failures
+    ):
+        # Something ran and something did not: the rest can be resubmitted as its own job.
+        lines.append(
+            "  (resubmit what did not complete: proxx remainder failed/JOB.result.json"
+            " -o pending/JOB-rest.json)"
+        )
+    return lines
+
+
+def _partial_lines(partials: list[dict[str, Any]]) -> list[str]:
+    if not partials:
+        return []
+    total = sum(p["size_bytes"] for p in partials)
+    lines = [
+        f"leftover partial renders of finished jobs: {len(partials)}, "
+        f"{total} bytes (safe to remove; see docs/OPERATIONS.md)"
+    ]
+    for p in partials:
+        lines.append(f"  {p['path']}: {p['size_bytes']} bytes, job {p['job_id']}")
+    return lines

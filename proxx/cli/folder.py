@@ -1,0 +1,134 @@
+"""`proxx watch` and `proxx status`: run a watch folder, and look at one."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from proxx.runtime.executor import Executor
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _bounded(
+    flag: str, kind: click.IntRange | click.FloatRange, default: float, help: str
+) -> Callable[[F], F]:
+    """A numeric option whose range and default `-h` shows."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(path_type=str))
+@_bounded(
+    "--max-workers",
+    click.IntRange(1, 64),
+    1,
+    "Worker processes, each running one job at a time (clips in order).",
+)
+@_bounded(
+    "--poll-seconds",
+    click.FloatRange(0.05, 3600),
+    2.0,
+    "Seconds between scans of pending/ (a finished job also triggers a scan).",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process what is in pending/ now, wait for it to finish, then exit.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Write Prometheus metrics here (atomically, each loop) for node_exporter's "
+    "textfile collector, e.g. /var/lib/node_exporter/textfile/proxx.prom.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "slurm"]),
+    default="local",
+    show_default=True,
+    help="Where jobs run: local worker processes, or one Slurm batch job each "
+    "(see docs/SLURM.md; --max-workers is then the number of Slurm jobs in flight).",
+)
+@click.option(
+    "--slurm-arg",
+    "slurm_args",
+    multiple=True,
+    metavar="ARG",
+    help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
+    "(repeatable; --executor slurm only).",
+)
+def watch(
+    folder: str,
+    max_workers: int,
+    poll_seconds: float,
+    once: bool,
+    metrics_file: str | None,
+    executor: str,
+    slurm_args: tuple[str, ...],
+) -> None:
+    """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
+
+    \b
+    FOLDER/pending/    drop JobSpecs here (*.json; write elsewhere, then rename in)
+    FOLDER/running/    claimed jobs, locked by their runner
+    FOLDER/completed/  JOB.json + JOB.result.json when every clip completed
+    FOLDER/failed/     JOB.json + JOB.result.json for everything else
+
+    Relative source paths resolve against FOLDER. On SIGTERM/SIGINT running jobs
+    are interrupted, their results written, and they move to failed/; exit 0.
+    Exit 1 if FOLDER is missing or not writable.
+    """
+    from proxx.slurm.client import SlurmUnavailable
+    from proxx.watch.folder import FatalWatchError
+    from proxx.watch.supervisor import Supervisor
+
+    _check_slurm_args(executor, slurm_args)
+    try:
+        Supervisor(
+            folder,
+            max_workers=max_workers,
+            poll_seconds=poll_seconds,
+            once=once,
+            metrics_file=metrics_file,
+            executor=_executor(executor, folder, max_workers, slurm_args),
+        ).run()
+    except (FatalWatchError, SlurmUnavailable) as exc:
+        click.echo(f"proxx watch: {exc}", err=True)
+        sys.exit(1)
+
+
+def _check_slurm_args(executor: str, slurm_args: tuple[str, ...]) -> None:
+    """--slurm-arg only with the Slurm executor, and never one that Proxx sets itself."""
+    from proxx.slurm.client import reserved_args
+
+    if slurm_args and executor != "slurm":
+        raise click.UsageError("--slurm-arg needs --executor slurm")
+    if refused := reserved_args(slurm_args):
+        raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
+
+
+def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
+    if name != "slurm":
+        return None  # the supervisor's default: the local pool
+    from proxx.slurm.executor import SlurmExecutor
+
+    return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(folder: str, as_json: bool) -> None:
+    """Show a watch folder: jobs per state, running jobs (age, worker, runner alive?)
+    and the most recent failures with their reasons. Reads the folder only."""
+    from proxx.watch.status import folder_status, render_text
+
+    report = folder_status(folder)
+    click.echo(json.dumps(report, indent=2) if as_json else render_text(report))

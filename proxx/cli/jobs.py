@@ -1,0 +1,174 @@
+"""`proxx run`, `proxx validate` and `proxx remainder`: one JobSpec, and the result it gave."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from proxx.contract.results import JobResult
+    from proxx.remainder import Remainder
+    from proxx.runtime.runjob import Ran
+
+EXIT_CODES_HELP = """\b
+Exit codes of `proxx run`:
+  0  COMPLETED: every clip rendered and verified
+  1  validation error: nothing was executed (see validation_error)
+  2  execution error: the first clip failed
+  3  PARTIAL: some clips completed, then one failed (rest SKIPPED)
+  4  system error: engine missing, permission denied, disk full
+  5  interrupted by SIGINT/SIGTERM (FFmpeg stopped, result written)"""
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    default=None,
+    help="Resolve relative sources against DIR, as `proxx watch DIR` would "
+    "(default: the JobSpec's own folder, as `proxx run` does).",
+)
+def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
+    """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
+
+    Checks the JSON and every field, that sources exist and are readable media,
+    that output_dir is writable, that the codec, container and profile fit the
+    engine the sources route to, and that no output name collides or exists.
+    Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
+    host, with the reason `proxx run` would give.
+    """
+    from proxx.runtime.runjob import run_one
+
+    ran = run_one(spec, "validate", base_dir=base_dir)
+    report = _validation_report(ran)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if report["valid"]:
+        click.echo(
+            f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}", err=True
+        )
+        sys.exit(0)
+    result = ran.result
+    reason = result.validation_error or result.system_error or result.interrupted
+    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
+    code = int(result.exit_code())
+    sys.exit(code if code else 4)
+
+
+def _validation_report(ran: Ran) -> dict[str, Any]:
+    """What `validate --json` prints: the verdict, the routing, and the planned clips."""
+    result, planned = ran.result, ran.outcome.planned if ran.outcome else None
+    report: dict[str, Any] = {
+        "valid": False,
+        "jobspec_path": result.metadata.jobspec_path,
+        "validation_error": result.validation_error,
+        "system_error": result.system_error,
+        "interrupted": result.interrupted,
+        "jobspec_fingerprint": result.jobspec_fingerprint,
+        "execution_engine": result.execution_engine,
+        "engine_routing_reason": result.engine_routing_reason,
+        "clips": [],
+    }
+    if planned is not None and ran.outcome is not None and ran.outcome.rejected is None:
+        report["valid"] = True
+        report["clips"] = [
+            {"source_path": c.source_path, "output_path": c.output_path} for c in planned.clips
+        ]
+    return report
+
+
+def _naming(reason: str, path: str) -> str:
+    """The message once, naming the JobSpec unless it already does."""
+    return reason if os.path.abspath(path) in reason else f"{path}: {reason}"
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("spec", type=click.Path(path_type=str))
+def run(spec: str) -> None:
+    """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
+
+    Relative source paths resolve against the JobSpec's own folder. Clips run
+    one after another in a worker process; the first failure stops the job.
+    """
+    from proxx.runtime.runjob import run_spec_file
+
+    _emit_result(run_spec_file(spec))
+
+
+def _emit_result(result: JobResult) -> None:
+    sys.stdout.write(result.to_json())
+    sys.stdout.flush()
+    reason = result.validation_error or result.system_error or result.interrupted
+    if reason:
+        path = result.metadata.jobspec_path or "?"
+        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
+    for clip in result.clips:
+        if clip.status == "FAILED":
+            click.echo(
+                f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}", err=True
+            )
+    sys.exit(int(result.exit_code()))
+
+
+@click.command()
+@click.argument("result_file", metavar="RESULT.json", type=click.Path(path_type=str))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Write the new JobSpec here (never over an existing file) instead of stdout.",
+)
+def remainder(result_file: str, output: str | None) -> None:
+    """Write a JobSpec for the clips of an unfinished job that did not complete.
+
+    RESULT.json is the result of a PARTIAL, FAILED, interrupted or recovered job;
+    its original JobSpec is found through the result (`_metadata`) or beside it.
+    The new JobSpec keeps every field of the original and lists only the clips
+    that are not COMPLETED, with absolute paths; their proxies get exactly the
+    names the original job would have given them (with {index} in the template
+    that takes JobSpec 1.1.0's source_indices). Exit 0 when written, 1 when
+    there is nothing to resubmit or the result cannot be used (reason on stderr).
+    """
+    from proxx.remainder import RemainderRefused, write_new
+    from proxx.remainder import remainder as build
+
+    try:
+        rem = build(result_file)
+        if output is not None:
+            write_new(os.path.abspath(output), rem)
+    except RemainderRefused as exc:
+        click.echo(f"proxx remainder: {exc}", err=True)
+        sys.exit(1)
+    if output is None:
+        sys.stdout.write(rem.to_json())
+    _tell_remainder(rem, output)
+
+
+def _tell_remainder(rem: Remainder, output: str | None) -> None:
+    """On stderr: which clips remain, which of their outputs are in the way, where it went."""
+    click.echo(
+        f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+        f" (original JobSpec {rem.original_jobspec})",
+        err=True,
+    )
+    for c in rem.clips:
+        click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
+    for path in rem.existing_outputs:
+        click.echo(
+            f"proxx remainder: warning: {path} already exists; the new job will refuse "
+            "it until it is moved away (Proxx never overwrites)",
+            err=True,
+        )
+    if output is not None:
+        click.echo(
+            f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
+            "or move it into the watch folder's pending/",
+            err=True,
+        )
