@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from proxx.contract.errors import ExitCode, FailureReason
@@ -142,6 +142,9 @@ _probe_text = st.one_of(
     duration=_probe_text,
     nb=_probe_text,
 )
+# Found by this test: float("INFINITY") parses, and rounding it overflows.
+@example(rate=None, avg=None, sar=None, rotation="INFINITY", duration=None, nb=None)
+@example(rate="inf/1", avg="nan", sar="1e999:1", rotation="-inf", duration="1e999", nb="nan")
 def test_probe_parsing_never_raises_on_odd_values(
     rate: str | None,
     avg: str | None,

@@ -264,7 +264,7 @@ def _rotation(s: dict[str, Any], tags: dict[str, str]) -> int:
             raw = side["rotation"]
     try:
         return round(float(raw)) % 360 if raw is not None else 0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "INFINITY" parses as a float
         return 0
 
 
