@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxx.content.plan import output_names, resolve_sources
-from proxx.content.spec import MAX_SPEC_BYTES, fingerprint, parse_json_object, validate_model
+from proxx.content.spec import fingerprint, parse_json_object, validate_model
 from proxx.contract.errors import ProxxError, ValidationError
 from proxx.contract.fsutil import move_no_replace, write_atomic
 from proxx.contract.naming import template_tokens
+from proxx.contract.protocol import MAX_SPEC_BYTES
+from proxx.contract.results import MAX_RESULT_BYTES
 
-MAX_RESULT_BYTES = 64 * 1024 * 1024  # 10 000 clips with long ffmpeg commands fit easily
 REMAINDER_VERSION = "1.1.0"
 
 

@@ -8,28 +8,35 @@ cover each attribution rule.
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from proxx.contract.results import NO_FINGERPRINT, ClipResult, build_result
 from testkit import run_cli
 
 
 def result(job_id: str, out: Path, *clips: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "job_id": job_id,
-            "status": "FAILED",
-            "clips": [
-                {
-                    "source_path": "/s.mov",
-                    "output_path": str(out / "a.mov"),
-                    "status": "FAILED",
-                    **c,
-                }
-                for c in clips
-            ],
-        }
+    """A failed job's result as Proxx writes it, with one FAILED clip per `clips` entry."""
+    res = build_result(
+        job_id=job_id,
+        jobspec_version="1.0.0",
+        started=datetime.now(UTC),
+        clips=[
+            ClipResult(
+                source_path="/s.mov",
+                output_path=str(out / "a.mov"),
+                status="FAILED",
+                engine="ffmpeg",
+                **c,
+            )
+            for c in clips
+        ],
+        fingerprint=NO_FINGERPRINT,
+        jobspec_path=None,
     )
+    return res.model_dump_json(by_alias=True)
 
 
 def test_partials_of_finished_jobs_are_listed_with_size_and_job(tmp_path: Path) -> None:
@@ -76,3 +83,29 @@ def test_no_results_no_partials_listed(tmp_path: Path) -> None:
     status = json.loads(run_cli("status", "--json", str(root)).stdout)
     assert status["partials"] == [] and status["misplaced"] == []
     assert "leftover partial" not in run_cli("status", str(root)).stdout
+
+
+def test_recent_failures_are_read_through_the_result_model(tmp_path: Path) -> None:
+    root, out = tmp_path / "watch", tmp_path / "out"
+    for d in ("pending", "running", "completed", "failed"):
+        (root / d).mkdir(parents=True)
+    good = root / "failed" / "good.result.json"
+    good.write_text(
+        result("aaaaaaaaaaaa", out, {"failure_reason": "timeout", "failure_detail": "1 s limit"})
+    )
+    # JSON, but not a Proxx result (a field no result has): never shown as one.
+    odd = root / "failed" / "odd.result.json"
+    odd.write_text(json.dumps({"job_id": "x", "status": "FAILED", "surprise": 1}))
+    os.utime(odd, (1, 1))  # older: listed after the good one
+
+    status = json.loads(run_cli("status", "--json", str(root)).stdout)
+    assert status["recent_failures"] == [
+        {
+            "result": str(good),
+            "job_id": "aaaaaaaaaaaa",
+            "status": "FAILED",
+            "ended_at": json.loads(good.read_text())["ended_at"],
+            "reason": "timeout: 1 s limit",
+        },
+        {"result": str(odd), "status": None, "reason": "unreadable result file"},
+    ]

@@ -16,7 +16,6 @@ from typing import Any
 from proxx.content.jobplan import JobPlan
 from proxx.content.plan import plan_job
 from proxx.content.spec import (
-    MAX_SPEC_BYTES,
     JobSpec,
     fingerprint,
     fingerprint_bytes,
@@ -24,7 +23,7 @@ from proxx.content.spec import (
     validate_model,
 )
 from proxx.contract.errors import Interrupted, ProxxError, SystemError_, ValidationError
-from proxx.contract.protocol import JobRejected, PlannedClip, StartJob
+from proxx.contract.protocol import MAX_SPEC_BYTES, JobRejected, PlannedClip, StartJob
 from workers.interrupts import Interrupts
 
 log = logging.getLogger("workers.prepare")

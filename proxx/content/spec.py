@@ -37,11 +37,11 @@ from proxx.contract.profiles import (
     PROFILES,
     allowed_pairs_text,
 )
+from proxx.contract.protocol import MAX_SPEC_BYTES
 
 JOBSPEC_VERSION = "1.0.0"
 JOBSPEC_VERSIONS = ("1.0.0", "1.1.0")
 INDEX_FIELDS = ("source_indices", "source_count")  # 1.1.0 only
-MAX_SPEC_BYTES = 1024 * 1024  # a JobSpec is a page of JSON; 1 MiB is generous
 MAX_SOURCES = 10_000
 
 Codec = Literal[CODECS]  # type: ignore[valid-type]

@@ -167,6 +167,9 @@ ToSupervisor = Annotated[FromWorker, Field(discriminator="type")]
 _to_worker: TypeAdapter[StartJob | CancelJob] = TypeAdapter(ToWorker)
 _to_supervisor: TypeAdapter[FromWorker] = TypeAdapter(ToSupervisor)
 MAX_MESSAGE_BYTES = 1 << 20  # messages are a few kB (stderr tails are capped)
+# The largest JobSpec a worker reads (`StartJob.jobspec_path`): a JobSpec is a page
+# of JSON, 1 MiB is generous. Intake does not peek past it either.
+MAX_SPEC_BYTES = 1024 * 1024
 
 
 def new_job_id() -> str:

@@ -15,6 +15,9 @@ from proxx.contract.errors import ExitCode, FailureReason
 RESULT_VERSION = "1.0.0"
 # The fingerprint of a job whose JobSpec was never read (no worker got that far).
 NO_FINGERPRINT = "sha256:" + "0" * 64
+# A result is a few kB per clip and a JobSpec names at most 10 000 sources: no
+# result Proxx writes comes near this; a larger file is not one of its results.
+MAX_RESULT_BYTES = 64 * 1024 * 1024
 Status = Literal["COMPLETED", "FAILED", "PARTIAL"]
 ClipStatus = Literal["COMPLETED", "FAILED", "SKIPPED"]
 

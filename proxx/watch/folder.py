@@ -20,18 +20,15 @@ from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
 from proxx.contract.fsutil import fsync_dir, move_no_replace, write_atomic
-from proxx.contract.results import JobResult, stamp_written
+from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
 
 log = logging.getLogger("proxx.watch")
 STATES = ("pending", "running", "completed", "failed")
 SETTLE_S = 2.0  # a JobSpec copied in place must sit unchanged this long before we take it
 NAME_MAX = 255
-MAX_SPEC_BYTES = 1024 * 1024  # the worker refuses larger ones; intake does not peek past it
 # The most intake looks at to see whether a copy is complete (a JobSpec is ~1 kB);
 # a larger file is taken once its size and mtime have been stable for SETTLE_S.
 PEEK_BYTES = 64 * 1024
-# A result is a few kB per clip and a JobSpec names at most 10 000 sources.
-MAX_RESULT_BYTES = 64 * 1024 * 1024
 
 
 class FatalWatchError(ProxxError):
@@ -351,18 +348,19 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def read_result(path: str) -> JobResult | None:
-    """A result file Proxx wrote (bounded read); None if it is missing or not a result."""
+def read_result(path: str, limit: int = MAX_RESULT_BYTES) -> JobResult | None:
+    """A result file Proxx wrote (at most `limit` bytes read); None if it is missing,
+    larger, or not a result."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
         chunks, size = [], 0
-        while size <= MAX_RESULT_BYTES and (chunk := os.read(fd, 1 << 20)):
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
             chunks.append(chunk)
             size += len(chunk)
-        if size > MAX_RESULT_BYTES:
+        if size > limit:
             return None
         return JobResult.model_validate_json(b"".join(chunks))
     except (OSError, ValueError, RecursionError):

@@ -8,22 +8,23 @@ taken (misplaced), and partial renders left by finished jobs.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import try_lock
-from proxx.watch.folder import STATES, Layout, is_candidate
+from proxx.watch.folder import STATES, Layout, is_candidate, read_result, read_sidecar
 from proxx.watch.misplaced import find_misplaced
 
 RECENT_FAILURES = 10
 # Partials: results are Proxx's own files, yet a folder can hold years of them;
 # read the most recent ones, each up to a size no honest result reaches.
 MAX_RESULTS_READ = 1000
-MAX_RESULT_BYTES = 16 * 1024 * 1024
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # each
 MAX_TOTAL_BYTES = 64 * 1024 * 1024  # all results together: status stays a quick look
 
 
@@ -54,12 +55,7 @@ def _count(directory: str) -> int:
 
 def _running(layout: Layout, name: str) -> dict[str, Any]:
     path = os.path.join(layout.dir("running"), name)
-    owner: dict[str, Any] = {}
-    try:
-        with open(layout.sidecar(name), "rb") as fh:
-            owner = json.loads(fh.read(64 * 1024))  # Proxx's own few hundred bytes
-    except (OSError, ValueError):
-        pass
+    owner = read_sidecar(layout, name)
     try:
         age = round(time.time() - os.stat(path).st_ctime, 1)  # rename into running/ sets ctime
     except OSError:
@@ -94,22 +90,18 @@ def _failures(layout: Layout) -> list[dict[str, Any]]:
             results = [(e.stat().st_mtime, e.path) for e in it if e.name.endswith(".result.json")]
     except FileNotFoundError:
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for _mtime, path in sorted(results, reverse=True)[:RECENT_FAILURES]:
-        try:
-            with open(path, "rb") as fh:
-                r = json.loads(fh.read(64 * 1024 * 1024))  # results are Proxx's own: bounded
-            if not isinstance(r, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError, RecursionError):
+        r = read_result(path)
+        if r is None:
             out.append({"result": path, "status": None, "reason": "unreadable result file"})
             continue
         out.append(
             {
                 "result": path,
-                "job_id": r.get("job_id"),
-                "status": r.get("status"),
-                "ended_at": r.get("ended_at"),
+                "job_id": r.job_id,
+                "status": r.status,
+                "ended_at": r.ended_at,
                 "reason": _reason(r),
             }
         )
@@ -125,11 +117,11 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
     """
     seen = _Finished()
     budget = MAX_TOTAL_BYTES
-    for path in _recent_results(layout):
-        if budget <= 0:
+    for path, size in _recent_results(layout):
+        budget -= size
+        if budget < 0:
             break
-        r, budget = _read_bounded(path, budget)
-        if isinstance(r, dict) and isinstance(r.get("clips"), list):
+        if (r := read_result(path, MAX_RESULT_BYTES)) is not None:
             seen.add(path, r)
     found = []
     for folder in sorted(seen.folders):
@@ -145,30 +137,15 @@ class _Finished:
     named: dict[str, str] = field(default_factory=dict)  # partial a result names → result file
     folders: set[str] = field(default_factory=set)  # output folders the jobs wrote to
 
-    def add(self, path: str, r: dict[str, Any]) -> None:
-        if isinstance(r.get("job_id"), str):
-            self.jobs[r["job_id"]] = path
-        for clip in r["clips"]:
-            if not isinstance(clip, dict):
-                continue
-            out, partial = clip.get("output_path"), clip.get("partial_output_path")
-            if isinstance(out, str) and os.path.isabs(out):
-                self.folders.add(os.path.dirname(out))
-            if isinstance(partial, str) and os.path.isabs(partial):
+    def add(self, path: str, r: JobResult) -> None:
+        self.jobs[r.job_id] = path
+        for clip in r.clips:
+            if clip.output_path and os.path.isabs(clip.output_path):
+                self.folders.add(os.path.dirname(clip.output_path))
+            partial = clip.partial_output_path
+            if partial and os.path.isabs(partial):
                 self.named[partial] = path  # a recovered job names its runner's partial
                 self.folders.add(os.path.dirname(partial))
-
-
-def _read_bounded(path: str, budget: int) -> tuple[Any, int]:
-    """The JSON at `path` (None if unreadable or too large) and the byte budget left."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(min(MAX_RESULT_BYTES, budget) + 1)
-        budget -= len(data)
-        r = json.loads(data) if len(data) <= MAX_RESULT_BYTES and budget >= 0 else None
-    except (OSError, ValueError):
-        return None, budget
-    return r, budget
 
 
 def _finished_partials(folder: str, seen: _Finished) -> list[dict[str, Any]]:
@@ -192,31 +169,31 @@ def _finished_partials(folder: str, seen: _Finished) -> list[dict[str, Any]]:
     return found
 
 
-def _recent_results(layout: Layout) -> list[str]:
+def _recent_results(layout: Layout) -> list[tuple[str, int]]:
+    """The newest results in completed/ and failed/ (at most MAX_RESULTS_READ), with sizes."""
     found = []
     for state in ("completed", "failed"):
         try:
             with os.scandir(layout.dir(state)) as it:
                 for e in it:
                     if e.name.endswith(".result.json") and not e.name.startswith("."):
-                        try:
-                            found.append((e.stat().st_mtime, e.path))
-                        except OSError:
-                            continue
+                        with contextlib.suppress(OSError):
+                            st = e.stat(follow_symlinks=False)
+                            found.append((st.st_mtime, e.path, st.st_size))
         except FileNotFoundError:
             continue
-    return [p for _m, p in sorted(found, reverse=True)[:MAX_RESULTS_READ]]
+    return [(p, size) for _m, p, size in sorted(found, reverse=True)[:MAX_RESULTS_READ]]
 
 
-def _reason(r: dict[str, Any]) -> str | None:
-    for key in ("validation_error", "system_error"):
-        if r.get(key):
-            return str(r[key])
-    if r.get("_recovery"):
-        return f"recovered: {r['_recovery'].get('reason')}"
-    for clip in r.get("clips") or []:
-        if clip.get("status") == "FAILED":
-            return f"{clip.get('failure_reason')}: {clip.get('failure_detail')}"
+def _reason(r: JobResult) -> str | None:
+    if r.validation_error or r.system_error:
+        return r.validation_error or r.system_error
+    if r.recovery is not None:
+        return f"recovered: {r.recovery.reason}"
+    for clip in r.clips:
+        if clip.status == "FAILED":
+            reason = clip.failure_reason.value if clip.failure_reason else None
+            return f"{reason}: {clip.failure_detail}"
     return None
 
 
