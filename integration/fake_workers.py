@@ -23,6 +23,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from proxx.content.jobplan import JobPlan
+from proxx.content.routing import RouteDecision
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.protocol import (
     CancelJob,
@@ -166,3 +167,29 @@ def die_at_boot(conn: Connection) -> None:
     """An engine that is missing: the worker dies before it ever says it is ready."""
     _log_spawn()
     os._exit(BOOT_EXIT_CODE)
+
+
+def probe_crashes_on_trigger(conn: Connection) -> None:
+    """`proxx probe`'s worker, killed by SIGSEGV (as by a libav crash) on a TRIGGER file."""
+    _probe_misbehaving(conn, lambda: os.kill(os.getpid(), signal.SIGSEGV))
+
+
+def probe_raises_on_trigger(conn: Connection) -> None:
+    """`proxx probe`'s worker, ended by an exception nobody expected on a TRIGGER file."""
+
+    def fail() -> None:
+        raise RuntimeError("libav said something new")
+
+    _probe_misbehaving(conn, fail)
+
+
+def _probe_misbehaving(conn: Connection, misbehave: Callable[[], None]) -> None:
+    from proxx.content.routing import route_source
+    from workers.probe import probe_main
+
+    def route(path: str) -> RouteDecision:
+        if TRIGGER in path:
+            misbehave()
+        return route_source(path)
+
+    probe_main(conn, route)

@@ -4,6 +4,7 @@ jobs, and `proxx probe`'s report of it. Camera RAW → Resolve: test_routing.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,11 +15,10 @@ from typing import Any
 import pytest
 
 from proxx.content.media import parse_probe_json
-from proxx.content.probe_report import probe_report
 from proxx.content.routing import RouteDecision, route_job, route_probed
 from proxx.contract.errors import MixedEngineError, ValidationError
 from proxx.contract.profiles import Engine
-from testkit import H264, HEVC, PRORES, canon_crx, redcode, route_of
+from testkit import H264, HEVC, PRORES, canon_crx, redcode, route_of, run_cli
 
 Clip = Callable[..., Path]
 DNXHR = ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]
@@ -251,18 +251,14 @@ def test_the_job_reason_covers_every_source() -> None:
 
 
 # -- proxx probe -------------------------------------------------------------------------
-def test_probe_report_lists_engine_and_reason_per_file(
-    clip: Clip,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_proxx_probe_lists_engine_and_reason_per_file(clip: Clip, tmp_path: Path) -> None:
     r3d = redcode(tmp_path / "A001.R3D")
     mov = clip("route_report.mov", vcodec=PRORES)
-    monkeypatch.chdir(tmp_path)
 
-    report = probe_report(["A001.R3D", str(mov), "missing.mov"])
+    proc = run_cli("probe", "--json", "A001.R3D", str(mov), "missing.mov", cwd=tmp_path)
 
-    assert report == [
+    assert proc.returncode == 1, proc.stderr  # one file is rejected
+    assert json.loads(proc.stdout) == [
         {
             "path": str(r3d),
             "engine": "resolve",

@@ -15,17 +15,21 @@ import click
 def probe(files: tuple[str, ...], as_json: bool) -> None:
     """Show which engine each FILE routes to (FFmpeg or DaVinci Resolve) and why.
 
-    Exit 0 if every file can be rendered, 1 if any is rejected.
-    """
-    from proxx.content.probe_report import probe_report
+    Each file is probed in a worker process, as a job's sources are: a file whose
+    probe hangs (a dead mount) is reported as not probed after the probe limit
+    (40 s), and the other files are still answered.
 
-    rows = probe_report([os.path.abspath(f) for f in files])
+    Exit 0 if every file can be rendered, 1 if any is rejected or not probed.
+    """
+    from proxx.runtime.probing import probe_files
+
+    rows = probe_files([os.path.abspath(f) for f in files])
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([r.model_dump(exclude={"type"}) for r in rows], indent=2))
     else:
-        for row in rows:
-            click.echo(f"{row['path']}: {row['engine'] or 'REJECTED'}: {row['reason']}")
-    sys.exit(0 if all(r["engine"] for r in rows) else 1)
+        for r in rows:
+            click.echo(f"{r.path}: {r.engine or 'REJECTED'}: {r.reason}")
+    sys.exit(0 if all(r.engine for r in rows) else 1)
 
 
 @click.command()

@@ -150,6 +150,21 @@ class WorkerFailing(_Msg):
     error: str
 
 
+# `proxx probe`: a conversation of its own with a worker that only probes ------------
+class ProbeFiles(_Msg):
+    """Route these files as a job would (the reply: one ProbeDecision each, in order)."""
+
+    type: Literal["probe_files"] = "probe_files"
+    paths: list[str]  # absolute
+
+
+class ProbeDecision(_Msg):
+    type: Literal["probe_decision"] = "probe_decision"
+    path: str
+    engine: str | None  # None: rejected
+    reason: str
+
+
 ToWorker = Annotated[StartJob | CancelJob, Field(discriminator="type")]
 FromWorker = (
     WorkerReady

@@ -1,0 +1,91 @@
+"""`proxx probe` probes in a worker under a deadline: a hostile file costs its own row.
+
+Real worker processes, a real FIFO behind a concat list (the probe blocks
+forever), a real SIGSEGV. The control: the same concat list, probed in this
+process, is still blocked when the probe limit has passed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from integration.fake_workers import TRIGGER
+from integration.watch_helpers import REPO, all_procs
+from proxx.contract.deadlines import Deadlines
+from proxx.runtime.probing import probe_files
+
+SHORT = Deadlines(accept=20.0, probe=lambda _n: 2.0)
+
+
+@pytest.fixture
+def hang(tmp_path: Path) -> Path:
+    """A concat list whose one entry is a FIFO nobody writes: opening it blocks."""
+    fifo = tmp_path / "nobody_writes"
+    os.mkfifo(fifo)
+    concat = tmp_path / "hang.ffconcat"
+    concat.write_text(f"ffconcat version 1.0\nfile {fifo.name}\n")
+    return concat
+
+
+def _children() -> list[str]:
+    return [f"{p.pid} {' '.join(p.argv)[:80]}" for p in all_procs() if p.ppid == os.getpid()]
+
+
+def test_a_probe_that_blocks_is_one_rejected_row_and_the_next_file_is_still_answered(
+    hang: Path, tiny: Path
+) -> None:
+    rows = probe_files([str(hang), str(tiny)], deadlines=SHORT)
+
+    assert [r.path for r in rows] == [str(hang), str(tiny)]
+    assert rows[0].engine is None
+    assert "no answer within 2 s" in rows[0].reason and "killed" in rows[0].reason
+    assert rows[1].engine == "ffmpeg", rows[1].reason
+    assert _children() == []  # both workers are gone (the blocked one was killed)
+
+
+def test_control_the_same_file_probed_in_process_is_still_blocked_after_the_limit(
+    hang: Path,
+) -> None:
+    from proxx.content.routing import route_source
+
+    done = threading.Event()
+
+    def probe() -> None:
+        route_source(str(hang))
+        done.set()
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    assert not done.wait(3.0)  # without the worker, `proxx probe` would hang here
+    # Unblock the daemon thread: a writer opens the FIFO and closes it at once.
+    os.close(os.open(hang.parent / "nobody_writes", os.O_WRONLY))
+    thread.join(10.0)
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("probe_crashes_on_trigger", "was killed by SIGSEGV while probing this file"),
+        ("probe_raises_on_trigger", "failed on this file: RuntimeError: libav said something new"),
+    ],
+)
+def test_a_probe_that_ends_its_worker_is_one_row_saying_why(
+    tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch, target: str, words: str
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the fake target lives in integration/
+    crash = tmp_path / f"{TRIGGER}.mov"
+    crash.write_bytes(tiny.read_bytes())
+
+    rows = probe_files(
+        [str(tiny), str(crash), str(tiny)],
+        deadlines=SHORT,
+        target=f"integration.fake_workers:{target}",
+    )
+
+    assert [r.engine for r in rows] == ["ffmpeg", None, "ffmpeg"]
+    assert words in rows[1].reason
+    assert _children() == []
