@@ -54,10 +54,17 @@ def _duration(fmt: float | None, video: Any) -> float | None:
     return getattr(video, "duration", None) or fmt
 
 
-def read_spec(path: str) -> bytes:
-    """At most MAX_SPEC_BYTES + 1 bytes (so an oversize file is detectable), never a FIFO."""
+def read_spec(path: str, inode: str | None = None) -> bytes:
+    """At most MAX_SPEC_BYTES + 1 bytes (so an oversize file is detectable), never a FIFO,
+    and only from the file claimed as `inode` when one is given."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
+        st = os.fstat(fd)
+        if inode is not None and f"{st.st_dev}:{st.st_ino}" != inode:
+            raise OSError(
+                "another file was put in its place after it was claimed; it was not run "
+                "(submit it again through pending/)"
+            )
         chunks, size = [], 0
         while size <= MAX_SPEC_BYTES:
             chunk = os.read(fd, min(1 << 20, MAX_SPEC_BYTES + 1 - size))
@@ -94,7 +101,7 @@ def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
     reading = _Reading(req)
     interrupts.phase("read")
     try:
-        data = read_spec(req.jobspec_path)
+        data = read_spec(req.jobspec_path, req.jobspec_inode)
     except OSError as exc:
         return reading.reject(
             validation_error=f"cannot read JobSpec {req.jobspec_path}: {exc.strerror or exc}"

@@ -30,7 +30,7 @@ def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
     fp: str | None = None
     version: str | None = None
     try:
-        data = read_spec(req.jobspec_path)
+        data = read_spec(req.jobspec_path, req.jobspec_inode)
         fp = fingerprint_bytes(data)
         obj = parse_json_object(data)
         fp = fingerprint(obj)

@@ -39,6 +39,9 @@ class StartJob(_Msg):
     jobspec_path: str  # absolute
     base_dir: str  # relative sources resolve against it
     worker_id: int
+    # "st_dev:st_ino" of the file the supervisor claimed (and holds locked): the worker
+    # reads that file or none, never one put in its place since. None: no claim (`run`).
+    jobspec_inode: str | None = None
 
 
 class CancelJob(_Msg):

@@ -24,17 +24,6 @@ class Claim:
     path: str
     fd: int
 
-    def read(self, limit: int) -> bytes:
-        """The locked inode's bytes (at most `limit` + 1, so oversize is detectable)."""
-        chunks, offset = [], 0
-        while offset <= limit:
-            chunk = os.pread(self.fd, min(1 << 20, limit + 1 - offset), offset)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            offset += len(chunk)
-        return b"".join(chunks)
-
     def release(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)  # closing the only fd drops the flock

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,8 +186,14 @@ class Jobs:
 
     # -- steps -----------------------------------------------------------------------------
     def _request(self, got: Claim, kind: JobKind, job_id: str) -> StartJob:
+        st = os.fstat(got.fd)  # the locked file: the worker reads it or nothing
         return StartJob(
-            job_id=job_id, kind=kind, jobspec_path=got.path, base_dir=self.layout.root, worker_id=0
+            job_id=job_id,
+            kind=kind,
+            jobspec_path=got.path,
+            base_dir=self.layout.root,
+            worker_id=0,
+            jobspec_inode=f"{st.st_dev}:{st.st_ino}",
         )
 
     def _submit(
