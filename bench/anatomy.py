@@ -1,9 +1,10 @@
 """Where one job's time goes inside Proxx's own code, timed in fresh processes.
 
-`render_anatomy`: the worker's render() of one clip, then its parts on the same
-argv. `run_anatomy`: `proxx run`'s own path (run_one) with timers around the
-pool's start and shutdown. Both return {} (with a note) when the internals they
-reach into have moved: the breakdown goes on without them.
+`render_anatomy`: the worker's render() of one clip, then its parts on the
+same argv (`bench/anatomy_render.py`). `run_anatomy`: `proxx run`'s own path
+(run_one) with timers around the pool's start and shutdown. Both return {}
+(with a note) when the internals they reach into have moved: the breakdown
+goes on without them.
 """
 
 from __future__ import annotations
@@ -14,53 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, Ctx, bare, commands_of, run_ok, spec_dict, timed, ts
-
-# One clip through the worker's own code, in a separate process (Interrupts
-# installs signal handlers): render() whole, then its pieces on the same argv.
-_RENDER_ANATOMY = r"""
-import json, os, subprocess, sys, time
-from proxx.contract.protocol import StartJob
-from workers.ffmpeg_args import expected_output
-from workers.ffmpeg_engine import FFmpegEngine
-from workers.interrupts import Interrupts
-from workers.prepare import prepare
-from workers.subproc import run_in_group
-from workers.verify import verify_output
-
-spec, n = sys.argv[1], int(sys.argv[2])
-intr = Interrupts()
-eng = FFmpegEngine()
-assert eng.available(intr) is None
-out = {"render": [], "run_in_group": [], "subprocess.run": [], "verify_output": []}
-def clock(key, fn):
-    t = time.perf_counter(); r = fn(); out[key].append(time.perf_counter() - t); return r
-for i in range(n + 1):
-    req = StartJob(job_id=f"anat{i}", kind="run", jobspec_path=spec,
-                   base_dir=os.path.dirname(spec), worker_id=0)
-    plan = prepare(req, intr).plan
-    clip = plan.clips[0]
-    res = clock("render", lambda: eng.render(plan, clip, intr))
-    assert res.status == "COMPLETED", res
-    os.unlink(clip.output_path)
-    argv = eng._argv(plan, clip)
-    temp = argv[-1]
-    exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, clip.source)
-    pair = [("run_in_group", lambda: run_in_group(argv, intr)),
-            ("subprocess.run", lambda: subprocess.run(argv, stdin=subprocess.DEVNULL,
-                                                      stdout=subprocess.DEVNULL,
-                                                      stderr=subprocess.PIPE))]
-    for key, fn in pair if i % 2 else pair[::-1]:
-        clock(key, fn)
-        if key == "run_in_group":
-            clock("verify_output", lambda: verify_output(temp, exp, plan.container))
-        os.unlink(temp)
-    if i == 0:
-        for v in out.values():
-            v.clear()
-print(json.dumps(out))
-"""
-
+from bench.common import PYTHON, REPO, Ctx, bare, commands_of, run_ok, spec_dict, timed, ts
 
 # `proxx run`'s own path (run_one) with timers around the pool's start and
 # shutdown, in a fresh process: where the time of one real run goes.
@@ -105,11 +60,12 @@ def render_anatomy(ctx: Ctx, d: Path, tiny: Path, n: int) -> dict[str, list[floa
     spec = d / "anatomy.json"
     spec.write_text(json.dumps(spec_dict([tiny], out)))
     proc = subprocess.run(
-        [PYTHON, "-c", _RENDER_ANATOMY, str(spec), str(n)],
+        [PYTHON, "-m", "bench.anatomy_render", str(spec), str(n)],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         check=False,
+        cwd=REPO,
     )
     if proc.returncode != 0:
         ctx.log(f"breakdown: render anatomy skipped: {proc.stderr.strip().splitlines()[-1:]}")

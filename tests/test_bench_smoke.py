@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,27 @@ def test_bench_quick_uhd_and_threads_print_their_rows(tmp_path: Path) -> None:
     assert "vs the editor's command" in out and "≤ 1.03×" in out and "≤ 1.00×" in out
     assert "threads: proxy_h264_low:" in out and "threads: proxy_prores_proxy:" in out
     assert "ERROR" not in out
+
+
+@NEEDS_FFMPEG
+def test_the_render_anatomy_reaches_the_worker_internals_it_times(
+    tmp_path: Path, clip: Callable[..., Path]
+) -> None:
+    """The breakdown skips (with a note) what it cannot time: here it must not have to."""
+    from bench.anatomy import render_anatomy
+    from bench.common import Ctx
+
+    ctx = Ctx(work=tmp_path, cache=tmp_path, quick=True)
+    notes: list[str] = []
+    ctx.log = notes.append  # type: ignore[method-assign,assignment]
+    rows = render_anatomy(ctx, tmp_path, clip("anatomy.mov"), 1)
+    assert notes == []
+    assert sorted(rows) == sorted(
+        [
+            "worker: render() of 1 tiny clip",
+            "worker: run_in_group(argv)",
+            "worker: subprocess.run(argv), same argv",
+            "worker: verify_output()",
+        ]
+    )
+    assert all(len(v) == 1 and v[0] > 0 for v in rows.values())
