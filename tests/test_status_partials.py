@@ -109,3 +109,21 @@ def test_recent_failures_are_read_through_the_result_model(tmp_path: Path) -> No
         },
         {"result": str(odd), "status": None, "reason": "unreadable result file"},
     ]
+
+
+def test_an_oversized_newest_result_does_not_hide_older_jobs_partials(tmp_path: Path) -> None:
+    root, out = tmp_path / "watch", tmp_path / "out"
+    for d in ("pending", "running", "completed", "failed"):
+        (root / d).mkdir(parents=True)
+    out.mkdir()
+    older = root / "failed" / "j1.result.json"
+    older.write_text(result("aaaaaaaaaaaa", out, {}))
+    os.utime(older, (1, 1))
+    partial = out / ".a.mov.aaaaaaaaaaaa.partial"
+    partial.write_bytes(b"x")
+    # Newest, and larger than everything status reads together (sparse: no disk used).
+    with open(root / "completed" / "big.result.json", "wb") as fh:
+        fh.truncate(65 * 1024 * 1024)
+
+    status = json.loads(run_cli("status", "--json", str(root)).stdout)
+    assert [p["path"] for p in status["partials"]] == [str(partial)]

@@ -24,7 +24,7 @@ RECENT_FAILURES = 10
 # Partials: results are Proxx's own files, yet a folder can hold years of them;
 # read the most recent ones, each up to a size no honest result reaches.
 MAX_RESULTS_READ = 1000
-MAX_RESULT_BYTES = 16 * 1024 * 1024  # each
+LOOK_RESULT_BYTES = 16 * 1024 * 1024  # each: a larger one is skipped, uncharged
 MAX_TOTAL_BYTES = 64 * 1024 * 1024  # all results together: status stays a quick look
 
 
@@ -118,10 +118,12 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
     seen = _Finished()
     budget = MAX_TOTAL_BYTES
     for path, size in _recent_results(layout):
+        if size > LOOK_RESULT_BYTES:
+            continue  # no honest result is this large: not worth the budget
         budget -= size
         if budget < 0:
             break
-        if (r := read_result(path, MAX_RESULT_BYTES)) is not None:
+        if (r := read_result(path, LOOK_RESULT_BYTES)) is not None:
             seen.add(path, r)
     found = []
     for folder in sorted(seen.folders):
