@@ -32,7 +32,7 @@ from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmUnavailable, Submission
 from proxx.slurm.executor import SlurmExecutor
 from proxx.slurm.spool import spool_path
-from proxx.slurm.states import SlurmJob, end_failure
+from proxx.slurm.states import SlurmJob
 
 
 @dataclass
@@ -191,14 +191,18 @@ def test_time_in_the_queue_is_not_a_hang_but_silence_on_a_node_is(tmp_path: Path
     assert "accept phase exceeded" in outcome.early_stop[1]
 
 
-# Which reason each end state means is test_slurm_parsing's table; here the clip
-# must take that reason, for an end state of each reason.
+# The expected reason is written out, not asked of the code under test: a wrong
+# mapping, or the wrong job's record overlaid, must fail here.
 @pytest.mark.parametrize(
-    ("state", "reason"),
-    [("TIMEOUT", "TimeLimit"), ("NODE_FAIL", "NodeDown"), ("CANCELLED", "None")],
+    ("state", "reason", "expected"),
+    [
+        ("TIMEOUT", "TimeLimit", FailureReason.TIMEOUT),
+        ("NODE_FAIL", "NodeDown", FailureReason.WORKER_CRASHED),
+        ("CANCELLED", "None", FailureReason.INTERRUPTED),
+    ],
 )
 def test_a_clip_stopped_by_slurms_sigterm_takes_slurms_reason(
-    tmp_path: Path, state: str, reason: str
+    tmp_path: Path, state: str, reason: str, expected: FailureReason
 ) -> None:
     slurm, ex, req, job_id = submitted(tmp_path)
     slurm.set(job_id, "RUNNING")
@@ -212,7 +216,7 @@ def test_a_clip_stopped_by_slurms_sigterm_takes_slurms_reason(
     slurm.set(job_id, state, reason)
     outcome = run_until(ex)
     (clip,) = outcome.clips
-    assert clip.failure_reason is end_failure(slurm.states[job_id])[0]
+    assert clip.failure_reason is expected
     assert clip.failure_detail is not None
     assert "worker received SIGTERM" in clip.failure_detail
     assert f"Slurm job {job_id} {state} (reason: {reason}" in clip.failure_detail

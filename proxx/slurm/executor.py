@@ -48,6 +48,8 @@ PING_S = 5.0  # while the controller is gone: how often to ask whether it is bac
 
 @dataclass
 class SlurmExecutor:
+    # Settings are fixed once built: the launcher and the poller take their copies
+    # in __post_init__ (nothing changes them later; a change would not reach them).
     size: int
     root: str  # the watch root (shared storage): spool, sidecar and logs live under it
     client: SlurmClient = field(default_factory=SlurmClient)

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
@@ -25,11 +25,13 @@ from proxx.runtime.executor import Executor, JobNoted
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 from proxx.slurm import sidecar as slurm_record
-from proxx.slurm.executor import Adoption
 from proxx.watch.claims import Claim, claim
 from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
 from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume, shown
 from proxx.watch.recovery import REASON
+
+if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executor
+    from proxx.slurm.executor import Adoption
 
 log = logging.getLogger("proxx.watch")
 
