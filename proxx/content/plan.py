@@ -130,13 +130,7 @@ def plan_job(
     sources = resolve_sources(spec, base_dir)
     check_sources(sources)
     check_output_dir(spec.output_dir)
-    names = output_names(spec, sources)
-    outputs = [os.path.join(spec.output_dir, n) for n in names]
-    existing = [o for o in outputs if os.path.lexists(o)]
-    if existing:
-        raise ValidationError(
-            f"output already exists (Proxx never overwrites): {', '.join(existing)}"
-        )
+    outputs = _new_outputs(spec, sources)
     decisions = route_all(sources, stop)
     engine, reason = route_job(decisions)
     profile = PROFILES[spec.proxy_profile]
@@ -145,12 +139,6 @@ def plan_job(
             f"profile {profile.name!r} renders with {profile.engine.value}, but the sources "
             f"route to {engine.value} ({reason}); pick a {engine.value} profile"
         )
-    clips = []
-    for i, (src, out, dec) in enumerate(zip(sources, outputs, decisions, strict=True)):
-        if dec.facts is None:
-            raise SystemError_(f"{src}: no probe facts for a routed source")
-        _check_frame_size(spec, src, dec.facts)
-        clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
     plan = JobPlan(
         job_id=job_id,
         engine=engine,
@@ -158,9 +146,32 @@ def plan_job(
         container=spec.container,
         fps_mode=spec.fps_mode,
         proxy_profile=spec.proxy_profile,
-        clips=clips,
+        clips=_clips(spec, sources, outputs, decisions),
     )
     return Planned(plan=plan, routing_reason=reason)
+
+
+def _new_outputs(spec: JobSpec, sources: list[str]) -> list[str]:
+    """Each source's output path; none may exist yet (Proxx never overwrites)."""
+    outputs = [os.path.join(spec.output_dir, n) for n in output_names(spec, sources)]
+    existing = [o for o in outputs if os.path.lexists(o)]
+    if existing:
+        raise ValidationError(
+            f"output already exists (Proxx never overwrites): {', '.join(existing)}"
+        )
+    return outputs
+
+
+def _clips(
+    spec: JobSpec, sources: list[str], outputs: list[str], decisions: list[RouteDecision]
+) -> list[ClipPlan]:
+    clips = []
+    for i, (src, out, dec) in enumerate(zip(sources, outputs, decisions, strict=True)):
+        if dec.facts is None:
+            raise SystemError_(f"{src}: no probe facts for a routed source")
+        _check_frame_size(spec, src, dec.facts)
+        clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
+    return clips
 
 
 def route_all(sources: list[str], stop: Callable[[], str | None]) -> list[RouteDecision]:
