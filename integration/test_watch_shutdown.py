@@ -105,6 +105,27 @@ def test_sigterm_while_idle_exits_0(root: Path, launcher: Launcher) -> None:
     assert_session_empty(watch)
 
 
+def test_sigterm_to_an_idle_worker_stops_nothing_and_the_next_job_runs(
+    root: Path, out: Path, tiny: Path, launcher: Launcher
+) -> None:
+    watch = launcher.cli(root, "--max-workers", "1", "--poll-seconds", "0.2")
+    drop(root, "a.json", spec([tiny], out, output_name_template="a"))
+    wait_for(lambda: specs_in(root, "completed") == ["a.json"], "job a", on_fail=watch.log)
+    [worker] = watch.workers()  # idle now, waiting for its next job
+
+    os.kill(worker.pid, signal.SIGTERM)
+    drop(root, "b.json", spec([tiny], out, output_name_template="b"))
+    wait_for(lambda: len(specs_in(root, "completed")) == 2, "job b", on_fail=watch.log)
+
+    b = result(root, "completed", "b")
+    assert b["status"] == "COMPLETED" and b["interrupted"] is None
+    assert b["worker_started_at"] == result(root, "completed", "a")["worker_started_at"]
+    assert "SIGTERM received while idle: nothing was running" in watch.log()
+    watch.send(signal.SIGTERM)
+    assert watch.wait(timeout=30) == 0, watch.log()
+    assert_session_empty(watch)
+
+
 def _watch_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "proxx", "watch", *args],

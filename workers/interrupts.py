@@ -44,6 +44,17 @@ class Interrupts:
         conn = [] if self.conn is None or self.parent_gone else [self.conn.fileno()]
         return [*conn, self._sig_r]
 
+    def forget_idle_stops(self) -> bool:
+        """Drop SIGTERMs that came while no job ran (there was nothing to stop); True if any.
+
+        Left pending, one would interrupt the next job the moment it starts.
+        """
+        try:
+            sigs = os.read(self._sig_r, 64)
+        except BlockingIOError:
+            return False
+        return signal.SIGTERM in sigs
+
     def check(self) -> str | None:
         """Drain pending stop requests; return the reason once something asked to stop."""
         try:
