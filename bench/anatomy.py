@@ -17,13 +17,19 @@ from typing import Any
 
 from bench.common import PYTHON, REPO, Ctx, bare, commands_of, run_ok, spec_dict, timed, ts
 
-# `proxx run`'s own path (run_one) with timers around the pool's start and
-# shutdown, in a fresh process: where the time of one real run goes.
+# `proxx run`'s own path (the worker prespawned as `main` does, then run_one) with
+# timers around the pool's start and shutdown, in a fresh process: where the time
+# of one real run goes.
 _RUN_ANATOMY = r"""
 import json, sys, time
 t_script = time.time()
 t0 = time.perf_counter()
-import proxx.cli, proxx.runtime.runjob
+import proxx.cli
+from proxx.contract import logs
+from proxx.runtime.spawn import WORKER_TARGET, prespawn
+_, level, _, fmt = logs.chosen()
+prespawn(WORKER_TARGET, level, fmt)  # as proxx.cli.main does: the worker boots meanwhile
+import proxx.runtime.runjob
 t_imports = time.perf_counter() - t0
 from proxx.runtime.pool import LocalPool
 T = {"Pool.start": 0.0, "Pool.shutdown": 0.0}
