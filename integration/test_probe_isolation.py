@@ -89,3 +89,27 @@ def test_a_probe_that_ends_its_worker_is_one_row_saying_why(
     assert [r.engine for r in rows] == ["ffmpeg", None, "ffmpeg"]
     assert words in rows[1].reason
     assert _children() == []
+
+
+def test_many_files_are_answered_in_order_in_batches(tmp_path: Path) -> None:
+    paths = [str(tmp_path / f"missing{i:03d}.mov") for i in range(250)]  # 3 workers' worth
+
+    rows = probe_files(paths)
+
+    assert [r.path for r in rows] == paths
+    assert all(r.engine is None and "No such file or directory" in r.reason for r in rows)
+    assert _children() == []
+
+
+def test_no_worker_can_start_is_said_for_every_file(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import proxx.runtime.probing as probing
+
+    def no_fork(*_a: object) -> object:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(probing, "spawn", no_fork)
+    rows = probe_files([str(tiny), str(tiny)])
+    assert [r.engine for r in rows] == [None, None]
+    assert all("could not start a probe worker" in r.reason for r in rows)

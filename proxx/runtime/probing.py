@@ -37,6 +37,7 @@ _reply: pydantic.TypeAdapter[ProbeDecision | WorkerFailing] = pydantic.TypeAdapt
     Annotated[ProbeDecision | WorkerFailing, pydantic.Field(discriminator="type")]
 )
 REJECTED = "not probed"
+BATCH = 100  # files per worker request: a request stays far below the pipe's frame cap
 
 
 def probe_files(
@@ -46,13 +47,16 @@ def probe_files(
     deadlines = deadlines or Deadlines()
     rows: list[ProbeDecision] = []
     while len(rows) < len(paths):
-        rows += _one_worker(paths[len(rows) :], deadlines, target)
+        rows += _one_worker(paths[len(rows) : len(rows) + BATCH], deadlines, target)
     return rows
 
 
 def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[ProbeDecision]:
     """Decisions from one worker until it is done, hangs or dies (then: that file's row)."""
-    child = spawn(target, 0, logs.level_name(), logs.format_name())
+    try:
+        child = spawn(target, 0, logs.level_name(), logs.format_name())
+    except OSError as exc:  # out of processes or memory: say so for each file, loudly
+        return [_failed(p, f"could not start a probe worker: {exc}") for p in paths]
     conn = Connection(child.sock.detach())
     rows: list[ProbeDecision] = []
     try:
