@@ -7,6 +7,7 @@ process, is still blocked when the probe limit has passed.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from integration.fake_workers import TRIGGER
 from integration.watch_helpers import REPO, all_procs
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.probing import probe_files
+from testkit import run_cli
 
 SHORT = Deadlines(accept=20.0, probe=lambda _n: 2.0)
 
@@ -113,3 +115,20 @@ def test_no_worker_can_start_is_said_for_every_file(
     rows = probe_files([str(tiny), str(tiny)])
     assert [r.engine for r in rows] == [None, None]
     assert all("could not start a probe worker" in r.reason for r in rows)
+
+
+def test_a_name_that_is_not_utf8_gets_its_row_and_the_others_are_probed(
+    tmp_path: Path, tiny: Path
+) -> None:
+    latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mov")
+    with open(latin1, "wb") as fh:
+        fh.write(tiny.read_bytes())
+    odd = os.fsdecode(latin1)  # as Python hands such a name over (surrogate escapes)
+
+    rows = probe_files([str(tiny), odd, str(tiny)])
+
+    assert [r.engine for r in rows] == ["ffmpeg", None, "ffmpeg"]
+    assert rows[1].path == odd and "not valid UTF-8" in rows[1].reason
+    proc = run_cli("probe", "--json", odd)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)[0]["path"] == str(tmp_path / "caf\ufffd.mov")

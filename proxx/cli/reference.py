@@ -21,14 +21,16 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 
     Exit 0 if every file can be rendered, 1 if any is rejected or not probed.
     """
+    from proxx.contract.fsutil import shown
     from proxx.runtime.probing import probe_files
 
     rows = probe_files([os.path.abspath(f) for f in files])
-    if as_json:
-        click.echo(json.dumps([r.model_dump(exclude={"type"}) for r in rows], indent=2))
+    if as_json:  # a name that is not UTF-8 is shown with U+FFFD, as results show it
+        out = [r.model_dump(exclude={"type"}) | {"path": shown(r.path)} for r in rows]
+        click.echo(json.dumps(out, indent=2))
     else:
         for r in rows:
-            click.echo(f"{r.path}: {r.engine or 'REJECTED'}: {r.reason}")
+            click.echo(f"{shown(r.path)}: {r.engine or 'REJECTED'}: {r.reason}")
     sys.exit(0 if all(r.engine for r in rows) else 1)
 
 

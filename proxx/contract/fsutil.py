@@ -20,6 +20,21 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 _renameat2 = getattr(_libc, "renameat2", None)
 
 
+def is_utf8(name: str) -> bool:
+    """A name a result can carry (JSON is UTF-8); Linux allows any bytes in a name."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str) -> str:
+    """`path` with bytes that are not UTF-8 replaced by U+FFFD: what results and the
+    final names carry (e.g. a Latin-1 `café.json` copied from an old share)."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one."""
     directory = os.path.dirname(path) or "."

@@ -21,6 +21,7 @@ import pydantic
 
 from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
+from proxx.contract.fsutil import is_utf8
 from proxx.contract.protocol import (
     MAX_MESSAGE_BYTES,
     ProbeDecision,
@@ -38,6 +39,7 @@ _reply: pydantic.TypeAdapter[ProbeDecision | WorkerFailing] = pydantic.TypeAdapt
 )
 REJECTED = "not probed"
 BATCH = 100  # files per worker request: a request stays far below the pipe's frame cap
+NOT_UTF8 = "its name is not valid UTF-8, which JobSpecs and results (JSON) cannot carry; rename it"
 
 
 def probe_files(
@@ -46,9 +48,29 @@ def probe_files(
     """One decision per path, in order, whatever the files do to the workers probing them."""
     deadlines = deadlines or Deadlines()
     rows: list[ProbeDecision] = []
-    while len(rows) < len(paths):
-        rows += _one_worker(paths[len(rows) : len(rows) + BATCH], deadlines, target)
+    for batch in _batches(paths):
+        if not is_utf8(batch[0]):
+            rows.append(_failed(batch[0], NOT_UTF8))
+            continue
+        done = 0
+        while done < len(batch):
+            answered = _one_worker(batch[done:], deadlines, target)
+            rows += answered
+            done += len(answered)
     return rows
+
+
+def _batches(paths: list[str]) -> list[list[str]]:
+    """Runs of at most BATCH names a worker can be sent; a name JSON cannot carry, alone."""
+    out: list[list[str]] = []
+    for path in paths:
+        if not is_utf8(path):
+            out.append([path])
+        elif out and is_utf8(out[-1][0]) and len(out[-1]) < BATCH:
+            out[-1].append(path)
+        else:
+            out.append([path])
+    return out
 
 
 def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[ProbeDecision]:

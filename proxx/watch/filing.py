@@ -19,11 +19,11 @@ import stat
 from dataclasses import dataclass, field
 
 from proxx.contract.clock import iso, utc_now
-from proxx.contract.fsutil import write_atomic
+from proxx.contract.fsutil import is_utf8, shown, write_atomic
 from proxx.contract.protocol import new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import Claim
-from proxx.watch.folder import Layout, finish, is_utf8, shown
+from proxx.watch.folder import Layout, finish
 
 log = logging.getLogger("proxx.watch")
 # Full disk, quota, a failing device: wait for the operator, keep the claim.

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
-from proxx.contract.fsutil import fsync_dir, move_no_replace, write_atomic
+from proxx.contract.fsutil import fsync_dir, move_no_replace, shown, write_atomic
 from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
 
 log = logging.getLogger("proxx.watch")
@@ -44,21 +44,6 @@ def fit_name(stem: str, suffix: str) -> str:
     room = NAME_MAX - len(suffix.encode()) - len(digest) - 1
     cut = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
     return f"{cut}~{digest}{suffix}"
-
-
-def is_utf8(name: str) -> bool:
-    """A name a result can carry (JSON is UTF-8); Linux allows any bytes in a name."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def shown(path: str) -> str:
-    """`path` with bytes that are not UTF-8 replaced by U+FFFD: what results and the
-    final names carry (e.g. a Latin-1 `café.json` copied from an old share)."""
-    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def stem_of(name: str) -> str:

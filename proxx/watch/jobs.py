@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from proxx.contract.clock import iso, utc_now
+from proxx.contract.fsutil import shown
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import Recovery, not_started
 from proxx.runtime.executor import Executor, JobNoted
@@ -27,7 +28,7 @@ from proxx.runtime.verdict import result_of
 from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import Claim, claim
 from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
-from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume, shown
+from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume
 from proxx.watch.recovery import REASON
 
 if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executor
