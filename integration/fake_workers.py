@@ -193,3 +193,8 @@ def _probe_misbehaving(conn: Connection, misbehave: Callable[[], None]) -> None:
         return route_source(path)
 
     probe_main(conn, route)
+
+
+def probe_cannot_start(conn: Connection) -> None:
+    """`proxx probe`'s worker on a box where it cannot load what it needs."""
+    raise ImportError("no PyAV on this box")

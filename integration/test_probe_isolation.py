@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -117,18 +118,43 @@ def test_no_worker_can_start_is_said_for_every_file(
     assert all("could not start a probe worker" in r.reason for r in rows)
 
 
-def test_a_name_that_is_not_utf8_gets_its_row_and_the_others_are_probed(
-    tmp_path: Path, tiny: Path
-) -> None:
+def test_a_name_that_is_not_utf8_is_probed_like_any_other(tmp_path: Path, tiny: Path) -> None:
     latin1 = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mov")
     with open(latin1, "wb") as fh:
         fh.write(tiny.read_bytes())
     odd = os.fsdecode(latin1)  # as Python hands such a name over (surrogate escapes)
 
-    rows = probe_files([str(tiny), odd, str(tiny)])
+    rows = probe_files([str(tiny), odd])
 
-    assert [r.engine for r in rows] == ["ffmpeg", None, "ffmpeg"]
-    assert rows[1].path == odd and "not valid UTF-8" in rows[1].reason
+    assert [(r.path, r.engine) for r in rows] == [(str(tiny), "ffmpeg"), (odd, "ffmpeg")]
     proc = run_cli("probe", "--json", odd)
-    assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)[0]["path"] == str(tmp_path / "caf\ufffd.mov")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["path"] == odd  # byte for byte, as JSON escapes it
+
+
+def test_a_path_longer_than_path_max_gets_its_row_and_is_never_sent(
+    tmp_path: Path, tiny: Path
+) -> None:
+    long = str(tmp_path) + ("/" + "d" * 200) * 30 + "/x.mov"  # > 4096 bytes
+
+    rows = probe_files([long, str(tiny)])
+
+    assert rows[0].path == long and rows[0].engine is None
+    assert "longer than 4096 bytes" in rows[0].reason
+    assert rows[1].engine == "ffmpeg"
+
+
+def test_a_worker_that_cannot_start_fails_every_file_once_with_its_own_words(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    started = time.monotonic()
+
+    rows = probe_files(
+        [str(tiny)] * 5, deadlines=SHORT, target="integration.fake_workers:probe_cannot_start"
+    )
+
+    assert [r.engine for r in rows] == [None] * 5
+    words = "the probe worker could not start: ImportError: no PyAV on this box"
+    assert all(words in r.reason for r in rows), rows[0].reason
+    assert time.monotonic() - started < 10  # one failed start, not one per file

@@ -10,6 +10,7 @@ in /proc, and nothing is looked up by name.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -68,6 +69,7 @@ def driver_main(argv: list[str]) -> None:
         help="SIGKILL this supervisor right after that step of filing a job "
         "(staged, linked, moved): the fault-injection point of watchfolder",
     )
+    p.add_argument("--probe-timeout", type=float, default=None, help="the probe limit, s")
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
@@ -90,6 +92,9 @@ def driver_main(argv: list[str]) -> None:
             return default_render_limit(duration)
 
         deadlines = Deadlines(render=render_limit)
+    if a.probe_timeout is not None:
+        probe_limit: float = a.probe_timeout
+        deadlines = dataclasses.replace(deadlines, probe=lambda _n: probe_limit)
     try:
         Supervisor(
             a.root,

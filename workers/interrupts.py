@@ -8,6 +8,7 @@ report through `note()` and `phase()`; they never touch the pipe.
 
 from __future__ import annotations
 
+import logging
 import os
 import selectors
 import signal
@@ -22,6 +23,8 @@ from proxx.contract.protocol import (
     PhaseStarted,
     decode_for_worker,
 )
+
+log = logging.getLogger("proxx.worker")
 
 
 class Interrupts:
@@ -44,23 +47,36 @@ class Interrupts:
         conn = [] if self.conn is None or self.parent_gone else [self.conn.fileno()]
         return [*conn, self._sig_r]
 
-    def forget_idle_stops(self) -> bool:
-        """Drop SIGTERMs that came while no job ran (there was nothing to stop); True if any.
+    def idle(self) -> None:
+        """Wait, with no job, until the pipe has the supervisor's next word (or its end).
 
-        Left pending, one would interrupt the next job the moment it starts.
+        A SIGTERM meanwhile stops nothing (no job runs); it is said and dropped here,
+        so it cannot interrupt the next job the moment that starts.
         """
-        try:
-            sigs = os.read(self._sig_r, 64)
-        except BlockingIOError:
-            return False
-        return signal.SIGTERM in sigs
+        assert self.conn is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.conn.fileno(), selectors.EVENT_READ)
+            sel.register(self._sig_r, selectors.EVENT_READ)
+            while not self.conn.poll():
+                sel.select()
+                if signal.SIGTERM in self._drain():
+                    log.warning("SIGTERM received while idle: no job is running, nothing stopped")
+
+    def _drain(self) -> bytes:
+        """Every signal byte pending on the wakeup pipe (it holds many)."""
+        got = b""
+        while True:
+            try:
+                chunk = os.read(self._sig_r, 512)
+            except BlockingIOError:
+                return got
+            if not chunk:
+                return got
+            got += chunk
 
     def check(self) -> str | None:
         """Drain pending stop requests; return the reason once something asked to stop."""
-        try:
-            sigs = os.read(self._sig_r, 64)
-        except BlockingIOError:
-            sigs = b""
+        sigs = self._drain()
         if signal.SIGTERM in sigs:
             self.reason = self.reason or "worker received SIGTERM"
         while (

@@ -6,7 +6,6 @@ module's `worker_main` by string); talks only through its own pipe.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -15,8 +14,6 @@ from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
-
-log = logging.getLogger("proxx.worker")
 
 
 def worker_main(conn: Connection) -> None:
@@ -43,13 +40,12 @@ def serve(conn: Connection, intercept: Callable[[Connection, JobPlan], bool] | N
     # and the pool paces its respawns (proxx.runtime.pool).
     emit(WorkerReady(pid=os.getpid()))
     while not interrupts.parent_gone:
+        interrupts.idle()
         try:
             msg = decode_for_worker(conn.recv_bytes())
         except (EOFError, OSError):
             return  # supervisor gone: nothing to report to
         if isinstance(msg, StartJob):
-            if interrupts.forget_idle_stops():
-                log.warning("SIGTERM received while idle: nothing was running, nothing stopped")
             hook = None if intercept is None else (lambda plan: intercept(conn, plan))
             run_request(msg, emit, interrupts, engines, hook)
         # A CancelJob for a job that already finished needs no action.

@@ -28,7 +28,7 @@ def probe_main(conn: Connection, route: Callable[[str], RouteDecision] = route_s
 
     conn.send_bytes(encode(WorkerReady(pid=os.getpid())))
     request = ProbeFiles.model_validate_json(conn.recv_bytes(MAX_MESSAGE_BYTES))
-    for path in request.paths:
-        decision = route(path)
+    for wired in request.paths:
+        decision = route(os.fsdecode(wired.encode("latin-1")))  # any name, byte for byte
         engine = decision.engine.value if decision.engine is not None else None
-        conn.send_bytes(encode(ProbeDecision(path=path, engine=engine, reason=decision.reason)))
+        conn.send_bytes(encode(ProbeDecision(path=wired, engine=engine, reason=decision.reason)))

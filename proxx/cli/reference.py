@@ -10,7 +10,9 @@ import click
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+# Plain strings: click.Path would stat each argument here, in the command, and a
+# dead mount would hang it before any worker could take the deadline.
+@click.argument("files", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the decisions as JSON.")
 def probe(files: tuple[str, ...], as_json: bool) -> None:
     """Show which engine each FILE routes to (FFmpeg or DaVinci Resolve) and why.
@@ -21,16 +23,14 @@ def probe(files: tuple[str, ...], as_json: bool) -> None:
 
     Exit 0 if every file can be rendered, 1 if any is rejected or not probed.
     """
-    from proxx.contract.fsutil import shown
     from proxx.runtime.probing import probe_files
 
     rows = probe_files([os.path.abspath(f) for f in files])
-    if as_json:  # a name that is not UTF-8 is shown with U+FFFD, as results show it
-        out = [r.model_dump(exclude={"type"}) | {"path": shown(r.path)} for r in rows]
-        click.echo(json.dumps(out, indent=2))
+    if as_json:
+        click.echo(json.dumps([r.model_dump(exclude={"type"}) for r in rows], indent=2))
     else:
         for r in rows:
-            click.echo(f"{shown(r.path)}: {r.engine or 'REJECTED'}: {r.reason}")
+            click.echo(f"{r.path}: {r.engine or 'REJECTED'}: {r.reason}")
     sys.exit(0 if all(r.engine for r in rows) else 1)
 
 

@@ -158,12 +158,14 @@ class ProbeFiles(_Msg):
     """Route these files as a job would (the reply: one ProbeDecision each, in order)."""
 
     type: Literal["probe_files"] = "probe_files"
-    paths: list[str]  # absolute
+    # Absolute paths, each as its bytes read as Latin-1: lossless for any name
+    # (JSON cannot carry a name that is not UTF-8 as text).
+    paths: list[str]
 
 
 class ProbeDecision(_Msg):
     type: Literal["probe_decision"] = "probe_decision"
-    path: str
+    path: str  # as the request carried it
     engine: str | None  # None: rejected
     reason: str
 

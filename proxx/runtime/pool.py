@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import selectors
+import subprocess
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady, encode
 from proxx.runtime.executor import JobNoted, PoolEvent, bounded
-from proxx.runtime.procs import WorkerProcess
+from proxx.runtime.procs import UNKILLABLE_S, WorkerProcess
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
 
@@ -59,6 +60,7 @@ class LocalPool:
         fmt = log_format or logs.format_name()
         self.slots = {i: Slot(WorkerProcess(i, target, level, fmt)) for i in range(size)}
         self.worker_restarts = 0
+        self._stuck: list[subprocess.Popen[bytes]] = []  # left behind, reaped when they end
         self._boot_failures = 0
         self._last_boot_error: str | None = None
 
@@ -120,12 +122,18 @@ class LocalPool:
         events: list[PoolEvent] = []
         for slot in self.slots.values():
             events += self._service(slot)
+        self._reap_stuck()
         self._respawn_due()
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
         times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
         times += [s.respawn_at for s in self.slots.values()]
+        times += [  # when a killed worker that has not died counts as stuck
+            s.proc.killed_at + UNKILLABLE_S + 0.01
+            for s in self.slots.values()
+            if s.proc.killed_at is not None and s.respawn_at is None
+        ]
         return bounded(timeout, times, time.monotonic())
 
     def _service(self, slot: Slot) -> list[PoolEvent]:
@@ -135,6 +143,8 @@ class LocalPool:
         if slot.proc.exit_code() is not None:
             events += self._read(slot)  # last words before death
             self._bury(slot)
+        elif slot.proc.unkillable(time.monotonic()):
+            self._abandon(slot)
         elif slot.tracker is not None:
             self._act(slot, slot.tracker.due(time.monotonic()))
         if slot.tracker is not None and slot.tracker.finished:
@@ -214,6 +224,27 @@ class LocalPool:
         slot.proved, slot.idle_words = False, None
         slot.proc.reap()
         slot.respawn_at = time.monotonic() + delay
+
+    def _abandon(self, slot: Slot) -> None:
+        """A worker SIGKILL did not end (stuck in the kernel, e.g. on a dead mount): its
+        job ends now and a new worker takes its place; the process is reaped when its
+        I/O returns (`_reap_stuck`), if ever."""
+        how = (
+            f"did not die {UNKILLABLE_S:g} s after SIGKILL: stuck in the kernel "
+            "(I/O on a dead mount?); left behind"
+        )
+        log.error("worker %d (pid %s) %s", slot.proc.worker_id, slot.proc.pid, how)
+        if slot.tracker is not None:
+            slot.tracker.on_death(how)
+        stuck = slot.proc.detach()
+        if stuck is not None:
+            self._stuck.append(stuck)
+        slot.proved, slot.idle_words = False, None
+        slot.respawn_at = time.monotonic()
+
+    def _reap_stuck(self) -> None:
+        """Reap left-behind workers whose I/O has returned (SIGKILL then takes effect)."""
+        self._stuck = [p for p in self._stuck if p.poll() is None]
 
     def _log_boot_failure(self, slot: Slot, how: str, words: str | None, delay: float) -> None:
         what = f"{how}{f': {words}' if words else ''}"

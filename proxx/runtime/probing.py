@@ -4,12 +4,15 @@ The worker (`workers.probe:probe_main`, named by string) answers one file at a
 time. A file whose answer does not come within the probe limit (a hung mount,
 a FIFO behind a concat list) or that ends the worker (a libav crash) gets a
 row saying so; a fresh worker takes the files after it. Each file costs at
-most its own limit: the rest are still answered.
+most its own limit: the rest are still answered. A worker that cannot start at
+all (or say it has) fails the files left at once: another would fare no better.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,7 +24,6 @@ import pydantic
 
 from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
-from proxx.contract.fsutil import is_utf8
 from proxx.contract.protocol import (
     MAX_MESSAGE_BYTES,
     ProbeDecision,
@@ -34,12 +36,22 @@ from proxx.runtime.procs import describe_exit, first_error
 from proxx.runtime.spawn import Spawned, spawn
 
 PROBE_TARGET = "workers.probe:probe_main"
+_hello: pydantic.TypeAdapter[WorkerReady | WorkerFailing] = pydantic.TypeAdapter(
+    Annotated[WorkerReady | WorkerFailing, pydantic.Field(discriminator="type")]
+)
 _reply: pydantic.TypeAdapter[ProbeDecision | WorkerFailing] = pydantic.TypeAdapter(
     Annotated[ProbeDecision | WorkerFailing, pydantic.Field(discriminator="type")]
 )
 REJECTED = "not probed"
-BATCH = 100  # files per worker request: a request stays far below the pipe's frame cap
-NOT_UTF8 = "its name is not valid UTF-8, which JobSpecs and results (JSON) cannot carry; rename it"
+BATCH_FILES = 100  # files per worker request
+BATCH_BYTES = 256 * 1024  # a request's encoded paths: far below the pipe's frame cap
+PATH_MAX = 4096  # Linux: no longer path can be opened, so none is sent
+REAP_S = 2.0  # after SIGKILL: a worker stuck in the kernel (a dead mount) is left behind
+log = logging.getLogger("proxx.probe")
+
+
+class _NoWorker(Exception):
+    """No probe worker could start (or say it had): every file left is told why."""
 
 
 def probe_files(
@@ -48,28 +60,39 @@ def probe_files(
     """One decision per path, in order, whatever the files do to the workers probing them."""
     deadlines = deadlines or Deadlines()
     rows: list[ProbeDecision] = []
-    for batch in _batches(paths):
-        if not is_utf8(batch[0]):
-            rows.append(_failed(batch[0], NOT_UTF8))
-            continue
-        done = 0
-        while done < len(batch):
-            answered = _one_worker(batch[done:], deadlines, target)
-            rows += answered
-            done += len(answered)
+    try:
+        for batch in _batches(paths):
+            if len(os.fsencode(batch[0])) > PATH_MAX:  # such a path is a batch of its own
+                rows.append(_failed(batch[0], f"the path is longer than {PATH_MAX} bytes"))
+                continue
+            while batch:
+                answered = _one_worker(batch, deadlines, target)
+                rows += answered
+                batch = batch[len(answered) :]
+    except _NoWorker as exc:  # the next worker would fare no better: say so for the rest
+        rows += [_failed(p, str(exc)) for p in paths[len(rows) :]]
     return rows
 
 
+def wire(path: str) -> str:
+    """A path as the pipe carries it: its bytes as Latin-1 text, lossless for any name."""
+    return os.fsencode(path).decode("latin-1")
+
+
 def _batches(paths: list[str]) -> list[list[str]]:
-    """Runs of at most BATCH names a worker can be sent; a name JSON cannot carry, alone."""
+    """Runs of paths one request carries (by count and encoded size); an over-long path
+    stands alone."""
     out: list[list[str]] = []
+    size = 0
     for path in paths:
-        if not is_utf8(path):
-            out.append([path])
-        elif out and is_utf8(out[-1][0]) and len(out[-1]) < BATCH:
+        cost = len(json.dumps(wire(path)))
+        fits = out and len(out[-1]) < BATCH_FILES and size + cost <= BATCH_BYTES
+        if fits and len(os.fsencode(path)) <= PATH_MAX:
             out[-1].append(path)
+            size += cost
         else:
             out.append([path])
+            size = cost if len(os.fsencode(path)) <= PATH_MAX else BATCH_BYTES + 1
     return out
 
 
@@ -77,13 +100,13 @@ def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[Pro
     """Decisions from one worker until it is done, hangs or dies (then: that file's row)."""
     try:
         child = spawn(target, 0, logs.level_name(), logs.format_name())
-    except OSError as exc:  # out of processes or memory: say so for each file, loudly
-        return [_failed(p, f"could not start a probe worker: {exc}") for p in paths]
+    except OSError as exc:  # out of processes or memory
+        raise _NoWorker(f"could not start a probe worker: {exc}") from None
     conn = Connection(child.sock.detach())
     rows: list[ProbeDecision] = []
     try:
-        _ready(conn, deadlines.accept)
-        conn.send_bytes(encode(ProbeFiles(paths=paths)))
+        _ready(conn, deadlines.accept, child)
+        conn.send_bytes(encode(ProbeFiles(paths=[wire(p) for p in paths])))
         for row in _answers(conn, paths, deadlines.limit("probe", 1)):
             rows.append(row)
     except TimeoutError as exc:  # before OSError: it is one
@@ -97,11 +120,18 @@ def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[Pro
     return rows
 
 
-def _ready(conn: Connection, limit: float) -> None:
-    """The worker's first word: it has started (an interpreter, PyAV) within `limit`."""
-    if not conn.poll(limit):
-        raise OSError(f"it did not start within {limit:g} s")
-    WorkerReady.model_validate_json(conn.recv_bytes(MAX_MESSAGE_BYTES))
+def _ready(conn: Connection, limit: float, child: Spawned) -> None:
+    """The worker's first word, within `limit`: ready, or why it could not start."""
+    try:
+        if not conn.poll(limit):
+            raise _NoWorker(f"the probe worker did not start within {limit:g} s")
+        hello = _hello.validate_json(conn.recv_bytes(MAX_MESSAGE_BYTES))
+    except EOFError:
+        raise _NoWorker(f"the probe worker {_ended(child)} while starting") from None
+    except (OSError, pydantic.ValidationError) as exc:
+        raise _NoWorker(f"the probe worker did not start: {exc}") from None
+    if isinstance(hello, WorkerFailing):
+        raise _NoWorker(f"the probe worker could not start: {hello.error}")
 
 
 def _answers(conn: Connection, paths: list[str], limit: float) -> Iterator[ProbeDecision]:
@@ -112,18 +142,24 @@ def _answers(conn: Connection, paths: list[str], limit: float) -> Iterator[Probe
         row = _reply.validate_json(conn.recv_bytes(MAX_MESSAGE_BYTES))
         if isinstance(row, WorkerFailing):  # an exception ended it: its last words
             raise OSError(f"failed on this file: {row.error}")
-        if row.path != path:
-            raise OSError(f"it answered for {row.path!r}, not {path!r}")
-        yield row
+        if row.path != wire(path):
+            raise OSError(f"it answered for {row.path!r}, not {wire(path)!r}")
+        yield row.model_copy(update={"path": path})
 
 
 def _why_ended(child: Spawned, exc: BaseException) -> str:
     if isinstance(exc, pydantic.ValidationError):
         return f"the probe worker sent an invalid message ({first_error(exc)})"
-    if isinstance(exc, EOFError):
-        code = child.proc.wait()  # its pipe closed: it is ending, or has
-        return f"the probe worker {describe_exit(code)} while probing this file"
-    return f"the probe worker failed: {exc}"  # did not start, or answered out of turn
+    if isinstance(exc, EOFError):  # its pipe closed: it is ending, or has
+        return f"the probe worker {_ended(child)} while probing this file"
+    return f"the probe worker failed: {exc}"  # answered out of turn, or its last words
+
+
+def _ended(child: Spawned) -> str:
+    try:
+        return describe_exit(child.proc.wait(timeout=REAP_S))
+    except subprocess.TimeoutExpired:
+        return "closed its pipe"
 
 
 def _failed(path: str, why: str) -> ProbeDecision:
@@ -131,11 +167,22 @@ def _failed(path: str, why: str) -> ProbeDecision:
 
 
 def _stop(child: Spawned, *, done: bool) -> None:
-    """A worker that answered everything exits by itself; any other loses its whole group."""
+    """A worker that answered everything exits by itself; any other loses its whole group.
+
+    A process stuck in the kernel (I/O on a dead mount) outlives even SIGKILL until the
+    I/O returns: it is left behind, said once, rather than waited for forever.
+    """
     if done:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            child.proc.wait(timeout=2.0)
+            child.proc.wait(timeout=REAP_S)
     if child.proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.proc.pid, signal.SIGKILL)
-    child.proc.wait()
+    try:
+        child.proc.wait(timeout=REAP_S)
+    except subprocess.TimeoutExpired:
+        log.warning(
+            "probe worker %d is stuck in the kernel (a dead mount?) and ignores SIGKILL; "
+            "left behind, it goes when its I/O returns",
+            child.proc.pid,
+        )

@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import subprocess
+import time
 
 import pydantic
 
@@ -29,6 +30,9 @@ from proxx.contract.protocol import MAX_MESSAGE_BYTES, FromWorker, decode_for_su
 from proxx.runtime.spawn import spawn, take
 
 log = logging.getLogger("proxx.runtime.procs")
+# After SIGKILL a process ends within milliseconds, unless it is blocked in the
+# kernel (uninterruptible I/O: a dead NFS or FUSE mount); then nothing ends it.
+UNKILLABLE_S = 5.0
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's framing, as the child writes it
 
 
@@ -45,6 +49,7 @@ class WorkerProcess:
         self.ready = False
         self.eof = False
         self.broken: str | None = None  # why its stream can no longer be trusted
+        self.killed_at: float | None = None  # monotonic time of our SIGKILL
         self._buf = bytearray()
 
     # -- life ------------------------------------------------------------------------
@@ -57,6 +62,7 @@ class WorkerProcess:
         self.started_at = iso(utc_now())
         self.ready = self.eof = False
         self.broken = None
+        self.killed_at = None
         self._buf.clear()
         log.debug("worker %d started (pid %d)", self.worker_id, self.proc.pid)
 
@@ -84,13 +90,26 @@ class WorkerProcess:
         """SIGKILL the worker's process group; its own children die by PDEATHSIG."""
         if self.proc is None or self.proc.returncode is not None:
             return
+        self.killed_at = self.killed_at or time.monotonic()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
+    def unkillable(self, now: float) -> bool:
+        """Still alive UNKILLABLE_S after our SIGKILL: stuck in the kernel (a dead mount)."""
+        return (
+            self.killed_at is not None
+            and now - self.killed_at > UNKILLABLE_S
+            and self.exit_code() is None
+        )
+
     def close(self, grace: float = 0.5) -> None:
-        """Close the pipe (an idle worker exits on EOF), then kill what is left."""
+        """Close the pipe (an idle worker exits on EOF), then kill what is left.
+
+        A worker SIGKILL cannot end (stuck in the kernel) is left behind after
+        UNKILLABLE_S, said once: waiting for it could take forever.
+        """
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -99,15 +118,35 @@ class WorkerProcess:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()
-                self.proc.wait()
+                self._wait_or_leave()
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
 
+    def detach(self) -> subprocess.Popen[bytes] | None:
+        """Let go of a worker that cannot be ended: its pipe and pidfd close, and the
+        caller keeps the process to reap once its I/O returns."""
+        proc, self.proc = self.proc, None
+        self.close(grace=0)
+        return proc
+
+    def _wait_or_leave(self) -> None:
+        assert self.proc is not None
+        try:
+            self.proc.wait(UNKILLABLE_S)
+        except subprocess.TimeoutExpired:
+            log.error(
+                "worker %d (pid %d) did not die %g s after SIGKILL: it is stuck in the kernel "
+                "(I/O on a dead mount?); left behind",
+                self.worker_id,
+                self.proc.pid,
+                UNKILLABLE_S,
+            )
+
     def reap(self) -> None:
         """After death: release the pipe and the pidfd (the exit code stays readable)."""
         if self.proc is not None:
-            self.proc.wait()
+            self.proc.wait()  # it has exited (exit_code() said so): this returns at once
         self.close(grace=0)
 
     # -- messages ----------------------------------------------------------------------
