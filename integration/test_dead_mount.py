@@ -30,6 +30,7 @@ from integration.watch_helpers import (
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.probing import probe_files
 from proxx.runtime.runjob import run_one
+from testkit import run_cli
 
 SHORT = Deadlines(accept=20.0, probe=lambda _n: 3.0)
 
@@ -115,3 +116,46 @@ def test_proxx_run_of_a_source_on_a_dead_mount_returns_with_a_timeout(
     assert res.system_error is not None and "stuck in the kernel" in res.system_error
     # The limit, the wait for SIGKILL to take, the shutdown's bounded wait: no more.
     assert time.monotonic() - started < 30
+
+
+def test_proxx_status_reports_a_dead_output_folder_and_lists_the_others(
+    dead: Path, root: Path, tmp_path: Path
+) -> None:
+    healthy = tmp_path / "healthy"
+    healthy.mkdir()
+    partial = healthy / ".a.mov.aaaaaaaaaaaa.partial"
+    partial.write_bytes(b"x" * 7)
+    # Finished jobs whose outputs went to the dead mount (sorted first) and to `healthy`.
+    (root / "failed" / "dead.result.json").write_text(
+        _result("bbbbbbbbbbbb", str(Path("/") / dead / "A001.mov"))
+    )
+    (root / "failed" / "ok.result.json").write_text(_result("aaaaaaaaaaaa", str(healthy / "a.mov")))
+    started = time.monotonic()
+
+    proc = run_cli("status", "--json", str(root), timeout=60)
+
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert [p["path"] for p in status["partials"]] == [str(partial)]
+    [unknown] = status["partials_unknown"]
+    assert unknown["folder"] == str(dead) and "did not answer within 5 s" in unknown["reason"]
+    assert time.monotonic() - started < 30
+    text = run_cli("status", str(root), timeout=60).stdout
+    assert f"output folder {dead}: did not answer within 5 s (a dead mount?)" in text
+
+
+def _result(job_id: str, output: str) -> str:
+    from datetime import UTC, datetime
+
+    from proxx.contract.results import NO_FINGERPRINT, ClipResult, build_result
+
+    clip = ClipResult(source_path="/s.mov", output_path=output, status="FAILED", engine="ffmpeg")
+    res = build_result(
+        job_id=job_id,
+        jobspec_version="1.0.0",
+        started=datetime.now(UTC),
+        clips=[clip],
+        fingerprint=NO_FINGERPRINT,
+        jobspec_path=None,
+    )
+    return res.model_dump_json(by_alias=True)

@@ -16,9 +16,11 @@ import logging
 import os
 import signal
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
-from typing import Annotated
+from typing import IO, Annotated
 
 import pydantic
 
@@ -98,8 +100,21 @@ def _batches(paths: list[str]) -> list[list[str]]:
 
 def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[ProbeDecision]:
     """Decisions from one worker until it is done, hangs or dies (then: that file's row)."""
+    # Its log lines go through a file, copied to our stderr when it is done: a worker
+    # stuck in the kernel must not hold our stderr open (a pipe reading `proxx probe
+    # 2>&1` would wait with it).
+    with tempfile.TemporaryFile() as errlog:
+        try:
+            return _converse(paths, deadlines, target, errlog.fileno())
+        finally:
+            _copy_to_stderr(errlog)
+
+
+def _converse(
+    paths: list[str], deadlines: Deadlines, target: str, stderr: int
+) -> list[ProbeDecision]:
     try:
-        child = spawn(target, 0, logs.level_name(), logs.format_name())
+        child = spawn(target, 0, logs.level_name(), logs.format_name(), stderr)
     except OSError as exc:  # out of processes or memory
         raise _NoWorker(f"could not start a probe worker: {exc}") from None
     conn = Connection(child.sock.detach())
@@ -118,6 +133,14 @@ def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[Pro
         conn.close()
         _stop(child, done=len(rows) == len(paths))
     return rows
+
+
+def _copy_to_stderr(errlog: IO[bytes]) -> None:
+    errlog.seek(0)
+    if data := errlog.read():
+        sys.stderr.flush()
+        sys.stderr.buffer.write(data)
+        sys.stderr.buffer.flush()
 
 
 def _ready(conn: Connection, limit: float, child: Spawned) -> None:

@@ -30,7 +30,9 @@ WORKER_TARGET = "workers.main:worker_main"  # by name: proxx/ never imports work
 _early: Spawned | None = None
 
 
-def spawn(target: str, worker_id: int, log_level: str, log_format: str) -> Spawned:
+def spawn(
+    target: str, worker_id: int, log_level: str, log_format: str, stderr: int | None = None
+) -> Spawned:
     """`python -P -m proxx.runtime.child …` with its end of a socket pair.
 
     `-P` and a working directory of `/`: nothing in the directory the runner
@@ -53,7 +55,12 @@ def spawn(target: str, worker_id: int, log_level: str, log_format: str) -> Spawn
     ]
     try:
         proc = subprocess.Popen(
-            argv, pass_fds=(theirs.fileno(),), cwd="/", stdin=subprocess.DEVNULL, process_group=0
+            argv,
+            pass_fds=(theirs.fileno(),),
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stderr=stderr,  # None: ours (its log lines go where this process's go)
+            process_group=0,
         )
     finally:
         theirs.close()

@@ -19,6 +19,7 @@ from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import try_lock
 from proxx.watch.folder import STATES, Layout, is_candidate, read_result, read_sidecar
 from proxx.watch.misplaced import find_misplaced
+from proxx.watch.outscan import FOLDER_S, Listing, scan
 
 RECENT_FAILURES = 10
 # Partials: results are Proxx's own files, yet a folder can hold years of them;
@@ -37,7 +38,7 @@ def folder_status(root: str) -> dict[str, Any]:
         "running": [_running(layout, n) for n in _jobs(layout.dir("running"))],
         "recent_failures": _failures(layout),
         "misplaced": [{"path": m.path, "reason": m.reason} for m in find_misplaced(layout.root)],
-        "partials": leftover_partials(layout),
+        **_partials_and_unknown(layout),
     }
 
 
@@ -108,8 +109,18 @@ def _failures(layout: Layout) -> list[dict[str, Any]]:
     return out
 
 
-def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
-    """`.NAME.JOBID.partial` files of finished jobs, in the output folders those jobs used.
+def _partials_and_unknown(layout: Layout) -> dict[str, list[dict[str, Any]]]:
+    partials, silent = leftover_partials(layout)
+    why = f"did not answer within {FOLDER_S:g} s (a dead mount?); its partials are not known"
+    return {
+        "partials": partials,
+        "partials_unknown": [{"folder": f, "reason": why} for f in silent],
+    }
+
+
+def leftover_partials(layout: Layout) -> tuple[list[dict[str, Any]], list[str]]:
+    """`.NAME.JOBID.partial` files of finished jobs, in the output folders those jobs used;
+    and the output folders that did not answer (listed in a child: proxx.watch.outscan).
 
     Only partials whose job is finished (its result is in completed/ or failed/)
     are listed: nothing will write or read them again, so they are safe to
@@ -125,10 +136,12 @@ def leftover_partials(layout: Layout) -> list[dict[str, Any]]:
             break
         if (r := read_result(path, LOOK_RESULT_BYTES)) is not None:
             seen.add(path, r)
+    folders = sorted(seen.folders)
+    listed, silent = scan(folders) if folders else ({}, [])
     found = []
-    for folder in sorted(seen.folders):
-        found += _finished_partials(folder, seen)
-    return found
+    for folder in folders:
+        found += _finished_partials(folder, listed.get(folder, []), seen)
+    return found, silent
 
 
 @dataclass
@@ -150,24 +163,16 @@ class _Finished:
                 self.folders.add(os.path.dirname(partial))
 
 
-def _finished_partials(folder: str, seen: _Finished) -> list[dict[str, Any]]:
+def _finished_partials(folder: str, listing: Listing, seen: _Finished) -> list[dict[str, Any]]:
     """The partials in `folder` that belong to a finished job, by name."""
-    try:
-        with os.scandir(folder) as it:
-            entries = [e for e in it if e.name.startswith(".") and e.name.endswith(".partial")]
-    except OSError:
-        return []
     found = []
-    for e in sorted(entries, key=lambda e: e.name):
-        job_id = e.name[: -len(".partial")].rsplit(".", 1)[-1]
-        result = seen.named.get(e.path) or seen.jobs.get(job_id)
+    for name, size in listing:
+        path = os.path.join(folder, name)
+        job_id = name[: -len(".partial")].rsplit(".", 1)[-1]
+        result = seen.named.get(path) or seen.jobs.get(job_id)
         if result is None:
             continue  # not a finished job's (a running job's, or another tool's)
-        try:
-            size = e.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue
-        found.append({"path": e.path, "size_bytes": size, "job_id": job_id, "result": result})
+        found.append({"path": path, "size_bytes": size, "job_id": job_id, "result": result})
     return found
 
 
@@ -209,6 +214,8 @@ def render_text(status: dict[str, Any]) -> str:
         for m in status["misplaced"]:
             lines.append(f"  {m['path']}: {m['reason']}")
     lines += _partial_lines(status["partials"])
+    for u in status["partials_unknown"]:
+        lines.append(f"output folder {u['folder']}: {u['reason']}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,120 @@
+"""Listing output folders for `proxx status`, in a child process under a deadline.
+
+Output folders live on other volumes than the watch folder, often network
+mounts. A dead one blocks any process that lists it in the kernel, deaf even to
+SIGKILL: `proxx status` would hang with it, when it is what an operator runs
+to see what is wrong. So the listing runs in a child (`python -P -m
+proxx.watch.outscan`, one JSON line per folder as it is listed); a folder that
+does not answer within the limit is reported as such, and a fresh child lists
+the folders after it. The child only lists names and sizes: which partial
+belongs to a finished job is decided by `proxx.watch.status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+FOLDER_S = 5.0  # a local or healthy network folder lists in milliseconds
+REAP_S = 2.0
+
+Listing = list[tuple[str, int]]  # (name, size) of each `.*.partial` file in a folder
+
+
+def scan(folders: list[str], limit: float = FOLDER_S) -> tuple[dict[str, Listing], list[str]]:
+    """Each folder's partial files, and the folders that did not answer within `limit`."""
+    listed: dict[str, Listing] = {}
+    silent: list[str] = []
+    left = list(folders)
+    while left:
+        listed |= _one_child(left, limit)
+        left = [f for f in left if f not in listed]
+        if left:
+            silent.append(left.pop(0))  # the child was stuck on this one
+    return listed, silent
+
+
+def _one_child(folders: list[str], limit: float) -> dict[str, Listing]:
+    child = subprocess.Popen(
+        [sys.executable, "-P", "-m", "proxx.watch.outscan", str(os.getpid())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        # Not our stderr: a child stuck in the kernel would hold it open, and whoever
+        # reads `proxx status 2>&1` would wait with it.
+        stderr=subprocess.DEVNULL,
+        cwd="/",
+        start_new_session=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    listed: dict[str, Listing] = {}
+    try:
+        child.stdin.write(json.dumps(folders).encode())
+        child.stdin.close()
+        for line in _lines(child.stdout.fileno(), limit):
+            folder, entries = json.loads(line)
+            listed[folder] = [(name, size) for name, size in entries]
+    finally:
+        _stop(child)
+    return listed
+
+
+def _lines(fd: int, limit: float) -> list[bytes]:
+    """Complete lines from `fd` until EOF, or until none came for `limit` seconds."""
+    lines: list[bytes] = []
+    buf = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + limit
+        while sel.select(max(0.0, deadline - time.monotonic())):
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            *done, buf = buf.split(b"\n")
+            if done:
+                lines += done
+                deadline = time.monotonic() + limit  # each folder gets its own limit
+    return lines
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Done or stuck, the child goes; one stuck in the kernel is left behind, not awaited."""
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(REAP_S)
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def _partials(folder: str) -> Listing:
+    try:
+        with os.scandir(folder) as it:
+            entries = [e for e in it if e.name.startswith(".") and e.name.endswith(".partial")]
+    except OSError:
+        return []
+    out = []
+    for e in sorted(entries, key=lambda e: e.name):
+        with contextlib.suppress(OSError):
+            out.append((e.name, e.stat(follow_symlinks=False).st_size))
+    return out
+
+
+def main(parent_pid: int) -> None:
+    from proxx.runtime.child import die_with_parent
+
+    die_with_parent(parent_pid)  # `proxx status` interrupted: nothing left listing
+    for folder in json.load(sys.stdin):
+        sys.stdout.write(json.dumps([folder, _partials(folder)]) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
