@@ -159,3 +159,26 @@ def _result(job_id: str, output: str) -> str:
         jobspec_path=None,
     )
     return res.model_dump_json(by_alias=True)
+
+
+def test_a_stuck_worker_does_not_hold_the_callers_pipes(
+    dead: Path, tmp_path: Path, out: Path
+) -> None:
+    """`proxx run … 2>&1 | tee`: the pipes close when Proxx exits, stuck worker or not."""
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(spec([str(dead / "A001.mov")], out)))
+    script = (
+        "import sys; from proxx.contract import logs; from proxx.contract.deadlines import "
+        "Deadlines; from proxx.runtime.runjob import run_one; logs.setup(); "
+        "r = run_one(sys.argv[1], deadlines=Deadlines(probe=lambda _n: 3.0)).result; "
+        "print(r.status)"
+    )
+    started = time.monotonic()
+
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(job)], capture_output=True, text=True, timeout=60
+    )
+
+    assert proc.stdout.strip() == "FAILED", proc.stderr
+    assert "stuck in the kernel" in proc.stderr  # the worker's and the pool's lines came through
+    assert time.monotonic() - started < 30

@@ -27,6 +27,7 @@ import pydantic
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import signal_name
 from proxx.contract.protocol import MAX_MESSAGE_BYTES, FromWorker, decode_for_supervisor, encode
+from proxx.runtime.relay import LogRelay
 from proxx.runtime.spawn import spawn, take
 
 log = logging.getLogger("proxx.runtime.procs")
@@ -50,13 +51,18 @@ class WorkerProcess:
         self.eof = False
         self.broken: str | None = None  # why its stream can no longer be trusted
         self.killed_at: float | None = None  # monotonic time of our SIGKILL
+        self.relay: LogRelay | None = None  # its stderr, passed on to ours
         self._buf = bytearray()
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
         args = (self.target, self.worker_id, self.log_level, self.log_format)
-        child = take(*args) or spawn(*args)
+        child = take(*args) or spawn(*args, stderr=subprocess.PIPE)
         self.proc, self.sock = child.proc, child.sock
+        err = self.proc.stderr
+        self.relay = LogRelay(os.dup(err.fileno())) if err is not None else None
+        if err is not None:
+            err.close()  # the relay holds its own descriptor
         self.sock.setblocking(False)
         self.pidfd = os.pidfd_open(self.proc.pid)
         self.started_at = iso(utc_now())
@@ -75,6 +81,8 @@ class WorkerProcess:
         out = [self.pidfd] if self.pidfd >= 0 else []
         if self.sock is not None and not self.eof:
             out.append(self.sock.fileno())
+        if self.relay is not None and self.relay.fd >= 0:
+            out.append(self.relay.fd)
         return out
 
     def exit_code(self) -> int | None:
@@ -119,6 +127,10 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
                 self._wait_or_leave()
+        if self.relay is not None:
+            self.relay.pump()  # its last lines (to EOF, if it has ended)
+            self.relay.close()
+            self.relay = None
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
@@ -173,6 +185,8 @@ class WorkerProcess:
         After a broken frame `broken` says what was wrong; the messages before
         it still count (a job's last good words are kept).
         """
+        if self.relay is not None:
+            self.relay.pump()
         if self.sock is None or self.eof or self.broken is not None:
             return []
         while True:

@@ -59,6 +59,9 @@ def spawn(
             pass_fds=(theirs.fileno(),),
             cwd="/",
             stdin=subprocess.DEVNULL,
+            # Never our stdout (a worker prints nothing; result JSON is ours to print),
+            # so a worker stuck in the kernel cannot hold a pipe reading it open.
+            stdout=subprocess.DEVNULL,
             stderr=stderr,  # None: ours (its log lines go where this process's go)
             process_group=0,
         )
@@ -70,7 +73,7 @@ def spawn(
 def prespawn(target: str, log_level: str, log_format: str) -> None:
     """Start worker 0 now, for a pool of one that will ask for it shortly."""
     global _early
-    _early = spawn(target, 0, log_level, log_format)
+    _early = spawn(target, 0, log_level, log_format, stderr=subprocess.PIPE)
 
 
 def take(target: str, worker_id: int, log_level: str, log_format: str) -> Spawned | None:
