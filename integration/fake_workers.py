@@ -9,7 +9,8 @@ TRIGGER; on those it misbehaves. So one run shows both the crashed job and
 the other jobs completing around it.
 
 If the environment variable FAKE_WORKER_LOG names a file, every worker
-appends "spawn <pid>" to it as it boots: the test counts respawns from it.
+appends "spawn <pid>" to it as it boots (the test counts respawns from it), and
+"misbehave <pid>" when it starts to misbehave (the test acts only after that).
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ EXIT_CODE = 3
 BOOT_EXIT_CODE = 7
 
 
-def _log_spawn() -> None:
+def _log_spawn(what: str = "spawn") -> None:
     path = os.environ.get("FAKE_WORKER_LOG")
     if path:
         with open(path, "a") as fh:
-            fh.write(f"spawn {os.getpid()}\n")
+            fh.write(f"{what} {os.getpid()}\n")
 
 
 def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -> None:
@@ -89,6 +90,7 @@ def _segfault(conn: Connection, plan: JobPlan) -> None:
 def _hang(conn: Connection, plan: JobPlan) -> None:
     _clip_started(conn, plan)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # deaf to everything but SIGKILL
+    _log_spawn("misbehave")
     _sleep_forever()
 
 

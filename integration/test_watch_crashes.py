@@ -214,17 +214,28 @@ def test_misbehaving_worker_fails_only_its_job_and_is_replaced(
 
 @pytest.mark.slow
 def test_hung_worker_is_killed_on_sigterm_and_its_job_interrupted(
-    root: Path, out: Path, tiny: Path, launcher: Launcher
+    root: Path, out: Path, tiny: Path, launcher: Launcher, tmp_path: Path
 ) -> None:
     drop(root, "a.json", spec([tiny], out, output_name_template=f"a_{fake_workers.TRIGGER}"))
     _drop_quick(root, out, tiny, ["b1"])
-    watch = launcher.driver(root, "hang_on_job", "--max-workers", "2", "--poll-seconds", "0.2")
+    marks = tmp_path / "fake_workers.log"
+    watch = launcher.driver(
+        root,
+        "hang_on_job",
+        "--max-workers",
+        "2",
+        "--poll-seconds",
+        "0.2",
+        env={"FAKE_WORKER_LOG": str(marks)},
+    )
 
     wait_for(
         lambda: specs_in(root, "completed") == ["b1.json"],
         "b1 to complete beside it",
         on_fail=watch.log,
     )
+    # On a loaded box a's worker may still be probing: the test is about its hang.
+    wait_for(lambda: marks.exists() and "misbehave" in marks.read_text(), "a to hang")
     assert specs_in(root, "running") == ["a.json"]
     watch.send(signal.SIGTERM)
     # The hung worker ignores CancelJob and SIGTERM: the pool's grace runs out, then
