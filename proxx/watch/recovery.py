@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import time
 
 from proxx.contract.fsutil import move_no_replace
@@ -27,6 +28,9 @@ from proxx.watch.folder import (
 log = logging.getLogger("proxx.watch.recovery")
 REASON = "runner interrupted"
 STRANDED_AFTER_S = 30.0  # a result alone in running/ this long belongs to no live move
+# A temp file (`.NAME.PID.tmp`, proxx.contract.fsutil.write_atomic) lives milliseconds
+# before its rename; one this old was left by a writer killed mid-write.
+STALE_TEMP_S = 3600.0
 
 
 def orphans(layout: Layout, own: set[str]) -> list[Claim]:
@@ -102,3 +106,22 @@ def _move_beside(path: str, final: str, job_id: str, name: str) -> tuple[str, st
             continue
     log.warning("%s: its place beside %s is taken twice over; left in place", path, final)
     return None
+
+
+def remove_stale_temps(layout: Layout, now: float | None = None) -> list[str]:
+    """Remove temp files a runner killed mid-write left in running/; their names.
+
+    Age decides, not the PID in the name: the watch folder may be shared by
+    runners on several hosts, where a PID says nothing.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    with os.scandir(layout.running) as it:
+        temps = [e for e in it if e.name.startswith(".") and e.name.endswith(".tmp")]
+    for e in temps:
+        with contextlib.suppress(OSError):
+            st = e.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMP_S:
+                os.unlink(e.path)
+                removed.append(e.name)
+    return removed

@@ -27,7 +27,7 @@ from proxx.watch.folder import FatalWatchError, Intake, Layout
 from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.misplaced import MisplacedWarner
-from proxx.watch.recovery import file_stranded, orphans, stranded_results
+from proxx.watch.recovery import file_stranded, orphans, remove_stale_temps, stranded_results
 
 log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
@@ -108,7 +108,10 @@ class Supervisor:
         return self.once and idle
 
     def recover_orphans(self) -> None:
-        """What dead runners left in running/: results to file, and jobs to take over."""
+        """What dead runners left in running/: results to file, jobs to take over, and
+        temp files nothing will rename."""
+        for name in remove_stale_temps(self.layout):
+            log.info("removed %s from running/: a temp file a killed runner left", name)
         for path in stranded_results(self.layout):
             with self.jobs.guarded(f"stranded result {os.path.basename(path)}"):
                 if (filed := file_stranded(self.layout, path)) is not None:
