@@ -94,13 +94,20 @@ def test_a_probe_that_ends_its_worker_is_one_row_saying_why(
     assert _children() == []
 
 
-def test_many_files_are_answered_in_order_in_batches(tmp_path: Path) -> None:
-    paths = [str(tmp_path / f"missing{i:03d}.mov") for i in range(250)]  # 3 workers' worth
+def test_a_request_larger_than_one_pipe_frame_is_split_and_every_file_answered(
+    tmp_path: Path,
+) -> None:
+    # 300 paths of ~4000 bytes: 1.2 MB of names, past the pipe's 1 MiB frame cap.
+    deep = str(tmp_path) + ("/" + "d" * 200) * 19
+    paths = [f"{deep}/missing{i:03d}.mov" for i in range(300)]
+    assert sum(len(p) for p in paths) > 1 << 20
 
     rows = probe_files(paths)
 
     assert [r.path for r in rows] == paths
-    assert all(r.engine is None and "No such file or directory" in r.reason for r in rows)
+    assert all(r.engine is None and "No such file or directory" in r.reason for r in rows), [
+        r.reason for r in rows if "No such file" not in r.reason
+    ][:1]
     assert _children() == []
 
 

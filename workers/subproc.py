@@ -8,8 +8,6 @@ its encoder with it: no orphan survives any kill).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import selectors
 import signal
@@ -19,12 +17,11 @@ from collections import deque
 from dataclasses import dataclass
 
 from proxx.contract.errors import signal_name
+from proxx.contract.lifetime import die_with_parent
 from workers.interrupts import Interrupts
 
 TERM_GRACE_S = 3.0
 STDERR_TAIL_BYTES = 4000
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -37,12 +34,6 @@ class RunOutcome:
 
 
 STDOUT_MAX_BYTES = 1 << 16
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(137)
 
 
 def run_in_group(
@@ -64,7 +55,7 @@ def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subproce
         stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         process_group=0,
-        preexec_fn=lambda: _die_with_parent(parent),  # worker is single-threaded
+        preexec_fn=lambda: die_with_parent(parent),  # worker is single-threaded
     )
 
 

@@ -13,8 +13,6 @@ was started from (a `proxx/` folder, a stray `.py`) can shadow the package.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import importlib
 import logging
 import os
@@ -24,18 +22,10 @@ import traceback
 from multiprocessing.connection import Connection
 
 from proxx.contract import logs
+from proxx.contract.lifetime import die_with_parent
 from proxx.contract.protocol import WorkerFailing, encode
 
-_PR_SET_PDEATHSIG = 1
 log = logging.getLogger("proxx.runtime.child")
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """SIGKILL this process when its parent dies, even by SIGKILL."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(137)
 
 
 def last_line(exc: BaseException) -> str:

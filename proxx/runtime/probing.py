@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from proxx.contract.protocol import (
     WorkerReady,
     encode,
 )
-from proxx.runtime.procs import describe_exit, first_error
+from proxx.runtime.procs import describe_exit, end_group, first_error
 from proxx.runtime.spawn import Spawned, spawn
 
 PROBE_TARGET = "workers.probe:probe_main"
@@ -48,7 +47,7 @@ REJECTED = "not probed"
 BATCH_FILES = 100  # files per worker request
 BATCH_BYTES = 256 * 1024  # a request's encoded paths: far below the pipe's frame cap
 PATH_MAX = 4096  # Linux: no longer path can be opened, so none is sent
-REAP_S = 2.0  # after SIGKILL: a worker stuck in the kernel (a dead mount) is left behind
+EXIT_S = 2.0  # a worker that has answered everything exits within this
 log = logging.getLogger("proxx.probe")
 
 
@@ -64,7 +63,7 @@ def probe_files(
     rows: list[ProbeDecision] = []
     try:
         for batch in _batches(paths):
-            if len(os.fsencode(batch[0])) > PATH_MAX:  # such a path is a batch of its own
+            if _too_long(batch[0]):  # such a path is a batch of its own
                 rows.append(_failed(batch[0], f"the path is longer than {PATH_MAX} bytes"))
                 continue
             while batch:
@@ -88,14 +87,18 @@ def _batches(paths: list[str]) -> list[list[str]]:
     size = 0
     for path in paths:
         cost = len(json.dumps(wire(path)))
-        fits = out and len(out[-1]) < BATCH_FILES and size + cost <= BATCH_BYTES
-        if fits and len(os.fsencode(path)) <= PATH_MAX:
+        full = not out or len(out[-1]) >= BATCH_FILES or size + cost > BATCH_BYTES
+        if full or _too_long(path) or _too_long(out[-1][0]):
+            out.append([path])
+            size = cost
+        else:
             out[-1].append(path)
             size += cost
-        else:
-            out.append([path])
-            size = cost if len(os.fsencode(path)) <= PATH_MAX else BATCH_BYTES + 1
     return out
+
+
+def _too_long(path: str) -> bool:
+    return len(os.fsencode(path)) > PATH_MAX
 
 
 def _one_worker(paths: list[str], deadlines: Deadlines, target: str) -> list[ProbeDecision]:
@@ -180,7 +183,7 @@ def _why_ended(child: Spawned, exc: BaseException) -> str:
 
 def _ended(child: Spawned) -> str:
     try:
-        return describe_exit(child.proc.wait(timeout=REAP_S))
+        return describe_exit(child.proc.wait(timeout=EXIT_S))
     except subprocess.TimeoutExpired:
         return "closed its pipe"
 
@@ -190,22 +193,8 @@ def _failed(path: str, why: str) -> ProbeDecision:
 
 
 def _stop(child: Spawned, *, done: bool) -> None:
-    """A worker that answered everything exits by itself; any other loses its whole group.
-
-    A process stuck in the kernel (I/O on a dead mount) outlives even SIGKILL until the
-    I/O returns: it is left behind, said once, rather than waited for forever.
-    """
+    """A worker that answered everything exits by itself; any other loses its group."""
     if done:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            child.proc.wait(timeout=REAP_S)
-    if child.proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.proc.pid, signal.SIGKILL)
-    try:
-        child.proc.wait(timeout=REAP_S)
-    except subprocess.TimeoutExpired:
-        log.warning(
-            "probe worker %d is stuck in the kernel (a dead mount?) and ignores SIGKILL; "
-            "left behind, it goes when its I/O returns",
-            child.proc.pid,
-        )
+            child.proc.wait(timeout=EXIT_S)
+    end_group(child.proc, "probe worker")

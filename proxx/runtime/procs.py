@@ -126,7 +126,7 @@ class WorkerProcess:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()
-                self._wait_or_leave()
+                end_group(self.proc, f"worker {self.worker_id}")
         if self.relay is not None:
             self.relay.pump()  # its last lines (to EOF, if it has ended)
             self.relay.close()
@@ -141,19 +141,6 @@ class WorkerProcess:
         proc, self.proc = self.proc, None
         self.close(grace=0)
         return proc
-
-    def _wait_or_leave(self) -> None:
-        assert self.proc is not None
-        try:
-            self.proc.wait(UNKILLABLE_S)
-        except subprocess.TimeoutExpired:
-            log.error(
-                "worker %d (pid %d) did not die %g s after SIGKILL: it is stuck in the kernel "
-                "(I/O on a dead mount?); left behind",
-                self.worker_id,
-                self.proc.pid,
-                UNKILLABLE_S,
-            )
 
     def reap(self) -> None:
         """After death: release the pipe and the pidfd (the exit code stays readable)."""
@@ -221,6 +208,29 @@ class WorkerProcess:
                 self.broken = f"worker sent an invalid message ({first_error(exc)})"
                 break
         return out
+
+
+def end_group(proc: subprocess.Popen[bytes], what: str) -> bool:
+    """SIGKILL `proc`'s process group and wait for it, UNKILLABLE_S at most.
+
+    False (and said once) when it is stuck in the kernel: waiting could take
+    forever, so it is left behind; it goes when its I/O returns.
+    """
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(UNKILLABLE_S)
+        return True
+    except subprocess.TimeoutExpired:
+        log.error(
+            "%s (pid %d) did not die %g s after SIGKILL: it is stuck in the kernel "
+            "(I/O on a dead mount?); left behind",
+            what,
+            proc.pid,
+            UNKILLABLE_S,
+        )
+        return False
 
 
 def describe_exit(code: int) -> str:

@@ -16,13 +16,13 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
 
+from proxx.contract.lifetime import die_with_parent
+
 FOLDER_S = 5.0  # a local or healthy network folder lists in milliseconds
-REAP_S = 2.0
 
 Listing = list[tuple[str, int]]  # (name, size) of each `.*.partial` file in a folder
 
@@ -85,11 +85,9 @@ def _lines(fd: int, limit: float) -> list[bytes]:
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
     """Done or stuck, the child goes; one stuck in the kernel is left behind, not awaited."""
-    if child.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        child.wait(REAP_S)
+    from proxx.runtime.procs import end_group  # the parent's side only: the child stays light
+
+    end_group(child, "the output-folder lister")
     if child.stdout is not None:
         child.stdout.close()
 
@@ -108,8 +106,6 @@ def _partials(folder: str) -> Listing:
 
 
 def main(parent_pid: int) -> None:
-    from proxx.runtime.child import die_with_parent
-
     die_with_parent(parent_pid)  # `proxx status` interrupted: nothing left listing
     for folder in json.load(sys.stdin):
         sys.stdout.write(json.dumps([folder, _partials(folder)]) + "\n")
