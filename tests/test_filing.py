@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,3 +46,31 @@ def test_the_pair_lands_together_and_nothing_stays_in_running(
     assert sorted(os.listdir(layout.dir("failed"))) == ["a-1.json", "a-1.result.json", "a.json"]
     assert os.listdir(layout.running) == []
     assert (Path(layout.dir("failed")) / "a.json").read_text() == "an earlier job's"
+
+
+_REFUSE = """
+import sys, time
+from proxx.watch import folder
+from proxx.watch.filing import Clerk
+from proxx.watch.folder import Layout
+if sys.argv[3] == "slow":  # pause between linking the result and moving the entry
+    folder.after_step = lambda step: time.sleep(1.0) if step == "linked" else None
+Clerk(Layout(sys.argv[1])).refuse(sys.argv[2], "a directory, not a JobSpec file")
+"""
+
+
+def test_two_runners_refusing_one_entry_at_once_file_it_once_under_its_name(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(str(tmp_path))
+    for state in ("pending", "running", "completed", "failed"):
+        os.makedirs(layout.dir(state))
+    entry = Path(layout.pending) / "x.json"
+    entry.mkdir()
+    # The first is caught mid-filing (result linked, entry not yet moved) when the
+    # second looks: without turns on pending/, the second filed it again as x-1.
+    slow = subprocess.Popen([sys.executable, "-c", _REFUSE, layout.root, str(entry), "slow"])
+    time.sleep(0.5)
+    fast = subprocess.run([sys.executable, "-c", _REFUSE, layout.root, str(entry), "fast"])
+    assert slow.wait(30) == 0 and fast.returncode == 0
+    assert sorted(os.listdir(layout.dir("failed"))) == ["x.json", "x.result.json"]

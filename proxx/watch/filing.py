@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
 import platform
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from proxx.contract.clock import iso, utc_now
@@ -88,7 +90,19 @@ class Clerk:
             self.file(job.claim, job.result, job.state)
 
     def refuse(self, path: str, why: str) -> None:
-        """Move a pending entry that is no JobSpec file straight to failed/, with a result."""
+        """Move a pending entry that is no JobSpec file straight to failed/, with a result.
+
+        Such an entry (a directory, a symlink, a FIFO) cannot be locked like a claim, so
+        runners sharing the folder take turns on pending/ itself: without that, two of
+        them filing the same entry at once could file it as NAME-1 (nothing lost, but
+        not under its name).
+        """
+        with _turn_on(self.layout.pending):
+            if not os.path.lexists(path):
+                return  # another runner refused it first
+            self._refuse(path, why)
+
+    def _refuse(self, path: str, why: str) -> None:
         result = not_started(new_job_id(), shown(path), utc_now(), validation_error=why)
         try:
             final = finish(self.layout, path, result, state="failed")
@@ -156,6 +170,17 @@ class Clerk:
     def remove_sidecar(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.layout.sidecar(name))
+
+
+@contextlib.contextmanager
+def _turn_on(directory: str) -> Iterator[None]:
+    """An exclusive flock on `directory` for the duration (released by a kill -9 too)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def state_of(result: JobResult) -> str:
