@@ -10,6 +10,7 @@ import ctypes.util
 import hashlib
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -67,6 +68,15 @@ def make_clip(
     )
     subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
     return path
+
+
+def noise(size: int, seed: int = 0) -> bytes:
+    """`size` bytes that look random but are the same on every run.
+
+    Never `os.urandom` in a test: one draw in many thousands is a valid stream to some
+    libav demuxer (h263 was found that way), so a test on random bytes fails at random.
+    """
+    return random.Random(seed).randbytes(size)
 
 
 def redcode(path: Path, magic: bytes = b"RED2") -> Path:

@@ -38,7 +38,7 @@ from integration.watch_helpers import (
 from proxx.contract.errors import FailureReason
 from proxx.slurm.client import SlurmClient, SlurmUnavailable, Submission
 from proxx.slurm.states import SlurmJob, end_failure
-from testkit import run_cli
+from testkit import noise, run_cli
 
 DEADLINE_S = 120.0  # a test deadline only, never a claim about speed
 
@@ -422,7 +422,7 @@ def test_a_local_runner_leaves_a_live_slurm_job_alone_and_a_slurm_runner_collect
 def test_a_raw_job_runs_in_a_batch_job_holding_the_resolve_gres(rig: SlurmRig) -> None:
     root, out = rig.root, rig.out
     r3d = root / "A001_C001_0101AB_001.R3D"
-    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
+    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + noise(292))
     drop(
         root,
         "raw.json",

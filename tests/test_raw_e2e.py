@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from testkit import redcode, run_cli
+from testkit import noise, redcode, run_cli
 
 RESOLVE_SPEC: dict[str, Any] = {
     "codec": "prores_proxy",
@@ -78,7 +78,7 @@ def test_a_broken_resolve_library_is_named_in_the_failure(
     job: Callable[..., Path],
 ) -> None:
     lib = tmp_path / "fusionscript.so"
-    lib.write_bytes(b"\x7fELF" + os.urandom(2048))
+    lib.write_bytes(b"\x7fELF" + noise(2048))
     r3d = redcode(tmp_path / "A001_C001_0101AB_001.R3D")
 
     proc = run_cli("run", str(job([r3d], **RESOLVE_SPEC)), env={"RESOLVE_SCRIPT_LIB": str(lib)})

@@ -32,7 +32,7 @@ from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import CancelJob, ClipFinished, JobNote, encode
 from proxx.contract.protocol import decode_for_supervisor as decode
 from proxx.contract.results import ClipResult
-from testkit import ffprobe_video, redcode
+from testkit import ffprobe_video, noise, redcode
 from tests.resolve_double import (
     Behaviour,
     FakeMediaPool,
@@ -591,7 +591,7 @@ def test_a_missing_or_broken_library_is_engine_unavailable(
 ) -> None:
     lib = tmp_path / "fusionscript.so"
     if library == "garbage":
-        lib.write_bytes(os.urandom(4096))
+        lib.write_bytes(noise(4096))
     monkeypatch.setenv("RESOLVE_SCRIPT_LIB", str(lib))
     plan = red_plan(tmp_path)
     engine = ResolveEngine(lock=ResolveLock(str(tmp_path / "resolve.lock")))  # the real loader

@@ -11,7 +11,6 @@ test_routing_outcomes.py.
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from proxx.content import routing
 from proxx.content.media import parse_probe_json
 from proxx.content.routing import route_probed, route_source
 from proxx.contract.profiles import Engine
-from testkit import PRORES, canon_crx, redcode, route_of
+from testkit import PRORES, canon_crx, noise, redcode, route_of
 
 Clip = Callable[..., Path]
 SILENT: dict[str, Any] = {"audio_channels": 0, "timecode": None}
@@ -62,7 +61,7 @@ def tiff_with_dng_tag(tiff: Path, dst: Path) -> Path:
 
 
 def arri(dst: Path) -> Path:
-    dst.write_bytes(b"ARRI\x12\x34\x56\x78" + os.urandom(4088))
+    dst.write_bytes(b"ARRI\x12\x34\x56\x78" + noise(4088))
     return dst
 
 
@@ -347,7 +346,7 @@ def test_the_name_decides_a_movie_ffmpeg_cannot_decode_only_for_raw_extensions(
 
 def test_a_format_with_no_public_signature_goes_by_name(tmp_path: Path) -> None:
     path = tmp_path / "P001.vraw"
-    path.write_bytes(os.urandom(8192))
+    path.write_bytes(noise(8192))
 
     assert route_of(path) == (
         Engine.RESOLVE,

@@ -18,7 +18,17 @@ from proxx.content.media import parse_probe_json
 from proxx.content.routing import RouteDecision, route_job, route_probed
 from proxx.contract.errors import MixedEngineError, ValidationError
 from proxx.contract.profiles import Engine
-from testkit import H264, HEVC, PRORES, canon_crx, redcode, route_of, run_cli
+from testkit import (
+    H264,
+    HEVC,
+    PRORES,
+    canon_crx,
+    noise,
+    redcode,
+    route_of,
+    run_cli,
+    spec_dict,
+)
 
 Clip = Callable[..., Path]
 DNXHR = ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"]
@@ -111,9 +121,29 @@ def test_random_bytes_are_rejected_whatever_their_name(
     reason: str,
 ) -> None:
     path = tmp_path / name
-    path.write_bytes(os.urandom(65536))
+    path.write_bytes(noise(65536))  # seed 0: libav finds no stream in it
 
     assert route_of(path) == (None, reason.format(path=path))
+
+
+def test_noise_that_libav_takes_for_h263_fails_loudly_at_render(tmp_path: Path) -> None:
+    # About one 64 KiB draw in a thousand is a raw H.263 stream to libav, with a frame
+    # size (seed 1297 is one): routing cannot tell it from a real source, so FFmpeg gets it,
+    # and the job must then fail with FFmpeg's words, publishing nothing.
+    source = tmp_path / "noise.mov"
+    source.write_bytes(noise(65536, seed=1297))
+    assert route_of(source) == (Engine.FFMPEG, "codec h263: FFmpeg decodes it")
+    (tmp_path / "out").mkdir()
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps(spec_dict([str(source)], tmp_path / "out")))
+
+    proc = run_cli("run", str(spec))
+
+    assert proc.returncode == 2, proc.stderr
+    (clip,) = json.loads(proc.stdout)["clips"]
+    assert (clip["status"], clip["failure_reason"]) == ("FAILED", "execution_error")
+    assert "corrupt decoded frame" in clip["failure_detail"]
+    assert not (tmp_path / "out" / "noise_proxy.mov").exists()
 
 
 def test_an_empty_file_is_rejected_even_with_a_raw_name(tmp_path: Path) -> None:

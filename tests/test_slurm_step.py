@@ -12,7 +12,7 @@ from pathlib import Path
 
 from proxx.contract.protocol import JobPlanned, decode_for_supervisor
 from proxx.slurm.spool import spool_path
-from testkit import spec_dict
+from testkit import noise, spec_dict
 
 
 def step(
@@ -126,7 +126,7 @@ def test_a_raw_job_stops_after_routing_unless_its_batch_job_holds_the_resolve_gr
     tmp_path: Path,
 ) -> None:
     r3d = tmp_path / "A001_C001_0101AB_001.R3D"
-    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + os.urandom(292))
+    r3d.write_bytes(struct.pack(">I", 300) + b"RED2" + noise(292))
     (tmp_path / "out").mkdir()
     (tmp_path / "running").mkdir()
     claim = tmp_path / "running" / "raw.json"
