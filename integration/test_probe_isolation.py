@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,12 +35,25 @@ def hang(tmp_path: Path) -> Path:
     return concat
 
 
-def _children() -> list[str]:
-    return [f"{p.pid} {' '.join(p.argv)[:80]}" for p in all_procs() if p.ppid == os.getpid()]
+@pytest.fixture
+def new_children() -> Callable[[], list[str]]:
+    """Children of this process started during the test and still alive. Older ones are
+    not the probe's: an xdist worker that ran a `spawn`-context test before holds
+    multiprocessing's resource tracker for good (CI once failed four tests on it)."""
+    before = {p.pid for p in all_procs() if p.ppid == os.getpid()}
+
+    def alive() -> list[str]:
+        return [
+            f"{p.pid} {' '.join(p.argv)[:80]}"
+            for p in all_procs()
+            if p.ppid == os.getpid() and p.pid not in before
+        ]
+
+    return alive
 
 
 def test_a_probe_that_blocks_is_one_rejected_row_and_the_next_file_is_still_answered(
-    hang: Path, tiny: Path
+    hang: Path, tiny: Path, new_children: Callable[[], list[str]]
 ) -> None:
     rows = probe_files([str(hang), str(tiny)], deadlines=SHORT)
 
@@ -47,7 +61,7 @@ def test_a_probe_that_blocks_is_one_rejected_row_and_the_next_file_is_still_answ
     assert rows[0].engine is None
     assert "no answer within 2 s" in rows[0].reason and "killed" in rows[0].reason
     assert rows[1].engine == "ffmpeg", rows[1].reason
-    assert _children() == []  # both workers are gone (the blocked one was killed)
+    assert new_children() == []  # both workers are gone (the blocked one was killed)
 
 
 def test_control_the_same_file_probed_in_process_is_still_blocked_after_the_limit(
@@ -77,7 +91,12 @@ def test_control_the_same_file_probed_in_process_is_still_blocked_after_the_limi
     ],
 )
 def test_a_probe_that_ends_its_worker_is_one_row_saying_why(
-    tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch, target: str, words: str
+    tmp_path: Path,
+    tiny: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    new_children: Callable[[], list[str]],
+    target: str,
+    words: str,
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the fake target lives in integration/
     crash = tmp_path / f"{TRIGGER}.mov"
@@ -91,11 +110,11 @@ def test_a_probe_that_ends_its_worker_is_one_row_saying_why(
 
     assert [r.engine for r in rows] == ["ffmpeg", None, "ffmpeg"]
     assert words in rows[1].reason
-    assert _children() == []
+    assert new_children() == []
 
 
 def test_a_request_larger_than_one_pipe_frame_is_split_and_every_file_answered(
-    tmp_path: Path,
+    tmp_path: Path, new_children: Callable[[], list[str]]
 ) -> None:
     # 300 paths of ~4000 bytes: 1.2 MB of names, past the pipe's 1 MiB frame cap.
     deep = str(tmp_path) + ("/" + "d" * 200) * 19
@@ -108,7 +127,7 @@ def test_a_request_larger_than_one_pipe_frame_is_split_and_every_file_answered(
     assert all(r.engine is None and "No such file or directory" in r.reason for r in rows), [
         r.reason for r in rows if "No such file" not in r.reason
     ][:1]
-    assert _children() == []
+    assert new_children() == []
 
 
 def test_no_worker_can_start_is_said_for_every_file(
