@@ -6,108 +6,49 @@ Failed or Cancelled, and a render can hang forever. Its "renders" are real:
 FFmpeg writes a small file with the codec, size, rate, frame count, audio
 and timecode the engine asked for, so the engine's verification probes a
 real file. Its surface is checked against `fusionscript-stubs` through the
-engine's Protocols (tests/test_resolve_engine.py).
+engine's Protocols (tests/test_resolve_api_surface.py).
 
-The codec and format names below are the shape Resolve uses (description →
-name); the exact strings vary by Resolve version and OS, which is why the
-engine discovers them instead of hard-coding them.
+This module holds the API objects and a worker loop around them; what the
+double offers and which failures a test injects are in tests/resolve_behaviour.py
+(`Behaviour`), its FFmpeg renders in tests/resolve_render.py. Every public name
+of those is importable from here.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from fractions import Fraction
 from multiprocessing.connection import Connection
-from typing import Any, Literal
+from typing import Any
 
+from tests.resolve_behaviour import (
+    DEFAULT_CLIP,
+    FAILURE_RETURNS,
+    RENDER_CODECS,
+    RENDER_FORMATS,
+    Behaviour,
+    RenderOutcome,
+)
+from tests.resolve_render import RenderJob, start_ffmpeg, timeline_rate
 from workers import resolve_api as api
 
-RENDER_FORMATS: dict[str, str] = {
-    "QuickTime": "mov",
-    "MP4": "mp4",
-    "MXF OP-Atom": "mxf",
-    "MXF OP1A": "mxf",
-    "TIFF": "tif",
-}
-_PRORES = {
-    "Apple ProRes 422 Proxy": "ProRes422P",
-    "Apple ProRes 422 LT": "ProRes422LT",
-    "Apple ProRes 422": "ProRes422",
-    "Apple ProRes 422 HQ": "ProRes422HQ",
-    "Apple ProRes 4444": "ProRes4444",
-    "Apple ProRes 4444 XQ": "ProRes4444XQ",
-}
-_DNXHR = {
-    "DNxHR LB": "DNxHRLB",
-    "DNxHR SQ": "DNxHRSQ",
-    "DNxHR HQ": "DNxHRHQ",
-    "DNxHR HQX 10-bit": "DNxHRHQX_10",
-    "DNxHR 444 10-bit": "DNxHR444_10",
-}
-RENDER_CODECS: dict[str, dict[str, str]] = {
-    "mov": {"H.264": "H264", "H.265": "H265", **_PRORES, **_DNXHR},
-    "mxf": {"XDCAM MPEG2": "MPEG2", **_DNXHR},
-    "mp4": {"H.264": "H264", "H.265": "H265"},
-}
-# What FFmpeg encodes for each Resolve codec name the double can "render".
-_FFMPEG_VIDEO: dict[str, list[str]] = {
-    "ProRes422P": ["-c:v", "prores_ks", "-profile:v", "0"],
-    "ProRes422LT": ["-c:v", "prores_ks", "-profile:v", "1"],
-    "ProRes422": ["-c:v", "prores_ks", "-profile:v", "2"],
-    "ProRes422HQ": ["-c:v", "prores_ks", "-profile:v", "3"],
-    "DNxHRLB": ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p"],
-    "DNxHRSQ": ["-c:v", "dnxhd", "-profile:v", "dnxhr_sq", "-pix_fmt", "yuv422p"],
-    "DNxHRHQ": ["-c:v", "dnxhd", "-profile:v", "dnxhr_hq", "-pix_fmt", "yuv422p"],
-}
-# The return value each call gives when it fails, as Resolve gives it.
-FAILURE_RETURNS: dict[str, Any] = {
-    "GetProjectManager": None,
-    "CreateProject": None,
-    "CloseProject": False,
-    "DeleteProject": False,
-    "GetMediaPool": None,
-    "ImportMedia": [],
-    "CreateTimelineFromClips": None,
-    "SetStartTimecode": False,
-    "SetSetting": False,
-    "SetCurrentTimeline": False,
-    "GetRenderFormats": {},
-    "GetRenderCodecs": {},
-    "SetCurrentRenderFormatAndCodec": False,
-    "SetCurrentRenderMode": False,
-    "SetRenderSettings": False,
-    "AddRenderJob": "",
-    "StartRendering": False,
-    "GetRenderJobStatus": None,
-    "DeleteRenderJob": False,
-}
-DEFAULT_CLIP: dict[str, str] = {
-    "Resolution": "640x360",
-    "FPS": "25",
-    "Frames": "10",
-    "Audio Ch": "2",
-    "Start TC": "01:00:00:00",
-}
-RenderOutcome = Literal["complete", "failed", "never", "wrong_size", "no_file"]
-
-
-@dataclass
-class Behaviour:
-    """How the double's Resolve behaves; the default renders everything correctly."""
-
-    fail: frozenset[str] = frozenset()  # calls that answer their failure value
-    product: str = "DaVinci Resolve Studio"
-    version: str = "19.1.3.7"
-    clip: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIP))
-    render: RenderOutcome = "complete"
-    codecs: dict[str, dict[str, str]] = field(default_factory=lambda: dict(RENDER_CODECS))
-    add_job_empty_times: int = 0  # AddRenderJob answers "" this many times first
-    render_seconds: float = 0.0  # a render takes at least this long
-    session_log: str | None = None  # "open/close pid time" lines: who drove Resolve when
+__all__ = [
+    "DEFAULT_CLIP",
+    "FAILURE_RETURNS",
+    "RENDER_CODECS",
+    "RENDER_FORMATS",
+    "Behaviour",
+    "FakeMediaPool",
+    "FakeMediaPoolItem",
+    "FakeProject",
+    "FakeProjectManager",
+    "FakeResolve",
+    "FakeTimeline",
+    "RenderOutcome",
+    "run_engine",
+    "timeline_rate",
+]
 
 
 class FakeMediaPoolItem:
@@ -158,19 +99,6 @@ class FakeMediaPool:
         return FakeTimeline(name, ours, self.b)
 
 
-@dataclass
-class _Job:
-    settings: dict[str, Any]
-    fmt: str
-    codec: str
-    timeline: FakeTimeline
-    frame_rate: str
-    proc: subprocess.Popen[bytes] | None = None
-    started: float | None = None
-    state: str = "Ready"
-    error: str | None = None
-
-
 class FakeProject:
     def __init__(self, name: str, b: Behaviour) -> None:
         self.name, self.b = name, b
@@ -180,7 +108,7 @@ class FakeProject:
         self.timeline: FakeTimeline | None = None
         self.format_codec: tuple[str, str] | None = None
         self.mode = 0
-        self.jobs: dict[str, _Job] = {}
+        self.jobs: dict[str, RenderJob] = {}
         self.interactive: list[bool] = []
         self._empty_left = b.add_job_empty_times
 
@@ -236,7 +164,7 @@ class FakeProject:
             return ""
         job_id = f"{len(self.jobs) + 1:08x}-fake"
         fmt, codec = self.format_codec
-        self.jobs[job_id] = _Job(
+        self.jobs[job_id] = RenderJob(
             dict(self.render_settings),
             fmt,
             codec,
@@ -253,7 +181,7 @@ class FakeProject:
             job = self.jobs[job_id]
             job.state, job.started = "Rendering", time.monotonic()
             if self.b.render in ("complete", "wrong_size"):
-                job.proc = _start_ffmpeg(job, self.b)
+                job.proc = start_ffmpeg(job, self.b)
         return True
 
     def IsRenderingInProgress(self) -> bool:
@@ -288,7 +216,7 @@ class FakeProject:
         del self.jobs[jobId]
         return True
 
-    def _state(self, job: _Job) -> str:
+    def _state(self, job: RenderJob) -> str:
         if job.state != "Rendering" or job.started is None:
             return job.state
         if time.monotonic() - job.started < self.b.render_seconds or self.b.render == "never":
@@ -355,60 +283,6 @@ def _log_session(b: Behaviour, event: str) -> None:
     if b.session_log is not None:
         with open(b.session_log, "a") as fh:
             fh.write(f"{event} {os.getpid()} {time.time():.6f}\n")
-
-
-def timeline_rate(text: str) -> Fraction:
-    value = Fraction(text)
-    ntsc = Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001)
-    return ntsc if value.denominator != 1 and abs(ntsc - value) < Fraction(1, 500) else value
-
-
-def _start_ffmpeg(job: _Job, b: Behaviour) -> subprocess.Popen[bytes]:
-    """Render the way Resolve would: the timeline's rate, the requested size, a real file."""
-    s = job.settings
-    item = job.timeline.items[0]
-    rate = timeline_rate(job.frame_rate)
-    frames = round(int(item.props["Frames"]) * rate / timeline_rate(item.props["FPS"]))
-    width, height = int(s["FormatWidth"]), int(s["FormatHeight"])
-    if b.render == "wrong_size":
-        height //= 2
-    ext = "mxf" if job.fmt.startswith("mxf") else job.fmt
-    out = os.path.join(s["TargetDir"], f"{s['CustomName']}.{ext}")
-    if s.get("ReplaceExistingFilesInPlace") is not False and os.path.exists(out):
-        os.unlink(out)
-    argv = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-n"]
-    argv += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}"]
-    if s.get("ExportAudio") and int(item.props.get("Audio Ch") or 0) > 0:
-        argv += [
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-ac",
-            "2",
-            "-c:a",
-            "pcm_s16le",
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-        ]
-    video = _FFMPEG_VIDEO.get(job.codec, ["-c:v", "unsupported-by-double"])
-    # -t rather than -frames:v: FFmpeg's MXF muxer drops the tail of an
-    # audio+video file cut by a frame count.
-    argv += [
-        "-t",
-        f"{float(frames / rate):.6f}",
-        *video,
-        "-timecode",
-        job.timeline.start_tc,
-        "-f",
-        ext,
-        out,
-    ]
-    return subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
 
 
 def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -> None:
