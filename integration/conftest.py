@@ -1,13 +1,22 @@
-"""Fixtures for the `proxx watch` integration tests (see watch_helpers.py)."""
+"""Fixtures for the integration tests.
+
+The `proxx watch` ones (see watch_helpers.py, watch_folder.py and processes.py),
+and the private Slurm cluster the test_slurm_*.py modules share (slurm_cluster.py).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from integration.watch_helpers import Launcher, make_root
+from integration.processes import wait_for
+from integration.slurm_cluster import SlurmCluster, missing_tools
+from integration.slurm_rig import SlurmRig
+from integration.watch_folder import make_root
+from integration.watch_helpers import Launcher
 
 # A long clip must still be rendering when a test acts on it, and for a good
 # while after: rendering 180 s of 640x360 as ProRes Proxy takes ~20 s of wall
@@ -57,3 +66,55 @@ def long_clip(clip: Callable[..., Path]) -> Path:
 @pytest.fixture
 def medium_clip(clip: Callable[..., Path]) -> Path:
     return clip("medium.mov", **MEDIUM)
+
+
+# -- the private Slurm cluster (integration/test_slurm_*.py) ---------------------------
+# Private to the test session: its own munge key, config, ports, state and spool
+# folders under a temp folder, its daemons children of the test process, stopped by
+# PID. Session-scoped: started at most once per xdist worker, by the first test that
+# asks for it.
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    missing = missing_tools()
+    if missing:
+        pytest.skip(
+            f"Slurm is not installed here (missing: {', '.join(missing)}); "
+            "`./dev test` installs slurm-wlm and munge with apt-get"
+        )
+    if os.geteuid() != 0:
+        pytest.skip("the private Slurm cluster needs root: slurmd starts jobs as their user")
+    cluster = SlurmCluster.start(tmp_path_factory.mktemp("slurm"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def idle_node(slurm: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The node is idle before and after the test (tests that take it down put it back)."""
+    slurm.wait_node_state("idle")
+    yield slurm
+    if slurm.node_state().rstrip("*~#!%$@^-") in ("down", "drained", "draining"):
+        # ReturnToService=2 may bring it back between the look and the resume: then
+        # Slurm calls "resume" an invalid state change, which is fine.
+        slurm.call("scontrol", "update", f"nodename={slurm.node}", "state=resume")
+    slurm.wait_node_state("idle")
+
+
+# -- proxx watch --executor slurm, end to end ----------------------------------------------
+
+
+@pytest.fixture
+def cluster(idle_node: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The shared cluster, with no job of an earlier test left in its queue."""
+    yield idle_node
+    idle_node.run("scancel", "--full", check=False)
+    wait_for(lambda: not idle_node.queue_ids(), "an empty queue", timeout=60)
+
+
+@pytest.fixture
+def rig(cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path) -> SlurmRig:
+    return SlurmRig(cluster, launcher, root, out)

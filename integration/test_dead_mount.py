@@ -18,15 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from integration.watch_helpers import (
-    REPO,
-    Launcher,
-    drop,
-    result,
-    spec,
-    specs_in,
-    wait_for,
-)
+from integration.processes import wait_for
+from integration.watch_folder import drop, result, spec, specs_in
+from integration.watch_helpers import REPO, Launcher
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.probing import probe_files
 from proxx.runtime.runjob import run_one

@@ -7,7 +7,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from integration import fake_workers
-from integration.watch_helpers import Launcher, drop, drop_named, spec
+from integration.watch_folder import drop, drop_named, spec
+from integration.watch_helpers import Launcher
 
 
 def test_a_crashed_worker_counts_as_a_restart_and_a_worker_crashed_failure(

@@ -6,13 +6,9 @@ import json
 import signal
 from pathlib import Path
 
-from integration.watch_helpers import (
-    Launcher,
-    assert_session_empty,
-    drop_named,
-    specs_in,
-    wait_for,
-)
+from integration.processes import wait_for
+from integration.watch_folder import drop_named, specs_in
+from integration.watch_helpers import Launcher, assert_session_empty
 from testkit import spec_dict
 
 

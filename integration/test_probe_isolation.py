@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from integration.fake_workers import TRIGGER
-from integration.watch_helpers import REPO, all_procs
+from integration.processes import all_procs
+from integration.watch_helpers import REPO
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.probing import probe_files
 from testkit import run_cli

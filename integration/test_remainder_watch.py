@@ -19,19 +19,9 @@ from typing import Any
 
 import pytest
 
-from integration.watch_helpers import (
-    Launcher,
-    Watch,
-    assert_no_ffmpeg,
-    assert_session_empty,
-    drop,
-    ffmpeg_procs,
-    partials,
-    prores,
-    result,
-    specs_in,
-    wait_for,
-)
+from integration.processes import assert_no_ffmpeg, ffmpeg_procs, wait_for
+from integration.watch_folder import drop, partials, prores, result, specs_in
+from integration.watch_helpers import Launcher, Watch, assert_session_empty
 from testkit import ffprobe_video, identity, remainder_planned, run_cli, visible
 
 # Long enough that SIGTERM lands while clip 2 renders (seconds of work), short

@@ -7,7 +7,9 @@ import os
 import signal
 from pathlib import Path
 
-from integration.watch_helpers import Launcher, drop, partials, prores, wait_for
+from integration.processes import wait_for
+from integration.watch_folder import drop, partials, prores
+from integration.watch_helpers import Launcher
 from testkit import run_cli
 
 

@@ -15,28 +15,28 @@ from pathlib import Path
 import pytest
 
 from integration import fake_workers
-from integration.watch_helpers import (
-    Launcher,
-    Watch,
+from integration.processes import (
     assert_gone,
     assert_no_ffmpeg,
-    assert_session_empty,
+    ffmpeg_procs,
+    is_python,
+    proc_info,
+    wait_for,
+)
+from integration.watch_folder import (
     done_count,
     drop,
     drop_named,
     failed_clip,
-    ffmpeg_procs,
-    is_python,
     listing,
     partials,
-    proc_info,
     prores,
     result,
     results,
     spec,
     specs_in,
-    wait_for,
 )
+from integration.watch_helpers import Launcher, Watch, assert_session_empty
 
 QUICK = ["b1", "b2", "b3"]
 

@@ -10,17 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from integration.watch_helpers import (
-    Launcher,
-    assert_session_empty,
-    drop,
-    drop_named,
-    listing,
-    result,
-    spec,
-    specs_in,
-    wait_for,
-)
+from integration.processes import wait_for
+from integration.watch_folder import drop, drop_named, listing, result, spec, specs_in
+from integration.watch_helpers import Launcher, assert_session_empty
 
 
 @pytest.mark.slow

@@ -8,16 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from integration.watch_helpers import (
-    Launcher,
-    assert_no_ffmpeg,
-    assert_session_empty,
-    claimed_order,
-    drop_named,
-    listing,
-    results,
-    specs_in,
-)
+from integration.processes import assert_no_ffmpeg
+from integration.watch_folder import drop_named, listing, results, specs_in
+from integration.watch_helpers import Launcher, assert_session_empty, claimed_order
 
 
 @pytest.mark.slow

@@ -12,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from integration.watch_helpers import (
-    Launcher,
-    assert_gone,
-    assert_no_ffmpeg,
-    assert_session_empty,
+from integration.processes import assert_gone, assert_no_ffmpeg, ffmpeg_procs, wait_for
+from integration.watch_folder import (
     drop,
     drop_named,
-    ffmpeg_procs,
     listing,
     partials,
     prores,
@@ -27,8 +23,8 @@ from integration.watch_helpers import (
     results,
     spec,
     specs_in,
-    wait_for,
 )
+from integration.watch_helpers import Launcher, assert_session_empty
 
 
 def _owner_pid(root: Path, name: str) -> int | None:

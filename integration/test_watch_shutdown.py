@@ -12,21 +12,19 @@ from pathlib import Path
 import pytest
 
 from integration import fake_workers
-from integration.watch_helpers import (
-    Launcher,
-    assert_session_empty,
+from integration.processes import ffmpeg_procs, wait_for
+from integration.watch_folder import (
     drop,
     drop_named,
     failed_clip,
-    ffmpeg_procs,
     listing,
     partials,
     prores,
     result,
     spec,
     specs_in,
-    wait_for,
 )
+from integration.watch_helpers import Launcher, assert_session_empty
 
 
 @pytest.mark.slow
