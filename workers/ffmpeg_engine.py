@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 
 from proxx.content.jobplan import ClipPlan, JobPlan
@@ -27,6 +28,13 @@ _SYSTEM_MARKERS = (
     "Read-only file system",
     "Disk quota exceeded",
 )
+# How FFmpeg ends when someone signals it: exit code 255 is its own answer to SIGINT and
+# SIGTERM (fftools: `received_nb_signals ? 255 : …`); before its handlers are in place,
+# or for SIGHUP, the signal kills it outright. SIGKILL is left out: the kernel's OOM
+# killer sends it too, and that is an execution error, not a stop.
+_STOPPED_BY_SIGNAL = {255: "its answer to SIGINT or SIGTERM"} | {
+    -sig: "" for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+}
 
 
 class FFmpegEngine:
@@ -139,6 +147,19 @@ class _ClipRun:
             raise _Failed(
                 FailureReason.INTERRUPTED,
                 f"stopped: {outcome.interrupted}; FFmpeg {describe_exit(code)}",
+                exit_code=code,
+                partial_output_path=partial,
+            )
+        if code in _STOPPED_BY_SIGNAL:
+            # Not stopped by us (that is `outcome.interrupted`): Slurm's scancel signals
+            # every process of a job, FFmpeg's first; a person may kill its pid. The clip
+            # was stopped, not failed by its media (and, like any failed clip, it ends
+            # the job).
+            why = _STOPPED_BY_SIGNAL[code]
+            raise _Failed(
+                FailureReason.INTERRUPTED,
+                f"FFmpeg was stopped by a signal Proxx did not send ({describe_exit(code)}"
+                f"{', ' + why if why else ''})",
                 exit_code=code,
                 partial_output_path=partial,
             )
