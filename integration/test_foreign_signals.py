@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from integration.processes import ffmpeg_procs, wait_for
 from proxx.contract.errors import ExitCode
-from testkit import run_cli, spec_dict
+from testkit import finish_cli, run_cli, spec_dict, start_cli
 
 
 def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_error(
@@ -29,13 +27,7 @@ def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_err
 ) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(long_clip), str(tiny)], out)))
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "proxx", "run", str(job)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    cli = start_cli("run", str(job))
     # Once it writes its output FFmpeg has its signal handlers in place (before, SIGTERM
     # kills it outright: the same verdict, see the stand-ins below).
     wait_for(
@@ -45,10 +37,10 @@ def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_err
     (encoder,) = ffmpeg_procs(str(out / ".long_proxy"))
 
     os.kill(encoder.pid, signal.SIGTERM)  # to FFmpeg alone, as scancel's first signal may be
-    stdout, stderr = cli.communicate(timeout=120)
+    done = finish_cli(cli)
 
-    assert cli.returncode == ExitCode.INTERRUPTED, stderr
-    first, second = json.loads(stdout)["clips"]
+    assert done.returncode == ExitCode.INTERRUPTED, done.stderr
+    first, second = json.loads(done.stdout)["clips"]
     assert (first["status"], first["failure_reason"], first["exit_code"]) == (
         "FAILED",
         "interrupted",
