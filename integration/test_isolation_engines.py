@@ -34,8 +34,13 @@ REAL_FFMPEG = "/usr/bin/ffmpeg"
 def test_an_ffmpeg_that_hangs_on_version_fails_the_job_and_leaves_nothing(
     tmp_path: Path, tiny: Path, out: Path
 ) -> None:
+    # The shim notes its pid ($$ is kept by exec): the sleeper is then looked for by that
+    # pid alone, never as "any `sleep 1000` on the machine" (another run of this suite on
+    # a shared box has its own one alive for up to 10 s).
+    pids = tmp_path / "sleepers"
     env = _shim(
-        tmp_path / "bin", f'[ "$1" = -version ] && exec sleep 1000\nexec {REAL_FFMPEG} "$@"'
+        tmp_path / "bin",
+        f'[ "$1" = -version ] && echo $$ >> {pids} && exec sleep 1000\nexec {REAL_FFMPEG} "$@"',
     )
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(tiny)], out)))
@@ -46,12 +51,15 @@ def test_an_ffmpeg_that_hangs_on_version_fails_the_job_and_leaves_nothing(
     assert clip["failure_reason"] == "engine_unavailable"
     assert "-version` did not finish: timed out" in clip["failure_detail"]
     assert os.listdir(out) == []
-    assert _sleepers() == []
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert started, "control: the hanging shim ran"
+    assert _sleepers(started) == []
 
 
-def _sleepers() -> list[str]:
+def _sleepers(pids: list[int]) -> list[int]:
+    """Those of `pids` that are still a live `sleep 1000`."""
     found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in pids:
         with contextlib.suppress(OSError):
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             if argv[:2] == [b"sleep", b"1000"]:
