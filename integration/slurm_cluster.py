@@ -13,6 +13,7 @@ prints `export SLURM_CONF=…` and waits for Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -44,10 +45,14 @@ def _tool(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(n: int) -> list[int]:
+    """`n` distinct free ports: all bound at once, so the kernel cannot hand one out twice
+    (closed between two asks, the same port can come back, and slurmd then fails to bind)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
 
 
 @dataclass
@@ -251,7 +256,7 @@ class SlurmCluster:
     def _write_config(self, cpus: int) -> None:
         r = self.root
         sock = r / "munge" / "munge.socket"
-        ctld_port, slurmd_port = _free_port(), _free_port()
+        ctld_port, slurmd_port = _free_ports(2)
         (r / "gres.conf").write_text(f"NodeName={self.node} Name=resolve Count=1\n")
         self.conf.write_text(
             "\n".join(
