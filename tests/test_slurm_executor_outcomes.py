@@ -84,6 +84,24 @@ def test_a_clip_stopped_by_slurms_sigterm_takes_slurms_reason(
     assert sorted(os.listdir(tmp_path / "running")) == ["job.json"]
 
 
+def test_a_time_limit_between_clips_fails_the_next_clip_as_timeout(tmp_path: Path) -> None:
+    # Slurm's SIGTERM reached the worker after one clip and before the next: only the
+    # worker saw the stop, and says so in its last message.
+    slurm, ex, req, job_id = submitted(tmp_path)
+    spool_write(
+        req,
+        planned(req, tmp_path)[0],  # the plan; its clip never started
+        JobFinished(job_id=req.job_id, engine_versions={}, stopped="worker received SIGTERM"),
+    )
+    slurm.set(job_id, "TIMEOUT", "TimeLimit")
+    outcome = run_until(ex)
+    (clip,) = outcome.clips
+    assert (clip.status, clip.failure_reason) == ("FAILED", FailureReason.TIMEOUT)
+    assert clip.failure_detail is not None
+    assert clip.failure_detail.startswith("worker received SIGTERM; ")
+    assert f"Slurm job {job_id} TIMEOUT (reason: TimeLimit" in clip.failure_detail
+
+
 def test_a_completed_job_keeps_its_clips_as_reported(tmp_path: Path) -> None:
     slurm, ex, req, job_id = submitted(tmp_path)
     done = interrupted_clip(tmp_path).model_copy(

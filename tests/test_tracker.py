@@ -191,6 +191,53 @@ def test_a_cancel_between_clips_names_the_next_clip_interrupted() -> None:
     assert res.clips[1].partial_output_path is None  # it never started
 
 
+def test_a_stop_only_the_worker_saw_between_clips_names_the_next_clip_interrupted() -> None:
+    # Slurm (or a process manager) signals the worker itself: no cancel of ours.
+    t = tracker()
+    planned(t)
+    started(t, 0, T0 + 2)
+    done(t, 0, T0 + 3)
+    stop = JobFinished(job_id="j1", engine_versions={}, stopped="worker received SIGTERM")
+    t.on_message(stop, T0 + 3.2)
+    res = result(t)
+    assert [c.status for c in res.clips] == ["COMPLETED", "FAILED", "SKIPPED"]
+    assert res.clips[1].failure_reason is FailureReason.INTERRUPTED
+    assert res.clips[1].failure_detail == "worker received SIGTERM"
+    assert res.clips[2].failure_detail == "not run: an earlier clip failed (fail-fast)"
+    assert (res.status, res.interrupted, res.exit_code()) == (
+        "PARTIAL",
+        "worker received SIGTERM",
+        5,
+    )
+
+
+def test_clips_after_a_skipped_one_are_skipped_for_its_reason_not_a_failure() -> None:
+    # A worker that ended without naming a stop (an older worker, or one that broke off):
+    # no clip failed, so none of the skipped ones may say an earlier clip failed.
+    t = tracker()
+    planned(t)
+    started(t, 0, T0 + 2)
+    done(t, 0, T0 + 3)
+    t.on_message(JobFinished(job_id="j1", engine_versions={}), T0 + 3.2)
+    res = result(t)
+    assert [(c.status, c.failure_detail) for c in res.clips[1:]] == [
+        ("SKIPPED", "not run: the job was stopped"),
+        ("SKIPPED", "not run: the job was stopped"),
+    ]
+
+
+def test_a_stop_after_the_last_clip_changes_no_clip() -> None:
+    t = tracker()
+    planned(t)
+    for i in range(3):
+        started(t, i, T0 + 2 + i)
+        done(t, i, T0 + 2.5 + i)
+    stop = JobFinished(job_id="j1", engine_versions={}, stopped="worker received SIGTERM")
+    t.on_message(stop, T0 + 6)
+    res = result(t)
+    assert (res.status, res.successful_clips, res.exit_code()) == ("COMPLETED", 3, 0)
+
+
 def test_a_death_mid_clip_is_worker_crashed_with_its_last_words() -> None:
     t = tracker()
     planned(t)

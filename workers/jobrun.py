@@ -97,12 +97,12 @@ def run_request(
     interrupts.job_id = req.job_id
     interrupts.emit = emit
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):
-        versions: dict[str, str] = {}
+        finished = JobFinished(job_id=req.job_id, engine_versions={})
         if req.kind == "recover":
             emit(recover(req, interrupts))
         else:
-            versions = _run(req, emit, interrupts, engines, intercept)
-        emit(JobFinished(job_id=req.job_id, engine_versions=versions))
+            finished = _run(req, emit, interrupts, engines, intercept)
+        emit(finished)
 
 
 def _run(
@@ -111,8 +111,8 @@ def _run(
     interrupts: Interrupts,
     engines: Engines,
     intercept: Intercept | None,
-) -> dict[str, str]:
-    """Prepare, announce the plan, check the engine, render; the engine's versions.
+) -> JobFinished:
+    """Prepare, announce the plan, check the engine, render; the job's last message.
 
     Each step can end the job with the one message that says why (a rejection,
     an engine that cannot run here); a `validate` request stops before rendering.
@@ -121,17 +121,18 @@ def _run(
     if isinstance(prepared, JobRejected):
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
-        return {}
+        return JobFinished(job_id=req.job_id, engine_versions={})
     emit(_planned(req, prepared))
     if intercept is not None and intercept(prepared.plan):
-        return {}
+        return JobFinished(job_id=req.job_id, engine_versions={})
     engine = engines.get(prepared.plan.engine)
     refusal = _check_engine(req, prepared, engine, interrupts)
+    stopped = None
     if refusal is not None:
         emit(refusal)
     elif req.kind != "validate":
-        render_clips(prepared, engine, emit, interrupts)
-    return engine.versions()
+        stopped = render_clips(prepared, engine, emit, interrupts)
+    return JobFinished(job_id=req.job_id, engine_versions=engine.versions(), stopped=stopped)
 
 
 def _planned(req: StartJob, prepared: Prepared) -> JobPlanned:
@@ -196,12 +197,14 @@ def _rejected(
 
 def render_clips(
     prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None], interrupts: Interrupts
-) -> None:
+) -> str | None:
+    """Clip by clip until one does not complete; the stop that came between two clips,
+    if one did (the next clip fails with it)."""
     plan = prepared.plan
     try:
         for clip in plan.clips:
-            if interrupts.check() is not None:
-                break
+            if (stop := interrupts.check()) is not None:
+                return stop
             emit(
                 ClipStarted(
                     job_id=plan.job_id,
@@ -217,6 +220,7 @@ def render_clips(
                 break
     finally:
         engine.finish_job(plan)
+    return None
 
 
 def _unavailable(prepared: Prepared, engine: Engine, problem: str) -> ClipResult:

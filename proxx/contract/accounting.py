@@ -47,11 +47,11 @@ def account(
     gets it, even one whose start was never reported.
     """
     out: list[ClipResult] = []
-    stopped = False
+    stopped: str | None = None  # why the clips after the one that ended the job did not run
     for clip in clips:
         if clip.index in known:
             out.append(known[clip.index])
-        elif not stopped and failure is not None:
+        elif stopped is None and failure is not None:
             left = partial(clip)
             out.append(
                 _clip(
@@ -67,15 +67,19 @@ def account(
                 )
             )
         else:
-            why = skipped_detail or _why_skipped(stopped, failure)
+            why = skipped_detail or stopped or _why_skipped(failure)
             out.append(_clip(clip, "SKIPPED", engine, why))
-        stopped = stopped or out[-1].status != "COMPLETED"
+        if stopped is None and out[-1].status != "COMPLETED":
+            # After a skipped clip the rest are skipped for the same reason: none failed.
+            stopped = (
+                "not run: an earlier clip failed (fail-fast)"
+                if out[-1].status == "FAILED"
+                else out[-1].failure_detail or "not run: the job was stopped"
+            )
     return out
 
 
-def _why_skipped(stopped: bool, failure: tuple[FailureReason, str] | None) -> str:
-    if stopped:
-        return "not run: an earlier clip failed (fail-fast)"
+def _why_skipped(failure: tuple[FailureReason, str] | None) -> str:
     return f"not run: {failure[1]}" if failure else "not run: the job was stopped"
 
 

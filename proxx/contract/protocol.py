@@ -144,6 +144,10 @@ class JobFinished(_Msg):
     type: Literal["job_finished"] = "job_finished"
     job_id: str
     engine_versions: dict[str, str]
+    # Why the worker ended the job before its next clip, when a stop reached it between
+    # two clips: the supervisor may not know (Slurm signals the worker itself; so may a
+    # process manager). That clip then fails with it; the rest are SKIPPED.
+    stopped: str | None = None
 
 
 class WorkerFailing(_Msg):

@@ -89,6 +89,7 @@ class JobTracker:
     death: str | None = None
     last_words: str | None = None
     done: bool = False
+    worker_stopped: str | None = None  # a stop the worker met between two clips
     note: str | None = None
     engine_versions: dict[str, str] = field(default_factory=dict)
 
@@ -131,6 +132,7 @@ class JobTracker:
             self._note(msg, now)
         elif isinstance(msg, JobFinished):
             self.engine_versions = msg.engine_versions
+            self.worker_stopped = msg.stopped
             self.done = True
             self.phase_deadline = None
             self.kill_at = None
@@ -216,8 +218,10 @@ class JobTracker:
     def _failure(self) -> tuple[FailureReason, str] | None:
         if self.death is None:
             # Finished normally; stopped between two clips, the next one is the
-            # interrupted one.
-            return (self.cancel_failure, self.cancel_reason) if self.cancel_reason else None
+            # interrupted one: by our cancel, or by a stop only the worker saw.
+            if self.cancel_reason is not None:
+                return self.cancel_failure, self.cancel_reason
+            return (FailureReason.INTERRUPTED, self.worker_stopped) if self.worker_stopped else None
         how = f"worker process {self.death}"
         words = f" ({self.last_words})" if self.last_words else ""
         if self.killed_for is not None:
