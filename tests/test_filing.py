@@ -53,8 +53,12 @@ import sys, time
 from proxx.watch import folder
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import Layout
-if sys.argv[3] == "slow":  # pause between linking the result and moving the entry
-    folder.after_step = lambda step: time.sleep(1.0) if step == "linked" else None
+def pause(step: str) -> None:  # between linking the result and moving the entry
+    if step == "linked":
+        open(sys.argv[4], "w").close()  # the test starts the fast one now
+        time.sleep(3.0)
+if sys.argv[3] == "slow":
+    folder.after_step = pause
 Clerk(Layout(sys.argv[1])).refuse(sys.argv[2], "a directory, not a JobSpec file")
 """
 
@@ -69,8 +73,13 @@ def test_two_runners_refusing_one_entry_at_once_file_it_once_under_its_name(
     entry.mkdir()
     # The first is caught mid-filing (result linked, entry not yet moved) when the
     # second looks: without turns on pending/, the second filed it again as x-1.
-    slow = subprocess.Popen([sys.executable, "-c", _REFUSE, layout.root, str(entry), "slow"])
-    time.sleep(0.5)
-    fast = subprocess.run([sys.executable, "-c", _REFUSE, layout.root, str(entry), "fast"])
+    marker = tmp_path / "slow-is-mid-filing"
+    argv = [sys.executable, "-c", _REFUSE, layout.root, str(entry)]
+    slow = subprocess.Popen([*argv, "slow", str(marker)])
+    deadline = time.monotonic() + 60
+    while not marker.exists() and slow.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the slow runner never reached the middle of its filing"
+    fast = subprocess.run([*argv, "fast", str(marker)])
     assert slow.wait(30) == 0 and fast.returncode == 0
     assert sorted(os.listdir(layout.dir("failed"))) == ["x.json", "x.result.json"]
