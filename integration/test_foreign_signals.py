@@ -1,4 +1,4 @@
-"""An FFmpeg stopped by a signal Proxx did not send: the clip was interrupted, not failed.
+"""An FFmpeg stopped by a signal the worker did not send: the clip was interrupted, not failed.
 
 Slurm's scancel signals every process of a job, and may reach FFmpeg before the worker;
 a person may kill an FFmpeg by its pid. FFmpeg then exits with 255, its answer to
@@ -47,7 +47,7 @@ def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_err
         255,
     )
     assert first["failure_detail"] == (
-        "FFmpeg was stopped by a signal Proxx did not send (exit code 255, its answer to "
+        "FFmpeg was stopped by a signal the worker did not send (exit code 255, its answer to "
         "SIGINT or SIGTERM)"
     )
     assert not (out / "long_proxy.mov").exists()
@@ -61,12 +61,12 @@ def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_err
         (
             "kill -TERM $$",  # before FFmpeg's handlers are in place
             "interrupted",
-            "FFmpeg was stopped by a signal Proxx did not send (killed by SIGTERM)",
+            "FFmpeg was stopped by a signal the worker did not send (killed by SIGTERM)",
         ),
         (
             "kill -HUP $$",  # FFmpeg does not catch SIGHUP
             "interrupted",
-            "FFmpeg was stopped by a signal Proxx did not send (killed by SIGHUP)",
+            "FFmpeg was stopped by a signal the worker did not send (killed by SIGHUP)",
         ),
         # The control: SIGKILL is what the OOM killer sends, so it stays a failure.
         ("kill -KILL $$", "execution_error", "FFmpeg killed by SIGKILL: (no stderr)"),

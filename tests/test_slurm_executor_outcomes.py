@@ -102,6 +102,28 @@ def test_a_time_limit_between_clips_fails_the_next_clip_as_timeout(tmp_path: Pat
     assert f"Slurm job {job_id} TIMEOUT (reason: TimeLimit" in clip.failure_detail
 
 
+@pytest.mark.parametrize(
+    ("exit_code", "expected"),
+    [("5:0", FailureReason.INTERRUPTED), ("1:0", FailureReason.WORKER_CRASHED)],
+    ids=["step-says-stopped", "control-step-crashed"],
+)
+def test_a_sigterm_to_the_step_alone_stays_interrupted(
+    tmp_path: Path, exit_code: str, expected: FailureReason
+) -> None:
+    # `scancel --signal=TERM` or `--signal=B:TERM@60` reach the step, not Slurm's end of
+    # the job: the step exits 5 and Slurm calls the job FAILED. That is not a crash.
+    slurm, ex, req, job_id = submitted(tmp_path)
+    spool_write(
+        req,
+        *planned(req, tmp_path),
+        ClipFinished(job_id=req.job_id, clip=interrupted_clip(tmp_path)),
+        JobFinished(job_id=req.job_id, engine_versions={}),
+    )
+    slurm.set(job_id, "FAILED", "NonZeroExitCode", exit_code=exit_code)
+    (clip,) = run_until(ex).clips
+    assert clip.failure_reason is expected
+
+
 def test_a_completed_job_keeps_its_clips_as_reported(tmp_path: Path) -> None:
     slurm, ex, req, job_id = submitted(tmp_path)
     done = interrupted_clip(tmp_path).model_copy(

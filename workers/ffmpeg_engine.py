@@ -143,23 +143,23 @@ class _ClipRun:
         outcome = run_in_group(self.argv, self.interrupts)
         partial = self.temp if os.path.exists(self.temp) else None
         code = outcome.returncode
-        if outcome.interrupted:
+        stop = outcome.interrupted or (self.interrupts.settle() if code != 0 else None)
+        if stop:
             raise _Failed(
                 FailureReason.INTERRUPTED,
-                f"stopped: {outcome.interrupted}; FFmpeg {describe_exit(code)}",
+                f"stopped: {stop}; FFmpeg {describe_exit(code)}",
                 exit_code=code,
                 partial_output_path=partial,
             )
         if code in _STOPPED_BY_SIGNAL:
-            # Not stopped by us (that is `outcome.interrupted`): Slurm's scancel signals
-            # every process of a job, FFmpeg's first; a person may kill its pid. The clip
-            # was stopped, not failed by its media (and, like any failed clip, it ends
-            # the job).
+            # Signalled, and the worker was not: a person killed its pid, or a stop
+            # meant for the whole job that reached only FFmpeg. The clip was stopped,
+            # not failed by its media (and, like any failed clip, it ends the job).
             why = _STOPPED_BY_SIGNAL[code]
             raise _Failed(
                 FailureReason.INTERRUPTED,
-                f"FFmpeg was stopped by a signal Proxx did not send ({describe_exit(code)}"
-                f"{', ' + why if why else ''})",
+                f"FFmpeg was stopped by a signal the worker did not send "
+                f"({describe_exit(code)}{', ' + why if why else ''})",
                 exit_code=code,
                 partial_output_path=partial,
             )

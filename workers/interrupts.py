@@ -25,6 +25,11 @@ from proxx.contract.protocol import (
 )
 
 log = logging.getLogger("proxx.worker")
+# A program that just failed may have been signalled by whoever is stopping this job:
+# Slurm signals every process of a job, FFmpeg as soon as the worker, and FFmpeg signalled
+# while it opens its input exits 1 like any read error. Before a failure is blamed on the
+# program, a stop gets this long to arrive (paid only by failures).
+SETTLE_S = 0.5
 
 
 class Interrupts:
@@ -102,6 +107,10 @@ class Interrupts:
                 sel.register(fd, selectors.EVENT_READ)
             sel.select(timeout)
         return self.check()
+
+    def settle(self) -> str | None:
+        """After a failure: the stop behind it, if one arrives within SETTLE_S."""
+        return self.check() or self.wait(SETTLE_S)
 
     def note(self, note: str, *, waiting: bool = False) -> None:
         """Tell the supervisor (and so the operator) something about the running job."""

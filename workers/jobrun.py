@@ -161,7 +161,7 @@ def _check_engine(
     """What ends the job at the engine check (a stop, an engine that cannot run here), if any."""
     interrupts.phase("engine_check")
     problem = engine.available(interrupts)
-    stop = interrupts.check()
+    stop = interrupts.check() if problem is None else interrupts.settle()
     if stop is not None:
         # A stop that cut the engine check short (`ffmpeg -version`) is an
         # interruption, not an unusable engine: exit 5, not 4. With in-process

@@ -37,7 +37,7 @@ from typing import get_args
 from proxx.contract import logs
 from proxx.contract.profiles import Engine
 from proxx.contract.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
-from proxx.contract.step import EXIT_NEEDS_RESOLVE
+from proxx.contract.step import EXIT_INTERRUPTED, EXIT_NEEDS_RESOLVE
 from workers.interrupts import Interrupts
 from workers.jobrun import Engines, run_request
 
@@ -45,7 +45,6 @@ EXIT_OK = 0  # the job ran to its end and reported it (whatever the job's status
 EXIT_CRASHED = 1  # an exception ended the worker; its last words are in the spool
 EXIT_NO_SPOOL = 2  # the spool's folder is not visible here: storage not shared
 EXIT_REFUSED = 3  # a second run of the same claim (requeue): nothing was done
-EXIT_INTERRUPTED = 5  # SIGTERM (scancel, time limit, node failure): results say interrupted
 
 
 class NeedsResolve(Exception):

@@ -14,6 +14,7 @@ import os
 
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
+from proxx.contract.step import EXIT_INTERRUPTED
 from proxx.runtime.tracker import Action, JobOutcome, KillWorker
 from proxx.slurm import sidecar
 from proxx.slurm.states import SlurmJob, end_failure, needs_resolve
@@ -108,7 +109,7 @@ def close(task: SlurmTask, outcome: JobOutcome) -> JobOutcome:
 
 def overlay(outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
     """A clip stopped by Slurm's SIGTERM says `interrupted`; Slurm's state says why."""
-    if job is None or job.state == "COMPLETED" or job.alive:
+    if job is None or job.state == "COMPLETED" or job.alive or stopped_step_only(job):
         return outcome
     reason, why = end_failure(job)
     clips: list[ClipResult] = []
@@ -132,6 +133,13 @@ def overlay(outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
             update={"interrupted": f"{outcome.rejected.interrupted}; {why}"}
         )
     return outcome
+
+
+def stopped_step_only(job: SlurmJob) -> bool:
+    """FAILED only because the step exited EXIT_INTERRUPTED: a signal reached the step, not
+    an end Slurm imposed. The worker's `interrupted` is the story, not a crash."""
+    code = (job.exit_code or "").split(":", 1)[0]
+    return job.state == "FAILED" and code == str(EXIT_INTERRUPTED)
 
 
 def hint(task: SlurmTask) -> str:
