@@ -35,6 +35,44 @@ from workers.interrupts import Interrupts
 from workers.jobrun import run_request
 
 
+def _request(spec: Path) -> StartJob:
+    return StartJob(
+        job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(spec.parent), worker_id=0
+    )
+
+
+def _ffmpeg_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """An `ffmpeg` first on PATH (the engine looks it up when it is made, in the test)."""
+    shim = tmp_path / "bin" / "ffmpeg"
+    shim.parent.mkdir()
+    shim.write_text(f"#!/bin/bash\n{script}\n")
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+
+
+def _run(
+    req: StartJob,
+    interrupts: Interrupts,
+    when: Callable[[FromWorker], bool] = lambda _msg: False,
+    delay: float = 0.0,
+) -> list[FromWorker]:
+    """Run the request; SIGTERM to this process `delay` s after the first message `when`
+    picks (it reaches the worker's Interrupts, as Slurm's would). Every message sent."""
+    sent: list[FromWorker] = []
+    timers: list[threading.Timer] = []
+
+    def emit(msg: FromWorker) -> None:
+        sent.append(msg)
+        if not timers and when(msg):
+            timers.append(threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM)))
+            timers[0].start()
+
+    run_request(req, emit, interrupts)
+    for timer in timers:
+        timer.join()
+    return sent
+
+
 def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
     tmp_path: Path,
     stop_pipe: tuple[Interrupts, Connection],
@@ -42,17 +80,10 @@ def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
     job: Callable[..., Path],
 ) -> None:
     spec = job([clip("a.mov"), clip("b.mov")])
-    req = StartJob(
-        job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(tmp_path), worker_id=0
+
+    sent = _run(
+        _request(spec), stop_pipe[0], lambda m: isinstance(m, ClipFinished) and m.index == 0
     )
-    sent: list[FromWorker] = []
-
-    def emit(msg: FromWorker) -> None:
-        sent.append(msg)
-        if isinstance(msg, ClipFinished) and msg.index == 0:
-            os.kill(os.getpid(), signal.SIGTERM)  # caught by the worker's Interrupts
-
-    run_request(req, emit, stop_pipe[0])
 
     last = sent[-1]
     assert isinstance(last, JobFinished) and last.stopped == "worker received SIGTERM"
@@ -62,18 +93,11 @@ def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
 
 
 def test_control_a_job_nobody_stops_ends_with_no_stop_named(
-    tmp_path: Path,
     stop_pipe: tuple[Interrupts, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
 ) -> None:
-    spec = job([clip("a.mov"), clip("b.mov")])
-    req = StartJob(
-        job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(tmp_path), worker_id=0
-    )
-    sent: list[FromWorker] = []
-
-    run_request(req, sent.append, stop_pipe[0])
+    sent = _run(_request(job([clip("a.mov"), clip("b.mov")])), stop_pipe[0])
 
     last = sent[-1]
     assert isinstance(last, JobFinished) and last.stopped is None
@@ -89,26 +113,13 @@ def test_an_encoder_that_fails_just_before_the_workers_own_stop_is_an_interrupte
 ) -> None:
     # Slurm signals every process of a job: FFmpeg, signalled while it opens its input,
     # exits 1 like any read error, and the worker's own SIGTERM comes a moment later.
-    shim = tmp_path / "bin" / "ffmpeg"
-    shim.parent.mkdir()
-    shim.write_text('#!/bin/bash\n[ "$1" = -version ] && exec /usr/bin/ffmpeg -version\nexit 1\n')
-    shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
-    spec = job([clip("a.mov")])
-    req = StartJob(
-        job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(tmp_path), worker_id=0
+    _ffmpeg_stand_in(
+        tmp_path, monkeypatch, '[ "$1" = -version ] && exec /usr/bin/ffmpeg "$@"\nexit 1'
     )
-    sent: list[FromWorker] = []
-    timers: list[threading.Timer] = []
+    spec = job([clip("a.mov")])
 
-    def emit(msg: FromWorker) -> None:
-        sent.append(msg)
-        if isinstance(msg, ClipStarted):  # the stand-in exits 1 within milliseconds
-            timers.append(threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGTERM)))
-            timers[-1].start()
-
-    run_request(req, emit, stop_pipe[0])
-    timers[0].join()
+    # The stand-in exits 1 within milliseconds of the clip's start.
+    sent = _run(_request(spec), stop_pipe[0], lambda m: isinstance(m, ClipStarted), 0.25)
 
     (finished,) = [m for m in sent if isinstance(m, ClipFinished)]
     assert finished.clip.failure_reason is FailureReason.INTERRUPTED
@@ -123,26 +134,15 @@ def test_a_version_check_that_fails_just_before_the_workers_own_stop_is_a_stop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The same race at the engine check: not "engine unusable" (exit 4) but a stop (5).
-    shim = tmp_path / "bin" / "ffmpeg"
-    shim.parent.mkdir()
-    shim.write_text("#!/bin/bash\nexit 1\n")
-    shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    _ffmpeg_stand_in(tmp_path, monkeypatch, "exit 1")
     spec = job([clip("a.mov")])
-    req = StartJob(
-        job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(tmp_path), worker_id=0
+
+    sent = _run(
+        _request(spec),
+        stop_pipe[0],
+        lambda m: isinstance(m, PhaseStarted) and m.phase == "engine_check",
+        0.25,
     )
-    sent: list[FromWorker] = []
-    timers: list[threading.Timer] = []
-
-    def emit(msg: FromWorker) -> None:
-        sent.append(msg)
-        if isinstance(msg, PhaseStarted) and msg.phase == "engine_check":
-            timers.append(threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGTERM)))
-            timers[-1].start()
-
-    run_request(req, emit, stop_pipe[0])
-    timers[0].join()
 
     (rejected,) = [m for m in sent if isinstance(m, JobRejected)]
     assert rejected.interrupted == (
