@@ -67,17 +67,22 @@ def test_sighup_is_a_graceful_stop(
     assert_session_empty(watch)
 
 
-@pytest.mark.slow
-def test_sigkill_of_proxx_run_leaves_no_process(tmp_path: Path, long_clip: Path, out: Path) -> None:
-    job = tmp_path / "job.json"
-    job.write_text(json.dumps(spec_dict([str(long_clip)], out)))
-    cli = subprocess.Popen(
+def _run_in_own_session(job: Path) -> subprocess.Popen[bytes]:
+    """`proxx run JOB` as the leader of a new session: every process it starts is in it."""
+    return subprocess.Popen(
         [sys.executable, "-m", "proxx", "run", str(job)],
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@pytest.mark.slow
+def test_sigkill_of_proxx_run_leaves_no_process(tmp_path: Path, long_clip: Path, out: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(spec_dict([str(long_clip)], out)))
+    cli = _run_in_own_session(job)
     try:
         encoder = wait_for(lambda: ffmpeg_procs(str(out)), "the FFmpeg rendering")
         left = [p.pid for p in session_procs(cli.pid) if p.pid != cli.pid]
@@ -96,13 +101,7 @@ def test_proxx_run_returns_only_when_every_process_it_started_has_ended(
 ) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps(spec_dict([str(tiny)], out) if valid else {"sources": []}))
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "proxx", "run", str(job)],
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cli = _run_in_own_session(job)
     assert cli.wait(timeout=120) == (0 if valid else 1)
     # Looked at the moment it returned: no worker, no FFmpeg, no `ffmpeg -version`.
     assert [p for p in session_procs(cli.pid) if p.state != "Z"] == []
