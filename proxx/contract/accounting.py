@@ -70,13 +70,15 @@ def account(
             why = skipped_detail or stopped or _why_skipped(failure)
             out.append(_clip(clip, "SKIPPED", engine, why))
         if stopped is None and out[-1].status != "COMPLETED":
-            # After a skipped clip the rest are skipped for the same reason: none failed.
-            stopped = (
-                "not run: an earlier clip failed (fail-fast)"
-                if out[-1].status == "FAILED"
-                else out[-1].failure_detail or "not run: the job was stopped"
-            )
+            stopped = _why_the_rest_did_not_run(out[-1])
     return out
+
+
+def _why_the_rest_did_not_run(ended: ClipResult) -> str:
+    """Fail-fast after a failed clip; after a skipped one (a stop), its reason: none failed."""
+    if ended.status == "FAILED":
+        return "not run: an earlier clip failed (fail-fast)"
+    return ended.failure_detail or "not run: the job was stopped"
 
 
 def _why_skipped(failure: tuple[FailureReason, str] | None) -> str:
