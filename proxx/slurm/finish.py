@@ -138,8 +138,7 @@ def overlay(outcome: JobOutcome, job: SlurmJob | None) -> JobOutcome:
 def stopped_step_only(job: SlurmJob) -> bool:
     """FAILED only because the step exited EXIT_INTERRUPTED: a signal reached the step, not
     an end Slurm imposed. The worker's `interrupted` is the story, not a crash."""
-    code = (job.exit_code or "").split(":", 1)[0]
-    return job.state == "FAILED" and code == str(EXIT_INTERRUPTED)
+    return job.state == "FAILED" and job.exited(EXIT_INTERRUPTED)
 
 
 def hint(task: SlurmTask) -> str:

@@ -64,6 +64,10 @@ class SlurmJob:
     def requeued(self) -> bool:
         return self.state in REQUEUED or self.restarts > 0
 
+    def exited(self, status: int) -> bool:
+        """Whether the batch step exited with `status` ("5:0" is exit 5, no signal)."""
+        return (self.exit_code or "").split(":", 1)[0] == str(status)
+
     def describe(self) -> str:
         where = f" on node {self.node}" if self.node else ""
         code = f", exit code {self.exit_code}" if self.exit_code else ""
@@ -138,5 +142,4 @@ def end_failure(job: SlurmJob) -> tuple[FailureReason, str]:
 
 def needs_resolve(job: SlurmJob) -> bool:
     """The step stopped after routing because the job needs the `resolve` GRES."""
-    code = (job.exit_code or "").split(":", 1)[0]
-    return not job.alive and code == str(EXIT_NEEDS_RESOLVE)
+    return not job.alive and job.exited(EXIT_NEEDS_RESOLVE)
