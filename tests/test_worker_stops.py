@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
+from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import (
     ClipFinished,
@@ -31,6 +34,9 @@ from proxx.contract.protocol import (
     PhaseStarted,
     StartJob,
 )
+from proxx.contract.results import JobResult
+from proxx.runtime.tracker import JobTracker
+from proxx.runtime.verdict import result_of
 from workers.interrupts import Interrupts
 from workers.jobrun import run_request
 
@@ -73,23 +79,41 @@ def _run(
     return sent
 
 
+def _result(req: StartJob, sent: list[FromWorker]) -> JobResult:
+    """The result JSON the supervisor writes from these messages (as the pool or Slurm)."""
+    tracker = JobTracker(req, Deadlines(), time.monotonic(), worker_id=0)
+    for msg in sent:
+        tracker.on_message(msg, time.monotonic())
+    return result_of(
+        tracker.outcome(),
+        started=datetime.now(UTC),
+        jobspec_path=req.jobspec_path,
+        mode="sequential",
+    )
+
+
 def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
     tmp_path: Path,
     stop_pipe: tuple[Interrupts, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
 ) -> None:
-    spec = job([clip("a.mov"), clip("b.mov")])
+    req = _request(job([clip("a.mov"), clip("b.mov")]))
 
-    sent = _run(
-        _request(spec), stop_pipe[0], lambda m: isinstance(m, ClipFinished) and m.index == 0
-    )
+    sent = _run(req, stop_pipe[0], lambda m: isinstance(m, ClipFinished) and m.index == 0)
 
     last = sent[-1]
     assert isinstance(last, JobFinished) and last.stopped == "worker received SIGTERM"
     assert [m.index for m in sent if isinstance(m, ClipStarted)] == [0]  # b never started
     assert (tmp_path / "out" / "a_proxy.mov").is_file()
     assert not (tmp_path / "out" / "b_proxy.mov").exists()
+    # What the user reads: b was stopped, not skipped as if nothing had happened.
+    res = _result(req, sent)
+    assert [(c.status, c.failure_reason) for c in res.clips] == [
+        ("COMPLETED", None),
+        ("FAILED", FailureReason.INTERRUPTED),
+    ]
+    assert (res.interrupted, res.exit_code()) == ("worker received SIGTERM", 5)
 
 
 def test_control_a_job_nobody_stops_ends_with_no_stop_named(
