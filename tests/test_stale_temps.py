@@ -1,4 +1,5 @@
-"""Temp files a runner killed mid-write left in running/ are removed once an hour old."""
+"""Temp files a runner killed mid-write left in running/: removed once an hour old, or
+at once with the job they belong to when it is filed."""
 
 from __future__ import annotations
 
@@ -49,3 +50,23 @@ def test_a_watch_scan_removes_them(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert not old.exists()
     assert f"removed {old.name} from running/" in proc.stderr
+
+
+def test_a_filed_job_takes_the_temps_of_its_dead_runner_with_it(tmp_path: Path) -> None:
+    # A runner killed -9 while writing x.json's owner sidecar and staging its result: the
+    # temps are seconds old, too young for the hourly sweep, yet plainly the dead runner's
+    # once the job is recovered and filed (only the claim's holder writes them).
+    layout = _layout(tmp_path)
+    running = Path(layout.running)
+    (running / "x.json").write_text("{}")  # its claim: no lock held any more
+    # write_atomic's names: "." + the file's name + "." + the writer's PID + ".tmp"
+    sidecar_temp = _aged(running / "..x.json.owner.4242.tmp", 5)
+    staged_temp = _aged(running / ".x.result.json.4242.tmp", 5)
+    others = _aged(running / "..y.json.owner.4243.tmp", 5)  # another job's
+
+    proc = run_cli("watch", layout.root, "--once", "--poll-seconds", "0.1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(layout.dir("failed"))) == ["x.json", "x.result.json"]
+    assert not sidecar_temp.exists() and not staged_temp.exists()
+    assert sorted(os.listdir(running)) == [others.name]

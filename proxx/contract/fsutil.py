@@ -35,14 +35,19 @@ def shown(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
 
+def _temp_prefix(path: str) -> str:
+    """Where `write_atomic(path)` writes first: this prefix, the writer's PID, `.tmp`."""
+    prefix = f".{os.path.basename(path)}."
+    # A long name still gets a temp name that fits 255 bytes, whatever the PID (≤ 7 digits).
+    if len(os.fsencode(prefix)) > 255 - len("4194304.tmp"):
+        prefix = f".{hashlib.sha256(os.fsencode(path)).hexdigest()[:16]}."
+    return prefix
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one."""
     directory = os.path.dirname(path) or "."
-    tmp_name = f".{os.path.basename(path)}.{os.getpid()}.tmp"
-    if len(os.fsencode(tmp_name)) > 255:  # a long name still gets a temp name that fits
-        digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
-        tmp_name = f".{digest}.{os.getpid()}.tmp"
-    tmp = os.path.join(directory, tmp_name)
+    tmp = os.path.join(directory, f"{_temp_prefix(path)}{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -54,6 +59,24 @@ def write_atomic(path: str, data: bytes) -> None:
         _unlink_quiet(tmp)
         raise
     fsync_dir(directory)
+
+
+def remove_temps_of(path: str) -> None:
+    """Remove what `write_atomic(path)` left behind when its writer was killed mid-write.
+
+    Only for a caller that knows nobody is writing `path` now (it holds the lock that
+    writing it takes): any temp of `path` is then a dead writer's.
+    """
+    prefix = _temp_prefix(path)
+    try:
+        names = os.listdir(os.path.dirname(path) or ".")
+    except OSError:
+        return  # best effort: an age-based sweep removes them later
+    for name in names:
+        pid = name[len(prefix) : -len(".tmp")]
+        if name.startswith(prefix) and name.endswith(".tmp") and pid.isdigit():
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(os.path.dirname(path), name))
 
 
 def move_no_replace(src: str, dst: str) -> None:

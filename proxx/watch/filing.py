@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from proxx.contract.clock import iso, utc_now
-from proxx.contract.fsutil import is_utf8, shown, write_atomic
+from proxx.contract.fsutil import is_utf8, remove_temps_of, shown, write_atomic
 from proxx.contract.protocol import new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import Claim
@@ -168,8 +168,12 @@ class Clerk:
             log.warning("could not write %s: %s", self.layout.sidecar(name), exc.strerror)
 
     def remove_sidecar(self, name: str) -> None:
+        """The job's sidecar goes with it, and so do the temp files of a runner killed while
+        writing it (only the claim's holder writes it, and that is us now)."""
+        sidecar = self.layout.sidecar(name)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.layout.sidecar(name))
+            os.unlink(sidecar)
+        remove_temps_of(sidecar)
 
 
 @contextlib.contextmanager

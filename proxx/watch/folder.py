@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
-from proxx.contract.fsutil import fsync_dir, move_no_replace, shown, write_atomic
+from proxx.contract.fsutil import fsync_dir, move_no_replace, remove_temps_of, shown, write_atomic
 from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
 
 log = logging.getLogger("proxx.watch")
@@ -224,6 +224,9 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> 
         result.metadata.final_jobspec_path = final_spec
         write_atomic(staged, stamp_written(result).to_json().encode("utf-8"))
         if _file_pair(spec_path, staged, final_spec, final_result):
+            # A runner killed while staging this job's result left its temp: the job is
+            # filed now, and only its holder stages it.
+            remove_temps_of(staged)
             return final_spec
 
 
