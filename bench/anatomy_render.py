@@ -17,8 +17,8 @@ from typing import TypeVar
 
 from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import JobRejected, StartJob
-from workers.ffmpeg_args import build_argv, expected_output
-from workers.ffmpeg_engine import FFmpegEngine
+from workers.ffmpeg.args import build_argv, expected_output
+from workers.ffmpeg.engine import FFmpegEngine
 from workers.interrupts import Interrupts
 from workers.prepare import prepare
 from workers.subproc import run_in_group

@@ -73,7 +73,7 @@ def test_a_job_whose_source_is_on_a_dead_mount_fails_and_the_runner_goes_on(
     drop(root, "a_dead.json", spec([str(dead / "A001.mov")], out))
     drop(root, "b_good.json", spec([tiny], out, output_name_template="good"))
     watch = launcher.driver(
-        root, "workers.main:worker_main", "--max-workers", "1", "--probe-timeout", "3"
+        root, "proxx_workers.main:worker_main", "--max-workers", "1", "--probe-timeout", "3"
     )
 
     wait_for(

@@ -35,7 +35,7 @@ def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
     root: Path, out: Path, tiny: Path, launcher: Launcher, step: str, name: str
 ) -> None:
     put(root / "pending", name, json.dumps(spec([tiny], out)).encode())
-    dying = launcher.driver(root, "workers.main:worker_main", "--die-after-step", step)
+    dying = launcher.driver(root, "proxx_workers.main:worker_main", "--die-after-step", step)
     assert dying.wait() == -signal.SIGKILL, dying.log()
     assert specs_in(root, "completed") + specs_in(root, "running") in ([name], [])
     [claimed_id] = re.findall(r"job (\w+) \(.*\): claimed", dying.log())

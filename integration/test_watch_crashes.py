@@ -139,7 +139,7 @@ def test_real_worker_past_its_clip_timeout_is_stopped_with_timeout(
     drop(root, "a_long.json", prores([long_clip], out))
     _drop_quick(root, out, tiny, ["b1"])
     # The short limit applies to the long clip only (see driver_main).
-    watch = launcher.driver(root, "workers.main:worker_main", "--once", "--clip-timeout", "3")
+    watch = launcher.driver(root, "proxx_workers.main:worker_main", "--once", "--clip-timeout", "3")
 
     assert watch.wait() == 0, watch.log()
     clip = failed_clip(result(root, "failed", "a_long"))

@@ -40,7 +40,7 @@ def driver_main(argv: list[str]) -> None:
 
     p = argparse.ArgumentParser()
     p.add_argument("root")
-    p.add_argument("--target", default="workers.main:worker_main")
+    p.add_argument("--target", default="proxx_workers.main:worker_main")
     p.add_argument("--max-workers", type=int, default=1)
     p.add_argument("--poll-seconds", type=float, default=0.2)
     p.add_argument("--once", action="store_true")

@@ -16,8 +16,8 @@ import pytest
 from proxx.contract.protocol import encode
 from tests.resolve_double import FakeResolve
 from workers.interrupts import Interrupts
-from workers.resolve_engine import ResolveEngine
-from workers.resolve_lock import ResolveLock
+from workers.resolve.engine import ResolveEngine
+from workers.resolve.lock import ResolveLock
 
 
 # -- fixtures --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from tests.resolve_behaviour import (
     RenderOutcome,
 )
 from tests.resolve_render import RenderJob, start_ffmpeg, timeline_rate
-from workers import resolve_api as api
+from workers.resolve import api
 
 __all__ = [
     "DEFAULT_CLIP",
@@ -290,8 +290,8 @@ def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -
     from proxx.content.jobplan import JobPlan
     from proxx.contract.protocol import ClipFinished, encode
     from workers.interrupts import Interrupts
-    from workers.resolve_engine import ResolveEngine
-    from workers.resolve_lock import ResolveLock
+    from workers.resolve.engine import ResolveEngine
+    from workers.resolve.lock import ResolveLock
 
     interrupts = Interrupts(conn)
     engine = ResolveEngine(FakeResolve(b).connect, lock=ResolveLock(lock_path), poll_s=0.05)

@@ -14,7 +14,7 @@ from proxx.contract.protocol import CancelJob, encode
 from proxx.contract.results import ClipResult
 from testkit import redcode
 from workers.interrupts import Interrupts
-from workers.resolve_engine import ResolveEngine
+from workers.resolve.engine import ResolveEngine
 
 
 def plan_for(

@@ -20,7 +20,7 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import probe
 from proxx.contract.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
 from testkit import make_clip, run_cli, spec_dict
-from workers.ffmpeg_args import build_argv
+from workers.ffmpeg.args import build_argv
 
 FFMPEG_PROFILES = [p for p in PROFILES.values() if p.engine is Engine.FFMPEG]
 
@@ -113,7 +113,7 @@ def test_the_published_table_shows_the_derived_text() -> None:
 def test_two_profiles_of_one_codec_can_differ(
     source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import workers.ffmpeg_args as ffmpeg_args
+    import workers.ffmpeg.args as ffmpeg_args
 
     base = PROFILES["proxy_h264_low"]
     assert isinstance(base.encoding, VideoEncoder)
@@ -129,7 +129,7 @@ def test_two_profiles_of_one_codec_can_differ(
 def test_the_encoder_table_does_not_follow_the_cpus() -> None:
     # The table is built at import: build it on one CPU and on all, compare.
     code = (
-        "import json; from workers.ffmpeg_args import _VIDEO; "
+        "import json; from workers.ffmpeg.args import _VIDEO; "
         "print(json.dumps(_VIDEO, sort_keys=True))"
     )
 

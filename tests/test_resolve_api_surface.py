@@ -20,7 +20,7 @@ from tests.resolve_double import (
     FakeResolve,
     FakeTimeline,
 )
-from workers import resolve_api as api
+from workers.resolve import api
 
 PROTOCOLS: dict[str, type[Any]] = {
     "Resolve": api.Resolve,

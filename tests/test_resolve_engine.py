@@ -18,8 +18,8 @@ from testkit import ffprobe_video, redcode
 from tests.resolve_double import Behaviour, FakeResolve
 from tests.resolve_jobs import leftovers, plan_for
 from workers.interrupts import Interrupts
-from workers.resolve_api import media_spec
-from workers.resolve_engine import ResolveEngine
+from workers.resolve.api import media_spec
+from workers.resolve.engine import ResolveEngine
 
 
 def stream_profile(path: str) -> str:

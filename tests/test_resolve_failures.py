@@ -17,8 +17,8 @@ from testkit import noise
 from tests.resolve_double import Behaviour, FakeResolve, RenderOutcome
 from tests.resolve_jobs import leftovers, red_plan, render_cancelled, render_red
 from workers.interrupts import Interrupts
-from workers.resolve_engine import ResolveEngine
-from workers.resolve_lock import ResolveLock
+from workers.resolve.engine import ResolveEngine
+from workers.resolve.lock import ResolveLock
 
 
 # -- how Resolve fails -----------------------------------------------------------------

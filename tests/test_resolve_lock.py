@@ -17,10 +17,10 @@ from proxx.contract.protocol import decode_for_supervisor as decode
 from testkit import redcode
 from tests.resolve_double import Behaviour, run_engine
 from tests.resolve_jobs import plan_for, render_cancelled
-from workers import resolve_lock
 from workers.interrupts import Interrupts
-from workers.resolve_engine import ResolveEngine
-from workers.resolve_lock import ResolveLock
+from workers.resolve import lock as resolve_lock
+from workers.resolve.engine import ResolveEngine
+from workers.resolve.lock import ResolveLock
 
 
 # -- one Resolve job per host ------------------------------------------------------------

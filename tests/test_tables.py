@@ -31,7 +31,7 @@ FFMPEG_PROFILES = [p for p in PROFILES.values() if p.engine is Engine.FFMPEG]
 
 def test_ffmpeg_profiles_have_encoder_settings_for_their_codecs() -> None:
     from workers.expect import EXPECTED_CODEC
-    from workers.ffmpeg_args import _VIDEO
+    from workers.ffmpeg.args import _VIDEO
 
     for p in FFMPEG_PROFILES:
         assert p.name in _VIDEO and all(c in EXPECTED_CODEC for c in p.codecs), p.name

@@ -8,7 +8,8 @@ from typing import Protocol
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.results import ClipResult
-from workers.interrupts import Interrupts
+
+from .interrupts import Interrupts
 
 
 class Engine(Protocol):

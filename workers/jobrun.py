@@ -30,10 +30,11 @@ from proxx.contract.protocol import (
     StartJob,
 )
 from proxx.contract.results import ClipResult
-from workers.engine import Engine
-from workers.interrupts import Interrupts
-from workers.prepare import Prepared, prepare
-from workers.recover import recover
+
+from .engine import Engine
+from .interrupts import Interrupts
+from .prepare import Prepared, prepare
+from .recover import recover
 
 log = logging.getLogger("workers.job")
 # A test double may take over a prepared job (it returns True when it did).
@@ -41,13 +42,13 @@ Intercept = Callable[[JobPlan], bool]
 
 
 def _ffmpeg() -> Engine:
-    from workers.ffmpeg_engine import FFmpegEngine
+    from .ffmpeg.engine import FFmpegEngine
 
     return FFmpegEngine()
 
 
 def _resolve() -> Engine:
-    from workers.resolve_engine import ResolveEngine
+    from .resolve.engine import ResolveEngine
 
     return ResolveEngine()
 

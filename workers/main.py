@@ -12,8 +12,9 @@ from multiprocessing.connection import Connection
 
 from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
-from workers.interrupts import Interrupts
-from workers.jobrun import Engines, run_request
+
+from .interrupts import Interrupts
+from .jobrun import Engines, run_request
 
 
 def worker_main(conn: Connection) -> None:

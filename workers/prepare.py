@@ -24,7 +24,8 @@ from proxx.content.spec import (
 )
 from proxx.contract.errors import Interrupted, ProxxError, SystemError_, ValidationError
 from proxx.contract.protocol import MAX_SPEC_BYTES, JobRejected, PlannedClip, StartJob
-from workers.interrupts import Interrupts
+
+from .interrupts import Interrupts
 
 log = logging.getLogger("workers.prepare")
 

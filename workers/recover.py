@@ -18,8 +18,9 @@ from proxx.contract.errors import FailureReason, ProxxError
 from proxx.contract.naming import partial_path
 from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
-from workers.interrupts import Interrupts
-from workers.prepare import read_spec
+
+from .interrupts import Interrupts
+from .prepare import read_spec
 
 log = logging.getLogger("workers.recover")
 PUBLISHED = "published (verified) before the runner was interrupted"

@@ -38,8 +38,9 @@ from proxx.contract import logs
 from proxx.contract.profiles import Engine
 from proxx.contract.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
 from proxx.contract.step import EXIT_INTERRUPTED, EXIT_NEEDS_RESOLVE
-from workers.interrupts import Interrupts
-from workers.jobrun import Engines, run_request
+
+from .interrupts import Interrupts
+from .jobrun import Engines, run_request
 
 EXIT_OK = 0  # the job ran to its end and reported it (whatever the job's status)
 EXIT_CRASHED = 1  # an exception ended the worker; its last words are in the spool

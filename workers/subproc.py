@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from proxx.contract.errors import signal_name
 from proxx.contract.lifetime import die_with_parent
-from workers.interrupts import Interrupts
+
+from .interrupts import Interrupts
 
 TERM_GRACE_S = 3.0
 STDERR_TAIL_BYTES = 4000

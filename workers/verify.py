@@ -15,7 +15,8 @@ from fractions import Fraction
 
 from proxx.content.media import INTERLACED, ProbeFacts, probe
 from proxx.contract.results import Fidelity, MediaFacts
-from workers.expect import EXPECTED_CODEC, Expected
+
+from .expect import EXPECTED_CODEC, Expected
 
 FRAME_TOLERANCE = 1  # forced-rate conversion (or an estimated source count) may be ±1
 _HASH_CHUNK = 1 << 20

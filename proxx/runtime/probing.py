@@ -36,7 +36,7 @@ from proxx.contract.protocol import (
 from proxx.runtime.procs import describe_exit, end_group, first_error
 from proxx.runtime.spawn import Spawned, spawn
 
-PROBE_TARGET = "workers.probe:probe_main"
+PROBE_TARGET = "proxx_workers.probe:probe_main"
 _hello: pydantic.TypeAdapter[WorkerReady | WorkerFailing] = pydantic.TypeAdapter(
     Annotated[WorkerReady | WorkerFailing, pydantic.Field(discriminator="type")]
 )

@@ -26,7 +26,7 @@ class Spawned:
     sock: socket.socket
 
 
-WORKER_TARGET = "workers.main:worker_main"  # by name: proxx/ never imports workers/
+WORKER_TARGET = "proxx_workers.main:worker_main"  # by name: proxx/ never imports workers/
 _early: Spawned | None = None
 
 

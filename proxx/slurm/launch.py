@@ -20,7 +20,7 @@ from proxx.slurm.task import SlurmTask, new_task
 
 log = logging.getLogger("proxx.slurm")
 
-STEP_MODULE = "workers.slurm_step"  # by name: proxx/ never imports workers/
+STEP_MODULE = "proxx_workers.slurm_step"  # by name: proxx/ never imports workers/
 
 
 @dataclass

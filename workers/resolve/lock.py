@@ -15,7 +15,8 @@ import os
 import time
 
 from proxx.contract.clock import iso, utc_now
-from workers.interrupts import Interrupts
+
+from ..interrupts import Interrupts
 
 DEFAULT_LOCK_PATH = "/tmp/proxx-resolve.lock"
 POLL_S = 0.5

@@ -15,7 +15,8 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import ProbeFacts
 from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES
-from workers.expect import Expected, retime_timecode
+
+from ..expect import Expected, retime_timecode
 
 # Each FFmpeg profile's video-encoder arguments, threading included: proxx/contract/profiles.py
 # owns them (two profiles of one codec may differ) and derives the published quality text

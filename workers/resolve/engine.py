@@ -2,7 +2,7 @@
 
 Each clip gets a throw-away project, renders to the same hidden partial name
 the FFmpeg engine uses, is verified by probing like any FFmpeg output, and is
-published without replacing anything (the clip's steps: workers/resolve_clip.py).
+published without replacing anything (the clip's steps: workers/resolve/clip.py).
 This module holds what outlives a clip: the connection, the versions, and the
 one-Resolve-per-host lock held for a whole job.
 Resolve missing or unreachable is `engine_unavailable`: never a fallback to
@@ -18,12 +18,13 @@ from collections.abc import Callable
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
-from workers import resolve_api as api
-from workers.engine import ClipRecord
-from workers.interrupts import Interrupts
-from workers.resolve_clip import ClipRun
-from workers.resolve_facts import Failed
-from workers.resolve_lock import ResolveLock, acquire
+
+from ..engine import ClipRecord
+from ..interrupts import Interrupts
+from . import api
+from .clip import ClipRun
+from .facts import Failed
+from .lock import ResolveLock, acquire
 
 log = logging.getLogger("proxx.resolve")
 

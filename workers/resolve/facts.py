@@ -9,8 +9,9 @@ from proxx.content.jobplan import JobPlan
 from proxx.content.media import ProbeFacts
 from proxx.contract.errors import FailureReason
 from proxx.contract.profiles import FORCED_RATES, PROFILES
-from workers import resolve_api as api
-from workers.expect import Expected, retime_timecode
+
+from ..expect import Expected, retime_timecode
+from . import api
 
 
 class Failed(Exception):

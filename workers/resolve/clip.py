@@ -19,12 +19,13 @@ from typing import Any, Protocol, TypeVar
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.naming import partial_path
-from workers import resolve_api as api
-from workers.expect import Expected
-from workers.interrupts import Interrupts
-from workers.publish import PublishError, publish
-from workers.resolve_facts import Failed, expected_proxy
-from workers.verify import verify_output
+
+from ..expect import Expected
+from ..interrupts import Interrupts
+from ..publish import PublishError, publish
+from ..verify import verify_output
+from . import api
+from .facts import Failed, expected_proxy
 
 T = TypeVar("T")
 

@@ -13,12 +13,13 @@ import subprocess
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
-from workers.engine import ClipRecord
-from workers.ffmpeg_args import build_argv, expected_output
-from workers.interrupts import Interrupts
-from workers.publish import PublishError, publish
-from workers.subproc import collect, describe_exit, run_in_group, start_in_group
-from workers.verify import check_output, fidelity, sha256_of
+
+from ..engine import ClipRecord
+from ..interrupts import Interrupts
+from ..publish import PublishError, publish
+from ..subproc import collect, describe_exit, run_in_group, start_in_group
+from ..verify import check_output, fidelity, sha256_of
+from .args import build_argv, expected_output
 
 log = logging.getLogger("workers.ffmpeg")
 VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
