@@ -235,3 +235,32 @@ def test_the_vfr_rule_gives_the_source_rate_or_a_standard_one(
     else:
         assert rate in STANDARD_RATES  # never a rate read off a timebase
         assert all(abs(rate - average) <= abs(r - average) for r in STANDARD_RATES)
+
+
+def test_tags_that_are_not_utf8_read_the_same_on_every_pyav(tmp_path: Path) -> None:
+    # PyAV 19 escapes bad bytes as surrogates, earlier releases replace them when asked:
+    # both must give the same facts (surrogates cannot even be written as JSON).
+    clip = tmp_path / "bad_tags.mov"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=64x36:d=0.2",
+            "-c:v",
+            "libx264",
+            "-metadata",
+            "title=bad\udcff\udcfe",
+            str(clip),
+        ],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    facts = probe(str(clip))
+    assert facts.ok, facts.error
+    assert facts.format_tags["title"] == "bad\ufffd\ufffd"
+    json.dumps(facts.model_dump(mode="json"), ensure_ascii=False).encode()

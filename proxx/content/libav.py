@@ -8,15 +8,26 @@ A crash inside libav on a hostile file takes down that worker only.
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
 import av.error
+from av.codec.context import CodecContext
 from av.container import InputContainer
 from av.stream import Discard, Stream
 
 from proxx.content import quicktime
 from proxx.content.media import ProbeFacts, StreamFacts, matroska_duration
+
+# PyAV 19 dropped `av.open(metadata_errors=...)` and decodes tags with surrogateescape;
+# earlier releases decode strictly unless told "replace". Both end as the same text:
+# a tag that is not UTF-8 keeps its valid part and U+FFFD for each bad byte (`_text`).
+_PYAV_MAJOR = int(av.__version__.split(".", 1)[0])
+_OPEN_OPTIONS: dict[str, str] = {} if _PYAV_MAJOR >= 19 else {"metadata_errors": "replace"}
+# Typed loosely on purpose: each PyAV's stubs know only their own keywords.
+_open: Callable[..., InputContainer] = av.open
 
 # AVFieldOrder, in FFmpeg's names as ffprobe prints them.
 _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
@@ -24,7 +35,7 @@ _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
     try:
-        container = av.open(path, metadata_errors="replace")
+        container = _open(path, **_OPEN_OPTIONS)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
         return ProbeFacts(path=path, ok=False, error=f"could not read the file: {_why(exc)}")
     try:
@@ -33,6 +44,16 @@ def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
         return ProbeFacts(path=path, ok=False, error=f"could not read the file: {_why(exc)}")
     finally:
         container.close()
+
+
+def _tags(raw: dict[str, str]) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _text(value: str) -> str:
+    # Lone surrogates (PyAV 19's escapes) cannot be written as UTF-8 JSON: back to bytes,
+    # then decoded as earlier PyAV releases did.
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _why(exc: BaseException) -> str:
@@ -56,7 +77,7 @@ def _facts(path: str, container: InputContainer, count_frames: bool) -> ProbeFac
         ok=True,
         format_name=format_name,
         duration=None if duration is None else duration / av.time_base,
-        format_tags=dict(container.metadata),
+        format_tags=_tags(container.metadata),
         streams=streams,
     )
 
@@ -67,7 +88,7 @@ def _is_quicktime(format_name: str) -> bool:
 
 def _stream(s: Stream, qt_tracks: list[quicktime.Track]) -> StreamFacts:
     ctx = s.codec_context  # None for a codec FFmpeg does not know
-    tags = dict(s.metadata)
+    tags = _tags(s.metadata)
     facts = StreamFacts(
         codec_type=s.type,
         codec_name=ctx.name if ctx is not None else None,
@@ -81,9 +102,22 @@ def _stream(s: Stream, qt_tracks: list[quicktime.Track]) -> StreamFacts:
     if s.type == "video":
         _video(s, facts, _qt_track(s, qt_tracks))
     elif s.type == "audio" and ctx is not None:
-        facts.channels = int(ctx.channels)  # type: ignore[attr-defined]
+        facts.channels = _channels(ctx)
         facts.sample_rate = int(ctx.sample_rate)  # type: ignore[attr-defined]
     return facts
+
+
+def _channels(ctx: CodecContext) -> int:
+    if _PYAV_MAJOR != 18:
+        return int(ctx.channels)  # type: ignore[attr-defined]
+    # PyAV 18.x: an AudioLayout's dealloc frees the channel map it shares with libav (a
+    # custom-order layout: 7.1 or 6.1 read from a MOV `chan` atom, say), libav frees it
+    # again at close, and the heap is corrupt (SIGABRT). So the layout is read once and
+    # never freed: one small object per audio stream probed, on PyAV 18 only, which
+    # CPython 3.11 needs (19 is 3.12+; 17 lacks field_order). requirements/README.md.
+    layout = ctx.layout  # type: ignore[attr-defined]
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(layout))
+    return int(layout.nb_channels)
 
 
 def _video(s: Stream, facts: StreamFacts, track: quicktime.Track | None) -> None:

@@ -170,6 +170,7 @@ def _clips(
         if dec.facts is None:
             raise SystemError_(f"{src}: no probe facts for a routed source")
         _check_frame_size(spec, src, dec.facts)
+        _check_audio(spec, src, dec.facts)
         clips.append(ClipPlan(index=i, source_path=src, output_path=out, source=dec.facts))
     return clips
 
@@ -189,6 +190,27 @@ def route_all(sources: list[str], stop: Callable[[], str | None]) -> list[RouteD
             raise Interrupted(f"{reason} while probing sources; nothing was executed")
         decisions.append(route_source(src))
     return decisions
+
+
+# FFmpeg's AAC encoder (the audio of H.264/HEVC proxies) knows a layout for 1–8 and for
+# 16 channels in one stream; any other count fails when the encoder opens. Said here,
+# before anything renders, with the profiles that keep any count (PCM).
+AAC_CHANNELS = frozenset([*range(1, 9), 16])
+
+
+def _check_audio(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
+    if PROFILES[spec.proxy_profile].engine is not Engine.FFMPEG or spec.codec not in (
+        "h264",
+        "hevc",
+    ):
+        return
+    for i, stream in enumerate(facts.audio):
+        if (stream.channels or 1) not in AAC_CHANNELS:
+            raise ValidationError(
+                f"{src}: audio stream {i} has {stream.channels} channels; the AAC audio of "
+                f"{spec.codec} proxies carries 1–8 or 16 channels a stream; use a ProRes or "
+                "DNxHR profile (PCM keeps any channel count)"
+            )
 
 
 def _check_frame_size(spec: JobSpec, src: str, facts: ProbeFacts) -> None:
