@@ -59,7 +59,9 @@ for _command in (
 
 
 def main() -> None:
-    if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help"} & set(sys.argv):
+    if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help", "--preset"} & set(
+        sys.argv
+    ):
         # Their one worker starts now, so its start-up overlaps this process's
         # imports (the pool adopts it; see proxx.runtime.spawn).
         from proxx.runtime.signals import hold_stops
