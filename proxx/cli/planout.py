@@ -177,8 +177,8 @@ def report(plan: Plan, target: Target) -> None:
         for n, clip in enumerate(job.clips, 1):
             out = job.outputs[n - 1] if job.outputs else "?"
             layout = f" [{clip.layout}]" if clip.layout else ""
-            err.write(f"  {n:0{width}d}  {clip.engine:<7} {out}  ←  {clip.path}\n")
-            err.write(f"  {'':{width}}  {'':7} {clip.reason}{layout}\n")
+            err.write(f"  {n:0{width}d}  {clip.engine:<7}  {out}  ←  {clip.path}\n")
+            err.write(f"  {'':{width}}  {'':7}  {clip.reason}{layout}\n")
         if job.refusal is not None:
             err.write(f"  REFUSED: {job.refusal}\n")
     if plan.left_out:
@@ -194,6 +194,14 @@ def write_jobs(jobs: list[Job], target: Target) -> int:
         sys.stdout.buffer.write(b"".join(jobspec_bytes(j.spec) for j in jobs))
         sys.stdout.flush()
         return 0
+    taken = [target.file_for(j) for j in jobs if os.path.lexists(target.file_for(j))]
+    if taken:  # found before the first is written: a plan is written whole or not at all
+        for path in taken:
+            sys.stderr.write(
+                f"proxx plan: {path} already exists; Proxx never overwrites "
+                "(fix: --name NAME, or move the old one away)\n"
+            )
+        return int(ExitCode.VALIDATION)
     for job in jobs:
         path = target.file_for(job)
         try:
