@@ -23,7 +23,10 @@ def tree(root: Path, *names: str) -> Path:
 
 def picked(root: Path, *sources: Path) -> tuple[list[str], dict[str, str]]:
     scan = scan_sources([str(s) for s in sources or (root,)])
-    rel = lambda p: os.path.relpath(p, root)  # noqa: E731
+
+    def rel(path: str) -> str:
+        return os.path.relpath(path, root)
+
     return [rel(c.path) for c in scan.candidates], {rel(x.path): x.reason for x in scan.left_out}
 
 

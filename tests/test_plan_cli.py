@@ -155,7 +155,8 @@ def test_a_raw_clip_without_resolve_is_refused_with_exit_4(tmp_path: Path) -> No
     args = ("--profile", "proxy_prores_proxy_resolve", "--output-dir", str(out))
     done = plan(str(tmp_path / "A001_0101AB.RDM"), *args, "-o", str(tmp_path / "raw.json"))
     assert done.returncode == 4, done.stderr
-    assert "001  resolve  A001_C001_0101AB_001_proxy.mov  ←  " + str(rdc / "A001_C001_0101AB_001.R3D") in done.stderr
+    first = rdc / "A001_C001_0101AB_001.R3D"
+    assert f"001  resolve  A001_C001_0101AB_001_proxy.mov  ←  {first}" in done.stderr
     assert "span 2 of 2" in done.stderr and "[RED .RDC (2 spans)]" in done.stderr
     assert "fix: plan RAW clips on a host with DaVinci Resolve" in done.stderr
     assert not (tmp_path / "raw.json").exists()
