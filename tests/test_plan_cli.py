@@ -193,3 +193,29 @@ def test_split_by_folder_writes_one_jobspec_per_roll_into_pending(tmp_path: Path
     again = plan(*args, "--into", str(watch))  # the same names: never overwritten
     assert again.returncode == 1 and "already exists" in again.stderr
     assert sorted(os.listdir(watch / "pending")) == ["A001.json", "B002.json"]
+
+
+def test_split_by_folder_into_a_folder_and_the_option_refusals(tmp_path: Path) -> None:
+    out, specs = tmp_path / "proxies", tmp_path / "specs"
+    out.mkdir()
+    specs.mkdir()
+    for card_root in ("day/A001", "day/B002", "day2/x/CAM", "day2/y/CAM"):
+        (tmp_path / card_root / "Clip").mkdir(parents=True)  # XDCAM: the roll is the card
+        make_clip(tmp_path / card_root / "Clip" / f"{card_root.replace('/', '_')}.mov")
+    opts = (*PROFILE, "--output-dir", str(out), "--split-by", "folder")
+    done = plan(str(tmp_path / "day"), *opts, "-o", str(specs))
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(specs)) == ["A001.json", "B002.json"]
+    same = plan(str(tmp_path / "day2"), *opts, "-o", str(specs))
+    assert same.returncode == 1
+    assert "two camera rolls are both named 'CAM'" in same.stderr
+    assert sorted(os.listdir(specs)) == ["A001.json", "B002.json"]  # nothing written
+    base = (str(tmp_path / "day"), *opts)
+    refusals = {
+        "--split-by folder writes several JobSpecs: give -o DIR or --into WATCH": plan(*base),
+        "with --split-by folder, an existing folder": plan(*base, "-o", str(tmp_path / "no")),
+        "--name names one JobSpec": plan(*base, "-o", str(specs), "--name", "x"),
+        "give -o or --into, not both": plan(*base, "-o", str(specs), "--into", str(tmp_path)),
+    }
+    for why, refused in refusals.items():
+        assert refused.returncode == 1 and why in refused.stderr, (why, refused.stderr)

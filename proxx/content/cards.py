@@ -161,7 +161,7 @@ def _card_structure(path: str, parts: list[str]) -> str | None:
         return "AVCHD card structure (clips are in BDMV/STREAM/), not a clip"
     if parts[-2] == CAMERA_PROXY_DIR and _has_sibling(parent, CLIP_DIR):
         return "the camera's own proxy (SUB/ beside CLIP/): Proxx proxies the clip in CLIP/"
-    if _has_sibling(parent, CLIP_DIR) and parts[-2] != CLIP_DIR and "m4root" in parts:
+    if "m4root" in parts and parts[-2] != CLIP_DIR and _has_sibling(parent, CLIP_DIR):
         return "Sony card structure (clips are in M4ROOT/CLIP/), not a clip"
     if "contents" in parts and not any(p.startswith("clips") for p in parts):
         return "Canon XF card structure (clips are in CONTENTS/CLIPS001/), not a clip"
