@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from testkit import make_clip, redcode, run_cli
+from testkit import make_clip, noise, redcode, run_cli
 
 PROFILE = ("--profile", "proxy_h264_low")
 
@@ -42,6 +42,10 @@ def card(root: Path) -> Path:
     (stream.parent / "CLIPINF" / "00000.CPI").write_bytes(b"HDMV0200")
     ffmpeg(root / "B001" / "sound.wav", "sine=d=0.5")
     ffmpeg(root / "B001" / "slate.png", "color=s=64x36", "-frames:v", "1")
+    arri = root / "C003R1AB"  # ARRI, BRAW: flat folders of clips
+    arri.mkdir()
+    make_clip(arri / "C003C001_260115_R1AB.mov")
+    (arri / "C003C002_260115_R1AB.mov").write_bytes(noise(4096))  # damaged in the copy
     (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     return root
 
@@ -71,6 +75,7 @@ def test_a_camera_folder_becomes_one_valid_jobspec_with_one_source_per_clip(
         (f"{cam}/A001/PRIVATE/M4ROOT/CLIP/C0001.MP4", "C0001_proxy.mov"),
         (f"{cam}/A001/PRIVATE/M4ROOT/CLIP/C0002.MP4", "C0002_proxy.mov"),
         (f"{cam}/B001/PRIVATE/AVCHD/BDMV/STREAM/00000.MTS", "00000_proxy.mov"),
+        (f"{cam}/C003R1AB/C003C001_260115_R1AB.mov", "C003C001_260115_R1AB_proxy.mov"),
     ]
     # Everything else is named on stderr with why it was left out.
     err = done.stderr
@@ -81,6 +86,7 @@ def test_a_camera_folder_becomes_one_valid_jobspec_with_one_source_per_clip(
     assert f"{cam}/B001/slate.png: a still image (png, demuxer png_pipe)" in err
     assert f"{cam}/B001/PRIVATE/AVCHD/BDMV/CLIPINF/00000.CPI: AVCHD card structure" in err
     assert f"{cam}/.DS_Store: hidden file" in err
+    assert f"{cam}/C003R1AB/C003C002_260115_R1AB.mov: unsupported or damaged source" in err
     assert "001  ffmpeg   C0001_proxy.mov" in err  # the table: index, engine, output
 
 
