@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from proxx.cli.planout import Target, report, settle_options, validate_jobs, write_jobs
 from proxx.contract.profiles import CODECS, CONTAINERS, FPS_MODES
+
+if TYPE_CHECKING:
+    from proxx.content.preset import Fields
 
 
 def _metadata(
@@ -117,9 +121,7 @@ def plan(
     Exit 0 written (or --dry-run clean), 1 refused (nothing written), 4 when the
     clips' engine cannot render on this host.
     """
-    from proxx.cli.planner import PLAN_PROBE_TARGET, build_plan
     from proxx.contract.errors import ValidationError
-    from proxx.runtime.probing import probe_files
 
     try:
         fields, stamp, target = settle_options(
@@ -128,11 +130,30 @@ def plan(
     except ValidationError as exc:
         click.echo(f"proxx plan: {exc}", err=True)
         sys.exit(1)
+    try:
+        _plan(sources, fields, stamp, target, split_by is not None, name, dry_run)
+    except KeyboardInterrupt:  # a probe worker is ended in a finally (and has PDEATHSIG)
+        click.echo("proxx plan: interrupted (SIGINT)", err=True)
+        sys.exit(5)
+
+
+def _plan(
+    sources: tuple[str, ...],
+    fields: Fields,
+    stamp: str | None,
+    target: Target,
+    split: bool,
+    name: str | None,
+    dry_run: bool,
+) -> None:
+    from proxx.cli.planner import PLAN_PROBE_TARGET, build_plan
+    from proxx.runtime.probing import probe_files
+
     built = build_plan(
         [os.path.abspath(s) for s in sources],
         fields,
         created_at=stamp,
-        split_by_folder=split_by is not None,
+        split_by_folder=split,
         name=name,
         prober=lambda paths: probe_files(paths, target=PLAN_PROBE_TARGET),
     )
