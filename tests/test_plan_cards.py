@@ -158,3 +158,18 @@ def test_a_card_marker_above_the_named_source_is_not_a_card(tmp_path: Path) -> N
         "private/shoot/day1",
         "private/shoot/day2",
     ]
+
+
+def test_frames_of_an_image_sequence_are_left_out_not_planned_one_by_one(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        *(f"A001C001_R1AB/A001C001_R1AB.{n:07d}.ari" for n in range(3)),
+        *(f"DNG/clip_{n:06d}.dng" for n in range(2)),
+        "DNG/single_000001.dng",  # one numbered frame is no sequence: the probe decides
+    )
+    sources, left = picked(root)
+    assert sources == ["DNG/single_000001.dng"]
+    assert len(left) == 5
+    why = left["A001C001_R1AB/A001C001_R1AB.0000001.ari"]
+    assert "image sequence A001C001_R1AB.*.ari (3 frames)" in why
+    assert "(2 frames)" in left["DNG/clip_000000.dng"]

@@ -50,6 +50,8 @@ SIDECARS: dict[str, str] = {
     ".log": "log",
 }
 SPAN = re.compile(r"^(?P<clip>.+)_(?P<n>\d{3})\.r3d$", re.IGNORECASE)
+# A numbered frame of an image sequence (ARRIRAW, CinemaDNG): name, number, extension.
+FRAME = re.compile(r"^(?P<stem>.*?)(?P<n>\d+)\.(?P<ext>ari|dng)$", re.IGNORECASE)
 # The folder a card keeps its clips in, with the siblings the camera also writes:
 # XDCAM (Clip/, Sub/, Edit/ …) and Sony XAVC (PRIVATE/M4ROOT/CLIP, SUB, THMBNL …).
 CLIP_DIR, CAMERA_PROXY_DIR = "clip", "sub"
@@ -107,7 +109,11 @@ def _walk(directory: str, base: str, out: Scan) -> None:
     if _is_rdc(directory):
         _red_clip(directory, entries, out)
         return
+    sequences = _sequences(entries)
     for entry in entries:
+        if entry.name in sequences:
+            out.left_out.append(LeftOut(entry.path, sequences[entry.name]))
+            continue
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError as exc:
@@ -249,6 +255,27 @@ def _red_clip(rdc: str, entries: list[os.DirEntry[str]], out: Scan) -> None:
     mtime = max(spans[n].stat(follow_symlinks=False).st_mtime_ns for n in numbers)
     roll = os.path.dirname(rdc)
     out.candidates.append(Candidate(first.path, roll, layout, mtime))
+
+
+def _sequences(entries: list[os.DirEntry[str]]) -> dict[str, str]:
+    """Frames of image sequences in one folder (two or more numbered .ari/.dng files of one
+    stem), each with the reason it is left out: a JobSpec names clips, not frames, and
+    planning each frame as a clip would make thousands of one-frame proxies."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        match = FRAME.match(entry.name)
+        if match is not None:
+            groups.setdefault((match["stem"], match["ext"].lower()), []).append(entry.name)
+    reasons: dict[str, str] = {}
+    for (stem, ext), names in groups.items():
+        if len(names) < 2:
+            continue
+        why = (
+            f"a frame of the image sequence {stem}*.{ext} ({len(names)} frames): Proxx plans "
+            "movie files, not frame sequences (render it in Resolve, or plan a movie of it)"
+        )
+        reasons.update(dict.fromkeys(names, why))
+    return reasons
 
 
 def _is_rdc(directory: str) -> bool:
