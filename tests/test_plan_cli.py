@@ -225,3 +225,19 @@ def test_split_by_folder_into_a_folder_and_the_option_refusals(tmp_path: Path) -
     }
     for why, refused in refusals.items():
         assert refused.returncode == 1 and why in refused.stderr, (why, refused.stderr)
+
+
+def test_o_never_replaces_a_file_nor_writes_through_a_link(tmp_path: Path) -> None:
+    cam, out = tmp_path / "camera", tmp_path / "proxies"
+    cam.mkdir()
+    out.mkdir()
+    make_clip(cam / "A.mov")
+    (tmp_path / "old.json").write_text("an operator's JobSpec")
+    (tmp_path / "victim").write_text("not Proxx's")
+    (tmp_path / "link.json").symlink_to(tmp_path / "victim")
+    for name in ("old.json", "link.json"):
+        done = plan(str(cam), *PROFILE, "--output-dir", str(out), "-o", str(tmp_path / name))
+        assert done.returncode == 1 and "already exists; Proxx never overwrites" in done.stderr
+    assert (tmp_path / "old.json").read_text() == "an operator's JobSpec"
+    assert (tmp_path / "victim").read_text() == "not Proxx's"
+    assert sorted(os.listdir(tmp_path)) == ["camera", "link.json", "old.json", "proxies", "victim"]

@@ -29,9 +29,11 @@ def test_the_docs_ship_three_example_presets() -> None:
 def test_each_example_preset_in_the_docs_is_valid(tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.toml"
     path.write_text(doc_presets()[name])
-    done = run_cli("validate", "--preset", str(path))
+    done = run_cli("validate", "--preset", str(path), "--json")
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith("valid preset: proxy_profile=")
+    report = json.loads(done.stdout)
+    assert report["valid"] is True and report["fields"]["proxy_profile"].startswith("proxy_")
 
 
 @pytest.mark.parametrize(
