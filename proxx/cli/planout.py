@@ -138,9 +138,10 @@ def validate_jobs(jobs: list[Job]) -> int:
                 result = run_one(path, "validate").result
                 why = result.validation_error or result.system_error or result.interrupted
                 if why is not None:
-                    job.refusal = f"{why.replace(path + ': ', '')}; fix: {_fix(why)}"
+                    exit_code = int(result.exit_code()) or int(ExitCode.SYSTEM)
+                    job.refusal = f"{why.replace(path + ': ', '')}; fix: {_fix(why, exit_code)}"
                     sys.stderr.write(f"proxx plan: job {job.name} REFUSED: {job.refusal}\n")
-                    code = max(code, int(result.exit_code()) or int(ExitCode.SYSTEM))
+                    code = max(code, exit_code)
             if job.refusal is not None:
                 code = max(code, int(ExitCode.VALIDATION))
     finally:
@@ -148,15 +149,17 @@ def validate_jobs(jobs: list[Job]) -> int:
     return code
 
 
-def _fix(why: str) -> str:
+def _fix(why: str, exit_code: int) -> str:
     if "already exists" in why:
         return "move the existing proxies away, or choose another --output-dir or --template"
-    if "Resolve" in why or "resolve" in why:
+    if exit_code == ExitCode.SYSTEM and "Resolve" in why:
         return (
             "plan RAW clips on a host with DaVinci Resolve (`proxx validate` says what is missing)"
         )
     if "output_dir" in why:
         return "create the --output-dir folder, writable by you"
+    if exit_code == ExitCode.SYSTEM:
+        return "the engine cannot render on this host: `proxx validate` on the JobSpec says why"
     return "see the reason; `proxx validate` on the JobSpec says the same"
 
 
