@@ -3,6 +3,7 @@
 One module per command group, so each command's owner is plain from the tree:
 
     jobs.py       run, validate, remainder   one JobSpec and the result it gave
+    plan.py       plan                       camera folders → JobSpecs (planner, planout)
     folder.py     watch, status              a watch folder
     reference.py  probe, profiles, schema    what Proxx would do, without doing it
     demo.py       demo                       sample clips rendered end to end
@@ -18,7 +19,7 @@ import sys
 import click
 
 from proxx import __version__
-from proxx.cli import demo, folder, jobs, reference
+from proxx.cli import demo, folder, jobs, plan, reference
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -46,6 +47,7 @@ for _command in (
     jobs.run,
     jobs.validate,
     jobs.remainder,
+    plan.plan,
     folder.watch,
     folder.status,
     reference.probe,
@@ -57,7 +59,9 @@ for _command in (
 
 
 def main() -> None:
-    if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help"} & set(sys.argv):
+    if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help", "--preset"} & set(
+        sys.argv
+    ):
         # Their one worker starts now, so its start-up overlaps this process's
         # imports (the pool adopts it; see proxx.runtime.spawn).
         from proxx.runtime.signals import hold_stops

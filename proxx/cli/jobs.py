@@ -25,8 +25,14 @@ Exit codes of `proxx run`:
 
 
 @click.command()
-@click.argument("spec", type=click.Path(path_type=str))
+@click.argument("spec", type=click.Path(path_type=str), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report on stdout.")
+@click.option(
+    "--preset",
+    default=None,
+    metavar="FILE",
+    help="Check a preset file (.toml or .json) alone instead of a JobSpec.",
+)
 @click.option(
     "--base-dir",
     type=click.Path(file_okay=False, path_type=str),
@@ -34,7 +40,7 @@ Exit codes of `proxx run`:
     help="Resolve relative sources against DIR, as `proxx watch DIR` would "
     "(default: the JobSpec's own folder, as `proxx run` does).",
 )
-def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
+def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str | None) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
     Checks the JSON and every field, that sources exist and are readable media,
@@ -42,7 +48,15 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     engine the sources route to, and that no output name collides or exists.
     Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
     host, with the reason `proxx run` would give.
+
+    With --preset FILE (and no SPEC): check that the preset alone settles into valid
+    JobSpec fields (profile, codec/container pair, fps_mode, template); exit 0 or 1.
     """
+    if (spec is None) == (preset is None):
+        raise click.UsageError("give SPEC.json or --preset FILE (one of them)")
+    if preset is not None:
+        _validate_preset(preset, as_json)
+    assert spec is not None
     from proxx.runtime.runjob import run_one
 
     ran = run_one(spec, "validate", base_dir=base_dir)
@@ -59,6 +73,24 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
     code = int(result.exit_code())
     sys.exit(code if code else 4)
+
+
+def _validate_preset(path: str, as_json: bool) -> None:
+    from proxx.content.preset import check_preset
+    from proxx.contract.errors import ValidationError
+
+    try:
+        fields = check_preset(path)
+    except ValidationError as exc:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "preset": path, "error": str(exc)}, indent=2))
+        click.echo(f"invalid: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"valid": True, "preset": path, "fields": fields.values}, indent=2))
+    shown = ", ".join(f"{k}={v}" for k, v in fields.values.items() if k != "user_metadata")
+    click.echo(f"valid preset: {shown}", err=True)
+    sys.exit(0)
 
 
 def _validation_report(ran: Ran) -> dict[str, Any]:

@@ -1,16 +1,23 @@
-"""JobSpec-looking files that intake will never take, and why: nothing is ignored in silence.
+"""JobSpec-looking files and media that intake will never take, and why: nothing is ignored
+in silence.
 
 Intake takes `pending/*.json` only (dot-files, `*.tmp`, `*.partial` and
 `*.result.json` are not JobSpecs). A file an operator meant as a job but put
 in the watch root, named `JOB.JSON`, left without an extension, or put in a
 sub-folder of pending/ would wait forever; this module finds those. It reads
 names, and at most PEEK_BYTES of a file whose name alone does not tell.
+
+Media dropped where a job was meant (the first thing a watch-folder user of other
+tools tries: their folders take media plus a preset) is found by its extension
+alone — the supervisor never opens media — and reported with the one command
+that turns it into a job. It is never moved or deleted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import stat
 import time
 from dataclasses import dataclass, field
@@ -22,6 +29,16 @@ PEEK_BYTES = 64
 MAX_ENTRIES = 10_000  # per folder: a bound on the work one look may cost
 MAX_PEEKS = 256  # per look; files already judged are remembered by the warner
 MAX_WARNINGS = 20  # new misplaced files named one by one in the log per look
+
+
+# Extensions of the clips Proxx renders (lower-case): a name, not a probe, decides here.
+MEDIA_EXTENSIONS = frozenset(
+    {
+        ".mov", ".mp4", ".m4v", ".mxf", ".mts", ".m2ts", ".avi", ".mkv", ".webm", ".mpg",
+        ".mpeg", ".ts", ".dv", ".3gp", ".r3d", ".braw", ".ari", ".arx", ".crm", ".nev",
+        ".vraw", ".dng",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,35 @@ def find_misplaced(
     """Every JSON-looking file under watch root `root` that intake will never take."""
     peeks = _Peeker(peeked if peeked is not None else {})
     found = _in_root(root, peeks) + _in_pending(os.path.join(root, "pending"), peeks)
+    found += _media(root)
     return sorted(found, key=lambda m: m.path)
+
+
+def _media(root: str) -> list[Misplaced]:
+    """Media files in the watch root, in pending/ and one folder down in pending/."""
+    pending = os.path.join(root, "pending")
+    places = [root, pending]
+    places += [e.path for e in _entries(pending) if _is_dir(e) and not is_candidate(e.name)]
+    return [
+        Misplaced(e.path, media_reason(e.path, root))
+        for place in places
+        for e in _entries(place)
+        if is_media_name(e.name) and not _is_dir(e)
+    ]
+
+
+def is_media_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in MEDIA_EXTENSIONS
+
+
+def media_reason(path: str, root: str) -> str:
+    """What a media file in the watch folder is told: intake takes JobSpecs, and the
+    one command that writes one for it (a preset per show: docs/PLANNING.md)."""
+    command = shlex.join(["proxx", "plan", path, "--preset", "PRESET.toml", "--into", root])
+    return (
+        "a media file; the watch folder takes JobSpecs, not media (it is left where it "
+        f"is): to make it a job, `{command}`"
+    )
 
 
 def _in_root(root: str, peeks: _Peeker) -> list[Misplaced]:
@@ -138,6 +183,8 @@ def _looks_like_json(entry: os.DirEntry[str], peeks: _Peeker) -> bool:
         return False  # a result kept beside the folder: Proxx's output, not a job
     if lower.endswith(".json"):
         return True
+    if is_media_name(entry.name):
+        return False  # never opened: the supervisor does not read media (see _media)
     return peeks.starts_like_json(entry)
 
 

@@ -1,0 +1,101 @@
+"""`proxx plan --into WATCH`: a runner never sees half a JobSpec, and takes the whole one.
+
+The kernel's own record of what happened in pending/ (inotify) is the witness: a
+JobSpec name that appears by creation could be read half-written; one that appears
+by a rename is whole the instant it exists. No timing is involved: the events queue
+until they are read.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import struct
+from pathlib import Path
+
+from testkit import make_clip, run_cli
+
+IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+class Witness:
+    """Every name created, modified or renamed into one folder, in order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        mask = IN_CREATE | IN_MODIFY | IN_MOVED_TO
+        assert _libc.inotify_add_watch(self.fd, os.fsencode(folder), mask) >= 0
+
+    def events(self) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return out
+        finally:
+            os.close(self.fd)
+        pos = 0
+        while pos < len(data):
+            _wd, mask, _cookie, size = struct.unpack_from("iIII", data, pos)
+            name = data[pos + 16 : pos + 16 + size].rstrip(b"\0").decode()
+            out.append((name, mask & (IN_CREATE | IN_MODIFY | IN_MOVED_TO)))
+            pos += 16 + size
+        return out
+
+
+def exposed(events: list[tuple[str, int]]) -> list[str]:
+    """Names a runner could have read before they were whole: visible to intake (no
+    dot-name) and created or written in place."""
+    return sorted({n for n, m in events if not n.startswith(".") and m & (IN_CREATE | IN_MODIFY)})
+
+
+def watch_folder(root: Path) -> Path:
+    for state in ("pending", "running", "completed", "failed"):
+        (root / state).mkdir(parents=True)
+    return root
+
+
+def test_into_renames_a_whole_jobspec_in_and_the_runner_renders_it(tmp_path: Path) -> None:
+    watch, out, cam = watch_folder(tmp_path / "watch"), tmp_path / "proxies", tmp_path / "cam"
+    out.mkdir()
+    cam.mkdir()
+    make_clip(cam / "A001.mov")
+    witness = Witness(watch / "pending")
+    done = run_cli(
+        "plan", str(cam), "--profile", "proxy_h264_low", "--output-dir", str(out),
+        "--into", str(watch), "--name", "day1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = witness.events()
+    assert ("day1.json", IN_MOVED_TO) in events
+    assert exposed(events) == []
+    assert os.listdir(watch / "pending") == ["day1.json"]  # no temp left behind
+    ran = run_cli("watch", str(watch), "--once")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads((watch / "completed" / "day1.result.json").read_text())
+    assert result["status"] == "COMPLETED"
+    assert os.listdir(out) == ["A001_proxy.mov"]
+
+
+def test_control_a_jobspec_written_in_place_is_seen_as_exposed(tmp_path: Path) -> None:
+    """The witness catches what --into avoids: a plain write is visible while half-done."""
+    pending = watch_folder(tmp_path / "watch") / "pending"
+    witness = Witness(pending)
+    (pending / "job.json").write_text("{}")
+    assert exposed(witness.events()) == ["job.json"]
+
+
+def test_into_refuses_a_folder_that_is_not_a_watch_folder(tmp_path: Path) -> None:
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    make_clip(cam / "A.mov")
+    done = run_cli(
+        "plan", str(cam), "--profile", "proxy_h264_low", "--output-dir", str(tmp_path),
+        "--into", str(tmp_path / "nowhere"),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "not a watch folder" in done.stderr and "nowhere/pending is not a folder" in done.stderr
