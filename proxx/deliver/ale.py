@@ -41,7 +41,8 @@ def render_ale(result: JobResult, rate: str | None = None) -> AleOut:
         raise ReportRefused("the job has no completed proxy with verified facts: no ALE")
     rates = sorted({fps_label(f.frame_rate) for _, f in done}, key=float)
     chosen = _choose(rates, rate)
-    fps = float(chosen)
+    # OTIO's timecode needs the exact rate (24000/1001, not 23.976); every proxy here has it.
+    fps = float(Fraction(next(f.frame_rate for _, f in done if fps_label(f.frame_rate) == chosen)))
     clips, left_out = [], []
     for c, f in done:
         name = os.path.basename(c.output_path or "")
@@ -54,8 +55,14 @@ def render_ale(result: JobResult, rate: str | None = None) -> AleOut:
     if not clips:
         raise ReportRefused(f"no completed proxy at {chosen} fps has a timecode: no ALE")
     collection = otio.schema.SerializableCollection(name=result.job_id, children=clips)
-    collection.metadata["ALE"] = {"header": {"FPS": chosen}, "columns": list(COLUMNS)}
-    text = otio.adapters.write_to_string(collection, adapter_name="ale")
+    collection.metadata["ALE"] = {"columns": list(COLUMNS)}
+    text = otio.adapters.write_to_string(collection, adapter_name="ale", fps=fps)
+    # The adapter heads the file with the float it counted in (23.976023976023978); Avid
+    # names a rate as 23.976, which the adapter reads back as exactly 24000/1001.
+    written = f"\nFPS\t{fps}\n"
+    if written not in text:
+        raise ReportRefused(f"the ALE adapter wrote no FPS heading line {written.strip()!r}")
+    text = text.replace(written, f"\nFPS\t{chosen}\n", 1)
     return AleOut(text.encode("utf-8"), chosen, [c.name for c in clips], left_out)
 
 
