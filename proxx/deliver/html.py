@@ -32,6 +32,7 @@ img{display:block;background:#000}
 table.facts td,table.facts th{padding:0 .5em;text-align:left;font-weight:normal;white-space:nowrap}
 td.differs{background:#fde8e8;font-weight:bold;color:#c0392b}
 .sha{font-family:ui-monospace,monospace;font-size:.8em;word-break:break-all;max-width:18em}
+.sha small{word-break:normal}
 .status-COMPLETED{color:#2e7d32}.status-FAILED,.status-SKIPPED,.status-PARTIAL{color:#c0392b}
 """
 
