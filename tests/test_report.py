@@ -14,6 +14,9 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from proxx.contract.deadlines import Deadlines
 from proxx.deliver.looks import Ask, look_at
 from testkit import make_clip
 from tests.browser import Seen, see
@@ -173,3 +176,42 @@ def test_a_file_that_would_block_costs_its_own_look_only(tmp_path: Path) -> None
         "cannot read it: No such file or directory",
     ]
     assert looks[2].error is None and looks[2].png and (looks[2].width, looks[2].height) == (64, 36)
+
+
+def _children() -> list[int]:
+    """Our live child processes (the workers a look left behind, if any)."""
+    kids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            kids.append(int(pid))
+    return kids
+
+
+def test_a_file_that_hangs_or_crashes_its_worker_costs_its_own_look_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent.parent))  # tests.fake_looks
+    clip = make_clip(tmp_path / "a.mov")
+    hang, crash = tmp_path / "HANG.mov", tmp_path / "CRASH.mov"
+    for p in (hang, crash):
+        p.write_bytes(clip.read_bytes())
+    before = _children()
+    looks = look_at(
+        [Ask(str(p), "0", 1.0) for p in (clip, hang, clip, crash, clip)],
+        deadlines=Deadlines(verify=lambda _: 5.0),
+        target="tests.fake_looks:misbehave",
+    )
+    assert [lk.error for lk in looks] == [
+        None,
+        "no answer within 5 s (a hung mount, a FIFO?); the worker was killed",
+        None,
+        "the worker was killed by SIGSEGV on this file",
+        None,
+    ]
+    assert all(lk.png for lk in looks[::2])
+    assert _children() == before  # the hung worker went with its deadline
