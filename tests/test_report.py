@@ -18,7 +18,7 @@ import pytest
 
 from proxx.contract.deadlines import Deadlines
 from proxx.deliver.looks import Ask, look_at
-from testkit import make_clip
+from testkit import make_clip, run_cli, write_spec
 from tests.browser import Seen, see
 from tests.report_jobs import demo_result, partial_result, report, run_job
 
@@ -215,3 +215,17 @@ def test_a_file_that_hangs_or_crashes_its_worker_costs_its_own_look_only(
     ]
     assert all(lk.png for lk in looks[::2])
     assert _children() == before  # the hung worker went with its deadline
+
+
+def test_a_job_that_never_ran_says_why_at_the_top(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.mov"
+    spec = write_spec(tmp_path / "j.json", [str(missing)], tmp_path)
+    result = tmp_path / "r.json"
+    result.write_text(run_cli("run", str(spec)).stdout)
+    page = tmp_path / "r.html"
+    proc = report(result, "-o", page)
+    assert proc.returncode == 3, proc.stderr
+    html = page.read_text()
+    top = html[html.index('<section id="marks" class="marks bad">') : html.index("</section>")]
+    assert "The job rendered nothing" in top and str(missing) in top
+    assert '<tr class="clip' not in html  # no clip rows: nothing ran

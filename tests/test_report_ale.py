@@ -65,3 +65,8 @@ def test_the_ale_lists_only_completed_proxies(tmp_path: Path, demo_result: Path)
     proc = report(edited, "--ale", ale, "--ale-rate", "25")
     assert proc.returncode == 0, proc.stderr
     assert [c.name for c in read_ale(ale)] == ["A001_C001_sunrise"]
+
+
+def test_a_rate_without_an_ale_is_refused(demo_result: Path) -> None:
+    proc = report(demo_result, "--ale-rate", "25")
+    assert proc.returncode == 1 and "give --ale FILE" in proc.stderr and proc.stdout == ""

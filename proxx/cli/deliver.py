@@ -47,6 +47,9 @@ def report(
     """
     from proxx.deliver.report import Asked, make
 
+    if ale_rate is not None and ale_out is None:
+        click.echo("proxx report: --ale-rate chooses the rate of an ALE: give --ale FILE", err=True)
+        sys.exit(1)
     asked = Asked(result_file, html_out, csv_out, mhl, ale_out, ale_rate)
     outcome = make(asked)
     for line in outcome.said:
