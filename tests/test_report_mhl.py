@@ -8,6 +8,7 @@ ASC's (tests/data/ascmhl/, which the wheel does not ship).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -117,3 +118,28 @@ def test_a_job_that_published_nothing_gets_no_mhl(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "no ASC MHL: the job published no proxy" in proc.stderr
     assert not (tmp_path / "ascmhl").exists()
+
+
+def test_the_mhl_process_seals_nothing_whose_sha256_differs(tmp_path: Path) -> None:
+    """workers/mhl.py itself: a file whose bytes are not the result's is refused before
+    ascmhl runs (the report's own check is not the only one)."""
+    proxy = tmp_path / "p.mov"
+    proxy.write_bytes(b"not what the result hashed")
+    wrong = "0" * 64
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", "proxx_workers.mhl", str(tmp_path), wrong, str(proxy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{proxy} no longer has the result's output_sha256" in proc.stderr
+    assert not (tmp_path / "ascmhl").exists()
+    right = hashlib.sha256(proxy.read_bytes()).hexdigest()
+    argv = [sys.executable, "-P", "-m", "proxx_workers.mhl", str(tmp_path), right, str(proxy)]
+    made = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["sequence"] == 1
+    (gen,) = (tmp_path / "ascmhl").glob("0001_*.mhl")
+    assert list(hashed(gen)) == ["p.mov"]

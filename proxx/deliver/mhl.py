@@ -3,8 +3,9 @@
 Written by the ASC's own implementation, in a process of its own
 (`python -P -m proxx_workers.mhl`, its own process group) under a deadline: hashing
 reads every proxy. Before that, the report's worker has hashed each proxy with
-SHA-256; a proxy whose bytes no longer match the result's `output_sha256` is refused,
-so an MHL never seals a file other than the one Proxx verified.
+SHA-256; a proxy whose bytes no longer match the result's `output_sha256` is refused
+here, and the MHL process checks again around its own hashing (workers/mhl.py), so an
+MHL never seals a file other than the one Proxx verified.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ class Generation:
 
 def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generation:
     files = _published(rows)
-    root = os.path.dirname(files[0])
+    root = os.path.dirname(files[0][1])
     seconds = sum(clip_seconds(r.clip) or 60.0 for r in rows if r.clip.status == "COMPLETED")
     limit = (deadlines or Deadlines()).limit("verify", seconds)
-    argv = [sys.executable, "-P", "-m", MHL_MODULE, root, *files]
+    argv = [sys.executable, "-P", "-m", MHL_MODULE, root, *(x for pair in files for x in pair)]
     proc = subprocess.Popen(
         argv,
         cwd="/",
@@ -53,11 +54,11 @@ def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generat
         why = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
         raise ReportRefused(f"ascmhl failed (exit {proc.returncode}): {why[0]}")
     answer = json.loads(out)
-    return Generation(str(answer["generation"]), int(answer["sequence"]), files)
+    return Generation(str(answer["generation"]), int(answer["sequence"]), [p for _, p in files])
 
 
-def _published(rows: list[Row]) -> list[str]:
-    """The completed clips' proxies, all in one folder, each as the result verified it."""
+def _published(rows: list[Row]) -> list[tuple[str, str]]:
+    """(SHA-256, path) of the completed clips' proxies: one folder, as the result has them."""
     done = [r for r in rows if r.clip.status == "COMPLETED" and r.clip.output_path]
     if not done:
         raise ReportRefused("the job published no proxy: there is nothing to list in an MHL")
@@ -70,4 +71,4 @@ def _published(rows: list[Row]) -> list[str]:
             "these proxies' bytes no longer match output_sha256 in the result (or could "
             f"not be read): {', '.join(changed)}; an MHL would seal the wrong files"
         )
-    return [r.clip.output_path or "" for r in done]
+    return [(r.clip.output_sha256 or "", r.clip.output_path or "") for r in done]
