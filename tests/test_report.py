@@ -126,17 +126,22 @@ def test_a_forced_rate_is_marked_as_a_difference(tmp_path: Path) -> None:
     assert row["timecode_differs"] == "no"
 
 
-def test_a_proxy_changed_since_the_job_is_marked(tmp_path: Path) -> None:
-    result = run_job(tmp_path, [make_clip(tmp_path / "a.mov")])
+def test_a_proxy_changed_and_a_source_gone_since_the_job_are_said(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "a.mov")
+    result = run_job(tmp_path, [source])
     proxy = Path(json.loads(result.read_text())["clips"][0]["output_path"])
     data = bytearray(proxy.read_bytes())
     data[-100] ^= 0xFF
     proxy.write_bytes(bytes(data))
+    source.unlink()
     page = tmp_path / "r.html"
     proc = report(result, "-o", page)
     assert proc.returncode == 3
-    assert "no longer match output_sha256" in proc.stderr
-    assert "the file on disk does not match" in page.read_text()
+    assert "clip 1 a.mov: the proxy's bytes no longer match output_sha256" in proc.stderr
+    assert "clip 1 a.mov: source: cannot read it: No such file or directory" in proc.stderr
+    html = page.read_text()
+    assert "the file on disk does not match" in html
+    assert '<td class="source">no picture</td>' in html
 
 
 def test_an_existing_file_or_link_is_never_written_over(demo_result: Path, tmp_path: Path) -> None:

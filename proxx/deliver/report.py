@@ -61,6 +61,8 @@ def make(asked: Asked) -> Outcome:
     marked = [r for r in rows if r.problems]
     for r in marked:
         out.said.append(f"clip {r.number} {r.name}: {'; '.join(r.problems)}")
+    for r in rows:  # a picture that could not be made is said, not only left blank
+        out.said += [f"clip {r.number} {r.name}: {e}" for e in r.picture_errors]
     if out.exit_code == EXIT_WRITTEN and (marked or result.status != "COMPLETED"):
         out.exit_code = EXIT_MARKED
     return out
