@@ -7,6 +7,7 @@ One module per command group, so each command's owner is plain from the tree:
     folder.py     watch, status              a watch folder
     reference.py  probe, profiles, schema    what Proxx would do, without doing it
     demo.py       demo                       sample clips rendered end to end
+    deliver.py    report                     relink report, ASC MHL, ALE from a result
 
 Commands import their machinery inside the function: `proxx -h` and the
 worker start-up overlap in `main` stay cheap.
@@ -19,7 +20,7 @@ import sys
 import click
 
 from proxx import __version__
-from proxx.cli import demo, folder, jobs, plan, reference
+from proxx.cli import deliver, demo, folder, jobs, plan, reference
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -54,6 +55,7 @@ for _command in (
     reference.schema,
     reference.profiles,
     demo.demo,
+    deliver.report,
 ):
     cli.add_command(_command)
 
