@@ -73,6 +73,9 @@ class Metadata(_Model):
     proxx_version: str = __version__
     engine_versions: dict[str, str] = Field(default_factory=dict)
     final_jobspec_path: str | None = None  # where the JobSpec landed, if renamed
+    # Why no JobSpec is filed beside this result: the one the job claimed was replaced
+    # in running/ (a file renamed over it) while the job ran, and is gone.
+    jobspec_replaced: str | None = None
     # Where the job ran when not in a local worker: for Slurm, the job id, node, state.
     executor: dict[str, str] | None = None
 
