@@ -20,23 +20,7 @@ from typing import Any
 
 import pytest
 
-from testkit import finish_cli, make_clip, start_cli, visible, write_spec
-
-
-def _held_ffmpeg(tmp_path: Path) -> dict[str, str]:
-    """An environment whose `ffmpeg` renders only once `tmp_path/go` exists."""
-    shim = tmp_path / "bin" / "ffmpeg"
-    shim.parent.mkdir()
-    real = "/usr/bin/ffmpeg"
-    shim.write_text(
-        "#!/bin/bash\n"
-        f'for a in "$@"; do [ "$a" = -version ] && exec {real} "$@"; done\n'
-        f"touch {tmp_path}/rendering\n"
-        f'for i in $(seq 1200); do [ -e {tmp_path}/go ] && exec {real} "$@"; sleep 0.05; done\n'
-        "exit 1\n"
-    )
-    shim.chmod(0o755)
-    return {"PATH": f"{shim.parent}:{os.environ['PATH']}"}
+from testkit import finish_cli, held_ffmpeg, make_clip, start_cli, visible, write_spec
 
 
 def _wait_for(path: Path) -> None:
@@ -62,7 +46,7 @@ def test_a_jobspec_renamed_over_a_claimed_one_loses_no_result(tmp_path: Path, ru
     stranger = write_spec(tmp_path / "new.json", [clip], tmp_path / "elsewhere")
 
     first = start_cli(
-        "watch", str(root), "--once", "--poll-seconds", "0.1", env=_held_ffmpeg(tmp_path)
+        "watch", str(root), "--once", "--poll-seconds", "0.1", env=held_ffmpeg(tmp_path)
     )
     _wait_for(tmp_path / "rendering")
     os.rename(stranger, root / "running" / "x.json")  # an operator "fixing" the running job
@@ -99,7 +83,7 @@ def test_control_a_job_left_alone_is_filed_with_its_jobspec(tmp_path: Path) -> N
     out.mkdir()
     write_spec(root / "pending" / "x.json", [make_clip(tmp_path / "a.mov")], out)
     (tmp_path / "go").touch()
-    done = finish_cli(start_cli("watch", str(root), "--once", env=_held_ffmpeg(tmp_path)))
+    done = finish_cli(start_cli("watch", str(root), "--once", env=held_ffmpeg(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert visible(root / "completed") == ["x.json", "x.result.json"]
     result = _read(root / "completed" / "x.result.json")
