@@ -18,7 +18,7 @@ import sys
 import click
 
 from proxx import __version__
-from proxx.cli import demo, folder, jobs, reference
+from proxx.cli import demo, folder, jobs, reference, streams
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -57,6 +57,7 @@ for _command in (
 
 
 def main() -> None:
+    streams.ensure_std_fds()  # first: a closed stderr must not be the next file opened
     if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help"} & set(sys.argv):
         # Their one worker starts now, so its start-up overlaps this process's
         # imports (the pool adopts it; see proxx.runtime.spawn).

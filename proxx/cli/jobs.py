@@ -102,17 +102,27 @@ def run(spec: str) -> None:
 
 
 def _emit_result(result: JobResult) -> None:
-    sys.stdout.write(result.to_json())
-    sys.stdout.flush()
+    """The result on stdout, what went wrong on stderr, the result's exit code.
+
+    What was done decides the exit code, never the streams: with stdout's reader gone
+    (`proxx run ok.json | true`) the result is lost to it, stderr says so, and the exit
+    code is still the result's; a closed or broken stderr loses only the messages.
+    """
+    from proxx.cli.streams import say, write_stdout
+
+    if not write_stdout(result.to_json()):
+        say(
+            f"proxx: stdout was closed before the result could be printed; the job "
+            f"{result.job_id} ended {result.status} all the same (exit code "
+            f"{int(result.exit_code())})"
+        )
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
         path = result.metadata.jobspec_path or "?"
-        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
+        say(f"proxx: {result.status}: {_naming(reason, path)}")
     for clip in result.clips:
         if clip.status == "FAILED":
-            click.echo(
-                f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}", err=True
-            )
+            say(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}")
     sys.exit(int(result.exit_code()))
 
 
