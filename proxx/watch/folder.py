@@ -166,7 +166,7 @@ class Intake:
 def _looks_complete(path: str, size: int) -> bool:
     """A JSON object whose braces close exactly at its end: a copy that has finished.
 
-    A bounded, non-recursive scan of at most 1 MiB that cannot raise or hang
+    A bounded, non-recursive scan of at most PEEK_BYTES that cannot raise or hang
     on any bytes; it decides only *when* to hand the file on. Whether it is a
     valid JobSpec is the worker's question.
     """
