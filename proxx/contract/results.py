@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx import __version__
-from proxx.contract.clock import iso, utc_now
+from proxx.contract.clock import elapsed, iso, utc_now
 from proxx.contract.errors import ExitCode, FailureReason
 
 RESULT_VERSION = "1.0.0"
@@ -169,7 +169,7 @@ def build_result(
         status=status,
         started_at=iso(started),
         ended_at=iso(ended),
-        duration_seconds=round((ended - started).total_seconds(), 3),
+        duration_seconds=round(elapsed(started, ended), 3),
         total_clips=len(clips) if total_clips is None else total_clips,
         successful_clips=sum(c.status == "COMPLETED" for c in clips),
         failed_clips=sum(c.status == "FAILED" for c in clips),
