@@ -4,7 +4,8 @@ The real CLI with fd 2 closed at start (`2>&-`), with the reader of its stderr o
 stdout gone before it writes (a pipe whose only reading end the test closes), and
 `proxx watch` with no stderr: the proxy is published, the exit code is the result's.
 Before, `run` exited 1 with nothing on stdout, `watch` died at the first worker log
-line, and a gone stdout reader turned a COMPLETED job into exit 1.
+line, and a gone stdout reader turned a COMPLETED job into exit 1. And the other
+plumbing of finding 11: an open-file limit too low for the workers asked for.
 """
 
 from __future__ import annotations
@@ -114,3 +115,42 @@ def test_watch_with_stderr_closed_runs_its_jobs(tmp_path: Path) -> None:
     assert visible(root / "completed") == ["x.json", "x.result.json"]
     assert json.loads((root / "completed" / "x.result.json").read_text())["status"] == "COMPLETED"
     assert visible(out) == ["a_proxy.mov"]
+
+
+def _fd_limit(n: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+
+
+def test_a_low_fd_limit_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    # Before: `ulimit -n 22` with 4 workers died of EMFILE in selectors, mid-run.
+    root = tmp_path / "watch"
+    for d in ("pending", "running", "completed", "failed"):
+        (root / d).mkdir(parents=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    clip = make_clip(tmp_path / "a.mov")
+    for i in range(4):
+        write_spec(
+            root / "pending" / f"x{i}.json",
+            [clip],
+            out,
+            output_name_template=f"{i}_{{source_name}}",
+        )
+    argv = [*PROXX, "watch", str(root), "--once", "--max-workers", "4", "--poll-seconds", "0.1"]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: _fd_limit(22), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "the open-file limit (ulimit -n) is 22; 4 worker(s) need at least 64" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert visible(root / "pending") == [f"x{i}.json" for i in range(4)]  # nothing taken
+    # Control: at the limit it names, the same runner runs all four.
+    ok = subprocess.run(
+        argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: _fd_limit(64), timeout=300,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert len(visible(root / "completed")) == 8 and len(visible(out)) == 4
