@@ -48,6 +48,8 @@ def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
         root
     )
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
+    # Nothing hidden either: before, a kill after the moves left the owner sidecar for good.
+    assert os.listdir(root / "running") == []
     res = json.loads(Path(final_result).read_text())
     assert res["status"] == "COMPLETED" and (out / "tiny_proxy.mov").is_file()
     assert res["job_id"] == claimed_id  # the result written before the kill, not a new one
