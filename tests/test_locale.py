@@ -33,7 +33,7 @@ def test_a_non_ascii_jobspec_name_is_run_under_the_c_locale(tmp_path: Path) -> N
     assert visible(out) == ["é_proxy.mov"]
 
 
-def test_control_run_reads_a_non_ascii_source_under_the_c_locale(tmp_path: Path) -> None:
+def test_run_reads_a_non_ascii_source_under_the_c_locale(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     spec = write_spec(tmp_path / "jöb.json", [make_clip(tmp_path / "é.mov")], out)

@@ -154,3 +154,20 @@ def test_a_low_fd_limit_is_a_clear_start_up_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert len(visible(root / "completed")) == 8 and len(visible(out)) == 4
+
+
+def test_validate_json_whose_stdout_reader_is_gone_keeps_its_verdict(tmp_path: Path) -> None:
+    spec, _out = _job(tmp_path)
+    proc = subprocess.Popen(
+        [*PROXX, "validate", "--json", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr  # valid; before, click's EPIPE exit 1 read "invalid"
+    assert "stdout was closed before the report could be printed" in stderr
+    assert "valid: 1 clip(s) via ffmpeg" in stderr

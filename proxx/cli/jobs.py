@@ -43,20 +43,20 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
     host, with the reason `proxx run` would give.
     """
+    from proxx.cli.streams import say, write_stdout
     from proxx.runtime.runjob import run_one
 
     ran = run_one(spec, "validate", base_dir=base_dir)
     report = _validation_report(ran)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    # The verdict decides the exit code, never a stdout whose reader is gone.
+    if as_json and not write_stdout(json.dumps(report, indent=2, ensure_ascii=False) + "\n"):
+        say("proxx validate: stdout was closed before the report could be printed")
     if report["valid"]:
-        click.echo(
-            f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}", err=True
-        )
+        say(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}")
         sys.exit(0)
     result = ran.result
     reason = result.validation_error or result.system_error or result.interrupted
-    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
+    say(f"invalid: {_naming(reason or '?', spec)}")
     code = int(result.exit_code())
     sys.exit(code if code else 4)
 
