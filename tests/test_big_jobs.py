@@ -61,6 +61,29 @@ def test_a_plan_larger_than_a_frame_is_sent_in_parts_and_joined_in_order(
     assert [c["output_path"] for c in clips] == [str(out / f"{s.stem}_proxy.mov") for s in sources]
 
 
+def test_a_recovery_accounting_larger_than_a_frame_is_sent_in_parts(tmp_path: Path) -> None:
+    # A dead runner's job of 400 such clips: the worker's accounting is 1.6 MB. Before,
+    # it broke the frame cap and the recovered job failed as worker_crashed.
+    clip = make_clip(tmp_path / "a.mov")
+    folder = _deep(tmp_path / "src", 985)
+    sources = [folder / f"s{i:04d}.mov" for i in range(400)]
+    for source in sources:
+        os.link(clip, source)
+    out = _deep(tmp_path / "out", 3000)
+    root = tmp_path / "watch"
+    for d in ("pending", "running", "completed", "failed"):
+        (root / d).mkdir(parents=True)
+    write_spec(root / "running" / "big.json", sources, out)  # its runner is gone
+
+    proc = run_cli("watch", str(root), "--once", "--poll-seconds", "0.1", timeout=300)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((root / "failed" / "big.result.json").read_text())
+    assert result["_recovery"]["reason"] == "runner interrupted"
+    assert [c["source_path"] for c in result["clips"]] == [str(s) for s in sources]
+    assert {c["failure_reason"] for c in result["clips"]} != {"worker_crashed"}
+
+
 def test_ten_thousand_missing_sources_are_one_validation_error(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
