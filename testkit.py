@@ -224,6 +224,26 @@ def start_cli(
     )
 
 
+def held_ffmpeg(folder: Path) -> dict[str, str]:
+    """An environment whose `ffmpeg` renders only once `folder/go` exists.
+
+    It touches `folder/rendering` when a render reaches it (`-version` runs at once),
+    then waits for the word (at most 60 s) and runs the real FFmpeg: a test acts while
+    a job is surely mid-render, and the proxy is still real."""
+    shim = folder / "bin" / "ffmpeg"
+    shim.parent.mkdir()
+    real = "/usr/bin/ffmpeg"
+    shim.write_text(
+        "#!/bin/bash\n"
+        f'for a in "$@"; do [ "$a" = -version ] && exec {real} "$@"; done\n'
+        f"touch {folder}/rendering\n"
+        f'for i in $(seq 1200); do [ -e {folder}/go ] && exec {real} "$@"; sleep 0.05; done\n'
+        "exit 1\n"
+    )
+    shim.chmod(0o755)
+    return {"PATH": f"{shim.parent}:{os.environ['PATH']}"}
+
+
 def finish_cli(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
     """Wait for a start_cli() process: its exit code, stdout and stderr."""
     out, err = proc.communicate(timeout=60)

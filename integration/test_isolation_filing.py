@@ -23,6 +23,7 @@ from integration.processes import wait_for
 from integration.watch_folder import drop, listing, put, result, spec, specs_in
 from integration.watch_helpers import Launcher, assert_session_empty
 from proxx.watch.folder import result_beside
+from testkit import held_ffmpeg
 
 # 252 bytes, multibyte: its staged result and sidecar names are shortened with a hash.
 LONG_NAME = "é" * 120 + "L" * 7 + ".json"
@@ -47,6 +48,8 @@ def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
         root
     )
     assert listing(root)["running"] == [] and listing(root)["failed"] == []
+    # Nothing hidden either: before, a kill after the moves left the owner sidecar for good.
+    assert os.listdir(root / "running") == []
     res = json.loads(Path(final_result).read_text())
     assert res["status"] == "COMPLETED" and (out / "tiny_proxy.mov").is_file()
     assert res["job_id"] == claimed_id  # the result written before the kill, not a new one
@@ -128,6 +131,42 @@ def test_disk_full_on_the_watch_root_keeps_the_job_claimed_until_space_returns(
         )
         assert result(root, "completed", "a")["status"] == "COMPLETED"
         assert watch.log().count("cannot write its result") == 1
+        watch.send(signal.SIGTERM)
+        assert watch.wait(timeout=30) == 0, watch.log()
+        assert_session_empty(watch)
+
+
+@pytest.mark.slow
+def test_a_watch_root_remounted_read_only_mid_job_stalls_calmly(
+    tmp_path: Path, out: Path, tiny: Path, launcher: Launcher
+) -> None:
+    # Before: EROFS was no stall; the failed filing released the claim, and the runner
+    # re-recovered its own job hundreds of times a second until the root was writable.
+    mount = tmp_path / "ro"
+    with _tmpfs(mount, "4m"):
+        root = mount / "watch"
+        for state in ("pending", "running", "completed", "failed"):
+            (root / state).mkdir(parents=True)
+        watch = launcher.cli(root, "--poll-seconds", "0.1", env=held_ffmpeg(tmp_path))
+        wait_for(lambda: "watching" in watch.log(), "the runner to start", on_fail=watch.log)
+        drop(root, "a.json", spec([tiny], out))
+        wait_for((tmp_path / "rendering").exists, "the render to start", on_fail=watch.log)
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        (tmp_path / "go").touch()
+        wait_for(lambda: "cannot write its result" in watch.log(), "the stall", on_fail=watch.log)
+        assert specs_in(root, "running") == ["a.json"] and watch.alive()
+        [claimed_id] = re.findall(r"job (\w+) \(a.json\): claimed", watch.log())
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        wait_for(
+            lambda: specs_in(root, "completed") == ["a.json"],
+            "the job to be filed",
+            on_fail=watch.log,
+        )
+        res = result(root, "completed", "a")
+        assert res["status"] == "COMPLETED" and res["job_id"] == claimed_id
+        assert "Read-only file system" in watch.log()
+        assert watch.log().count("cannot write its result") == 1
+        assert "recovered" not in watch.log() and "Traceback" not in watch.log()
         watch.send(signal.SIGTERM)
         assert watch.wait(timeout=30) == 0, watch.log()
         assert_session_empty(watch)

@@ -54,7 +54,8 @@ def test_every_derived_name_fits_in_255_bytes(name: str) -> None:
     spec = name[:200] + ".json"
     paths = [
         layout.sidecar(spec),
-        layout.staged_result(spec),
+        layout.staged_result(spec, 18446744073709551615),
+        layout.legacy_staged_result(spec),
         *layout.final_pair("failed", spec, 7),
     ]
     for path in paths:
@@ -80,3 +81,13 @@ def test_a_file_still_being_written_waits_and_a_finished_one_goes(tmp_path: Path
     assert intake.ready("whole.json")
     os.utime(half, (1, 1))  # unchanged for long enough: hand it on (its error is the worker's)
     assert intake.ready("half.json")
+
+
+def test_staged_names_are_unique_per_claimed_file_even_for_crafted_names() -> None:
+    # A name crafted to be another's shortened form shared its staged result before.
+    layout = Layout("/w")
+    long_name = "x" * 300 + ".json"
+    crafted = layout.legacy_staged_result(long_name).split("/")[-1].replace(".result", "")
+    assert layout.legacy_staged_result(crafted) == layout.legacy_staged_result(long_name)
+    assert layout.staged_result(crafted, 12) != layout.staged_result(long_name, 13)
+    assert layout.staged_result(long_name, 12).endswith(".12.staged.json")

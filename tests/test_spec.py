@@ -28,6 +28,7 @@ from proxx.contract.profiles import (
     PROFILES,
     Engine,
 )
+from proxx.contract.protocol import MAX_SPEC_BYTES
 from testkit import BASE_SPEC as BASE
 from testkit import load_model, model_spec, refusal, refusal_of
 
@@ -95,7 +96,7 @@ def test_an_infinite_number_is_rejected() -> None:
 
 
 def test_oversized_spec_is_rejected_before_parsing() -> None:
-    assert "limit" in refusal_of(b" " * (1024 * 1024 + 1))
+    assert "limit" in refusal_of(b" " * (MAX_SPEC_BYTES + 1))
 
 
 @pytest.mark.parametrize("field", sorted(BASE))

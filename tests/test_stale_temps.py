@@ -61,7 +61,9 @@ def test_a_filed_job_takes_the_temps_of_its_dead_runner_with_it(tmp_path: Path) 
     (running / "x.json").write_text("{}")  # its claim: no lock held any more
     # write_atomic's names: "." + the file's name + "." + the writer's PID + ".tmp"
     sidecar_temp = _aged(running / "..x.json.owner.4242.tmp", 5)
-    staged_temp = _aged(running / ".x.result.json.4242.tmp", 5)
+    # The staged result is named by the claimed file's inode: `.x.INODE.staged.json`.
+    ino = (running / "x.json").stat().st_ino
+    staged_temp = _aged(running / f"..x.{ino}.staged.json.4242.tmp", 5)
     others = _aged(running / "..y.json.owner.4243.tmp", 5)  # another job's
 
     proc = run_cli("watch", layout.root, "--once", "--poll-seconds", "0.1")

@@ -28,6 +28,7 @@ from proxx.contract.protocol import (
     JobPlanned,
     JobRejected,
     StartJob,
+    in_parts,
 )
 from proxx.contract.results import ClipResult
 
@@ -100,7 +101,8 @@ def run_request(
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):
         finished = JobFinished(job_id=req.job_id, engine_versions={})
         if req.kind == "recover":
-            emit(recover(req, interrupts))
+            for part in in_parts(recover(req, interrupts)):
+                emit(part)
         else:
             finished = _run(req, emit, interrupts, engines, intercept)
         emit(finished)
@@ -123,7 +125,8 @@ def _run(
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
         return JobFinished(job_id=req.job_id, engine_versions={})
-    emit(_planned(req, prepared))
+    for part in in_parts(_planned(req, prepared)):
+        emit(part)
     if intercept is not None and intercept(prepared.plan):
         return JobFinished(job_id=req.job_id, engine_versions={})
     engine = engines.get(prepared.plan.engine)

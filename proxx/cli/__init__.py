@@ -15,12 +15,13 @@ worker start-up overlap in `main` stay cheap.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from proxx import __version__
-from proxx.cli import deliver, demo, folder, jobs, plan, reference
+from proxx.cli import deliver, demo, folder, jobs, plan, reference, streams
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -61,6 +62,8 @@ for _command in (
 
 
 def main() -> None:
+    _utf8_names()
+    streams.ensure_std_fds()  # first: a closed stderr must not be the next file opened
     if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help", "--preset"} & set(
         sys.argv
     ):
@@ -73,6 +76,20 @@ def main() -> None:
         _, level, _, fmt = logs.chosen()
         prespawn(WORKER_TARGET, level, fmt)
     cli(prog_name="proxx")
+
+
+def _utf8_names() -> None:
+    """Run in Python's UTF-8 mode whatever the locale: re-exec with `-X utf8` if not.
+
+    Under `LC_ALL=C PYTHONUTF8=0` Python reads file names as ASCII, and a JobSpec
+    named `café.json` stayed in pending/ for good, with a traceback on each scan
+    (its name could be neither filed nor refused). Linux names are bytes; results
+    carry them as UTF-8, so the locale must not decide how they are read. Once:
+    the re-executed process is in UTF-8 mode.
+    """
+    if sys.flags.utf8_mode or sys.getfilesystemencoding().lower() in ("utf-8", "utf8"):
+        return
+    os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
 
 
 __all__ = ["ExitCode", "cli", "main"]

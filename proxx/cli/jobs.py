@@ -52,6 +52,8 @@ def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str 
     With --preset FILE (and no SPEC): check that the preset alone settles into valid
     JobSpec fields (profile, codec/container pair, fps_mode, template); exit 0 or 1.
     """
+    from proxx.cli.streams import say, write_stdout
+
     if (spec is None) == (preset is None):
         raise click.UsageError("give SPEC.json or --preset FILE (one of them)")
     if preset is not None:
@@ -61,16 +63,15 @@ def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str 
 
     ran = run_one(spec, "validate", base_dir=base_dir)
     report = _validation_report(ran)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    # The verdict decides the exit code, never a stdout whose reader is gone.
+    if as_json and not write_stdout(json.dumps(report, indent=2, ensure_ascii=False) + "\n"):
+        say("proxx validate: stdout was closed before the report could be printed")
     if report["valid"]:
-        click.echo(
-            f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}", err=True
-        )
+        say(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}")
         sys.exit(0)
     result = ran.result
     reason = result.validation_error or result.system_error or result.interrupted
-    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
+    say(f"invalid: {_naming(reason or '?', spec)}")
     code = int(result.exit_code())
     sys.exit(code if code else 4)
 
@@ -134,17 +135,27 @@ def run(spec: str) -> None:
 
 
 def _emit_result(result: JobResult) -> None:
-    sys.stdout.write(result.to_json())
-    sys.stdout.flush()
+    """The result on stdout, what went wrong on stderr, the result's exit code.
+
+    What was done decides the exit code, never the streams: with stdout's reader gone
+    (`proxx run ok.json | true`) the result is lost to it, stderr says so, and the exit
+    code is still the result's; a closed or broken stderr loses only the messages.
+    """
+    from proxx.cli.streams import say, write_stdout
+
+    if not write_stdout(result.to_json()):
+        say(
+            f"proxx: stdout was closed before the result could be printed; the job "
+            f"{result.job_id} ended {result.status} all the same (exit code "
+            f"{int(result.exit_code())})"
+        )
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
         path = result.metadata.jobspec_path or "?"
-        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
+        say(f"proxx: {result.status}: {_naming(reason, path)}")
     for clip in result.clips:
         if clip.status == "FAILED":
-            click.echo(
-                f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}", err=True
-            )
+            say(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}")
     sys.exit(int(result.exit_code()))
 
 

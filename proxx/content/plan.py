@@ -99,9 +99,20 @@ def check_sources(sources: list[str]) -> None:
             problems["not a regular file"].append(_shown(src))
         elif not os.access(src, os.R_OK):
             problems["unreadable"].append(_shown(src))
-    parts = [f"source {kind}: {', '.join(paths)}" for kind, paths in problems.items() if paths]
+    parts = [f"source {kind}: {_listed(paths)}" for kind, paths in problems.items() if paths]
     if parts:
         raise ValidationError("; ".join(parts))
+
+
+# Paths a source problem lists by name; the rest are counted. 10 000 missing sources
+# (the documented maximum) would be megabytes of message, result and stderr.
+LISTED = 20
+
+
+def _listed(paths: list[str]) -> str:
+    if len(paths) <= LISTED:
+        return ", ".join(paths)
+    return f"{', '.join(paths[:LISTED])} and {len(paths) - LISTED} more ({len(paths)} in all)"
 
 
 def _shown(path: str, limit: int = 300) -> str:

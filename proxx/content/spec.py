@@ -186,8 +186,8 @@ def load_spec(data: bytes) -> JobSpec:
 def parse_json_object(data: bytes) -> dict[str, Any]:
     if len(data) > MAX_SPEC_BYTES:
         raise ValidationError(
-            f"JobSpec is larger than the limit of {MAX_SPEC_BYTES} bytes (1 MiB); "
-            "a JobSpec is a page of JSON"
+            f"JobSpec is larger than the limit of {MAX_SPEC_BYTES} bytes (64 MiB): room "
+            "for 10 000 sources of 4 096 bytes each; this is no JobSpec"
         )
     try:
         text = data.decode("utf-8")

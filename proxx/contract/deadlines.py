@@ -38,7 +38,7 @@ class Deadlines:
     """Seconds allowed per phase; tests pass shorter ones through the Python API."""
 
     accept: float = 30.0  # StartJob sent → first word from the worker (covers its boot)
-    read: float = 10.0  # reading ≤ 1 MiB of JobSpec
+    read: float = 10.0  # reading ≤ 64 MiB of JobSpec (a page of JSON is typical)
     validate: float = 10.0  # parsing and checking it, output names included
     engine_check: float = 30.0  # `ffmpeg -version`, connecting to Resolve
     finish: float = 30.0  # last clip reported → JobFinished

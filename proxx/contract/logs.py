@@ -42,9 +42,26 @@ class _Context(logging.Filter):
         return True
 
 
+# C0 controls and DEL (a newline, a carriage return, a terminal escape), as `\xNN`: a
+# file name may hold any of them, and one log record must stay one line of text.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def escaped(text: str) -> str:
+    """`text` with control characters shown as `\\xNN` (a backslash itself as `\\\\`)."""
+    return text.replace("\\", "\\\\").translate(_CONTROLS)
+
+
 class TextFormatter(logging.Formatter):
+    """One record, one line: the message (file names included) is escaped; only a
+    traceback, which follows its record, spans lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

@@ -12,7 +12,7 @@ the JobSpec's bytes: a hostile JobSpec costs one worker, never the runner.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -86,6 +86,27 @@ class JobPlanned(_Msg):
     engine: str
     routing_reason: str
     clips: list[PlannedClip]
+
+
+class PlannedClips(_Msg):
+    """Clips of a plan too large for one message, sent ahead of its `JobPlanned`.
+
+    10 000 sources (the documented maximum) with long paths make a plan of
+    megabytes: it crosses the pipe (or a Slurm spool line) in parts of at most
+    CHUNK_BYTES, joined in order by the supervisor; `JobPlanned` carries the last.
+    """
+
+    type: Literal["planned_clips"] = "planned_clips"
+    job_id: str
+    clips: list[PlannedClip]
+
+
+class AccountedClips(_Msg):
+    """Clips of a recovery's accounting sent ahead of its `RecoveryAccounted` (as above)."""
+
+    type: Literal["accounted_clips"] = "accounted_clips"
+    job_id: str
+    clips: list[ClipResult]
 
 
 class JobRejected(_Msg):
@@ -178,7 +199,9 @@ ToWorker = Annotated[StartJob | CancelJob, Field(discriminator="type")]
 FromWorker = (
     WorkerReady
     | PhaseStarted
+    | PlannedClips
     | JobPlanned
+    | AccountedClips
     | JobRejected
     | ClipStarted
     | ClipFinished
@@ -191,9 +214,14 @@ ToSupervisor = Annotated[FromWorker, Field(discriminator="type")]
 _to_worker: TypeAdapter[StartJob | CancelJob] = TypeAdapter(ToWorker)
 _to_supervisor: TypeAdapter[FromWorker] = TypeAdapter(ToSupervisor)
 MAX_MESSAGE_BYTES = 1 << 20  # messages are a few kB (stderr tails are capped)
-# The largest JobSpec a worker reads (`StartJob.jobspec_path`): a JobSpec is a page
-# of JSON, 1 MiB is generous. Intake does not peek past it either.
-MAX_SPEC_BYTES = 1024 * 1024
+# The most clip data one message carries: a larger plan or accounting is sent in parts
+# (`in_parts`), each far below MAX_MESSAGE_BYTES whatever one clip's paths are.
+CHUNK_BYTES = 256 * 1024
+# The largest JobSpec a worker reads (`StartJob.jobspec_path`): room for the most
+# sources a JobSpec may list (10 000) at the longest path Linux opens (4 096 bytes),
+# with JSON's escapes; 1 MiB refused 10 000 sources of 200 bytes. Intake peeks at
+# the first 64 KiB only (proxx.watch.folder.PEEK_BYTES).
+MAX_SPEC_BYTES = 64 * 1024 * 1024
 
 
 def new_job_id() -> str:
@@ -202,6 +230,39 @@ def new_job_id() -> str:
 
 def encode(msg: _Msg) -> bytes:
     return msg.model_dump_json().encode("utf-8")
+
+
+def in_parts(msg: JobPlanned | RecoveryAccounted) -> list[FromWorker]:
+    """`msg` as messages that each fit the pipe: parts of its clips, then `msg` itself
+    with the last part (`[msg]` as it is when it is small)."""
+    ahead: list[FromWorker]
+    if isinstance(msg, JobPlanned):
+        chunks = _chunks(msg.clips)
+        ahead = [PlannedClips(job_id=msg.job_id, clips=c) for c in chunks[:-1]]
+    else:
+        accounted = _chunks(msg.clips)
+        ahead = [AccountedClips(job_id=msg.job_id, clips=c) for c in accounted[:-1]]
+    if not ahead:
+        return [msg]
+    last = chunks[-1] if isinstance(msg, JobPlanned) else accounted[-1]
+    return [*ahead, msg.model_copy(update={"clips": last})]
+
+
+_Clip = TypeVar("_Clip", PlannedClip, ClipResult)
+
+
+def _chunks(clips: list[_Clip]) -> list[list[_Clip]]:
+    """`clips` in order, in lists of at most CHUNK_BYTES of JSON (at least one clip each)."""
+    chunks: list[list[_Clip]] = [[]]
+    size = 0
+    for clip in clips:
+        one = len(clip.model_dump_json())
+        if chunks[-1] and size + one > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(clip)
+        size += one
+    return chunks
 
 
 def decode_for_worker(data: bytes) -> StartJob | CancelJob:

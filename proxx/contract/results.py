@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from proxx import __version__
-from proxx.contract.clock import iso, utc_now
+from proxx.contract.clock import elapsed, iso, utc_now
 from proxx.contract.errors import ExitCode, FailureReason
 
 RESULT_VERSION = "1.0.0"
@@ -73,6 +73,9 @@ class Metadata(_Model):
     proxx_version: str = __version__
     engine_versions: dict[str, str] = Field(default_factory=dict)
     final_jobspec_path: str | None = None  # where the JobSpec landed, if renamed
+    # Why no JobSpec is filed beside this result: the one the job claimed was replaced
+    # in running/ (a file renamed over it) while the job ran, and is gone.
+    jobspec_replaced: str | None = None
     # Where the job ran when not in a local worker: for Slurm, the job id, node, state.
     executor: dict[str, str] | None = None
 
@@ -166,7 +169,7 @@ def build_result(
         status=status,
         started_at=iso(started),
         ended_at=iso(ended),
-        duration_seconds=round((ended - started).total_seconds(), 3),
+        duration_seconds=round(elapsed(started, ended), 3),
         total_clips=len(clips) if total_clips is None else total_clips,
         successful_clips=sum(c.status == "COMPLETED" for c in clips),
         failed_clips=sum(c.status == "FAILED" for c in clips),

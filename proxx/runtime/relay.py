@@ -51,7 +51,8 @@ class LogRelay:
 
 
 def _write(data: bytes) -> None:
-    sys.stderr.flush()  # our own lines first, in the order they were logged
+    with contextlib.suppress(OSError, AttributeError):  # a broken or absent stderr
+        sys.stderr.flush()  # our own lines first, in the order they were logged
     with contextlib.suppress(OSError):  # a closed stderr loses the lines, not the job
         while data:
             data = data[os.write(2, data) :]

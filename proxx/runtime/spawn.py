@@ -35,7 +35,8 @@ def spawn(
 ) -> Spawned:
     """`python -P -m proxx.runtime.child …` with its end of a socket pair.
 
-    `-P` and a working directory of `/`: nothing in the directory the runner
+    `-X utf8`: names are read as UTF-8 even under `LC_ALL=C`, as the supervisor reads
+    them. `-P` and a working directory of `/`: nothing in the directory the runner
     was started from can shadow the package. Its own process group: a
     terminal's Ctrl-C is the supervisor's to act on, and a deadline can kill
     the worker's whole group at once.
@@ -44,6 +45,8 @@ def spawn(
     argv = [
         sys.executable,
         "-P",
+        "-X",
+        "utf8",  # file names as UTF-8 whatever the locale (proxx.cli.main says why)
         "-m",
         "proxx.runtime.child",
         target,

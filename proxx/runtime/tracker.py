@@ -15,6 +15,7 @@ from proxx.contract.accounting import account
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import (
+    AccountedClips,
     ClipFinished,
     ClipStarted,
     FromWorker,
@@ -24,6 +25,8 @@ from proxx.contract.protocol import (
     JobRejected,
     Phase,
     PhaseStarted,
+    PlannedClip,
+    PlannedClips,
     RecoveryAccounted,
     StartJob,
     WorkerFailing,
@@ -92,6 +95,9 @@ class JobTracker:
     worker_stopped: str | None = None  # a stop the worker met between two clips
     note: str | None = None
     engine_versions: dict[str, str] = field(default_factory=dict)
+    # A plan or an accounting that came in parts (`protocol.in_parts`), joined in order.
+    _parts: list[PlannedClip] = field(default_factory=list)
+    _accounted: list[ClipResult] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.phase_deadline = self.now + self.deadlines.accept
@@ -115,12 +121,16 @@ class JobTracker:
             return self.kill(f"worker sent {type(msg).__name__} for a job it does not hold")
         if isinstance(msg, PhaseStarted):
             self._enter(msg.phase, msg.basis, now)
+        elif isinstance(msg, PlannedClips):
+            self._parts.extend(msg.clips)
         elif isinstance(msg, JobPlanned):
-            self.planned = msg
+            self.planned = msg.model_copy(update={"clips": [*self._parts, *msg.clips]})
         elif isinstance(msg, JobRejected):
             self.rejected = msg
+        elif isinstance(msg, AccountedClips):
+            self._accounted.extend(msg.clips)
         elif isinstance(msg, RecoveryAccounted):
-            self.recovered = msg
+            self.recovered = msg.model_copy(update={"clips": [*self._accounted, *msg.clips]})
         elif isinstance(msg, ClipStarted):
             self.started[msg.index] = msg
             self.current = msg.index

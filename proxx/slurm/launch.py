@@ -102,7 +102,7 @@ class Launcher:
 
     def submission(self, task: SlurmTask) -> Submission:
         req = task.tracker.request
-        command = [self.python, "-P", "-m", STEP_MODULE]
+        command = [self.python, "-P", "-X", "utf8", "-m", STEP_MODULE]
         command += ["--spool", task.spool.path]
         command += ["--record", sidecar.sidecar_path(task.claim_path)]
         command += ["--job-id", req.job_id, "--kind", req.kind]

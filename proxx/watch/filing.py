@@ -24,12 +24,23 @@ from proxx.contract.clock import iso, utc_now
 from proxx.contract.fsutil import is_utf8, remove_temps_of, shown, write_atomic
 from proxx.contract.protocol import new_job_id
 from proxx.contract.results import JobResult, not_started
-from proxx.watch.claims import Claim
+from proxx.watch.claims import Claim, same_inode, try_lock
 from proxx.watch.folder import Layout, finish
+from proxx.watch.replaced import finish_alone, replacement_error
 
 log = logging.getLogger("proxx.watch")
-# Full disk, quota, a failing device: wait for the operator, keep the claim.
-_STALL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+# Full disk, quota, a failing device, a folder remounted read-only or made unwritable,
+# a stale NFS handle: wait for the operator, keep the claim (filing it as failed could
+# only fail the same way, and would release the claim to be recovered in a loop).
+STALL_ERRNOS = (
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EIO,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ESTALE,
+)
 
 
 @dataclass
@@ -39,6 +50,7 @@ class Unfinished:
     claim: Claim
     result: JobResult
     state: str
+    replacement: bool = False
 
 
 @dataclass
@@ -60,34 +72,70 @@ class Clerk:
         """JobSpec names this runner holds while their results wait for space."""
         return {u.claim.name for u in self.unfinished}
 
-    def file(self, got: Claim, result: JobResult, state: str) -> None:
-        """Write the result and move the pair; on a full disk keep the claim and retry."""
+    def file(self, got: Claim, result: JobResult, state: str, replacement: bool = False) -> None:
+        """Write the result and move the pair; on a full disk keep the claim and retry.
+
+        Only the claimed inode is filed as this job's JobSpec. When another file was
+        renamed over it, the result is filed alone and that file separately, as a
+        replacement that never ran. The owner sidecar goes first (a kill -9 after it
+        leaves a claim that recovery files all the same, never a sidecar for good);
+        a replacement's filing leaves it, since it names the claim's holder.
+        """
+        claimed = same_inode(got.fd, got.path)
+        if not replacement:
+            self.remove_sidecar(got.name)
+        staged = self.layout.staged_result(got.name, os.fstat(got.fd).st_ino)
         try:
-            final = finish(self.layout, got.path, result, state=state)
+            if claimed:
+                final = finish(self.layout, got.path, result, state=state, staged=staged)
+            else:
+                final = finish_alone(self.layout, got.name, result, state=state, staged=staged)
         except OSError as exc:
-            if exc.errno not in _STALL_ERRNOS:
+            if exc.errno not in STALL_ERRNOS:
                 raise
-            if got.name not in self.reported:
-                self.reported.add(got.name)
-                log.error(
-                    "job %s (%s): cannot write its result (%s); it stays claimed in "
-                    "running/ and is filed when space returns",
-                    result.job_id,
-                    got.name,
-                    exc.strerror,
-                    extra={"job_id": result.job_id, "state": "stalled"},
-                )
-            self.unfinished.append(Unfinished(got, result, state))
+            self._stalled(got, result, exc)
+            self.unfinished.append(Unfinished(got, result, state, replacement))
             return
-        self.remove_sidecar(got.name)
         got.release()
         self.count(result)
         self.log_finished(got.name, result, final)
+        if not claimed:
+            self._file_replacement_at(got, result.job_id)
+
+    def file_replacement(self, got: Claim, claimed_job_id: str | None) -> None:
+        """`got` is a file renamed over a JobSpec another job claimed: filed, never run."""
+        why = replacement_error(got.name, claimed_job_id)
+        log.warning(
+            "%s in running/ is not the JobSpec that was claimed under that name: filing it "
+            "as a replacement that was not run",
+            got.name,
+            extra={"jobspec": got.name, "state": "replaced"},
+        )
+        result = not_started(new_job_id(), shown(got.path), utc_now(), validation_error=why)
+        self.file(got, result, "failed", replacement=True)
+
+    def _file_replacement_at(self, claimed: Claim, job_id: str) -> None:
+        fd = try_lock(claimed.path)
+        if fd is not None:  # else gone already, or another runner is filing it
+            self.file_replacement(Claim(claimed.name, claimed.path, fd), job_id)
+
+    def _stalled(self, got: Claim, result: JobResult, exc: OSError) -> None:
+        if got.name in self.reported:
+            return
+        self.reported.add(got.name)
+        log.error(
+            "job %s (%s): cannot write its result (%s); it stays claimed in "
+            "running/ and is filed once the watch folder is writable again",
+            result.job_id,
+            got.name,
+            exc.strerror,
+            extra={"job_id": result.job_id, "state": "stalled"},
+        )
 
     def retry_unfinished(self) -> None:
         for job in list(self.unfinished):
             self.unfinished.remove(job)
-            self.file(job.claim, job.result, job.state)
+            self.file(job.claim, job.result, job.state, job.replacement)
 
     def refuse(self, path: str, why: str) -> None:
         """Move a pending entry that is no JobSpec file straight to failed/, with a result.
@@ -151,10 +199,15 @@ class Clerk:
         )
 
     def write_sidecar(
-        self, name: str, job_id: str, worker_id: int, note: str | None = None
+        self, got: Claim, job_id: str, worker_id: int, note: str | None = None
     ) -> None:
-        """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
+        """Who runs this job, for `proxx status`; informational, so a full disk is no error.
+
+        It names the claimed inode: a `running/` file with another inode under that name
+        is a file put in the claim's place, never the claimed job (`file_replacement`)."""
+        name = got.name
         info = {
+            "inode": os.fstat(got.fd).st_ino,
             "job_id": job_id,
             "worker_id": worker_id,
             "pid": os.getpid(),
@@ -171,7 +224,7 @@ class Clerk:
         """The job's sidecar goes with it, and so do the temp files of a runner killed while
         writing it (only the claim's holder writes it, and that is us now)."""
         sidecar = self.layout.sidecar(name)
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # informational: a read-only folder is no error
             os.unlink(sidecar)
         remove_temps_of(sidecar)
 

@@ -29,6 +29,7 @@ NAME_MAX = 255
 # The most intake looks at to see whether a copy is complete (a JobSpec is ~1 kB);
 # a larger file is taken once its size and mtime have been stable for SETTLE_S.
 PEEK_BYTES = 64 * 1024
+STAGED = ".staged.json"  # a staged result's suffix: `.NAME.INODE.staged.json` in running/
 
 
 class FatalWatchError(ProxxError):
@@ -75,8 +76,18 @@ class Layout:
         """Who runs a claimed job, for `proxx status` (a dot-file: intake ignores it)."""
         return os.path.join(self.running, fit_name(f".{name}", ".owner"))
 
-    def staged_result(self, name: str) -> str:
-        """A claimed job's result, written before anything moves (recovery looks here)."""
+    def staged_result(self, name: str, ino: int) -> str:
+        """A claimed job's result, written before anything moves (recovery looks here).
+
+        Named by the claimed file's inode as well as its name, the inode kept whole
+        after any shortening: unique per claimed JobSpec, so two names that shorten
+        alike, or a file renamed over a claimed one, never share it. `st_ino` only:
+        `st_dev` differs between the hosts of a shared folder.
+        """
+        return os.path.join(self.running, fit_name(f".{stem_of(name)}", f".{ino}{STAGED}"))
+
+    def legacy_staged_result(self, name: str) -> str:
+        """Where an earlier Proxx staged a claimed job's result (by a shortened name alone)."""
         return os.path.join(self.running, fit_name(stem_of(name), ".result.json"))
 
     def final_pair(self, state: str, name: str, n: int) -> tuple[str, str]:
@@ -155,7 +166,7 @@ class Intake:
 def _looks_complete(path: str, size: int) -> bool:
     """A JSON object whose braces close exactly at its end: a copy that has finished.
 
-    A bounded, non-recursive scan of at most 1 MiB that cannot raise or hang
+    A bounded, non-recursive scan of at most PEEK_BYTES that cannot raise or hang
     on any bytes; it decides only *when* to hand the file on. Whether it is a
     valid JobSpec is the worker's question.
     """
@@ -199,7 +210,9 @@ def balanced_object(data: bytes) -> bool:
 
 
 # -- finishing ---------------------------------------------------------------------------
-def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> str:
+def finish(
+    layout: Layout, spec_path: str, result: JobResult, *, state: str, staged: str | None = None
+) -> str:
     """Write the result, then file the JobSpec and its result together in `state`.
 
     Ordered so that a kill -9 at any instant leaves either everything in
@@ -212,9 +225,10 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> 
     Recovery completes an interrupted 2–4 (`resume`). A name already taken is
     never overwritten: the pair becomes `JOB-1.json`/`JOB-1.result.json`, and
     the result records where the JobSpec landed. Returns that path.
+    `staged`: where a claimed job's result is staged (`Layout.staged_result`).
     """
     name = shown(os.path.basename(spec_path))
-    staged = _staging_path(layout, spec_path, result)
+    staged = staged or _staging_path(spec_path, result)
     n = 0
     while True:
         final_spec, final_result = layout.final_pair(state, name, n)
@@ -230,11 +244,9 @@ def finish(layout: Layout, spec_path: str, result: JobResult, *, state: str) -> 
             return final_spec
 
 
-def _staging_path(layout: Layout, spec_path: str, result: JobResult) -> str:
+def _staging_path(spec_path: str, result: JobResult) -> str:
+    """For an entry refused straight from pending/, unlocked: another runner may race us."""
     name = os.path.basename(spec_path)
-    if os.path.dirname(spec_path) == layout.running:  # claimed and locked: recovery looks here
-        return layout.staged_result(name)
-    # Refused straight from pending/, unlocked: another runner may race us.
     return os.path.join(
         os.path.dirname(spec_path), fit_name(f".{stem_of(name)}.{result.job_id}", ".result.json")
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.fsutil import shown
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
-from proxx.contract.results import Recovery, not_started
+from proxx.contract.results import JobResult, Recovery, not_started
 from proxx.runtime.executor import Executor, JobNoted
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
@@ -94,7 +94,7 @@ class Jobs:
             result = not_started(new_job_id(), shown(orphan.path), utc_now(), validation_error=why)
             self.clerk.file(orphan, result, "failed")
             return
-        if self._file_staged(orphan) or self.reattach(orphan):
+        if self._replacement(orphan) or self._file_staged(orphan) or self.reattach(orphan):
             return
         if self.executor.free_slots() == 0:
             orphan.release()  # picked up again once a worker is free
@@ -127,7 +127,7 @@ class Jobs:
             return False
         started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
         self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
-        self.clerk.write_sidecar(orphan.name, record.job_id, 0, "re-attached to its Slurm job")
+        self.clerk.write_sidecar(orphan, record.job_id, 0, "re-attached to its Slurm job")
         return True
 
     # -- out -------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Jobs:
         job = self.running.get(event.job_id)
         if job is not None:
             log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
-            self.clerk.write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
+            self.clerk.write_sidecar(job.claim, job.job_id, event.worker_id, event.note)
 
     def abandon(self, why: str, wait_s: int) -> None:
         """A fatal error: stop every job; their results cannot be filed, so say so."""
@@ -204,7 +204,7 @@ class Jobs:
     ) -> None:
         self.running[job_id] = Running(got, kind, job_id, utc_now(), recovery)
         worker = self.executor.submit(self._request(got, kind, job_id))
-        self.clerk.write_sidecar(got.name, job_id, worker)
+        self.clerk.write_sidecar(got, job_id, worker)
         if kind == "run":
             log.info(
                 "job %s (%s): claimed by worker %d",
@@ -219,10 +219,20 @@ class Jobs:
                 },
             )
 
+    def _replacement(self, orphan: Claim) -> bool:
+        """A file renamed over a JobSpec a runner claimed (its sidecar names another inode):
+        filed as a replacement that never ran, whether that runner lives or not."""
+        info = read_sidecar(self.layout, orphan.name)
+        claimed = info.get("inode")
+        if not isinstance(claimed, int) or claimed == os.fstat(orphan.fd).st_ino:
+            return False
+        job_id = info.get("job_id")
+        self.clerk.file_replacement(orphan, job_id if isinstance(job_id, str) else None)
+        return True
+
     def _file_staged(self, orphan: Claim) -> bool:
         """The dead runner had written the result already: finish filing it as it was."""
-        staged = self.layout.staged_result(orphan.name)
-        result = read_result(staged)
+        staged, result = self._staged(orphan)
         if result is None:
             return False
         log.warning(
@@ -238,6 +248,19 @@ class Jobs:
         orphan.release()
         self.clerk.count(result)
         return True
+
+    def _staged(self, orphan: Claim) -> tuple[str, JobResult | None]:
+        """The result staged for this claimed inode; else one an earlier Proxx staged by
+        name alone, if it names this JobSpec (two long names could share that name)."""
+        staged = self.layout.staged_result(orphan.name, os.fstat(orphan.fd).st_ino)
+        result = read_result(staged)
+        if result is not None:
+            return staged, result
+        legacy = self.layout.legacy_staged_result(orphan.name)
+        result = read_result(legacy)
+        if result is None or result.metadata.jobspec_path != shown(orphan.path):
+            return staged, None
+        return legacy, result
 
     def _leave_to_slurm(self, orphan: Claim) -> None:
         if orphan.name not in self._not_ours:

@@ -17,6 +17,7 @@ import time
 from proxx.contract.fsutil import move_no_replace
 from proxx.watch.claims import Claim, try_lock
 from proxx.watch.folder import (
+    STAGED,
     Layout,
     fit_name,
     is_candidate,
@@ -49,17 +50,28 @@ def orphans(layout: Layout, own: set[str]) -> list[Claim]:
 def stranded_results(layout: Layout) -> list[str]:
     """Results in running/ whose JobSpec has left (a kill -9 between the final moves).
 
-    A result belongs to a JobSpec still in running/ when it is that JobSpec's
-    staged result as the layout names it (shortened names included).
+    A staged result (`.NAME.INODE.staged.json`) belongs to the JobSpec in running/
+    with that inode; one an earlier Proxx staged (`NAME.result.json`) to the JobSpec
+    whose name the layout shortens to it.
     """
     with os.scandir(layout.running) as it:
-        entries = [e.name for e in it if not e.name.startswith(".")]
-    staged = {os.path.basename(layout.staged_result(n)) for n in entries if is_candidate(n)}
+        entries = [e.name for e in it]
+    specs = [n for n in entries if is_candidate(n)]
+    inodes = set()
+    for n in specs:
+        with contextlib.suppress(OSError):
+            inodes.add(str(os.lstat(os.path.join(layout.running, n)).st_ino))
+    legacy = {os.path.basename(layout.legacy_staged_result(n)) for n in specs}
     return sorted(
         os.path.join(layout.running, n)
         for n in entries
-        if n.endswith(".result.json") and n not in staged
+        if (n.startswith(".") and n.endswith(STAGED) and _staged_inode(n) not in inodes)
+        or (not n.startswith(".") and n.endswith(".result.json") and n not in legacy)
     )
+
+
+def _staged_inode(name: str) -> str:
+    return name[: -len(STAGED)].rsplit(".", 1)[-1]
 
 
 def file_stranded(layout: Layout, path: str) -> tuple[str, str] | None:

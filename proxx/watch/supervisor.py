@@ -22,6 +22,7 @@ from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
 from proxx.runtime.pool import LocalPool
 from proxx.runtime.spawn import WORKER_TARGET
+from proxx.watch.fdlimit import fd_limit_problem
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import FatalWatchError, Intake, Layout
 from proxx.watch.jobs import Jobs
@@ -46,6 +47,8 @@ class Supervisor:
         executor: Executor | None = None,
         metrics_file: str | None = None,
     ) -> None:
+        if (problem := fd_limit_problem(max_workers)) is not None:
+            raise FatalWatchError(problem)  # before any worker or file is opened
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
         self.poll_seconds = poll_seconds
