@@ -82,10 +82,16 @@ def _problems(facts: ProbeFacts, exp: Expected, container: str) -> list[str]:
 
 
 def _colour_problems(got: Colour, want: Colour) -> list[str]:
-    """Each colour field by value; an unstated one must stay unstated (nothing guessed)."""
+    """Each colour field by value; an unstated one must stay unstated (nothing guessed).
+
+    A range the proxy leaves unstated is limited: H.264 and HEVC define an absent
+    video_full_range_flag as 0, and x264/x265 omit it when no other colour is stated.
+    """
     problems = []
     for field in ("primaries", "transfer", "matrix", "range"):
         have, should = getattr(got, field), getattr(want, field)
+        if field == "range" and have is None:
+            have = "tv"
         if have != should:
             problems.append(
                 f"colour {field} is {have or 'unstated'}, expected {should or 'unstated'}"
