@@ -170,6 +170,14 @@ def carried(source: Colour, encoder: str, container: str) -> tuple[Colour, tuple
         if transfer == "smpte170m":
             notes.append(_same("transfer", transfer, "bt709"))
             transfer = "bt709"
+    if matrix is None and (encoder == "dnxhd" or container == "mxf"):
+        # DNxHR's frame header and FFmpeg's MXF muxer always state a matrix: BT.709's
+        # unless told otherwise (measured, FFmpeg 5.1).
+        notes.append(
+            "colour matrix: the source states none, but a DNxHR header or an MXF "
+            "descriptor always states one, so the proxy says bt709"
+        )
+        matrix = "bt709"
     if source.range == "pc":
         notes.append(
             "full-range source converted to limited range (tv): every FFmpeg profile's "
