@@ -117,7 +117,7 @@ def test_every_profile_writes_the_source_colour(
         proxy_profile=profile,
     )
     clips: dict[str, dict[str, Any]] = {Path(c["source_path"]).stem: c for c in result["clips"]}
-    wrong = {}
+    wrong: dict[str, object] = {}
     for name, clip in clips.items():
         want = expected(STATES[name], profile, container)
         proxy = Path(clip["output_path"])
