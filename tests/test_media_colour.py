@@ -173,3 +173,27 @@ def test_control_an_untagged_source_gives_an_untagged_proxy(tmp_path: Path) -> N
 
     assert colour_of(Path(clip["output_path"]))[:3] == ("unknown",) * 3  # nothing guessed
     assert "setparams" not in clip["ffmpeg_command"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "codec", "primaries"),
+    [
+        ("proxy_prores_proxy", "prores_proxy", "unknown"),
+        ("proxy_prores422_1080", "prores422", "film"),
+    ],
+)
+def test_a_value_an_encoder_has_no_code_for_is_cleared_and_named(
+    tmp_path: Path, profile: str, codec: str, primaries: str
+) -> None:
+    # prores_aw has no code for "film" primaries (H.273 8) and would write 0, "reserved";
+    # prores_ks (the control) writes it.
+    source = tmp_path / "film.mov"
+    tags = "setparams=color_primaries=film:color_trc=bt709:colorspace=bt709"
+    ffmpeg(*lavfi(), "-vf", tags, *H264, "-color_primaries", "film", str(source))
+    assert colour_of(source)[0] == "film"
+
+    clip = run(tmp_path, [source], codec=codec, proxy_profile=profile)["clips"][0]
+
+    assert colour_of(Path(clip["output_path"]))[:3] == (primaries, "bt709", "bt709")
+    lost = "colour primaries film not kept: the ProRes encoder of this profile (prores_aw)"
+    assert any(n.startswith(lost) for n in clip["fidelity"]["notes"]) == (primaries == "unknown")

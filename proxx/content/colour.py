@@ -7,6 +7,8 @@ result reads like the probe an operator runs. `None` means unstated
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict
 
 # H.273 code → FFmpeg name, for the codes FFmpeg's setparams filter can set.
@@ -59,6 +61,7 @@ MATRICES = {
 RANGES = {1: "tv", 2: "pc"}
 # ffprobe's spellings of "not stated".
 _UNSTATED = frozenset({"unknown", "unspecified", "reserved", ""})
+UNKNOWN = "unknown"  # setparams's name for code 2, unspecified
 HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 
 # FFmpeg 5.1's prores_aw (the Proxy and LT profiles) writes only these codes in the
@@ -132,59 +135,70 @@ def setparams(colour: Colour) -> str | None:
     return "setparams=" + ":".join(parts) if parts else None
 
 
-def carried(source: Colour, encoder: str, container: str) -> tuple[Colour, tuple[str, ...]]:
-    """The colour a proxy made by `encoder` in `container` states, and what differs and why."""
-    primaries, transfer, matrix = source.primaries, source.transfer, source.matrix
+class Carried(NamedTuple):
+    """What the filter graph tags (`written`; "unknown" clears a value the encoder cannot
+    write), what the proxy then states (`expected`), and the notes saying why they differ."""
+
+    written: Colour
+    expected: Colour
+    notes: tuple[str, ...]
+
+
+def carried(source: Colour, encoder: str, container: str) -> Carried:
+    """The colour a proxy made by `encoder` in `container` gets, and what differs and why."""
+    values = {"primaries": source.primaries, "transfer": source.transfer, "matrix": source.matrix}
     notes: list[str] = []
     if encoder == "prores_aw":
-        if matrix in _SAME_MATRIX:
-            notes.append(_same("matrix", matrix, _SAME_MATRIX[matrix]))
-            matrix = _SAME_MATRIX[matrix]
-        if transfer in _SAME_TRANSFER:
-            notes.append(_same("transfer", transfer, _SAME_TRANSFER[transfer]))
-            transfer = _SAME_TRANSFER[transfer]
-        lost = [
-            (field, value)
-            for field, value, ok in (
-                ("primaries", primaries, _PRORES_AW_PRIMARIES),
-                ("transfer", transfer, _PRORES_AW_TRANSFERS),
-                ("matrix", matrix, _PRORES_AW_MATRICES),
-            )
-            if value is not None and value not in ok
-        ]
-        for field, value in lost:
-            notes.append(
-                f"colour {field} {value} not kept: the ProRes encoder of this profile "
-                "(prores_aw) has no code for it; the proxy states none"
-            )
-        lost_fields = {f for f, _ in lost}
-        primaries = None if "primaries" in lost_fields else primaries
-        transfer = None if "transfer" in lost_fields else transfer
-        matrix = None if "matrix" in lost_fields else matrix
+        _prores_aw(values, notes)
     elif container == "mxf":
         # FFmpeg's MXF muxer has one label for BT.601's matrix (read back as bt470bg)
         # and writes BT.601's transfer as BT.709's (measured, FFmpeg 5.1).
-        if matrix == "smpte170m":
-            notes.append(_same("matrix", matrix, "bt470bg"))
-            matrix = "bt470bg"
-        if transfer == "smpte170m":
-            notes.append(_same("transfer", transfer, "bt709"))
-            transfer = "bt709"
-    if matrix is None and (encoder == "dnxhd" or container == "mxf"):
+        _equivalent(values, notes, "matrix", {"smpte170m": "bt470bg"})
+        _equivalent(values, notes, "transfer", {"smpte170m": "bt709"})
+    written = Colour(**values)
+    stated = {k: (None if v == UNKNOWN else v) for k, v in values.items()}
+    if stated["matrix"] is None and (encoder == "dnxhd" or container == "mxf"):
         # DNxHR's frame header and FFmpeg's MXF muxer always state a matrix: BT.709's
-        # unless told otherwise (measured, FFmpeg 5.1).
+        # unless told otherwise (measured, FFmpeg 5.1). Proxx does not tag it so.
         notes.append(
             "colour matrix: the source states none, but a DNxHR header or an MXF "
             "descriptor always states one, so the proxy says bt709"
         )
-        matrix = "bt709"
+        stated["matrix"] = "bt709"
     if source.range == "pc":
         notes.append(
             "full-range source converted to limited range (tv): every FFmpeg profile's "
             "pixel format is limited-range"
         )
-    proxy = Colour(primaries=primaries, transfer=transfer, matrix=matrix, range="tv")
-    return proxy, tuple(notes)
+    return Carried(written, Colour(**stated, range="tv"), tuple(notes))
+
+
+def _prores_aw(values: dict[str, str | None], notes: list[str]) -> None:
+    """prores_aw's header: equivalents where H.273 has them, else the value is dropped."""
+    _equivalent(values, notes, "matrix", _SAME_MATRIX)
+    _equivalent(values, notes, "transfer", _SAME_TRANSFER)
+    writable = {
+        "primaries": _PRORES_AW_PRIMARIES,
+        "transfer": _PRORES_AW_TRANSFERS,
+        "matrix": _PRORES_AW_MATRICES,
+    }
+    for field, ok in writable.items():
+        value = values[field]
+        if value is not None and value not in ok:
+            notes.append(
+                f"colour {field} {value} not kept: the ProRes encoder of this profile "
+                "(prores_aw) has no code for it; the proxy states none"
+            )
+            values[field] = UNKNOWN  # the decoded frames' value would be written as 0
+
+
+def _equivalent(
+    values: dict[str, str | None], notes: list[str], field: str, same: dict[str, str]
+) -> None:
+    value = values[field]
+    if value in same:
+        notes.append(_same(field, value, same[value]))
+        values[field] = same[value]
 
 
 def _same(field: str, value: str, written: str) -> str:

@@ -44,9 +44,8 @@ def expected_output(
     timecode = retime_timecode(source.timecode, src_rate, rate)
     frames = source.frame_count_at_rate(rate)
     lead = _held_frames(source, rate, container)
-    encoding = PROFILES[profile].encoding
-    assert isinstance(encoding, VideoEncoder)
-    proxy_colour, colour_notes = colour.carried(video.colour, encoding.encoder, container or "")
+    encoding = _encoder(profile)
+    kept = colour.carried(video.colour, encoding.encoder, container or "")
     return Expected(
         codec=codec,
         width=width,
@@ -58,9 +57,9 @@ def expected_output(
         timecode=timecode,
         reel_name=source.reel_name if timecode else None,
         progressive=source.interlaced,
-        colour=proxy_colour,
+        colour=kept.expected,
         notes=_notes(source, src_rate, rate, timecode)
-        + colour_notes
+        + kept.notes
         + _depth_notes(source, encoding)
         + (
             (
@@ -71,6 +70,12 @@ def expected_output(
             else ()
         ),
     )
+
+
+def _encoder(profile: str) -> VideoEncoder:
+    encoding = PROFILES[profile].encoding
+    assert isinstance(encoding, VideoEncoder)  # an FFmpeg profile
+    return encoding
 
 
 def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> int:
@@ -164,7 +169,7 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
         # The picture by its index (a cover picture may come first: ProbeFacts.video).
         *("-map", f"0:{_picture(clip.source)}", "-map", "0:a?"),
         *("-map_metadata", "-1", "-map_chapters", "-1"),
-        *("-vf", ",".join(_filters(clip.source, exp))),
+        *("-vf", ",".join(_filters(clip.source, exp, _tags(plan, clip.source)))),
         *_VIDEO[plan.proxy_profile],
         *_timing(plan.container, exp),
         *_audio(plan.codec, clip.source),
@@ -179,7 +184,15 @@ def _picture(source: ProbeFacts) -> int:
     return video.index
 
 
-def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
+def _tags(plan: JobPlan, source: ProbeFacts) -> str | None:
+    """The setparams filter that tags the frames with the colour the profile can carry."""
+    video = source.video
+    assert video is not None
+    encoder = _encoder(plan.proxy_profile).encoder
+    return colour.setparams(colour.carried(video.colour, encoder, plan.container).written)
+
+
+def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list[str]:
     """The picture chain: deinterlace (interlaced only), scale, constant rate, square pixels,
     colour tags."""
     filters = []
@@ -197,7 +210,6 @@ def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
     filters.append("setsar=1")
     if source.interlaced:
         filters.append("setfield=prog")
-    tags = colour.setparams(exp.colour) if exp.colour is not None else None
     if tags is not None:
         filters.append(tags)
     return filters
