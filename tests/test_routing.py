@@ -210,8 +210,12 @@ def test_cinemadng_is_a_tiff_with_the_dngversion_tag(
     )
     dng = tiff_with_dng_tag(frame, tmp_path / "A001_C001_000001.dng")
 
-    # A plain TIFF is an image FFmpeg decodes …
-    assert route_of(frame) == (Engine.FFMPEG, "codec tiff: FFmpeg decodes it")
+    # A plain TIFF is a still: refused, proxies are for moving pictures (docs/MEDIA.md) …
+    engine, reason = route_of(frame)
+    assert (engine, reason.split(";")[0]) == (
+        None,
+        "unsupported source: a still image (tiff_pipe)",
+    )
     # … the same picture with IFD0 tag 50706 is CinemaDNG, decided from the bytes alone.
     monkeypatch.setattr(routing, "probe", None)
     assert route_of(dng) == (

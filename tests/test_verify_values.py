@@ -7,6 +7,7 @@ fact's doing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from proxx.content.colour import Colour
 from testkit import make_clip, run_cli
 from workers.expect import Expected
 from workers.verify import check_output, verify_output
@@ -104,3 +106,24 @@ def test_no_ffprobe_runs_for_a_job(
     first = result["clips"][0]["fidelity"]["proxy"]
     assert (first["timecode"], first["reel_name"]) == ("02:00:00:00", "R9")
     assert all(os.path.getsize(c["output_path"]) == c["output_size_bytes"] for c in result["clips"])
+
+
+def _tagged(path: Path, matrix: str) -> Path:
+    tags = f"setparams=color_primaries=bt709:color_trc=bt709:colorspace={matrix}"
+    return make_clip(
+        path, vcodec=["-c:v", "prores_aw", "-profile:v", "0", "-vf", tags], reel="A001"
+    )
+
+
+def test_colour_is_compared_by_value(tmp_path: Path) -> None:
+    bt709 = Colour(primaries="bt709", transfer="bt709", matrix="bt709", range="tv")
+    exp = dataclasses.replace(EXPECTED, colour=bt709)
+    # The control: the same render with the expected matrix passes.
+    assert verify_output(str(_tagged(tmp_path / "ok.mov", "bt709")), exp, "mov") is None
+    wrong = _tagged(tmp_path / "wrong.mov", "smpte170m")
+    assert verify_output(str(wrong), exp, "mov") == "colour matrix is smpte170m, expected bt709"
+    untagged = render(tmp_path / "untagged.mov")
+    assert verify_output(str(untagged), exp, "mov") == (
+        "colour primaries is unstated, expected bt709; colour transfer is unstated, "
+        "expected bt709; colour matrix is unstated, expected bt709"
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from proxx.content.colour import Colour
+
 # What ffprobe must report for the proxy: codec_name and, where it tells
 # profiles apart, the profile string.
 EXPECTED_CODEC: dict[str, tuple[str, str | None]] = {
@@ -40,6 +42,9 @@ class Expected:
     timecode: str | None
     reel_name: str | None = None  # compared where the container carries it (MOV)
     progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
+    # The colour the proxy must state, field by field (None: not compared; Resolve's
+    # renders are not checked for colour yet).
+    colour: Colour | None = None
     # How the proxy differs from its source on purpose (recorded in the clip result).
     notes: tuple[str, ...] = ()
 

@@ -2,7 +2,8 @@
 
 Values are compared, not just present: codec and profile, frame size, exact
 rate, frame count, start timecode, reel name (MOV), channels per audio
-stream, and a progressive flag for a deinterlaced source. The compared facts
+stream, a progressive flag for a deinterlaced source, and the colour
+(primaries, transfer, matrix, range) the profile carries. The compared facts
 of source and proxy go into the clip result, so an operator sees at a glance
 that a proxy will relink.
 """
@@ -13,6 +14,7 @@ import hashlib
 import os
 from fractions import Fraction
 
+from proxx.content.colour import Colour
 from proxx.content.media import INTERLACED, ProbeFacts, probe
 from proxx.contract.results import Fidelity, MediaFacts
 
@@ -74,6 +76,26 @@ def _problems(facts: ProbeFacts, exp: Expected, container: str) -> list[str]:
         problems.append(f"reel name is {facts.reel_name}, expected {exp.reel_name}")
     if exp.progressive and video.field_order in INTERLACED:
         problems.append(f"flagged interlaced ({video.field_order}), expected progressive")
+    if exp.colour is not None:
+        problems += _colour_problems(video.colour, exp.colour)
+    return problems
+
+
+def _colour_problems(got: Colour, want: Colour) -> list[str]:
+    """Each colour field by value; an unstated one must stay unstated (nothing guessed).
+
+    A range the proxy leaves unstated is limited: H.264 and HEVC define an absent
+    video_full_range_flag as 0, and x264/x265 omit it when no other colour is stated.
+    """
+    problems = []
+    for field in ("primaries", "transfer", "matrix", "range"):
+        have, should = getattr(got, field), getattr(want, field)
+        if field == "range" and have is None:
+            have = "tv"
+        if have != should:
+            problems.append(
+                f"colour {field} is {have or 'unstated'}, expected {should or 'unstated'}"
+            )
     return problems
 
 
@@ -91,6 +113,10 @@ def media_facts(facts: ProbeFacts) -> MediaFacts:
         timecode=facts.timecode,
         reel_name=facts.reel_name,
         audio_channels=[a.channels or 0 for a in facts.audio],
+        color_primaries=video.colour.primaries if video is not None else None,
+        color_transfer=video.colour.transfer if video is not None else None,
+        color_space=video.colour.matrix if video is not None else None,
+        color_range=video.colour.range if video is not None else None,
     )
 
 

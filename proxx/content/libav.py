@@ -16,10 +16,11 @@ import av
 import av.error
 from av.codec.context import CodecContext
 from av.container import InputContainer
-from av.stream import Discard, Stream
+from av.stream import Discard, Disposition, Stream
 
 from proxx.content import quicktime
-from proxx.content.media import ProbeFacts, StreamFacts, matroska_duration
+from proxx.content.colour import Colour, from_codes
+from proxx.content.media import ProbeFacts, StreamFacts, matroska_span
 
 # PyAV 19 dropped `av.open(metadata_errors=...)` and decodes tags with surrogateescape;
 # earlier releases decode strictly unless told "replace". Both end as the same text:
@@ -31,6 +32,7 @@ _open: Callable[..., InputContainer] = av.open
 
 # AVFieldOrder, in FFmpeg's names as ffprobe prints them.
 _FIELD_ORDER = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+_COVER = Disposition.attached_pic | Disposition.timed_thumbnails | Disposition.still_image
 
 
 def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
@@ -67,8 +69,9 @@ def _facts(path: str, container: InputContainer, count_frames: bool) -> ProbeFac
     streams = [_stream(s, qt_tracks) for s in container.streams]
     if not streams:
         return ProbeFacts(path=path, ok=False, error="no audio or video streams")
-    video = next((s for s in container.streams if s.type == "video"), None)
-    facts = next((f for f in streams if f.codec_type == "video"), None)
+    probed = ProbeFacts(path=path, ok=True, streams=streams)
+    facts = probed.video  # the rule for which stream is the picture lives in ProbeFacts
+    video = container.streams[facts.index] if facts is not None else None
     if video is not None and facts is not None and facts.codec_name:
         _count(container, video, facts, quicktime=bool(qt_tracks), count_frames=count_frames)
     duration = container.duration
@@ -89,18 +92,21 @@ def _is_quicktime(format_name: str) -> bool:
 def _stream(s: Stream, qt_tracks: list[quicktime.Track]) -> StreamFacts:
     ctx = s.codec_context  # None for a codec FFmpeg does not know
     tags = _tags(s.metadata)
+    start = _seconds(s.start_time, s.time_base)
     facts = StreamFacts(
         codec_type=s.type,
+        index=s.index,
+        cover=bool(s.disposition & _COVER),
         codec_name=ctx.name if ctx is not None else None,
         codec_tag_string=_fourcc(ctx.codec_tag) if ctx is not None else None,
         profile=s.profile if ctx is not None else None,
         nb_frames=s.frames or None,
-        duration=_seconds(s.duration, s.time_base) or matroska_duration(tags.get("DURATION")),
-        start_time=_seconds(s.start_time, s.time_base),
+        duration=_seconds(s.duration, s.time_base) or matroska_span(tags.get("DURATION"), start),
+        start_time=start,
         tags=tags,
     )
     if s.type == "video":
-        _video(s, facts, _qt_track(s, qt_tracks))
+        _video(s, facts, None if facts.cover else _qt_track(s, qt_tracks))
     elif s.type == "audio" and ctx is not None:
         facts.channels = _channels(ctx)
         facts.sample_rate = int(ctx.sample_rate)  # type: ignore[attr-defined]
@@ -134,15 +140,51 @@ def _video(s: Stream, facts: StreamFacts, track: quicktime.Track | None) -> None
         return
     facts.width, facts.height = int(ctx.width), int(ctx.height)  # type: ignore[attr-defined]
     facts.pix_fmt = ctx.pix_fmt  # type: ignore[attr-defined]
+    facts.colour = _colour(ctx, track)
+    if facts.pix_fmt:
+        components = av.VideoFormat(facts.pix_fmt).components
+        facts.bit_depth = max((c.bits for c in components), default=None)
+        facts.alpha = any(c.is_alpha for c in components)
     facts.field_order = _FIELD_ORDER.get(int(ctx.field_order))  # type: ignore[attr-defined]
     sar = ctx.sample_aspect_ratio  # type: ignore[attr-defined]
     facts.sample_aspect_ratio = str(sar) if sar and sar > 0 and sar != 1 else None
 
 
+def _colour(ctx: object, track: quicktime.Track | None) -> Colour:
+    """The stream's colour: the codec's header as libav reads it, else the `colr` box.
+
+    libav fills these from the bitstream (H.264/HEVC VUI, the ProRes frame
+    header) and, for MOV/MP4, usually from the `colr` box too; a field the
+    stream leaves unstated is taken from `colr` explicitly, so the rule does
+    not depend on which libav the wheel bundles.
+    """
+    colour = from_codes(
+        int(ctx.color_primaries),  # type: ignore[attr-defined]
+        int(ctx.color_trc),  # type: ignore[attr-defined]
+        int(ctx.colorspace),  # type: ignore[attr-defined]
+        int(ctx.color_range),  # type: ignore[attr-defined]
+    )
+    # Matrix code 0 is RGB; on a YUV picture it is an unset field, not a statement.
+    if colour.matrix == "gbr" and not str(ctx.pix_fmt or "").startswith("gbr"):  # type: ignore[attr-defined]
+        colour = colour.model_copy(update={"matrix": None})
+    if track is None or track.colr is None:
+        return colour
+    box = from_codes(*track.colr, 0)
+    return Colour(
+        primaries=colour.primaries or box.primaries,
+        transfer=colour.transfer or box.transfer,
+        matrix=colour.matrix or box.matrix,
+        range=colour.range,
+    )
+
+
 def _qt_track(s: Stream, qt_tracks: list[quicktime.Track]) -> quicktime.Track | None:
-    # libav makes one stream per QuickTime track, in file order; a handler that
-    # is not video means the two lists do not line up, and nothing is taken.
-    track = qt_tracks[s.index] if s.index < len(qt_tracks) else None
+    # libav makes one stream per QuickTime track, in file order (cover art from
+    # `udta` is not a track); a handler that is not video means the two lists do
+    # not line up, and nothing is taken.
+    covers = sum(1 for o in s.container.streams if o.index < s.index and o.disposition & _COVER)
+    at = s.index - covers
+    track = qt_tracks[at] if at < len(qt_tracks) else None
     return track if track is not None and track.handler == "vide" else None
 
 

@@ -13,16 +13,24 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from proxx.content.colour import Colour, from_names
 from proxx.contract.profiles import FORCED_RATES
 
 # The rates a variable-frame-rate source may be conformed to (docs/MEDIA.md, §VFR):
 # the broadcast rates, never one derived from a timebase.
 STANDARD_RATES: tuple[Fraction, ...] = tuple(sorted(FORCED_RATES.values()))
 INTERLACED = frozenset({"tt", "bb", "tb", "bt"})
+# libav's demuxers for a single picture file (`png_pipe`, `tiff_pipe`, …) and for
+# numbered frames (`image2`): a still, not a moving picture (docs/MEDIA.md §9).
+IMAGE_DEMUXER = "image2"
 
 
 class StreamFacts(BaseModel):
     codec_type: str
+    index: int = 0  # the stream's index in the file: what `-map 0:N` names
+    # Cover art or a thumbnail (an attached picture, by disposition): a picture the
+    # file carries, not its moving picture (MP4/M4V/MKV cover art is MJPEG or PNG).
+    cover: bool = False
     codec_name: str | None = None
     codec_tag_string: str | None = None
     width: int = 0
@@ -35,6 +43,9 @@ class StreamFacts(BaseModel):
     channels: int | None = None
     sample_rate: int | None = None
     pix_fmt: str | None = None
+    bit_depth: int | None = None  # bits per sample of the pixel format (8, 10, 12 …)
+    alpha: bool = False  # the pixel format has an alpha plane (ProRes 4444, PNG …)
+    colour: Colour = Colour()  # from the stream, else the container (a MOV `colr` box)
     rotation: int = 0  # display matrix, degrees: phones film portrait as rotated landscape
     sample_aspect_ratio: str | None = None  # "4/3" for anamorphic HDV; None when square
     profile: str | None = None  # "Proxy", "HQ", "DNXHR LB", "High", …
@@ -60,7 +71,18 @@ class ProbeFacts(BaseModel):
 
     @property
     def video(self) -> StreamFacts | None:
-        return next((s for s in self.streams if s.codec_type == "video"), None)
+        """The moving picture: the first video stream that is not a cover or thumbnail."""
+        return next((s for s in self.streams if s.codec_type == "video" and not s.cover), None)
+
+    @property
+    def covers(self) -> list[StreamFacts]:
+        return [s for s in self.streams if s.codec_type == "video" and s.cover]
+
+    @property
+    def still(self) -> bool:
+        """A picture file (PNG, TIFF, JPEG, DPX, EXR …), read by an image demuxer."""
+        name = self.format_name or ""
+        return name == IMAGE_DEMUXER or name.endswith("_pipe")
 
     def display_size(self) -> tuple[int, int]:
         """Width and height as shown, in square pixels.
@@ -220,8 +242,12 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         rate = s["avg_frame_rate"] if rate in (None, "0/0") else rate
     frames = _int(s.get("nb_frames")) or _int(count)
     tags = {str(k): str(v) for k, v in (s.get("tags") or {}).items()}
+    start = _float(s.get("start_time"))
+    disposition = s.get("disposition") or {}
     return StreamFacts(
         codec_type=str(s.get("codec_type", "unknown")),
+        index=_int(s.get("index")) or 0,
+        cover=any(disposition.get(k) for k in COVER_DISPOSITIONS),
         codec_name=s.get("codec_name"),
         codec_tag_string=s.get("codec_tag_string"),
         width=_int(s.get("width")) or 0,
@@ -229,11 +255,17 @@ def _stream(s: dict[str, Any], count: Any) -> StreamFacts:
         frame_rate=_rate(rate),
         avg_frame_rate=_rate(avg),
         nb_frames=frames,
-        duration=_float(s.get("duration")) or matroska_duration(tags.get("DURATION")),
-        start_time=_float(s.get("start_time")),
+        duration=_float(s.get("duration")) or matroska_span(tags.get("DURATION"), start),
+        start_time=start,
         channels=_int(s.get("channels")),
         sample_rate=_int(s.get("sample_rate")),
         pix_fmt=s.get("pix_fmt"),
+        colour=from_names(
+            s.get("color_primaries"),
+            s.get("color_transfer"),
+            s.get("color_space"),
+            s.get("color_range"),
+        ),
         rotation=_rotation(s, tags),
         sample_aspect_ratio=_aspect(s.get("sample_aspect_ratio")),
         profile=s.get("profile"),
@@ -281,6 +313,24 @@ def _rate(v: Any) -> str | None:
     except (ValueError, ZeroDivisionError):
         return None
     return str(value) if value > 0 else None
+
+
+COVER_DISPOSITIONS = ("attached_pic", "timed_thumbnails", "still_image")
+
+
+def matroska_span(v: str | None, start: float | None) -> float | None:
+    """How long a Matroska stream lasts, from its DURATION tag and its start.
+
+    FFmpeg's Matroska muxer writes DURATION as the time the stream *ends*
+    (its last timestamp plus that frame's duration), counted from the file's
+    zero: a picture that starts 0.5 s after the sound and ends at 2.5 s shows
+    2 s of frames, not 2.5. A stream that ends early has an early DURATION.
+    """
+    end = matroska_duration(v)
+    if end is None:
+        return None
+    span = end - (start or 0.0)
+    return span if span > 0 else None
 
 
 def matroska_duration(v: str | None) -> float | None:

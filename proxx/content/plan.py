@@ -8,6 +8,7 @@ during the render, which publication refuses).
 from __future__ import annotations
 
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Callable
@@ -100,6 +101,8 @@ def check_sources(sources: list[str]) -> None:
         elif not os.access(src, os.R_OK):
             problems["unreadable"].append(_shown(src))
     parts = [f"source {kind}: {_listed(paths)}" for kind, paths in problems.items() if paths]
+    if problems["a directory"] or any(_FRAME_PATTERN.search(p) for p in problems["missing"]):
+        parts.append(SEQUENCES)
     if parts:
         raise ValidationError("; ".join(parts))
 
@@ -113,6 +116,14 @@ def _listed(paths: list[str]) -> str:
     if len(paths) <= LISTED:
         return ", ".join(paths)
     return f"{', '.join(paths[:LISTED])} and {len(paths) - LISTED} more ({len(paths)} in all)"
+
+
+# A numbered-frame pattern as FFmpeg's image2 demuxer takes it: %d, %06d …
+_FRAME_PATTERN = re.compile(r"%0?\d*d")
+SEQUENCES = (
+    "image sequences (a folder of frames or a %06d pattern) are not sources: proxies are "
+    "for movie clips; render the sequence to a movie clip first and submit that"
+)
 
 
 def _shown(path: str, limit: int = 300) -> str:

@@ -1,4 +1,4 @@
-"""QuickTime facts libav does not hand to Python: a video track's fourcc, size and rotation.
+"""QuickTime facts libav does not hand to Python: a video track's fourcc, size, rotation, `colr`.
 
 PyAV exposes no codec context (hence no fourcc) for a codec FFmpeg does not
 know, yet that fourcc is the routing signal for Blackmagic RAW and Canon RAW
@@ -6,7 +6,9 @@ in a movie; and it exposes the display matrix only on decoded frames, while
 decoding a 4K frame just to learn that a phone clip is portrait costs far more
 than the probe. Both sit in the `moov` box, so this walks it: top-level boxes
 by seeking (the `moov` of a camera file is often at its end), then only the
-boxes on the path to each track's `tkhd` and `stsd`.
+boxes on the path to each track's `tkhd` and `stsd`. The `colr` box of the
+video sample description is read too: the container's statement of colour,
+used where the stream's own header states none.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Track:
     rotation: int  # clockwise degrees from the tkhd matrix, 0/90/180/270
     width: int = 0  # a video sample description's stored size
     height: int = 0
+    # The `colr` box's H.273 codes (primaries, transfer, matrix), nclc or nclx.
+    colr: tuple[int, int, int] | None = None
 
 
 def tracks(path: str) -> list[Track]:
@@ -85,6 +89,7 @@ def _boxes(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def _track(trak: bytes) -> Track:
     handler, fourcc, rotation, width, height = "", None, 0, 0, 0
+    colr: tuple[int, int, int] | None = None
     stack = [trak]
     while stack:
         for kind, body in _boxes(stack.pop()):
@@ -99,11 +104,28 @@ def _track(trak: bytes) -> Track:
                 fourcc = body[12:16].decode("latin-1")
                 if len(body) >= 44:  # entry header, then a video description's fields
                     width, height = struct.unpack(">HH", body[40:44])
+                colr = _colr(body)
     return (
-        Track(handler, fourcc, rotation, width, height)
+        Track(handler, fourcc, rotation, width, height, colr)
         if handler == "vide"
         else Track(handler, fourcc, rotation)
     )
+
+
+_VIDEO_ENTRY_FIELDS = 8 + 16 + 70  # stsd's version and count, the entry's header, video fields
+
+
+def _colr(stsd: bytes) -> tuple[int, int, int] | None:
+    """The first sample description's `colr` (nclc/nclx) codes; None without one."""
+    if len(stsd) < 12:
+        return None
+    (entry_size,) = struct.unpack(">I", stsd[8:12])
+    entry_end = min(len(stsd), 8 + entry_size)
+    for kind, body in _boxes(stsd[_VIDEO_ENTRY_FIELDS:entry_end]):
+        if kind == b"colr" and len(body) >= 10 and body[:4] in (b"nclc", b"nclx"):
+            primaries, transfer, matrix = struct.unpack(">HHH", body[4:10])
+            return primaries, transfer, matrix
+    return None
 
 
 def _rotation(tkhd: bytes) -> int:

@@ -84,6 +84,14 @@ def route_probed(path: str, facts: ProbeFacts) -> RouteDecision:
         return named
     if not facts.ok:
         return _reject(path, f"{REJECTED}: {facts.error}", facts)
+    if video is None and facts.covers:
+        cover = facts.covers[0]
+        return _reject(
+            path,
+            f"unsupported source: no moving picture (its only video, stream {cover.index}, "
+            f"is an attached {cover.codec_name or 'picture'} cover or thumbnail)",
+            facts,
+        )
     if video is None:
         return _reject(path, "unsupported source: no video stream", facts)
     return _reject(
@@ -137,7 +145,19 @@ def _mxf_raw(facts: ProbeFacts) -> str:
     return f"camera RAW in MXF (ARRIRAW or Sony X-OCN){camera}"
 
 
+STILL = (
+    "proxies are for moving pictures; for a still, use the file itself (NLEs link "
+    "stills directly) or render a movie from it first"
+)
+
+
 def _ffmpeg(path: str, facts: ProbeFacts, video: StreamFacts) -> RouteDecision:
+    if facts.still:
+        # An NLE attaches a proxy only to a clip (Premiere refuses stills), and a
+        # one-frame "proxy" at a guessed rate has nothing to relink to.
+        return _reject(
+            path, f"unsupported source: a still image ({facts.format_name}); {STILL}", facts
+        )
     if video.width <= 0 or video.height <= 0:
         return _reject(path, f"{REJECTED}: {video.codec_name} video reports no frame size", facts)
     if video.frame_rate is None:

@@ -36,6 +36,11 @@ class MediaFacts(_Model):
     timecode: str | None = None
     reel_name: str | None = None
     audio_channels: list[int] = Field(default_factory=list)  # per audio stream
+    # Colour as FFmpeg names it (ffprobe's spelling); null when the file states none.
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_space: str | None = None  # the YUV matrix
+    color_range: str | None = None  # "tv" (limited) or "pc" (full)
 
 
 class Fidelity(_Model):

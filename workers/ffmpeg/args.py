@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from proxx.content import colour
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import ProbeFacts
 from proxx.contract.naming import partial_path
-from proxx.contract.profiles import FORCED_RATES, PROFILES
+from proxx.contract.profiles import FORCED_RATES, PROFILES, VideoEncoder
 
 from ..expect import Expected, retime_timecode
 
@@ -43,6 +44,8 @@ def expected_output(
     timecode = retime_timecode(source.timecode, src_rate, rate)
     frames = source.frame_count_at_rate(rate)
     lead = _held_frames(source, rate, container)
+    encoding = _encoder(profile)
+    kept = colour.carried(video.colour, encoding.encoder, container or "")
     return Expected(
         codec=codec,
         width=width,
@@ -54,7 +57,10 @@ def expected_output(
         timecode=timecode,
         reel_name=source.reel_name if timecode else None,
         progressive=source.interlaced,
+        colour=kept.expected,
         notes=_notes(source, src_rate, rate, timecode)
+        + kept.notes
+        + _depth_notes(source, encoding)
         + (
             (
                 f"the picture starts {float(source.video_lead()):.3f} s after the sound; MXF has "
@@ -64,6 +70,12 @@ def expected_output(
             else ()
         ),
     )
+
+
+def _encoder(profile: str) -> VideoEncoder:
+    encoding = PROFILES[profile].encoding
+    assert isinstance(encoding, VideoEncoder)  # an FFmpeg profile
+    return encoding
 
 
 def _held_frames(source: ProbeFacts, rate: Fraction, container: str | None) -> int:
@@ -111,6 +123,34 @@ def _notes(
     return tuple(notes)
 
 
+def _depth_notes(source: ProbeFacts, encoding: VideoEncoder) -> tuple[str, ...]:
+    """What the profile's pixel format cannot keep: alpha, bit depth (HDR bands at 8 bits)."""
+    video = source.video
+    assert video is not None
+    notes = []
+    if video.alpha:
+        notes.append(
+            f"alpha not kept: the source's {video.pix_fmt} has an alpha plane; every "
+            f"proxy profile is opaque ({encoding.pix_fmt})"
+        )
+    depth = _bits(encoding.pix_fmt)
+    if video.bit_depth and video.bit_depth > depth:
+        hdr = video.colour.transfer in colour.HDR_TRANSFERS or video.colour.primaries == "bt2020"
+        why = f" ({video.colour.transfer or video.colour.primaries}: may band)" if hdr else ""
+        notes.append(
+            f"{video.bit_depth}-bit source rendered at {depth} bits ({encoding.pix_fmt}){why}; "
+            "the colour tags are kept"
+        )
+    return tuple(notes)
+
+
+def _bits(pix_fmt: str) -> int:
+    """Bits per sample of the profiles' pixel formats (yuv420p, yuv422p, yuv422p10le)."""
+    digits = pix_fmt.removesuffix("le").removesuffix("be").rstrip("p")
+    tail = digits[len(digits.rstrip("0123456789")) :]
+    return int(tail) if pix_fmt.endswith(("le", "be")) and tail else 8
+
+
 def _fps(rate: Fraction) -> str:
     return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
@@ -126,8 +166,10 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
         ffmpeg,
         *("-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror"),
         *("-i", clip.source_path),
-        *("-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1"),
-        *("-vf", ",".join(_filters(clip.source, exp))),
+        # The picture by its index (a cover picture may come first: ProbeFacts.video).
+        *("-map", f"0:{_picture(clip.source)}", "-map", "0:a?"),
+        *("-map_metadata", "-1", "-map_chapters", "-1"),
+        *("-vf", ",".join(_filters(clip.source, exp, _tags(plan, clip.source)))),
         *_VIDEO[plan.proxy_profile],
         *_timing(plan.container, exp),
         *_audio(plan.codec, clip.source),
@@ -136,8 +178,23 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
     ]
 
 
-def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
-    """The picture chain: deinterlace (interlaced only), scale, constant rate, square pixels."""
+def _picture(source: ProbeFacts) -> int:
+    video = source.video
+    assert video is not None
+    return video.index
+
+
+def _tags(plan: JobPlan, source: ProbeFacts) -> str | None:
+    """The setparams filter that tags the frames with the colour the profile can carry."""
+    video = source.video
+    assert video is not None
+    encoder = _encoder(plan.proxy_profile).encoder
+    return colour.setparams(colour.carried(video.colour, encoder, plan.container).written)
+
+
+def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list[str]:
+    """The picture chain: deinterlace (interlaced only), scale, constant rate, square pixels,
+    colour tags."""
     filters = []
     if source.interlaced:
         # Both fields of each frame are used (one output frame per input frame, so
@@ -153,6 +210,8 @@ def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
     filters.append("setsar=1")
     if source.interlaced:
         filters.append("setfield=prog")
+    if tags is not None:
+        filters.append(tags)
     return filters
 
 
