@@ -8,10 +8,12 @@ inode (as before), yields the impostor's bytes.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.executor import PoolEvent
 from proxx.watch.filing import Clerk
@@ -46,6 +48,9 @@ class _Capture:
 
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         return []
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        return {}
 
     def shutdown(self) -> None: ...
 

@@ -90,15 +90,44 @@ def _naming(reason: str, path: str) -> str:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("spec", type=click.Path(path_type=str))
-def run(spec: str) -> None:
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "line", "jsonl", "off"]),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: one updating line (auto: when stderr is a terminal), "
+    "one JSON object per update (jsonl), or none.",
+)
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Cancel a render whose progress has not moved for this long (as timeout).",
+)
+def run(spec: str, progress_mode: str, stall_seconds: float) -> None:
     """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
 
     Relative source paths resolve against the JobSpec's own folder. Clips run
     one after another in a worker process; the first failure stops the job.
     """
-    from proxx.runtime.runjob import run_spec_file
+    from proxx.cli.progress import ProgressShow
+    from proxx.contract.deadlines import Deadlines
+    from proxx.runtime.runjob import log_finished, run_one
 
-    _emit_result(run_spec_file(spec))
+    show = ProgressShow(progress_mode)  # type: ignore[arg-type]  # click checked the choice
+    try:
+        ran = run_one(
+            spec,
+            deadlines=Deadlines(stall=stall_seconds),
+            on_progress=None if show.mode == "off" else show,
+            log_end=False,
+        )
+    finally:
+        show.close()
+    log_finished(ran.result)
+    _emit_result(ran.result)
 
 
 def _emit_result(result: JobResult) -> None:

@@ -64,6 +64,10 @@ class ClipResult(_Model):
     partial_output_path: str | None = None
     fidelity: Fidelity | None = None  # compared facts, when the output was verified
     output_sha256: str | None = None  # hex SHA-256 of the published proxy's bytes
+    # The render's pace (FFmpeg: output media seconds and frames per wall second of
+    # the encode; Resolve: media seconds per second of its render job).
+    render_speed: float | None = None  # × real time
+    average_fps: float | None = None
 
 
 class Metadata(_Model):

@@ -9,8 +9,10 @@ watch folder; the supervisor never touches a JobSpec's content.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.tracker import JobOutcome
 
@@ -55,6 +57,10 @@ class Executor(Protocol):
 
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         """Block until something happened (or `timeout`, or an `extra` fd is readable)."""
+        ...
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        """Each running job's progress record (by job id) as of `now` (monotonic) = `wall`."""
         ...
 
     def shutdown(self) -> None: ...

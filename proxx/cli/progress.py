@@ -1,0 +1,71 @@
+"""How `proxx run` shows a job's progress on stderr: one updating line, or JSON lines.
+
+stdout carries the result and nothing else, so both go to stderr. The line is
+for a person at a terminal (redrawn in place, ended when the job ends); JSON
+lines are for CI logs and scripts (one object per update, the same record
+`proxx status --json` shows).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Literal, TextIO
+
+from proxx.contract.progress import ProgressRecord
+
+Mode = Literal["auto", "line", "jsonl", "off"]
+_CLEAR = "\r\x1b[K"
+
+
+def resolve_mode(mode: Mode, stream: TextIO) -> Mode:
+    """`auto`: the line on a terminal, nothing otherwise (a log file wants no redraws)."""
+    if mode != "auto":
+        return mode
+    return "line" if stream.isatty() else "off"
+
+
+def describe(record: ProgressRecord) -> str:
+    """One line: clip i/n, percent of the job, phase, speed, ETA."""
+    parts = []
+    if record.clip is not None and record.clips is not None:
+        parts.append(f"clip {record.clip}/{record.clips}")
+    if record.job_fraction is not None:
+        parts.append(f"{100 * record.job_fraction:5.1f}%")
+    parts.append(record.phase)
+    if record.speed is not None:
+        parts.append(f"{record.speed:.2f}x")
+    parts.append(f"ETA {_clock(record.eta_seconds)}")
+    if record.seconds_since_progress >= 10:
+        parts.append(f"(no progress for {record.seconds_since_progress:.0f} s)")
+    return "  ".join(parts)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressShow:
+    def __init__(self, mode: Mode, stream: TextIO = sys.stderr) -> None:
+        self.mode, self.stream = resolve_mode(mode, stream), stream
+        self._drawn = False
+
+    def __call__(self, job_id: str, record: ProgressRecord) -> None:
+        if self.mode == "jsonl":
+            line = {"event": "progress", "job_id": job_id, "progress": record.model_dump()}
+            self.stream.write(json.dumps(line) + "\n")
+        elif self.mode == "line":
+            self.stream.write(_CLEAR + describe(record))
+            self._drawn = True
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the redrawn line, so what follows starts on a line of its own."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
