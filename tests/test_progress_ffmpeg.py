@@ -156,9 +156,9 @@ def test_the_reader_takes_microseconds_from_either_key_and_ignores_garbage(
 ) -> None:
     reader = progress.ProgressReader(0, 10.0, stop_pipe[0])
     reader.feed(b"frame=N/A\nout_time_us=N/A\nprogress=continue\n")
-    assert reader.media_seconds is None
+    assert (reader.blocks, reader.media_seconds) == (1, None)
     reader.feed(b"frame=50\nout_time_ms=2500000\nprog")  # a block split across reads
     reader.feed(b"ress=continue\n" + b"x" * 10_000)  # and a line that is not FFmpeg's
-    assert (reader.media_seconds, reader.frames) == (2.5, 50)
+    assert (reader.blocks, reader.media_seconds, reader.frames) == (2, 2.5, 50)
     reader.feed(b"\nout_time_us=5000000\nprogress=end\n")
     assert reader.media_seconds == 5.0
