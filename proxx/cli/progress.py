@@ -59,7 +59,9 @@ class ProgressShow:
             line = {"event": "progress", "job_id": job_id, "progress": record.model_dump()}
             self.stream.write(json.dumps(line) + "\n")
         elif self.mode == "line":
-            self.stream.write(_CLEAR + describe(record))
+            # The cursor goes back to the line's start: a log line written meanwhile
+            # overwrites the progress text instead of being glued to its end.
+            self.stream.write(_CLEAR + describe(record) + "\r")
             self._drawn = True
         self.stream.flush()
 
