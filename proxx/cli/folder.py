@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from proxx.contract.deadlines import Deadlines
     from proxx.runtime.executor import Executor
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -64,6 +65,14 @@ def _bounded(
     help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
     "(repeatable; --executor slurm only).",
 )
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Cancel a render whose progress has not moved for this long (as timeout); "
+    "each clip's render deadline still applies.",
+)
 def watch(
     folder: str,
     max_workers: int,
@@ -72,6 +81,7 @@ def watch(
     metrics_file: str | None,
     executor: str,
     slurm_args: tuple[str, ...],
+    stall_seconds: float,
 ) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
@@ -85,11 +95,13 @@ def watch(
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
+    from proxx.contract.deadlines import Deadlines
     from proxx.slurm.client import SlurmUnavailable
     from proxx.watch.folder import FatalWatchError
     from proxx.watch.supervisor import Supervisor
 
     _check_slurm_args(executor, slurm_args)
+    deadlines = Deadlines(stall=stall_seconds)
     try:
         Supervisor(
             folder,
@@ -97,7 +109,8 @@ def watch(
             poll_seconds=poll_seconds,
             once=once,
             metrics_file=metrics_file,
-            executor=_executor(executor, folder, max_workers, slurm_args),
+            deadlines=deadlines,
+            executor=_executor(executor, folder, max_workers, slurm_args, deadlines),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
@@ -114,12 +127,16 @@ def _check_slurm_args(executor: str, slurm_args: tuple[str, ...]) -> None:
         raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
 
 
-def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
+def _executor(
+    name: str, folder: str, size: int, slurm_args: tuple[str, ...], deadlines: Deadlines
+) -> Executor | None:
     if name != "slurm":
         return None  # the supervisor's default: the local pool
     from proxx.slurm.executor import SlurmExecutor
 
-    return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
+    return SlurmExecutor(
+        size=size, root=os.path.abspath(folder), extra_args=slurm_args, deadlines=deadlines
+    )
 
 
 @click.command()

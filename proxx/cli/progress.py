@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Literal, TextIO
 
-from proxx.contract.progress import ProgressRecord
+from proxx.contract.progress import ProgressRecord, describe
 
 Mode = Literal["auto", "line", "jsonl", "off"]
 _CLEAR = "\r\x1b[K"
@@ -23,30 +23,6 @@ def resolve_mode(mode: Mode, stream: TextIO) -> Mode:
     if mode != "auto":
         return mode
     return "line" if stream.isatty() else "off"
-
-
-def describe(record: ProgressRecord) -> str:
-    """One line: clip i/n, percent of the job, phase, speed, ETA."""
-    parts = []
-    if record.clip is not None and record.clips is not None:
-        parts.append(f"clip {record.clip}/{record.clips}")
-    if record.job_fraction is not None:
-        parts.append(f"{100 * record.job_fraction:5.1f}%")
-    parts.append(record.phase)
-    if record.speed is not None:
-        parts.append(f"{record.speed:.2f}x")
-    parts.append(f"ETA {_clock(record.eta_seconds)}")
-    if record.seconds_since_progress >= 10:
-        parts.append(f"(no progress for {record.seconds_since_progress:.0f} s)")
-    return "  ".join(parts)
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class ProgressShow:

@@ -143,5 +143,42 @@ class JobProgress:
         )
 
 
+def describe(record: ProgressRecord) -> str:
+    """One line: clip i/n, percent of the job, phase, speed, ETA."""
+    parts = []
+    if record.clip is not None and record.clips is not None:
+        parts.append(f"clip {record.clip}/{record.clips}")
+    if record.job_fraction is not None:
+        parts.append(f"{100 * record.job_fraction:5.1f}%")
+    parts.append(record.phase)
+    if record.speed is not None:
+        parts.append(f"{record.speed:.2f}x")
+    parts.append(f"ETA {_clock(record.eta_seconds)}")
+    if record.seconds_since_progress >= 10:
+        parts.append(f"(no progress for {record.seconds_since_progress:.0f} s)")
+    return "  ".join(parts)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def from_file(info: object, now: datetime) -> ProgressRecord | None:
+    """A record as a status file keeps it, its `seconds_since_progress` counted to `now`
+    from `updated_at` (the file is rewritten only when the record moves); None if it is
+    not one (an older runner's file, a torn one)."""
+    try:
+        record = ProgressRecord.model_validate(info)
+        updated = datetime.fromisoformat(record.updated_at)
+    except ValueError:
+        return None
+    since = max(0.0, (now - updated).total_seconds())
+    return record.model_copy(update={"seconds_since_progress": round(since, 1)})
+
+
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)

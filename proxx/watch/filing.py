@@ -151,9 +151,15 @@ class Clerk:
         )
 
     def write_sidecar(
-        self, name: str, job_id: str, worker_id: int, note: str | None = None
+        self,
+        name: str,
+        job_id: str,
+        worker_id: int,
+        note: str | None = None,
+        progress: dict[str, object] | None = None,
     ) -> None:
-        """Who runs this job, for `proxx status`; informational, so a full disk is no error."""
+        """Who runs this job (and how far it has got), for `proxx status`; informational,
+        so a full disk is no error."""
         info = {
             "job_id": job_id,
             "worker_id": worker_id,
@@ -161,6 +167,7 @@ class Clerk:
             "host": platform.node(),
             "claimed_at": iso(utc_now()),
             "note": note,
+            "progress": progress,
         }
         try:
             write_atomic(self.layout.sidecar(name), json.dumps(info).encode())

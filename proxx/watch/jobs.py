@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.fsutil import shown
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import Recovery, not_started
 from proxx.runtime.executor import Executor, JobNoted
@@ -44,6 +45,9 @@ class Running:
     job_id: str  # the result's job id (a recovered job keeps its original one)
     started: datetime
     recovery: Recovery | None = None
+    worker_id: int = 0
+    note: str | None = None  # the last one, kept when the status file is rewritten
+    progress: dict[str, object] | None = None  # what the status file says now
 
 
 @runtime_checkable
@@ -153,7 +157,23 @@ class Jobs:
         job = self.running.get(event.job_id)
         if job is not None:
             log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
-            self.clerk.write_sidecar(job.claim.name, job.job_id, event.worker_id, event.note)
+            job.note, job.worker_id = event.note, event.worker_id
+            self.clerk.write_sidecar(
+                job.claim.name, job.job_id, event.worker_id, event.note, job.progress
+            )
+
+    def progressed(self, records: dict[str, ProgressRecord]) -> None:
+        """Put each job's progress in its status file beside the claim, when it moved.
+
+        The file's `seconds_since_progress` is 0 as written: `proxx status` counts it
+        from `updated_at`, so a record that only ages is never rewritten."""
+        for request_id, record in records.items():
+            job = self.running.get(request_id)
+            info = record.model_copy(update={"seconds_since_progress": 0.0}).model_dump()
+            if job is None or info == job.progress:
+                continue
+            job.progress = info
+            self.clerk.write_sidecar(job.claim.name, job.job_id, job.worker_id, job.note, info)
 
     def abandon(self, why: str, wait_s: int) -> None:
         """A fatal error: stop every job; their results cannot be filed, so say so."""
@@ -204,6 +224,7 @@ class Jobs:
     ) -> None:
         self.running[job_id] = Running(got, kind, job_id, utc_now(), recovery)
         worker = self.executor.submit(self._request(got, kind, job_id))
+        self.running[job_id].worker_id = worker
         self.clerk.write_sidecar(got.name, job_id, worker)
         if kind == "run":
             log.info(

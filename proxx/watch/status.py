@@ -12,8 +12,10 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from proxx.contract.progress import ProgressRecord, describe, from_file
 from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import try_lock
@@ -76,7 +78,13 @@ def _running(layout: Layout, name: str) -> dict[str, Any]:
         "runner_alive": fd is None,
         # Submitted to Slurm: the job may run on without its runner (docs/SLURM.md).
         "slurm_job_id": slurm_job_id(path),
+        "progress": _progress(owner.get("progress")),
     }
+
+
+def _progress(info: object) -> dict[str, Any] | None:
+    record = from_file(info, datetime.now(UTC)) if info is not None else None
+    return None if record is None else record.model_dump()
 
 
 def slurm_job_id(claim_path: str) -> str | None:
@@ -228,9 +236,11 @@ def _running_line(job: dict[str, Any]) -> str:
             else ": runner dead; a --executor slurm runner re-attaches to it]"
         )
     note = f"  ({job['note']})" if job.get("note") else ""
+    progress = job.get("progress")
+    shown = f"  {describe(ProgressRecord(**progress))}" if progress else ""
     return (
         f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
-        f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
+        f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{shown}{note}"
         f"{alive}"
     )
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Literal
 
+from proxx.contract.clock import utc_now
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
@@ -31,6 +33,8 @@ from proxx.watch.recovery import file_stranded, orphans, remove_stale_temps, str
 
 log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
+# Status files are rewritten at most this often (and only when a record moved).
+PROGRESS_WRITE_S = 1.0
 
 
 class Supervisor:
@@ -61,6 +65,7 @@ class Supervisor:
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
         self._pending_left = True
+        self._progress_written = -PROGRESS_WRITE_S
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
@@ -84,6 +89,7 @@ class Supervisor:
                 self.claim_jobs()
                 self.write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
+                self.write_progress()
                 self.react_to_signals()
             self.drain_on_shutdown()
             self.write_metrics(force=True)
@@ -143,6 +149,14 @@ class Supervisor:
         self.metrics.update(
             counts.completed, counts.failed_by_reason, self.executor.worker_restarts, force=force
         )
+
+    def write_progress(self) -> None:
+        """Each running job's progress into its status file, at most once a second."""
+        now = time.monotonic()
+        if now - self._progress_written < PROGRESS_WRITE_S:
+            return
+        self._progress_written = now
+        self.jobs.progressed(self.executor.progress(now, utc_now()))
 
     def wait_timeout(self) -> float:
         if self.once and self._pending_left and self.executor.free_slots():
