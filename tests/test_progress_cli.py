@@ -68,10 +68,10 @@ def test_the_line_is_redrawn_in_place_and_ended_before_the_closing_line(
 
     stderr = proc.stderr.decode()
     assert proc.returncode == 0, stderr
-    assert "\r\x1b[Kclip 2/2  " in stderr
+    assert "\r\x1b[Kclip 2/2 " in stderr
     last = stderr.rsplit("\r\x1b[K", 1)[1]
     drawn, end, closing = last.partition("\r\n")  # back to the start, then a new line
-    assert drawn.startswith("clip 2/2  ") and end == "\r\n", last
+    assert drawn.startswith("clip 2/2 ") and end == "\r\n", last
     assert "COMPLETED (2/2 clips)" in closing
     json.loads(proc.stdout)
 

@@ -144,12 +144,15 @@ class JobProgress:
 
 
 def describe(record: ProgressRecord) -> str:
-    """One line: clip i/n, percent of the job, phase, speed, ETA."""
+    """One line: clip i/n and its percent, the job's percent, phase, speed, ETA."""
     parts = []
     if record.clip is not None and record.clips is not None:
-        parts.append(f"clip {record.clip}/{record.clips}")
+        clip = f"clip {record.clip}/{record.clips}"
+        if record.clip_fraction is not None:
+            clip += f" {100 * record.clip_fraction:.0f}%"
+        parts.append(clip)
     if record.job_fraction is not None:
-        parts.append(f"{100 * record.job_fraction:5.1f}%")
+        parts.append(f"job {100 * record.job_fraction:.1f}%")
     parts.append(record.phase)
     if record.speed is not None:
         parts.append(f"{record.speed:.2f}x")

@@ -24,6 +24,7 @@ from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
 from proxx.runtime.pool import LocalPool
 from proxx.runtime.spawn import WORKER_TARGET
+from proxx.runtime.tracker import JobOutcome
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import FatalWatchError, Intake, Layout
 from proxx.watch.jobs import Jobs
@@ -66,6 +67,7 @@ class Supervisor:
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
         self._pending_left = True
         self._progress_written = -PROGRESS_WRITE_S
+        self._media_seconds = 0.0  # of the clips this runner published (a metric)
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
@@ -147,7 +149,12 @@ class Supervisor:
     def write_metrics(self, force: bool = False) -> None:
         counts = self.clerk.counts
         self.metrics.update(
-            counts.completed, counts.failed_by_reason, self.executor.worker_restarts, force=force
+            counts.completed,
+            counts.failed_by_reason,
+            self.executor.worker_restarts,
+            running=self.executor.progress(time.monotonic(), utc_now()),
+            media_seconds=self._media_seconds,
+            force=force,
         )
 
     def write_progress(self) -> None:
@@ -168,6 +175,7 @@ class Supervisor:
             if isinstance(event, JobNoted):
                 self.jobs.noted(event)
             else:
+                self._media_seconds += media_seconds_published(event)
                 self.jobs.finished(event)
 
     def react_to_signals(self) -> None:
@@ -184,6 +192,14 @@ class Supervisor:
         while self.jobs:
             self.handle(self.dispatch.wait(1.0))
         self.clerk.retry_unfinished()
+
+
+def media_seconds_published(outcome: JobOutcome) -> float:
+    """Media seconds of the clips a finished job published (their probed durations)."""
+    if outcome.planned is None:
+        return 0.0
+    done = {c.output_path for c in outcome.clips if c.status == "COMPLETED"}
+    return sum(c.duration or 0.0 for c in outcome.planned.clips if c.output_path in done)
 
 
 __all__ = ["FatalWatchError", "Supervisor"]
