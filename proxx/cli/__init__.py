@@ -48,6 +48,7 @@ for _command in (
     jobs.remainder,
     folder.watch,
     folder.status,
+    folder.drain,
     reference.probe,
     reference.schema,
     reference.profiles,

@@ -149,3 +149,33 @@ def status(folder: str, as_json: bool) -> None:
 
     report = folder_status(folder)
     click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--off", is_flag=True, help="Lift the drain: runners claim again.")
+def drain(folder: str, off: bool) -> None:
+    """Ask every runner on FOLDER to finish what it runs, claim nothing more, and exit 0.
+
+    The request is the file FOLDER/.proxx-drain, seen by every runner on the
+    folder (on any host sharing it) within its poll interval; it stays in force,
+    for runners started later too, until `proxx drain FOLDER --off`.
+    """
+    from proxx.watch import drain as draining
+
+    root = os.path.abspath(folder)
+    if off:
+        done = draining.lift(root)
+        click.echo("drain lifted" if done else "no drain was in force", err=True)
+        return
+    try:
+        done = draining.request(root)
+    except OSError as exc:
+        click.echo(f"proxx drain: cannot write {draining.marker(root)}: {exc.strerror}", err=True)
+        sys.exit(1)
+    click.echo(
+        "drain in force: runners finish what they run, then exit"
+        if done
+        else "a drain was already in force",
+        err=True,
+    )

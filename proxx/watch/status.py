@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from proxx.contract.clock import iso
 from proxx.contract.progress import ProgressRecord, describe, from_file
 from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
+from proxx.watch import drain
 from proxx.watch.claims import try_lock
 from proxx.watch.folder import STATES, Layout, is_candidate, read_result, read_sidecar
 from proxx.watch.misplaced import find_misplaced
@@ -37,11 +39,19 @@ def folder_status(root: str) -> dict[str, Any]:
     return {
         "folder": layout.root,
         "counts": counts,
+        "drain": _drain(layout.root),
         "running": [_running(layout, n) for n in _jobs(layout.dir("running"))],
         "recent_failures": _failures(layout),
         "misplaced": [{"path": m.path, "reason": m.reason} for m in find_misplaced(layout.root)],
         **_partials_and_unknown(layout),
     }
+
+
+def _drain(root: str) -> dict[str, str] | None:
+    since = drain.in_force(root)
+    if since is None:
+        return None
+    return {"since": iso(datetime.fromtimestamp(since, UTC)), "marker": drain.marker(root)}
 
 
 def _jobs(directory: str) -> list[str]:
@@ -215,6 +225,11 @@ def _reason(r: JobResult) -> str | None:
 def render_text(status: dict[str, Any]) -> str:
     c = status["counts"]
     lines = [f"{status['folder']}: " + ", ".join(f"{c[s]} {s}" for s in STATES)]
+    if status.get("drain"):
+        lines.append(
+            f"drain in force since {status['drain']['since']}: runners finish what they run, "
+            f"claim nothing more and exit (lift it: proxx drain {status['folder']} --off)"
+        )
     lines += [_running_line(job) for job in status["running"]]
     lines += _failure_lines(status["recent_failures"])
     if status["misplaced"]:

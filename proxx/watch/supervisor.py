@@ -25,6 +25,7 @@ from proxx.runtime.executor import Executor, JobNoted, PoolEvent
 from proxx.runtime.pool import LocalPool
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import JobOutcome
+from proxx.watch import drain
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import FatalWatchError, Intake, Layout
 from proxx.watch.jobs import Jobs
@@ -68,6 +69,7 @@ class Supervisor:
         self._pending_left = True
         self._progress_written = -PROGRESS_WRITE_S
         self._media_seconds = 0.0  # of the clips this runner published (a metric)
+        self._draining = False  # `proxx drain` in force, as last looked
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
@@ -112,8 +114,26 @@ class Supervisor:
     def should_stop(self) -> bool:
         if self.dispatch.stop_requested:
             return True
-        idle = not self._pending_left and not self.jobs and not self.clerk.unfinished
-        return self.once and idle
+        finished = not self.jobs and not self.clerk.unfinished
+        if self.draining():
+            return finished  # what it runs is done: exit 0
+        return self.once and finished and not self._pending_left
+
+    def draining(self) -> bool:
+        """Whether `proxx drain` is in force on the folder (said once as it changes)."""
+        now_draining = drain.in_force(self.layout.root) is not None
+        if now_draining != self._draining:
+            self._draining = now_draining
+            if now_draining:
+                log.warning(
+                    "drain in force (%s): claiming nothing more; exiting once %d running "
+                    "job(s) finish",
+                    drain.marker(self.layout.root),
+                    len(self.jobs),
+                )
+            else:
+                log.info("drain lifted: claiming again")
+        return now_draining
 
     def recover_orphans(self) -> None:
         """What dead runners left in running/: results to file, jobs to take over, and
@@ -131,6 +151,8 @@ class Supervisor:
 
     def claim_jobs(self) -> None:
         """Claim pending JobSpecs in the intake's order while a worker is free."""
+        if self.draining():  # looked at again: a drain asked for since should_stop
+            return
         names = self.intake.scan()
         self.misplaced.check()
         self._pending_left = bool(names)
