@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.executor import PoolEvent
@@ -42,7 +43,9 @@ class _Capture:
         self.submitted.append(req)
         return 0
 
-    def cancel(self, job_id: str, reason: str) -> None: ...
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None: ...
 
     def cancel_all(self, reason: str) -> None: ...
 

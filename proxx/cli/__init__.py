@@ -49,6 +49,7 @@ for _command in (
     folder.watch,
     folder.status,
     folder.drain,
+    folder.cancel,
     reference.probe,
     reference.schema,
     reference.profiles,

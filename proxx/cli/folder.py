@@ -179,3 +179,29 @@ def drain(folder: str, off: bool) -> None:
         else "a drain was already in force",
         err=True,
     )
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.argument("name")
+def cancel(folder: str, name: str) -> None:
+    """Stop one job: NAME is its JobSpec's name in pending/ or running/, or its job id.
+
+    A pending job is filed in failed/ at once and never starts. A running job's
+    runner (on this host or another sharing FOLDER) is asked to stop it: within
+    its --poll-seconds its FFmpeg/Resolve work is stopped, and the JobSpec and a
+    result (the clip that was running: `cancelled`) are filed in failed/.
+    Exit 1 if nothing pending or running goes by NAME.
+    """
+    from proxx.watch.cancel import NoSuchJob
+    from proxx.watch.cancel import cancel as cancel_job
+
+    try:
+        asked = cancel_job(folder, name)
+    except NoSuchJob as exc:
+        click.echo(f"proxx cancel: {exc}", err=True)
+        sys.exit(1)
+    if asked.state == "pending":
+        click.echo(f"cancelled {asked.name} before it started: filed in {asked.where}", err=True)
+    else:
+        click.echo(f"asked {asked.where} to cancel job {asked.job_id} ({asked.name})", err=True)

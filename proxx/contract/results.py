@@ -119,7 +119,7 @@ class JobResult(_Model):
         if self.validation_error is not None:
             return ExitCode.VALIDATION
         reasons = {c.failure_reason for c in self.clips}
-        if self.interrupted or FailureReason.INTERRUPTED in reasons:
+        if self.interrupted or reasons & {FailureReason.INTERRUPTED, FailureReason.CANCELLED}:
             return ExitCode.INTERRUPTED
         if (
             self.system_error

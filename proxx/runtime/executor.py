@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.tracker import JobOutcome
@@ -51,7 +52,9 @@ class Executor(Protocol):
         """Start `req` (its worker_id is filled in); returns the worker id."""
         ...
 
-    def cancel(self, job_id: str, reason: str) -> None: ...
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None: ...
 
     def cancel_all(self, reason: str) -> None: ...
 

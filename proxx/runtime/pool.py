@@ -100,10 +100,12 @@ class LocalPool:
         slot.proc.send(req)  # a failed send shows as the worker's death or the accept deadline
         return slot.proc.worker_id
 
-    def cancel(self, job_id: str, reason: str) -> None:
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None:
         for slot in self.slots.values():
             if slot.tracker is not None and slot.tracker.job_id == job_id:
-                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic(), failure))
 
     def cancel_all(self, reason: str) -> None:
         for slot in self.slots.values():

@@ -288,11 +288,12 @@ class JobTracker:
             else (self.current if self.current is not None else len(self.results))
         )
         clip = msg.clip
-        if (
-            clip.failure_reason is FailureReason.INTERRUPTED
-            and self.cancel_failure is FailureReason.TIMEOUT
+        if clip.failure_reason is FailureReason.INTERRUPTED and self.cancel_failure in (
+            FailureReason.TIMEOUT,
+            FailureReason.CANCELLED,
         ):
-            clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
+            # The worker says it was stopped; we know why (a deadline, a stall, a cancel).
+            clip = clip.model_copy(update={"failure_reason": self.cancel_failure})
         self.results[index] = clip
         self.current = None
         return index

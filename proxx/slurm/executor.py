@@ -143,10 +143,12 @@ class SlurmExecutor:
         )
         return "adopted"
 
-    def cancel(self, job_id: str, reason: str) -> None:
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None:
         task = self.tasks.get(job_id)
         if task is not None:
-            self._act(task, task.tracker.cancel(reason, time.monotonic()))
+            self._act(task, task.tracker.cancel(reason, time.monotonic(), failure))
 
     def cancel_all(self, reason: str) -> None:
         # Queued jobs first: cancelling a running one frees its CPUs, and Slurm would

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
 from proxx.contract.fsutil import shown
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executo
     from proxx.slurm.executor import Adoption
 
 log = logging.getLogger("proxx.watch")
+CANCELLED = FailureReason.CANCELLED
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Running:
     worker_id: int = 0
     note: str | None = None  # the last one, kept when the status file is rewritten
     progress: dict[str, object] | None = None  # what the status file says now
+    cancel_asked: bool = False  # `proxx cancel` asked for it, and the executor was told
 
 
 @runtime_checkable
@@ -152,6 +155,19 @@ class Jobs:
             if job.kind == "recover" and outcome.recovered and outcome.recovered.note:
                 log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
             self.clerk.file(job.claim, result, state_of(result))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.layout.cancel_request(job.claim.name, job.job_id))
+
+    def cancel_requested(self) -> None:
+        """Cancel each job `proxx cancel` asked for (a request file beside its claim,
+        looked for by name: it is never opened)."""
+        for request_id, job in self.running.items():
+            if job.cancel_asked:
+                continue
+            if os.path.lexists(self.layout.cancel_request(job.claim.name, job.job_id)):
+                job.cancel_asked = True
+                log.warning("job %s (%s): cancelled by proxx cancel", job.job_id, job.claim.name)
+                self.executor.cancel(request_id, "cancelled by proxx cancel", CANCELLED)
 
     def noted(self, event: JobNoted) -> None:
         job = self.running.get(event.job_id)

@@ -93,6 +93,7 @@ class Supervisor:
                 self.claim_jobs()
                 self.write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
+                self.jobs.cancel_requested()
                 self.write_progress()
                 self.react_to_signals()
             self.drain_on_shutdown()
