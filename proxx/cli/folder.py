@@ -73,6 +73,13 @@ def _bounded(
     help="Cancel a render whose progress has not moved for this long (as timeout); "
     "each clip's render deadline still applies.",
 )
+@click.option(
+    "--on-job-end",
+    metavar="PROGRAM",
+    help="Run PROGRAM (no shell) once each job's pair is filed: the result's path as its "
+    "last argument, PROXX_JOB_ID, PROXX_JOB_STATUS and PROXX_JOBSPEC_PATH in its "
+    "environment, 60 s at most; at least once per job (again after a crash).",
+)
 def watch(
     folder: str,
     max_workers: int,
@@ -82,6 +89,7 @@ def watch(
     executor: str,
     slurm_args: tuple[str, ...],
     stall_seconds: float,
+    on_job_end: str | None,
 ) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
@@ -110,6 +118,7 @@ def watch(
             once=once,
             metrics_file=metrics_file,
             deadlines=deadlines,
+            on_job_end=on_job_end,
             executor=_executor(executor, folder, max_workers, slurm_args, deadlines),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:

@@ -19,6 +19,7 @@ import platform
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.fsutil import is_utf8, remove_temps_of, shown, write_atomic
@@ -26,6 +27,9 @@ from proxx.contract.protocol import new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import Claim
 from proxx.watch.folder import Layout, finish
+
+if TYPE_CHECKING:
+    from proxx.watch.hook import JobEndHook
 
 log = logging.getLogger("proxx.watch")
 # Full disk, quota, a failing device: wait for the operator, keep the claim.
@@ -55,6 +59,7 @@ class Clerk:
         self.counts = Counts()
         self.unfinished: list[Unfinished] = []
         self.reported: set[str] = set()  # names whose trouble was logged once already
+        self.hook: JobEndHook | None = None  # `--on-job-end`, run once a pair is filed
 
     def held(self) -> set[str]:
         """JobSpec names this runner holds while their results wait for space."""
@@ -62,6 +67,8 @@ class Clerk:
 
     def file(self, got: Claim, result: JobResult, state: str) -> None:
         """Write the result and move the pair; on a full disk keep the claim and retry."""
+        if self.hook is not None:
+            self.hook.owe(result, got.name)
         try:
             final = finish(self.layout, got.path, result, state=state)
         except OSError as exc:
@@ -83,6 +90,8 @@ class Clerk:
         got.release()
         self.count(result)
         self.log_finished(got.name, result, final)
+        if self.hook is not None:
+            self.hook.filed(result, final)
 
     def retry_unfinished(self) -> None:
         for job in list(self.unfinished):

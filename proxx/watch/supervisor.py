@@ -28,6 +28,7 @@ from proxx.runtime.tracker import JobOutcome
 from proxx.watch import drain
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import FatalWatchError, Intake, Layout
+from proxx.watch.hook import JobEndHook
 from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.misplaced import MisplacedWarner
@@ -37,6 +38,7 @@ log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
 # Status files are rewritten at most this often (and only when a record moved).
 PROGRESS_WRITE_S = 1.0
+HOOK_HALT_WAITS = 50  # × 0.1 s: how long a stopping runner waits for --on-job-end programs
 
 
 class Supervisor:
@@ -51,6 +53,7 @@ class Supervisor:
         deadlines: Deadlines | None = None,
         executor: Executor | None = None,
         metrics_file: str | None = None,
+        on_job_end: str | None = None,
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -64,6 +67,8 @@ class Supervisor:
         )
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.clerk = Clerk(self.layout)
+        self.hook = None if on_job_end is None else JobEndHook(on_job_end, self.layout)
+        self.clerk.hook = self.hook
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
         self._pending_left = True
@@ -75,6 +80,8 @@ class Supervisor:
     def start(self) -> None:
         self.layout.ensure()
         self.dispatch.start()
+        if self.hook is not None:
+            self.hook.resume()  # what a runner killed after filing still owed
         log.info(
             "watching %s with %d worker(s), polling every %g s%s",
             self.layout.root,
@@ -94,6 +101,7 @@ class Supervisor:
                 self.write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
                 self.jobs.cancel_requested()
+                self.collect_hooks()
                 self.write_progress()
                 self.react_to_signals()
             self.drain_on_shutdown()
@@ -106,6 +114,14 @@ class Supervisor:
 
     def halt(self) -> None:
         self.dispatch.close()
+        if self.hook is not None:
+            # A hook still running is given a moment; one cut short runs again at the
+            # next start (its IOU stays).
+            for _ in range(HOOK_HALT_WAITS):
+                self.hook.collect()
+                if not self.hook.runs:
+                    break
+                time.sleep(0.1)
         c = self.clerk.counts
         log.info(
             "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
@@ -179,6 +195,10 @@ class Supervisor:
             media_seconds=self._media_seconds,
             force=force,
         )
+
+    def collect_hooks(self) -> None:
+        if self.hook is not None:
+            self.hook.collect()
 
     def write_progress(self) -> None:
         """Each running job's progress into its status file, at most once a second."""
