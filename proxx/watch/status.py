@@ -26,6 +26,7 @@ from proxx.watch.misplaced import find_misplaced
 from proxx.watch.outscan import FOLDER_S, Listing, scan
 
 RECENT_FAILURES = 10
+QUEUE_SHOWN = 20  # pending JobSpecs listed, in claim order
 # Partials: results are Proxx's own files, yet a folder can hold years of them;
 # read the most recent ones, each up to a size no honest result reaches.
 MAX_RESULTS_READ = 1000
@@ -40,6 +41,7 @@ def folder_status(root: str) -> dict[str, Any]:
         "folder": layout.root,
         "counts": counts,
         "drain": _drain(layout.root),
+        "pending": _queue(layout),
         "running": [_running(layout, n) for n in _jobs(layout.dir("running"))],
         "recent_failures": _failures(layout),
         "misplaced": [{"path": m.path, "reason": m.reason} for m in find_misplaced(layout.root)],
@@ -52,6 +54,22 @@ def _drain(root: str) -> dict[str, str] | None:
     if since is None:
         return None
     return {"since": iso(datetime.fromtimestamp(since, UTC)), "marker": drain.marker(root)}
+
+
+def _queue(layout: Layout) -> list[dict[str, Any]]:
+    """Pending JobSpecs in the order runners claim them (sorted names), the first
+    QUEUE_SHOWN, each with its age (names and stat only)."""
+    now = time.time()
+    queue = []
+    for name in _jobs(layout.pending)[:QUEUE_SHOWN]:
+        try:
+            age: float | None = round(
+                now - os.lstat(os.path.join(layout.pending, name)).st_mtime, 1
+            )
+        except OSError:
+            age = None
+        queue.append({"jobspec": name, "age_seconds": age})
+    return queue
 
 
 def _jobs(directory: str) -> list[str]:
@@ -231,6 +249,13 @@ def render_text(status: dict[str, Any]) -> str:
             f"claim nothing more and exit (lift it: proxx drain {status['folder']} --off)"
         )
     lines += [_running_line(job) for job in status["running"]]
+    if status["pending"]:
+        more = status["counts"]["pending"] - len(status["pending"])
+        lines.append(
+            "pending, in claim order:"
+            + (f" (first {QUEUE_SHOWN} of {more + QUEUE_SHOWN})" if more > 0 else "")
+        )
+        lines += [f"  {p['jobspec']}: waiting {p['age_seconds']} s" for p in status["pending"]]
     lines += _failure_lines(status["recent_failures"])
     if status["misplaced"]:
         lines.append(f"misplaced (never taken): {len(status['misplaced'])}")
