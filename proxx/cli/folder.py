@@ -172,22 +172,21 @@ def drain(folder: str, off: bool) -> None:
     """
     from proxx.watch import drain as draining
 
+    from proxx.contract.logs import user_line
+
     root = os.path.abspath(folder)
     if off:
         done = draining.lift(root)
-        click.echo("drain lifted" if done else "no drain was in force", err=True)
+        click.echo(user_line("drain lifted" if done else "no drain was in force"), err=True)
         return
     try:
         done = draining.request(root)
     except OSError as exc:
-        click.echo(f"proxx drain: cannot write {draining.marker(root)}: {exc.strerror}", err=True)
+        why = f"proxx drain: cannot write {draining.marker(root)}: {exc.strerror}"
+        click.echo(user_line(why, level="ERROR"), err=True)
         sys.exit(1)
-    click.echo(
-        "drain in force: runners finish what they run, then exit"
-        if done
-        else "a drain was already in force",
-        err=True,
-    )
+    said = "drain in force: runners finish what they run, then exit"
+    click.echo(user_line(said if done else "a drain was already in force"), err=True)
 
 
 @click.command()
@@ -205,12 +204,15 @@ def cancel(folder: str, name: str) -> None:
     from proxx.watch.cancel import NoSuchJob
     from proxx.watch.cancel import cancel as cancel_job
 
+    from proxx.contract.logs import user_line
+
     try:
         asked = cancel_job(folder, name)
     except NoSuchJob as exc:
-        click.echo(f"proxx cancel: {exc}", err=True)
+        click.echo(user_line(f"proxx cancel: {exc}", level="ERROR"), err=True)
         sys.exit(1)
     if asked.state == "pending":
-        click.echo(f"cancelled {asked.name} before it started: filed in {asked.where}", err=True)
+        said = f"cancelled {asked.name} before it started: filed in {asked.where}"
     else:
-        click.echo(f"asked {asked.where} to cancel job {asked.job_id} ({asked.name})", err=True)
+        said = f"asked {asked.where} to cancel job {asked.job_id} ({asked.name})"
+    click.echo(user_line(said, job_id=asked.job_id), err=True)

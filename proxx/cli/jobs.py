@@ -43,6 +43,7 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     Exit 4 if the routed engine (FFmpeg, DaVinci Resolve) cannot render on this
     host, with the reason `proxx run` would give.
     """
+    from proxx.contract.logs import user_line
     from proxx.runtime.runjob import run_one
 
     ran = run_one(spec, "validate", base_dir=base_dir)
@@ -50,13 +51,12 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     if report["valid"]:
-        click.echo(
-            f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}", err=True
-        )
+        text = f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}"
+        click.echo(user_line(text), err=True)
         sys.exit(0)
     result = ran.result
     reason = result.validation_error or result.system_error or result.interrupted
-    click.echo(f"invalid: {_naming(reason or '?', spec)}", err=True)
+    click.echo(user_line(f"invalid: {_naming(reason or '?', spec)}", level="ERROR"), err=True)
     code = int(result.exit_code())
     sys.exit(code if code else 4)
 
@@ -133,15 +133,18 @@ def run(spec: str, progress_mode: str, stall_seconds: float) -> None:
 def _emit_result(result: JobResult) -> None:
     sys.stdout.write(result.to_json())
     sys.stdout.flush()
+    from proxx.contract.logs import user_line
+
+    job = {"job_id": result.job_id, "worker_id": result.worker_id}
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
         path = result.metadata.jobspec_path or "?"
-        click.echo(f"proxx: {result.status}: {_naming(reason, path)}", err=True)
+        text = f"proxx: {result.status}: {_naming(reason, path)}"
+        click.echo(user_line(text, level="ERROR", **job), err=True)
     for clip in result.clips:
         if clip.status == "FAILED":
-            click.echo(
-                f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}", err=True
-            )
+            text = f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}"
+            click.echo(user_line(text, level="ERROR", **job), err=True)
     sys.exit(int(result.exit_code()))
 
 

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Literal, TextIO
 
+from proxx.contract import logs
 from proxx.contract.progress import ProgressRecord, describe
 
 Mode = Literal["auto", "line", "jsonl", "off"]
@@ -19,10 +20,11 @@ _CLEAR = "\r\x1b[K"
 
 
 def resolve_mode(mode: Mode, stream: TextIO) -> Mode:
-    """`auto`: the line on a terminal, nothing otherwise (a log file wants no redraws)."""
-    if mode != "auto":
-        return mode
-    return "line" if stream.isatty() else "off"
+    """`auto`: the line on a terminal, nothing otherwise (a log file wants no redraws).
+    Under `--log-format json` every stderr line is JSON: the line becomes JSON lines."""
+    if mode == "auto":
+        mode = "line" if stream.isatty() else "off"
+    return "jsonl" if mode == "line" and logs.format_name() == "json" else mode
 
 
 class ProgressShow:
