@@ -55,6 +55,9 @@ class _Capture:
     def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
         return {}
 
+    def planned(self) -> dict[str, list[str]]:
+        return {}
+
     def shutdown(self) -> None: ...
 
 

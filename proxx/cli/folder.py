@@ -170,9 +170,8 @@ def drain(folder: str, off: bool) -> None:
     folder (on any host sharing it) within its poll interval; it stays in force,
     for runners started later too, until `proxx drain FOLDER --off`.
     """
-    from proxx.watch import drain as draining
-
     from proxx.contract.logs import user_line
+    from proxx.watch import drain as draining
 
     root = os.path.abspath(folder)
     if off:
@@ -201,10 +200,9 @@ def cancel(folder: str, name: str) -> None:
     result (the clip that was running: `cancelled`) are filed in failed/.
     Exit 1 if nothing pending or running goes by NAME.
     """
+    from proxx.contract.logs import user_line
     from proxx.watch.cancel import NoSuchJob
     from proxx.watch.cancel import cancel as cancel_job
-
-    from proxx.contract.logs import user_line
 
     try:
         asked = cancel_job(folder, name)

@@ -119,6 +119,13 @@ class LocalPool:
             if s.tracker is not None and not s.tracker.finished
         }
 
+    def planned(self) -> dict[str, list[str]]:
+        return {
+            s.tracker.job_id: outputs
+            for s in self.slots.values()
+            if s.tracker is not None and (outputs := s.tracker.outputs()) is not None
+        }
+
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         """Block until a message, a worker death, a deadline, an `extra` fd, or `timeout`."""

@@ -101,6 +101,12 @@ class JobTracker:
         self.phase_deadline = self.now + self.deadlines.accept
         self.progress = JobProgress(self.now)
 
+    def outputs(self) -> list[str] | None:
+        """The paths this job will write, once its plan is known and while it runs."""
+        if self.planned is None or self.rejected is not None or self.finished:
+            return None
+        return [c.output_path for c in self.planned.clips]
+
     def progress_record(self, now: float, wall: datetime) -> ProgressRecord:
         """The job's progress record as of `now` (monotonic) = `wall` (UTC)."""
         return self.progress.record(now, wall)
@@ -131,6 +137,12 @@ class JobTracker:
             self.progress.advanced(self._position(msg.index), msg.fraction, msg.media_seconds, now)
         elif isinstance(msg, JobRejected):
             self.rejected = msg
+            if msg.interrupted and self.cancel_failure is FailureReason.VALIDATION_ERROR:
+                # Stopped before rendering because its output is another job's: what
+                # the job is refused for, not an interruption.
+                self.rejected = msg.model_copy(
+                    update={"interrupted": None, "validation_error": self.cancel_reason}
+                )
         elif isinstance(msg, RecoveryAccounted):
             self.recovered = msg
         elif isinstance(msg, ClipStarted):
@@ -291,6 +303,7 @@ class JobTracker:
         if clip.failure_reason is FailureReason.INTERRUPTED and self.cancel_failure in (
             FailureReason.TIMEOUT,
             FailureReason.CANCELLED,
+            FailureReason.VALIDATION_ERROR,  # its output is another job's
         ):
             # The worker says it was stopped; we know why (a deadline, a stall, a cancel).
             clip = clip.model_copy(update={"failure_reason": self.cancel_failure})

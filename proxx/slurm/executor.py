@@ -164,6 +164,13 @@ class SlurmExecutor:
             if not task.tracker.finished
         }
 
+    def planned(self) -> dict[str, list[str]]:
+        return {
+            job_id: outputs
+            for job_id, task in self.tasks.items()
+            if (outputs := task.tracker.outputs()) is not None
+        }
+
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         """Sleep until an `extra` fd is readable, a deadline, the next poll or `timeout`."""

@@ -31,6 +31,7 @@ from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import Claim, claim
 from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
 from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume
+from proxx.watch.outputs import OutputNames
 from proxx.watch.recovery import REASON
 
 if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executor
@@ -51,6 +52,7 @@ class Running:
     note: str | None = None  # the last one, kept when the status file is rewritten
     progress: dict[str, object] | None = None  # what the status file says now
     cancel_asked: bool = False  # `proxx cancel` asked for it, and the executor was told
+    outputs_held: bool = False  # its output names are held (proxx.watch.outputs)
 
 
 @runtime_checkable
@@ -74,6 +76,7 @@ class Jobs:
         self.mode = mode
         self.running: dict[str, Running] = {}  # by the request's job id
         self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
+        self.outputs = OutputNames(layout)
 
     def __len__(self) -> int:
         return len(self.running)
@@ -157,6 +160,21 @@ class Jobs:
             self.clerk.file(job.claim, result, state_of(result))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.layout.cancel_request(job.claim.name, job.job_id))
+        self.outputs.release(outcome.request.job_id)
+
+    def hold_outputs(self) -> None:
+        """Hold the output names of each job whose plan just became known; a job whose
+        name another job holds (on any runner of the folder) fails at once."""
+        for request_id, outputs in self.executor.planned().items():
+            job = self.running.get(request_id)
+            if job is None or job.outputs_held or job.cancel_asked:
+                continue
+            job.outputs_held = True
+            why = self.outputs.reserve(request_id, job.claim.name, outputs)
+            if why is not None:
+                job.cancel_asked = True
+                log.error("job %s (%s): %s; failing it", job.job_id, job.claim.name, why)
+                self.executor.cancel(request_id, why, FailureReason.VALIDATION_ERROR)
 
     def cancel_requested(self) -> None:
         """Cancel each job `proxx cancel` asked for (a request file beside its claim,

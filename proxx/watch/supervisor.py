@@ -100,6 +100,7 @@ class Supervisor:
                 self.claim_jobs()
                 self.write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
+                self.jobs.hold_outputs()
                 self.jobs.cancel_requested()
                 self.collect_hooks()
                 self.write_progress()
