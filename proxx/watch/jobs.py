@@ -170,7 +170,17 @@ class Jobs:
             if job is None or job.outputs_held or job.cancel_asked:
                 continue
             job.outputs_held = True
-            why = self.outputs.reserve(request_id, job.claim.name, outputs)
+            try:
+                why = self.outputs.reserve(request_id, job.claim.name, outputs)
+            except OSError as exc:  # a full disk: the job goes on, unguarded, and says so
+                log.error(
+                    "job %s (%s): cannot hold its output names in running/ (%s); a second "
+                    "job writing them would fail only at publication",
+                    job.job_id,
+                    job.claim.name,
+                    exc.strerror,
+                )
+                continue
             if why is not None:
                 job.cancel_asked = True
                 log.error("job %s (%s): %s; failing it", job.job_id, job.claim.name, why)

@@ -56,11 +56,27 @@ class OutputNames:
         for path, fd in self.held.pop(job_id, []):
             _drop(path, fd)
 
+    def sweep(self) -> list[str]:
+        """Remove the lock files of dead runners (their flock is free); their names.
+        A name this runner holds stays: its flock refuses us too (another fd)."""
+        with os.scandir(self.layout.running) as it:
+            locks = [e.path for e in it if e.name.startswith(".out-") and e.name.endswith(".lock")]
+        removed = []
+        for path in locks:
+            try:
+                got = _lock(path, create=False)
+            except OSError:
+                continue
+            if isinstance(got, int):
+                _drop(path, got)
+                removed.append(os.path.basename(path))
+        return removed
 
-def _lock(path: str) -> int | str:
+
+def _lock(path: str, *, create: bool = True) -> int | str:
     """The fd holding `path`'s lock, or who holds it (as its file says; "" if unknown)."""
     for _ in range(_TRIES):
-        fd = os.open(path, _FLAGS, 0o644)
+        fd = os.open(path, _FLAGS if create else _FLAGS & ~os.O_CREAT, 0o644)
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
             return f"something that is not a lock file at {path}"

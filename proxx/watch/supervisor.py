@@ -158,6 +158,8 @@ class Supervisor:
         temp files nothing will rename."""
         for name in remove_stale_temps(self.layout):
             log.info("removed %s from running/: a temp file a killed runner left", name)
+        for name in self.jobs.outputs.sweep():
+            log.info("removed %s from running/: an output lock a dead runner left", name)
         for path in stranded_results(self.layout):
             with self.jobs.guarded(f"stranded result {os.path.basename(path)}"):
                 if (filed := file_stranded(self.layout, path)) is not None:
