@@ -194,7 +194,7 @@ class FakeProject:
         state = self._state(job)
         status: dict[str, Any] = {
             "JobStatus": state,
-            "CompletionPercentage": 100 if state == "Complete" else 12,
+            "CompletionPercentage": 100 if state == "Complete" else self._percent(job),
         }
         if job.error:
             status["Error"] = job.error
@@ -215,6 +215,13 @@ class FakeProject:
             return False  # Resolve refuses to delete a job that is rendering
         del self.jobs[jobId]
         return True
+
+    def _percent(self, job: RenderJob) -> int:
+        """Like Resolve: the share of the render's time gone by (a render that never
+        ends stands at 12 %)."""
+        if self.b.render == "never" or job.started is None or self.b.render_seconds <= 0:
+            return 12
+        return min(99, int(100 * (time.monotonic() - job.started) / self.b.render_seconds))
 
     def _state(self, job: RenderJob) -> str:
         if job.state != "Rendering" or job.started is None:

@@ -8,10 +8,13 @@ inode (as before), yields the impostor's bytes.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from proxx.contract.errors import FailureReason
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.executor import PoolEvent
 from proxx.watch.filing import Clerk
@@ -40,12 +43,20 @@ class _Capture:
         self.submitted.append(req)
         return 0
 
-    def cancel(self, job_id: str, reason: str) -> None: ...
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None: ...
 
     def cancel_all(self, reason: str) -> None: ...
 
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         return []
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        return {}
+
+    def planned(self) -> dict[str, list[str]]:
+        return {}
 
     def shutdown(self) -> None: ...
 

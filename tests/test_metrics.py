@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from proxx.contract.progress import ProgressRecord
 from proxx.watch.metrics import MetricsSnapshot, render, write
 from testkit import run_cli, spec_dict
 
@@ -89,3 +91,28 @@ def test_watch_writes_the_metrics_file(tmp_path: Path, clip: Any) -> None:
     assert m["proxx_worker_restarts_total"] == {frozenset({f}): 0.0}
     assert next(iter(m["proxx_last_scan_timestamp_seconds"].values())) > 1.7e9
     assert os.listdir(prom.parent) == ["proxx.prom"]
+
+
+def test_running_jobs_show_their_progress_and_phase_and_media_seconds_count() -> None:
+    record = ProgressRecord(
+        phase="render",
+        clip=2,
+        clips=3,
+        clip_fraction=0.5,
+        job_fraction=0.4,
+        speed=2.0,
+        eta_seconds=30.0,
+        updated_at="2026-12-07T03:00:00.000Z",
+        seconds_since_progress=0.0,
+    )
+    s = dataclasses.replace(snapshot(), running={"abc123": record}, media_seconds_total=90.5)
+
+    m = parse(render(s))
+
+    labels = frozenset({("watch_folder", "/srv/watch"), ("job_id", "abc123"), ("phase", "render")})
+    assert m["proxx_job_progress_ratio"] == {labels: 0.4}
+    assert m["proxx_job_clip_progress_ratio"] == {labels: 0.5}
+    assert m["proxx_media_rendered_seconds_total"] == {
+        frozenset({("watch_folder", "/srv/watch")}): 90.5
+    }
+    assert m["type:proxx_media_rendered_seconds"] == "counter"

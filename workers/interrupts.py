@@ -12,11 +12,13 @@ import logging
 import os
 import selectors
 import signal
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from proxx.contract.protocol import (
     CancelJob,
+    ClipProgress,
     FromWorker,
     JobNote,
     Phase,
@@ -30,6 +32,10 @@ log = logging.getLogger("proxx.worker")
 # while it opens its input exits 1 like any read error. Before a failure is blamed on the
 # program, a stop gets this long to arrive (paid only by failures).
 SETTLE_S = 0.5
+# At most one progress report a second per job: the supervisor's view (and a
+# Slurm step's spool file) needs no more, and a burst of engine reports costs
+# the render nothing but a comparison.
+PROGRESS_INTERVAL_S = 1.0
 
 
 class Interrupts:
@@ -38,6 +44,7 @@ class Interrupts:
         self.reason: str | None = None
         self.parent_gone = False
         self.job_id = ""
+        self._progress_sent = -PROGRESS_INTERVAL_S  # monotonic time of the last report
         # How the running job reports (the pipe, or a Slurm step's spool file).
         self.emit: Callable[[FromWorker], None] = lambda _msg: None
         self._sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -115,6 +122,20 @@ class Interrupts:
     def note(self, note: str, *, waiting: bool = False) -> None:
         """Tell the supervisor (and so the operator) something about the running job."""
         self.emit(JobNote(job_id=self.job_id, note=note, waiting=waiting))
+
+    def progress(self, index: int, fraction: float, media_seconds: float | None = None) -> bool:
+        """Report the running clip's progress, unless one went out less than
+        PROGRESS_INTERVAL_S ago (then it is dropped: the next one says more). True if sent."""
+        now = time.monotonic()
+        if now - self._progress_sent < PROGRESS_INTERVAL_S:
+            return False
+        self._progress_sent = now
+        fraction = min(1.0, max(0.0, fraction))
+        media = None if media_seconds is None else max(0.0, media_seconds)
+        self.emit(
+            ClipProgress(job_id=self.job_id, index=index, fraction=fraction, media_seconds=media)
+        )
+        return True
 
     def phase(self, phase: Phase, basis: float | None = None) -> None:
         """The job enters `phase`: the supervisor's deadline for it starts now."""

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxx.contract.errors import signal_name
@@ -43,8 +44,11 @@ def run_in_group(
     timeout_s: float | None = None,
     *,
     capture_stdout: bool = False,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> RunOutcome:
-    return collect(start_in_group(argv, capture_stdout=capture_stdout), interrupts, timeout_s)
+    """Run `argv` to its end; `on_stdout` gets its stdout as it comes (then none is kept)."""
+    proc = start_in_group(argv, capture_stdout=capture_stdout or on_stdout is not None)
+    return collect(proc, interrupts, timeout_s, on_stdout=on_stdout)
 
 
 def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subprocess.Popen[bytes]:
@@ -61,11 +65,15 @@ def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subproce
 
 
 def collect(
-    proc: subprocess.Popen[bytes], interrupts: Interrupts, timeout_s: float | None = None
+    proc: subprocess.Popen[bytes],
+    interrupts: Interrupts,
+    timeout_s: float | None = None,
+    *,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> RunOutcome:
     """Wait for a started process (stoppable, under `timeout_s`), keeping its stderr tail."""
     assert proc.stderr is not None
-    output = _Output()
+    output = _Output(on_stdout)
     pidfd = os.pidfd_open(proc.pid)
     try:
         with selectors.DefaultSelector() as sel:
@@ -88,13 +96,17 @@ def collect(
 class _Output:
     """What a child wrote: its stdout (up to STDOUT_MAX_BYTES) and the tail of its stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stdout: Callable[[bytes], None] | None = None) -> None:
         self.out = bytearray()
         self.tail: deque[bytes] = deque()
         self.tail_len = 0
+        self.on_stdout = on_stdout
 
     def add_stdout(self, data: bytes) -> None:
-        self.out += data[: max(0, STDOUT_MAX_BYTES - len(self.out))]
+        if self.on_stdout is not None:
+            self.on_stdout(data)
+        else:
+            self.out += data[: max(0, STDOUT_MAX_BYTES - len(self.out))]
 
     def add_stderr(self, chunk: bytes) -> None:
         # Whole chunks are dropped from the front while the rest still holds a full tail.

@@ -52,6 +52,8 @@ for _command in (
     plan.plan,
     folder.watch,
     folder.status,
+    folder.drain,
+    folder.cancel,
     reference.probe,
     reference.schema,
     reference.profiles,

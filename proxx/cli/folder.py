@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from proxx.contract.deadlines import Deadlines
     from proxx.runtime.executor import Executor
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -64,6 +65,21 @@ def _bounded(
     help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
     "(repeatable; --executor slurm only).",
 )
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Cancel a render whose progress has not moved for this long (as timeout); "
+    "each clip's render deadline still applies.",
+)
+@click.option(
+    "--on-job-end",
+    metavar="PROGRAM",
+    help="Run PROGRAM (no shell) once each job's pair is filed: the result's path as its "
+    "last argument, PROXX_JOB_ID, PROXX_JOB_STATUS and PROXX_JOBSPEC_PATH in its "
+    "environment, 60 s at most; at least once per job (again after a crash).",
+)
 def watch(
     folder: str,
     max_workers: int,
@@ -72,6 +88,8 @@ def watch(
     metrics_file: str | None,
     executor: str,
     slurm_args: tuple[str, ...],
+    stall_seconds: float,
+    on_job_end: str | None,
 ) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
@@ -85,11 +103,13 @@ def watch(
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
+    from proxx.contract.deadlines import Deadlines
     from proxx.slurm.client import SlurmUnavailable
     from proxx.watch.folder import FatalWatchError
     from proxx.watch.supervisor import Supervisor
 
     _check_slurm_args(executor, slurm_args)
+    deadlines = Deadlines(stall=stall_seconds)
     try:
         Supervisor(
             folder,
@@ -97,7 +117,9 @@ def watch(
             poll_seconds=poll_seconds,
             once=once,
             metrics_file=metrics_file,
-            executor=_executor(executor, folder, max_workers, slurm_args),
+            deadlines=deadlines,
+            on_job_end=on_job_end,
+            executor=_executor(executor, folder, max_workers, slurm_args, deadlines),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)
@@ -114,12 +136,16 @@ def _check_slurm_args(executor: str, slurm_args: tuple[str, ...]) -> None:
         raise click.UsageError("--slurm-arg cannot set " + "; ".join(refused))
 
 
-def _executor(name: str, folder: str, size: int, slurm_args: tuple[str, ...]) -> Executor | None:
+def _executor(
+    name: str, folder: str, size: int, slurm_args: tuple[str, ...], deadlines: Deadlines
+) -> Executor | None:
     if name != "slurm":
         return None  # the supervisor's default: the local pool
     from proxx.slurm.executor import SlurmExecutor
 
-    return SlurmExecutor(size=size, root=os.path.abspath(folder), extra_args=slurm_args)
+    return SlurmExecutor(
+        size=size, root=os.path.abspath(folder), extra_args=slurm_args, deadlines=deadlines
+    )
 
 
 @click.command()
@@ -132,3 +158,59 @@ def status(folder: str, as_json: bool) -> None:
 
     report = folder_status(folder)
     click.echo(json.dumps(report, indent=2) if as_json else render_text(report))
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.option("--off", is_flag=True, help="Lift the drain: runners claim again.")
+def drain(folder: str, off: bool) -> None:
+    """Ask every runner on FOLDER to finish what it runs, claim nothing more, and exit 0.
+
+    The request is the file FOLDER/.proxx-drain, seen by every runner on the
+    folder (on any host sharing it) within its poll interval; it stays in force,
+    for runners started later too, until `proxx drain FOLDER --off`.
+    """
+    from proxx.contract.logs import user_line
+    from proxx.watch import drain as draining
+
+    root = os.path.abspath(folder)
+    if off:
+        done = draining.lift(root)
+        click.echo(user_line("drain lifted" if done else "no drain was in force"), err=True)
+        return
+    try:
+        done = draining.request(root)
+    except OSError as exc:
+        why = f"proxx drain: cannot write {draining.marker(root)}: {exc.strerror}"
+        click.echo(user_line(why, level="ERROR"), err=True)
+        sys.exit(1)
+    said = "drain in force: runners finish what they run, then exit"
+    click.echo(user_line(said if done else "a drain was already in force"), err=True)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
+@click.argument("name")
+def cancel(folder: str, name: str) -> None:
+    """Stop one job: NAME is its JobSpec's name in pending/ or running/, or its job id.
+
+    A pending job is filed in failed/ at once and never starts. A running job's
+    runner (on this host or another sharing FOLDER) is asked to stop it: within
+    its --poll-seconds its FFmpeg/Resolve work is stopped, and the JobSpec and a
+    result (the clip that was running: `cancelled`) are filed in failed/.
+    Exit 1 if nothing pending or running goes by NAME.
+    """
+    from proxx.contract.logs import user_line
+    from proxx.watch.cancel import NoSuchJob
+    from proxx.watch.cancel import cancel as cancel_job
+
+    try:
+        asked = cancel_job(folder, name)
+    except NoSuchJob as exc:
+        click.echo(user_line(f"proxx cancel: {exc}", level="ERROR"), err=True)
+        sys.exit(1)
+    if asked.state == "pending":
+        said = f"cancelled {asked.name} before it started: filed in {asked.where}"
+    else:
+        said = f"asked {asked.where} to cancel job {asked.job_id} ({asked.name})"
+    click.echo(user_line(said, job_id=asked.job_id), err=True)

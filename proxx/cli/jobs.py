@@ -53,6 +53,7 @@ def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str 
     JobSpec fields (profile, codec/container pair, fps_mode, template); exit 0 or 1.
     """
     from proxx.cli.streams import say, write_stdout
+    from proxx.contract.logs import user_line
 
     if (spec is None) == (preset is None):
         raise click.UsageError("give SPEC.json or --preset FILE (one of them)")
@@ -67,11 +68,12 @@ def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str 
     if as_json and not write_stdout(json.dumps(report, indent=2, ensure_ascii=False) + "\n"):
         say("proxx validate: stdout was closed before the report could be printed")
     if report["valid"]:
-        say(f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}")
+        text = f"valid: {len(report['clips'])} clip(s) via {report['execution_engine']}"
+        say(user_line(text))
         sys.exit(0)
     result = ran.result
     reason = result.validation_error or result.system_error or result.interrupted
-    say(f"invalid: {_naming(reason or '?', spec)}")
+    say(user_line(f"invalid: {_naming(reason or '?', spec)}", level="ERROR"))
     code = int(result.exit_code())
     sys.exit(code if code else 4)
 
@@ -123,15 +125,44 @@ def _naming(reason: str, path: str) -> str:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("spec", type=click.Path(path_type=str))
-def run(spec: str) -> None:
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "line", "jsonl", "off"]),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: one updating line (auto: when stderr is a terminal), "
+    "one JSON object per update (jsonl), or none.",
+)
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=1.0),
+    default=300.0,
+    show_default=True,
+    help="Cancel a render whose progress has not moved for this long (as timeout).",
+)
+def run(spec: str, progress_mode: str, stall_seconds: float) -> None:
     """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
 
     Relative source paths resolve against the JobSpec's own folder. Clips run
     one after another in a worker process; the first failure stops the job.
     """
-    from proxx.runtime.runjob import run_spec_file
+    from proxx.cli.progress import ProgressShow
+    from proxx.contract.deadlines import Deadlines
+    from proxx.runtime.runjob import log_finished, run_one
 
-    _emit_result(run_spec_file(spec))
+    show = ProgressShow(progress_mode)  # type: ignore[arg-type]  # click checked the choice
+    try:
+        ran = run_one(
+            spec,
+            deadlines=Deadlines(stall=stall_seconds),
+            on_progress=None if show.mode == "off" else show,
+            log_end=False,
+        )
+    finally:
+        show.close()
+    log_finished(ran.result)
+    _emit_result(ran.result)
 
 
 def _emit_result(result: JobResult) -> None:
@@ -142,20 +173,25 @@ def _emit_result(result: JobResult) -> None:
     code is still the result's; a closed or broken stderr loses only the messages.
     """
     from proxx.cli.streams import say, write_stdout
+    from proxx.contract.logs import user_line
 
+    job = {"job_id": result.job_id, "worker_id": result.worker_id}
     if not write_stdout(result.to_json()):
-        say(
+        text = (
             f"proxx: stdout was closed before the result could be printed; the job "
             f"{result.job_id} ended {result.status} all the same (exit code "
             f"{int(result.exit_code())})"
         )
+        say(user_line(text, level="ERROR", **job))
     reason = result.validation_error or result.system_error or result.interrupted
     if reason:
         path = result.metadata.jobspec_path or "?"
-        say(f"proxx: {result.status}: {_naming(reason, path)}")
+        text = f"proxx: {result.status}: {_naming(reason, path)}"
+        say(user_line(text, level="ERROR", **job))
     for clip in result.clips:
         if clip.status == "FAILED":
-            say(f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}")
+            text = f"proxx: {clip.source_path}: {clip.failure_reason}: {clip.failure_detail}"
+            say(user_line(text, level="ERROR", **job))
     sys.exit(int(result.exit_code()))
 
 

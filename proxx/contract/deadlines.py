@@ -43,9 +43,15 @@ class Deadlines:
     engine_check: float = 30.0  # `ffmpeg -version`, connecting to Resolve
     finish: float = 30.0  # last clip reported → JobFinished
     recover: float = 60.0  # accounting for a dead runner's job
+    # A render whose progress has not moved this long is stalled (`--stall-seconds`);
+    # its render deadline still applies.
+    stall: float = 300.0
     probe: Callable[[float | None], float] = field(default=_probe)
     render: Callable[[float | None], float] = field(default=default_render_limit)
     verify: Callable[[float | None], float] = field(default=_verify)
+    # Publishing hashes the verified proxy and links it in: a read of the proxy, as
+    # verification is, so the same limit.
+    publish: Callable[[float | None], float] = field(default=_verify)
 
     def limit(self, phase: Phase, basis: float | None = None) -> float:
         if phase == "probe":
@@ -54,5 +60,7 @@ class Deadlines:
             return self.render(basis)
         if phase == "verify":
             return self.verify(basis)
+        if phase == "publish":
+            return self.publish(basis)
         value: float = getattr(self, phase)
         return value

@@ -27,6 +27,7 @@ class FailureReason(StrEnum):
     WORKER_CRASHED = "worker_crashed"
     TIMEOUT = "timeout"
     ENGINE_UNAVAILABLE = "engine_unavailable"
+    CANCELLED = "cancelled"  # `proxx cancel`: an operator stopped this one job
 
 
 def signal_name(signum: int) -> str:

@@ -64,7 +64,9 @@ class TextFormatter(logging.Formatter):
         return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        # One line per event: FFmpeg's multi-line stderr tail, a traceback (kept whole
+        # in the result, or in the JSON format's `exc`) are folded with " | ".
+        line = fold(super().format(record))
         tags = [
             f"{k.removesuffix('_id')} {getattr(record, k)}"
             for k in ("worker_id", "job_id")
@@ -91,6 +93,27 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             obj["exc"] = self.formatException(record.exc_info)
         return json.dumps(obj, ensure_ascii=False)
+
+
+def fold(text: str) -> str:
+    """`text` as one line: its non-blank lines joined with " | "."""
+    return " | ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def user_line(text: str, *, level: str = "INFO", **fields: Any) -> str:
+    """A line for the user on stderr: folded text, or under the JSON format a JSON object
+    like a log record's (with `job_id` and `worker_id` where a job is involved)."""
+    if format_name() != "json":
+        return fold(text)
+    obj: dict[str, Any] = {
+        "ts": logging.Formatter().formatTime(logging.makeLogRecord({}), "%Y-%m-%dT%H:%M:%S%z"),
+        "level": level,
+        "logger": "proxx.cli",
+        "pid": os.getpid(),
+        "msg": fold(text),
+    }
+    obj.update({k: v for k, v in fields.items() if v is not None})
+    return json.dumps(obj, ensure_ascii=False)
 
 
 def chosen(level: str | None = None, fmt: str | None = None) -> tuple[str, str, str, str]:

@@ -21,7 +21,16 @@ from proxx.contract.results import ClipResult
 JobKind = Literal["run", "validate", "recover"]
 # The phases of a job, each under its own deadline (proxx.contract.deadlines).
 Phase = Literal[
-    "accept", "read", "validate", "probe", "engine_check", "render", "verify", "finish", "recover"
+    "accept",
+    "read",
+    "validate",
+    "probe",
+    "engine_check",
+    "render",
+    "verify",
+    "publish",
+    "finish",
+    "recover",
 ]
 
 
@@ -132,6 +141,21 @@ class ClipStarted(_Msg):
     partial_path: str | None = None
 
 
+class ClipProgress(_Msg):
+    """How far the running clip's render has got (at most one a second per job).
+
+    `fraction` is output media time over the output's expected duration (FFmpeg) or
+    the render job's completion percentage (Resolve), 0–1; `media_seconds` is the
+    output media time rendered so far, where the engine knows it.
+    """
+
+    type: Literal["clip_progress"] = "clip_progress"
+    job_id: str
+    index: int
+    fraction: float = Field(ge=0.0, le=1.0)
+    media_seconds: float | None = Field(default=None, ge=0.0)
+
+
 class ClipFinished(_Msg):
     type: Literal["clip_finished"] = "clip_finished"
     job_id: str
@@ -204,6 +228,7 @@ FromWorker = (
     | AccountedClips
     | JobRejected
     | ClipStarted
+    | ClipProgress
     | ClipFinished
     | JobNote
     | RecoveryAccounted

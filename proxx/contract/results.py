@@ -69,6 +69,10 @@ class ClipResult(_Model):
     partial_output_path: str | None = None
     fidelity: Fidelity | None = None  # compared facts, when the output was verified
     output_sha256: str | None = None  # hex SHA-256 of the published proxy's bytes
+    # The render's pace (FFmpeg: output media seconds and frames per wall second of
+    # the encode; Resolve: media seconds per second of its render job).
+    render_speed: float | None = None  # × real time
+    average_fps: float | None = None
 
 
 class Metadata(_Model):
@@ -123,7 +127,7 @@ class JobResult(_Model):
         if self.validation_error is not None:
             return ExitCode.VALIDATION
         reasons = {c.failure_reason for c in self.clips}
-        if self.interrupted or FailureReason.INTERRUPTED in reasons:
+        if self.interrupted or reasons & {FailureReason.INTERRUPTED, FailureReason.CANCELLED}:
             return ExitCode.INTERRUPTED
         if (
             self.system_error

@@ -9,8 +9,11 @@ watch folder; the supervisor never touches a JobSpec's content.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from proxx.contract.errors import FailureReason
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.tracker import JobOutcome
 
@@ -49,12 +52,22 @@ class Executor(Protocol):
         """Start `req` (its worker_id is filled in); returns the worker id."""
         ...
 
-    def cancel(self, job_id: str, reason: str) -> None: ...
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None: ...
 
     def cancel_all(self, reason: str) -> None: ...
 
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:
         """Block until something happened (or `timeout`, or an `extra` fd is readable)."""
+        ...
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        """Each running job's progress record (by job id) as of `now` (monotonic) = `wall`."""
+        ...
+
+    def planned(self) -> dict[str, list[str]]:
+        """Each running job whose plan is known: its output paths (by job id)."""
         ...
 
     def shutdown(self) -> None: ...

@@ -15,10 +15,12 @@ import selectors
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from proxx.contract import logs
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady, encode
 from proxx.runtime.executor import JobNoted, PoolEvent, bounded
 from proxx.runtime.procs import UNKILLABLE_S, WorkerProcess
@@ -98,15 +100,31 @@ class LocalPool:
         slot.proc.send(req)  # a failed send shows as the worker's death or the accept deadline
         return slot.proc.worker_id
 
-    def cancel(self, job_id: str, reason: str) -> None:
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None:
         for slot in self.slots.values():
             if slot.tracker is not None and slot.tracker.job_id == job_id:
-                self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
+                self._act(slot, slot.tracker.cancel(reason, time.monotonic(), failure))
 
     def cancel_all(self, reason: str) -> None:
         for slot in self.slots.values():
             if slot.tracker is not None:
                 self._act(slot, slot.tracker.cancel(reason, time.monotonic()))
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        return {
+            s.tracker.job_id: s.tracker.progress_record(now, wall)
+            for s in self.slots.values()
+            if s.tracker is not None and not s.tracker.finished
+        }
+
+    def planned(self) -> dict[str, list[str]]:
+        return {
+            s.tracker.job_id: outputs
+            for s in self.slots.values()
+            if s.tracker is not None and (outputs := s.tracker.outputs()) is not None
+        }
 
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:

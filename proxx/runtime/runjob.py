@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxx.contract.clock import utc_now
 from proxx.contract.deadlines import Deadlines
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import JobResult, not_started
 from proxx.runtime.dispatch import Dispatcher
@@ -22,6 +25,9 @@ from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 
 log = logging.getLogger("proxx.run")
+# Told each time the job's progress record moves (and at most about once a second).
+OnProgress = Callable[[str, ProgressRecord], None]
+PROGRESS_POLL_S = 1.0
 
 
 @dataclass
@@ -37,6 +43,8 @@ def run_one(
     base_dir: str | None = None,
     target: str = WORKER_TARGET,
     deadlines: Deadlines | None = None,
+    on_progress: OnProgress | None = None,
+    log_end: bool = True,
 ) -> Ran:
     started = utc_now()
     jobspec_path = os.path.abspath(path)
@@ -59,16 +67,17 @@ def run_one(
         return Ran(not_started(req.job_id, jobspec_path, started, system_error=why), None)
     try:
         dispatch.executor.submit(req)
-        outcome = _wait(dispatch)
+        outcome = _wait(dispatch, on_progress)
     finally:
         dispatch.close()
     result = result_of(outcome, started=started, jobspec_path=jobspec_path, mode="sequential")
-    if kind == "run":
-        _log_finished(result)
+    if kind == "run" and log_end:
+        log_finished(result)
     return Ran(result, outcome)
 
 
-def _log_finished(result: JobResult) -> None:
+def log_finished(result: JobResult) -> None:
+    """The job's closing line (the CLI says it itself once its progress line is ended)."""
     log.info(
         "job %s: %s (%d/%d clips) in %.2f s",
         result.job_id,
@@ -79,13 +88,26 @@ def _log_finished(result: JobResult) -> None:
     )
 
 
-def _wait(dispatch: Dispatcher) -> JobOutcome:
+def _wait(dispatch: Dispatcher, on_progress: OnProgress | None = None) -> JobOutcome:
+    shown: dict[str, object] = {}
     while True:
-        for event in dispatch.wait(None):
+        for event in dispatch.wait(None if on_progress is None else PROGRESS_POLL_S):
             if isinstance(event, JobOutcome):
                 return event
+        if on_progress is not None:
+            _report(dispatch, on_progress, shown)
         if dispatch.stop_requested and dispatch.interrupt_all():
             log.warning("%s: stopping the job", dispatch.stop_reason())
+
+
+def _report(dispatch: Dispatcher, on_progress: OnProgress, shown: dict[str, object]) -> None:
+    """Pass on each job's record when it moved (a clock that only ticks is no update)."""
+    records = dispatch.executor.progress(time.monotonic(), utc_now())
+    for job_id, record in records.items():
+        key = record.model_dump(exclude={"seconds_since_progress", "speed", "eta_seconds"})
+        if shown.get(job_id) != key:
+            shown[job_id] = key
+            on_progress(job_id, record)
 
 
 def run_spec_file(path: str) -> JobResult:

@@ -10,13 +10,16 @@ milliseconds (tests/test_tracker.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from proxx.contract.accounting import account
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
+from proxx.contract.progress import JobProgress, ProgressRecord
 from proxx.contract.protocol import (
     AccountedClips,
     ClipFinished,
+    ClipProgress,
     ClipStarted,
     FromWorker,
     JobFinished,
@@ -98,9 +101,21 @@ class JobTracker:
     # A plan or an accounting that came in parts (`protocol.in_parts`), joined in order.
     _parts: list[PlannedClip] = field(default_factory=list)
     _accounted: list[ClipResult] = field(default_factory=list)
+    progress: JobProgress = field(init=False)
 
     def __post_init__(self) -> None:
         self.phase_deadline = self.now + self.deadlines.accept
+        self.progress = JobProgress(self.now)
+
+    def outputs(self) -> list[str] | None:
+        """The paths this job will write, once its plan is known and while it runs."""
+        if self.planned is None or self.rejected is not None or self.finished:
+            return None
+        return [c.output_path for c in self.planned.clips]
+
+    def progress_record(self, now: float, wall: datetime) -> ProgressRecord:
+        """The job's progress record as of `now` (monotonic) = `wall` (UTC)."""
+        return self.progress.record(now, wall)
 
     @property
     def job_id(self) -> str:
@@ -125,8 +140,17 @@ class JobTracker:
             self._parts.extend(msg.clips)
         elif isinstance(msg, JobPlanned):
             self.planned = msg.model_copy(update={"clips": [*self._parts, *msg.clips]})
+            self.progress.planned([c.duration for c in self.planned.clips])
+        elif isinstance(msg, ClipProgress):
+            self.progress.advanced(self._position(msg.index), msg.fraction, msg.media_seconds, now)
         elif isinstance(msg, JobRejected):
             self.rejected = msg
+            if msg.interrupted and self.cancel_failure is FailureReason.VALIDATION_ERROR:
+                # Stopped before rendering because its output is another job's: what
+                # the job is refused for, not an interruption.
+                self.rejected = msg.model_copy(
+                    update={"interrupted": None, "validation_error": self.cancel_reason}
+                )
         elif isinstance(msg, AccountedClips):
             self._accounted.extend(msg.clips)
         elif isinstance(msg, RecoveryAccounted):
@@ -135,9 +159,12 @@ class JobTracker:
             self.started[msg.index] = msg
             self.current = msg.index
             self._enter("render", self._duration(msg.index), now)
+            self.progress.clip_started(self._position(msg.index), now)
         elif isinstance(msg, ClipFinished):
-            self._clip_finished(msg)
+            index = self._clip_finished(msg)
             self._enter("finish", None, now)
+            completed = msg.clip.status == "COMPLETED"
+            self.progress.clip_finished(self._position(index), completed, now)
         elif isinstance(msg, JobNote):
             self._note(msg, now)
         elif isinstance(msg, JobFinished):
@@ -171,6 +198,13 @@ class JobTracker:
             return [KillWorker(f"{self.cancel_reason}; the worker did not stop in time")]
         if self.cancel_reason is not None:
             return []  # being stopped already: only the grace above still counts
+        stall_at = self._stall_at()
+        if stall_at is not None and now >= stall_at:
+            # A render that is slow but moving is never stopped here: only one whose
+            # progress stood still for the whole limit (the engine's report of the
+            # clip names the last thing it printed).
+            why = f"no progress for {self.deadlines.stall:g} s in phase render"
+            return self.cancel(why, now, FailureReason.TIMEOUT)
         if self.phase_deadline is None or now < self.phase_deadline:
             return []
         limit = self.deadlines.limit(self.phase, self.phase_basis)
@@ -186,7 +220,8 @@ class JobTracker:
         return [KillWorker(why)]
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self.phase_deadline, self.kill_at) if t is not None]
+        stall = self._stall_at() if self.cancel_reason is None and not self.finished else None
+        times = [t for t in (self.phase_deadline, self.kill_at, stall) if t is not None]
         return min(times) if times else None
 
     # -- the end ------------------------------------------------------------------------
@@ -249,26 +284,42 @@ class JobTracker:
     def _enter(self, phase: Phase, basis: float | None, now: float) -> None:
         self.phase, self.phase_basis = phase, basis
         self.phase_deadline = now + self.deadlines.limit(phase, basis)
+        self.progress.entered(phase, now)
+
+    def _stall_at(self) -> float | None:
+        """When the render in progress counts as stalled, if one is in progress."""
+        if self.phase != "render" or self.phase_deadline is None:
+            return None  # not rendering, or waiting in line for Resolve (clock paused)
+        return self.progress.moved_at + self.deadlines.stall
+
+    def _position(self, index: int) -> int:
+        """A clip's place in the job's plan (its JobSpec index may skip: `remainder`)."""
+        if self.planned is None:
+            return -1
+        return next((i for i, c in enumerate(self.planned.clips) if c.index == index), -1)
 
     def _duration(self, index: int) -> float | None:
         if self.planned is None:
             return None
         return next((c.duration for c in self.planned.clips if c.index == index), None)
 
-    def _clip_finished(self, msg: ClipFinished) -> None:
+    def _clip_finished(self, msg: ClipFinished) -> int:
         index = (
             msg.index
             if msg.index is not None
             else (self.current if self.current is not None else len(self.results))
         )
         clip = msg.clip
-        if (
-            clip.failure_reason is FailureReason.INTERRUPTED
-            and self.cancel_failure is FailureReason.TIMEOUT
+        if clip.failure_reason is FailureReason.INTERRUPTED and self.cancel_failure in (
+            FailureReason.TIMEOUT,
+            FailureReason.CANCELLED,
+            FailureReason.VALIDATION_ERROR,  # its output is another job's
         ):
-            clip = clip.model_copy(update={"failure_reason": FailureReason.TIMEOUT})
+            # The worker says it was stopped; we know why (a deadline, a stall, a cancel).
+            clip = clip.model_copy(update={"failure_reason": self.cancel_failure})
         self.results[index] = clip
         self.current = None
+        return index
 
     def _note(self, msg: JobNote, now: float) -> None:
         self.note = msg.note
@@ -276,6 +327,7 @@ class JobTracker:
             self.phase_deadline = None  # waiting in line for Resolve is not a hang
         elif self.phase_deadline is None and self.cancel_reason is None:
             self._enter(self.phase, self.phase_basis, now)
+            self.progress.moved_at = now  # the stall clock, too, starts after the wait
 
     def kill(self, why: str) -> list[Action]:
         if self.killed_for is None:

@@ -21,11 +21,13 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
 from proxx.runtime.executor import PoolEvent, bounded
 from proxx.runtime.tracker import Action, JobOutcome
@@ -141,16 +143,33 @@ class SlurmExecutor:
         )
         return "adopted"
 
-    def cancel(self, job_id: str, reason: str) -> None:
+    def cancel(
+        self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED
+    ) -> None:
         task = self.tasks.get(job_id)
         if task is not None:
-            self._act(task, task.tracker.cancel(reason, time.monotonic()))
+            self._act(task, task.tracker.cancel(reason, time.monotonic(), failure))
 
     def cancel_all(self, reason: str) -> None:
         # Queued jobs first: cancelling a running one frees its CPUs, and Slurm would
         # start a queued job of ours there just before its own cancel arrives.
         for task in sorted(self.tasks.values(), key=lambda t: t.seen_running):
             self.cancel(task.tracker.job_id, reason)
+
+    def progress(self, now: float, wall: datetime) -> dict[str, ProgressRecord]:
+        # Read from the job's spool (its worker's own reports), like everything else.
+        return {
+            job_id: task.tracker.progress_record(now, wall)
+            for job_id, task in self.tasks.items()
+            if not task.tracker.finished
+        }
+
+    def planned(self) -> dict[str, list[str]]:
+        return {
+            job_id: outputs
+            for job_id, task in self.tasks.items()
+            if (outputs := task.tracker.outputs()) is not None
+        }
 
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:

@@ -19,6 +19,7 @@ import platform
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.fsutil import is_utf8, remove_temps_of, shown, write_atomic
@@ -27,6 +28,9 @@ from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import Claim, same_inode, try_lock
 from proxx.watch.folder import Layout, finish
 from proxx.watch.replaced import finish_alone, replacement_error
+
+if TYPE_CHECKING:
+    from proxx.watch.hook import JobEndHook
 
 log = logging.getLogger("proxx.watch")
 # Full disk, quota, a failing device, a folder remounted read-only or made unwritable,
@@ -67,6 +71,7 @@ class Clerk:
         self.counts = Counts()
         self.unfinished: list[Unfinished] = []
         self.reported: set[str] = set()  # names whose trouble was logged once already
+        self.hook: JobEndHook | None = None  # `--on-job-end`, run once a pair is filed
 
     def held(self) -> set[str]:
         """JobSpec names this runner holds while their results wait for space."""
@@ -81,6 +86,8 @@ class Clerk:
         leaves a claim that recovery files all the same, never a sidecar for good);
         a replacement's filing leaves it, since it names the claim's holder.
         """
+        if self.hook is not None:
+            self.hook.owe(result, got.name)
         claimed = same_inode(got.fd, got.path)
         if not replacement:
             self.remove_sidecar(got.name)
@@ -99,6 +106,8 @@ class Clerk:
         got.release()
         self.count(result)
         self.log_finished(got.name, result, final)
+        if self.hook is not None:
+            self.hook.filed(result, final)
         if not claimed:
             self._file_replacement_at(got, result.job_id)
 
@@ -199,9 +208,15 @@ class Clerk:
         )
 
     def write_sidecar(
-        self, got: Claim, job_id: str, worker_id: int, note: str | None = None
+        self,
+        got: Claim,
+        job_id: str,
+        worker_id: int,
+        note: str | None = None,
+        progress: dict[str, object] | None = None,
     ) -> None:
-        """Who runs this job, for `proxx status`; informational, so a full disk is no error.
+        """Who runs this job (and how far it has got), for `proxx status`; informational,
+        so a full disk is no error.
 
         It names the claimed inode: a `running/` file with another inode under that name
         is a file put in the claim's place, never the claimed job (`file_replacement`)."""
@@ -214,6 +229,7 @@ class Clerk:
             "host": platform.node(),
             "claimed_at": iso(utc_now()),
             "note": note,
+            "progress": progress,
         }
         try:
             write_atomic(self.layout.sidecar(name), json.dumps(info).encode())

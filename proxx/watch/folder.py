@@ -76,6 +76,11 @@ class Layout:
         """Who runs a claimed job, for `proxx status` (a dot-file: intake ignores it)."""
         return os.path.join(self.running, fit_name(f".{name}", ".owner"))
 
+    def cancel_request(self, name: str, job_id: str) -> str:
+        """`proxx cancel`'s request for one job (by its id: a stale one never matches the
+        next job of the same name)."""
+        return os.path.join(self.running, fit_name(f".{name}.{job_id}", ".cancel"))
+
     def staged_result(self, name: str, ino: int) -> str:
         """A claimed job's result, written before anything moves (recovery looks here).
 

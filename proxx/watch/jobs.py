@@ -19,7 +19,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from proxx.contract.clock import iso, utc_now
+from proxx.contract.errors import FailureReason
 from proxx.contract.fsutil import shown
+from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import JobKind, StartJob, new_job_id
 from proxx.contract.results import JobResult, Recovery, not_started
 from proxx.runtime.executor import Executor, JobNoted
@@ -29,12 +31,14 @@ from proxx.slurm import sidecar as slurm_record
 from proxx.watch.claims import Claim, claim
 from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
 from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume
+from proxx.watch.outputs import OutputNames
 from proxx.watch.recovery import REASON
 
 if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executor
     from proxx.slurm.executor import Adoption
 
 log = logging.getLogger("proxx.watch")
+CANCELLED = FailureReason.CANCELLED
 
 
 @dataclass
@@ -44,6 +48,11 @@ class Running:
     job_id: str  # the result's job id (a recovered job keeps its original one)
     started: datetime
     recovery: Recovery | None = None
+    worker_id: int = 0
+    note: str | None = None  # the last one, kept when the status file is rewritten
+    progress: dict[str, object] | None = None  # what the status file says now
+    cancel_asked: bool = False  # `proxx cancel` asked for it, and the executor was told
+    outputs_held: bool = False  # its output names are held (proxx.watch.outputs)
 
 
 @runtime_checkable
@@ -67,6 +76,7 @@ class Jobs:
         self.mode = mode
         self.running: dict[str, Running] = {}  # by the request's job id
         self._not_ours: set[str] = set()  # Slurm claims a local runner must leave alone
+        self.outputs = OutputNames(layout)
 
     def __len__(self) -> int:
         return len(self.running)
@@ -148,12 +158,64 @@ class Jobs:
             if job.kind == "recover" and outcome.recovered and outcome.recovered.note:
                 log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
             self.clerk.file(job.claim, result, state_of(result))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.layout.cancel_request(job.claim.name, job.job_id))
+        self.outputs.release(outcome.request.job_id)
+
+    def hold_outputs(self) -> None:
+        """Hold the output names of each job whose plan just became known; a job whose
+        name another job holds (on any runner of the folder) fails at once."""
+        for request_id, outputs in self.executor.planned().items():
+            job = self.running.get(request_id)
+            if job is None or job.outputs_held or job.cancel_asked:
+                continue
+            job.outputs_held = True
+            try:
+                why = self.outputs.reserve(request_id, job.claim.name, outputs)
+            except OSError as exc:  # a full disk: the job goes on, unguarded, and says so
+                log.error(
+                    "job %s (%s): cannot hold its output names in running/ (%s); a second "
+                    "job writing them would fail only at publication",
+                    job.job_id,
+                    job.claim.name,
+                    exc.strerror,
+                )
+                continue
+            if why is not None:
+                job.cancel_asked = True
+                log.error("job %s (%s): %s; failing it", job.job_id, job.claim.name, why)
+                self.executor.cancel(request_id, why, FailureReason.VALIDATION_ERROR)
+
+    def cancel_requested(self) -> None:
+        """Cancel each job `proxx cancel` asked for (a request file beside its claim,
+        looked for by name: it is never opened)."""
+        for request_id, job in self.running.items():
+            if job.cancel_asked:
+                continue
+            if os.path.lexists(self.layout.cancel_request(job.claim.name, job.job_id)):
+                job.cancel_asked = True
+                log.warning("job %s (%s): cancelled by proxx cancel", job.job_id, job.claim.name)
+                self.executor.cancel(request_id, "cancelled by proxx cancel", CANCELLED)
 
     def noted(self, event: JobNoted) -> None:
         job = self.running.get(event.job_id)
         if job is not None:
             log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
-            self.clerk.write_sidecar(job.claim, job.job_id, event.worker_id, event.note)
+            job.note, job.worker_id = event.note, event.worker_id
+            self.clerk.write_sidecar(job.claim, job.job_id, event.worker_id, event.note, job.progress)
+
+    def progressed(self, records: dict[str, ProgressRecord]) -> None:
+        """Put each job's progress in its status file beside the claim, when it moved.
+
+        The file's `seconds_since_progress` is 0 as written: `proxx status` counts it
+        from `updated_at`, so a record that only ages is never rewritten."""
+        for request_id, record in records.items():
+            job = self.running.get(request_id)
+            info = record.model_copy(update={"seconds_since_progress": 0.0}).model_dump()
+            if job is None or info == job.progress:
+                continue
+            job.progress = info
+            self.clerk.write_sidecar(job.claim, job.job_id, job.worker_id, job.note, info)
 
     def abandon(self, why: str, wait_s: int) -> None:
         """A fatal error: stop every job; their results cannot be filed, so say so."""
@@ -204,6 +266,7 @@ class Jobs:
     ) -> None:
         self.running[job_id] = Running(got, kind, job_id, utc_now(), recovery)
         worker = self.executor.submit(self._request(got, kind, job_id))
+        self.running[job_id].worker_id = worker
         self.clerk.write_sidecar(got, job_id, worker)
         if kind == "run":
             log.info(

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from proxx.contract.fsutil import write_atomic
+from proxx.contract.progress import ProgressRecord
 from proxx.watch.folder import STATES, is_candidate
 
 
@@ -29,6 +30,8 @@ class MetricsSnapshot:
     last_scan_timestamp: float | None  # Unix time of the runner's last scan of pending/
     oldest_pending_age_seconds: float  # 0 when nothing is pending
     written_timestamp: float = field(default_factory=time.time)
+    running: Mapping[str, ProgressRecord] = field(default_factory=dict)  # by job id
+    media_seconds_total: float = 0.0  # media seconds of the clips this runner completed
 
 
 _HELP = {
@@ -42,6 +45,15 @@ _HELP = {
         "Age of the oldest JobSpec in pending/ (0 if none).",
     ),
     "proxx_metrics_written_timestamp_seconds": ("gauge", "Unix time this file was written."),
+    "proxx_job_progress_ratio": (
+        "gauge",
+        "A running job's media seconds done over its media seconds (0-1), in its phase.",
+    ),
+    "proxx_job_clip_progress_ratio": ("gauge", "A running job's current clip, done (0-1)."),
+    "proxx_media_rendered_seconds_total": (
+        "counter",
+        "Media seconds of the clips this runner rendered, verified and published.",
+    ),
 }
 
 
@@ -65,6 +77,14 @@ def render(s: MetricsSnapshot) -> str:
     )
     samples["proxx_metrics_written_timestamp_seconds"].append(
         f"{{{folder}}} {s.written_timestamp:.3f}"
+    )
+    for job_id in sorted(s.running):
+        r = s.running[job_id]
+        labels = f'{{{folder},job_id="{_escape(job_id)}",phase="{_escape(r.phase)}"}}'
+        samples["proxx_job_progress_ratio"].append(f"{labels} {r.job_fraction or 0.0:.4f}")
+        samples["proxx_job_clip_progress_ratio"].append(f"{labels} {r.clip_fraction or 0.0:.4f}")
+    samples["proxx_media_rendered_seconds_total"].append(
+        f"{{{folder}}} {s.media_seconds_total:.3f}"
     )
     lines = []
     for name, (kind, text) in _HELP.items():
@@ -99,6 +119,8 @@ class MetricsFile:
         failed_by_reason: Mapping[str, int],
         worker_restarts: int,
         *,
+        running: Mapping[str, ProgressRecord] | None = None,
+        media_seconds: float = 0.0,
         force: bool = False,
     ) -> None:
         """Call after each scan of pending/ (force: at shutdown, whatever the interval)."""
@@ -120,6 +142,8 @@ class MetricsFile:
                 worker_restarts=worker_restarts,
                 last_scan_timestamp=scanned_at,
                 oldest_pending_age_seconds=max(0.0, scanned_at - oldest) if oldest else 0.0,
+                running=dict(running or {}),
+                media_seconds_total=media_seconds,
             ),
         )
 

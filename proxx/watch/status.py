@@ -12,16 +12,21 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from proxx.contract.clock import iso
+from proxx.contract.progress import ProgressRecord, describe, from_file
 from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
+from proxx.watch import drain
 from proxx.watch.claims import try_lock
 from proxx.watch.folder import STATES, Layout, is_candidate, read_result, read_sidecar
 from proxx.watch.misplaced import find_misplaced
 from proxx.watch.outscan import FOLDER_S, Listing, scan
 
 RECENT_FAILURES = 10
+QUEUE_SHOWN = 20  # pending JobSpecs listed, in claim order
 # Partials: results are Proxx's own files, yet a folder can hold years of them;
 # read the most recent ones, each up to a size no honest result reaches.
 MAX_RESULTS_READ = 1000
@@ -35,11 +40,36 @@ def folder_status(root: str) -> dict[str, Any]:
     return {
         "folder": layout.root,
         "counts": counts,
+        "drain": _drain(layout.root),
+        "pending": _queue(layout),
         "running": [_running(layout, n) for n in _jobs(layout.dir("running"))],
         "recent_failures": _failures(layout),
         "misplaced": [{"path": m.path, "reason": m.reason} for m in find_misplaced(layout.root)],
         **_partials_and_unknown(layout),
     }
+
+
+def _drain(root: str) -> dict[str, str] | None:
+    since = drain.in_force(root)
+    if since is None:
+        return None
+    return {"since": iso(datetime.fromtimestamp(since, UTC)), "marker": drain.marker(root)}
+
+
+def _queue(layout: Layout) -> list[dict[str, Any]]:
+    """Pending JobSpecs in the order runners claim them (sorted names), the first
+    QUEUE_SHOWN, each with its age (names and stat only)."""
+    now = time.time()
+    queue = []
+    for name in _jobs(layout.pending)[:QUEUE_SHOWN]:
+        try:
+            age: float | None = round(
+                now - os.lstat(os.path.join(layout.pending, name)).st_mtime, 1
+            )
+        except OSError:
+            age = None
+        queue.append({"jobspec": name, "age_seconds": age})
+    return queue
 
 
 def _jobs(directory: str) -> list[str]:
@@ -76,7 +106,13 @@ def _running(layout: Layout, name: str) -> dict[str, Any]:
         "runner_alive": fd is None,
         # Submitted to Slurm: the job may run on without its runner (docs/SLURM.md).
         "slurm_job_id": slurm_job_id(path),
+        "progress": _progress(owner.get("progress")),
     }
+
+
+def _progress(info: object) -> dict[str, Any] | None:
+    record = from_file(info, datetime.now(UTC)) if info is not None else None
+    return None if record is None else record.model_dump()
 
 
 def slurm_job_id(claim_path: str) -> str | None:
@@ -207,7 +243,19 @@ def _reason(r: JobResult) -> str | None:
 def render_text(status: dict[str, Any]) -> str:
     c = status["counts"]
     lines = [f"{status['folder']}: " + ", ".join(f"{c[s]} {s}" for s in STATES)]
+    if status.get("drain"):
+        lines.append(
+            f"drain in force since {status['drain']['since']}: runners finish what they run, "
+            f"claim nothing more and exit (lift it: proxx drain {status['folder']} --off)"
+        )
     lines += [_running_line(job) for job in status["running"]]
+    if status["pending"]:
+        more = status["counts"]["pending"] - len(status["pending"])
+        lines.append(
+            "pending, in claim order:"
+            + (f" (first {QUEUE_SHOWN} of {more + QUEUE_SHOWN})" if more > 0 else "")
+        )
+        lines += [f"  {p['jobspec']}: waiting {p['age_seconds']} s" for p in status["pending"]]
     lines += _failure_lines(status["recent_failures"])
     if status["misplaced"]:
         lines.append(f"misplaced (never taken): {len(status['misplaced'])}")
@@ -228,9 +276,11 @@ def _running_line(job: dict[str, Any]) -> str:
             else ": runner dead; a --executor slurm runner re-attaches to it]"
         )
     note = f"  ({job['note']})" if job.get("note") else ""
+    progress = job.get("progress")
+    shown = f"  {describe(ProgressRecord(**progress))}" if progress else ""
     return (
         f"  running {job['jobspec']}: job {job['job_id']}, worker {job['worker_id']}"
-        f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{note}"
+        f" on {job['host']} pid {job['runner_pid']}, {job['age_seconds']} s{shown}{note}"
         f"{alive}"
     )
 

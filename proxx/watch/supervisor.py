@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Literal
 
+from proxx.contract.clock import utc_now
 from proxx.contract.deadlines import Deadlines
 from proxx.runtime.dispatch import Dispatcher
 from proxx.runtime.executor import Executor, JobNoted, PoolEvent
 from proxx.runtime.pool import LocalPool
 from proxx.runtime.spawn import WORKER_TARGET
+from proxx.runtime.tracker import JobOutcome
+from proxx.watch import drain
 from proxx.watch.fdlimit import fd_limit_problem
 from proxx.watch.filing import Clerk
 from proxx.watch.folder import FatalWatchError, Intake, Layout
+from proxx.watch.hook import JobEndHook
 from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.misplaced import MisplacedWarner
@@ -32,6 +37,9 @@ from proxx.watch.recovery import file_stranded, orphans, remove_stale_temps, str
 
 log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
+# Status files are rewritten at most this often (and only when a record moved).
+PROGRESS_WRITE_S = 1.0
+HOOK_HALT_WAITS = 50  # × 0.1 s: how long a stopping runner waits for --on-job-end programs
 
 
 class Supervisor:
@@ -46,6 +54,7 @@ class Supervisor:
         deadlines: Deadlines | None = None,
         executor: Executor | None = None,
         metrics_file: str | None = None,
+        on_job_end: str | None = None,
     ) -> None:
         if (problem := fd_limit_problem(max_workers)) is not None:
             raise FatalWatchError(problem)  # before any worker or file is opened
@@ -61,14 +70,21 @@ class Supervisor:
         )
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.clerk = Clerk(self.layout)
+        self.hook = None if on_job_end is None else JobEndHook(on_job_end, self.layout)
+        self.clerk.hook = self.hook
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
         self._pending_left = True
+        self._progress_written = -PROGRESS_WRITE_S
+        self._media_seconds = 0.0  # of the clips this runner published (a metric)
+        self._draining = False  # `proxx drain` in force, as last looked
 
     # -- start / run / halt ----------------------------------------------------------------
     def start(self) -> None:
         self.layout.ensure()
         self.dispatch.start()
+        if self.hook is not None:
+            self.hook.resume()  # what a runner killed after filing still owed
         log.info(
             "watching %s with %d worker(s), polling every %g s%s",
             self.layout.root,
@@ -87,6 +103,10 @@ class Supervisor:
                 self.claim_jobs()
                 self.write_metrics()
                 self.handle(self.dispatch.wait(self.wait_timeout()))
+                self.jobs.hold_outputs()
+                self.jobs.cancel_requested()
+                self.collect_hooks()
+                self.write_progress()
                 self.react_to_signals()
             self.drain_on_shutdown()
             self.write_metrics(force=True)
@@ -98,6 +118,14 @@ class Supervisor:
 
     def halt(self) -> None:
         self.dispatch.close()
+        if self.hook is not None:
+            # A hook still running is given a moment; one cut short runs again at the
+            # next start (its IOU stays).
+            for _ in range(HOOK_HALT_WAITS):
+                self.hook.collect()
+                if not self.hook.runs:
+                    break
+                time.sleep(0.1)
         c = self.clerk.counts
         log.info(
             "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
@@ -107,14 +135,34 @@ class Supervisor:
     def should_stop(self) -> bool:
         if self.dispatch.stop_requested:
             return True
-        idle = not self._pending_left and not self.jobs and not self.clerk.unfinished
-        return self.once and idle
+        finished = not self.jobs and not self.clerk.unfinished
+        if self.draining():
+            return finished  # what it runs is done: exit 0
+        return self.once and finished and not self._pending_left
+
+    def draining(self) -> bool:
+        """Whether `proxx drain` is in force on the folder (said once as it changes)."""
+        now_draining = drain.in_force(self.layout.root) is not None
+        if now_draining != self._draining:
+            self._draining = now_draining
+            if now_draining:
+                log.warning(
+                    "drain in force (%s): claiming nothing more; exiting once %d running "
+                    "job(s) finish",
+                    drain.marker(self.layout.root),
+                    len(self.jobs),
+                )
+            else:
+                log.info("drain lifted: claiming again")
+        return now_draining
 
     def recover_orphans(self) -> None:
         """What dead runners left in running/: results to file, jobs to take over, and
         temp files nothing will rename."""
         for name in remove_stale_temps(self.layout):
             log.info("removed %s from running/: a temp file a killed runner left", name)
+        for name in self.jobs.outputs.sweep():
+            log.info("removed %s from running/: an output lock a dead runner left", name)
         for path in stranded_results(self.layout):
             with self.jobs.guarded(f"stranded result {os.path.basename(path)}"):
                 if (filed := file_stranded(self.layout, path)) is not None:
@@ -126,6 +174,8 @@ class Supervisor:
 
     def claim_jobs(self) -> None:
         """Claim pending JobSpecs in the intake's order while a worker is free."""
+        if self.draining():  # looked at again: a drain asked for since should_stop
+            return
         names = self.intake.scan()
         self.misplaced.check()
         self._pending_left = bool(names)
@@ -144,8 +194,25 @@ class Supervisor:
     def write_metrics(self, force: bool = False) -> None:
         counts = self.clerk.counts
         self.metrics.update(
-            counts.completed, counts.failed_by_reason, self.executor.worker_restarts, force=force
+            counts.completed,
+            counts.failed_by_reason,
+            self.executor.worker_restarts,
+            running=self.executor.progress(time.monotonic(), utc_now()),
+            media_seconds=self._media_seconds,
+            force=force,
         )
+
+    def collect_hooks(self) -> None:
+        if self.hook is not None:
+            self.hook.collect()
+
+    def write_progress(self) -> None:
+        """Each running job's progress into its status file, at most once a second."""
+        now = time.monotonic()
+        if now - self._progress_written < PROGRESS_WRITE_S:
+            return
+        self._progress_written = now
+        self.jobs.progressed(self.executor.progress(now, utc_now()))
 
     def wait_timeout(self) -> float:
         if self.once and self._pending_left and self.executor.free_slots():
@@ -157,6 +224,7 @@ class Supervisor:
             if isinstance(event, JobNoted):
                 self.jobs.noted(event)
             else:
+                self._media_seconds += media_seconds_published(event)
                 self.jobs.finished(event)
 
     def react_to_signals(self) -> None:
@@ -173,6 +241,14 @@ class Supervisor:
         while self.jobs:
             self.handle(self.dispatch.wait(1.0))
         self.clerk.retry_unfinished()
+
+
+def media_seconds_published(outcome: JobOutcome) -> float:
+    """Media seconds of the clips a finished job published (their probed durations)."""
+    if outcome.planned is None:
+        return 0.0
+    done = {c.output_path for c in outcome.clips if c.status == "COMPLETED"}
+    return sum(c.duration or 0.0 for c in outcome.planned.clips if c.output_path in done)
 
 
 __all__ = ["FatalWatchError", "Supervisor"]

@@ -20,6 +20,7 @@ from ..publish import PublishError, publish
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
 from ..verify import check_output, fidelity, sha256_of
 from .args import build_argv, expected_output
+from .progress import ProgressReader, with_progress
 
 log = logging.getLogger("workers.ffmpeg")
 VERSION_TIMEOUT_S = 10.0  # `ffmpeg -version` takes ~0.1 s; a hung one must not hang the job
@@ -141,14 +142,19 @@ class _ClipRun:
 
     def encode(self) -> str | None:
         """Run FFmpeg; returns the partial output it left, if any."""
-        outcome = run_in_group(self.argv, self.interrupts)
+        reader = self.progress_reader()
+        outcome = run_in_group(with_progress(self.argv), self.interrupts, on_stdout=reader.feed)
+        stats = reader.stats()
+        self.record.fields.update(render_speed=stats.render_speed, average_fps=stats.average_fps)
         partial = self.temp if os.path.exists(self.temp) else None
         code = outcome.returncode
         stop = outcome.interrupted or (self.interrupts.settle() if code != 0 else None)
         if stop:
+            # A stall names what FFmpeg said last: often why it stands still.
+            last = "".join(f"; its last line: {x}" for x in outcome.stderr_tail.splitlines()[-1:])
             raise _Failed(
                 FailureReason.INTERRUPTED,
-                f"stopped: {stop}; FFmpeg {describe_exit(code)}",
+                f"stopped: {stop}; FFmpeg {describe_exit(code)}{last}",
                 exit_code=code,
                 partial_output_path=partial,
             )
@@ -173,6 +179,13 @@ class _ClipRun:
                 partial_output_path=partial,
             )
         return partial
+
+    def progress_reader(self) -> ProgressReader:
+        """Progress as output media time over the proxy's expected duration."""
+        plan, source = self.plan, self.clip.source
+        exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, source, plan.container)
+        seconds = float(exp.frames / exp.rate) if exp.frames is not None else source.duration
+        return ProgressReader(self.clip.index, seconds, self.interrupts)
 
     def verify(self, partial: str | None) -> None:
         plan, source = self.plan, self.clip.source
@@ -202,6 +215,7 @@ class _ClipRun:
             )
 
     def publish(self) -> dict[str, object]:
+        self.interrupts.phase("publish", self.clip.source.duration)
         digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
             size = publish(self.temp, self.clip.output_path)

@@ -251,6 +251,7 @@ class ClipRun:
                     f"{limit:g} s; stopped it (last status: {_describe(status)})",
                 )
             idle_since = self.idle_since(idle_since, now, status)
+            self.report_progress(status, duration)
             stop = self.interrupts.wait(self.engine.poll_s)
             if stop is not None:
                 self.stop_render(
@@ -258,6 +259,13 @@ class ClipRun:
                     f"stopped: {stop}; Resolve render "
                     f"stopped at {status.get('CompletionPercentage', '?')}%",
                 )
+
+    def report_progress(self, status: dict[str, Any], duration: float | None) -> None:
+        """The render job's completion percentage, as the clip's progress."""
+        pct = status.get("CompletionPercentage")
+        if isinstance(pct, int | float) and not isinstance(pct, bool) and 0 <= pct <= 100:
+            media = None if duration is None else duration * pct / 100
+            self.interrupts.progress(self.clip.index, pct / 100, media)
 
     def render_status(self) -> dict[str, Any] | None:
         """The render job's status while it runs; None once it is Complete."""
@@ -304,6 +312,7 @@ class ClipRun:
         problem = verify_output(self.partial, exp, self.plan.container)
         if problem:
             raise Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
+        self.interrupts.phase("publish", self.clip.source.duration)
         try:
             return publish(self.partial, self.clip.output_path)
         except PublishError as failed:
