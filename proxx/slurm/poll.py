@@ -17,7 +17,7 @@ from proxx.contract.protocol import JobNote, WorkerFailing
 from proxx.runtime.executor import JobNoted
 from proxx.slurm.cancel import act
 from proxx.slurm.client import SlurmClient, SlurmUnavailable
-from proxx.slurm.spool import SpoolGarbage
+from proxx.slurm.spool import SpoolGarbage, revoke
 from proxx.slurm.states import SlurmJob
 from proxx.slurm.task import SlurmTask
 
@@ -141,6 +141,11 @@ class Poller:
 
     def _ended(self, task: SlurmTask, now: float) -> None:
         task.ended_at = now
+        # Slurm gave the job up, but the step may live on (slurmd crashed, the node is
+        # cut off from the controller yet still sees the storage): fence it off before
+        # the spool grace runs, so whatever it publishes meanwhile is still read.
+        if revoke(task.spool, task.claim_path) and not task.tracker.done:
+            log.info("job %s: Slurm ended it; its spool is revoked", task.tracker.job_id)
         assert task.slurm_id is not None
         try:
             detail = self.client.show(task.slurm_id)
