@@ -168,6 +168,24 @@ def test_a_requeued_job_is_cancelled_and_failed_never_run_twice(tmp_path: Path) 
     assert len(slurm.submitted) == 1
 
 
+def test_a_job_requeued_at_launch_is_cancelled_and_filed_as_not_run(tmp_path: Path) -> None:
+    # Its node died right after allocation: the launch failed and Slurm requeued it
+    # (it does so even with --no-requeue); no step ever wrote to the spool.
+    slurm, ex, _, job_id = submitted(tmp_path)
+    slurm.set(job_id, "RUNNING")
+    nothing_for(ex, 0.1)
+    slurm.set(job_id, "PENDING", "launch_failed_requeued_held", restarts=1)
+    until_cancelled(ex, slurm)
+    assert slurm.cancels == [(job_id, True)]
+    slurm.set(job_id, "CANCELLED", restarts=1)
+    outcome = run_until(ex)
+    assert outcome.clips == [] and outcome.early_stop is not None
+    reason, detail = outcome.early_stop
+    assert reason is FailureReason.INTERRUPTED  # stopped before the start, not a crash
+    assert "after node node7 failed at launch" in detail and "not run" in detail
+    assert len(slurm.submitted) == 1
+
+
 def test_a_garbled_spool_kills_the_job_as_a_crash(tmp_path: Path) -> None:
     slurm, ex, req, job_id = submitted(tmp_path)
     slurm.set(job_id, "RUNNING")

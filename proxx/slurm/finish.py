@@ -62,6 +62,13 @@ def outcome(task: SlurmTask) -> JobOutcome:
     tracker, job = task.tracker, task.last
     if tracker.done:
         return overlay(tracker.outcome(), job)
+    if task.not_run is not None and task.spool.lines == 0:
+        # Requeued at launch and cancelled before any step ran: an interruption before
+        # the start ("nothing was executed"), not a crash; resubmitting is safe.
+        tracker.killed_for = tracker.cancel_reason = task.not_run
+        tracker.cancel_failure = FailureReason.INTERRUPTED
+        tracker.on_death("never started")
+        return tracker.outcome()
     if job is None:
         return failed(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
     reason, why = end_failure(job)
