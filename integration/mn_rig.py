@@ -86,6 +86,30 @@ class MnRig:
         self.supervisors.append(daemon)
         return daemon
 
+    def kill9(self, sup: Daemon) -> None:
+        """kill -9 of a supervisor (its batch jobs are not its children: they go on)."""
+        os.kill(sup.pid, signal.SIGKILL)
+        sup.nsenter.wait(timeout=DEADLINE_S)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The Slurm records (`running/.NAME.json.slurm`) of the claims now in flight."""
+        found = []
+        for name in os.listdir(self.root / "running"):
+            if name.endswith(".slurm"):
+                with contextlib.suppress(OSError, ValueError):
+                    found.append(json.loads((self.root / "running" / name).read_text()))
+        return found
+
+    def slurm_jobs_per_name(self) -> dict[str, int]:
+        """How many Slurm jobs each JobSpec had (by the names Proxx gives them)."""
+        out = self.cluster.run("squeue", "-h", "-t", "all", "-o", "%j", check=False)
+        counts = dict.fromkeys(self.jobs, 0)
+        for line in out.split():
+            for name in self.jobs:
+                if line.endswith(f"-{name}"):
+                    counts[name] += 1
+        return counts
+
     def log(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
