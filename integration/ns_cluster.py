@@ -24,6 +24,7 @@ FFmpeg, munged at once), `kill_slurmd` (slurmd only; the steps live on), `cut`
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -40,6 +41,7 @@ SUBNET = "10.77.0"
 READY_TIMEOUT = 60.0
 INIT = Path(__file__).with_name("ns_init.py")
 NS_FLAGS = ["--net", "--uts", "--ipc", "--mount", "--pid"]
+PR_SET_PDEATHSIG = 1
 CPUS = 2  # per node: what slurmd finds on this machine kind
 
 
@@ -109,6 +111,22 @@ def _only_child(pid: int, timeout: float = READY_TIMEOUT) -> int:
     raise RuntimeError(f"process {pid} started no child")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies, however it dies
+    (with --kill-child, unshare passes it on to the host's PID 1, and so to every
+    process of the host): a killed pytest leaves no cluster behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+
+
+def _net_ns(proc: subprocess.Popen[bytes] | None) -> str | None:
+    try:
+        return None if proc is None else os.readlink(f"/proc/{proc.pid}/ns/net")
+    except OSError:
+        return None
+
+
 def pid_ns(pid: int) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/pid")
@@ -161,8 +179,13 @@ class NsCluster:
         )
         self._write_config(addrs)
         self.switch = subprocess.Popen(
-            ["unshare", "--net", "--", "sleep", "infinity"], start_new_session=True
+            ["unshare", "--net", "--", "sleep", "infinity"],
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
+        # Not before unshare(2) has run: a bridge made earlier would land in our own netns.
+        mine = os.readlink("/proc/self/ns/net")
+        self._wait(lambda: _net_ns(self.switch) not in (None, mine), "the switch namespace")
         self._ip(self.switch.pid, "link add br0 type bridge", "link set br0 up")
         for name in addrs:
             self.boot(name)
@@ -185,6 +208,7 @@ class NsCluster:
                 "unshare",
                 *NS_FLAGS,
                 "--fork",
+                "--kill-child=SIGKILL",
                 "--mount-proc",
                 "--",
                 sys.executable,
@@ -197,6 +221,7 @@ class NsCluster:
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         host = Host(name, addr, unshare, _only_child(unshare.pid))
         self.hosts[name] = host
