@@ -17,6 +17,7 @@ from proxx.contract.results import ClipResult
 from proxx.contract.step import EXIT_INTERRUPTED
 from proxx.runtime.tracker import Action, JobOutcome, KillWorker
 from proxx.slurm import sidecar
+from proxx.slurm.spool import revoke
 from proxx.slurm.states import SlurmJob, end_failure, needs_resolve
 from proxx.slurm.task import SlurmTask
 
@@ -32,6 +33,8 @@ def overdue(task: SlurmTask, now: float) -> list[Action] | None:
     tracker = task.tracker
     if task.cancelled_at is not None and now - task.cancelled_at > GIVE_UP_S:
         task.ended_at = now
+        # The step may never have got the cancel: fence it off, as after NODE_FAIL.
+        revoke(task.spool, task.claim_path)
         tracker.killed_for = tracker.killed_for or (
             f"{tracker.cancel_reason}; Slurm did not confirm the end of job "
             f"{task.slurm_id} within {GIVE_UP_S:g} s"
