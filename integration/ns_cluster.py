@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from integration.ns_slurm_conf import write_config
 from integration.slurm_cluster import _tool, missing_tools
 from proxx.slurm.states import SlurmJob, parse_scontrol
 
@@ -42,7 +43,6 @@ READY_TIMEOUT = 60.0
 INIT = Path(__file__).with_name("ns_init.py")
 NS_FLAGS = ["--net", "--uts", "--ipc", "--mount", "--pid"]
 PR_SET_PDEATHSIG = 1
-CPUS = 2  # per node: what slurmd finds on this machine kind
 
 
 @dataclass
@@ -177,7 +177,7 @@ class NsCluster:
         (self.root / "hosts").write_text(
             "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in addrs.items())
         )
-        self._write_config(addrs)
+        write_config(self.root, self.heads, self.nodes, addrs)
         self.switch = subprocess.Popen(
             ["unshare", "--net", "--", "sleep", "infinity"],
             start_new_session=True,
@@ -444,58 +444,3 @@ class NsCluster:
                 more = on_fail() if callable(on_fail) else ""
                 raise RuntimeError(f"timed out waiting for {what}: {more}\n{self.log_tail()}")
             time.sleep(0.1)
-
-    def _write_config(self, addrs: dict[str, str]) -> None:
-        r, head = self.root, self.heads[0]
-        (r / "gres.conf").write_text(
-            "".join(f"NodeName={n} Name=resolve Count=1\n" for n in self.nodes)
-        )
-        nodes = [
-            f"NodeName={n} NodeAddr={addrs[n]} CPUs={CPUS} Gres=resolve:1 State=UNKNOWN"
-            for n in self.nodes
-        ]
-        self.conf.write_text(
-            "\n".join(
-                [
-                    "ClusterName=proxxmn",
-                    f"SlurmctldHost={head}({addrs[head]})",
-                    "SlurmUser=root",
-                    "SlurmdUser=root",
-                    "AuthType=auth/munge",
-                    "CredType=cred/munge",
-                    "AuthInfo=socket=/tmp/munge/munge.socket",
-                    "MpiDefault=none",
-                    "ProctrackType=proctrack/linuxproc",
-                    "TaskPlugin=task/none",
-                    "SwitchType=switch/none",
-                    "JobRequeue=0",
-                    "ReturnToService=2",
-                    "SelectType=select/cons_tres",
-                    "SelectTypeParameters=CR_CPU",
-                    "SchedulerType=sched/backfill",
-                    "GresTypes=resolve",
-                    "KillWait=5",
-                    "OverTimeLimit=0",
-                    "InactiveLimit=0",
-                    "MinJobAge=600",
-                    # A node that stops answering is down (NODE_FAIL for its jobs) in ~15 s.
-                    "SlurmdTimeout=10",
-                    "MessageTimeout=5",
-                    "TCPTimeout=2",
-                    f"StateSaveLocation={r / 'state'}",
-                    "SlurmdSpoolDir=/tmp/slurmd",
-                    "SlurmctldPidFile=/tmp/slurmctld.pid",
-                    "SlurmdPidFile=/tmp/slurmd.pid",
-                    f"SlurmctldLogFile={r / 'log/slurmctld.log'}",
-                    f"SlurmdLogFile={r / 'log/slurmd-%n.log'}",
-                    "JobCompType=jobcomp/filetxt",
-                    f"JobCompLoc={r / 'log/jobcomp.txt'}",
-                    "AccountingStorageType=accounting_storage/none",
-                    "JobAcctGatherType=jobacct_gather/none",
-                    *nodes,
-                    f"PartitionName=proxx Nodes={','.join(self.nodes)} Default=YES "
-                    "MaxTime=INFINITE State=UP",
-                    "",
-                ]
-            )
-        )
