@@ -144,8 +144,15 @@ def nodes() -> Iterator[NsCluster]:
             yield cluster
         finally:
             cluster.stop()
-        left = leftovers(namespaces)
-        assert not left, f"processes left on the cluster's hosts: {left}"
+        # SIGKILL of a host's PID 1 has the kernel kill the rest; they may take a
+        # moment to be reaped. Any still there after that was not stopped.
+        wait_for(
+            lambda: not leftovers(namespaces),
+            "no process left on the cluster's hosts",
+            30.0,
+            0.1,
+            lambda: repr(leftovers(namespaces)),
+        )
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 
