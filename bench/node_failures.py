@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.node_failures [--runs N] [--faults slurmd,cut,power]
 
 On the multi-node namespace cluster (integration/ns_cluster.py; root needed), each
-run starts a cluster, one supervisor on head1 and one long job (12 clips) on a node;
+run starts a cluster, one supervisor on head1 and one long job (48 clips) on a node;
 once its first proxy is published the fault is applied, and these moments are
 recorded, in seconds after the fault:
 
@@ -50,7 +50,7 @@ def one_run(fault: str, clip: Path) -> dict[str, float]:
     cluster = NsCluster.start(shared)
     try:
         rig = MnRig.make(cluster)
-        rig.drop_job("lost", clip, 12)
+        rig.drop_job("lost", clip, 48)
         rig.supervisor("head1", "--max-workers", "1", "--slurm-arg=--cpus-per-task=2")
         _until(lambda: bool(rig.published("lost")) and rig.running_on("lost") is not None)
         node = rig.running_on("lost")

@@ -45,11 +45,14 @@ class MnRig:
 
     def drop_job(self, name: str, clip: Path, clips: int = 1) -> None:
         """JobSpec NAME.json with `clips` copies of `clip` (outputs out/NAME-cI_proxy.mov)."""
+        shared = self.src / f"{clip.name}"  # one copy on the shared folder, linked
+        if not shared.exists():
+            shutil.copyfile(clip, shared)
         sources = []
         for i in range(1, clips + 1):
             path = self.src / f"{name}-c{i}{clip.suffix}"
             if not path.exists():
-                shutil.copyfile(clip, path)
+                os.link(shared, path)
             sources.append(path)
         self.jobs[f"{name}.json"] = sources
         drop(self.root, f"{name}.json", prores(sources, self.out))

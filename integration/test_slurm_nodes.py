@@ -19,10 +19,11 @@ from integration.processes import wait_for
 from testkit import run_cli
 
 WHOLE_NODE = "--slurm-arg=--cpus-per-task=2"
-# One clip of a multi-clip job: renders in a few seconds, so a job of CLIPS of them
-# outlasts Slurm noticing a dead node (~15-20 s) with clips still to go.
+# One clip of a multi-clip job: renders in a second or a few (load varies), so a job
+# of CLIPS of them outlasts Slurm noticing a dead node (~18-20 s) with clips to go,
+# even on an idle box (12 was not always enough). A fenced job stops early anyway.
 CLIP = {"size": "640x360", "seconds": 30.0}
-CLIPS = 12
+CLIPS = 48
 
 
 @pytest.fixture
