@@ -103,6 +103,7 @@ def test_a_step_whose_spool_is_revoked_mid_job_stops_and_publishes_no_later_clip
         deadline_ok = _wait(lambda: _clip_started(spool, 1) or proc.poll() is not None)
         assert deadline_ok and proc.poll() is None, "clip 2 never started"
         os.rename(spool, revoked_path(str(claim)))  # what the supervisor does on NODE_FAIL
+        at_revocation = _published(out)  # a, and b if it was quicker than us
         _, err = proc.communicate(timeout=DEADLINE_S)
     finally:
         if proc.poll() is None:
@@ -110,8 +111,12 @@ def test_a_step_whose_spool_is_revoked_mid_job_stops_and_publishes_no_later_clip
             proc.wait()
     assert proc.returncode == 5, err.decode()
     assert "fenced" in err.decode()
-    published = sorted(n for n in os.listdir(out) if not n.startswith("."))
-    assert published == ["a_proxy.mov"]  # clip 1 only: b and c never reached their names
+    assert "c_proxy.mov" not in at_revocation  # c starts only after b ended
+    assert _published(out) == at_revocation  # nothing published after the revocation
+
+
+def _published(out: Path) -> list[str]:
+    return sorted(n for n in os.listdir(out) if not n.startswith("."))
 
 
 def _wait(cond: Callable[[], bool]) -> bool:
