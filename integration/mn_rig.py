@@ -113,6 +113,13 @@ class MnRig:
                     counts[name] += 1
         return counts
 
+    def step_logs(self) -> str:
+        """What the batch jobs wrote to stderr (`ROOT/slurm/*.err`): a fenced step says so."""
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}"
+            for p in sorted((self.root / "slurm").glob("*.err"))
+        )
+
     def log(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
@@ -168,7 +175,10 @@ class MnRig:
                     assert out.stat().st_size == clip["output_size_bytes"], (name, clip)
                     assert _sha256(out) == clip["output_sha256"], (name, clip)
                 else:
-                    assert not out.exists(), f"{out} is on disk, but {name} says {clip['status']}"
+                    assert not out.exists(), (
+                        f"{out} is on disk, but {name} says {clip['status']}: "
+                        f"{clip.get('failure_detail')}\n{self.step_logs()}"
+                    )
         on_disk = {n for n in os.listdir(self.out) if not n.startswith(".")}
         assert on_disk == accounted, f"unaccounted proxies: {sorted(on_disk - accounted)}"
         return results
