@@ -7,11 +7,16 @@ and the private Slurm cluster the test_slurm_*.py modules share (slurm_cluster.p
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from integration.mn_rig import MnRig, leftovers
+from integration.ns_cluster import NsCluster, pid_ns
+from integration.ns_cluster import unavailable as ns_unavailable
 from integration.processes import wait_for
 from integration.slurm_cluster import SlurmCluster, missing_tools
 from integration.slurm_rig import SlurmRig
@@ -118,3 +123,40 @@ def cluster(idle_node: SlurmCluster) -> Iterator[SlurmCluster]:
 @pytest.fixture
 def rig(cluster: SlurmCluster, launcher: Launcher, root: Path, out: Path) -> SlurmRig:
     return SlurmRig(cluster, launcher, root, out)
+
+
+# -- the multi-node namespace cluster (integration/test_slurm_nodes.py) ----------------
+# One per test: two heads and three nodes, each host its own namespaces (ns_cluster.py),
+# on a shared folder outside /tmp (every host has its own /tmp). Teardown powers every
+# host off by PID and checks that no process of any host is left.
+
+
+@pytest.fixture
+def nodes() -> Iterator[NsCluster]:
+    why = ns_unavailable()
+    if why is not None:
+        pytest.skip(f"no multi-node namespace cluster here: {why}")
+    shared = Path(tempfile.mkdtemp(prefix="proxx-nodes-", dir="/var/tmp"))
+    try:
+        cluster = NsCluster.start(shared)
+        namespaces = [ns for h in cluster.hosts.values() if (ns := pid_ns(h.init))]
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+        # SIGKILL of a host's PID 1 has the kernel kill the rest; they may take a
+        # moment to be reaped. Any still there after that was not stopped.
+        wait_for(
+            lambda: not leftovers(namespaces),
+            "no process left on the cluster's hosts",
+            30.0,
+            0.1,
+            lambda: repr(leftovers(namespaces)),
+        )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.fixture
+def mn(nodes: NsCluster) -> MnRig:
+    return MnRig.make(nodes)

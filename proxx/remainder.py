@@ -9,7 +9,9 @@ becomes JobSpec 1.1.0 with `source_indices`/`source_count`, which keep each
 clip's original number and padding.
 
 Only Proxx's own files are read: the result (bounded) and the original
-JobSpec it names, whose fingerprint must match the result's.
+JobSpec it names, whose fingerprint must match the result's — unless the job
+never reached a worker (no fingerprint, no clips): then nothing ran, and the
+remainder is the original JobSpec's every clip.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from proxx.contract.errors import ProxxError, ValidationError
 from proxx.contract.fsutil import move_no_replace, write_atomic
 from proxx.contract.naming import template_tokens
 from proxx.contract.protocol import MAX_SPEC_BYTES
-from proxx.contract.results import MAX_RESULT_BYTES
+from proxx.contract.results import MAX_RESULT_BYTES, NO_FINGERPRINT
 
 REMAINDER_VERSION = "1.1.0"
 
@@ -176,7 +178,7 @@ def _original(result_path: str, res: dict[str, Any]) -> tuple[str, dict[str, Any
             obj = parse_json_object(data)
         except ValidationError:
             continue
-        if fingerprint(obj) == res["jobspec_fingerprint"]:
+        if fingerprint(obj) == res["jobspec_fingerprint"] or _never_read(res):
             return cand, obj
         raise RemainderRefused(
             f"{cand} is not the JobSpec this result was made from (its fingerprint "
@@ -185,6 +187,14 @@ def _original(result_path: str, res: dict[str, Any]) -> tuple[str, dict[str, Any
     raise RemainderRefused(
         "cannot find the original JobSpec; looked at: " + (", ".join(tried) or "nothing named")
     )
+
+
+def _never_read(res: dict[str, Any]) -> bool:
+    """The job never reached a worker (cancelled in the queue, requeued at launch, its
+    worker gone before it spoke): no one read the JobSpec, so the result carries no
+    fingerprint to compare, and no clip ran. The JobSpec the runner filed beside the
+    result is then the whole remainder, as it is now."""
+    return res.get("jobspec_fingerprint") == NO_FINGERPRINT and res.get("clips") == []
 
 
 def _base_dir(res: dict[str, Any], spec_path: str) -> str:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, load_spec
+from proxx.contract.results import NO_FINGERPRINT
 from proxx.remainder import RemainderRefused, remainder
 from testkit import (
     ffprobe_video,
@@ -141,6 +142,37 @@ def test_interrupted_before_any_clip_ran_keeps_every_source(tmp_path: Path) -> N
     rem = remainder(str(path))
     assert len(rem.clips) == 3 and rem.spec["jobspec_version"] == "1.0.0"
     assert {c.status for c in rem.clips} == {"not run"}
+
+
+def test_a_watch_job_that_never_reached_a_worker_remains_whole(tmp_path: Path) -> None:
+    # Cancelled in the queue or requeued at launch: the runner never read the JobSpec,
+    # so its result has no fingerprint and no clips. It used to be refused as "not
+    # the JobSpec this result was made from".
+    root = tmp_path / "watch"
+    path, _ = write_job(
+        tmp_path,
+        SRC,
+        None,
+        jobspec_at=root / "failed" / "job.json",
+        result_extra={
+            "jobspec_fingerprint": NO_FINGERPRINT,
+            "interrupted": "Slurm requeued job 7 after node node3 failed at launch; "
+            "cancelled, not run; nothing was executed",
+            "_metadata": {
+                "jobspec_path": str(root / "running" / "job.json"),
+                "final_jobspec_path": str(root / "failed" / "job.json"),
+            },
+        },
+    )
+    rem = remainder(str(path))
+    assert rem.spec["sources"] == [str(root / s) for s in SRC]
+    assert {c.status for c in rem.clips} == {"not run"}
+    # control: a result that has clips must still match the JobSpec's fingerprint
+    res = json.loads(path.read_text())
+    res["clips"] = [{"source_path": str(root / s), "status": "FAILED"} for s in SRC]
+    path.write_text(json.dumps(res))
+    with pytest.raises(RemainderRefused, match="not the JobSpec this result was made from"):
+        remainder(str(path))
 
 
 def test_remainder_of_a_remainder(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ import pytest
 
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
-from proxx.contract.protocol import ClipFinished, JobFinished
+from proxx.contract.protocol import ClipFinished, JobFinished, encode
+from proxx.contract.results import ClipResult
 from proxx.runtime.executor import JobNoted
-from proxx.slurm.spool import spool_path
+from proxx.slurm.spool import revoked_path, spool_path
 from tests.slurm_double import (
     FakeSlurm,
     interrupted_clip,
@@ -166,6 +167,56 @@ def test_a_requeued_job_is_cancelled_and_failed_never_run_twice(tmp_path: Path) 
     assert clip.failure_reason is FailureReason.WORKER_CRASHED
     assert clip.failure_detail is not None and "requeued" in clip.failure_detail
     assert len(slurm.submitted) == 1
+
+
+def test_a_job_requeued_at_launch_is_cancelled_and_filed_as_not_run(tmp_path: Path) -> None:
+    # Its node died right after allocation: the launch failed and Slurm requeued it
+    # (it does so even with --no-requeue); no step ever wrote to the spool.
+    slurm, ex, _, job_id = submitted(tmp_path)
+    slurm.set(job_id, "RUNNING")
+    nothing_for(ex, 0.1)
+    slurm.set(job_id, "PENDING", "launch_failed_requeued_held", restarts=1)
+    until_cancelled(ex, slurm)
+    assert slurm.cancels == [(job_id, True)]
+    slurm.set(job_id, "CANCELLED", restarts=1)
+    outcome = run_until(ex)
+    assert outcome.clips == [] and outcome.early_stop is not None
+    reason, detail = outcome.early_stop
+    assert reason is FailureReason.INTERRUPTED  # stopped before the start, not a crash
+    assert "after node node7 failed at launch" in detail and "not run" in detail
+    assert len(slurm.submitted) == 1
+
+
+def test_an_ended_job_s_spool_is_revoked_and_what_its_step_writes_after_still_counts(
+    tmp_path: Path,
+) -> None:
+    # NODE_FAIL while the node lives on: the spool is renamed away (the step's fence
+    # sees that and stops), and a clip it finished meanwhile, written through its
+    # open descriptor, is read from the revoked spool before the job is filed.
+    slurm, ex, req, job_id = submitted(tmp_path)
+    slurm.set(job_id, "RUNNING")
+    spool_write(req, *planned(req, tmp_path))
+    step_fd = os.open(spool_path(req.jobspec_path), os.O_WRONLY | os.O_APPEND)
+    nothing_for(ex, 0.1)
+    slurm.set(job_id, "NODE_FAIL", "NodeDown")
+    deadline = time.monotonic() + 5
+    while os.path.exists(spool_path(req.jobspec_path)) and time.monotonic() < deadline:
+        ex.wait(0.01)
+    revoked = revoked_path(req.jobspec_path)
+    assert not os.path.exists(spool_path(req.jobspec_path)) and os.path.exists(revoked)
+    done = ClipResult(
+        source_path="/src/a.mov",
+        output_path=str(tmp_path / "a.mov"),
+        status="COMPLETED",
+        engine="ffmpeg",
+    )
+    os.write(step_fd, encode(ClipFinished(job_id=req.job_id, clip=done, index=0)) + b"\n")
+    os.close(step_fd)
+    outcome = run_until(ex)
+    (clip,) = outcome.clips
+    assert clip.status == "COMPLETED"  # accounted, not contradicted
+    assert not os.path.exists(revoked)  # running/ ends empty
+    assert os.listdir(tmp_path / "running") == ["job.json"]
 
 
 def test_a_garbled_spool_kills_the_job_as_a_crash(tmp_path: Path) -> None:

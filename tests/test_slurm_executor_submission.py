@@ -175,3 +175,20 @@ def test_a_shutdown_cancels_queued_jobs_before_running_ones(tmp_path: Path) -> N
     ex.wait(0.01)  # sees 101 running; 102 stays queued
     ex.cancel_all("proxx watch received SIGTERM")
     assert slurm.cancels == [("102", False), ("101", False)]
+
+
+def test_a_filed_job_takes_the_record_temp_a_killed_runner_left_with_it(tmp_path: Path) -> None:
+    # kill -9 of a runner while it rewrote the record leaves write_atomic's temp file;
+    # the runner that took the claim over files the job, and running/ must end empty.
+    slurm = FakeSlurm()
+    ex, req = make(tmp_path, slurm)
+    ex.submit(req)
+    (job_id,) = slurm.states
+    running = tmp_path / "running"
+    (running / "..job.json.slurm.30.tmp").write_text("{")  # the dead runner's
+    (running / "..other.json.slurm.31.tmp").write_text("{")  # another claim's: kept
+    slurm.set(job_id, "RUNNING")
+    spool_write(req, *planned(req, tmp_path), JobFinished(job_id=req.job_id, engine_versions={}))
+    slurm.set(job_id, "COMPLETED", exit_code="0:0")
+    run_until(ex)
+    assert sorted(os.listdir(running)) == ["..other.json.slurm.31.tmp", "job.json"]

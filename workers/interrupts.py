@@ -47,6 +47,10 @@ class Interrupts:
         self._progress_sent = -PROGRESS_INTERVAL_S  # monotonic time of the last report
         # How the running job reports (the pipe, or a Slurm step's spool file).
         self.emit: Callable[[FromWorker], None] = lambda _msg: None
+        # A Slurm step's fence (workers.fence): why it lost its job, or None. Asked
+        # synchronously around each publication; `fenced` is set by its watch thread.
+        self.fence: Callable[[], str | None] | None = None
+        self.fenced: str | None = None
         self._sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         os.set_blocking(sig_w, False)
         signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
@@ -89,6 +93,8 @@ class Interrupts:
     def check(self) -> str | None:
         """Drain pending stop requests; return the reason once something asked to stop."""
         sigs = self._drain()
+        if self.fenced is not None:  # before SIGTERM: the fence's wakeup is a SIGTERM
+            self.reason = self.reason or self.fenced
         if signal.SIGTERM in sigs:
             self.reason = self.reason or "worker received SIGTERM"
         while (
@@ -106,6 +112,20 @@ class Interrupts:
             if isinstance(msg, CancelJob):
                 self.reason = msg.reason
         return self.reason
+
+    def before_publish(self) -> str | None:
+        """The stop request, if any, including a fence lost just now: nothing may be
+        published once the step's job was filed without it."""
+        if self.fence is not None and self.fenced is None:
+            self.fenced = self.fence()
+        return self.check()
+
+    def after_publish(self) -> str | None:
+        """Why a proxy just published must be taken back (the fence was lost meanwhile)."""
+        if self.fence is None:
+            return None
+        self.fenced = self.fenced or self.fence()
+        return self.fenced
 
     def wait(self, timeout: float) -> str | None:
         """Sleep up to `timeout` seconds, waking at once on a stop request."""

@@ -39,6 +39,7 @@ from proxx.contract.profiles import Engine
 from proxx.contract.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
 from proxx.contract.step import EXIT_INTERRUPTED, EXIT_NEEDS_RESOLVE
 
+from .fence import Fence, wake_self, watch
 from .interrupts import Interrupts
 from .jobrun import Engines, run_request
 
@@ -170,7 +171,27 @@ def claim(args: argparse.Namespace) -> int:
 def run_claim(args: argparse.Namespace, fd: int) -> int:
     """Run the job with every message appended to the spool; the step's exit code."""
     emit = spool_writer(fd, args.holds_resolve)
-    interrupts = Interrupts(None)  # no pipe: SIGTERM is the only stop
+    interrupts = Interrupts(None)  # no pipe: SIGTERM (or the fence) is the only stop
+    fence = Fence(fd, args.spool, lambda: not_ours(args.record, args.job_id))
+    interrupts.fence = fence.check
+
+    def lost(why: str) -> None:
+        # Slurm gave the job up while this node lives on (slurmd crash, partition):
+        # no signal will come, so the step stops itself, as SIGTERM would.
+        print(f"proxx slurm step: {why}; stopping", file=sys.stderr, flush=True)
+        interrupts.fenced = why
+        wake_self()
+
+    stop_watch = watch(fence, lost)
+    try:
+        return _run_fenced(args, emit, interrupts)
+    finally:
+        stop_watch.set()
+
+
+def _run_fenced(
+    args: argparse.Namespace, emit: Callable[[FromWorker], None], interrupts: Interrupts
+) -> int:
     req = StartJob(
         job_id=args.job_id,
         kind=args.kind,

@@ -36,7 +36,7 @@ from proxx.slurm.cancel import act
 from proxx.slurm.client import SlurmClient, SlurmUnavailable
 from proxx.slurm.launch import Launcher
 from proxx.slurm.poll import Poller
-from proxx.slurm.spool import spool_path
+from proxx.slurm.spool import revoked_path, spool_path
 from proxx.slurm.states import SlurmJob
 from proxx.slurm.task import LOG_DIR, SlurmTask, new_task
 
@@ -121,6 +121,9 @@ class SlurmExecutor:
             log.warning("%s: cannot ask Slurm about it yet: %s", req.jobspec_path, exc)
             return "retry"
         spool = spool_path(req.jobspec_path)
+        if not os.path.exists(spool) and os.path.exists(revoked_path(req.jobspec_path)):
+            # The previous runner had revoked it (Slurm ended the job) but not filed it.
+            spool = revoked_path(req.jobspec_path)
         if slurm_id is None and not os.path.exists(spool):
             return "absent"
         free = self._free_worker_ids()
@@ -128,6 +131,7 @@ class SlurmExecutor:
         req = req.model_copy(update={"job_id": record.job_id, "worker_id": worker_id})
         task = new_task(req, self.deadlines, self.root, worker_id, gres=record.gres)
         task.job_name, task.slurm_id = record.job_name, slurm_id
+        task.spool.path = spool
         if slurm_id is None:
             # The step ran (its spool exists) but Slurm forgot the job: the spool is
             # all there is to go on.

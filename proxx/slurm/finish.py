@@ -17,6 +17,7 @@ from proxx.contract.results import ClipResult
 from proxx.contract.step import EXIT_INTERRUPTED
 from proxx.runtime.tracker import Action, JobOutcome, KillWorker
 from proxx.slurm import sidecar
+from proxx.slurm.spool import revoke
 from proxx.slurm.states import SlurmJob, end_failure, needs_resolve
 from proxx.slurm.task import SlurmTask
 
@@ -32,6 +33,8 @@ def overdue(task: SlurmTask, now: float) -> list[Action] | None:
     tracker = task.tracker
     if task.cancelled_at is not None and now - task.cancelled_at > GIVE_UP_S:
         task.ended_at = now
+        # The step may never have got the cancel: fence it off, as after NODE_FAIL.
+        revoke(task.spool, task.claim_path)
         tracker.killed_for = tracker.killed_for or (
             f"{tracker.cancel_reason}; Slurm did not confirm the end of job "
             f"{task.slurm_id} within {GIVE_UP_S:g} s"
@@ -62,6 +65,13 @@ def outcome(task: SlurmTask) -> JobOutcome:
     tracker, job = task.tracker, task.last
     if tracker.done:
         return overlay(tracker.outcome(), job)
+    if task.not_run is not None and task.spool.lines == 0:
+        # Requeued at launch and cancelled before any step ran: an interruption before
+        # the start ("nothing was executed"), not a crash; resubmitting is safe.
+        tracker.killed_for = tracker.cancel_reason = task.not_run
+        tracker.cancel_failure = FailureReason.INTERRUPTED
+        tracker.on_death("never started")
+        return tracker.outcome()
     if job is None:
         return failed(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
     reason, why = end_failure(job)

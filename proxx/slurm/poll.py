@@ -8,6 +8,7 @@ A job is over when Slurm says so (or forgot it), never on the spool alone:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from proxx.contract.protocol import JobNote, WorkerFailing
 from proxx.runtime.executor import JobNoted
 from proxx.slurm.cancel import act
 from proxx.slurm.client import SlurmClient, SlurmUnavailable
-from proxx.slurm.spool import SpoolGarbage
+from proxx.slurm.spool import SpoolGarbage, revoke
 from proxx.slurm.states import SlurmJob
 from proxx.slurm.task import SlurmTask
 
@@ -135,12 +136,27 @@ class Poller:
 
     def _requeued(self, task: SlurmTask, job: SlurmJob) -> None:
         why = f"Slurm requeued job {job.job_id} ({job.state}); Proxx never runs a job twice"
+        if task.spool.lines == 0 and not os.path.exists(task.spool.path):
+            # Requeued before its step wrote a line: the launch failed (its node died
+            # right after allocation, which Slurm requeues even with --no-requeue).
+            # Nothing ran; the result must say so, so a resubmission is safe.
+            node = job.node or (task.last.node if task.last else None) or "its node"
+            task.not_run = (
+                f"Slurm requeued job {job.job_id} after node {node} failed at launch "
+                f"(restarts: {job.restarts}, reason: {job.reason}); cancelled, not run"
+            )
+            why = task.not_run
         if task.tracker.killed_for is None:
             log.error("job %s: %s; cancelling it", task.tracker.job_id, why)
             act(self.client, task, task.tracker.kill(why))
 
     def _ended(self, task: SlurmTask, now: float) -> None:
         task.ended_at = now
+        # Slurm gave the job up, but the step may live on (slurmd crashed, the node is
+        # cut off from the controller yet still sees the storage): fence it off before
+        # the spool grace runs, so whatever it publishes meanwhile is still read.
+        if revoke(task.spool, task.claim_path) and not task.tracker.done:
+            log.info("job %s: Slurm ended it; its spool is revoked", task.tracker.job_id)
         assert task.slurm_id is not None
         try:
             detail = self.client.show(task.slurm_id)

@@ -16,7 +16,7 @@ import socket
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from proxx.contract.fsutil import write_atomic
+from proxx.contract.fsutil import remove_temps_of, write_atomic
 from proxx.watch.folder import fit_name
 
 SUFFIX = ".slurm"
@@ -60,8 +60,11 @@ def read(claim_path: str) -> Sidecar | None:
 
 
 def remove(claim_path: str) -> None:
+    """The record, and what a runner killed -9 while rewriting it left (`write_atomic`'s
+    temp file): only the claim's holder writes the record, and the caller holds it."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(sidecar_path(claim_path))
+    remove_temps_of(sidecar_path(claim_path))
 
 
 def new(job_id: str, job_name: str, slurm_job_id: str | None, submitted_at: str) -> Sidecar:

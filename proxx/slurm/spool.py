@@ -31,6 +31,30 @@ def spool_path(claim_path: str) -> str:
     return os.path.join(folder, fit_name(f".{name}", ".spool"))
 
 
+def revoked_path(claim_path: str) -> str:
+    """Where a revoked spool goes: `running/.NAME.json.revoked` (see `revoke`)."""
+    folder, name = os.path.split(claim_path)
+    return os.path.join(folder, fit_name(f".{name}", ".revoked"))
+
+
+def revoke(reader: SpoolReader[T], claim_path: str) -> bool:
+    """Take the claim away from its step: rename its spool, and keep reading it there.
+
+    A step checks that its spool's path still names the file it writes to (the fence,
+    `workers.fence`) before each clip and around each publication; after this it stops
+    and publishes nothing more. Lines it wrote before it noticed are still read here.
+    Returns False when there was no spool to revoke (the step never wrote one)."""
+    target = revoked_path(claim_path)
+    if reader.path == target:
+        return True
+    try:
+        os.rename(reader.path, target)
+    except FileNotFoundError:
+        return False
+    reader.path = target
+    return True
+
+
 @dataclass
 class SpoolReader(Generic[T]):
     path: str

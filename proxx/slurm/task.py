@@ -32,6 +32,7 @@ class SlurmTask:
     cancelled_at: float | None = None
     unavailable: str | None = None  # sbatch failed: why
     gres: str | None = None  # asked of Slurm for this job (RAW: the resolve GRES)
+    not_run: str | None = None  # Slurm requeued it before its step started: why
 
     @property
     def claim_path(self) -> str:

@@ -202,7 +202,9 @@ class Jobs:
         if job is not None:
             log.info("job %s (worker %d): %s", job.job_id, event.worker_id, event.note)
             job.note, job.worker_id = event.note, event.worker_id
-            self.clerk.write_sidecar(job.claim, job.job_id, event.worker_id, event.note, job.progress)
+            self.clerk.write_sidecar(
+                job.claim, job.job_id, event.worker_id, event.note, job.progress
+            )
 
     def progressed(self, records: dict[str, ProgressRecord]) -> None:
         """Put each job's progress in its status file beside the claim, when it moved.

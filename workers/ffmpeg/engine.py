@@ -15,8 +15,9 @@ from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
 
 from ..engine import ClipRecord
+from ..fence import publish_fenced
 from ..interrupts import Interrupts
-from ..publish import PublishError, publish
+from ..publish import PublishError
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
 from ..verify import check_output, fidelity, sha256_of
 from .args import build_argv, expected_output
@@ -218,7 +219,7 @@ class _ClipRun:
         self.interrupts.phase("publish", self.clip.source.duration)
         digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
-            size = publish(self.temp, self.clip.output_path)
+            size = publish_fenced(self.interrupts, self.temp, self.clip.output_path)
         except PublishError as failed:
             raise _Failed(
                 failed.reason,

@@ -21,8 +21,9 @@ from proxx.contract.errors import FailureReason
 from proxx.contract.naming import partial_path
 
 from ..expect import Expected
+from ..fence import publish_fenced
 from ..interrupts import Interrupts
-from ..publish import PublishError, publish
+from ..publish import PublishError
 from ..verify import verify_output
 from . import api
 from .facts import Failed, expected_proxy
@@ -314,7 +315,7 @@ class ClipRun:
             raise Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
         self.interrupts.phase("publish", self.clip.source.duration)
         try:
-            return publish(self.partial, self.clip.output_path)
+            return publish_fenced(self.interrupts, self.partial, self.clip.output_path)
         except PublishError as failed:
             raise Failed(failed.reason, failed.detail, failed.system) from failed
 
