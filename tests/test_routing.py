@@ -210,8 +210,9 @@ def test_cinemadng_is_a_tiff_with_the_dngversion_tag(
     )
     dng = tiff_with_dng_tag(frame, tmp_path / "A001_C001_000001.dng")
 
-    # A plain TIFF is an image FFmpeg decodes …
-    assert route_of(frame) == (Engine.FFMPEG, "codec tiff: FFmpeg decodes it")
+    # A plain TIFF is a single image: FFmpeg decodes it, Proxx renders movies only …
+    engine, reason = route_of(frame)
+    assert engine is None and "tiff_pipe is not on Proxx's list of movie formats" in reason
     # … the same picture with IFD0 tag 50706 is CinemaDNG, decided from the bytes alone.
     monkeypatch.setattr(routing, "probe", None)
     assert route_of(dng) == (

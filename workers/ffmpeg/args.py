@@ -13,6 +13,7 @@ from fractions import Fraction
 
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import ProbeFacts
+from proxx.content.pictures import demuxer_of
 from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES
 
@@ -122,9 +123,13 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
     )
     # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
     # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
+    # -f: the demuxer the probe saw and the allow-list passed (proxx.content.pictures),
+    # so FFmpeg cannot probe the bytes again into another one (tty, a playlist);
+    # -protocol_whitelist: the input is a local file, nothing it names is fetched.
     return [
         ffmpeg,
         *("-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror"),
+        *_input(clip.source),
         *("-i", clip.source_path),
         *("-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-map_chapters", "-1"),
         *("-vf", ",".join(_filters(clip.source, exp))),
@@ -134,6 +139,12 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
         *("-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"),
         *("-f", plan.container, partial_path(clip.output_path, plan.job_id)),
     ]
+
+
+def _input(source: ProbeFacts) -> list[str]:
+    demuxer = demuxer_of(source.format_name)
+    assert demuxer is not None  # routing refuses a source whose demuxer is not allowed
+    return ["-f", demuxer, "-protocol_whitelist", "file"]
 
 
 def _filters(source: ProbeFacts, exp: Expected) -> list[str]:
