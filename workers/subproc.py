@@ -43,15 +43,21 @@ def run_in_group(
     timeout_s: float | None = None,
     *,
     capture_stdout: bool = False,
+    pass_fds: tuple[int, ...] = (),
 ) -> RunOutcome:
-    return collect(start_in_group(argv, capture_stdout=capture_stdout), interrupts, timeout_s)
+    started = start_in_group(argv, capture_stdout=capture_stdout, pass_fds=pass_fds)
+    return collect(started, interrupts, timeout_s)
 
 
-def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own process group, dying with this process."""
+def start_in_group(
+    argv: list[str], *, capture_stdout: bool = False, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group, dying with this process; `pass_fds` stay open
+    in it at the same numbers (the job's private folder: workers/private.py)."""
     parent = os.getpid()
     return subprocess.Popen(
         argv,
+        pass_fds=pass_fds,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,

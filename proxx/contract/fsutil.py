@@ -79,10 +79,13 @@ def remove_temps_of(path: str) -> None:
                 os.unlink(os.path.join(os.path.dirname(path), name))
 
 
-def move_no_replace(src: str, dst: str) -> None:
-    """Atomically rename `src` to `dst`; FileExistsError if `dst` exists."""
+def move_no_replace(src: str, dst: str, *, src_dir_fd: int | None = None) -> None:
+    """Atomically rename `src` to `dst`; FileExistsError if `dst` exists.
+
+    With `src_dir_fd`, `src` is a name in that folder (whatever its path names now)."""
     if _renameat2 is not None:
-        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+        src_at = _AT_FDCWD if src_dir_fd is None else src_dir_fd
+        rc = _renameat2(src_at, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
         if rc == 0:
             return
         err = ctypes.get_errno()
@@ -90,8 +93,8 @@ def move_no_replace(src: str, dst: str) -> None:
             raise OSError(err, os.strerror(err), src, None, dst)
     # No RENAME_NOREPLACE here (old kernel, some network filesystems): a hard
     # link fails with EEXIST instead of replacing, which keeps the promise.
-    os.link(src, dst, follow_symlinks=False)
-    os.unlink(src)
+    os.link(src, dst, src_dir_fd=src_dir_fd, follow_symlinks=False)
+    os.unlink(src, dir_fd=src_dir_fd)
 
 
 def fsync_dir(directory: str) -> None:

@@ -16,7 +16,8 @@ from proxx.contract.results import ClipResult
 
 from ..engine import ClipRecord
 from ..interrupts import Interrupts
-from ..publish import PublishError, publish
+from ..private import PrivateDirError, fd_path, open_private
+from ..publish import SYSTEM_ERRNOS, PublishError, publish
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
 from ..verify import check_output, fidelity, sha256_of
 from .args import build_argv, expected_output
@@ -98,6 +99,8 @@ class FFmpegEngine:
             return run.record.result(status="COMPLETED", exit_code=0, **run.execute())
         except _Failed as failed:
             return run.record.result(status="FAILED", **failed.fields)
+        finally:
+            run.close()
 
 
 class _Failed(Exception):
@@ -121,12 +124,17 @@ class _ClipRun:
         self.ffmpeg, self.plan, self.clip, self.interrupts = ffmpeg, plan, clip, interrupts
         self.record = ClipRecord(FFmpegEngine.name, clip)
         self.argv = build_argv(plan, clip, ffmpeg or "ffmpeg")
-        self.temp = self.argv[-1]
+        # The partial's real name, for results and the command shown (copy-pasteable);
+        # FFmpeg and verification reach it through the private folder's descriptor.
+        self.partial = self.argv[-1]
+        self.temp = self.partial
+        self.dir_fd: int | None = None
         self.record.fields["ffmpeg_command"] = shlex.join(self.argv)
 
     def execute(self) -> dict[str, object]:
         """The steps, in order; returns what a completed result adds."""
         self.require_ffmpeg()
+        self.open_private()
         partial = self.encode()
         self.verify(partial)
         self.check_stop()
@@ -139,10 +147,27 @@ class _ClipRun:
                 "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)",
             )
 
+    def open_private(self) -> None:
+        """The job's private folder in the output folder (made 0700), held open."""
+        try:
+            self.dir_fd = open_private(os.path.dirname(self.partial))
+        except PrivateDirError as exc:
+            cause = exc.__cause__ or exc.__context__
+            system = isinstance(cause, OSError) and cause.errno in SYSTEM_ERRNOS
+            raise _Failed(FailureReason.EXECUTION_ERROR, str(exc), system_error=system) from exc
+        self.temp = fd_path(self.dir_fd, os.path.basename(self.partial))
+        self.argv = [*self.argv[:-1], self.temp]
+
+    def close(self) -> None:
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
     def encode(self) -> str | None:
         """Run FFmpeg; returns the partial output it left, if any."""
-        outcome = run_in_group(self.argv, self.interrupts)
-        partial = self.temp if os.path.exists(self.temp) else None
+        assert self.dir_fd is not None
+        outcome = run_in_group(self.argv, self.interrupts, pass_fds=(self.dir_fd,))
+        partial = self.partial if os.path.exists(self.temp) else None
         code = outcome.returncode
         stop = outcome.interrupted or (self.interrupts.settle() if code != 0 else None)
         if stop:
@@ -198,19 +223,19 @@ class _ClipRun:
                 f"stopped before publication: {stop}; the verified render is kept at the "
                 "partial name",
                 exit_code=0,
-                partial_output_path=self.temp,
+                partial_output_path=self.partial,
             )
 
     def publish(self) -> dict[str, object]:
         digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
-            size = publish(self.temp, self.clip.output_path)
+            size = publish(self.partial, self.clip.output_path, digest, dir_fd=self.dir_fd)
         except PublishError as failed:
             raise _Failed(
                 failed.reason,
                 failed.detail,
                 exit_code=0,
                 system_error=failed.system,
-                partial_output_path=self.temp,
+                partial_output_path=self.partial,
             ) from failed
         return {"output_size_bytes": size, "output_sha256": digest}
