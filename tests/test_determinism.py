@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from testkit import ffprobe, make_clip, run_cli, spec_dict
+from testkit import ANY_ROOT, ffprobe, make_clip, run_cli, spec_dict
 
 PROXX = [sys.executable, "-m", "proxx"]
 
@@ -104,7 +104,7 @@ def _watch(root: Path, src: Path, workers: int, one_cpu: bool) -> dict[str, dict
             )
         )
     proc = subprocess.run(
-        [*PROXX, "watch", str(root), "--once", "--max-workers", str(workers)],
+        [*PROXX, "watch", str(root), *ANY_ROOT, "--once", "--max-workers", str(workers)],
         capture_output=True,
         text=True,
         timeout=600,

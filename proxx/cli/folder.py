@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from proxx.cli.roots import roots_of, roots_options
+
 if TYPE_CHECKING:
     from proxx.runtime.executor import Executor
 
@@ -64,6 +66,7 @@ def _bounded(
     help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
     "(repeatable; --executor slurm only).",
 )
+@roots_options
 def watch(
     folder: str,
     max_workers: int,
@@ -72,6 +75,8 @@ def watch(
     metrics_file: str | None,
     executor: str,
     slurm_args: tuple[str, ...],
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
 ) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
@@ -81,7 +86,9 @@ def watch(
     FOLDER/completed/  JOB.json + JOB.result.json when every clip completed
     FOLDER/failed/     JOB.json + JOB.result.json for everything else
 
-    Relative source paths resolve against FOLDER. On SIGTERM/SIGINT running jobs
+    Relative source paths resolve against FOLDER. Sources and output folders must
+    be inside FOLDER or a --source-root / --output-root (links and '..' resolved);
+    a JobSpec reaching elsewhere fails validation. On SIGTERM/SIGINT running jobs
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
@@ -98,6 +105,7 @@ def watch(
             once=once,
             metrics_file=metrics_file,
             executor=_executor(executor, folder, max_workers, slurm_args),
+            roots=roots_of(source_roots, output_roots, folder),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)

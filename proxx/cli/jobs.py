@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from proxx.cli.roots import roots_of, roots_options
+
 if TYPE_CHECKING:
     from proxx.contract.results import JobResult
     from proxx.remainder import Remainder
@@ -34,7 +36,14 @@ Exit codes of `proxx run`:
     help="Resolve relative sources against DIR, as `proxx watch DIR` would "
     "(default: the JobSpec's own folder, as `proxx run` does).",
 )
-def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
+@roots_options
+def validate(
+    spec: str,
+    as_json: bool,
+    base_dir: str | None,
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
+) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
     Checks the JSON and every field, that sources exist and are readable media,
@@ -45,7 +54,7 @@ def validate(spec: str, as_json: bool, base_dir: str | None) -> None:
     """
     from proxx.runtime.runjob import run_one
 
-    ran = run_one(spec, "validate", base_dir=base_dir)
+    ran = run_one(spec, "validate", base_dir=base_dir, roots=roots_of(source_roots, output_roots))
     report = _validation_report(ran)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -90,7 +99,8 @@ def _naming(reason: str, path: str) -> str:
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("spec", type=click.Path(path_type=str))
-def run(spec: str) -> None:
+@roots_options
+def run(spec: str, source_roots: tuple[str, ...], output_roots: tuple[str, ...]) -> None:
     """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
 
     Relative source paths resolve against the JobSpec's own folder. Clips run
@@ -98,7 +108,7 @@ def run(spec: str) -> None:
     """
     from proxx.runtime.runjob import run_spec_file
 
-    _emit_result(run_spec_file(spec))
+    _emit_result(run_spec_file(spec, roots_of(source_roots, output_roots)))
 
 
 def _emit_result(result: JobResult) -> None:

@@ -24,6 +24,10 @@ from proxx.runtime.verdict import result_of
 log = logging.getLogger("proxx.run")
 
 
+# (source roots, output roots), absolute; None: not confined (workers/confine.py).
+Roots = tuple[list[str] | None, list[str] | None]
+
+
 @dataclass
 class Ran:
     result: JobResult
@@ -37,6 +41,7 @@ def run_one(
     base_dir: str | None = None,
     target: str = WORKER_TARGET,
     deadlines: Deadlines | None = None,
+    roots: Roots = (None, None),
 ) -> Ran:
     started = utc_now()
     jobspec_path = os.path.abspath(path)
@@ -46,6 +51,8 @@ def run_one(
         jobspec_path=jobspec_path,
         base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
         worker_id=0,
+        source_roots=roots[0],
+        output_roots=roots[1],
     )
     dispatch = Dispatcher(LocalPool(1, target=target, deadlines=deadlines), f"proxx {kind}")
     try:
@@ -88,5 +95,5 @@ def _wait(dispatch: Dispatcher) -> JobOutcome:
             log.warning("%s: stopping the job", dispatch.stop_reason())
 
 
-def run_spec_file(path: str) -> JobResult:
-    return run_one(path).result
+def run_spec_file(path: str, roots: Roots = (None, None)) -> JobResult:
+    return run_one(path, roots=roots).result

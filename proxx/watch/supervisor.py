@@ -45,6 +45,7 @@ class Supervisor:
         deadlines: Deadlines | None = None,
         executor: Executor | None = None,
         metrics_file: str | None = None,
+        roots: tuple[list[str] | None, list[str] | None] = (None, None),
     ) -> None:
         self.layout = Layout(os.path.abspath(root))
         self.max_workers = max_workers
@@ -59,7 +60,7 @@ class Supervisor:
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.clerk = Clerk(self.layout)
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
-        self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
+        self.jobs = Jobs(self.layout, self.clerk, self.executor, mode, roots)
         self._pending_left = True
 
     # -- start / run / halt ----------------------------------------------------------------
