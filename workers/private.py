@@ -39,8 +39,12 @@ def open_private(path: str, *, create: bool = True) -> int:
     others may write, is refused: that is someone's attempt to redirect the render.
     """
     if create:
-        with contextlib.suppress(FileExistsError):  # the job's earlier clip made it
+        try:
             os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass  # the job's earlier clip made it (or someone else: checked below)
+        except OSError as exc:  # EACCES, EROFS, ENOSPC: the cause says whose fault
+            raise PrivateDirError(f"cannot make the job's private folder {path}: {exc}") from exc
     try:
         fd = os.open(path, _DIR_FLAGS)
     except OSError as exc:
