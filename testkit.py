@@ -26,6 +26,9 @@ from proxx.contract.profiles import Engine
 from proxx.demo import lavfi_argv
 
 PROXX = [sys.executable, "-m", "proxx"]
+# `proxx watch` is confined to its own tree unless told more: tests that are not about
+# confinement and keep sources and outputs elsewhere allow the whole tree.
+ANY_ROOT = ("--source-root", "/", "--output-root", "/")
 # Video encoder options for tiny test clips: quick to make, and quiet (x265 logs otherwise).
 PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]  # ProRes Proxy: fourcc apco
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]

@@ -40,8 +40,20 @@ def proc_info(pid: int) -> ProcInfo | None:
         return None
     # comm may contain spaces and parentheses: split after the last ')'.
     fields = stat[stat.rindex(")") + 2 :].split()
-    argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    argv = [_through_fd(pid, a.decode(errors="replace")) for a in raw.split(b"\0") if a]
     return ProcInfo(pid, int(fields[1]), int(fields[3]), fields[0], argv)
+
+
+def _through_fd(pid: int, arg: str) -> str:
+    """`/dev/fd/N/NAME` (how FFmpeg is told where to write) as the path it reaches."""
+    if not arg.startswith("/dev/fd/"):
+        return arg
+    fd, _, rest = arg.removeprefix("/dev/fd/").partition("/")
+    try:
+        folder = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return arg
+    return os.path.join(folder, rest) if rest else folder
 
 
 def all_procs() -> list[ProcInfo]:

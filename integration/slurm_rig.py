@@ -3,13 +3,12 @@ shared private cluster (integration/slurm_cluster.py; the `rig` fixture, conftes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from integration.processes import wait_for
 from integration.slurm_cluster import SlurmCluster
-from integration.watch_folder import drop, prores
+from integration.watch_folder import drop, partials, prores
 from integration.watch_helpers import Launcher, Watch
 
 DEADLINE_S = 120.0  # a test deadline only, never a claim about speed
@@ -41,7 +40,7 @@ class SlurmRig:
 
     def rendering(self, *stems: str) -> bool:
         """FFmpeg has started writing each of these jobs' proxies (the temporary names exist)."""
-        names = os.listdir(self.out)
+        names = partials(self.out)  # in the jobs' private folders
         return all(
             any(n.startswith(f".{stem}") and n.endswith(".partial") for n in names)
             for stem in stems

@@ -31,10 +31,12 @@ def test_an_ffmpeg_sigtermed_from_outside_is_an_interrupted_clip_not_a_media_err
     # Once it writes its output FFmpeg has its signal handlers in place (before, SIGTERM
     # kills it outright: the same verdict, see the stand-ins below).
     wait_for(
-        lambda: any(p.stat().st_size for p in out.glob(".long_proxy.mov.*.partial")),
+        lambda: any(
+            p.stat().st_size for p in out.glob(".proxx.*.partial/.long_proxy.mov.*.partial")
+        ),
         "the first encode to write",
     )
-    (encoder,) = ffmpeg_procs(str(out / ".long_proxy"))
+    (encoder,) = ffmpeg_procs("/.long_proxy")
 
     os.kill(encoder.pid, signal.SIGTERM)  # to FFmpeg alone, as scancel's first signal may be
     done = finish_cli(cli)

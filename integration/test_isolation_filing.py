@@ -22,8 +22,10 @@ import pytest
 from integration.processes import wait_for
 from integration.watch_folder import drop, listing, put, result, spec, specs_in
 from integration.watch_helpers import Launcher, assert_session_empty
+from proxx.contract.naming import partial_path, private_dir, record_path
 from proxx.watch.folder import result_beside
 from testkit import held_ffmpeg
+from workers.private import Record, write_record
 
 # 252 bytes, multibyte: its staged result and sidecar names are shortened with a hash.
 LONG_NAME = "é" * 120 + "L" * 7 + ".json"
@@ -61,17 +63,29 @@ def test_a_kill_9_at_any_step_of_filing_leaves_the_pair_together(
 def test_a_recovered_job_whose_every_clip_was_published_is_filed_completed(
     root: Path, out: Path, tiny: Path, clip: Callable[..., Path], launcher: Launcher
 ) -> None:
-    # The runner died after publishing both proxies but before filing the job.
+    # The runner died after publishing both proxies but before filing the job: its
+    # sidecar names the job, whose private folder holds a record of each publication.
     sources = [tiny, clip("tiny_b.mov")]
     put(root / "running", "a.json", json.dumps(spec(sources, out)).encode())
+    put(root / "running", ".a.json.owner", json.dumps({"job_id": "0123456789ab"}).encode())
+    private = Path(private_dir(str(out), "0123456789ab"))
+    private.mkdir(mode=0o700)
+    fd = os.open(private, os.O_RDONLY | os.O_DIRECTORY)
     for source in sources:
-        (out / f"{source.stem}_proxy.mov").write_bytes(b"published before the crash")
+        final = out / f"{source.stem}_proxy.mov"
+        final.write_bytes(b"published before the crash")
+        st = final.stat()
+        partial = partial_path(str(final), "0123456789ab")
+        record = Record(str(final), None, st.st_size, st.st_dev, st.st_ino)
+        write_record(fd, os.path.basename(record_path(partial)), record)
+    os.close(fd)
     watch = launcher.cli(root, "--once")
     assert watch.wait() == 0, watch.log()
     assert listing(root)["completed"] == ["a.json", "a.result.json"], listing(root)
     res = result(root, "completed", "a")
     assert res["status"] == "COMPLETED" and res["_recovery"]["reason"] == "runner interrupted"
     assert [c["status"] for c in res["clips"]] == ["COMPLETED", "COMPLETED"]
+    # Without the records the same files are strangers' (test_confine_outputs.py).
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ import pytest
 from integration.processes import assert_gone, ffmpeg_procs, session_procs, wait_for
 from integration.watch_folder import drop, listing, result, spec, specs_in
 from integration.watch_helpers import Launcher, assert_session_empty
-from testkit import spec_dict
+from testkit import ANY_ROOT, spec_dict
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_a_proxx_folder_in_the_working_directory_shadows_nothing(
     drop(root, "a.json", spec([tiny], out))
     console = Path(sys.executable).parent / "proxx"  # the installed entry point
     proc = subprocess.run(
-        [str(console), "watch", "proxx", "--once"],
+        [str(console), "watch", "proxx", *ANY_ROOT, "--once"],
         cwd=cwd,
         timeout=120,
         capture_output=True,

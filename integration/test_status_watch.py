@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from integration.processes import wait_for
-from integration.watch_folder import drop, partials, prores
+from integration.watch_folder import drop, partial_paths, partials, prores
 from integration.watch_helpers import Launcher
 from testkit import run_cli
 
@@ -32,6 +32,4 @@ def test_status_shows_the_running_job_and_its_live_runner(
     after = json.loads(run_cli("status", "--json", str(root)).stdout)
     assert after["running"] == [] and after["counts"]["failed"] == 1
     # Now finished, its partial is a leftover (unless the interrupted render left none).
-    assert [p["path"] for p in after["partials"]] == [
-        str(out / p) for p in partials(out)
-    ] and os.path.isdir(out)
+    assert [p["path"] for p in after["partials"]] == partial_paths(out) and os.path.isdir(out)

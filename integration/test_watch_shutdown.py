@@ -25,6 +25,7 @@ from integration.watch_folder import (
     specs_in,
 )
 from integration.watch_helpers import Launcher, assert_session_empty
+from testkit import ANY_ROOT
 
 
 @pytest.mark.slow
@@ -127,7 +128,7 @@ def test_sigterm_to_an_idle_worker_stops_nothing_and_the_next_job_runs(
 
 def _watch_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "proxx", "watch", *args],
+        [sys.executable, "-m", "proxx", "watch", *args, *ANY_ROOT],
         capture_output=True,
         text=True,
         timeout=60,

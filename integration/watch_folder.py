@@ -6,6 +6,7 @@ a runner filed in its four state folders.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -97,8 +98,23 @@ def done_count(root: Path) -> int:
     return len(specs_in(root, "completed")) + len(specs_in(root, "failed"))
 
 
+def partial_paths(out_dir: Path) -> list[str]:
+    """The partial renders in `out_dir`: in each job's private folder (`.proxx.JOBID.partial/`)."""
+    found = []
+    for folder in os.listdir(out_dir):
+        if folder.startswith(".proxx.") and folder.endswith(".partial"):
+            with contextlib.suppress(OSError):  # the job just tidied it away
+                found += [
+                    os.path.join(out_dir, folder, n)
+                    for n in os.listdir(out_dir / folder)
+                    if n.endswith(".partial")
+                ]
+    return sorted(found)
+
+
 def partials(out_dir: Path) -> list[str]:
-    return sorted(n for n in os.listdir(out_dir) if n.endswith(".partial"))
+    """The names of the partial renders in `out_dir` (see partial_paths)."""
+    return sorted(os.path.basename(p) for p in partial_paths(out_dir))
 
 
 def failed_clip(res: dict[str, Any]) -> dict[str, Any]:

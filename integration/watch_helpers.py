@@ -186,8 +186,12 @@ class Launcher:
         return watch
 
     def cli(self, root: Path, *args: str, env: dict[str, str] | None = None) -> Watch:
-        """`python -m proxx watch ROOT ARGS…` — the real command line."""
-        return self._start([sys.executable, "-m", "proxx", "watch", str(root), *args], env)
+        """`python -m proxx watch ROOT ARGS…` — the real command line, confined (as
+        `watch` always is) to the watch root plus this pytest worker's temp tree, where
+        the tests' sources (the clip cache) and output folders are."""
+        tree = str(self.logs_dir.parent.parent)
+        roots = ("--source-root", tree, "--output-root", tree)
+        return self._start([sys.executable, "-m", "proxx", "watch", str(root), *roots, *args], env)
 
     def driver(
         self, root: Path, target: str, *args: str, env: dict[str, str] | None = None

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from proxx.contract.progress import ProgressRecord
 from proxx.watch.metrics import MetricsSnapshot, render, write
-from testkit import run_cli, spec_dict
+from testkit import ANY_ROOT, run_cli, spec_dict
 
 
 def parse(text: str) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def test_watch_writes_the_metrics_file(tmp_path: Path, clip: Any) -> None:
     (root / "pending" / "b_bad.json").write_text(json.dumps({**good, "codec": "vp9"}))
     prom = tmp_path / "textfile" / "proxx.prom"
     prom.parent.mkdir()
-    proc = run_cli("watch", str(root), "--once", "--metrics-file", str(prom))
+    proc = run_cli("watch", str(root), *ANY_ROOT, "--once", "--metrics-file", str(prom))
     assert proc.returncode == 0, proc.stderr
     m = parse(prom.read_text())
     f = ("watch_folder", str(root))

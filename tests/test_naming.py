@@ -16,7 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxx.contract.errors import ValidationError
-from proxx.contract.naming import MAX_NAME_BYTES, TOKENS, partial_path, template_tokens
+from proxx.contract.naming import (
+    MAX_NAME_BYTES,
+    TOKENS,
+    partial_path,
+    record_path,
+    template_tokens,
+)
 from proxx.contract.profiles import (
     PROFILES,
     Engine,
@@ -164,18 +170,22 @@ def test_any_accepted_name_is_one_safe_component_that_can_be_created(
     with tempfile.TemporaryDirectory() as tmp:
         final = os.path.join(tmp, name)
         temp = partial_path(final, "0123456789ab")
-        assert os.path.dirname(temp) == tmp and os.path.basename(temp).startswith(".")
-        for path in (temp, final):
+        private = os.path.dirname(temp)
+        assert os.path.dirname(private) == tmp and os.path.basename(temp).startswith(".")
+        os.mkdir(private)
+        for path in (temp, record_path(temp), final):
             with open(path, "x"):
                 pass
-        assert sorted(os.listdir(tmp)) == sorted([os.path.basename(temp), name])
+        assert sorted(os.listdir(tmp)) == sorted([os.path.basename(private), name])
 
 
 def test_the_longest_allowed_name_still_has_room_for_its_temporary_name() -> None:
     stem = "x" * (MAX_NAME_BYTES - len(".mov"))
     (name,) = names_of(stem, ["/m/a.mov"])
     assert len(name.encode()) == MAX_NAME_BYTES
-    assert len(os.path.basename(partial_path("/o/" + name, "f" * 32)).encode()) <= 255
+    temp = partial_path("/o/" + name, "f" * 32)
+    for part in (temp, os.path.dirname(temp), record_path(temp)):
+        assert len(os.path.basename(part).encode()) <= 255
     with pytest.raises(ValidationError, match="bytes"):
         names_of(stem + "x", ["/m/a.mov"])
 

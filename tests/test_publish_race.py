@@ -115,4 +115,7 @@ def test_output_appearing_mid_render_is_never_replaced(
         check=True,
     )
     assert json.loads(probe.stdout)["streams"][0]["codec_name"] == "prores"
-    assert sorted(os.listdir(out)) == sorted([final.name, os.path.basename(kept)])
+    # It sits in the job's private folder, the one other name in the output folder.
+    private = os.path.dirname(kept)
+    assert sorted(os.listdir(out)) == sorted([final.name, os.path.basename(private)])
+    assert os.listdir(private) == [os.path.basename(kept)]  # no publication record left

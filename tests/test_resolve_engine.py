@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from proxx.content.media import probe
+from proxx.contract.naming import partial_path, record_path
 from testkit import ffprobe_video, redcode
 from tests.resolve_double import Behaviour, FakeResolve
 from tests.resolve_jobs import leftovers, plan_for
@@ -65,7 +66,12 @@ def test_a_raw_clip_renders_verifies_and_publishes(
         None,
     )
     out = plan.clips[0].output_path
-    assert leftovers(tmp_path / "out") == [os.path.basename(out)]
+    # Beside the proxy, the job's private folder keeps its publication record until the
+    # job ends (workers/jobrun.py removes both).
+    partial = partial_path(out, plan.job_id)
+    private = os.path.dirname(partial)
+    assert leftovers(tmp_path / "out") == sorted([os.path.basename(private), os.path.basename(out)])
+    assert os.listdir(private) == [os.path.basename(record_path(partial))]
     assert result.output_size_bytes == os.path.getsize(out)
     facts = probe(out, count_frames=container == "mxf")
     assert facts.video is not None

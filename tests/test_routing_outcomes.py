@@ -126,24 +126,24 @@ def test_random_bytes_are_rejected_whatever_their_name(
     assert route_of(path) == (None, reason.format(path=path))
 
 
-def test_noise_that_libav_takes_for_h263_fails_loudly_at_render(tmp_path: Path) -> None:
+def test_noise_that_libav_takes_for_h263_is_refused_before_render(tmp_path: Path) -> None:
     # About one 64 KiB draw in a thousand is a raw H.263 stream to libav, with a frame
-    # size (seed 1297 is one): routing cannot tell it from a real source, so FFmpeg gets it,
-    # and the job must then fail with FFmpeg's words, publishing nothing.
+    # size (seed 1297 is one). The raw H.263 demuxer is not on the allow-list of movie
+    # formats (proxx.content.pictures), so the job fails validation, publishing nothing.
     source = tmp_path / "noise.mov"
     source.write_bytes(noise(65536, seed=1297))
-    assert route_of(source) == (Engine.FFMPEG, "codec h263: FFmpeg decodes it")
+    engine, reason = route_of(source)
+    assert engine is None and "demuxer h263 is not on Proxx's list" in reason
     (tmp_path / "out").mkdir()
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps(spec_dict([str(source)], tmp_path / "out")))
 
     proc = run_cli("run", str(spec))
 
-    assert proc.returncode == 2, proc.stderr
-    (clip,) = json.loads(proc.stdout)["clips"]
-    assert (clip["status"], clip["failure_reason"]) == ("FAILED", "execution_error")
-    assert "corrupt decoded frame" in clip["failure_detail"]
-    assert not (tmp_path / "out" / "noise_proxy.mov").exists()
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "demuxer h263" in result["validation_error"]
+    assert os.listdir(tmp_path / "out") == []
 
 
 def test_an_empty_file_is_rejected_even_with_a_raw_name(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,14 +74,18 @@ def damaged(
 
 
 def assert_clean_failure(clip_result: dict[str, Any], out: Path) -> None:
-    """A failed clip: nothing at its final name; any kept partial is hidden and reported."""
+    """A failed clip: nothing at its final name; any kept partial is hidden, in the job's
+    private folder (mode 0700, no publication record left), and reported."""
     assert clip_result["status"] == "FAILED"
     assert not os.path.lexists(clip_result["output_path"])
     assert clip_result["output_size_bytes"] is None
     for name in listing(out):
         if name.endswith(".partial"):
             assert name.startswith(".")
-            assert clip_result["partial_output_path"] == str(out / name)
+            private = out / name
+            assert stat.S_IMODE(private.lstat().st_mode) == 0o700 and private.is_dir()
+            for inner in listing(private):
+                assert clip_result["partial_output_path"] == str(private / inner)
 
 
 def assert_rendered_by_ffmpeg(c: dict[str, Any]) -> None:

@@ -50,7 +50,18 @@ def wait_for(
 
 
 def partial_exists(out: Path, stem: str) -> Callable[[], bool]:
-    return lambda: any(n.startswith(f".{stem}") and n.endswith(".partial") for n in os.listdir(out))
+    """FFmpeg has begun writing `stem`'s partial, in the job's private folder."""
+    return lambda: any(out.glob(f".proxx.*.partial/.{stem}*.partial"))
+
+
+def _through_fd(pid: str, arg: str) -> str:
+    fd, _, rest = arg.removeprefix("/dev/fd/").partition("/")
+    if not arg.startswith("/dev/fd/"):
+        return arg
+    try:
+        return os.path.join(os.readlink(f"/proc/{pid}/fd/{fd}"), rest)
+    except OSError:
+        return arg
 
 
 def processes_mentioning(text: str) -> list[str]:
@@ -61,7 +72,9 @@ def processes_mentioning(text: str) -> list[str]:
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                args = fh.read().decode("utf-8", "replace").split("\0")
+            # FFmpeg writes into the job's private folder through /dev/fd/N/NAME: its path.
+            cmd = " ".join(_through_fd(pid, a) for a in args)
             with open(f"/proc/{pid}/stat") as fh:
                 state = fh.read().rsplit(")", 1)[1].split()[0]
         except OSError:

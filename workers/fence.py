@@ -93,7 +93,14 @@ def wake_self() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def publish_fenced(interrupts: Interrupts, partial: str, final: str) -> int:
+def publish_fenced(
+    interrupts: Interrupts,
+    partial: str,
+    final: str,
+    sha256: str | None = None,
+    *,
+    dir_fd: int | None = None,
+) -> int:
     """`publish`, guarded by the step's fence on both sides of the rename (a no-op
     guard outside Slurm: only a Slurm step has a fence). A claim lost during the
     rename takes the proxy back to its partial name, so nothing published
@@ -104,7 +111,7 @@ def publish_fenced(interrupts: Interrupts, partial: str, final: str) -> int:
             FailureReason.INTERRUPTED,
             f"stopped before publication: {stop}; the verified render is kept at the partial name",
         )
-    size = publish(partial, final)
+    size = publish(partial, final, sha256, dir_fd=dir_fd)
     lost = interrupts.after_publish()
     if lost is not None:
         move_no_replace(final, partial)  # ours: published a moment ago, under our claim

@@ -18,7 +18,7 @@ from proxx.content.jobplan import JobPlan
 from proxx.contract import logs
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import FailureReason
-from proxx.contract.naming import partial_path
+from proxx.contract.naming import partial_path, record_path
 from proxx.contract.profiles import Engine as EngineName
 from proxx.contract.protocol import (
     ClipFinished,
@@ -35,6 +35,7 @@ from proxx.contract.results import ClipResult
 from .engine import Engine
 from .interrupts import Interrupts
 from .prepare import Prepared, prepare
+from .private import tidy
 from .recover import recover
 
 log = logging.getLogger("workers.job")
@@ -224,7 +225,16 @@ def render_clips(
                 break
     finally:
         engine.finish_job(plan)
+        _tidy(plan)
     return None
+
+
+def _tidy(plan: JobPlan) -> None:
+    """The job's publication records go once its clips are reported (workers/private.py)."""
+    if not plan.clips:
+        return
+    partials = [partial_path(c.output_path, plan.job_id) for c in plan.clips]
+    tidy(os.path.dirname(partials[0]), [os.path.basename(record_path(p)) for p in partials])
 
 
 def _unavailable(prepared: Prepared, engine: Engine, problem: str) -> ClipResult:

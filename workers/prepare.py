@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxx.content.jobplan import JobPlan
-from proxx.content.plan import plan_job
+from proxx.content.plan import plan_job, resolve_sources
 from proxx.content.spec import (
     JobSpec,
     fingerprint,
@@ -25,6 +25,7 @@ from proxx.content.spec import (
 from proxx.contract.errors import Interrupted, ProxxError, SystemError_, ValidationError
 from proxx.contract.protocol import MAX_SPEC_BYTES, JobRejected, PlannedClip, StartJob
 
+from . import confine
 from .interrupts import Interrupts
 
 log = logging.getLogger("workers.prepare")
@@ -141,5 +142,6 @@ def _validated(reading: _Reading, data: bytes, interrupts: Interrupts) -> Prepar
         return interrupts.check()
 
     interrupts.phase("probe", 1.0)  # the filesystem checks before the first probe
+    confine.check(req, resolve_sources(spec, req.base_dir), spec.output_dir)
     planned = plan_job(spec, req.base_dir, req.job_id, next_source)
     return Prepared(spec, planned.plan, planned.routing_reason, reading.fingerprint)

@@ -2,16 +2,23 @@
 
 COMPLETED must survive a power cut: the bytes reach the disk before the name
 does, and the name before the result says so. The rename never replaces a
-file (Proxx never overwrites).
+file (Proxx never overwrites). What is published is a regular file from the
+job's private folder (workers/private.py), never a link, and a record of it is
+written there first, so recovery can tell this job's proxy from a stranger's file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
 
 from proxx.contract.errors import FailureReason
 from proxx.contract.fsutil import fsync_dir, move_no_replace
+from proxx.contract.naming import record_path
+
+from .private import PrivateDirError, Record, open_private, write_record
 
 # The environment's fault (exit code 4), not the clip's.
 SYSTEM_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO)
@@ -23,16 +30,36 @@ class PublishError(Exception):
         self.reason, self.detail, self.system = reason, detail, system
 
 
-def publish(partial: str, final: str) -> int:
-    """fsync `partial`, rename it to `final` without replacing, fsync the folder; its size."""
+def publish(
+    partial: str, final: str, sha256: str | None = None, *, dir_fd: int | None = None
+) -> int:
+    """Record, then rename `partial` (in its private folder) to `final` without
+    replacing; fsync the folder; the proxy's size. `dir_fd`: that folder, already open
+    (what the render wrote into, whatever its name points to now)."""
+    if dir_fd is not None:
+        return _publish_in(dir_fd, os.path.basename(partial), final, sha256)
     try:
-        size = os.stat(partial).st_size
-        fd = os.open(partial, os.O_RDONLY | os.O_CLOEXEC)
+        dir_fd = open_private(os.path.dirname(partial), create=False)
+    except PrivateDirError as exc:
+        raise PublishError(FailureReason.EXECUTION_ERROR, f"not published: {exc}") from exc
+    try:
+        return _publish_in(dir_fd, os.path.basename(partial), final, sha256)
+    finally:
+        os.close(dir_fd)
+
+
+def _publish_in(dir_fd: int, name: str, final: str, sha256: str | None) -> int:
+    record_name = os.path.basename(record_path(name))
+    try:
+        st = _sync_regular(dir_fd, name)
+        record = Record(final, sha256, st.st_size, st.st_dev, st.st_ino)
+        write_record(dir_fd, record_name, record)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        move_no_replace(partial, final)
+            move_no_replace(name, final, src_dir_fd=dir_fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # nothing was published: no record of it
+                os.unlink(record_name, dir_fd=dir_fd)
+            raise
     except FileExistsError as exc:
         raise PublishError(
             FailureReason.VALIDATION_ERROR,
@@ -47,4 +74,20 @@ def publish(partial: str, final: str) -> int:
             system=exc.errno in SYSTEM_ERRNOS,
         ) from exc
     fsync_dir(os.path.dirname(final))
-    return size
+    return st.st_size
+
+
+def _sync_regular(dir_fd: int, name: str) -> os.stat_result:
+    """fsync the render `name`; its stat. Anything but a regular file is refused."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PublishError(
+                FailureReason.EXECUTION_ERROR,
+                f"not published: the render is not a regular file ({stat.filemode(st.st_mode)})",
+            )
+        os.fsync(fd)
+        return st
+    finally:
+        os.close(fd)

@@ -8,22 +8,26 @@ one is left, the rest are SKIPPED for resubmission.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
 
 from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
 from proxx.contract.accounting import account
 from proxx.contract.errors import FailureReason, ProxxError
-from proxx.contract.naming import partial_path
+from proxx.contract.naming import partial_path, private_dir, record_path
 from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
 
 from .interrupts import Interrupts
 from .prepare import read_spec
+from .private import PrivateDirError, open_private, read_record
 
 log = logging.getLogger("workers.recover")
 PUBLISHED = "published (verified) before the runner was interrupted"
+NOT_OURS = "a file sits at the output name that this job did not publish"
 
 
 def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
@@ -58,32 +62,26 @@ def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
 
 
 def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[ClipResult]:
+    folder = private_dir(output_dir, job_id)
     try:
-        partials = [n for n in os.listdir(output_dir) if n.endswith(".partial")]
-    except OSError:
-        partials = []
-    published: dict[int, ClipResult] = {}
-    for clip in clips:
-        if not os.path.isfile(clip.output_path):
-            break
-        published[clip.index] = ClipResult(
-            source_path=clip.source_path,
-            output_path=clip.output_path,
-            status="COMPLETED",
-            engine=None,
-            output_size_bytes=os.path.getsize(clip.output_path),
-            failure_detail=PUBLISHED,
-        )
+        dir_fd: int | None = open_private(folder, create=False)
+    except PrivateDirError:
+        dir_fd = None  # nothing rendered yet, or the folder is not ours: no records
+    partials: list[str] = []
+    try:
+        published = _published(clips, dir_fd, job_id)
+        if dir_fd is not None:
+            with contextlib.suppress(OSError):
+                partials = os.listdir(dir_fd)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
 
     def partial(clip: PlannedClip) -> str | None:
-        # This job's own temporary render (its job id survives recovery); another
-        # job's partial of the same name only if this one left none.
-        own = os.path.basename(partial_path(clip.output_path, job_id))
-        if own in partials:
-            return os.path.join(output_dir, own)
-        prefix = f".{os.path.basename(clip.output_path)}."
-        left = sorted(os.path.join(output_dir, p) for p in partials if p.startswith(prefix))
-        return left[0] if left else None
+        # This job's own temporary render, in its private folder (its job id survives
+        # recovery); another job's partials are that job's to report.
+        own = partial_path(clip.output_path, job_id)
+        return own if os.path.basename(own) in partials else None
 
     failure = (FailureReason.INTERRUPTED, "runner interrupted before this clip was published")
     return account(
@@ -94,3 +92,49 @@ def _account(clips: list[PlannedClip], output_dir: str, job_id: str) -> list[Cli
         partial=partial,
         skipped_detail="not run: the runner was interrupted",
     )
+
+
+def _published(clips: list[PlannedClip], dir_fd: int | None, job_id: str) -> dict[int, ClipResult]:
+    """The clips this job published, in order, up to the first that it did not.
+
+    A file at a clip's output name counts only when this job's publication record
+    names it (the same inode, a regular file): a stranger's file there, or a link,
+    is not this job's proxy, and the clip fails saying so (issue 18, finding 6).
+    """
+    out: dict[int, ClipResult] = {}
+    for clip in clips:
+        try:
+            st = os.lstat(clip.output_path)
+        except OSError:
+            break  # not published: this clip is where the job stopped
+        name = os.path.basename(record_path(partial_path(clip.output_path, job_id)))
+        record = read_record(dir_fd, name) if dir_fd is not None else None
+        if record is None or record.output_path != clip.output_path or not record.matches(st):
+            out[clip.index] = ClipResult(
+                source_path=clip.source_path,
+                output_path=clip.output_path,
+                status="FAILED",
+                engine=None,
+                failure_reason=FailureReason.VALIDATION_ERROR,
+                failure_detail=f"{NOT_OURS} ({_kind(st)}); it is left as it is, not counted "
+                "as this job's proxy",
+            )
+            break
+        out[clip.index] = ClipResult(
+            source_path=clip.source_path,
+            output_path=clip.output_path,
+            status="COMPLETED",
+            engine=None,
+            output_size_bytes=st.st_size,
+            output_sha256=record.sha256,
+            failure_detail=PUBLISHED,
+        )
+    return out
+
+
+def _kind(st: os.stat_result) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link"
+    if stat.S_ISREG(st.st_mode):
+        return f"a regular file of {st.st_size} bytes that no publication record of this job names"
+    return f"not a regular file: {stat.filemode(st.st_mode)}"

@@ -65,6 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--kind", choices=get_args(JobKind), default="run")
     p.add_argument("--jobspec", required=True)
     p.add_argument("--base-dir", required=True)
+    # The watch's allowed roots (workers/confine.py), each repeated; none: not confined.
+    p.add_argument("--source-root", dest="source_roots", action="append", default=None)
+    p.add_argument("--output-root", dest="output_roots", action="append", default=None)
     p.add_argument("--worker-id", type=int, default=0)
     p.add_argument(
         "--holds-resolve",
@@ -198,6 +201,8 @@ def _run_fenced(
         jobspec_path=os.path.abspath(args.jobspec),
         base_dir=os.path.abspath(args.base_dir),
         worker_id=args.worker_id,
+        source_roots=args.source_roots,
+        output_roots=args.output_roots,
     )
     try:
         run_request(req, emit, interrupts, Engines())

@@ -45,17 +45,24 @@ def run_in_group(
     *,
     capture_stdout: bool = False,
     on_stdout: Callable[[bytes], None] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> RunOutcome:
     """Run `argv` to its end; `on_stdout` gets its stdout as it comes (then none is kept)."""
-    proc = start_in_group(argv, capture_stdout=capture_stdout or on_stdout is not None)
+    proc = start_in_group(
+        argv, capture_stdout=capture_stdout or on_stdout is not None, pass_fds=pass_fds
+    )
     return collect(proc, interrupts, timeout_s, on_stdout=on_stdout)
 
 
-def start_in_group(argv: list[str], *, capture_stdout: bool = False) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own process group, dying with this process."""
+def start_in_group(
+    argv: list[str], *, capture_stdout: bool = False, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own process group, dying with this process; `pass_fds` stay open
+    in it at the same numbers (the job's private folder: workers/private.py)."""
     parent = os.getpid()
     return subprocess.Popen(
         argv,
+        pass_fds=pass_fds,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,

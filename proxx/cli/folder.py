@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from proxx.cli.roots import roots_of, roots_options
+
 if TYPE_CHECKING:
     from proxx.contract.deadlines import Deadlines
     from proxx.runtime.executor import Executor
@@ -80,6 +82,7 @@ def _bounded(
     "last argument, PROXX_JOB_ID, PROXX_JOB_STATUS and PROXX_JOBSPEC_PATH in its "
     "environment, 60 s at most; at least once per job (again after a crash).",
 )
+@roots_options
 def watch(
     folder: str,
     max_workers: int,
@@ -90,6 +93,8 @@ def watch(
     slurm_args: tuple[str, ...],
     stall_seconds: float,
     on_job_end: str | None,
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
 ) -> None:
     """Run jobs dropped into FOLDER/pending/ until SIGTERM/SIGINT (or --once).
 
@@ -99,7 +104,9 @@ def watch(
     FOLDER/completed/  JOB.json + JOB.result.json when every clip completed
     FOLDER/failed/     JOB.json + JOB.result.json for everything else
 
-    Relative source paths resolve against FOLDER. On SIGTERM/SIGINT running jobs
+    Relative source paths resolve against FOLDER. Sources and output folders must
+    be inside FOLDER or a --source-root / --output-root (links and '..' resolved);
+    a JobSpec reaching elsewhere fails validation. On SIGTERM/SIGINT running jobs
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
@@ -120,6 +127,7 @@ def watch(
             deadlines=deadlines,
             on_job_end=on_job_end,
             executor=_executor(executor, folder, max_workers, slurm_args, deadlines),
+            roots=roots_of(source_roots, output_roots, folder),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
         click.echo(f"proxx watch: {exc}", err=True)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from proxx.cli.roots import roots_of, roots_options
+
 if TYPE_CHECKING:
     from proxx.contract.results import JobResult
     from proxx.remainder import Remainder
@@ -40,7 +42,15 @@ Exit codes of `proxx run`:
     help="Resolve relative sources against DIR, as `proxx watch DIR` would "
     "(default: the JobSpec's own folder, as `proxx run` does).",
 )
-def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str | None) -> None:
+@roots_options
+def validate(
+    spec: str | None,
+    as_json: bool,
+    preset: str | None,
+    base_dir: str | None,
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
+) -> None:
     """Check SPEC.json without rendering: exit 0 if valid, 1 if not (reason on stderr).
 
     Checks the JSON and every field, that sources exist and are readable media,
@@ -62,7 +72,7 @@ def validate(spec: str | None, as_json: bool, preset: str | None, base_dir: str 
     assert spec is not None
     from proxx.runtime.runjob import run_one
 
-    ran = run_one(spec, "validate", base_dir=base_dir)
+    ran = run_one(spec, "validate", base_dir=base_dir, roots=roots_of(source_roots, output_roots))
     report = _validation_report(ran)
     # The verdict decides the exit code, never a stdout whose reader is gone.
     if as_json and not write_stdout(json.dumps(report, indent=2, ensure_ascii=False) + "\n"):
@@ -141,7 +151,14 @@ def _naming(reason: str, path: str) -> str:
     show_default=True,
     help="Cancel a render whose progress has not moved for this long (as timeout).",
 )
-def run(spec: str, progress_mode: str, stall_seconds: float) -> None:
+@roots_options
+def run(
+    spec: str,
+    progress_mode: str,
+    stall_seconds: float,
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
+) -> None:
     """Render SPEC.json: result JSON on stdout (and nothing else), logs on stderr.
 
     Relative source paths resolve against the JobSpec's own folder. Clips run
@@ -158,6 +175,7 @@ def run(spec: str, progress_mode: str, stall_seconds: float) -> None:
             deadlines=Deadlines(stall=stall_seconds),
             on_progress=None if show.mode == "off" else show,
             log_end=False,
+            roots=roots_of(source_roots, output_roots),
         )
     finally:
         show.close()

@@ -14,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 
+from proxx.content import pictures
 from proxx.content.media import ProbeFacts, StreamFacts, probe
 from proxx.content.raw_signatures import Signature, sniff
 from proxx.contract.errors import MixedEngineError, ValidationError
@@ -158,6 +159,10 @@ def _ffmpeg(path: str, facts: ProbeFacts, video: StreamFacts) -> RouteDecision:
         return _reject(
             path, f"unsupported source: a still image ({facts.format_name}); {STILL}", facts
         )
+    refused = pictures.refusal(facts.format_name, video.codec_name)
+    if refused is not None:
+        # Before the rest: FFmpeg "decodes" a text file (tty/ansi) into frames.
+        return _reject(path, f"unsupported source: {refused}", facts)
     if video.width <= 0 or video.height <= 0:
         return _reject(path, f"{REJECTED}: {video.codec_name} video reports no frame size", facts)
     if video.frame_rate is None:

@@ -12,8 +12,11 @@ import ctypes
 import ctypes.util
 import errno
 import hashlib
+import logging
 import os
+import stat
 
+log = logging.getLogger("proxx.fsutil")
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -48,7 +51,12 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one."""
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f"{_temp_prefix(path)}{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    # Created exclusively: a name already there (a link someone planted to have its
+    # target overwritten, or a dead writer's temp with this PID) is removed, not
+    # followed; unlink takes the name itself, never what a link points to.
+    _unlink_quiet(tmp)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -59,6 +67,43 @@ def write_atomic(path: str, data: bytes) -> None:
         _unlink_quiet(tmp)
         raise
     fsync_dir(directory)
+
+
+class NotRegularFile(OSError):
+    """A name in Proxx's own folders that is a FIFO, device, socket or link: refused."""
+
+
+_refused: set[str] = set()  # said once per name: a poll loop must not repeat it forever
+
+
+def read_regular(path: str, limit: int = 65536, offset: int = 0) -> bytes:
+    """At most `limit` bytes from `offset` of the regular file `path`, opened without
+    blocking or following a link: a FIFO there cannot hang the reader, a link cannot
+    redirect it.
+
+    Anything else raises NotRegularFile (logged once per name); a missing file, the
+    usual FileNotFoundError.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink: O_NOFOLLOW refused it
+            raise _refuse(path, "a symbolic link") from exc
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _refuse(path, f"not a regular file ({stat.filemode(mode)})")
+        return os.pread(fd, limit, offset)
+    finally:
+        os.close(fd)
+
+
+def _refuse(path: str, what: str) -> NotRegularFile:
+    if path not in _refused:
+        _refused.add(path)
+        log.warning("refused %s: %s; it is neither read nor waited on", shown(path), what)
+    return NotRegularFile(errno.EINVAL, f"refused: {what}", path)
 
 
 def remove_temps_of(path: str) -> None:
@@ -79,10 +124,13 @@ def remove_temps_of(path: str) -> None:
                 os.unlink(os.path.join(os.path.dirname(path), name))
 
 
-def move_no_replace(src: str, dst: str) -> None:
-    """Atomically rename `src` to `dst`; FileExistsError if `dst` exists."""
+def move_no_replace(src: str, dst: str, *, src_dir_fd: int | None = None) -> None:
+    """Atomically rename `src` to `dst`; FileExistsError if `dst` exists.
+
+    With `src_dir_fd`, `src` is a name in that folder (whatever its path names now)."""
     if _renameat2 is not None:
-        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+        src_at = _AT_FDCWD if src_dir_fd is None else src_dir_fd
+        rc = _renameat2(src_at, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
         if rc == 0:
             return
         err = ctypes.get_errno()
@@ -90,8 +138,8 @@ def move_no_replace(src: str, dst: str) -> None:
             raise OSError(err, os.strerror(err), src, None, dst)
     # No RENAME_NOREPLACE here (old kernel, some network filesystems): a hard
     # link fails with EEXIST instead of replacing, which keeps the promise.
-    os.link(src, dst, follow_symlinks=False)
-    os.unlink(src)
+    os.link(src, dst, src_dir_fd=src_dir_fd, follow_symlinks=False)
+    os.unlink(src, dir_fd=src_dir_fd)
 
 
 def fsync_dir(directory: str) -> None:

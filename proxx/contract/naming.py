@@ -70,11 +70,26 @@ def check_component(stem: str, name: str) -> None:
         )
 
 
-def partial_path(output_path: str, job_id: str) -> str:
-    """Where a clip renders before verification: hidden, beside its final name.
+def private_dir(output_dir: str, job_id: str) -> str:
+    """The job's own folder inside an output folder: mode 0700, created by the worker.
 
-    Same directory means same filesystem, so publication is one atomic rename;
-    the job id keeps concurrent jobs apart, and recovery can find it.
+    Nobody but the runner can add a name in it, so the partials FFmpeg writes there
+    cannot be replaced by a link to elsewhere (issue 18). Its name ends in `.partial`
+    so that `proxx status` lists a finished job's leftovers as before.
+    """
+    return os.path.join(output_dir, f".proxx.{job_id}.partial")
+
+
+def partial_path(output_path: str, job_id: str) -> str:
+    """Where a clip renders before verification: hidden, in the job's private folder.
+
+    Same filesystem as the final name, so publication is one atomic rename; the
+    job id keeps concurrent jobs apart, and recovery can find it.
     """
     directory, name = os.path.split(output_path)
-    return os.path.join(directory, f".{name}.{job_id}.partial")
+    return os.path.join(private_dir(directory, job_id), f".{name}.{job_id}.partial")
+
+
+def record_path(partial: str) -> str:
+    """The publication record of the clip rendered at `partial` (no longer than it)."""
+    return partial.removesuffix(".partial") + ".record"

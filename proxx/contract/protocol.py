@@ -51,6 +51,10 @@ class StartJob(_Msg):
     # "st_dev:st_ino" of the file the supervisor claimed (and holds locked): the worker
     # reads that file or none, never one put in its place since. None: no claim (`run`).
     jobspec_inode: str | None = None
+    # Allowed roots (workers/confine.py): every source, and the output folder, must be
+    # inside one once links and `..` are resolved. None: not confined (`run`'s default).
+    source_roots: list[str] | None = None
+    output_roots: list[str] | None = None
 
 
 class CancelJob(_Msg):

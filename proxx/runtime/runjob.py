@@ -30,6 +30,10 @@ OnProgress = Callable[[str, ProgressRecord], None]
 PROGRESS_POLL_S = 1.0
 
 
+# (source roots, output roots), absolute; None: not confined (workers/confine.py).
+Roots = tuple[list[str] | None, list[str] | None]
+
+
 @dataclass
 class Ran:
     result: JobResult
@@ -45,6 +49,7 @@ def run_one(
     deadlines: Deadlines | None = None,
     on_progress: OnProgress | None = None,
     log_end: bool = True,
+    roots: Roots = (None, None),
 ) -> Ran:
     started = utc_now()
     jobspec_path = os.path.abspath(path)
@@ -54,6 +59,8 @@ def run_one(
         jobspec_path=jobspec_path,
         base_dir=os.path.abspath(base_dir or os.path.dirname(jobspec_path)),
         worker_id=0,
+        source_roots=roots[0],
+        output_roots=roots[1],
     )
     dispatch = Dispatcher(LocalPool(1, target=target, deadlines=deadlines), f"proxx {kind}")
     try:
@@ -110,5 +117,5 @@ def _report(dispatch: Dispatcher, on_progress: OnProgress, shown: dict[str, obje
             on_progress(job_id, record)
 
 
-def run_spec_file(path: str) -> JobResult:
-    return run_one(path).result
+def run_spec_file(path: str, roots: Roots = (None, None)) -> JobResult:
+    return run_one(path, roots=roots).result

@@ -107,6 +107,11 @@ class Launcher:
         command += ["--record", sidecar.sidecar_path(task.claim_path)]
         command += ["--job-id", req.job_id, "--kind", req.kind]
         command += ["--jobspec", req.jobspec_path, "--base-dir", req.base_dir]
+        for flag, roots in (
+            ("--source-root", req.source_roots),
+            ("--output-root", req.output_roots),
+        ):
+            command += [a for root in roots or () for a in (flag, root)]
         command += ["--worker-id", str(task.worker_id)]
         command += ["--log-level", self.log_level or logs.level_name()]
         command += ["--log-format", self.log_format or logs.format_name()]

@@ -16,7 +16,7 @@ import socket
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from proxx.contract.fsutil import remove_temps_of, write_atomic
+from proxx.contract.fsutil import NotRegularFile, read_regular, remove_temps_of, write_atomic
 from proxx.watch.folder import fit_name
 
 SUFFIX = ".slurm"
@@ -48,10 +48,9 @@ def write(claim_path: str, record: Sidecar) -> None:
 def read(claim_path: str) -> Sidecar | None:
     """The record, or None when there is none or it is unreadable (then nothing was
     submitted by a runner that finished writing it — see the module doc)."""
-    try:
-        with open(sidecar_path(claim_path), "rb") as fh:
-            data = fh.read(65536)
-    except (FileNotFoundError, NotADirectoryError):
+    try:  # a FIFO or link planted at the name is refused (and logged), never waited on
+        data = read_regular(sidecar_path(claim_path))
+    except (FileNotFoundError, NotADirectoryError, NotRegularFile):
         return None
     try:
         return Sidecar.model_validate_json(data)

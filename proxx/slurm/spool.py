@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from proxx.contract.errors import ProxxError
+from proxx.contract.fsutil import NotRegularFile, read_regular
 from proxx.watch.folder import fit_name
 
 MAX_LINE = 1 << 20  # the largest message (a job's planned clips) is far below this
@@ -68,10 +69,9 @@ class SpoolReader(Generic[T]):
         """Messages completed since the last call; [] when the file does not exist yet."""
         try:
             # Reopened each time: on NFS a fresh open revalidates the cached size.
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read(self.max_line + 1)
-        except FileNotFoundError:
+            # Without blocking or following a link: a FIFO planted here is refused.
+            chunk = read_regular(self.path, self.max_line + 1, self.offset)
+        except (FileNotFoundError, NotRegularFile):
             return []
         self.offset += len(chunk)
         data = self._partial + chunk

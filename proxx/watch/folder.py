@@ -19,7 +19,14 @@ import time
 from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
-from proxx.contract.fsutil import fsync_dir, move_no_replace, remove_temps_of, shown, write_atomic
+from proxx.contract.fsutil import (
+    fsync_dir,
+    move_no_replace,
+    read_regular,
+    remove_temps_of,
+    shown,
+    write_atomic,
+)
 from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
 
 log = logging.getLogger("proxx.watch")
@@ -375,9 +382,8 @@ def read_result(path: str, limit: int = MAX_RESULT_BYTES) -> JobResult | None:
 
 
 def read_sidecar(layout: Layout, name: str) -> dict[str, object]:
-    try:
-        with open(layout.sidecar(name), "rb") as fh:
-            info = json.loads(fh.read(65536))
+    try:  # a FIFO or link planted at the name is refused, never waited on
+        info = json.loads(read_regular(layout.sidecar(name)))
     except (OSError, ValueError, RecursionError):
         return {}
     return info if isinstance(info, dict) else {}

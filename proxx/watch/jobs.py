@@ -69,8 +69,10 @@ class Jobs:
         clerk: Clerk,
         executor: Executor,
         mode: Literal["sequential", "parallel"],
+        roots: tuple[list[str] | None, list[str] | None] = (None, None),
     ) -> None:
         self.layout = layout
+        self.roots = roots  # allowed (source, output) roots, for the worker to check
         self.clerk = clerk
         self.executor = executor
         self.mode = mode
@@ -261,6 +263,8 @@ class Jobs:
             base_dir=self.layout.root,
             worker_id=0,
             jobspec_inode=f"{st.st_dev}:{st.st_ino}",
+            source_roots=self.roots[0],
+            output_roots=self.roots[1],
         )
 
     def _submit(

@@ -95,7 +95,15 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
 def _partials(folder: str) -> Listing:
     try:
         with os.scandir(folder) as it:
-            entries = [e for e in it if e.name.startswith(".") and e.name.endswith(".partial")]
+            # Files only: a job's private folder (`.proxx.JOBID.partial/`) is listed
+            # itself when a result names a partial in it.
+            entries = [
+                e
+                for e in it
+                if e.name.startswith(".")
+                and e.name.endswith(".partial")
+                and not e.is_dir(follow_symlinks=False)
+            ]
     except OSError:
         return []
     out = []

@@ -55,6 +55,7 @@ class Supervisor:
         executor: Executor | None = None,
         metrics_file: str | None = None,
         on_job_end: str | None = None,
+        roots: tuple[list[str] | None, list[str] | None] = (None, None),
     ) -> None:
         if (problem := fd_limit_problem(max_workers)) is not None:
             raise FatalWatchError(problem)  # before any worker or file is opened
@@ -73,7 +74,7 @@ class Supervisor:
         self.hook = None if on_job_end is None else JobEndHook(on_job_end, self.layout)
         self.clerk.hook = self.hook
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
-        self.jobs = Jobs(self.layout, self.clerk, self.executor, mode)
+        self.jobs = Jobs(self.layout, self.clerk, self.executor, mode, roots)
         self._pending_left = True
         self._progress_written = -PROGRESS_WRITE_S
         self._media_seconds = 0.0  # of the clips this runner published (a metric)

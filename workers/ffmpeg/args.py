@@ -14,6 +14,7 @@ from fractions import Fraction
 from proxx.content import colour
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.content.media import ProbeFacts
+from proxx.content.pictures import demuxer_of
 from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES, VideoEncoder
 
@@ -162,9 +163,13 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
     )
     # -xerror: a damaged source (e.g. truncated, index intact) makes FFmpeg log an
     # error yet exit 0 with a short proxy; with it, FFmpeg stops and exits non-zero.
+    # -f: the demuxer the probe saw and the allow-list passed (proxx.content.pictures),
+    # so FFmpeg cannot probe the bytes again into another one (tty, a playlist);
+    # -protocol_whitelist: the input is a local file, nothing it names is fetched.
     return [
         ffmpeg,
         *("-nostdin", "-hide_banner", "-loglevel", "error", "-n", "-xerror"),
+        *_input(clip.source),
         *("-i", clip.source_path),
         # The picture by its index (a cover picture may come first: ProbeFacts.video).
         *("-map", f"0:{_picture(clip.source)}", "-map", "0:a?"),
@@ -190,6 +195,12 @@ def _tags(plan: JobPlan, source: ProbeFacts) -> str | None:
     assert video is not None
     encoder = _encoder(plan.proxy_profile).encoder
     return colour.setparams(colour.carried(video.colour, encoder, plan.container).written)
+
+
+def _input(source: ProbeFacts) -> list[str]:
+    demuxer = demuxer_of(source.format_name)
+    assert demuxer is not None  # routing refuses a source whose demuxer is not allowed
+    return ["-f", demuxer, "-protocol_whitelist", "file"]
 
 
 def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list[str]:

@@ -17,7 +17,8 @@ from proxx.contract.results import ClipResult
 from ..engine import ClipRecord
 from ..fence import publish_fenced
 from ..interrupts import Interrupts
-from ..publish import PublishError
+from ..private import PrivateDirError, fd_path, open_private
+from ..publish import SYSTEM_ERRNOS, PublishError
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
 from ..verify import check_output, fidelity, sha256_of
 from .args import build_argv, expected_output
@@ -100,6 +101,8 @@ class FFmpegEngine:
             return run.record.result(status="COMPLETED", exit_code=0, **run.execute())
         except _Failed as failed:
             return run.record.result(status="FAILED", **failed.fields)
+        finally:
+            run.close()
 
 
 class _Failed(Exception):
@@ -123,12 +126,17 @@ class _ClipRun:
         self.ffmpeg, self.plan, self.clip, self.interrupts = ffmpeg, plan, clip, interrupts
         self.record = ClipRecord(FFmpegEngine.name, clip)
         self.argv = build_argv(plan, clip, ffmpeg or "ffmpeg")
-        self.temp = self.argv[-1]
+        # The partial's real name, for results and the command shown (copy-pasteable);
+        # FFmpeg and verification reach it through the private folder's descriptor.
+        self.partial = self.argv[-1]
+        self.temp = self.partial
+        self.dir_fd: int | None = None
         self.record.fields["ffmpeg_command"] = shlex.join(self.argv)
 
     def execute(self) -> dict[str, object]:
         """The steps, in order; returns what a completed result adds."""
         self.require_ffmpeg()
+        self.open_private()
         partial = self.encode()
         self.verify(partial)
         self.check_stop()
@@ -141,13 +149,35 @@ class _ClipRun:
                 "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)",
             )
 
+    def open_private(self) -> None:
+        """The job's private folder in the output folder (made 0700), held open."""
+        try:
+            self.dir_fd = open_private(os.path.dirname(self.partial))
+        except PrivateDirError as exc:
+            cause = exc.__cause__ or exc.__context__
+            system = isinstance(cause, OSError) and cause.errno in SYSTEM_ERRNOS
+            raise _Failed(FailureReason.EXECUTION_ERROR, str(exc), system_error=system) from exc
+        self.temp = fd_path(self.dir_fd, os.path.basename(self.partial))
+        self.argv = [*self.argv[:-1], self.temp]
+
+    def close(self) -> None:
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
     def encode(self) -> str | None:
         """Run FFmpeg; returns the partial output it left, if any."""
+        assert self.dir_fd is not None
         reader = self.progress_reader()
-        outcome = run_in_group(with_progress(self.argv), self.interrupts, on_stdout=reader.feed)
+        outcome = run_in_group(
+            with_progress(self.argv),
+            self.interrupts,
+            on_stdout=reader.feed,
+            pass_fds=(self.dir_fd,),
+        )
         stats = reader.stats()
         self.record.fields.update(render_speed=stats.render_speed, average_fps=stats.average_fps)
-        partial = self.temp if os.path.exists(self.temp) else None
+        partial = self.partial if os.path.exists(self.temp) else None
         code = outcome.returncode
         stop = outcome.interrupted or (self.interrupts.settle() if code != 0 else None)
         if stop:
@@ -212,20 +242,22 @@ class _ClipRun:
                 f"stopped before publication: {stop}; the verified render is kept at the "
                 "partial name",
                 exit_code=0,
-                partial_output_path=self.temp,
+                partial_output_path=self.partial,
             )
 
     def publish(self) -> dict[str, object]:
         self.interrupts.phase("publish", self.clip.source.duration)
         digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
-            size = publish_fenced(self.interrupts, self.temp, self.clip.output_path)
+            size = publish_fenced(
+                self.interrupts, self.partial, self.clip.output_path, digest, dir_fd=self.dir_fd
+            )
         except PublishError as failed:
             raise _Failed(
                 failed.reason,
                 failed.detail,
                 exit_code=0,
                 system_error=failed.system,
-                partial_output_path=self.temp,
+                partial_output_path=self.partial,
             ) from failed
         return {"output_size_bytes": size, "output_sha256": digest}

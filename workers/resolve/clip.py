@@ -10,6 +10,7 @@ falsy one into a `Failed` naming the call and what it means.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -23,6 +24,7 @@ from proxx.contract.naming import partial_path
 from ..expect import Expected
 from ..fence import publish_fenced
 from ..interrupts import Interrupts
+from ..private import PrivateDirError, open_private
 from ..publish import PublishError
 from ..verify import verify_output
 from . import api
@@ -201,6 +203,10 @@ class ClipRun:
 
     def set_render_settings(self, exp: Expected) -> None:
         assert self.project is not None
+        try:  # Resolve renders by name into the job's private folder (made 0700 here)
+            os.close(open_private(os.path.dirname(self.partial)))
+        except PrivateDirError as exc:
+            raise Failed(FailureReason.EXECUTION_ERROR, str(exc)) from exc
         settings: api.RenderSettings = {
             "SelectAllFrames": True,
             "TargetDir": os.path.dirname(self.partial),
@@ -327,6 +333,8 @@ class ClipRun:
         if self._cleaned:
             return ""
         self._cleaned = True
+        with contextlib.suppress(OSError):  # the private folder, when nothing is left in it
+            os.rmdir(os.path.dirname(self.partial))
         problems: list[str] = []
         steps: list[tuple[str, Callable[[], object]]] = []
         project, pm, job_id = self.project, self.pm, self.job_id
