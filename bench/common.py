@@ -143,8 +143,14 @@ def clear_dir(path: Path) -> None:
 
 
 # -- processes ----------------------------------------------------------------------------------
+# The benchmarks keep sources and outputs in their own work folders, beside (not inside)
+# each watch root: `proxx watch` is confined to its root unless told more.
+UNCONFINED = ("--source-root", "/", "--output-root", "/")
+
+
 def proxx(*args: str) -> list[str]:
-    return [PYTHON, "-m", "proxx", *args]
+    extra = UNCONFINED if args[:1] == ("watch",) else ()
+    return [PYTHON, "-m", "proxx", *args, *extra]
 
 
 @dataclass

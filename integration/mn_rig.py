@@ -19,6 +19,7 @@ from integration.ns_cluster import Daemon, NsCluster
 from integration.processes import wait_for
 from integration.watch_folder import STATES, drop, listing, prores
 from integration.watch_helpers import REPO
+from testkit import ANY_ROOT
 
 DEADLINE_S = 150.0  # a test deadline only (node failure is noticed in ~15-20 s)
 
@@ -83,7 +84,7 @@ class MnRig:
             "PYTHONPATH": str(REPO),
         }
         argv = [sys.executable, "-m", "proxx", "watch", str(self.root), "--executor", "slurm"]
-        argv += ["--poll-seconds", "0.2", *args]
+        argv += ["--poll-seconds", "0.2", *ANY_ROOT, *args]
         log = self.logs / f"{host}.{len(self.supervisors)}.log"
         daemon = self.cluster.spawn(host, argv, log, env)
         self.supervisors.append(daemon)

@@ -50,12 +50,10 @@ def test_a_link_at_the_runners_temp_name_is_not_written_through(
     victim = tmp_path / "victim"
     victim.write_text("the runner must not overwrite this\n")
     watch = launcher.cli(root, "--poll-seconds", "0.2")
-    # The runner's temp names are predictable: the target's name, its PID, `.tmp`.
+    # The runner's temp names are predictable: the target's name, its PID, `.tmp` (the
+    # staged result's carries the claimed inode too, unknown before the claim).
     running = root / "running"
-    links = [
-        running / f"..job.json.owner.{watch.pid}.tmp",
-        running / f".job.result.json.{watch.pid}.tmp",
-    ]
+    links = [running / f"..job.json.owner.{watch.pid}.tmp"]
     for link in links:
         link.symlink_to(victim)
     drop(root, "job.json", spec([str(tiny)], out))

@@ -17,6 +17,7 @@ from pathlib import Path
 from integration.processes import wait_for
 from integration.watch_folder import drop, prores, result, specs_in
 from integration.watch_helpers import Launcher
+from testkit import ANY_ROOT
 
 
 def _program(tmp_path: Path, body: str) -> tuple[Path, Path]:
@@ -37,7 +38,7 @@ def _ious(root: Path) -> list[str]:
 
 def _once(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "proxx", "watch", str(root), "--once", *args],
+        [sys.executable, "-m", "proxx", "watch", str(root), "--once", *ANY_ROOT, *args],
         capture_output=True,
         text=True,
         timeout=120,

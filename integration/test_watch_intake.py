@@ -67,9 +67,9 @@ def test_junk_in_pending_fails_with_a_reason_and_the_runner_carries_on(
     drop(root, "empty.json", b"")
     drop(root, "binary.json", bytes(range(256)) * 64)
     drop(root, "array.json", b"[1, 2, 3]")
-    with open(pending / ".huge.json.tmp", "wb") as fh:  # 50 MB, renamed in when complete
+    with open(pending / ".huge.json.tmp", "wb") as fh:  # 70 MB (over 64 MiB), renamed in whole
         fh.write(b'{"padding": "')
-        fh.write(b"x" * (50 << 20))
+        fh.write(b"x" * (70 << 20))
         fh.write(b'"}')
     os.rename(pending / ".huge.json.tmp", pending / "huge.json")
     os.symlink(elsewhere, pending / "link.json")
@@ -93,7 +93,7 @@ def test_junk_in_pending_fails_with_a_reason_and_the_runner_carries_on(
     assert (root / "failed" / "link.json").is_symlink()
     assert elsewhere.read_text() == json.dumps(spec([tiny], out))
     assert (root / "failed" / "x.json").is_dir()
-    assert (root / "failed" / "huge.json").stat().st_size > 50 << 20
+    assert (root / "failed" / "huge.json").stat().st_size > 70 << 20
 
     # The runner is unharmed: a valid job dropped afterwards completes.
     drop_named(root, "valid", tiny, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from testkit import make_clip, run_cli, visible, write_spec
+from testkit import ANY_ROOT, make_clip, run_cli, visible, write_spec
 
 C_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"}
 
@@ -22,7 +22,7 @@ def test_a_non_ascii_jobspec_name_is_run_under_the_c_locale(tmp_path: Path) -> N
     out.mkdir()
     write_spec(root / "pending" / "café.json", [make_clip(tmp_path / "é.mov")], out)
 
-    proc = run_cli("watch", str(root), "--once", "--poll-seconds", "0.1", env=C_LOCALE)
+    proc = run_cli("watch", str(root), "--once", "--poll-seconds", "0.1", *ANY_ROOT, env=C_LOCALE)
 
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

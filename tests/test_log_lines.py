@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from testkit import make_clip, run_cli, visible, write_spec
+from testkit import ANY_ROOT, make_clip, run_cli, visible, write_spec
 
 FORGED = "2026-01-01T00:00:00+0000 ERROR proxx.watch: FORGED"
 RECORD = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} [A-Z]+ [\w.]+: ")
@@ -24,7 +24,7 @@ def test_a_newline_in_a_jobspec_name_cannot_forge_a_log_line(tmp_path: Path) -> 
     name = f"a\n{FORGED}\x1b[2K.json"
     write_spec(root / "pending" / name, [make_clip(tmp_path / "a.mov")], out)
 
-    proc = run_cli("watch", str(root), "--once", "--poll-seconds", "0.1")
+    proc = run_cli("watch", str(root), "--once", "--poll-seconds", "0.1", *ANY_ROOT)
 
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from proxx.watch.misplaced import MisplacedWarner, find_misplaced
-from testkit import make_clip, run_cli
+from testkit import ANY_ROOT, make_clip, run_cli
 
 
 def watch_folder(root: Path) -> Path:
@@ -55,7 +55,7 @@ def test_media_in_pending_is_reported_once_and_its_command_makes_the_job(
     args = [str(preset) if a == "PRESET.toml" else a for a in command[2:]]
     planned = run_cli("plan", *args)
     assert planned.returncode == 0, planned.stderr
-    assert run_cli("watch", str(root), "--once").returncode == 0
+    assert run_cli("watch", str(root), "--once", *ANY_ROOT).returncode == 0
     assert os.listdir(out) == ["A001_C001_proxy.mov"]
     assert identity(media) == before  # rendered from where it lay, still untouched
 

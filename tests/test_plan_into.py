@@ -15,7 +15,7 @@ import os
 import struct
 from pathlib import Path
 
-from testkit import make_clip, run_cli
+from testkit import ANY_ROOT, make_clip, run_cli
 
 IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -74,7 +74,7 @@ def test_into_renames_a_whole_jobspec_in_and_the_runner_renders_it(tmp_path: Pat
     assert ("day1.json", IN_MOVED_TO) in events
     assert exposed(events) == []
     assert os.listdir(watch / "pending") == ["day1.json"]  # no temp left behind
-    ran = run_cli("watch", str(watch), "--once")
+    ran = run_cli("watch", str(watch), "--once", *ANY_ROOT)
     assert ran.returncode == 0, ran.stderr
     result = json.loads((watch / "completed" / "day1.result.json").read_text())
     assert result["status"] == "COMPLETED"

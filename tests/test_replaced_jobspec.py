@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from testkit import finish_cli, held_ffmpeg, make_clip, start_cli, visible, write_spec
+from testkit import ANY_ROOT, finish_cli, held_ffmpeg, make_clip, start_cli, visible, write_spec
 
 
 def _wait_for(path: Path) -> None:
@@ -46,12 +46,14 @@ def test_a_jobspec_renamed_over_a_claimed_one_loses_no_result(tmp_path: Path, ru
     stranger = write_spec(tmp_path / "new.json", [clip], tmp_path / "elsewhere")
 
     first = start_cli(
-        "watch", str(root), "--once", "--poll-seconds", "0.1", env=held_ffmpeg(tmp_path)
+        "watch", str(root), "--once", "--poll-seconds", "0.1", *ANY_ROOT, env=held_ffmpeg(tmp_path)
     )
     _wait_for(tmp_path / "rendering")
     os.rename(stranger, root / "running" / "x.json")  # an operator "fixing" the running job
     if runners == 2:  # a second runner on the folder sees an unlocked running/x.json
-        second = finish_cli(start_cli("watch", str(root), "--once", "--poll-seconds", "0.1"))
+        second = finish_cli(
+            start_cli("watch", str(root), "--once", "--poll-seconds", "0.1", *ANY_ROOT)
+        )
         assert second.returncode == 0, second.stderr
         assert "not the JobSpec that was claimed" in second.stderr
     (tmp_path / "go").touch()
@@ -83,7 +85,7 @@ def test_control_a_job_left_alone_is_filed_with_its_jobspec(tmp_path: Path) -> N
     out.mkdir()
     write_spec(root / "pending" / "x.json", [make_clip(tmp_path / "a.mov")], out)
     (tmp_path / "go").touch()
-    done = finish_cli(start_cli("watch", str(root), "--once", env=held_ffmpeg(tmp_path)))
+    done = finish_cli(start_cli("watch", str(root), "--once", *ANY_ROOT, env=held_ffmpeg(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert visible(root / "completed") == ["x.json", "x.result.json"]
     result = _read(root / "completed" / "x.result.json")

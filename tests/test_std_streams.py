@@ -15,7 +15,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from testkit import PROXX, make_clip, spec_in, visible, write_spec
+from testkit import ANY_ROOT, PROXX, make_clip, spec_in, visible, write_spec
 
 
 def _close_stderr() -> None:
@@ -105,7 +105,7 @@ def test_watch_with_stderr_closed_runs_its_jobs(tmp_path: Path) -> None:
     out.mkdir()
     write_spec(root / "pending" / "x.json", [make_clip(tmp_path / "a.mov")], out)
     proc = subprocess.run(
-        [*PROXX, "watch", str(root), "--once", "--poll-seconds", "0.1"],
+        [*PROXX, "watch", str(root), "--once", "--poll-seconds", "0.1", *ANY_ROOT],
         stdout=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         preexec_fn=_close_stderr,
@@ -139,6 +139,7 @@ def test_a_low_fd_limit_is_a_clear_start_up_error(tmp_path: Path) -> None:
             output_name_template=f"{i}_{{source_name}}",
         )
     argv = [*PROXX, "watch", str(root), "--once", "--max-workers", "4", "--poll-seconds", "0.1"]
+    argv += ANY_ROOT
     proc = subprocess.run(
         argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
         preexec_fn=lambda: _fd_limit(22), timeout=120,

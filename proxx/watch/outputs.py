@@ -22,7 +22,10 @@ import stat
 from proxx.watch.claims import same_inode
 from proxx.watch.folder import Layout
 
-_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# Held read-only: a lock needs no write access, and a runner holding files open for
+# writing in the watch root would keep it from being remounted read-only (EBUSY).
+_FLAGS = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_WRITE = os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _TRIES = 3  # a lock file unlinked under us by its releasing holder: open it again
 
 
@@ -46,9 +49,8 @@ class OutputNames:
                     _drop(held_path, fd)
                 holder = got or "another job"
                 return f"output {output} is already being rendered by {holder}"
-            os.ftruncate(got, 0)
-            os.write(got, f"job {job_id} ({name})".encode("utf-8", "replace"))
             taken.append((path, got))
+            _say_holder(path, f"job {job_id} ({name})")
         self.held[job_id] = taken
         return None
 
@@ -93,6 +95,16 @@ def _lock(path: str, *, create: bool = True) -> int | str:
             return fd
         os.close(fd)  # released and unlinked meanwhile: take the name afresh
     return ""
+
+
+def _say_holder(path: str, who: str) -> None:
+    """Who holds the lock, written through a short-lived fd of its own (the lock's is
+    read-only). Informational: a runner refused the name reads it to say who has it."""
+    fd = os.open(path, _WRITE)
+    try:
+        os.write(fd, who.encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
 
 
 def _drop(path: str, fd: int) -> None:
