@@ -160,7 +160,9 @@ class Jobs:
             if job.kind == "recover" and outcome.recovered and outcome.recovered.note:
                 log.info("recovered %s: %s", job.claim.name, outcome.recovered.note)
             self.clerk.file(job.claim, result, state_of(result))
-        with contextlib.suppress(FileNotFoundError):
+        # Best effort, like the output locks: a request left behind (a read-only root)
+        # names this job's id, so it never matches the next job of that name.
+        with contextlib.suppress(OSError):
             os.unlink(self.layout.cancel_request(job.claim.name, job.job_id))
         self.outputs.release(outcome.request.job_id)
 

@@ -110,6 +110,10 @@ def _say_holder(path: str, who: str) -> None:
 def _drop(path: str, fd: int) -> None:
     """Unlink while still holding the lock, then let go: whoever opened the old file
     meanwhile sees it is no longer at `path` and opens the new one."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    os.close(fd)
+    try:
+        # A read-only root (EROFS) keeps the file but the lock still goes with the fd;
+        # a later sweep removes a lock file whose flock is free.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    finally:
+        os.close(fd)
