@@ -23,8 +23,8 @@ from typing import Any
 
 from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, parse_json_object, validate_model
+from proxx.contract import fsutil
 from proxx.contract.errors import ProxxError, ValidationError
-from proxx.contract.fsutil import move_no_replace, write_atomic
 from proxx.contract.naming import template_tokens
 from proxx.contract.protocol import MAX_SPEC_BYTES
 from proxx.contract.results import MAX_RESULT_BYTES, NO_FINGERPRINT
@@ -99,15 +99,12 @@ def write_new(path: str, rem: Remainder) -> None:
     """Write the remainder JobSpec to `path`, atomically, never over an existing file."""
     if os.path.lexists(path):
         raise RemainderRefused(f"{path} already exists; Proxx never overwrites (choose another -o)")
-    # A dot-name beside the target, renamed in: a watch folder's intake never sees half a file.
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.remainder.tmp")
     try:
-        write_atomic(tmp, rem.to_json().encode("utf-8"))
-        try:
-            move_no_replace(tmp, path)
-        except FileExistsError:
-            os.unlink(tmp)
-            raise RemainderRefused(f"{path} appeared meanwhile; Proxx never overwrites") from None
+        # A dot-name beside the target, renamed in without replacing: a watch folder's
+        # intake never sees half a file, and a file that appeared meanwhile stays.
+        fsutil.write_new(path, rem.to_json().encode("utf-8"))
+    except FileExistsError:
+        raise RemainderRefused(f"{path} appeared meanwhile; Proxx never overwrites") from None
     except OSError as exc:
         raise RemainderRefused(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -10,7 +10,6 @@ runner never sees half a JobSpec.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from proxx.contract.clock import utc_now
 from proxx.contract.errors import ExitCode, ValidationError
-from proxx.contract.fsutil import fsync_dir, move_no_replace
+from proxx.contract.fsutil import write_new
 
 if TYPE_CHECKING:
     from proxx.cli.planner import Job, Plan
@@ -220,29 +219,3 @@ def write_jobs(jobs: list[Job], target: Target) -> int:
             return int(ExitCode.SYSTEM)
         sys.stderr.write(f"wrote {path}\n")
     return 0
-
-
-def write_new(path: str, data: bytes) -> None:
-    """Create `path` with `data`, whole or not at all, never replacing or following a link.
-
-    Written under a dot-name in the same folder (created exclusively, no link followed),
-    synced, then renamed to `path` without replacing: a reader of `path` sees nothing
-    or the whole file; FileExistsError if `path` exists.
-    """
-    directory, base = os.path.split(path)
-    if os.path.lexists(path):
-        raise FileExistsError(path)
-    tmp = os.path.join(directory, f".{base}.plan-{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(tmp, flags, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        move_no_replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(directory)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 
 log = logging.getLogger("proxx.fsutil")
 _AT_FDCWD = -100
@@ -49,6 +50,20 @@ def _temp_prefix(path: str) -> str:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one."""
+    _write_via_temp(path, data, os.replace)
+
+
+def write_new(path: str, data: bytes) -> None:
+    """Create `path` with `data`, whole or not at all; FileExistsError if anything is
+    there (a file, a link, a folder). Never replaces, never follows a link: what plan,
+    remainder and the deliverables write beside a user's files."""
+    if os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+    _write_via_temp(path, data, move_no_replace)
+
+
+def _write_via_temp(path: str, data: bytes, rename: Callable[[str, str], None]) -> None:
+    """Write a synced temp beside `path`, then `rename` it to `path`."""
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f"{_temp_prefix(path)}{os.getpid()}.tmp")
     # Created exclusively: a name already there (a link someone planted to have its
@@ -62,7 +77,7 @@ def write_atomic(path: str, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        rename(tmp, path)
     except BaseException:
         _unlink_quiet(tmp)
         raise

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from proxx.contract.fsutil import write_new
 from proxx.contract.results import JobResult
-from proxx.deliver.files import write_new
 from proxx.deliver.looks import look_at
 from proxx.deliver.table import ReportRefused, Row, asks_for, read_result, rows_for
 
