@@ -29,6 +29,19 @@ PROXX = [sys.executable, "-m", "proxx"]
 # `proxx watch` is confined to its own tree unless told more: tests that are not about
 # confinement and keep sources and outputs elsewhere allow the whole tree.
 ANY_ROOT = ("--source-root", "/", "--output-root", "/")
+# The keys of the one progress record a running job has (issue 19), wherever it is shown:
+# status --json, run --progress jsonl, the record beside the claim.
+PROGRESS_KEYS = {
+    "phase",
+    "clip",
+    "clips",
+    "clip_fraction",
+    "job_fraction",
+    "speed",
+    "eta_seconds",
+    "updated_at",
+    "seconds_since_progress",
+}
 # Video encoder options for tiny test clips: quick to make, and quiet (x265 logs otherwise).
 PRORES = ["-c:v", "prores_ks", "-profile:v", "0"]  # ProRes Proxy: fourcc apco
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]

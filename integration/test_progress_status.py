@@ -19,19 +19,7 @@ from typing import Any
 from integration.processes import wait_for
 from integration.watch_folder import drop, prores
 from integration.watch_helpers import Launcher
-from testkit import run_cli
-
-KEYS = {
-    "phase",
-    "clip",
-    "clips",
-    "clip_fraction",
-    "job_fraction",
-    "speed",
-    "eta_seconds",
-    "updated_at",
-    "seconds_since_progress",
-}
+from testkit import PROGRESS_KEYS, run_cli
 
 
 def _rendering(root: Path) -> dict[str, Any] | None:
@@ -60,7 +48,7 @@ def test_status_json_gives_a_running_job_its_progress_record(
     assert job is not None
 
     progress = job["progress"]
-    assert set(progress) == KEYS
+    assert set(progress) == PROGRESS_KEYS
     assert (progress["clip"], progress["clips"]) == (1, 2)
     assert 0 < progress["job_fraction"] < 0.5  # the first of two equal clips
     assert progress["seconds_since_progress"] >= 0

@@ -14,19 +14,7 @@ from typing import Any
 
 from integration.processes import wait_for
 from integration.slurm_rig import SlurmRig
-from testkit import run_cli
-
-KEYS = {
-    "phase",
-    "clip",
-    "clips",
-    "clip_fraction",
-    "job_fraction",
-    "speed",
-    "eta_seconds",
-    "updated_at",
-    "seconds_since_progress",
-}
+from testkit import PROGRESS_KEYS, run_cli
 
 
 def _rendering(root: Path) -> dict[str, Any] | None:
@@ -44,7 +32,7 @@ def test_status_json_gives_a_slurm_job_its_progress_record(rig: SlurmRig, long_c
     job = wait_for(lambda: _rendering(rig.root), "a Slurm job's progress", on_fail=w.log)
 
     assert job is not None and job["slurm_job_id"]
-    assert set(job["progress"]) == KEYS
+    assert set(job["progress"]) == PROGRESS_KEYS
     assert (job["progress"]["clip"], job["progress"]["clips"]) == (1, 1)
     w.send(signal.SIGTERM)
     assert w.wait(timeout=120) == 0, w.log()

@@ -14,19 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from testkit import PROXX, run_cli
-
-KEYS = {
-    "phase",
-    "clip",
-    "clips",
-    "clip_fraction",
-    "job_fraction",
-    "speed",
-    "eta_seconds",
-    "updated_at",
-    "seconds_since_progress",
-}
+from testkit import PROGRESS_KEYS, PROXX, run_cli
 
 
 def _two_clips(clip: Callable[..., Path], job: Callable[..., Path]) -> Path:
@@ -47,7 +35,7 @@ def test_jsonl_gives_one_record_per_update_with_exactly_the_keys(
     lines = _progress_lines(proc.stderr)
     assert lines and all(set(x) == {"event", "job_id", "progress"} for x in lines)
     records = [x["progress"] for x in lines]
-    assert all(set(r) == KEYS for r in records)
+    assert all(set(r) == PROGRESS_KEYS for r in records)
     assert {r["clips"] for r in records if r["clips"] is not None} == {2}
     assert {(r["phase"], r["clip"]) for r in records} >= {("render", 1), ("render", 2)}
     fractions = [r["job_fraction"] for r in records if r["job_fraction"] is not None]

@@ -22,20 +22,10 @@ from proxx.contract.protocol import (
 )
 from proxx.contract.results import ClipResult
 from proxx.runtime.tracker import JobTracker, SendCancel
+from testkit import PROGRESS_KEYS
 
 T0 = 1000.0
 WALL = datetime(2026, 12, 7, 3, 0, 0, tzinfo=UTC)
-KEYS = {
-    "phase",
-    "clip",
-    "clips",
-    "clip_fraction",
-    "job_fraction",
-    "speed",
-    "eta_seconds",
-    "updated_at",
-    "seconds_since_progress",
-}
 REQ = StartJob(job_id="j1", kind="run", jobspec_path="/w/a.json", base_dir="/w", worker_id=0)
 # A 30 s clip and a 10 s one: the first is three quarters of the job.
 PLANNED = JobPlanned(
@@ -81,7 +71,7 @@ def test_the_record_has_exactly_the_keys_and_says_nothing_it_does_not_know() -> 
 
     record = t.progress_record(T0 + 1.5, WALL).model_dump()
 
-    assert set(record) == KEYS
+    assert set(record) == PROGRESS_KEYS
     assert record == {
         "phase": "accept",
         "clip": None,
