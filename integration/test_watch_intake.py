@@ -161,3 +161,21 @@ def test_a_name_already_taken_gets_a_suffix_and_nothing_is_overwritten(
     assert "missing.mov" in bad["validation_error"]
     assert json.loads((root / "completed" / "dup-1.json").read_text())["sources"] == [str(tiny)]
     assert_session_empty(watch)
+
+
+@pytest.mark.slow
+def test_once_waits_for_a_name_still_settling_though_a_later_name_was_claimed(
+    root: Path, launcher: Launcher
+) -> None:
+    """`--once` exits only when pending/ is empty, not when its last pass claimed the
+    last name. `a.json` (not a JSON object: it waits out the settle interval) sorts
+    before `b.json` (refused at once in its worker); b's result arrives while a still
+    settles, and the runner used to exit right then, leaving a in pending/."""
+    (root / "pending" / "a.json").write_text("[1]")
+    (root / "pending" / "b.json").write_text("{}")
+    watch = launcher.cli(root, "--once", "--max-workers", "1", "--poll-seconds", "5")
+    assert watch.wait() == 0, watch.log()
+    assert specs_in(root, "pending") == [], listing(root)
+    assert specs_in(root, "failed") == ["a.json", "b.json"], listing(root)
+    assert "JobSpec" in result(root, "failed", "a")["validation_error"]
+    assert_session_empty(watch)

@@ -179,18 +179,21 @@ class Supervisor:
             return
         names = self.intake.scan()
         self.misplaced.check()
+        # Whether anything is still pending once this pass is over: a name left for
+        # later (not settled yet) counts however many names after it were claimed.
         self._pending_left = bool(names)
-        for i, name in enumerate(names):
+        waiting = False
+        for name in names:
             # A stop can arrive at any moment: claiming on would fail every pending
             # job in turn, each interrupted at once.
             if self.executor.free_slots() == 0 or self.dispatch.stop_requested:
                 return
-            self._pending_left = i + 1 < len(names)
             if not self.intake.ready(name):
-                self._pending_left = True
+                waiting = True
                 continue
             with self.jobs.guarded(name):
                 self.jobs.claim(os.path.join(self.layout.pending, name))
+        self._pending_left = waiting
 
     def write_metrics(self, force: bool = False) -> None:
         counts = self.clerk.counts
