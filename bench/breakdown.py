@@ -219,7 +219,7 @@ def _process_costs(n: int) -> dict[str, list[float]]:
 
 def _in_process_costs(d: Path, n: int, media: dict[str, Path]) -> dict[str, list[float]]:
     """Probes of sources (validation) and proxies (verification), and one atomic write."""
-    from proxx.content.media import probe
+    from proxx.content.probe import probe
     from proxx.contract.fsutil import write_atomic
 
     def probing(key: str) -> list[float]:
@@ -273,7 +273,7 @@ def _last_json_line(args: list[str]) -> Any:
 
 
 def _probe_cpu(tiny: Path, n: int) -> list[float]:
-    from proxx.content.media import probe
+    from proxx.content.probe import probe
 
     cpu = []
     for _ in range(n):

@@ -71,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=30)
     n = parser.parse_args().repeat
-    from proxx.content.media import probe
+    from proxx.content.probe import probe
 
     with tempfile.TemporaryDirectory() as tmp:
         src, cut = _sources(Path(tmp))

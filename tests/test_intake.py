@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxx.watch.folder import NAME_MAX, Intake, Layout, balanced_object, fit_name, is_candidate
+from proxx.contract.fsutil import NAME_MAX, fit_name
+from proxx.watch.folder import Intake, Layout, balanced_object, is_candidate
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

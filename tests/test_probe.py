@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxx.content import libav, quicktime
-from proxx.content.media import STANDARD_RATES, parse_probe_json, probe
+from proxx.content.media import STANDARD_RATES, parse_probe_json
+from proxx.content.probe import probe
 from testkit import H264, HEVC, ffprobe
 
 KINDS: dict[str, dict[str, Any]] = {

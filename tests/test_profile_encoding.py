@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from proxx.content.jobplan import ClipPlan, JobPlan
-from proxx.content.media import probe
+from proxx.content.probe import probe
 from proxx.contract.profiles import PARAM_TEXT, PROFILES, Engine, Profile, VideoEncoder
 from testkit import make_clip, run_cli, spec_dict
 from workers.ffmpeg.args import build_argv

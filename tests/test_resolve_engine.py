@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from proxx.content.media import probe
+from proxx.content.probe import probe
 from proxx.contract.naming import partial_path, record_path
 from testkit import ffprobe_video, redcode
 from tests.resolve_double import Behaviour, FakeResolve

@@ -15,7 +15,8 @@ import os
 from fractions import Fraction
 
 from proxx.content.colour import Colour
-from proxx.content.media import INTERLACED, ProbeFacts, probe
+from proxx.content.media import INTERLACED, ProbeFacts
+from proxx.content.probe import probe
 from proxx.contract.results import Fidelity, MediaFacts
 
 from .expect import EXPECTED_CODEC, Expected

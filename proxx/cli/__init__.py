@@ -21,7 +21,7 @@ import sys
 import click
 
 from proxx import __version__
-from proxx.cli import deliver, demo, folder, jobs, plan, reference, streams
+from proxx.cli import authoring, deliver, demo, folder, jobs, plan, reference, streams
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -47,8 +47,8 @@ def cli(log_format: str | None) -> None:
 # click lists a group's commands sorted by name, so the order here is free.
 for _command in (
     jobs.run,
-    jobs.validate,
-    jobs.remainder,
+    authoring.validate,
+    authoring.remainder,
     plan.plan,
     folder.watch,
     folder.status,

@@ -1,6 +1,6 @@
 """The in-process probe: one file read through libav (PyAV) into `ProbeFacts`.
 
-Imported only by `proxx.content.media.probe`, inside the worker processes that probe:
+Imported only by `proxx.content.probe`, inside the worker processes that probe:
 loading FFmpeg's libraries costs ~0.2 s once per process, after which a probe
 of a small file costs a few milliseconds (an ffprobe process cost ~100 ms).
 A crash inside libav on a hostile file takes down that worker only.

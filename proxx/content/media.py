@@ -1,8 +1,8 @@
 """The facts Proxx decides on about one media file, read once per file.
 
 Shared by routing, planning and output verification (all in worker
-processes): they must read a file the same way. `probe` reads it in-process
-through libav (`proxx.content.libav`); `parse_probe_json` reads ffprobe's JSON, for
+processes): they must read a file the same way. `proxx.content.probe` reads it
+in-process through libav (`proxx.content.libav`); `parse_probe_json` reads ffprobe's JSON, for
 facts recorded elsewhere (tests of camera files that cannot be made here).
 """
 
@@ -207,18 +207,6 @@ class ProbeFacts(BaseModel):
             return round(duration * rate)
         frames = self.frame_count()
         return None if frames is None else round(frames * rate / src_rate)
-
-
-def probe(path: str, *, count_frames: bool = False) -> ProbeFacts:
-    """Read `path` in-process through libav (PyAV): no ffprobe process per file.
-
-    `count_frames` counts the video packets when the container declares no
-    frame count (MXF). The import is deferred: PyAV loads FFmpeg's libraries
-    (~0.2 s), which only the worker processes that probe should pay for.
-    """
-    from proxx.content import libav
-
-    return libav.probe(path, count_frames=count_frames)
 
 
 def parse_probe_json(path: str, raw: dict[str, Any]) -> ProbeFacts:

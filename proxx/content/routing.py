@@ -15,7 +15,8 @@ import stat
 from dataclasses import dataclass
 
 from proxx.content import pictures
-from proxx.content.media import ProbeFacts, StreamFacts, probe
+from proxx.content.media import ProbeFacts, StreamFacts
+from proxx.content.probe import probe
 from proxx.content.raw_signatures import Signature, sniff
 from proxx.contract.errors import MixedEngineError, ValidationError
 from proxx.contract.profiles import Engine

@@ -22,6 +22,7 @@ _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _renameat2 = getattr(_libc, "renameat2", None)
+NAME_MAX = 255  # bytes in one path component on every file system Proxx writes
 
 
 def is_utf8(name: str) -> bool:
@@ -37,6 +38,17 @@ def shown(path: str) -> str:
     """`path` with bytes that are not UTF-8 replaced by U+FFFD: what results and the
     final names carry (e.g. a Latin-1 `café.json` copied from an old share)."""
     return os.fsencode(path).decode("utf-8", "replace")
+
+
+def fit_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, with the stem shortened (and made unique by a hash) to fit 255 bytes."""
+    name = stem + suffix
+    if len(name.encode("utf-8", "surrogateescape")) <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    room = NAME_MAX - len(suffix.encode()) - len(digest) - 1
+    cut = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return f"{cut}~{digest}{suffix}"
 
 
 def _temp_prefix(path: str) -> str:

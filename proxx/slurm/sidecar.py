@@ -16,8 +16,13 @@ import socket
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from proxx.contract.fsutil import NotRegularFile, read_regular, remove_temps_of, write_atomic
-from proxx.watch.folder import fit_name
+from proxx.contract.fsutil import (
+    NotRegularFile,
+    fit_name,
+    read_regular,
+    remove_temps_of,
+    write_atomic,
+)
 
 SUFFIX = ".slurm"
 

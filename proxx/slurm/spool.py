@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from proxx.contract.errors import ProxxError
-from proxx.contract.fsutil import NotRegularFile, read_regular
-from proxx.watch.folder import fit_name
+from proxx.contract.fsutil import NotRegularFile, fit_name, read_regular
 
 MAX_LINE = 1 << 20  # the largest message (a job's planned clips) is far below this
 T = TypeVar("T")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
 from proxx.contract.fsutil import (
+    fit_name,
     fsync_dir,
     move_no_replace,
     read_regular,
@@ -32,7 +32,6 @@ from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
 log = logging.getLogger("proxx.watch")
 STATES = ("pending", "running", "completed", "failed")
 SETTLE_S = 2.0  # a JobSpec copied in place must sit unchanged this long before we take it
-NAME_MAX = 255
 # The most intake looks at to see whether a copy is complete (a JobSpec is ~1 kB);
 # a larger file is taken once its size and mtime have been stable for SETTLE_S.
 PEEK_BYTES = 64 * 1024
@@ -41,17 +40,6 @@ STAGED = ".staged.json"  # a staged result's suffix: `.NAME.INODE.staged.json` i
 
 class FatalWatchError(ProxxError):
     """The watch root itself is unusable: the runner cannot work at all."""
-
-
-def fit_name(stem: str, suffix: str) -> str:
-    """`stem + suffix`, with the stem shortened (and made unique by a hash) to fit 255 bytes."""
-    name = stem + suffix
-    if len(name.encode("utf-8", "surrogateescape")) <= NAME_MAX:
-        return name
-    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    room = NAME_MAX - len(suffix.encode()) - len(digest) - 1
-    cut = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
-    return f"{cut}~{digest}{suffix}"
 
 
 def stem_of(name: str) -> str:

@@ -14,12 +14,11 @@ import os
 import stat
 import time
 
-from proxx.contract.fsutil import move_no_replace
+from proxx.contract.fsutil import fit_name, move_no_replace
 from proxx.watch.claims import Claim, try_lock
 from proxx.watch.folder import (
     STAGED,
     Layout,
-    fit_name,
     is_candidate,
     read_result,
     result_beside,
