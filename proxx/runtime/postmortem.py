@@ -22,6 +22,7 @@ from proxx.contract.protocol import (
     AccountedClips,
     FromWorker,
     JobFinished,
+    JobPlanned,
     PhaseStarted,
     PlannedClip,
     RecoveryAccounted,
@@ -36,6 +37,20 @@ def published_detail(how: str) -> str:
     return (
         f"published (verified) before the worker process {how}; the worker's report "
         "of it was lost, its publication record names this file"
+    )
+
+
+def wanted(
+    request: StartJob, planned: JobPlanned | None, reported: Mapping[int, ClipResult]
+) -> bool:
+    """Whether a job whose worker died may have published more than it reported: it was
+    rendering (a `run` with a plan), some planned clips are unreported, and each one
+    reported COMPLETED (after a failed clip the job had ended, fail-fast)."""
+    return (
+        request.kind == "run"
+        and planned is not None
+        and len(reported) < len(planned.clips)
+        and all(r.status == "COMPLETED" for r in reported.values())
     )
 
 
@@ -103,6 +118,16 @@ class Postmortem:
         self.failed = self.failed or why
         self.found, self.deadline = None, None  # nothing it said is trusted
         return why
+
+    def explained(
+        self, failure: tuple[FailureReason, str] | None
+    ) -> tuple[FailureReason, str] | None:
+        """The death's failure, saying why the look could not be had, if it could not."""
+        if self.failed is None or failure is None:
+            return failure
+        return failure[0], f"{failure[1]}; whether it was published could not be checked " + (
+            f"({self.failed})"
+        )
 
     def merged(
         self,

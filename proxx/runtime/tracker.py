@@ -36,7 +36,7 @@ from proxx.contract.protocol import (
     WorkerReady,
 )
 from proxx.contract.results import ClipResult
-from proxx.runtime.postmortem import Postmortem
+from proxx.runtime.postmortem import Postmortem, wanted
 
 CANCEL_GRACE_S = 8.0  # the worker's own TERM→KILL grace for FFmpeg is 3 s
 
@@ -200,22 +200,12 @@ class JobTracker:
         self.phase_deadline = self.kill_at = None
 
     def await_postmortem(self) -> bool:
-        """After a death: whether the job waits for a recovery look before it ends.
-
-        It does when its worker had reported every clip so far as COMPLETED and some
-        planned clips are unreported: a proxy published just before the death must
-        not be accounted as crashed. The executor then hands `postmortem_request`
-        to a fresh worker and feeds its messages and its death here as usual.
-        """
-        if (
-            self.death is None
-            or self.postmortem is not None
-            or self.request.kind != "run"
-            or self.planned is None
-            or self.rejected is not None
-            or len(self.results) >= len(self.planned.clips)
-            or any(r.status != "COMPLETED" for r in self.results.values())
-        ):
+        """After a death: whether the job waits for a recovery look before it ends
+        (`postmortem.wanted`); the executor then hands `postmortem_request` to a fresh
+        worker and feeds its messages and its death here as usual."""
+        if self.death is None or self.postmortem is not None or self.rejected is not None:
+            return False
+        if not wanted(self.request, self.planned, self.results):
             return False
         request = self.request.model_copy(update={"kind": "recover"})
         self.postmortem = Postmortem(request, self.deadlines)
@@ -324,19 +314,10 @@ class JobTracker:
         if pm is None or planned is None or self.death is None:
             return self.results, failure
         known = pm.merged(
-            planned.clips,
-            self.results,
-            engine=planned.engine,
-            how=self.death,
-            started_at=started_at,
-            commands=commands,
-        )
-        if pm.failed is not None and failure is not None:
-            failure = (
-                failure[0],
-                f"{failure[1]}; whether it was published could not be checked ({pm.failed})",
-            )
-        return known, failure
+            planned.clips, self.results, engine=planned.engine, how=self.death,
+            started_at=started_at, commands=commands,
+        )  # fmt: skip
+        return known, pm.explained(failure)
 
     def _failure(self) -> tuple[FailureReason, str] | None:
         if self.death is None:
