@@ -22,6 +22,8 @@ import sys
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import cast
 
 from proxx.content.jobplan import JobPlan
 from proxx.content.routing import RouteDecision
@@ -31,6 +33,7 @@ from proxx.contract.protocol import (
     ClipFinished,
     ClipStarted,
     JobFinished,
+    decode_for_supervisor,
     decode_for_worker,
     encode,
 )
@@ -169,6 +172,70 @@ def die_at_boot(conn: Connection) -> None:
     """An engine that is missing: the worker dies before it ever says it is ready."""
     _log_spawn()
     os._exit(BOOT_EXIT_CODE)
+
+
+# -- killed right after publishing (issue 18, finding 7) --------------------------------
+# The aside name a stranger's file or link replaces the published proxy from (in the
+# output folder's parent, so the output folder holds only the name in question).
+ASIDE = "published-aside.mov"
+
+
+class _DiesAfterPublishing:
+    """The worker's pipe, except that the report of a TRIGGER clip that COMPLETED never
+    leaves: the worker kills itself with SIGKILL the moment it would send it, its proxy
+    published and its publication record written (an OOM kill in that window)."""
+
+    def __init__(self, conn: Connection, before_death: Callable[[Path], None]) -> None:
+        self._conn = conn
+        self._before_death = before_death
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+    def send_bytes(self, data: bytes) -> None:
+        msg = decode_for_supervisor(data)
+        if (
+            isinstance(msg, ClipFinished)
+            and msg.clip.status == "COMPLETED"
+            and msg.clip.output_path is not None
+            and TRIGGER in os.path.basename(msg.clip.output_path)
+        ):
+            self._before_death(Path(msg.clip.output_path))
+            _log_spawn("misbehave")
+            os.kill(os.getpid(), signal.SIGKILL)
+        self._conn.send_bytes(data)
+
+
+def _serve_dying(conn: Connection, before_death: Callable[[Path], None]) -> None:
+    _log_spawn()
+    serve(cast(Connection, _DiesAfterPublishing(conn, before_death)))
+
+
+def _aside(final: Path) -> Path:
+    aside = final.parent.parent / ASIDE
+    os.rename(final, aside)
+    return aside
+
+
+def _stranger_file(final: Path) -> None:
+    _aside(final)
+    final.write_bytes(b"a stranger's file, not this job's proxy")
+
+
+def _stranger_link(final: Path) -> None:
+    final.symlink_to(_aside(final))  # to the very proxy: only a link is not this job's
+
+
+def die_after_publish(conn: Connection) -> None:
+    _serve_dying(conn, lambda _final: None)
+
+
+def die_after_publish_stranger_file(conn: Connection) -> None:
+    _serve_dying(conn, _stranger_file)
+
+
+def die_after_publish_stranger_link(conn: Connection) -> None:
+    _serve_dying(conn, _stranger_link)
 
 
 def probe_crashes_on_trigger(conn: Connection) -> None:

@@ -141,7 +141,7 @@ class LocalPool:
         for slot in self.slots.values():
             events += self._service(slot)
         self._reap_stuck()
-        self._respawn_due()
+        events += self._respawn_due()
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
@@ -195,7 +195,8 @@ class LocalPool:
 
     def _last_words(self, slot: Slot, error: str, *, idle: bool) -> None:
         if slot.tracker is not None:
-            slot.tracker.last_words = error
+            if slot.tracker.postmortem is None:  # else the recovery worker's: not the job's
+                slot.tracker.last_words = error
         elif idle:
             slot.idle_words = error
 
@@ -231,6 +232,12 @@ class LocalPool:
                     slot.tracker.job_id,
                 )
             slot.tracker.on_death(how)
+            if slot.tracker.await_postmortem():
+                log.warning(
+                    "job %s: its worker died with clips unreported; a fresh worker looks "
+                    "at what the job had published before it is filed",
+                    slot.tracker.job_id,
+                )
         delay = 0.0
         # Dying before it ever took up a job (at boot, while idle, or on receipt of
         # one) says the worker is broken, not a job: paced, never a tight loop.
@@ -278,24 +285,41 @@ class LocalPool:
             delay,
         )
 
-    def _respawn_due(self) -> None:
+    def _respawn_due(self) -> list[PoolEvent]:
+        """Start the workers due; one whose job awaits a recovery look gets its request
+        (a job whose look cannot be had, for want of a worker, ends here)."""
         now = time.monotonic()
+        events: list[PoolEvent] = []
         for slot in self.slots.values():
-            if slot.respawn_at is not None and slot.respawn_at <= now and slot.tracker is None:
-                slot.respawn_at = None
-                self.worker_restarts += 1
-                try:
-                    slot.proc.start()
-                except OSError as exc:  # out of processes, memory or fds: try again later
-                    self._boot_failures += 1
-                    delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
-                    log.error(
-                        "worker %d could not be started (%s); trying again in %.1f s",
-                        slot.proc.worker_id,
-                        exc,
-                        delay,
-                    )
-                    slot.respawn_at = now + delay
+            tracker = slot.tracker
+            if slot.respawn_at is None or slot.respawn_at > now:
+                continue
+            if tracker is not None and tracker.postmortem is None:
+                continue
+            slot.respawn_at = None
+            self.worker_restarts += 1
+            try:
+                slot.proc.start()
+            except OSError as exc:  # out of processes, memory or fds: try again later
+                self._boot_failures += 1
+                delay = min(BOOT_BACKOFF_MAX_S, 0.5 * 2 ** (self._boot_failures - 1))
+                log.error(
+                    "worker %d could not be started (%s); trying again in %.1f s",
+                    slot.proc.worker_id,
+                    exc,
+                    delay,
+                )
+                slot.respawn_at = now + delay
+                if tracker is not None:
+                    tracker.postmortem_failed(f"no worker could be started: {exc}")
+                    events.append(self._outcome(slot))
+                continue
+            request = tracker.postmortem_request(now) if tracker is not None else None
+            if request is not None:
+                request = request.model_copy(update={"worker_id": slot.proc.worker_id})
+                slot.job_sent_at, slot.heard_from_job = now, False
+                slot.proc.send(request)
+        return events
 
     def _outcome(self, slot: Slot) -> JobOutcome:
         tracker = slot.tracker

@@ -36,6 +36,7 @@ from proxx.contract.protocol import (
     WorkerReady,
 )
 from proxx.contract.results import ClipResult
+from proxx.runtime.postmortem import Postmortem, wanted
 
 CANCEL_GRACE_S = 8.0  # the worker's own TERM→KILL grace for FFmpeg is 3 s
 
@@ -98,6 +99,8 @@ class JobTracker:
     worker_stopped: str | None = None  # a stop the worker met between two clips
     note: str | None = None
     engine_versions: dict[str, str] = field(default_factory=dict)
+    # After a death with clips unreported: a fresh worker's look at what was published.
+    postmortem: Postmortem | None = None
     # A plan or an accounting that came in parts (`protocol.in_parts`), joined in order.
     _parts: list[PlannedClip] = field(default_factory=list)
     _accounted: list[ClipResult] = field(default_factory=list)
@@ -123,10 +126,15 @@ class JobTracker:
 
     @property
     def finished(self) -> bool:
+        if self.postmortem is not None:
+            return self.postmortem.over
         return self.done or self.death is not None
 
     # -- inputs ------------------------------------------------------------------------
     def on_message(self, msg: FromWorker, now: float) -> list[Action]:
+        if self.postmortem is not None:  # the recovery worker's, not the dead one's
+            why = self.postmortem.on_message(msg, now)
+            return [] if why is None else [KillWorker(why)]
         if isinstance(msg, WorkerFailing):
             self.last_words = msg.error
             return []
@@ -178,18 +186,48 @@ class JobTracker:
     def cancel(
         self, reason: str, now: float, failure: FailureReason = FailureReason.INTERRUPTED
     ) -> list[Action]:
-        if self.finished or self.cancel_reason is not None:
-            return []
+        if self.finished or self.cancel_reason is not None or self.postmortem is not None:
+            return []  # a recovery look is not stopped: it is brief, and under a deadline
         self.cancel_reason, self.cancel_failure = reason, failure
         self.kill_at = now + CANCEL_GRACE_S
         return [SendCancel(reason)]
 
     def on_death(self, how: str) -> None:
+        if self.postmortem is not None:
+            self.postmortem.on_death(how)  # the recovery worker died: today's accounting
+            return
         self.death = how
         self.phase_deadline = self.kill_at = None
 
+    def await_postmortem(self) -> bool:
+        """After a death: whether the job waits for a recovery look before it ends
+        (`postmortem.wanted`); the executor then hands `postmortem_request` to a fresh
+        worker and feeds its messages and its death here as usual."""
+        if self.death is None or self.postmortem is not None or self.rejected is not None:
+            return False
+        if not wanted(self.request, self.planned, self.results):
+            return False
+        request = self.request.model_copy(update={"kind": "recover"})
+        self.postmortem = Postmortem(request, self.deadlines)
+        return True
+
+    def postmortem_request(self, now: float) -> StartJob | None:
+        """The recovery request for a fresh worker, once, when one is awaited."""
+        pm = self.postmortem
+        if pm is None or pm.sent or pm.over:
+            return None
+        return pm.send(now)
+
+    def postmortem_failed(self, why: str) -> None:
+        """No recovery look can be had (no worker could be started): today's accounting."""
+        if self.postmortem is not None:
+            self.postmortem.give_up(why)
+
     def due(self, now: float) -> list[Action]:
         """Actions whose time has come: a phase past its limit, a cancel not obeyed."""
+        if self.postmortem is not None:
+            why = self.postmortem.due(now)
+            return [] if why is None else [KillWorker(why)]
         if self.finished:
             return []
         if self.kill_at is not None and now >= self.kill_at:
@@ -220,6 +258,8 @@ class JobTracker:
         return [KillWorker(why)]
 
     def next_deadline(self) -> float | None:
+        if self.postmortem is not None:
+            return self.postmortem.deadline
         stall = self._stall_at() if self.cancel_reason is None and not self.finished else None
         times = [t for t in (self.phase_deadline, self.kill_at, stall) if t is not None]
         return min(times) if times else None
@@ -230,13 +270,16 @@ class JobTracker:
         clips: list[ClipResult] = []
         early: tuple[FailureReason, str] | None = None
         if self.planned is not None and self.rejected is None:
+            started_at = {i: s.started_at for i, s in self.started.items()}
+            commands = {i: s.ffmpeg_command for i, s in self.started.items()}
+            known, failure = self._after_death(started_at, commands, failure)
             clips = account(
                 self.planned.clips,
-                self.results,
+                known,
                 failure,
                 engine=self.planned.engine,
-                started_at={i: s.started_at for i, s in self.started.items()},
-                commands={i: s.ffmpeg_command for i, s in self.started.items()},
+                started_at=started_at,
+                commands=commands,
                 # The temp name the worker said it renders to; the supervisor does not
                 # look at the output volume (a hung mount must not hang it).
                 partial=lambda c: (
@@ -259,6 +302,22 @@ class JobTracker:
             worker_started_at=self.worker_started_at,
             engine_versions=self.engine_versions,
         )
+
+    def _after_death(
+        self,
+        started_at: dict[int, str],
+        commands: dict[int, str | None],
+        failure: tuple[FailureReason, str] | None,
+    ) -> tuple[dict[int, ClipResult], tuple[FailureReason, str] | None]:
+        """The reported clips, with what a recovery look found published after them."""
+        pm, planned = self.postmortem, self.planned
+        if pm is None or planned is None or self.death is None:
+            return self.results, failure
+        known = pm.merged(
+            planned.clips, self.results, engine=planned.engine, how=self.death,
+            started_at=started_at, commands=commands,
+        )  # fmt: skip
+        return known, pm.explained(failure)
 
     def _failure(self) -> tuple[FailureReason, str] | None:
         if self.death is None:
@@ -330,6 +389,8 @@ class JobTracker:
             self.progress.moved_at = now  # the stall clock, too, starts after the wait
 
     def kill(self, why: str) -> list[Action]:
+        if self.postmortem is not None:  # the recovery worker misbehaved
+            return [KillWorker(self.postmortem.kill(why))]
         if self.killed_for is None:
             self.killed_for = why
             self.cancel_reason, self.cancel_failure = why, FailureReason.WORKER_CRASHED
