@@ -57,3 +57,37 @@ def job(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return factory
+
+
+# -- tiers ------------------------------------------------------------------------------
+# `./dev unit` runs what is in-process (`-m "not e2e"`, PROXX_TIER=unit); CI runs all.
+# A test is end-to-end when it lives in integration/, uses a fixture that makes media
+# or starts processes, or its module says so (`pytestmark = pytest.mark.e2e`). The
+# guard below keeps the tier honest: a unit test that starts a process fails, naming
+# itself, instead of quietly making the fast lane slow.
+E2E_FIXTURES = frozenset({"clip", "clip_cache", "launcher", "tiny", "long_clip", "root", "out"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    integration = Path(__file__).parent / "integration"
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.path.is_relative_to(integration) or fixtures & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+
+
+def _no_processes(*_: object, **__: object) -> None:
+    raise AssertionError(
+        "this test starts a process, and the unit tier (./dev unit) is in-process: "
+        "mark its module `pytestmark = pytest.mark.e2e`, or use a fixture that does"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.environ.get("PROXX_TIER") != "unit":
+        return
+    import subprocess
+
+    for owner, name in ((subprocess.Popen, "__init__"), (os, "fork"), (os, "posix_spawn")):
+        monkeypatch.setattr(owner, name, _no_processes)

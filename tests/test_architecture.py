@@ -8,12 +8,16 @@ must say BROKEN and name the import. The untouched copy is the control: it passe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -112,3 +116,77 @@ def _verdict(flat: str, contract: str) -> str:
     if broken != -1 and (kept == -1 or broken < kept):
         return "BROKEN"
     return "KEPT"
+
+
+def _tier_run(tmp_path: Path, tier: str | None) -> subprocess.CompletedProcess[str]:
+    """pytest on one test that starts a process, with this repository's conftest.py."""
+    (tmp_path / "test_starts_one.py").write_text(
+        "import subprocess\n\n\ndef test_it():\n    subprocess.run(['true'], check=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROXX_TIER"}
+    if tier is not None:
+        env["PROXX_TIER"] = tier
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "conftest",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            os.devnull,
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_unit_tier_fails_a_test_that_starts_a_process(tmp_path: Path) -> None:
+    done = _tier_run(tmp_path, "unit")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the unit tier (./dev unit) is in-process" in done.stdout
+
+
+def test_control_outside_the_unit_tier_the_same_test_passes(tmp_path: Path) -> None:
+    done = _tier_run(tmp_path, None)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+def _owners_block() -> str:
+    doc = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    block = doc[doc.index("## Who owns what") :]
+    start = block.index("```") + 3
+    return block[start : block.index("```", start)]
+
+
+def test_architecture_md_names_every_module_and_no_module_that_is_gone() -> None:
+    """docs/ARCHITECTURE.md's "Who owns what" keeps up with the tree (issue 24: drift)."""
+    block = _owners_block()
+    modules = {
+        path.name
+        for package in ("proxx", "workers")
+        for path in (REPO / package).rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    missing = sorted(
+        str(path.relative_to(REPO))
+        for package in ("proxx", "workers")
+        for path in (REPO / package).rglob("*.py")
+        if path.name != "__init__.py" and path.name not in block
+    )
+    assert missing == [], f"modules docs/ARCHITECTURE.md does not name: {missing}"
+    named = set(re.findall(r"\b\w+\.py\b", block))
+    gone = sorted(named - modules - {"__init__.py"})
+    assert gone == [], f"docs/ARCHITECTURE.md names modules that are gone: {gone}"

@@ -16,6 +16,9 @@ import pytest
 
 from testkit import PRORES, ffprobe, run_cli, write_spec
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 # The named layouts libav knows that sources carry, one stream each.
 LAYOUTS = [
     "mono", "stereo", "2.1", "3.0", "4.0", "quad", "5.0", "5.1", "5.1(side)", "6.0",

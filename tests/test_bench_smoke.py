@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parent.parent
 NEEDS_FFMPEG = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs FFmpeg"

@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.protocol import (
     MAX_MESSAGE_BYTES,
@@ -27,6 +29,9 @@ from proxx.contract.protocol import (
 from proxx.contract.results import ClipResult
 from proxx.runtime.tracker import JobTracker
 from testkit import make_clip, run_cli, write_spec
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def _deep(base: Path, total: int) -> Path:

@@ -18,6 +18,9 @@ import pytest
 
 from testkit import run_cli, spec_in
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 SECRET = "root:$6$not-really-a-hash:19000:0:99999:7:::\nline two of the secret\n"
 
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from proxx.demo import SAMPLES, new_run_dir
 from testkit import ffprobe_video, identity, make_clip, run_cli, truncated_copy
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, str] | None]:

@@ -34,6 +34,9 @@ import pytest
 
 from testkit import ANY_ROOT, ffprobe, make_clip, run_cli, spec_dict
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 PROXX = [sys.executable, "-m", "proxx"]
 
 # The published table, as an operator reads it (`proxx profiles --json`).

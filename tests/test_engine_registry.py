@@ -8,6 +8,7 @@ from proxx.contract.profiles import Engine as EngineName
 from workers.jobrun import ENGINES, Engines
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(EngineName))
 def test_every_engine_a_plan_can_name_is_registered_and_made_by_name(name: EngineName) -> None:
     engines = Engines()

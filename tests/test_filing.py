@@ -63,6 +63,7 @@ Clerk(Layout(sys.argv[1])).refuse(sys.argv[2], "a directory, not a JobSpec file"
 """
 
 
+@pytest.mark.e2e
 def test_two_runners_refusing_one_entry_at_once_file_it_once_under_its_name(
     tmp_path: Path,
 ) -> None:

@@ -126,6 +126,7 @@ def test_unsupported_versions_name_both_readable_ones() -> None:
     assert "'1.2.0'" in msg and "'1.0.0' or '1.1.0'" in msg
 
 
+@pytest.mark.e2e
 def test_published_schema_accepts_both_versions() -> None:
     schema = json.loads(run_cli("schema", "jobspec").stdout)
     jsonschema.validate(spec_dict(SOURCES, "/out"), schema)

@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from testkit import ANY_ROOT, make_clip, run_cli, visible, write_spec
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 FORGED = "2026-01-01T00:00:00+0000 ERROR proxx.watch: FORGED"
 RECORD = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} [A-Z]+ [\w.]+: ")

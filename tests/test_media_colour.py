@@ -17,6 +17,9 @@ import pytest
 
 from tests.media_sources import H264, colour_of, colr, ffmpeg, lavfi, run
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 HEVC10 = ["-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le", "-tag:v", "hvc1"]
 HEVC10 += ["-x265-params", "log-level=error"]
 # What each source states: (primaries, transfer, matrix, range).

@@ -18,6 +18,9 @@ import pytest
 from testkit import ffprobe, video
 from tests.media_kinds_helpers import H264, ffmpeg, made, run_job, timecode
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 
 def packets(path: Path | str) -> int:
     return int(video(ffprobe(path, "-count_packets"))["nb_read_packets"])

@@ -14,6 +14,9 @@ import pytest
 from testkit import run_cli
 from tests.media_sources import H264, cover_first_mp4, ffmpeg, job, lavfi, moving_video, run
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 # (codec, container, profile): one per encoder family and container kind.
 PROFILES = [
     ("h264", "mp4", "proxy_h264_low"),

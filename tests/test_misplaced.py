@@ -74,6 +74,7 @@ def test_what_intake_takes_or_ignores_by_rule_is_not_misplaced(tmp_path: Path) -
     assert list(found(root)) == ["good.json"]
 
 
+@pytest.mark.e2e
 def test_status_lists_misplaced_files_in_text_and_json(tmp_path: Path) -> None:
     root = folder(tmp_path)
     (root / "job.json").write_bytes(JOB)

@@ -14,6 +14,9 @@ import pytest
 from proxx.watch.misplaced import MisplacedWarner, find_misplaced
 from testkit import ANY_ROOT, make_clip, run_cli
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 
 def watch_folder(root: Path) -> Path:
     for state in ("pending", "running", "completed", "failed"):

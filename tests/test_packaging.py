@@ -12,7 +12,12 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from testkit import PROXX, make_clip, spec_in
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parent.parent
 

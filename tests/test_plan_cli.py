@@ -12,7 +12,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from testkit import make_clip, noise, redcode, run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 PROFILE = ("--profile", "proxy_h264_low")
 

@@ -15,7 +15,12 @@ import os
 import struct
 from pathlib import Path
 
+import pytest
+
 from testkit import ANY_ROOT, make_clip, run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)

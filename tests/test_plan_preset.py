@@ -12,6 +12,9 @@ import pytest
 
 from testkit import make_clip, run_cli
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "PLANNING.md"
 
 

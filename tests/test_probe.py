@@ -238,6 +238,7 @@ def test_the_vfr_rule_gives_the_source_rate_or_a_standard_one(
         assert all(abs(rate - average) <= abs(r - average) for r in STANDARD_RATES)
 
 
+@pytest.mark.e2e
 def test_tags_that_are_not_utf8_read_the_same_on_every_pyav(tmp_path: Path) -> None:
     # PyAV 19 escapes bad bytes as surrogates, earlier releases replace them when asked:
     # both must give the same facts (surrogates cannot even be written as JSON).

@@ -103,6 +103,7 @@ def test_the_quality_text_names_every_encoder_setting(profile: Profile, source: 
     assert depth[_value(argv, "-pix_fmt")] in text
 
 
+@pytest.mark.e2e
 def test_the_published_table_shows_the_derived_text() -> None:
     rows = {r["profile"]: r for r in json.loads(run_cli("profiles", "--json").stdout)["profiles"]}
     for p in FFMPEG_PROFILES:
@@ -126,6 +127,7 @@ def test_two_profiles_of_one_codec_can_differ(
     assert "CRF 18" in variant.quality and "CRF 23" in base.quality
 
 
+@pytest.mark.e2e
 def test_the_encoder_table_does_not_follow_the_cpus() -> None:
     # The table is built at import: build it on one CPU and on all, compare.
     code = (
@@ -155,6 +157,7 @@ def test_an_encoder_without_fixed_threads_is_refused() -> None:
         VideoEncoder("libx265", "yuv420p", 2)  # x265 needs its frame threads too
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("size", "valid"), [("24x24", False), ("32x32", True)])
 def test_an_hevc_proxy_under_16_pixels_is_refused_at_validation(
     size: str, valid: bool, tmp_path: Path

@@ -21,6 +21,9 @@ from workers import interrupts as interrupts_module
 from workers.interrupts import Interrupts
 from workers.resolve.engine import ResolveEngine
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 
 def test_a_resolve_render_reports_its_completion_percentage(
     tmp_path: Path,

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from testkit import noise, redcode, run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 RESOLVE_SPEC: dict[str, Any] = {
     "codec": "prores_proxy",

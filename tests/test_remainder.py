@@ -219,6 +219,7 @@ def test_watch_folder_result_resolves_sources_at_the_watch_root(tmp_path: Path) 
         ("other_sources", "but the JobSpec's source 2 resolves to"),
     ],
 )
+@pytest.mark.e2e
 def test_refusals_say_why(tmp_path: Path, case: str, expected: str) -> None:
     statuses = ["COMPLETED"] * 3 if case == "completed" else ["COMPLETED", "FAILED", "SKIPPED"]
     extra: dict[str, Any] = {"status": "COMPLETED"} if case == "completed" else {}
@@ -243,6 +244,7 @@ def test_refusals_say_why(tmp_path: Path, case: str, expected: str) -> None:
     assert expected in proc.stderr
 
 
+@pytest.mark.e2e
 def test_cli_writes_with_o_and_never_overwrites(tmp_path: Path) -> None:
     path, _ = indexed_job(tmp_path, ["COMPLETED", "FAILED", "SKIPPED"])
     printed = run_cli("remainder", str(path))

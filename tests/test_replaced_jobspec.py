@@ -22,6 +22,9 @@ import pytest
 
 from testkit import ANY_ROOT, finish_cli, held_ffmpeg, make_clip, start_cli, visible, write_spec
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 
 def _wait_for(path: Path) -> None:
     deadline = time.monotonic() + 90

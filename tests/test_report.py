@@ -22,6 +22,9 @@ from testkit import make_clip, run_cli, write_spec
 from tests.browser import Seen, see
 from tests.report_jobs import demo_result, partial_result, report, run_job
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 __all__ = ["demo_result", "partial_result"]  # module fixtures, used by name
 
 

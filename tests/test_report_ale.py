@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
+import pytest
 
 from tests.report_jobs import demo_result, report
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 __all__ = ["demo_result"]  # a module fixture, used by name
 

@@ -15,8 +15,13 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from testkit import make_clip, run_cli, write_spec
 from tests.report_jobs import report
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 XSD = Path(__file__).parent / "data" / "ascmhl"
 NS = {"m": "urn:ASC:MHL:v2.0", "d": "urn:ASC:MHL:DIRECTORY:v2.0"}

@@ -22,6 +22,9 @@ from workers.interrupts import Interrupts
 from workers.resolve.api import media_spec
 from workers.resolve.engine import ResolveEngine
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 
 def stream_profile(path: str) -> str:
     return str(ffprobe_video(path)["profile"])

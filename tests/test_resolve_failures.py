@@ -55,6 +55,7 @@ from workers.resolve.lock import ResolveLock
         ("GetRenderJobStatus", "execution_error", "returned None: Resolve no longer knows"),
     ],
 )
+@pytest.mark.e2e
 def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
@@ -86,6 +87,7 @@ def test_cleanup_that_fails_is_reported_with_what_to_remove(
     assert "remove project 'proxx-job1-001'" in result.failure_detail
 
 
+@pytest.mark.e2e
 def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
@@ -160,6 +162,7 @@ def test_a_cancel_stops_the_render_promptly(
         ("no_file", "Resolve reported the render Complete but wrote no file at "),
     ],
 )
+@pytest.mark.e2e
 def test_a_complete_render_still_has_to_verify(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],

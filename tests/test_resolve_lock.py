@@ -113,6 +113,7 @@ def test_without_the_shared_lock_the_same_jobs_would_overlap(tmp_path: Path) -> 
     assert _max_concurrent(events) == 2
 
 
+@pytest.mark.e2e
 def test_the_lock_is_held_for_the_whole_job_and_released_after_its_last_clip(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],

@@ -126,6 +126,7 @@ def test_random_bytes_are_rejected_whatever_their_name(
     assert route_of(path) == (None, reason.format(path=path))
 
 
+@pytest.mark.e2e
 def test_noise_that_libav_takes_for_h263_is_refused_before_render(tmp_path: Path) -> None:
     # About one 64 KiB draw in a thousand is a raw H.263 stream to libav, with a frame
     # size (seed 1297 is one). The raw H.263 demuxer is not on the allow-list of movie

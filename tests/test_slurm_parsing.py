@@ -196,6 +196,7 @@ def test_slurm_args_that_would_break_a_promise_are_refused_with_the_reason() -> 
     assert reserved_args(["--partition=render", "--time=1", "--gres=gpu:1", "-p", "x"]) == []
 
 
+@pytest.mark.e2e
 def test_the_cli_refuses_a_reserved_slurm_arg_before_touching_anything(tmp_path: Path) -> None:
     proc = run_cli("watch", str(tmp_path), "--executor", "slurm", "--slurm-arg=--array=1-2")
     assert proc.returncode == 2

@@ -10,9 +10,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from proxx.contract.protocol import JobPlanned, decode_for_supervisor
 from proxx.slurm.spool import spool_path
 from testkit import noise, spec_dict
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def step(

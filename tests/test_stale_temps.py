@@ -7,9 +7,14 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from proxx.watch.folder import Layout
 from proxx.watch.recovery import STALE_TEMP_S, remove_stale_temps
 from testkit import run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def _layout(tmp_path: Path) -> Layout:

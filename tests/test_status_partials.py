@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from proxx.contract.results import NO_FINGERPRINT, ClipResult, build_result
 from testkit import run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def result(job_id: str, out: Path, *clips: dict[str, Any]) -> str:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from integration.watch_folder import make_root
 from testkit import run_cli
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def test_pending_jobs_are_listed_in_the_order_runners_claim_them(tmp_path: Path) -> None:

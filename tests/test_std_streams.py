@@ -15,7 +15,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from testkit import ANY_ROOT, PROXX, make_clip, spec_in, visible, write_spec
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def _close_stderr() -> None:

@@ -11,7 +11,12 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from testkit import run_cli, snapshot
+
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
 
 
 def test_valid_spec_validates_without_writing(

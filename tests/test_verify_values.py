@@ -22,6 +22,9 @@ from testkit import make_clip, run_cli
 from workers.expect import Expected
 from workers.verify import check_output, verify_output
 
+# Makes media or starts processes in every test: not for the in-process tier.
+pytestmark = pytest.mark.e2e
+
 EXPECTED = Expected(
     codec="prores_proxy",
     width=64,
