@@ -147,7 +147,7 @@ def job_status(clips: list[ClipResult]) -> Status:
     return "PARTIAL" if done else "FAILED"
 
 
-def build_result(
+def build_result(  # noqa: PLR0913 -- keyword-only, one per field of the result
     *,
     job_id: str,
     jobspec_version: str | None,

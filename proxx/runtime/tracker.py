@@ -142,6 +142,23 @@ class JobTracker:
             return []
         if msg.job_id != self.job_id:
             return self.kill(f"worker sent {type(msg).__name__} for a job it does not hold")
+        if isinstance(msg, ClipProgress | ClipStarted | ClipFinished | JobNote | JobFinished):
+            self._on_clip_message(msg, now)
+        else:
+            self._on_plan_message(msg, now)
+        return []
+
+    def _on_plan_message(
+        self,
+        msg: PhaseStarted
+        | PlannedClips
+        | JobPlanned
+        | JobRejected
+        | AccountedClips
+        | RecoveryAccounted,
+        now: float,
+    ) -> None:
+        """What the job is: its phase, its plan (in parts), a refusal, an accounting."""
         if isinstance(msg, PhaseStarted):
             self._enter(msg.phase, msg.basis, now)
         elif isinstance(msg, PlannedClips):
@@ -149,8 +166,6 @@ class JobTracker:
         elif isinstance(msg, JobPlanned):
             self.planned = msg.model_copy(update={"clips": [*self._parts, *msg.clips]})
             self.progress.planned([c.duration for c in self.planned.clips])
-        elif isinstance(msg, ClipProgress):
-            self.progress.advanced(self._position(msg.index), msg.fraction, msg.media_seconds, now)
         elif isinstance(msg, JobRejected):
             self.rejected = msg
             if msg.interrupted and self.cancel_failure is FailureReason.VALIDATION_ERROR:
@@ -161,8 +176,15 @@ class JobTracker:
                 )
         elif isinstance(msg, AccountedClips):
             self._accounted.extend(msg.clips)
-        elif isinstance(msg, RecoveryAccounted):
+        else:
             self.recovered = msg.model_copy(update={"clips": [*self._accounted, *msg.clips]})
+
+    def _on_clip_message(
+        self, msg: ClipProgress | ClipStarted | ClipFinished | JobNote | JobFinished, now: float
+    ) -> None:
+        """How the job's clips go: started, moving, finished; a note; the end."""
+        if isinstance(msg, ClipProgress):
+            self.progress.advanced(self._position(msg.index), msg.fraction, msg.media_seconds, now)
         elif isinstance(msg, ClipStarted):
             self.started[msg.index] = msg
             self.current = msg.index
@@ -175,13 +197,12 @@ class JobTracker:
             self.progress.clip_finished(self._position(index), completed, now)
         elif isinstance(msg, JobNote):
             self._note(msg, now)
-        elif isinstance(msg, JobFinished):
+        else:
             self.engine_versions = msg.engine_versions
             self.worker_stopped = msg.stopped
             self.done = True
             self.phase_deadline = None
             self.kill_at = None
-        return []
 
     def cancel(
         self, reason: str, now: float, failure: FailureReason = FailureReason.INTERRUPTED
