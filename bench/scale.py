@@ -53,7 +53,8 @@ def _watch_root(root: Path) -> Path:
 
 
 def scan_cost(ctx: Ctx, rep: Report, sizes: tuple[int, ...]) -> None:
-    from proxx.watch.folder import Intake, Layout
+    from proxx.watch.folder import Layout
+    from proxx.watch.intake import Intake
 
     d = _watch_root(ctx.fresh("scale-scan"))
     body = json.dumps(spec_dict([d / "missing.mov"], d)).encode()

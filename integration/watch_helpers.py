@@ -57,19 +57,19 @@ def driver_main(argv: list[str]) -> None:
         "--die-after-step",
         default=None,
         help="SIGKILL this supervisor right after that step of filing a job "
-        "(staged, linked, moved): the fault-injection point of watchfolder",
+        "(staged, linked, moved): the fault-injection point of proxx.watch.filing",
     )
     p.add_argument("--probe-timeout", type=float, default=None, help="the probe limit, s")
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
-        from proxx.watch import folder as watchfolder
+        from proxx.watch import filing
 
         def die(step: str) -> None:
             if step == a.die_after_step:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        watchfolder.after_step = die
+        filing.after_step = die
     module, _, name = a.target.rpartition(":")
     target = f"{module or 'integration.fake_workers'}:{name}"
     deadlines = Deadlines()

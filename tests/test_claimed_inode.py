@@ -16,9 +16,11 @@ import pytest
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
-from proxx.runtime.executor import PoolEvent
-from proxx.watch.filing import Clerk
+from proxx.runtime.executor import Adoption, PoolEvent
+from proxx.watch.claims import Claim
+from proxx.watch.clerk import Clerk
 from proxx.watch.folder import Layout
+from proxx.watch.intake import Intake
 from proxx.watch.jobs import Jobs
 from workers.prepare import read_spec
 
@@ -58,6 +60,9 @@ class _Capture:
     def planned(self) -> dict[str, list[str]]:
         return {}
 
+    def adopt(self, req: StartJob) -> Adoption:
+        return "foreign"
+
     def shutdown(self) -> None: ...
 
 
@@ -67,7 +72,9 @@ def _claimed(tmp_path: Path) -> tuple[StartJob, Path]:
     pending = Path(layout.pending) / "a.json"
     pending.write_text('{"the": "claimed one"}')
     executor = _Capture()
-    Jobs(layout, Clerk(layout), executor, "sequential").claim(str(pending))
+    got = Intake(layout).take("a.json")
+    assert isinstance(got, Claim)
+    Jobs(layout, Clerk(layout), executor, "sequential").take(got)
     [req] = executor.submitted
     return req, Path(layout.running) / "a.json"
 

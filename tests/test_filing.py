@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from proxx.contract.results import JobResult, not_started
-from proxx.watch.folder import Layout, finish
+from proxx.watch.filing import finish
+from proxx.watch.folder import Layout
 
 
 def _claimed(tmp_path: Path) -> tuple[Layout, str]:
@@ -50,15 +51,15 @@ def test_the_pair_lands_together_and_nothing_stays_in_running(
 
 _REFUSE = """
 import sys, time
-from proxx.watch import folder
-from proxx.watch.filing import Clerk
+from proxx.watch import filing
+from proxx.watch.clerk import Clerk
 from proxx.watch.folder import Layout
 def pause(step: str) -> None:  # between linking the result and moving the entry
     if step == "linked":
         open(sys.argv[4], "w").close()  # the test starts the fast one now
         time.sleep(3.0)
 if sys.argv[3] == "slow":
-    folder.after_step = pause
+    filing.after_step = pause
 Clerk(Layout(sys.argv[1])).refuse(sys.argv[2], "a directory, not a JobSpec file")
 """
 

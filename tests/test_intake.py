@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxx.contract.fsutil import NAME_MAX, fit_name
-from proxx.watch.folder import Intake, Layout, balanced_object, is_candidate
+from proxx.watch.folder import Layout, is_candidate
+from proxx.watch.intake import Intake, balanced_object
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

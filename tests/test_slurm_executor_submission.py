@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import JobFinished
+from proxx.runtime.executor import Adopted
 from proxx.runtime.tracker import JobOutcome
 from proxx.slurm import sidecar
 from proxx.slurm.client import SlurmUnavailable, Submission
@@ -55,15 +57,17 @@ def test_the_record_is_written_before_sbatch_and_names_the_slurm_job(tmp_path: P
 def test_adopt_reattaches_retries_or_declines(tmp_path: Path) -> None:
     slurm = FakeSlurm()
     ex, req = make(tmp_path, slurm)
+    assert ex.adopt(req) == "absent"  # no record beside the claim: nothing was submitted
     nameless = sidecar.new("j0", "proxx-j0-job.json", None, "2026-01-01T00:00:00Z")
+    sidecar.write(req.jobspec_path, nameless)
     # never submitted (died before sbatch ran): the caller recovers it
-    assert ex.adopt(req, nameless) == "absent"
+    assert ex.adopt(req) == "absent"
     slurm.unreachable = True
-    assert ex.adopt(req, nameless) == "retry"  # cannot tell: touch nothing
+    assert ex.adopt(req) == "retry"  # cannot tell: touch nothing
     slurm.unreachable = False
     slurm.set("55", "RUNNING")
-    record = nameless.model_copy(update={"slurm_job_id": "55"})
-    assert ex.adopt(req, record) == "adopted"
+    sidecar.write(req.jobspec_path, nameless.model_copy(update={"slurm_job_id": "55"}))
+    assert ex.adopt(req) == Adopted("j0", datetime(2026, 1, 1, tzinfo=UTC))
     adopted = req.model_copy(update={"job_id": "j0"})
     spool_write(adopted, *planned(adopted, tmp_path), JobFinished(job_id="j0", engine_versions={}))
     slurm.set("55", "COMPLETED")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
@@ -28,6 +28,21 @@ class JobNoted:
 
 
 PoolEvent = JobOutcome | JobNoted
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A claim a previous runner submitted, re-attached: its job runs on, as `job_id`."""
+
+    job_id: str
+    started: datetime  # when it was first submitted
+
+
+# What an executor says of a claim a dead runner left with an executor's record beside
+# it: Adopted (it runs on, here), "absent" (nothing runs it: recover it the usual way),
+# "retry" (cannot be told now: touch nothing, ask next loop), "foreign" (it went to an
+# executor this one cannot reach: leave it to a runner that can).
+Adoption = Adopted | Literal["absent", "retry", "foreign"]
 
 
 def bounded(timeout: float | None, times: list[float | None], now: float) -> float | None:
@@ -68,6 +83,10 @@ class Executor(Protocol):
 
     def planned(self) -> dict[str, list[str]]:
         """Each running job whose plan is known: its output paths (by job id)."""
+        ...
+
+    def adopt(self, req: StartJob) -> Adoption:
+        """Re-attach to the claim `req` names, which a previous runner submitted."""
         ...
 
     def shutdown(self) -> None: ...

@@ -22,7 +22,7 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady, encode
-from proxx.runtime.executor import JobNoted, PoolEvent, bounded
+from proxx.runtime.executor import Adoption, JobNoted, PoolEvent, bounded
 from proxx.runtime.procs import UNKILLABLE_S, WorkerProcess
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
@@ -125,6 +125,11 @@ class LocalPool:
             for s in self.slots.values()
             if s.tracker is not None and (outputs := s.tracker.outputs()) is not None
         }
+
+    def adopt(self, req: StartJob) -> Adoption:
+        """A claim a previous runner sent to another executor (Slurm) is not this pool's
+        to take over: a runner on that executor re-attaches to it."""
+        return "foreign"
 
     # -- the wait --------------------------------------------------------------------
     def wait(self, timeout: float | None, extra: list[int] | None = None) -> list[PoolEvent]:

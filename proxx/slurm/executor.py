@@ -22,14 +22,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
-from proxx.runtime.executor import PoolEvent, bounded
+from proxx.runtime.executor import Adopted, Adoption, PoolEvent, bounded
 from proxx.runtime.tracker import Action, JobOutcome
 from proxx.slurm import finish, sidecar
 from proxx.slurm.cancel import act
@@ -41,8 +40,6 @@ from proxx.slurm.states import SlurmJob
 from proxx.slurm.task import LOG_DIR, SlurmTask, new_task
 
 log = logging.getLogger("proxx.slurm")
-Adoption = Literal["adopted", "absent", "retry"]
-
 POLL_S = 2.0  # squeue at most this often while jobs run
 SPOOL_GRACE_S = 3.0  # a shared filesystem may show the last lines after Slurm's end state
 PING_S = 5.0  # while the controller is gone: how often to ask whether it is back
@@ -107,13 +104,16 @@ class SlurmExecutor:
         self._track(task)
         return worker_id
 
-    def adopt(self, req: StartJob, record: sidecar.Sidecar) -> Adoption:
-        """Re-attach to a claim a previous runner submitted.
+    def adopt(self, req: StartJob) -> Adoption:
+        """Re-attach to a claim a previous runner submitted, from its `.slurm` record.
 
-        "absent": it was never submitted (the runner died before sbatch ran), so the
-        caller recovers it the usual way; "retry": Slurm cannot be asked right now, so
-        the caller leaves the claim alone and asks again next loop.
+        "absent": no record, or it was never submitted (the runner died before sbatch
+        ran), so the caller recovers it the usual way; "retry": Slurm cannot be asked
+        right now, so the caller leaves the claim alone and asks again next loop.
         """
+        record = sidecar.read(req.jobspec_path)
+        if record is None:
+            return "absent"
         slurm_id = record.slurm_job_id
         try:
             slurm_id = slurm_id or self.client.find_by_name(record.job_name)
@@ -145,7 +145,8 @@ class SlurmExecutor:
         log.info(
             "job %s: re-attached to Slurm job %s (%s)", req.job_id, slurm_id or "?", record.job_name
         )
-        return "adopted"
+        started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
+        return Adopted(record.job_id, started)
 
     def cancel(
         self, job_id: str, reason: str, failure: FailureReason = FailureReason.INTERRUPTED

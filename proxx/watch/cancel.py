@@ -21,7 +21,7 @@ from proxx.contract.errors import ProxxError
 from proxx.contract.protocol import new_job_id
 from proxx.contract.results import not_started
 from proxx.watch.claims import claim
-from proxx.watch.filing import Clerk
+from proxx.watch.clerk import Clerk
 from proxx.watch.folder import Layout, is_candidate, read_sidecar
 
 CANCELLED_BY = "cancelled by proxx cancel"

@@ -1,293 +1,239 @@
-"""The watch folder's clerk: files results, refuses what is no JobSpec, keeps the books.
+"""Filing: a JobSpec and its result moved together into completed/ or failed/.
 
-Everything here is about names and result files the runner itself wrote:
-filing a job (proxx.watch.folder.finish, kill -9 safe), holding a job claimed
-while its result cannot be written (a full disk), the owner sidecars that
-`proxx status` reads, the counts the metrics report, and one log line per
-finished job.
+The one module that moves a finished job's files, kill -9 safe at every step: the
+result is staged in running/, linked to its final name, the JobSpec renamed beside
+it, the staged link removed (`finish`); a dead runner's interrupted move is
+completed (`resume`); a result whose JobSpec was replaced while it ran is filed
+alone (`finish_alone`). Names are never replaced: a taken pair of names becomes
+`NAME-1`. `after_step` is the fault point the tests kill the runner at. The clerk
+(`proxx.watch.clerk`) decides what to file and keeps the books.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
-import json
 import logging
 import os
-import platform
-import stat
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from proxx.contract.clock import iso, utc_now
-from proxx.contract.fsutil import is_utf8, remove_temps_of, shown, write_atomic
-from proxx.contract.protocol import new_job_id
-from proxx.contract.results import JobResult, not_started
-from proxx.watch.claims import Claim, same_inode, try_lock
-from proxx.watch.folder import Layout, finish
-from proxx.watch.replaced import finish_alone, replacement_error
-
-if TYPE_CHECKING:
-    from proxx.watch.hook import JobEndHook
+from proxx.contract.fsutil import (
+    fit_name,
+    fsync_dir,
+    move_no_replace,
+    remove_temps_of,
+    shown,
+    write_atomic,
+)
+from proxx.contract.results import MAX_RESULT_BYTES, JobResult, stamp_written
+from proxx.watch.folder import Layout, result_beside, stem_of
+from proxx.watch.replaced import gone_note
 
 log = logging.getLogger("proxx.watch")
-# Full disk, quota, a failing device, a folder remounted read-only or made unwritable,
-# a stale NFS handle: wait for the operator, keep the claim (filing it as failed could
-# only fail the same way, and would release the claim to be recovered in a loop).
-STALL_ERRNOS = (
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.EIO,
-    errno.EROFS,
-    errno.EACCES,
-    errno.EPERM,
-    errno.ESTALE,
-)
 
 
-@dataclass
-class Unfinished:
-    """A job whose result could not be written yet (disk full): retried each loop."""
+def finish(
+    layout: Layout, spec_path: str, result: JobResult, *, state: str, staged: str | None = None
+) -> str:
+    """Write the result, then file the JobSpec and its result together in `state`.
 
-    claim: Claim
-    result: JobResult
-    state: str
-    replacement: bool = False
-
-
-@dataclass
-class Counts:
-    completed: int = 0
-    failed: int = 0
-    recovered: int = 0
-    failed_by_reason: dict[str, int] = field(default_factory=dict)
-
-
-class Clerk:
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-        self.counts = Counts()
-        self.unfinished: list[Unfinished] = []
-        self.reported: set[str] = set()  # names whose trouble was logged once already
-        self.hook: JobEndHook | None = None  # `--on-job-end`, run once a pair is filed
-
-    def held(self) -> set[str]:
-        """JobSpec names this runner holds while their results wait for space."""
-        return {u.claim.name for u in self.unfinished}
-
-    def file(self, got: Claim, result: JobResult, state: str, replacement: bool = False) -> None:
-        """Write the result and move the pair; on a full disk keep the claim and retry.
-
-        Only the claimed inode is filed as this job's JobSpec. When another file was
-        renamed over it, the result is filed alone and that file separately, as a
-        replacement that never ran. The owner sidecar goes first (a kill -9 after it
-        leaves a claim that recovery files all the same, never a sidecar for good);
-        a replacement's filing leaves it, since it names the claim's holder.
-        """
-        if self.hook is not None:
-            self.hook.owe(result, got.name)
-        claimed = same_inode(got.fd, got.path)
-        if not replacement:
-            self.remove_sidecar(got.name)
-        staged = self.layout.staged_result(got.name, os.fstat(got.fd).st_ino)
-        try:
-            if claimed:
-                final = finish(self.layout, got.path, result, state=state, staged=staged)
-            else:
-                final = finish_alone(self.layout, got.name, result, state=state, staged=staged)
-        except OSError as exc:
-            if exc.errno not in STALL_ERRNOS:
-                raise
-            self._stalled(got, result, exc)
-            self.unfinished.append(Unfinished(got, result, state, replacement))
-            return
-        got.release()
-        self.count(result)
-        self.log_finished(got.name, result, final)
-        if self.hook is not None:
-            self.hook.filed(result, final)
-        if not claimed:
-            self._file_replacement_at(got, result.job_id)
-
-    def file_replacement(self, got: Claim, claimed_job_id: str | None) -> None:
-        """`got` is a file renamed over a JobSpec another job claimed: filed, never run."""
-        why = replacement_error(got.name, claimed_job_id)
-        log.warning(
-            "%s in running/ is not the JobSpec that was claimed under that name: filing it "
-            "as a replacement that was not run",
-            got.name,
-            extra={"jobspec": got.name, "state": "replaced"},
-        )
-        result = not_started(new_job_id(), shown(got.path), utc_now(), validation_error=why)
-        self.file(got, result, "failed", replacement=True)
-
-    def _file_replacement_at(self, claimed: Claim, job_id: str) -> None:
-        fd = try_lock(claimed.path)
-        if fd is not None:  # else gone already, or another runner is filing it
-            self.file_replacement(Claim(claimed.name, claimed.path, fd), job_id)
-
-    def _stalled(self, got: Claim, result: JobResult, exc: OSError) -> None:
-        if got.name in self.reported:
-            return
-        self.reported.add(got.name)
-        log.error(
-            "job %s (%s): cannot write its result (%s); it stays claimed in "
-            "running/ and is filed once the watch folder is writable again",
-            result.job_id,
-            got.name,
-            exc.strerror,
-            extra={"job_id": result.job_id, "state": "stalled"},
-        )
-
-    def retry_unfinished(self) -> None:
-        for job in list(self.unfinished):
-            self.unfinished.remove(job)
-            self.file(job.claim, job.result, job.state, job.replacement)
-
-    def refuse(self, path: str, why: str) -> None:
-        """Move a pending entry that is no JobSpec file straight to failed/, with a result.
-
-        Such an entry (a directory, a symlink, a FIFO) cannot be locked like a claim, so
-        runners sharing the folder take turns on pending/ itself: without that, two of
-        them filing the same entry at once could file it as NAME-1 (nothing lost, but
-        not under its name).
-        """
-        with _turn_on(self.layout.pending):
-            if not os.path.lexists(path):
-                return  # another runner refused it first
-            self._refuse(path, why)
-
-    def _refuse(self, path: str, why: str) -> None:
-        result = not_started(new_job_id(), shown(path), utc_now(), validation_error=why)
-        try:
-            final = finish(self.layout, path, result, state="failed")
-        except FileNotFoundError:
-            return  # another runner refused it first
-        except OSError as exc:  # a full disk: it stays in pending/ for the next look
-            if path not in self.reported:
-                self.reported.add(path)
-                log.error("cannot refuse %s yet: %s", path, exc.strerror)
-            return
-        self.count(result)
-        self.log_finished(os.path.basename(path), result, final)
-
-    def count(self, result: JobResult) -> None:
-        if result.status == "COMPLETED":
-            self.counts.completed += 1
-            return
-        self.counts.failed += 1
-        reason = failure_reason(result)
-        self.counts.failed_by_reason[reason] = self.counts.failed_by_reason.get(reason, 0) + 1
-
-    def log_finished(self, name: str, result: JobResult, final: str) -> None:
-        clip_errors = [
-            f"{c.failure_reason}: {c.failure_detail}" for c in result.clips if c.status == "FAILED"
-        ]
-        reason = (
-            result.validation_error
-            or result.system_error
-            or (clip_errors[0] if clip_errors else "")
-        )
-        log.info(
-            "job %s (%s): %s on worker %s in %.2f s → %s%s",
-            result.job_id,
-            name,
-            result.status,
-            result.worker_id,
-            result.duration_seconds,
-            os.path.relpath(final, self.layout.root),
-            f" ({reason})" if reason else "",
-            extra={
-                "job_id": result.job_id,
-                "jobspec": name,
-                "state": result.status,
-                "reason": reason or None,
-            },
-        )
-
-    def write_sidecar(
-        self,
-        got: Claim,
-        job_id: str,
-        worker_id: int,
-        note: str | None = None,
-        progress: dict[str, object] | None = None,
-    ) -> None:
-        """Who runs this job (and how far it has got), for `proxx status`; informational,
-        so a full disk is no error.
-
-        It names the claimed inode: a `running/` file with another inode under that name
-        is a file put in the claim's place, never the claimed job (`file_replacement`)."""
-        name = got.name
-        info = {
-            "inode": os.fstat(got.fd).st_ino,
-            "job_id": job_id,
-            "worker_id": worker_id,
-            "pid": os.getpid(),
-            "host": platform.node(),
-            "claimed_at": iso(utc_now()),
-            "note": note,
-            "progress": progress,
-        }
-        try:
-            write_atomic(self.layout.sidecar(name), json.dumps(info).encode())
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.layout.sidecar(name), exc.strerror)
-
-    def remove_sidecar(self, name: str) -> None:
-        """The job's sidecar goes with it, and so do the temp files of a runner killed while
-        writing it (only the claim's holder writes it, and that is us now)."""
-        sidecar = self.layout.sidecar(name)
-        with contextlib.suppress(OSError):  # informational: a read-only folder is no error
-            os.unlink(sidecar)
-        remove_temps_of(sidecar)
+    Ordered so that a kill -9 at any instant leaves either everything in
+    running/ (recovered on restart, with the result already written) or the
+    pair together in completed/ or failed/:
+    1. the result is staged atomically in running/ (it names the final paths);
+    2. it is hard-linked to its final name (no replace: a taken name is skipped);
+    3. the JobSpec is renamed beside it (no replace);
+    4. the staged link is removed.
+    Recovery completes an interrupted 2–4 (`resume`). A name already taken is
+    never overwritten: the pair becomes `JOB-1.json`/`JOB-1.result.json`, and
+    the result records where the JobSpec landed. Returns that path.
+    `staged`: where a claimed job's result is staged (`Layout.staged_result`).
+    """
+    name = shown(os.path.basename(spec_path))
+    staged = staged or _staging_path(spec_path, result)
+    n = 0
+    while True:
+        final_spec, final_result = layout.final_pair(state, name, n)
+        n += 1
+        if os.path.lexists(final_spec) or os.path.lexists(final_result):
+            continue
+        result.metadata.final_jobspec_path = final_spec
+        write_atomic(staged, stamp_written(result).to_json().encode("utf-8"))
+        if _file_pair(spec_path, staged, final_spec, final_result):
+            # A runner killed while staging this job's result left its temp: the job is
+            # filed now, and only its holder stages it.
+            remove_temps_of(staged)
+            return final_spec
 
 
-@contextlib.contextmanager
-def _turn_on(directory: str) -> Iterator[None]:
-    """An exclusive flock on `directory` for the duration (released by a kill -9 too)."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _staging_path(spec_path: str, result: JobResult) -> str:
+    """For an entry refused straight from pending/, unlocked: another runner may race us."""
+    name = os.path.basename(spec_path)
+    return os.path.join(
+        os.path.dirname(spec_path), fit_name(f".{stem_of(name)}.{result.job_id}", ".result.json")
+    )
+
+
+def _no_fault(step: str) -> None:
+    """A fault-injection point between the final moves: tests replace it (a kill -9
+    at each step), production never does."""
+
+
+after_step = _no_fault
+
+
+def _file_pair(spec_path: str, staged: str, final_spec: str, final_result: str) -> bool:
+    """Steps 2–4; False when another runner took one of the names a moment ago."""
+    after_step("staged")
+    linked = _link(staged, final_result)
+    if linked == "taken":
+        return False
+    if linked == "no links":
+        return _file_pair_by_renames(spec_path, staged, final_spec, final_result)
+    after_step("linked")
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        move_no_replace(spec_path, final_spec)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(final_result)
+        if exc.errno == errno.EEXIST:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
+        raise
+    after_step("moved")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged)
+    fsync_dir(os.path.dirname(final_spec))
+    fsync_dir(os.path.dirname(staged))
+    return True
+
+
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV)
+_said_no_links: list[bool] = []
+
+
+def _link(staged: str, final_result: str) -> Literal["linked", "taken", "no links"]:
+    """Hard-link the staged result to its final name: never replacing, never following
+    a link; "no links" on a filesystem without them (vfat, some FUSE/SMB mounts)."""
+    try:
+        os.link(staged, final_result, follow_symlinks=False)
+    except FileExistsError:
+        return "taken"
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        return "no links"
+    return "linked"
+
+
+def _file_pair_by_renames(spec_path: str, staged: str, final_spec: str, final_result: str) -> bool:
+    """For a filesystem without hard links (vfat, some FUSE/SMB mounts): two renames.
+
+    A kill -9 between them leaves the result filed and the JobSpec in running/,
+    which recovery then files again as `NAME-1` (nothing is lost, one pair is
+    split). Said once in the log.
+    """
+    if not _said_no_links:
+        _said_no_links.append(True)
+        log.warning(
+            "the watch folder's filesystem has no hard links: results are filed by "
+            "two renames (a kill -9 between them can split a JobSpec from its result)"
+        )
+    try:
+        move_no_replace(staged, final_result)
+    except FileExistsError:
+        return False
+    try:
+        move_no_replace(spec_path, final_spec)
+    except FileExistsError:
+        os.rename(final_result, staged)  # ours a moment ago: take it back, try other names
+        return False
+    fsync_dir(os.path.dirname(final_spec))
+    return True
+
+
+def resume(layout: Layout, spec_path: str, staged: str, result: JobResult) -> str | None:
+    """Finish a move a dead runner began (steps 3–4); None if it must start over."""
+    final = result.metadata.final_jobspec_path
+    if final is None or os.path.dirname(final) not in (
+        layout.dir("completed"),
+        layout.dir("failed"),
+    ):
+        return None  # a staged result only ever names completed/ or failed/
+    final_result = result_beside(final)
+    if not _same(staged, final_result):
+        return None
+    try:
+        move_no_replace(spec_path, final)
+    except FileExistsError:
+        return None
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged)
+    fsync_dir(os.path.dirname(final))
+    return final
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def read_result(path: str, limit: int = MAX_RESULT_BYTES) -> JobResult | None:
+    """A result file Proxx wrote (at most `limit` bytes read); None if it is missing,
+    larger, or not a result."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return None
+        return JobResult.model_validate_json(b"".join(chunks))
+    except (OSError, ValueError, RecursionError):
+        return None
     finally:
         os.close(fd)
 
 
-def state_of(result: JobResult) -> str:
-    return "completed" if result.status == "COMPLETED" else "failed"
+def finish_alone(layout: Layout, name: str, result: JobResult, *, state: str, staged: str) -> str:
+    """File `result` under the claimed name in `state`, with no JobSpec beside it.
+
+    Staged first like any result (a kill -9 leaves it in running/), then linked to
+    the first free pair of names (never replacing). Returns the result's path.
+    """
+    result.metadata.jobspec_replaced = gone_note(name)
+    result.metadata.final_jobspec_path = None
+    write_atomic(staged, stamp_written(result).to_json().encode("utf-8"))
+    n = 0
+    while True:
+        final_spec, final_result = layout.final_pair(state, shown(name), n)
+        n += 1
+        if os.path.lexists(final_spec) or os.path.lexists(final_result):
+            continue
+        if _place(staged, final_result):
+            fsync_dir(os.path.dirname(final_result))
+            fsync_dir(os.path.dirname(staged))
+            return final_result
 
 
-def failure_reason(result: JobResult) -> str:
-    if result.validation_error:
-        return "validation_error"
-    if result.interrupted:
-        return "interrupted"
-    for clip in result.clips:
-        if clip.status == "FAILED" and clip.failure_reason is not None:
-            return clip.failure_reason.value
-    return "system_error" if result.system_error else "unknown"
-
-
-def not_a_jobspec_file(path: str) -> str | None:
-    if not is_utf8(os.path.basename(path)):
-        return (
-            f"the file name is not UTF-8 text ({os.fsencode(os.path.basename(path))!r}); "
-            "it was filed under a name with the undecodable bytes replaced"
-        )
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None  # gone: the claim will notice
-    if stat.S_ISLNK(st.st_mode):
-        return (
-            "a symlink is not accepted as a JobSpec (its target could change under the "
-            "runner); copy the file into pending/ instead"
-        )
-    if stat.S_ISDIR(st.st_mode):
-        return "a directory is not a JobSpec"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (FIFO, socket or device); a JobSpec is a regular JSON file"
-    return None
+def _place(staged: str, final_result: str) -> bool:
+    """Link (else rename) the staged result to its final name; False if that is taken."""
+    linked = _link(staged, final_result)
+    if linked == "taken":
+        return False
+    if linked == "no links":
+        try:
+            move_no_replace(staged, final_result)
+        except FileExistsError:
+            return False
+        return True
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(staged)
+    return True

@@ -29,7 +29,8 @@ from typing import IO
 from proxx.contract.fsutil import write_atomic
 from proxx.contract.lifetime import die_with_parent
 from proxx.contract.results import JobResult
-from proxx.watch.folder import Layout, read_result, result_beside, stem_of
+from proxx.watch.filing import read_result
+from proxx.watch.folder import Layout, result_beside, stem_of
 
 log = logging.getLogger("proxx.watch.hook")
 HOOK_TIMEOUT_S = 60.0

@@ -1,9 +1,9 @@
 """The jobs one runner holds, from claim to filed result.
 
 Each is a claimed name in `running/` and the request it became: claimed from
-`pending/` (`claim`), taken over from a dead runner (`recover`), re-attached
-to its Slurm job (`reattach`), then filed when its executor reports an outcome
-(`finished`). Names, locks and results only: the JobSpec goes to a worker as a
+`pending/` by the intake (`take`), taken over from a dead runner (`recover`), re-attached
+to its Slurm job (through its executor), then filed when its executor reports an
+outcome (`file`). Names, locks and results only: the JobSpec goes to a worker as a
 path. Any exception while handling one job's files fails that job, never the
 runner (`guarded`).
 """
@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import Literal
 
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.errors import FailureReason
@@ -28,14 +28,13 @@ from proxx.runtime.executor import Executor, JobNoted
 from proxx.runtime.tracker import JobOutcome
 from proxx.runtime.verdict import result_of
 from proxx.slurm import sidecar as slurm_record
-from proxx.watch.claims import Claim, claim
-from proxx.watch.filing import Clerk, not_a_jobspec_file, state_of
-from proxx.watch.folder import FatalWatchError, Layout, read_result, read_sidecar, resume
+from proxx.watch.claims import Claim
+from proxx.watch.clerk import Clerk, state_of
+from proxx.watch.filing import read_result, resume
+from proxx.watch.folder import FatalWatchError, Layout, read_sidecar
+from proxx.watch.intake import not_a_jobspec_file
 from proxx.watch.outputs import OutputNames
 from proxx.watch.recovery import REASON
-
-if TYPE_CHECKING:  # a type only: a local runner need not load the Slurm executor
-    from proxx.slurm.executor import Adoption
 
 log = logging.getLogger("proxx.watch")
 CANCELLED = FailureReason.CANCELLED
@@ -53,13 +52,6 @@ class Running:
     progress: dict[str, object] | None = None  # what the status file says now
     cancel_asked: bool = False  # `proxx cancel` asked for it, and the executor was told
     outputs_held: bool = False  # its output names are held (proxx.watch.outputs)
-
-
-@runtime_checkable
-class Adopts(Protocol):
-    """An executor that can re-attach to jobs a previous runner submitted (Slurm)."""
-
-    def adopt(self, req: StartJob, record: slurm_record.Sidecar) -> Adoption: ...
 
 
 class Jobs:
@@ -88,16 +80,10 @@ class Jobs:
         return {r.claim.name for r in self.running.values()} | self.clerk.held()
 
     # -- in --------------------------------------------------------------------------------
-    def claim(self, path: str) -> None:
-        """Claim a pending JobSpec and hand it to a worker (or refuse a name no result fits)."""
-        why = not_a_jobspec_file(path)
-        if why is not None:
-            self.clerk.refuse(path, why)
-            return
-        got = claim(path, self.layout.running)
-        if got is not None:
-            with self.guarded(got.name, got):  # once claimed, a failure files the job
-                self._submit(got, "run", new_job_id())
+    def take(self, got: Claim) -> None:
+        """Hand a JobSpec the intake claimed to a worker."""
+        with self.guarded(got.name, got):  # once claimed, a failure files the job
+            self._submit(got, "run", new_job_id())
 
     def recover(self, orphan: Claim) -> None:
         """A dead runner's job: file its staged result, re-attach to Slurm, or resubmit."""
@@ -106,7 +92,7 @@ class Jobs:
             result = not_started(new_job_id(), shown(orphan.path), utc_now(), validation_error=why)
             self.clerk.file(orphan, result, "failed")
             return
-        if self._replacement(orphan) or self._file_staged(orphan) or self.reattach(orphan):
+        if self._replacement(orphan) or self._file_staged(orphan) or self._reattach(orphan):
             return
         if self.executor.free_slots() == 0:
             orphan.release()  # picked up again once a worker is free
@@ -118,32 +104,29 @@ class Jobs:
             REASON,
             extra={"job_id": job_id, "state": "recovering"},
         )
-        self.clerk.counts.recovered += 1
+        self.clerk.recovered()
         recovery = Recovery(reason=REASON, recovered_at=iso(utc_now()), original_path=orphan.path)
         self._submit(orphan, "recover", job_id, recovery)
 
-    def reattach(self, orphan: Claim) -> bool:
-        """A claim submitted to Slurm (it has a `.slurm` record) may still be running there:
-        a Slurm runner re-attaches to it; any other runner leaves it alone (never fails it)."""
-        record = slurm_record.read(orphan.path)
-        if record is None:
-            return False
-        if not isinstance(self.executor, Adopts):
-            self._leave_to_slurm(orphan)
-            return True
-        answer = self.executor.adopt(self._request(orphan, "run", record.job_id), record)
-        if answer == "retry":
-            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
-            return True
+    def _reattach(self, orphan: Claim) -> bool:
+        """A claim a previous runner submitted to Slurm (it has a `.slurm` record) may
+        still run there: its executor re-attaches to it, or says to leave it alone."""
+        if slurm_record.read(orphan.path) is None:
+            return False  # never submitted: recovered as any other
+        answer = self.executor.adopt(self._request(orphan, "run", new_job_id()))
         if answer == "absent":
             return False
-        started = datetime.fromisoformat(record.submitted_at.replace("Z", "+00:00"))
-        self.running[record.job_id] = Running(orphan, "run", record.job_id, started)
-        self.clerk.write_sidecar(orphan, record.job_id, 0, "re-attached to its Slurm job")
+        if answer == "foreign":
+            self._leave_to_slurm(orphan)
+        elif answer == "retry":
+            orphan.release()  # Slurm did not answer: ask again next loop, touch nothing
+        else:
+            self.running[answer.job_id] = Running(orphan, "run", answer.job_id, answer.started)
+            self.clerk.write_sidecar(orphan, answer.job_id, 0, "re-attached to its Slurm job")
         return True
 
     # -- out -------------------------------------------------------------------------------
-    def finished(self, outcome: JobOutcome) -> None:
+    def file(self, outcome: JobOutcome) -> None:
         """File the result of a job the executor reports done (a job no longer held: ignored)."""
         job = self.running.pop(outcome.request.job_id, None)
         if job is None:
@@ -311,7 +294,7 @@ class Jobs:
             orphan.name,
             extra={"job_id": result.job_id, "state": "recovered"},
         )
-        self.clerk.counts.recovered += 1
+        self.clerk.recovered()
         if resume(self.layout, orphan.path, staged, result) is None:
             self.clerk.file(orphan, result, state_of(result))
             return True
@@ -348,8 +331,7 @@ class Jobs:
 
         Said once per name (a file that keeps failing must not flood the log).
         """
-        first = name not in self.clerk.reported
-        self.clerk.reported.add(name)
+        first = self.clerk.first_report(name)
         if first:
             log.exception("job %s: unexpected error while handling its files; failing it", name)
         why = f"the runner could not handle this job's files: {type(exc).__name__}: {exc}"

@@ -16,11 +16,11 @@ import time
 
 from proxx.contract.fsutil import fit_name, move_no_replace
 from proxx.watch.claims import Claim, try_lock
+from proxx.watch.filing import read_result
 from proxx.watch.folder import (
     STAGED,
     Layout,
     is_candidate,
-    read_result,
     result_beside,
     stem_of,
 )

@@ -21,7 +21,8 @@ from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
 from proxx.watch import drain
 from proxx.watch.claims import try_lock
-from proxx.watch.folder import STATES, Layout, is_candidate, read_result, read_sidecar
+from proxx.watch.filing import read_result
+from proxx.watch.folder import STATES, Layout, is_candidate, read_sidecar
 from proxx.watch.misplaced import find_misplaced
 from proxx.watch.outscan import FOLDER_S, Listing, scan
 

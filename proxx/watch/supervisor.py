@@ -26,10 +26,11 @@ from proxx.runtime.pool import LocalPool
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import JobOutcome
 from proxx.watch import drain
+from proxx.watch.clerk import Clerk
 from proxx.watch.fdlimit import fd_limit_problem
-from proxx.watch.filing import Clerk
-from proxx.watch.folder import FatalWatchError, Intake, Layout
+from proxx.watch.folder import FatalWatchError, Layout
 from proxx.watch.hook import JobEndHook
+from proxx.watch.intake import Intake, Refusal
 from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.misplaced import MisplacedWarner
@@ -75,7 +76,6 @@ class Supervisor:
         self.clerk.hook = self.hook
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode, roots)
-        self._pending_left = True
         self._progress_written = -PROGRESS_WRITE_S
         self._media_seconds = 0.0  # of the clips this runner published (a metric)
         self._draining = False  # `proxx drain` in force, as last looked
@@ -139,7 +139,7 @@ class Supervisor:
         finished = not self.jobs and not self.clerk.unfinished
         if self.draining():
             return finished  # what it runs is done: exit 0
-        return self.once and finished and not self._pending_left
+        return self.once and finished and not self.intake.pending_left
 
     def draining(self) -> bool:
         """Whether `proxx drain` is in force on the folder (said once as it changes)."""
@@ -177,23 +177,19 @@ class Supervisor:
         """Claim pending JobSpecs in the intake's order while a worker is free."""
         if self.draining():  # looked at again: a drain asked for since should_stop
             return
-        names = self.intake.scan()
         self.misplaced.check()
-        # Whether anything is still pending once this pass is over: a name left for
-        # later (not settled yet) counts however many names after it were claimed.
-        self._pending_left = bool(names)
-        waiting = False
-        for name in names:
-            # A stop can arrive at any moment: claiming on would fail every pending
-            # job in turn, each interrupted at once.
-            if self.executor.free_slots() == 0 or self.dispatch.stop_requested:
-                return
-            if not self.intake.ready(name):
-                waiting = True
-                continue
+        # A stop can arrive at any moment: claiming on would fail every pending job in
+        # turn, each interrupted at once.
+        for name in self.intake.ready_names(self._room):
             with self.jobs.guarded(name):
-                self.jobs.claim(os.path.join(self.layout.pending, name))
-        self._pending_left = waiting
+                taken = self.intake.take(name)
+                if isinstance(taken, Refusal):
+                    self.clerk.refuse(taken.path, taken.why)
+                elif taken is not None:
+                    self.jobs.take(taken)
+
+    def _room(self) -> bool:
+        return self.executor.free_slots() > 0 and not self.dispatch.stop_requested
 
     def write_metrics(self, force: bool = False) -> None:
         counts = self.clerk.counts
@@ -219,7 +215,7 @@ class Supervisor:
         self.jobs.progressed(self.executor.progress(now, utc_now()))
 
     def wait_timeout(self) -> float:
-        if self.once and self._pending_left and self.executor.free_slots():
+        if self.once and self.intake.pending_left and self.executor.free_slots():
             return min(self.poll_seconds, 0.25)  # a file is settling: look again soon
         return self.poll_seconds
 
@@ -229,7 +225,7 @@ class Supervisor:
                 self.jobs.noted(event)
             else:
                 self._media_seconds += media_seconds_published(event)
-                self.jobs.finished(event)
+                self.jobs.file(event)
 
     def react_to_signals(self) -> None:
         if self.dispatch.stop_requested and self.dispatch.interrupt_all():
