@@ -39,8 +39,6 @@ from .private import tidy
 from .recover import recover
 
 log = logging.getLogger("workers.job")
-# A test double may take over a prepared job (it returns True when it did).
-Intercept = Callable[[JobPlan], bool]
 
 
 def _ffmpeg() -> Engine:
@@ -92,7 +90,6 @@ def run_request(
     emit: Callable[[FromWorker], None],
     interrupts: Interrupts,
     engines: Engines | None = None,
-    intercept: Intercept | None = None,
 ) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
     engines = engines or Engines()
@@ -105,7 +102,7 @@ def run_request(
             for part in in_parts(recover(req, interrupts)):
                 emit(part)
         else:
-            finished = _run(req, emit, interrupts, engines, intercept)
+            finished = _run(req, emit, interrupts, engines)
         emit(finished)
 
 
@@ -114,7 +111,6 @@ def _run(
     emit: Callable[[FromWorker], None],
     interrupts: Interrupts,
     engines: Engines,
-    intercept: Intercept | None,
 ) -> JobFinished:
     """Prepare, announce the plan, check the engine, render; the job's last message.
 
@@ -128,8 +124,6 @@ def _run(
         return JobFinished(job_id=req.job_id, engine_versions={})
     for part in in_parts(_planned(req, prepared)):
         emit(part)
-    if intercept is not None and intercept(prepared.plan):
-        return JobFinished(job_id=req.job_id, engine_versions={})
     engine = engines.get(prepared.plan.engine)
     refusal = _check_engine(req, prepared, engine, interrupts)
     stopped = None

@@ -7,10 +7,8 @@ module's `worker_main` by string); talks only through its own pipe.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
 
 from .interrupts import Interrupts
@@ -18,13 +16,7 @@ from .jobrun import Engines, run_request
 
 
 def worker_main(conn: Connection) -> None:
-    """Entry point of a worker process."""
-    serve(conn)
-
-
-def serve(conn: Connection, intercept: Callable[[Connection, JobPlan], bool] | None = None) -> None:
-    """The worker loop. `intercept` lets a test double take over chosen jobs once
-    they are prepared, while every other job runs for real."""
+    """Entry point of a worker process: the worker loop."""
     interrupts = Interrupts(conn)
 
     def emit(msg: FromWorker) -> None:
@@ -47,6 +39,5 @@ def serve(conn: Connection, intercept: Callable[[Connection, JobPlan], bool] | N
         except (EOFError, OSError):
             return  # supervisor gone: nothing to report to
         if isinstance(msg, StartJob):
-            hook = None if intercept is None else (lambda plan: intercept(conn, plan))
-            run_request(msg, emit, interrupts, engines, hook)
+            run_request(msg, emit, interrupts, engines)
         # A CancelJob for a job that already finished needs no action.
