@@ -21,7 +21,7 @@ from proxx.contract.naming import partial_path, private_dir, record_path
 from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
 
-from .interrupts import Interrupts
+from .context import JobContext
 from .prepare import read_spec
 from .private import PrivateDirError, open_private, read_record
 
@@ -30,8 +30,8 @@ PUBLISHED = "published (verified) before the runner was interrupted"
 NOT_OURS = "a file sits at the output name that this job did not publish"
 
 
-def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
-    interrupts.phase("recover")
+def recover(req: StartJob, context: JobContext) -> RecoveryAccounted:
+    context.phase("recover")
     fp: str | None = None
     version: str | None = None
     try:
