@@ -1,6 +1,6 @@
 """One clip through the worker's own code: render() whole, then its parts on the same argv.
 
-Run as `python -m bench.anatomy_render SPEC N` in a process of its own (Interrupts
+Run as `python -m bench.anatomy_render SPEC N` in a process of its own (JobContext
 installs signal handlers); prints {part: [seconds, …]} as one JSON line. A real,
 type-checked module: when the internals it reaches into move, mypy says so.
 """
@@ -17,9 +17,9 @@ from typing import TypeVar
 
 from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import JobRejected, StartJob
+from workers.context import JobContext
 from workers.ffmpeg.args import build_argv, expected_output
 from workers.ffmpeg.engine import FFmpegEngine
-from workers.interrupts import Interrupts
 from workers.prepare import prepare
 from workers.subproc import run_in_group
 from workers.verify import verify_output
@@ -29,7 +29,7 @@ PARTS = ("render", "run_in_group", "subprocess.run", "verify_output")
 
 
 def main(spec: str, n: int) -> dict[str, list[float]]:
-    intr = Interrupts()
+    intr = JobContext()
     eng = FFmpegEngine()
     if (problem := eng.available(intr)) is not None:
         raise SystemExit(problem)
@@ -50,7 +50,7 @@ def main(spec: str, n: int) -> dict[str, list[float]]:
     return out
 
 
-def _plan(spec: str, i: int, intr: Interrupts) -> JobPlan:
+def _plan(spec: str, i: int, intr: JobContext) -> JobPlan:
     req = StartJob(
         job_id=f"anat{i}",
         kind="run",
@@ -67,7 +67,7 @@ def _plan(spec: str, i: int, intr: Interrupts) -> JobPlan:
 def _one_round(
     plan: JobPlan,
     eng: FFmpegEngine,
-    intr: Interrupts,
+    intr: JobContext,
     clock: Callable[[str, Callable[[], object]], object],
     *,
     reverse: bool,

@@ -61,15 +61,15 @@ p2.shutdown()
 
 
 # A worker's preparation of one JobSpec (read, validate, probe, route), in a
-# separate process (Interrupts installs signal handlers), with and without a probe.
+# separate process (JobContext installs signal handlers), with and without a probe.
 _PREPARE = r"""
 import json, os, sys, time
 from proxx.contract.protocol import StartJob
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.prepare import prepare
 
 spec, n = sys.argv[1], int(sys.argv[2])
-intr = Interrupts()
+intr = JobContext()
 req = StartJob(job_id="b", kind="validate", jobspec_path=spec, base_dir=os.path.dirname(spec),
                worker_id=0)
 prepare(req, intr)  # imports and first-call set-up, once, as a worker's first job pays them

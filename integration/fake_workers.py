@@ -3,10 +3,11 @@
 Each is a module-level function taking the worker's end of the pipe, so the
 worker trampoline (proxx.runtime.child) can import it by name (`integration.fake_workers:NAME`).
 
-A misbehaving worker behaves exactly like the real one (real FFmpeg, real
-verification) for every job except those whose first output name contains
-TRIGGER; on those it misbehaves. So one run shows both the crashed job and
-the other jobs completing around it.
+A misbehaving worker is the real one (`workers.main:worker_main`) given a watched
+pipe (`_Pipe`): product code has no test hook. It behaves exactly like the real one
+(real FFmpeg, real verification) for every job except those whose first output
+name contains TRIGGER; on those it misbehaves once it has sent the job's plan. So
+one run shows both the crashed job and the other jobs completing around it.
 
 If the environment variable FAKE_WORKER_LOG names a file, every worker
 appends "spawn <pid>" to it as it boots (the test counts respawns from it), and
@@ -25,20 +26,18 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import cast
 
-from proxx.content.jobplan import JobPlan
 from proxx.content.routing import RouteDecision
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.protocol import (
-    CancelJob,
     ClipFinished,
     ClipStarted,
-    JobFinished,
+    FromWorker,
+    JobPlanned,
+    PlannedClips,
     decode_for_supervisor,
-    decode_for_worker,
     encode,
 )
-from proxx.contract.results import ClipResult
-from workers.main import serve
+from workers.main import worker_main
 
 TRIGGER = "MISBEHAVE"
 EXIT_CODE = 3
@@ -52,20 +51,59 @@ def _log_spawn(what: str = "spawn") -> None:
             fh.write(f"{what} {os.getpid()}\n")
 
 
-def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlan], None]) -> None:
+class _Pipe:
+    """The worker's end of the pipe, as the real worker uses it, watched: `_before` sees
+    each message the worker sends before it leaves, `_after` once it has left."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+    def send_bytes(self, data: bytes) -> None:
+        msg = decode_for_supervisor(data)
+        self._before(msg)
+        self._conn.send_bytes(data)
+        self._after(msg)
+
+    def _before(self, msg: FromWorker) -> None:
+        pass
+
+    def _after(self, msg: FromWorker) -> None:
+        pass
+
+
+def _triggered(path: str | None) -> bool:
+    return path is not None and TRIGGER in os.path.basename(path)
+
+
+class _MisbehavesOncePlanned(_Pipe):
+    """The real worker, until it has told the supervisor the plan of a job whose first
+    output name contains TRIGGER: then `misbehave` takes over, and never gives back."""
+
+    def __init__(self, conn: Connection, misbehave: Callable[[Connection, JobPlanned], None]):
+        super().__init__(conn)
+        self._misbehave = misbehave
+        self._first: dict[str, str] = {}  # job id -> first output (a plan may come in parts)
+
+    def _before(self, msg: FromWorker) -> None:
+        if isinstance(msg, PlannedClips | JobPlanned) and msg.clips:
+            self._first.setdefault(msg.job_id, msg.clips[0].output_path)
+
+    def _after(self, msg: FromWorker) -> None:
+        if isinstance(msg, JobPlanned) and _triggered(self._first.pop(msg.job_id, None)):
+            self._misbehave(self._conn, msg)
+            raise AssertionError("a misbehaviour never hands its job back to the real worker")
+
+
+def _serve(conn: Connection, misbehave: Callable[[Connection, JobPlanned], None]) -> None:
     """The real worker loop, except for jobs whose first output name contains TRIGGER."""
     _log_spawn()
-
-    def intercept(conn: Connection, plan: JobPlan) -> bool:
-        if TRIGGER not in os.path.basename(plan.clips[0].output_path):
-            return False
-        misbehave(conn, plan)
-        return True
-
-    serve(conn, intercept)
+    worker_main(cast(Connection, _MisbehavesOncePlanned(conn, misbehave)))
 
 
-def _clip_started(conn: Connection, plan: JobPlan) -> None:
+def _clip_started(conn: Connection, plan: JobPlanned) -> None:
     conn.send_bytes(
         encode(
             ClipStarted(job_id=plan.job_id, index=0, started_at=iso(utc_now()), ffmpeg_command=None)
@@ -79,62 +117,38 @@ def _sleep_forever() -> None:
 
 
 # -- misbehaviours ------------------------------------------------------------------
-def _exit_on_receipt(conn: Connection, plan: JobPlan) -> None:
+def _exit_on_receipt(conn: Connection, plan: JobPlanned) -> None:
     os._exit(EXIT_CODE)  # before even saying the clip started
 
 
-def _segfault(conn: Connection, plan: JobPlan) -> None:
+def _segfault(conn: Connection, plan: JobPlanned) -> None:
     _clip_started(conn, plan)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file in the cwd
     os.kill(os.getpid(), signal.SIGSEGV)
     _sleep_forever()
 
 
-def _hang(conn: Connection, plan: JobPlan) -> None:
+def _hang(conn: Connection, plan: JobPlanned) -> None:
     _clip_started(conn, plan)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # deaf to everything but SIGKILL
     _log_spawn("misbehave")
     _sleep_forever()
 
 
-def _garbage_framed(conn: Connection, plan: JobPlan) -> None:
+def _garbage_framed(conn: Connection, plan: JobPlanned) -> None:
     _clip_started(conn, plan)
     conn.send_bytes(b"\x00\xff this is not a protocol message \xfe")
     _sleep_forever()
 
 
-def _garbage_raw(conn: Connection, plan: JobPlan) -> None:
+def _garbage_raw(conn: Connection, plan: JobPlanned) -> None:
     """Bytes straight onto the pipe fd, bypassing the length-prefixed framing."""
     _clip_started(conn, plan)
     os.write(conn.fileno(), b"garbage bytes from a confused worker\n")
     _sleep_forever()
 
 
-def _stop_between_clips(conn: Connection, plan: JobPlan) -> None:
-    """Report clip 1 done, then honour a CancelJob before starting clip 2."""
-    _clip_started(conn, plan)
-    first = plan.clips[0]
-    conn.send_bytes(
-        encode(
-            ClipFinished(
-                job_id=plan.job_id,
-                clip=ClipResult(
-                    source_path=first.source_path,
-                    output_path=first.output_path,
-                    status="COMPLETED",
-                    engine=plan.engine.value,
-                ),
-            )
-        )
-    )
-    # The test waits for this line (worker stderr is the supervisor's log) to signal.
-    print("fake worker: clip 1 reported, waiting for a cancel", file=sys.stderr, flush=True)
-    while not isinstance(decode_for_worker(conn.recv_bytes()), CancelJob):
-        pass
-    conn.send_bytes(encode(JobFinished(job_id=plan.job_id, engine_versions={})))
-
-
-def _raise(conn: Connection, plan: JobPlan) -> None:
+def _raise(conn: Connection, plan: JobPlanned) -> None:
     _clip_started(conn, plan)
     raise RuntimeError("the engine exploded in a way nobody tried")
 
@@ -164,8 +178,31 @@ def raise_on_job(conn: Connection) -> None:
     _serve(conn, _raise)
 
 
+class _WaitsAfterTheFirstClip(_Pipe):
+    """The real worker, except that once it has reported a TRIGGER job's first clip it
+    waits for the supervisor's next word (a CancelJob, which the real worker then reads
+    before it starts the next clip)."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        self._waited: set[str] = set()
+
+    def _after(self, msg: FromWorker) -> None:
+        if (
+            isinstance(msg, ClipFinished)
+            and msg.job_id not in self._waited
+            and _triggered(msg.clip.output_path)
+        ):
+            self._waited.add(msg.job_id)
+            # The test waits for this line (worker stderr is the supervisor's log) to signal.
+            print("fake worker: clip 1 reported, waiting for a cancel", file=sys.stderr, flush=True)
+            self._conn.poll(None)
+
+
 def stop_between_clips_on_job(conn: Connection) -> None:
-    _serve(conn, _stop_between_clips)
+    """Report clip 1 done, then honour a CancelJob before starting clip 2."""
+    _log_spawn()
+    worker_main(cast(Connection, _WaitsAfterTheFirstClip(conn)))
 
 
 def die_at_boot(conn: Connection) -> None:
@@ -180,35 +217,30 @@ def die_at_boot(conn: Connection) -> None:
 ASIDE = "published-aside.mov"
 
 
-class _DiesAfterPublishing:
+class _DiesAfterPublishing(_Pipe):
     """The worker's pipe, except that the report of a TRIGGER clip that COMPLETED never
     leaves: the worker kills itself with SIGKILL the moment it would send it, its proxy
     published and its publication record written (an OOM kill in that window)."""
 
     def __init__(self, conn: Connection, before_death: Callable[[Path], None]) -> None:
-        self._conn = conn
+        super().__init__(conn)
         self._before_death = before_death
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._conn, name)
-
-    def send_bytes(self, data: bytes) -> None:
-        msg = decode_for_supervisor(data)
+    def _before(self, msg: FromWorker) -> None:
         if (
             isinstance(msg, ClipFinished)
             and msg.clip.status == "COMPLETED"
             and msg.clip.output_path is not None
-            and TRIGGER in os.path.basename(msg.clip.output_path)
+            and _triggered(msg.clip.output_path)
         ):
             self._before_death(Path(msg.clip.output_path))
             _log_spawn("misbehave")
             os.kill(os.getpid(), signal.SIGKILL)
-        self._conn.send_bytes(data)
 
 
 def _serve_dying(conn: Connection, before_death: Callable[[Path], None]) -> None:
     _log_spawn()
-    serve(cast(Connection, _DiesAfterPublishing(conn, before_death)))
+    worker_main(cast(Connection, _DiesAfterPublishing(conn, before_death)))
 
 
 def _aside(final: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Fixtures of the Resolve engine tests (tests/test_resolve_*.py): a worker's Interrupts
+"""Fixtures of the Resolve engine tests (tests/test_resolve_*.py): a worker's JobContext
 on a real pipe, and a ResolveEngine on the Resolve double with short timeouts."""
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ import pytest
 
 from proxx.contract.protocol import encode
 from tests.resolve_double import FakeResolve
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.resolve.engine import ResolveEngine
 from workers.resolve.lock import ResolveLock
 
 
 # -- fixtures --------------------------------------------------------------------------
 @pytest.fixture
-def stop_pipe() -> Iterator[tuple[Interrupts, Connection]]:
-    """A worker's Interrupts on a real pipe; the parent end sends CancelJob and reads notes."""
+def stop_pipe() -> Iterator[tuple[JobContext, Connection]]:
+    """A worker's JobContext on a real pipe; the parent end sends CancelJob and reads notes."""
     old_term, old_int = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     previous = signal.set_wakeup_fd(-1)
     parent, child = multiprocessing.Pipe()
-    interrupts = Interrupts(child)
-    interrupts.job_id = "job1"  # plan_for()'s job
-    interrupts.emit = lambda msg: child.send_bytes(encode(msg))
-    yield interrupts, parent
+    context = JobContext(child)
+    context.job_id = "job1"  # plan_for()'s job
+    context.emit = lambda msg: child.send_bytes(encode(msg))
+    yield context, parent
     os.close(signal.set_wakeup_fd(previous))
     signal.signal(signal.SIGTERM, old_term)
     signal.signal(signal.SIGINT, old_int)

@@ -296,17 +296,17 @@ def run_engine(conn: Connection, plan_json: str, b: Behaviour, lock_path: str) -
     """A worker's job loop around a ResolveEngine driving this double (a process target)."""
     from proxx.content.jobplan import JobPlan
     from proxx.contract.protocol import ClipFinished, encode
-    from workers.interrupts import Interrupts
+    from workers.context import JobContext
     from workers.resolve.engine import ResolveEngine
     from workers.resolve.lock import ResolveLock
 
-    interrupts = Interrupts(conn)
+    context = JobContext(conn)
     engine = ResolveEngine(FakeResolve(b).connect, lock=ResolveLock(lock_path), poll_s=0.05)
     plan = JobPlan.model_validate_json(plan_json)
-    interrupts.job_id = plan.job_id
-    interrupts.emit = lambda msg: conn.send_bytes(encode(msg))
+    context.job_id = plan.job_id
+    context.emit = lambda msg: conn.send_bytes(encode(msg))
     for clip in plan.clips:
-        result = engine.render(plan, clip, interrupts)
+        result = engine.render(plan, clip, context)
         conn.send_bytes(encode(ClipFinished(job_id=plan.job_id, clip=result)))
         if result.status != "COMPLETED":
             break

@@ -13,7 +13,7 @@ from proxx.content.routing import route_source
 from proxx.contract.protocol import CancelJob, encode
 from proxx.contract.results import ClipResult
 from testkit import redcode
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.resolve.engine import ResolveEngine
 
 
@@ -57,11 +57,11 @@ def red_plan(tmp_path: Path) -> JobPlan:
 
 
 def render_red(
-    engine: ResolveEngine, tmp_path: Path, interrupts: Interrupts
+    engine: ResolveEngine, tmp_path: Path, context: JobContext
 ) -> tuple[JobPlan, ClipResult]:
     """Render `red_plan`'s clip: the plan (for its paths) and the result."""
     plan = red_plan(tmp_path)
-    return plan, engine.render(plan, plan.clips[0], interrupts)
+    return plan, engine.render(plan, plan.clips[0], context)
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -70,7 +70,7 @@ def leftovers(directory: Path) -> list[str]:
 
 def render_cancelled(
     engine: ResolveEngine,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     tmp_path: Path,
     *,
     after_s: float,
@@ -78,12 +78,12 @@ def render_cancelled(
 ) -> tuple[ClipResult, float]:
     """Render one RED clip while a CancelJob(`reason`) arrives `after_s` in; the result
     and the seconds the render took."""
-    interrupts, parent = stop_pipe
+    context, parent = stop_pipe
     plan = red_plan(tmp_path)
     cancel = encode(CancelJob(job_id="job1", reason=reason))
     timer = threading.Timer(after_s, lambda: parent.send_bytes(cancel))
     timer.start()
     t0 = time.monotonic()
-    result = engine.render(plan, plan.clips[0], interrupts)
+    result = engine.render(plan, plan.clips[0], context)
     timer.join()
     return result, time.monotonic() - t0

@@ -15,16 +15,16 @@ import pytest
 from proxx.contract.protocol import ClipStarted, decode_for_supervisor
 from proxx.slurm.spool import revoked_path, spool_path
 from testkit import spec_dict
+from workers.context import JobContext
 from workers.fence import Fence, publish_fenced
-from workers.interrupts import Interrupts
 from workers.publish import PublishError
 
 DEADLINE_S = 120.0  # a test deadline, not a speed claim
 
 
 @pytest.fixture
-def interrupts() -> Iterator[Interrupts]:
-    yield Interrupts(None)
+def context() -> Iterator[JobContext]:
+    yield JobContext(None)
 
 
 def test_the_fence_holds_while_the_spool_is_its_own_and_is_lost_once_renamed(
@@ -45,29 +45,29 @@ def test_the_fence_holds_while_the_spool_is_its_own_and_is_lost_once_renamed(
 
 
 def test_a_fence_lost_during_the_rename_moves_the_proxy_back_to_its_partial_name(
-    tmp_path: Path, interrupts: Interrupts
+    tmp_path: Path, context: JobContext
 ) -> None:
     partial, final = tmp_path / ".a.partial", tmp_path / "a.mov"
     partial.write_bytes(b"proxy")
     answers = iter([None, "fenced: revoked meanwhile"])
-    interrupts.fence = lambda: next(answers)
+    context.fence = lambda: next(answers)
     with pytest.raises(PublishError) as err:
-        publish_fenced(interrupts, str(partial), str(final))
+        publish_fenced(context, str(partial), str(final))
     assert "moved back to the partial name" in err.value.detail
     assert not final.exists() and partial.read_bytes() == b"proxy"
 
 
 def test_a_fence_lost_before_the_rename_publishes_nothing_and_an_intact_one_publishes(
-    tmp_path: Path, interrupts: Interrupts
+    tmp_path: Path, context: JobContext
 ) -> None:
     partial, final = tmp_path / ".a.partial", tmp_path / "a.mov"
     partial.write_bytes(b"proxy")
-    interrupts.fence = lambda: "fenced: gone"
+    context.fence = lambda: "fenced: gone"
     with pytest.raises(PublishError, match="stopped before publication: fenced"):
-        publish_fenced(interrupts, str(partial), str(final))
+        publish_fenced(context, str(partial), str(final))
     assert not final.exists()
-    interrupts.fence, interrupts.fenced, interrupts.reason = (lambda: None), None, None
-    assert publish_fenced(interrupts, str(partial), str(final)) == 5  # control
+    context.fence, context.fenced, context.reason = (lambda: None), None, None
+    assert publish_fenced(context, str(partial), str(final)) == 5  # control
     assert final.read_bytes() == b"proxy"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import proxx
 from testkit import PROXX, make_clip, spec_in
 
 # Makes media or starts processes in every test: not for the in-process tier.
@@ -56,6 +57,28 @@ def test_the_package_list_is_every_package_in_the_tree() -> None:
         for p in (REPO / top).rglob("__init__.py")
     }
     assert sorted(listed) == sorted(found)
+
+
+def test_the_version_is_written_once_in_proxx() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "proxx.__version__"}
+
+
+def test_the_wheel_proxx_and_its_results_name_one_version(tmp_path: Path) -> None:
+    with zipfile.ZipFile(build(tmp_path, "wheel")) as wheel:
+        (meta,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        headers = dict(
+            line.split(": ", 1) for line in wheel.read(meta).decode().splitlines() if ": " in line
+        )
+    said = subprocess.run([*PROXX, "--version"], capture_output=True, text=True, check=True)
+    spec, _ = spec_in(tmp_path, [make_clip(tmp_path / "a.mov")])
+    ran = subprocess.run([*PROXX, "run", str(spec)], capture_output=True, text=True, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert headers["Version"] == proxx.__version__
+    assert said.stdout.split() == ["proxx,", "version", proxx.__version__]
+    assert json.loads(ran.stdout)["_metadata"]["proxx_version"] == proxx.__version__
 
 
 def test_the_wheel_claims_no_generic_top_level_name(tmp_path: Path) -> None:

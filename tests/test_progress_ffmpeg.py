@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from proxx.contract.protocol import ClipFinished, ClipProgress, FromWorker, StartJob
+from workers.context import JobContext
 from workers.ffmpeg import progress
-from workers.interrupts import Interrupts
 from workers.jobrun import run_request
 
 PRORES = {"codec": "prores_proxy", "container": "mov", "proxy_profile": "proxy_prores_proxy"}
@@ -45,12 +45,12 @@ def samples(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Sample]]:
     yield seen
 
 
-def _run(spec: Path, interrupts: Interrupts) -> list[FromWorker]:
+def _run(spec: Path, context: JobContext) -> list[FromWorker]:
     sent: list[FromWorker] = []
     req = StartJob(
         job_id="j1", kind="run", jobspec_path=str(spec), base_dir=str(spec.parent), worker_id=0
     )
-    run_request(req, sent.append, interrupts)
+    run_request(req, sent.append, context)
     return sent
 
 
@@ -79,7 +79,7 @@ def _interlaced(tmp_path: Path) -> Path:
 )
 def test_progress_is_output_media_time_against_the_proxys_expected_duration(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
     samples: list[Sample],
@@ -112,7 +112,7 @@ def test_progress_is_output_media_time_against_the_proxys_expected_duration(
 
 def test_a_clips_result_records_its_render_speed_and_average_fps(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
 ) -> None:
@@ -130,11 +130,11 @@ def test_a_clips_result_records_its_render_speed_and_average_fps(
 
 
 def test_reports_reach_the_supervisor_at_most_once_a_second(
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
-    interrupts, parent = stop_pipe
+    context, parent = stop_pipe
     t0 = time.monotonic()
-    sent = sum(interrupts.progress(0, i / 10_000, i / 100) for i in range(10_000))
+    sent = sum(context.progress(0, i / 10_000, i / 100) for i in range(10_000))
     elapsed = time.monotonic() - t0
 
     assert 1 <= sent <= 1 + int(elapsed / progress_interval())
@@ -146,13 +146,13 @@ def test_reports_reach_the_supervisor_at_most_once_a_second(
 
 
 def progress_interval() -> float:
-    from workers.interrupts import PROGRESS_INTERVAL_S
+    from workers.context import PROGRESS_INTERVAL_S
 
     return PROGRESS_INTERVAL_S
 
 
 def test_the_reader_takes_microseconds_from_either_key_and_ignores_garbage(
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     reader = progress.ProgressReader(0, 10.0, stop_pipe[0])
     reader.feed(b"frame=N/A\nout_time_us=N/A\nprogress=continue\n")

@@ -17,8 +17,8 @@ from proxx.contract.protocol import ClipProgress, FromWorker, PhaseStarted
 from tests.resolve_behaviour import Behaviour
 from tests.resolve_double import FakeResolve
 from tests.resolve_jobs import render_red
-from workers import interrupts as interrupts_module
-from workers.interrupts import Interrupts
+from workers import context as context_module
+from workers.context import JobContext
 from workers.resolve.engine import ResolveEngine
 
 # Makes media or starts processes in every test: not for the in-process tier.
@@ -28,16 +28,16 @@ pytestmark = pytest.mark.e2e
 def test_a_resolve_render_reports_its_completion_percentage(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(interrupts_module, "PROGRESS_INTERVAL_S", 0.0)
-    interrupts = stop_pipe[0]
+    monkeypatch.setattr(context_module, "PROGRESS_INTERVAL_S", 0.0)
+    context = stop_pipe[0]
     sent: list[FromWorker] = []
-    interrupts.emit = sent.append
+    context.emit = sent.append
 
     _plan, result = render_red(
-        make_engine(FakeResolve(Behaviour(render_seconds=1.0))), tmp_path, interrupts
+        make_engine(FakeResolve(Behaviour(render_seconds=1.0))), tmp_path, context
     )
 
     assert result.status == "COMPLETED", result.failure_detail

@@ -18,7 +18,7 @@ from proxx.contract.naming import partial_path, record_path
 from testkit import ffprobe_video, redcode
 from tests.resolve_double import Behaviour, FakeResolve
 from tests.resolve_jobs import leftovers, plan_for
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.resolve.api import media_spec
 from workers.resolve.engine import ResolveEngine
 
@@ -43,7 +43,7 @@ def stream_profile(path: str) -> str:
 def test_a_raw_clip_renders_verifies_and_publishes(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     codec: str,
     container: str,
     profile: str,
@@ -90,7 +90,7 @@ def test_a_raw_clip_renders_verifies_and_publishes(
 def test_frame_size_and_forced_rate_come_from_resolves_clip_properties(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     clip = {
         "Resolution": "4096x2160",

@@ -16,7 +16,7 @@ from proxx.contract.errors import FailureReason
 from testkit import noise
 from tests.resolve_double import Behaviour, FakeResolve, RenderOutcome
 from tests.resolve_jobs import leftovers, red_plan, render_cancelled, render_red
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.resolve.engine import ResolveEngine
 from workers.resolve.lock import ResolveLock
 
@@ -59,7 +59,7 @@ from workers.resolve.lock import ResolveLock
 def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     call: str,
     reason: str,
     detail: str,
@@ -77,7 +77,7 @@ def test_every_failed_call_is_a_precise_failure_and_leaves_nothing(
 def test_cleanup_that_fails_is_reported_with_what_to_remove(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(fail=frozenset({"ImportMedia", "DeleteProject"})))
     _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
@@ -91,7 +91,7 @@ def test_cleanup_that_fails_is_reported_with_what_to_remove(
 def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(add_job_empty_times=3))
     plan, result = render_red(make_engine(fake, accept_timeout_s=2.0), tmp_path, stop_pipe[0])
@@ -103,7 +103,7 @@ def test_a_job_resolve_accepts_late_is_queued_once_not_retried(
 def test_a_render_job_that_ends_failed_reports_resolves_status(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="failed"))
     _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
@@ -119,7 +119,7 @@ def test_a_render_job_that_ends_failed_reports_resolves_status(
 def test_a_render_that_never_finishes_times_out_and_is_stopped(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="never"))
     plan = red_plan(tmp_path)
@@ -139,7 +139,7 @@ def test_a_render_that_never_finishes_times_out_and_is_stopped(
 def test_a_cancel_stops_the_render_promptly(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(render="never"))
 
@@ -166,7 +166,7 @@ def test_a_cancel_stops_the_render_promptly(
 def test_a_complete_render_still_has_to_verify(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     render: RenderOutcome,
     detail: str,
 ) -> None:
@@ -187,7 +187,7 @@ def test_a_complete_render_still_has_to_verify(
 def test_a_codec_this_resolve_does_not_offer_is_engine_unavailable(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(
         Behaviour(codecs={"mov": {"H.264": "H264", "Apple ProRes 422 HQ": "ProRes422HQ"}})
@@ -205,7 +205,7 @@ def test_a_codec_this_resolve_does_not_offer_is_engine_unavailable(
 def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     _, result = render_red(make_engine(connect=lambda: None), tmp_path, stop_pipe[0])
 
@@ -225,7 +225,7 @@ def test_resolve_not_answering_is_engine_unavailable_with_what_to_fix(
 def test_the_free_edition_is_engine_unavailable(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     fake = FakeResolve(Behaviour(product="DaVinci Resolve", version="20.0.1.6"))
     _, result = render_red(make_engine(fake), tmp_path, stop_pipe[0])
@@ -245,7 +245,7 @@ def test_the_free_edition_is_engine_unavailable(
 )
 def test_a_missing_or_broken_library_is_engine_unavailable(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     monkeypatch: pytest.MonkeyPatch,
     library: str,
     detail: str,

@@ -17,7 +17,7 @@ from proxx.contract.protocol import decode_for_supervisor as decode
 from testkit import redcode
 from tests.resolve_double import Behaviour, run_engine
 from tests.resolve_jobs import plan_for, render_cancelled
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.resolve import lock as resolve_lock
 from workers.resolve.engine import ResolveEngine
 from workers.resolve.lock import ResolveLock
@@ -117,7 +117,7 @@ def test_without_the_shared_lock_the_same_jobs_would_overlap(tmp_path: Path) -> 
 def test_the_lock_is_held_for_the_whole_job_and_released_after_its_last_clip(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
 ) -> None:
     plan = plan_for([redcode(tmp_path / "C1.R3D"), redcode(tmp_path / "C2.R3D")], tmp_path / "out")
     engine = make_engine()
@@ -136,7 +136,7 @@ def test_the_lock_is_held_for_the_whole_job_and_released_after_its_last_clip(
 def test_a_job_waiting_for_resolve_says_so_and_can_be_cancelled(
     tmp_path: Path,
     make_engine: Callable[..., ResolveEngine],
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(resolve_lock, "NOTE_EVERY_S", 0.4)  # 30 s in production

@@ -204,7 +204,7 @@ def test_a_cancel_during_the_look_is_ignored_and_a_stray_message_kills_only_the_
     assert t.cancel("proxx watch received SIGTERM", T0 + 11) == []
     actions = t.on_message(PhaseStarted(job_id="other", phase="recover"), T0 + 11)
     assert len(actions) == 1 and isinstance(actions[0], KillWorker)
-    assert t.killed_for is None and t.cancel_reason is None  # the dead worker's story
+    assert t.stop is None  # the dead worker's story
     t.on_death(KILLED)
     res = result(t)
     detail = res.clips[1].failure_detail or ""

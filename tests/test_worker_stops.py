@@ -37,7 +37,7 @@ from proxx.contract.protocol import (
 from proxx.contract.results import JobResult
 from proxx.runtime.tracker import JobTracker
 from proxx.runtime.verdict import result_of
-from workers.interrupts import Interrupts
+from workers.context import JobContext
 from workers.jobrun import run_request
 
 
@@ -58,12 +58,12 @@ def _ffmpeg_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: st
 
 def _run(
     req: StartJob,
-    interrupts: Interrupts,
+    context: JobContext,
     when: Callable[[FromWorker], bool] = lambda _msg: False,
     delay: float = 0.0,
 ) -> list[FromWorker]:
     """Run the request; SIGTERM to this process `delay` s after the first message `when`
-    picks (it reaches the worker's Interrupts, as Slurm's would). Every message sent."""
+    picks (it reaches the worker's JobContext, as Slurm's would). Every message sent."""
     sent: list[FromWorker] = []
     timers: list[threading.Timer] = []
 
@@ -73,7 +73,7 @@ def _run(
             timers.append(threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM)))
             timers[0].start()
 
-    run_request(req, emit, interrupts)
+    run_request(req, emit, context)
     for timer in timers:
         timer.join()
     return sent
@@ -94,7 +94,7 @@ def _result(req: StartJob, sent: list[FromWorker]) -> JobResult:
 
 def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
 ) -> None:
@@ -117,7 +117,7 @@ def test_a_sigterm_between_clips_is_named_in_the_workers_last_message(
 
 
 def test_control_a_job_nobody_stops_ends_with_no_stop_named(
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
 ) -> None:
@@ -130,7 +130,7 @@ def test_control_a_job_nobody_stops_ends_with_no_stop_named(
 
 def test_an_encoder_that_fails_just_before_the_workers_own_stop_is_an_interrupted_clip(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
@@ -152,7 +152,7 @@ def test_an_encoder_that_fails_just_before_the_workers_own_stop_is_an_interrupte
 
 def test_a_version_check_that_fails_just_before_the_workers_own_stop_is_a_stop(
     tmp_path: Path,
-    stop_pipe: tuple[Interrupts, Connection],
+    stop_pipe: tuple[JobContext, Connection],
     clip: Callable[..., Path],
     job: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,

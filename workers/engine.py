@@ -9,7 +9,7 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.clock import iso, utc_now
 from proxx.contract.results import ClipResult
 
-from .interrupts import Interrupts
+from .context import JobContext
 
 
 class Engine(Protocol):
@@ -23,7 +23,7 @@ class Engine(Protocol):
         """Start, while the worker is idle, what a first job would wait for."""
         ...
 
-    def available(self, interrupts: Interrupts) -> str | None:
+    def available(self, context: JobContext) -> str | None:
         """None when the engine can render on this host; otherwise why not (exit code 4)."""
         ...
 
@@ -31,10 +31,10 @@ class Engine(Protocol):
         """The copy-pasteable command that will run (None where there is none)."""
         ...
 
-    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
+    def render(self, plan: JobPlan, clip: ClipPlan, context: JobContext) -> ClipResult:
         """Render, verify and publish one clip; never raises for a clip failure.
 
-        A failed clip leaves nothing at `clip.output_path`. `interrupts` is
+        A failed clip leaves nothing at `clip.output_path`. `context` is
         polled (or waited on) so a cancel stops the work promptly.
         """
         ...

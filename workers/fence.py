@@ -33,7 +33,7 @@ from collections.abc import Callable
 from proxx.contract.errors import FailureReason
 from proxx.contract.fsutil import move_no_replace
 
-from .interrupts import Interrupts
+from .context import JobContext
 from .publish import PublishError, publish
 
 CHECK_S = 0.5  # how often the thread asks; bounds how long a fenced FFmpeg runs on
@@ -94,7 +94,7 @@ def wake_self() -> None:
 
 
 def publish_fenced(
-    interrupts: Interrupts,
+    context: JobContext,
     partial: str,
     final: str,
     sha256: str | None = None,
@@ -105,14 +105,14 @@ def publish_fenced(
     guard outside Slurm: only a Slurm step has a fence). A claim lost during the
     rename takes the proxy back to its partial name, so nothing published
     contradicts the result the supervisor filed."""
-    stop = interrupts.before_publish()
+    stop = context.before_publish()
     if stop is not None:
         raise PublishError(
             FailureReason.INTERRUPTED,
             f"stopped before publication: {stop}; the verified render is kept at the partial name",
         )
     size = publish(partial, final, sha256, dir_fd=dir_fd)
-    lost = interrupts.after_publish()
+    lost = context.after_publish()
     if lost is not None:
         move_no_replace(final, partial)  # ours: published a moment ago, under our claim
         raise PublishError(

@@ -32,15 +32,13 @@ from proxx.contract.protocol import (
 )
 from proxx.contract.results import ClipResult
 
+from .context import JobContext
 from .engine import Engine
-from .interrupts import Interrupts
 from .prepare import Prepared, prepare
 from .private import tidy
 from .recover import recover
 
 log = logging.getLogger("workers.job")
-# A test double may take over a prepared job (it returns True when it did).
-Intercept = Callable[[JobPlan], bool]
 
 
 def _ffmpeg() -> Engine:
@@ -90,53 +88,49 @@ class Engines:
 def run_request(
     req: StartJob,
     emit: Callable[[FromWorker], None],
-    interrupts: Interrupts,
+    context: JobContext,
     engines: Engines | None = None,
-    intercept: Intercept | None = None,
 ) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
     engines = engines or Engines()
-    interrupts.reason = None
-    interrupts.job_id = req.job_id
-    interrupts.emit = emit
+    context.reason = None
+    context.job_id = req.job_id
+    context.emit = emit
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):
         finished = JobFinished(job_id=req.job_id, engine_versions={})
         if req.kind == "recover":
-            for part in in_parts(recover(req, interrupts)):
+            for part in in_parts(recover(req, context)):
                 emit(part)
         else:
-            finished = _run(req, emit, interrupts, engines, intercept)
+            finished = _run(req, emit, context, engines)
         emit(finished)
 
 
 def _run(
     req: StartJob,
     emit: Callable[[FromWorker], None],
-    interrupts: Interrupts,
+    context: JobContext,
     engines: Engines,
-    intercept: Intercept | None,
 ) -> JobFinished:
     """Prepare, announce the plan, check the engine, render; the job's last message.
 
     Each step can end the job with the one message that says why (a rejection,
     an engine that cannot run here); a `validate` request stops before rendering.
     """
-    prepared = prepare(req, interrupts)
+    prepared = prepare(req, context)
     if isinstance(prepared, JobRejected):
         log.debug("job %s rejected: %s", req.job_id, _reason(prepared))
         emit(prepared)
         return JobFinished(job_id=req.job_id, engine_versions={})
     for part in in_parts(_planned(req, prepared)):
         emit(part)
-    if intercept is not None and intercept(prepared.plan):
-        return JobFinished(job_id=req.job_id, engine_versions={})
     engine = engines.get(prepared.plan.engine)
-    refusal = _check_engine(req, prepared, engine, interrupts)
+    refusal = _check_engine(req, prepared, engine, context)
     stopped = None
     if refusal is not None:
         emit(refusal)
     elif req.kind != "validate":
-        stopped = render_clips(prepared, engine, emit, interrupts)
+        stopped = render_clips(prepared, engine, emit, context)
     return JobFinished(job_id=req.job_id, engine_versions=engine.versions(), stopped=stopped)
 
 
@@ -161,12 +155,12 @@ def _planned(req: StartJob, prepared: Prepared) -> JobPlanned:
 
 
 def _check_engine(
-    req: StartJob, prepared: Prepared, engine: Engine, interrupts: Interrupts
+    req: StartJob, prepared: Prepared, engine: Engine, context: JobContext
 ) -> FromWorker | None:
     """What ends the job at the engine check (a stop, an engine that cannot run here), if any."""
-    interrupts.phase("engine_check")
-    problem = engine.available(interrupts)
-    stop = interrupts.check() if problem is None else interrupts.settle()
+    context.phase("engine_check")
+    problem = engine.available(context)
+    stop = context.check() if problem is None else context.settle()
     if stop is not None:
         # A stop that cut the engine check short (`ffmpeg -version`) is an
         # interruption, not an unusable engine: exit 5, not 4. With in-process
@@ -201,14 +195,14 @@ def _rejected(
 
 
 def render_clips(
-    prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None], interrupts: Interrupts
+    prepared: Prepared, engine: Engine, emit: Callable[[FromWorker], None], context: JobContext
 ) -> str | None:
     """Clip by clip until one does not complete; the stop that came between two clips,
     if one did (the next clip fails with it)."""
     plan = prepared.plan
     try:
         for clip in plan.clips:
-            if (stop := interrupts.check()) is not None:
+            if (stop := context.check()) is not None:
                 return stop
             emit(
                 ClipStarted(
@@ -219,7 +213,7 @@ def render_clips(
                     partial_path=partial_path(clip.output_path, plan.job_id),
                 )
             )
-            result = engine.render(plan, clip, interrupts)
+            result = engine.render(plan, clip, context)
             emit(ClipFinished(job_id=plan.job_id, clip=result, index=clip.index))
             if result.status != "COMPLETED":
                 break

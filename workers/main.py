@@ -7,46 +7,37 @@ module's `worker_main` by string); talks only through its own pipe.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from proxx.content.jobplan import JobPlan
 from proxx.contract.protocol import FromWorker, StartJob, WorkerReady, decode_for_worker, encode
 
-from .interrupts import Interrupts
+from .context import JobContext
 from .jobrun import Engines, run_request
 
 
 def worker_main(conn: Connection) -> None:
-    """Entry point of a worker process."""
-    serve(conn)
-
-
-def serve(conn: Connection, intercept: Callable[[Connection, JobPlan], bool] | None = None) -> None:
-    """The worker loop. `intercept` lets a test double take over chosen jobs once
-    they are prepared, while every other job runs for real."""
-    interrupts = Interrupts(conn)
+    """Entry point of a worker process: the worker loop."""
+    context = JobContext(conn)
 
     def emit(msg: FromWorker) -> None:
-        if interrupts.parent_gone:
+        if context.parent_gone:
             return
         try:
             conn.send_bytes(encode(msg))
         except OSError:  # BrokenPipe, reset: the supervisor is gone
-            interrupts.parent_gone = True
+            context.parent_gone = True
 
     engines = Engines()
     engines.warm_up()
     # Ready once warmed up: a worker that cannot even load its engine never says so,
     # and the pool paces its respawns (proxx.runtime.pool).
     emit(WorkerReady(pid=os.getpid()))
-    while not interrupts.parent_gone:
-        interrupts.idle()
+    while not context.parent_gone:
+        context.idle()
         try:
             msg = decode_for_worker(conn.recv_bytes())
         except (EOFError, OSError):
             return  # supervisor gone: nothing to report to
         if isinstance(msg, StartJob):
-            hook = None if intercept is None else (lambda plan: intercept(conn, plan))
-            run_request(msg, emit, interrupts, engines, hook)
+            run_request(msg, emit, context, engines)
         # A CancelJob for a job that already finished needs no action.

@@ -26,7 +26,7 @@ from proxx.contract.errors import Interrupted, ProxxError, SystemError_, Validat
 from proxx.contract.protocol import MAX_SPEC_BYTES, JobRejected, PlannedClip, StartJob
 
 from . import confine
-from .interrupts import Interrupts
+from .context import JobContext
 
 log = logging.getLogger("workers.prepare")
 
@@ -98,10 +98,10 @@ class _Reading:
         )
 
 
-def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
+def prepare(req: StartJob, context: JobContext) -> Prepared | JobRejected:
     """Read, validate and plan `req`'s JobSpec; a JobRejected says why it cannot run."""
     reading = _Reading(req)
-    interrupts.phase("read")
+    context.phase("read")
     try:
         data = read_spec(req.jobspec_path, req.jobspec_inode)
     except OSError as exc:
@@ -109,9 +109,9 @@ def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
             validation_error=f"cannot read JobSpec {req.jobspec_path}: {exc.strerror or exc}"
         )
     reading.fingerprint = fingerprint_bytes(data)
-    interrupts.phase("validate")
+    context.phase("validate")
     try:
-        return _validated(reading, data, interrupts)
+        return _validated(reading, data, context)
     except Interrupted as exc:
         return reading.reject(interrupted=str(exc))
     except ValidationError as exc:
@@ -125,7 +125,7 @@ def prepare(req: StartJob, interrupts: Interrupts) -> Prepared | JobRejected:
         return reading.reject(system_error=str(exc))
 
 
-def _validated(reading: _Reading, data: bytes, interrupts: Interrupts) -> Prepared:
+def _validated(reading: _Reading, data: bytes, context: JobContext) -> Prepared:
     obj = parse_json_object(data)
     reading.fingerprint = fingerprint(obj)
     version, sources = obj.get("jobspec_version"), obj.get("sources")
@@ -138,10 +138,10 @@ def _validated(reading: _Reading, data: bytes, interrupts: Interrupts) -> Prepar
     def next_source() -> str | None:
         # Asked before each source: a fresh probe deadline for each one, so one that
         # blocks (a FIFO, a dead mount) is caught in its own 40 s, not the job's total.
-        interrupts.phase("probe", 1.0)
-        return interrupts.check()
+        context.phase("probe", 1.0)
+        return context.check()
 
-    interrupts.phase("probe", 1.0)  # the filesystem checks before the first probe
+    context.phase("probe", 1.0)  # the filesystem checks before the first probe
     confine.check(req, resolve_sources(spec, req.base_dir), spec.output_dir)
     planned = plan_job(spec, req.base_dir, req.job_id, next_source)
     return Prepared(spec, planned.plan, planned.routing_reason, reading.fingerprint)

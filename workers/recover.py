@@ -21,7 +21,7 @@ from proxx.contract.naming import partial_path, private_dir, record_path
 from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
 
-from .interrupts import Interrupts
+from .context import JobContext
 from .prepare import read_spec
 from .private import PrivateDirError, open_private, read_record
 
@@ -30,8 +30,8 @@ PUBLISHED = "published (verified) before the runner was interrupted"
 NOT_OURS = "a file sits at the output name that this job did not publish"
 
 
-def recover(req: StartJob, interrupts: Interrupts) -> RecoveryAccounted:
-    interrupts.phase("recover")
+def recover(req: StartJob, context: JobContext) -> RecoveryAccounted:
+    context.phase("recover")
     fp: str | None = None
     version: str | None = None
     try:
@@ -110,26 +110,33 @@ def _published(clips: list[PlannedClip], dir_fd: int | None, job_id: str) -> dic
         name = os.path.basename(record_path(partial_path(clip.output_path, job_id)))
         record = read_record(dir_fd, name) if dir_fd is not None else None
         if record is None or record.output_path != clip.output_path or not record.matches(st):
-            out[clip.index] = ClipResult(
-                source_path=clip.source_path,
-                output_path=clip.output_path,
-                status="FAILED",
-                engine=None,
-                failure_reason=FailureReason.VALIDATION_ERROR,
-                failure_detail=f"{NOT_OURS} ({_kind(st)}); it is left as it is, not counted "
-                "as this job's proxy",
-            )
+            why = f"{NOT_OURS} ({_kind(st)}); it is left as it is, not counted as this job's proxy"
+            out[clip.index] = _found(clip, why, failure=FailureReason.VALIDATION_ERROR)
             break
-        out[clip.index] = ClipResult(
-            source_path=clip.source_path,
-            output_path=clip.output_path,
-            status="COMPLETED",
-            engine=None,
-            output_size_bytes=st.st_size,
-            output_sha256=record.sha256,
-            failure_detail=PUBLISHED,
-        )
+        out[clip.index] = _found(clip, PUBLISHED, size=st.st_size, sha256=record.sha256)
     return out
+
+
+def _found(
+    clip: PlannedClip,
+    detail: str,
+    *,
+    failure: FailureReason | None = None,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> ClipResult:
+    """What recovery found at a clip's output name: this job's proxy (COMPLETED), or,
+    with a `failure`, something else (FAILED). No engine ran: recovery only looks."""
+    return ClipResult(
+        source_path=clip.source_path,
+        output_path=clip.output_path,
+        status="COMPLETED" if failure is None else "FAILED",
+        engine=None,
+        failure_reason=failure,
+        failure_detail=detail,
+        output_size_bytes=size,
+        output_sha256=sha256,
+    )
 
 
 def _kind(st: os.stat_result) -> str:

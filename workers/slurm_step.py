@@ -39,8 +39,8 @@ from proxx.contract.profiles import Engine
 from proxx.contract.protocol import FromWorker, JobKind, JobPlanned, StartJob, WorkerFailing, encode
 from proxx.contract.step import EXIT_INTERRUPTED, EXIT_NEEDS_RESOLVE
 
+from .context import JobContext
 from .fence import Fence, wake_self, watch
-from .interrupts import Interrupts
 from .jobrun import Engines, run_request
 
 EXIT_OK = 0  # the job ran to its end and reported it (whatever the job's status)
@@ -174,26 +174,26 @@ def claim(args: argparse.Namespace) -> int:
 def run_claim(args: argparse.Namespace, fd: int) -> int:
     """Run the job with every message appended to the spool; the step's exit code."""
     emit = spool_writer(fd, args.holds_resolve)
-    interrupts = Interrupts(None)  # no pipe: SIGTERM (or the fence) is the only stop
+    context = JobContext(None)  # no pipe: SIGTERM (or the fence) is the only stop
     fence = Fence(fd, args.spool, lambda: not_ours(args.record, args.job_id))
-    interrupts.fence = fence.check
+    context.fence = fence.check
 
     def lost(why: str) -> None:
         # Slurm gave the job up while this node lives on (slurmd crash, partition):
         # no signal will come, so the step stops itself, as SIGTERM would.
         print(f"proxx slurm step: {why}; stopping", file=sys.stderr, flush=True)
-        interrupts.fenced = why
+        context.fenced = why
         wake_self()
 
     stop_watch = watch(fence, lost)
     try:
-        return _run_fenced(args, emit, interrupts)
+        return _run_fenced(args, emit, context)
     finally:
         stop_watch.set()
 
 
 def _run_fenced(
-    args: argparse.Namespace, emit: Callable[[FromWorker], None], interrupts: Interrupts
+    args: argparse.Namespace, emit: Callable[[FromWorker], None], context: JobContext
 ) -> int:
     req = StartJob(
         job_id=args.job_id,
@@ -205,7 +205,7 @@ def _run_fenced(
         output_roots=args.output_roots,
     )
     try:
-        run_request(req, emit, interrupts, Engines())
+        run_request(req, emit, context, Engines())
     except NeedsResolve:
         print(
             "proxx slurm step: the job routes to DaVinci Resolve; it needs a batch job "
@@ -218,7 +218,7 @@ def _run_fenced(
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         emit(WorkerFailing(error=text.splitlines()[-1] if text else type(exc).__name__))
         return EXIT_CRASHED
-    return EXIT_INTERRUPTED if interrupts.reason else EXIT_OK
+    return EXIT_INTERRUPTED if context.reason else EXIT_OK
 
 
 def spool_writer(fd: int, holds_resolve: bool) -> Callable[[FromWorker], None]:

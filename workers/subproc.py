@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from proxx.contract.errors import signal_name
 from proxx.contract.lifetime import die_with_parent
 
-from .interrupts import Interrupts
+from .context import JobContext
 
 TERM_GRACE_S = 3.0
 STDERR_TAIL_BYTES = 4000
@@ -40,7 +40,7 @@ STDOUT_MAX_BYTES = 1 << 16
 
 def run_in_group(
     argv: list[str],
-    interrupts: Interrupts,
+    context: JobContext,
     timeout_s: float | None = None,
     *,
     capture_stdout: bool = False,
@@ -51,7 +51,7 @@ def run_in_group(
     proc = start_in_group(
         argv, capture_stdout=capture_stdout or on_stdout is not None, pass_fds=pass_fds
     )
-    return collect(proc, interrupts, timeout_s, on_stdout=on_stdout)
+    return collect(proc, context, timeout_s, on_stdout=on_stdout)
 
 
 def start_in_group(
@@ -73,7 +73,7 @@ def start_in_group(
 
 def collect(
     proc: subprocess.Popen[bytes],
-    interrupts: Interrupts,
+    context: JobContext,
     timeout_s: float | None = None,
     *,
     on_stdout: Callable[[bytes], None] | None = None,
@@ -85,7 +85,7 @@ def collect(
     try:
         with selectors.DefaultSelector() as sel:
             sel.register(pidfd, selectors.EVENT_READ, "exit")
-            watch = _Watch(proc, sel, output, interrupts)
+            watch = _Watch(proc, sel, output, context)
             interrupted = watch.until_exit(timeout_s)
             proc.wait()
             output.drain(proc)
@@ -142,14 +142,14 @@ class _Watch:
         proc: subprocess.Popen[bytes],
         sel: selectors.BaseSelector,
         output: _Output,
-        interrupts: Interrupts,
+        context: JobContext,
     ) -> None:
-        self.proc, self.sel, self.output, self.interrupts = proc, sel, output, interrupts
+        self.proc, self.sel, self.output, self.context = proc, sel, output, context
         assert proc.stderr is not None
         sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
         if proc.stdout is not None:
             sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-        for fd in interrupts.fds():
+        for fd in context.fds():
             sel.register(fd, selectors.EVENT_READ, "stop")
 
     def until_exit(self, timeout_s: float | None) -> str | None:
@@ -172,8 +172,8 @@ class _Watch:
             if key.data == "exit":
                 exited = True
             elif key.data == "stop":
-                if interrupted is None and self.interrupts.check() is not None:
-                    interrupted = self.interrupts.reason
+                if interrupted is None and self.context.check() is not None:
+                    interrupted = self.context.reason
                     _stop_group(self.proc)
                     exited = True
             else:

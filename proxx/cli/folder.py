@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from proxx.cli.progress import stall_option
 from proxx.cli.roots import roots_of, roots_options
 
 if TYPE_CHECKING:
@@ -67,14 +68,7 @@ def _bounded(
     help="Extra sbatch argument for every job, e.g. --slurm-arg=--partition=render "
     "(repeatable; --executor slurm only).",
 )
-@click.option(
-    "--stall-seconds",
-    type=click.FloatRange(min=1.0),
-    default=300.0,
-    show_default=True,
-    help="Cancel a render whose progress has not moved for this long (as timeout); "
-    "each clip's render deadline still applies.",
-)
+@stall_option
 @click.option(
     "--on-job-end",
     metavar="PROGRAM",

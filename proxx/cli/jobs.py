@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from proxx.cli.progress import stall_option
 from proxx.cli.roots import roots_of, roots_options
 
 if TYPE_CHECKING:
@@ -43,13 +44,7 @@ def naming(reason: str, path: str) -> str:
     help="Progress on stderr: one updating line (auto: when stderr is a terminal), "
     "one JSON object per update (jsonl), or none.",
 )
-@click.option(
-    "--stall-seconds",
-    type=click.FloatRange(min=1.0),
-    default=300.0,
-    show_default=True,
-    help="Cancel a render whose progress has not moved for this long (as timeout).",
-)
+@stall_option
 @roots_options
 def run(
     spec: str,

@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+import click
 
 from proxx.contract import logs
-from proxx.contract.progress import ProgressRecord, describe
+
+if TYPE_CHECKING:  # the CLI loads this for its options: pydantic waits for a job
+    from proxx.contract.progress import ProgressRecord
 
 Mode = Literal["auto", "line", "jsonl", "off"]
 _CLEAR = "\r\x1b[K"
+
+
+def stall_option(f: Any) -> Any:
+    """--stall-seconds, for run and watch: a render's stall limit (README, "Stalls")."""
+    return click.option(
+        "--stall-seconds",
+        type=click.FloatRange(min=1.0),
+        default=300.0,
+        show_default=True,
+        help="Cancel a render whose progress has not moved for this long (as timeout); "
+        "each clip's render deadline still applies.",
+    )(f)
 
 
 def resolve_mode(mode: Mode, stream: TextIO) -> Mode:
@@ -39,6 +55,8 @@ class ProgressShow:
         elif self.mode == "line":
             # The cursor goes back to the line's start: a log line written meanwhile
             # overwrites the progress text instead of being glued to its end.
+            from proxx.contract.progress import describe
+
             self.stream.write(_CLEAR + describe(record) + "\r")
             self._drawn = True
         self.stream.flush()

@@ -229,7 +229,7 @@ class LocalPool:
             and time.monotonic() - slot.job_sent_at < EARLY_DEATH_S
         )
         if slot.tracker is not None:
-            if slot.tracker.killed_for is None and slot.tracker.cancel_reason is None:
+            if slot.tracker.stopping is None:
                 log.error(
                     "worker %d died (%s) running job %s",
                     slot.proc.worker_id,

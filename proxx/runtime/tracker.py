@@ -9,8 +9,9 @@ milliseconds (tests/test_tracker.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
 from proxx.contract.accounting import account
 from proxx.contract.deadlines import Deadlines
@@ -53,6 +54,34 @@ class KillWorker:
 
 Action = SendCancel | KillWorker
 
+How = Literal["asked", "overdue", "killed", "worker"]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a job stops and how that is enforced: one value, replaced as the stop goes on.
+
+    `how`: "asked", a SendCancel went out and the worker is killed at `kill_at` if it
+    is still running then; "overdue", it was, and was killed; "killed", the supervisor
+    (or Slurm) ended the worker outright, `detail` explaining its death; "worker", a
+    stop only the worker met, between two clips (`JobFinished.stopped`).
+    """
+
+    why: str
+    failure: FailureReason = FailureReason.INTERRUPTED
+    how: How = "asked"
+    kill_at: float | None = None
+    detail: str | None = None
+
+    @property
+    def ours(self) -> bool:
+        """Asked or enforced from outside the worker (the supervisor, Slurm)."""
+        return self.how != "worker"
+
+    def killed(self, detail: str) -> Stop:
+        """The same stop, now enforced by ending the worker (`detail`: its death's story)."""
+        return replace(self, how="killed", detail=detail)
+
 
 @dataclass
 class JobOutcome:
@@ -88,15 +117,10 @@ class JobTracker:
     results: dict[int, ClipResult] = field(default_factory=dict)
     started: dict[int, ClipStarted] = field(default_factory=dict)
     current: int | None = None
-    cancel_reason: str | None = None
-    cancel_failure: FailureReason = FailureReason.INTERRUPTED
-    kill_at: float | None = None
-    kill_sent: bool = False  # the cancel's grace ran out and we killed it
-    killed_for: str | None = None  # we killed it: the death is ours to explain
+    stop: Stop | None = None
     death: str | None = None
     last_words: str | None = None
     done: bool = False
-    worker_stopped: str | None = None  # a stop the worker met between two clips
     note: str | None = None
     engine_versions: dict[str, str] = field(default_factory=dict)
     # After a death with clips unreported: a fresh worker's look at what was published.
@@ -123,6 +147,16 @@ class JobTracker:
     @property
     def job_id(self) -> str:
         return self.request.job_id
+
+    @property
+    def stopping(self) -> Stop | None:
+        """The stop asked or enforced from outside the worker, if there is one."""
+        return self.stop if self.stop is not None and self.stop.ours else None
+
+    @property
+    def killed(self) -> bool:
+        """Whether the worker was ended on purpose (its death is ours to explain)."""
+        return self.stop is not None and self.stop.how == "killed"
 
     @property
     def finished(self) -> bool:
@@ -168,11 +202,12 @@ class JobTracker:
             self.progress.planned([c.duration for c in self.planned.clips])
         elif isinstance(msg, JobRejected):
             self.rejected = msg
-            if msg.interrupted and self.cancel_failure is FailureReason.VALIDATION_ERROR:
+            stop = self.stopping
+            if msg.interrupted and stop and stop.failure is FailureReason.VALIDATION_ERROR:
                 # Stopped before rendering because its output is another job's: what
                 # the job is refused for, not an interruption.
                 self.rejected = msg.model_copy(
-                    update={"interrupted": None, "validation_error": self.cancel_reason}
+                    update={"interrupted": None, "validation_error": stop.why}
                 )
         elif isinstance(msg, AccountedClips):
             self._accounted.extend(msg.clips)
@@ -199,18 +234,19 @@ class JobTracker:
             self._note(msg, now)
         else:
             self.engine_versions = msg.engine_versions
-            self.worker_stopped = msg.stopped
+            if self.stopping is None:
+                self.stop = Stop(msg.stopped, how="worker") if msg.stopped else None
+            else:
+                self.stop = replace(self.stopping, kill_at=None)
             self.done = True
             self.phase_deadline = None
-            self.kill_at = None
 
     def cancel(
         self, reason: str, now: float, failure: FailureReason = FailureReason.INTERRUPTED
     ) -> list[Action]:
-        if self.finished or self.cancel_reason is not None or self.postmortem is not None:
+        if self.finished or self.stopping is not None or self.postmortem is not None:
             return []  # a recovery look is not stopped: it is brief, and under a deadline
-        self.cancel_reason, self.cancel_failure = reason, failure
-        self.kill_at = now + CANCEL_GRACE_S
+        self.stop = Stop(reason, failure, "asked", kill_at=now + CANCEL_GRACE_S)
         return [SendCancel(reason)]
 
     def on_death(self, how: str) -> None:
@@ -218,7 +254,9 @@ class JobTracker:
             self.postmortem.on_death(how)  # the recovery worker died: today's accounting
             return
         self.death = how
-        self.phase_deadline = self.kill_at = None
+        self.phase_deadline = None
+        if self.stop is not None:
+            self.stop = replace(self.stop, kill_at=None)
 
     def await_postmortem(self) -> bool:
         """After a death: whether the job waits for a recovery look before it ends
@@ -251,11 +289,13 @@ class JobTracker:
             return [] if why is None else [KillWorker(why)]
         if self.finished:
             return []
-        if self.kill_at is not None and now >= self.kill_at:
-            self.kill_at = None
-            self.kill_sent = True
-            return [KillWorker(f"{self.cancel_reason}; the worker did not stop in time")]
-        if self.cancel_reason is not None:
+        stop = self.stop
+        if stop is not None and stop.kill_at is not None and now >= stop.kill_at:
+            # Killed outright meanwhile, that death's story stays the one told.
+            how: How = "overdue" if stop.how == "asked" else stop.how
+            self.stop = replace(stop, kill_at=None, how=how)
+            return [KillWorker(f"{stop.why}; the worker did not stop in time")]
+        if self.stopping is not None:
             return []  # being stopped already: only the grace above still counts
         stall_at = self._stall_at()
         if stall_at is not None and now >= stall_at:
@@ -274,15 +314,15 @@ class JobTracker:
             return self.cancel(
                 f"clip exceeded its {limit:g} s time limit", now, FailureReason.TIMEOUT
             )
-        self.cancel_reason, self.cancel_failure = why, FailureReason.TIMEOUT
-        self.killed_for = why
+        self.stop = Stop(why, FailureReason.TIMEOUT).killed(why)
         return [KillWorker(why)]
 
     def next_deadline(self) -> float | None:
         if self.postmortem is not None:
             return self.postmortem.deadline
-        stall = self._stall_at() if self.cancel_reason is None and not self.finished else None
-        times = [t for t in (self.phase_deadline, self.kill_at, stall) if t is not None]
+        stall = self._stall_at() if self.stopping is None and not self.finished else None
+        kill_at = None if self.stop is None else self.stop.kill_at
+        times = [t for t in (self.phase_deadline, kill_at, stall) if t is not None]
         return min(times) if times else None
 
     # -- the end ------------------------------------------------------------------------
@@ -341,24 +381,20 @@ class JobTracker:
         return known, pm.explained(failure)
 
     def _failure(self) -> tuple[FailureReason, str] | None:
+        stop = self.stop
         if self.death is None:
             # Finished normally; stopped between two clips, the next one is the
             # interrupted one: by our cancel, or by a stop only the worker saw.
-            if self.cancel_reason is not None:
-                return self.cancel_failure, self.cancel_reason
-            return (FailureReason.INTERRUPTED, self.worker_stopped) if self.worker_stopped else None
+            return None if stop is None else (stop.failure, stop.why)
         how = f"worker process {self.death}"
         words = f" ({self.last_words})" if self.last_words else ""
-        if self.killed_for is not None:
-            return self.cancel_failure, f"{self.killed_for}; {how}{words}"
-        if self.cancel_reason is not None and self.kill_sent:
-            return (
-                self.cancel_failure,
-                f"{self.cancel_reason}; worker did not stop in time and was killed ({how})",
-            )
-        if self.cancel_reason is not None:  # it died on its own while being stopped
-            return self.cancel_failure, f"{self.cancel_reason}; {how}{words}"
-        return FailureReason.WORKER_CRASHED, f"{how}{words} during the {self.phase} phase"
+        if stop is None or not stop.ours:
+            return FailureReason.WORKER_CRASHED, f"{how}{words} during the {self.phase} phase"
+        if stop.how == "killed":
+            return stop.failure, f"{stop.detail}; {how}{words}"
+        if stop.how == "overdue":
+            return stop.failure, f"{stop.why}; worker did not stop in time and was killed ({how})"
+        return stop.failure, f"{stop.why}; {how}{words}"  # it died on its own while stopped
 
     # -- helpers ------------------------------------------------------------------------
     def _enter(self, phase: Phase, basis: float | None, now: float) -> None:
@@ -390,13 +426,14 @@ class JobTracker:
             else (self.current if self.current is not None else len(self.results))
         )
         clip = msg.clip
-        if clip.failure_reason is FailureReason.INTERRUPTED and self.cancel_failure in (
+        failure = FailureReason.INTERRUPTED if self.stop is None else self.stop.failure
+        if clip.failure_reason is FailureReason.INTERRUPTED and failure in (
             FailureReason.TIMEOUT,
             FailureReason.CANCELLED,
             FailureReason.VALIDATION_ERROR,  # its output is another job's
         ):
             # The worker says it was stopped; we know why (a deadline, a stall, a cancel).
-            clip = clip.model_copy(update={"failure_reason": self.cancel_failure})
+            clip = clip.model_copy(update={"failure_reason": failure})
         self.results[index] = clip
         self.current = None
         return index
@@ -405,14 +442,14 @@ class JobTracker:
         self.note = msg.note
         if msg.waiting:
             self.phase_deadline = None  # waiting in line for Resolve is not a hang
-        elif self.phase_deadline is None and self.cancel_reason is None:
+        elif self.phase_deadline is None and self.stopping is None:
             self._enter(self.phase, self.phase_basis, now)
             self.progress.moved_at = now  # the stall clock, too, starts after the wait
 
     def kill(self, why: str) -> list[Action]:
         if self.postmortem is not None:  # the recovery worker misbehaved
             return [KillWorker(self.postmortem.kill(why))]
-        if self.killed_for is None:
-            self.killed_for = why
-            self.cancel_reason, self.cancel_failure = why, FailureReason.WORKER_CRASHED
+        if not self.killed:  # a grace still running stays (its kill repeats this one)
+            kill_at = None if self.stop is None else self.stop.kill_at
+            self.stop = Stop(why, FailureReason.WORKER_CRASHED, kill_at=kill_at).killed(why)
         return [KillWorker(why)]

@@ -15,7 +15,7 @@ import os
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
 from proxx.contract.step import EXIT_INTERRUPTED
-from proxx.runtime.tracker import Action, JobOutcome, KillWorker
+from proxx.runtime.tracker import Action, JobOutcome, KillWorker, Stop
 from proxx.slurm import sidecar
 from proxx.slurm.spool import revoke
 from proxx.slurm.states import SlurmJob, end_failure, needs_resolve
@@ -35,10 +35,12 @@ def overdue(task: SlurmTask, now: float) -> list[Action] | None:
         task.ended_at = now
         # The step may never have got the cancel: fence it off, as after NODE_FAIL.
         revoke(task.spool, task.claim_path)
-        tracker.killed_for = tracker.killed_for or (
-            f"{tracker.cancel_reason}; Slurm did not confirm the end of job "
-            f"{task.slurm_id} within {GIVE_UP_S:g} s"
-        )
+        stop = tracker.stopping
+        if stop is not None and not tracker.killed:
+            tracker.stop = stop.killed(
+                f"{stop.why}; Slurm did not confirm the end of job "
+                f"{task.slurm_id} within {GIVE_UP_S:g} s"
+            )
         return []
     if task.done_at is not None and now - task.done_at > DONE_GRACE_S:
         task.ended_at = now  # reported its end long ago; the step is being cleaned up
@@ -55,8 +57,7 @@ def routed_to_resolve(task: SlurmTask) -> bool:
         and task.last is not None
         and needs_resolve(task.last)
         and task.gres is None
-        and tracker.cancel_reason is None
-        and tracker.killed_for is None
+        and tracker.stopping is None
     )
 
 
@@ -68,26 +69,25 @@ def outcome(task: SlurmTask) -> JobOutcome:
     if task.not_run is not None and task.spool.lines == 0:
         # Requeued at launch and cancelled before any step ran: an interruption before
         # the start ("nothing was executed"), not a crash; resubmitting is safe.
-        tracker.killed_for = tracker.cancel_reason = task.not_run
-        tracker.cancel_failure = FailureReason.INTERRUPTED
+        tracker.stop = Stop(task.not_run).killed(task.not_run)
         tracker.on_death("never started")
         return tracker.outcome()
     if job is None:
         return failed(task, FailureReason.WORKER_CRASHED, "Slurm job state unknown")
     reason, why = end_failure(job)
     why += hint(task)
-    if tracker.killed_for is None and tracker.cancel_reason is None:
-        tracker.killed_for, tracker.cancel_reason = why, why
-        tracker.cancel_failure = reason
-    elif tracker.cancel_reason is not None and tracker.killed_for is None:
-        tracker.killed_for = f"{tracker.cancel_reason}; {why}"
+    stop = tracker.stopping
+    if stop is None:
+        tracker.stop = Stop(why, reason).killed(why)
+    elif not tracker.killed:
+        tracker.stop = stop.killed(f"{stop.why}; {why}")
     tracker.on_death(f"ended ({job.state})")
     return overlay(tracker.outcome(), job)
 
 
 def failed(task: SlurmTask, reason: FailureReason, why: str) -> JobOutcome:
     tracker = task.tracker
-    tracker.killed_for, tracker.cancel_reason, tracker.cancel_failure = why, why, reason
+    tracker.stop = Stop(why, reason).killed(why)
     tracker.on_death("never started" if task.slurm_id is None else "lost")
     return tracker.outcome()
 

@@ -49,7 +49,7 @@ class Poller:
             messages = task.spool.read_all_new()
         except SpoolGarbage as exc:
             task.seen_running = True  # something on a node wrote it
-            if task.tracker.killed_for is None:
+            if not task.tracker.killed:
                 log.error("job %s: %s; cancelling its Slurm job", task.tracker.job_id, exc)
                 task.tracker.on_message(WorkerFailing(error=str(exc)), time.monotonic())
                 act(self.client, task, task.tracker.kill(str(exc)))
@@ -146,7 +146,7 @@ class Poller:
                 f"(restarts: {job.restarts}, reason: {job.reason}); cancelled, not run"
             )
             why = task.not_run
-        if task.tracker.killed_for is None:
+        if not task.tracker.killed:
             log.error("job %s: %s; cancelling it", task.tracker.job_id, why)
             act(self.client, task, task.tracker.kill(why))
 

@@ -14,9 +14,9 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
 
+from ..context import JobContext
 from ..engine import ClipRecord
 from ..fence import publish_fenced
-from ..interrupts import Interrupts
 from ..private import PrivateDirError, fd_path, open_private
 from ..publish import SYSTEM_ERRNOS, PublishError
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
@@ -59,7 +59,7 @@ class FFmpegEngine:
             with contextlib.suppress(OSError):
                 self._version_check = start_in_group([self.ffmpeg, "-version"], capture_stdout=True)
 
-    def available(self, interrupts: Interrupts) -> str | None:
+    def available(self, context: JobContext) -> str | None:
         if self.ffmpeg is None:
             return "ffmpeg not found on PATH: install FFmpeg (Debian: apt-get install ffmpeg)"
         if self._versions is not None:
@@ -69,7 +69,7 @@ class FFmpegEngine:
                 self._version_check = start_in_group([self.ffmpeg, "-version"], capture_stdout=True)
             except OSError as exc:
                 return f"cannot start `{self.ffmpeg} -version`: {exc.strerror or exc}"
-        out = collect(self._version_check, interrupts, VERSION_TIMEOUT_S)
+        out = collect(self._version_check, context, VERSION_TIMEOUT_S)
         self._version_check = None
         if out.interrupted:
             return f"`{self.ffmpeg} -version` did not finish: {out.interrupted}"
@@ -95,8 +95,8 @@ class FFmpegEngine:
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
         return shlex.join(build_argv(plan, clip, self.ffmpeg or "ffmpeg"))
 
-    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
-        run = _ClipRun(self.ffmpeg, plan, clip, interrupts)
+    def render(self, plan: JobPlan, clip: ClipPlan, context: JobContext) -> ClipResult:
+        run = _ClipRun(self.ffmpeg, plan, clip, context)
         try:
             return run.record.result(status="COMPLETED", exit_code=0, **run.execute())
         except _Failed as failed:
@@ -121,9 +121,9 @@ class _ClipRun:
     """
 
     def __init__(
-        self, ffmpeg: str | None, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts
+        self, ffmpeg: str | None, plan: JobPlan, clip: ClipPlan, context: JobContext
     ) -> None:
-        self.ffmpeg, self.plan, self.clip, self.interrupts = ffmpeg, plan, clip, interrupts
+        self.ffmpeg, self.plan, self.clip, self.context = ffmpeg, plan, clip, context
         self.record = ClipRecord(FFmpegEngine.name, clip)
         self.argv = build_argv(plan, clip, ffmpeg or "ffmpeg")
         # The partial's real name, for results and the command shown (copy-pasteable);
@@ -171,7 +171,7 @@ class _ClipRun:
         reader = self.progress_reader()
         outcome = run_in_group(
             with_progress(self.argv),
-            self.interrupts,
+            self.context,
             on_stdout=reader.feed,
             pass_fds=(self.dir_fd,),
         )
@@ -179,7 +179,7 @@ class _ClipRun:
         self.record.fields.update(render_speed=stats.render_speed, average_fps=stats.average_fps)
         partial = self.partial if os.path.exists(self.temp) else None
         code = outcome.returncode
-        stop = outcome.interrupted or (self.interrupts.settle() if code != 0 else None)
+        stop = outcome.interrupted or (self.context.settle() if code != 0 else None)
         if stop:
             # A stall names what FFmpeg said last: often why it stands still.
             last = "".join(f"; its last line: {x}" for x in outcome.stderr_tail.splitlines()[-1:])
@@ -216,11 +216,11 @@ class _ClipRun:
         plan, source = self.plan, self.clip.source
         exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, source, plan.container)
         seconds = float(exp.frames / exp.rate) if exp.frames is not None else source.duration
-        return ProgressReader(self.clip.index, seconds, self.interrupts)
+        return ProgressReader(self.clip.index, seconds, self.context)
 
     def verify(self, partial: str | None) -> None:
         plan, source = self.plan, self.clip.source
-        self.interrupts.phase("verify", source.duration)
+        self.context.phase("verify", source.duration)
         exp = expected_output(plan.codec, plan.proxy_profile, plan.fps_mode, source, plan.container)
         problem, proxy = check_output(self.temp, exp, plan.container)
         self.record.fields["fidelity"] = fidelity(source, proxy, exp)
@@ -233,7 +233,7 @@ class _ClipRun:
             )
 
     def check_stop(self) -> None:
-        stop = self.interrupts.check()
+        stop = self.context.check()
         if stop is not None:
             # Publishing now could contradict a result already written without us
             # (recovery by another runner after our supervisor died).
@@ -246,11 +246,11 @@ class _ClipRun:
             )
 
     def publish(self) -> dict[str, object]:
-        self.interrupts.phase("publish", self.clip.source.duration)
+        self.context.phase("publish", self.clip.source.duration)
         digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
             size = publish_fenced(
-                self.interrupts, self.partial, self.clip.output_path, digest, dir_fd=self.dir_fd
+                self.context, self.partial, self.clip.output_path, digest, dir_fd=self.dir_fd
             )
         except PublishError as failed:
             raise _Failed(

@@ -8,7 +8,7 @@ a forced rate or a field-rate deinterlace would scale.
 
 Reading costs the render nothing: FFmpeg writes a block every half second, the
 worker reads it from a pipe it already selects on, and the report to the
-supervisor is rate-limited in `Interrupts.progress`.
+supervisor is rate-limited in `JobContext.progress`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..interrupts import Interrupts
+from ..context import JobContext
 
 # Global options, before everything else in the executed argv: the machine-readable
 # report on stdout (which FFmpeg does not otherwise use here).
@@ -41,8 +41,8 @@ class RenderStats:
 class ProgressReader:
     """Fed FFmpeg's stdout in chunks as they arrive; reports each block it completes."""
 
-    def __init__(self, index: int, expected_seconds: float | None, interrupts: Interrupts):
-        self.index, self.expected, self.interrupts = index, expected_seconds, interrupts
+    def __init__(self, index: int, expected_seconds: float | None, context: JobContext):
+        self.index, self.expected, self.context = index, expected_seconds, context
         self.started = time.monotonic()
         self.media_seconds: float | None = None
         self.frames: int | None = None
@@ -75,7 +75,7 @@ class ProgressReader:
             self.frames = int(frames)
         if self.media_seconds is not None and self.expected:
             fraction = self.media_seconds / self.expected
-            self.interrupts.progress(self.index, fraction, self.media_seconds)
+            self.context.progress(self.index, fraction, self.media_seconds)
 
     def stats(self) -> RenderStats:
         wall = time.monotonic() - self.started

@@ -21,9 +21,9 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.naming import partial_path
 
+from ..context import JobContext
 from ..expect import Expected
 from ..fence import publish_fenced
-from ..interrupts import Interrupts
 from ..private import PrivateDirError, open_private
 from ..publish import PublishError
 from ..verify import verify_output
@@ -45,16 +45,14 @@ class Session(Protocol):
     poll_s: float
     render_timeout: Callable[[float | None], float]
 
-    def connect_app(self, interrupts: Interrupts) -> api.Resolve: ...
+    def connect_app(self, context: JobContext) -> api.Resolve: ...
 
 
 class ClipRun:
     """One clip's conversation with Resolve, and the cleanup it owes afterwards."""
 
-    def __init__(
-        self, engine: Session, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts
-    ) -> None:
-        self.engine, self.plan, self.clip, self.interrupts = engine, plan, clip, interrupts
+    def __init__(self, engine: Session, plan: JobPlan, clip: ClipPlan, context: JobContext) -> None:
+        self.engine, self.plan, self.clip, self.context = engine, plan, clip, context
         self.partial = partial_path(clip.output_path, plan.job_id)
         # Resolve appends the format's extension to CustomName.
         self.rendered = f"{self.partial}.{plan.container}"
@@ -83,12 +81,12 @@ class ClipRun:
         return value
 
     def check_stop(self, while_doing: str) -> None:
-        stop = self.interrupts.check()
+        stop = self.context.check()
         if stop is not None:
             raise Failed(FailureReason.INTERRUPTED, f"stopped {while_doing}: {stop}")
 
     def execute(self) -> int:
-        app = self.engine.connect_app(self.interrupts)
+        app = self.engine.connect_app(self.context)
         self.pm = self.need(
             app.GetProjectManager(),
             "GetProjectManager()",
@@ -236,7 +234,7 @@ class ClipRun:
             if job_id or time.monotonic() >= deadline:
                 break
             self.check_stop("waiting for Resolve to accept the render job")
-            self.interrupts.wait(self.engine.poll_s)
+            self.context.wait(self.engine.poll_s)
         return self.need(
             job_id,
             "AddRenderJob()",
@@ -259,7 +257,7 @@ class ClipRun:
                 )
             idle_since = self.idle_since(idle_since, now, status)
             self.report_progress(status, duration)
-            stop = self.interrupts.wait(self.engine.poll_s)
+            stop = self.context.wait(self.engine.poll_s)
             if stop is not None:
                 self.stop_render(
                     FailureReason.INTERRUPTED,
@@ -272,7 +270,7 @@ class ClipRun:
         pct = status.get("CompletionPercentage")
         if isinstance(pct, int | float) and not isinstance(pct, bool) and 0 <= pct <= 100:
             media = None if duration is None else duration * pct / 100
-            self.interrupts.progress(self.clip.index, pct / 100, media)
+            self.context.progress(self.clip.index, pct / 100, media)
 
     def render_status(self) -> dict[str, Any] | None:
         """The render job's status while it runs; None once it is Complete."""
@@ -319,9 +317,9 @@ class ClipRun:
         problem = verify_output(self.partial, exp, self.plan.container)
         if problem:
             raise Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
-        self.interrupts.phase("publish", self.clip.source.duration)
+        self.context.phase("publish", self.clip.source.duration)
         try:
-            return publish_fenced(self.interrupts, self.partial, self.clip.output_path)
+            return publish_fenced(self.context, self.partial, self.clip.output_path)
         except PublishError as failed:
             raise Failed(failed.reason, failed.detail, failed.system) from failed
 

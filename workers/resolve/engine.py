@@ -19,8 +19,8 @@ from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.results import ClipResult
 
+from ..context import JobContext
 from ..engine import ClipRecord
-from ..interrupts import Interrupts
 from . import api
 from .clip import ClipRun
 from .facts import Failed
@@ -66,10 +66,10 @@ class ResolveEngine:
     def warm_up(self) -> None:
         """Nothing: connecting to Resolve is worth doing only for a RAW job."""
 
-    def available(self, interrupts: Interrupts) -> str | None:
+    def available(self, context: JobContext) -> str | None:
         """Connect once before any clip: `validate` and `run` refuse with the same words."""
         try:
-            self.connect_app(interrupts)
+            self.connect_app(context)
         except Failed as failed:
             return failed.detail if failed.reason is FailureReason.ENGINE_UNAVAILABLE else None
         return None
@@ -77,18 +77,18 @@ class ResolveEngine:
     def command_for(self, plan: JobPlan, clip: ClipPlan) -> str | None:
         return None  # Resolve runs no command line; the result carries the API calls' outcome
 
-    def render(self, plan: JobPlan, clip: ClipPlan, interrupts: Interrupts) -> ClipResult:
+    def render(self, plan: JobPlan, clip: ClipPlan, context: JobContext) -> ClipResult:
         record = ClipRecord(self.name, clip)
-        stop = self._hold_lock(plan, interrupts)
+        stop = self._hold_lock(plan, context)
         if stop is not None:
             return record.result(
                 status="FAILED",
                 failure_reason=FailureReason.INTERRUPTED,
                 failure_detail=f"stopped while waiting for DaVinci Resolve: {stop}",
             )
-        run = ClipRun(self, plan, clip, interrupts)
+        run = ClipRun(self, plan, clip, context)
         result = record.result(**self._outcome(run))
-        self._release_after(plan, clip, result, interrupts)
+        self._release_after(plan, clip, result, context)
         return result
 
     def _outcome(self, run: ClipRun) -> dict[str, object]:
@@ -117,12 +117,12 @@ class ResolveEngine:
         return {"status": "COMPLETED", "output_size_bytes": size}
 
     # -- the one-Resolve-per-host lock, held for a whole job ------------------------
-    def _hold_lock(self, plan: JobPlan, interrupts: Interrupts) -> str | None:
+    def _hold_lock(self, plan: JobPlan, context: JobContext) -> str | None:
         if self._lock_job == plan.job_id and self._lock.held:
             return None
         self._lock.release()  # held for an earlier job that never got to its last clip
         owner = f"pid {os.getpid()}, job {plan.job_id}"
-        stop = acquire(self._lock, owner, plan.job_id, interrupts)
+        stop = acquire(self._lock, owner, plan.job_id, context)
         self._lock_job = plan.job_id if stop is None else None
         return stop
 
@@ -133,18 +133,18 @@ class ResolveEngine:
             self._lock_job = None
 
     def _release_after(
-        self, plan: JobPlan, clip: ClipPlan, result: ClipResult, interrupts: Interrupts
+        self, plan: JobPlan, clip: ClipPlan, result: ClipResult, context: JobContext
     ) -> None:
         # The worker loop stops a job after a failed clip, after its last clip,
         # or on a stop request; each is the end of this job's turn with Resolve.
         last = clip.index == plan.clips[-1].index
-        if last or result.status != "COMPLETED" or interrupts.check() is not None:
+        if last or result.status != "COMPLETED" or context.check() is not None:
             self._lock.release()
             self._lock_job = None
 
-    def connect_app(self, interrupts: Interrupts) -> api.Resolve:
+    def connect_app(self, context: JobContext) -> api.Resolve:
         try:
-            app = api.connect(self._connect, self.connect_timeout_s, interrupts.wait)
+            app = api.connect(self._connect, self.connect_timeout_s, context.wait)
             self._versions = {"resolve": api.product(app)}
             log.info("connected to %s", self._versions["resolve"])
             api.require_studio(app)

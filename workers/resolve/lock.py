@@ -16,7 +16,7 @@ import time
 
 from proxx.contract.clock import iso, utc_now
 
-from ..interrupts import Interrupts
+from ..context import JobContext
 
 DEFAULT_LOCK_PATH = "/tmp/proxx-resolve.lock"
 POLL_S = 0.5
@@ -85,12 +85,12 @@ class ResolveLock:
             return self._fd
 
 
-def send_note(interrupts: Interrupts, job_id: str, note: str, *, waiting: bool = False) -> None:
+def send_note(context: JobContext, job_id: str, note: str, *, waiting: bool = False) -> None:
     """Tell the supervisor (and so the operator) something about the running job."""
-    interrupts.note(note, waiting=waiting)
+    context.note(note, waiting=waiting)
 
 
-def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) -> str | None:
+def acquire(lock: ResolveLock, owner: str, job_id: str, context: JobContext) -> str | None:
     """Wait for the lock (cancellable); None once held, else why the wait was stopped."""
     if lock.try_acquire(owner):
         return None
@@ -105,19 +105,19 @@ def acquire(lock: ResolveLock, owner: str, job_id: str, interrupts: Interrupts) 
                 else f"still waiting after {now - waited_from:.0f} s"
             )
             send_note(
-                interrupts,
+                context,
                 job_id,
                 f"{waiting} for DaVinci Resolve, which is in use by "
                 f"{lock.holder()} (one Resolve job per host)",
                 waiting=True,
             )
             next_note = now + NOTE_EVERY_S
-        stop = interrupts.wait(POLL_S)
+        stop = context.wait(POLL_S)
         if stop is not None:
             return stop
         if lock.try_acquire(owner):
             send_note(
-                interrupts,
+                context,
                 job_id,
                 f"DaVinci Resolve is free after waiting "
                 f"{time.monotonic() - waited_from:.0f} s; rendering",

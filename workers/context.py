@@ -1,4 +1,5 @@
-"""A job's narrow context inside a worker: what can stop it, and how it reports.
+"""A job's context inside a worker (`JobContext`): its pipe, its id, how it reports
+(`emit`, `note()`, `phase()`, `progress()`) and what can stop it.
 
 A worker is told to stop in three ways: a CancelJob message on its pipe, the
 pipe closing (the supervisor died), or SIGTERM. Each wakes the same select()
@@ -38,7 +39,9 @@ SETTLE_S = 0.5
 PROGRESS_INTERVAL_S = 1.0
 
 
-class Interrupts:
+class JobContext:
+    """The running job as its engine sees it: reports go out, stops come in."""
+
     def __init__(self, conn: Connection | None = None) -> None:
         self.conn = conn
         self.reason: str | None = None
