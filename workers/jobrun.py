@@ -96,7 +96,7 @@ def run_request(
 ) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
     engines = engines or Engines()
-    interrupts.reason = None
+    interrupts.reason, interrupts.discard_partial = None, False
     interrupts.job_id = req.job_id
     interrupts.emit = emit
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):

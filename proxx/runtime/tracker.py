@@ -43,6 +43,7 @@ CANCEL_GRACE_S = 8.0  # the worker's own TERM→KILL grace for FFmpeg is 3 s
 @dataclass(frozen=True)
 class SendCancel:
     reason: str
+    discard_partial: bool = False  # see CancelJob
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ class JobTracker:
             return []
         self.cancel_reason, self.cancel_failure = reason, failure
         self.kill_at = now + CANCEL_GRACE_S
-        return [SendCancel(reason)]
+        discard = failure in (FailureReason.CANCELLED, FailureReason.TIMEOUT)
+        return [SendCancel(reason, discard_partial=discard)]
 
     def on_death(self, how: str) -> None:
         self.death = how
