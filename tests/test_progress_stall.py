@@ -2,8 +2,9 @@
 
 A stand-in that reports progress and then stands still is cancelled as
 `timeout`, naming the limit and the last line it printed, and leaves no
-process and no partial render (nor the job's private folder); one that is slow but keeps moving for longer than the limit is never
-stopped and completes (the control). Through the real `proxx run --stall-seconds`.
+process and no partial render (nor the job's private folder); one that is
+slow but keeps moving for longer than the limit is never stopped and completes
+(the control). Through the real `proxx run --stall-seconds`.
 """
 
 from __future__ import annotations
