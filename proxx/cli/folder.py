@@ -110,6 +110,7 @@ def watch(
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
+    from proxx.cli.streams import tell
     from proxx.contract.deadlines import Deadlines
     from proxx.slurm.client import SlurmUnavailable
     from proxx.watch.folder import FatalWatchError
@@ -130,7 +131,7 @@ def watch(
             roots=roots_of(source_roots, output_roots, folder),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
-        click.echo(f"proxx watch: {exc}", err=True)
+        tell(f"proxx watch: {exc}", "ERROR")
         sys.exit(1)
 
 

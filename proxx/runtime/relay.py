@@ -12,6 +12,8 @@ import contextlib
 import os
 import sys
 
+from proxx.contract.logs import as_records
+
 MAX_LINE = 1 << 16  # a longer line is passed on in pieces rather than buffered
 
 
@@ -51,6 +53,7 @@ class LogRelay:
 
 
 def _write(data: bytes) -> None:
+    data = as_records(data, logger="proxx.worker")  # under the JSON format, every line
     with contextlib.suppress(OSError, AttributeError):  # a broken or absent stderr
         sys.stderr.flush()  # our own lines first, in the order they were logged
     with contextlib.suppress(OSError):  # a closed stderr loses the lines, not the job
