@@ -10,11 +10,16 @@ worker ran it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from proxx.contract import logs
+from proxx.runtime.relay import LogRelay
 from testkit import ANY_ROOT, run_cli, spec_dict
 
 JSON = {"PROXX_LOG_FORMAT": "json"}
@@ -100,3 +105,21 @@ def test_every_command_writes_only_json_lines_on_stderr(
     errors = _records(run_cli("cancel", str(root), env=JSON))
     assert [r["level"] for r in errors] == ["ERROR"] * 3, errors
     assert errors[-1]["msg"] == "Error: Missing argument 'NAME'."
+
+
+def test_a_workers_stray_output_is_relayed_as_json_lines(capfd: pytest.CaptureFixture[str]) -> None:
+    record = json.dumps({"ts": "t", "level": "INFO", "msg": "a record", "worker_id": 3})
+    r, w = os.pipe()
+    os.write(w, f"Traceback (most recent call last):\n{record}\nlast words".encode())
+    os.close(w)
+    logs.setup(fmt="json")
+    try:
+        LogRelay(r, worker_id=3).pump()  # to EOF: the last line without its newline too
+    finally:
+        logs.setup(fmt="text")
+    lines = capfd.readouterr().err.splitlines()
+    stray, kept, last = (json.loads(line) for line in lines)
+    assert (stray["level"], stray["worker_id"], stray["logger"]) == ("ERROR", 3, "proxx.worker")
+    assert stray["msg"] == "Traceback (most recent call last):"
+    assert kept == json.loads(record)  # a record passes as it is
+    assert (last["msg"], last["worker_id"]) == ("last words", 3)
