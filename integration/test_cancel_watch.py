@@ -102,8 +102,8 @@ def test_cancel_gives_up_after_wait_seconds_when_the_runner_does_not_act(
     wait_for(lambda: specs_in(root, "failed") == ["a.json"], "job a filed", on_fail=runner.log)
     (clip,) = result(root, "failed", "a")["clips"]
     assert clip["failure_reason"] == "cancelled"
-    assert partial_paths(out) == [] and _private_folders(out) == []
-    assert not request.exists()
+    assert partial_paths(out) == [] and _private_folders(out) == [], (clip, runner.log())
+    wait_for(lambda: not request.exists(), "the request removed once the job is filed")
 
 
 def test_cancel_of_a_job_that_completes_first_says_so(
