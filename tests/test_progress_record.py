@@ -148,7 +148,9 @@ def test_a_render_that_stands_still_for_the_limit_is_cancelled_as_timeout() -> N
 
     assert t.next_deadline() == T0 + 65
     assert t.due(T0 + 64.9) == []
-    assert t.due(T0 + 65) == [SendCancel("no progress for 60 s in phase render")]
+    assert t.due(T0 + 65) == [
+        SendCancel("no progress for 60 s in phase render", discard_partial=True)
+    ]
     assert t.stop is not None and t.stop.failure is FailureReason.TIMEOUT
 
 
@@ -172,4 +174,6 @@ def test_waiting_in_line_for_resolve_stops_the_stall_clock() -> None:
     assert t.due(T0 + 500) == []
     t.on_message(JobNote(job_id="j1", note="Resolve is ours"), T0 + 500)
     assert t.due(T0 + 559) == []
-    assert t.due(T0 + 560) == [SendCancel("no progress for 60 s in phase render")]
+    assert t.due(T0 + 560) == [
+        SendCancel("no progress for 60 s in phase render", discard_partial=True)
+    ]

@@ -2,8 +2,9 @@
 
 A stand-in that reports progress and then stands still is cancelled as
 `timeout`, naming the limit and the last line it printed, and leaves no
-process; one that is slow but keeps moving for longer than the limit is never
-stopped and completes (the control). Through the real `proxx run --stall-seconds`.
+process and no partial render (nor the job's private folder); one that is
+slow but keeps moving for longer than the limit is never stopped and completes
+(the control). Through the real `proxx run --stall-seconds`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def test_a_render_whose_progress_stands_still_is_cancelled_as_timeout(
         tmp_path,
         job([clip("a.mov")]),
         f"echo $$ > {pid_file}\n"
+        'echo half a render > "${@: -1}"\n'  # the partial: FFmpeg's last argument
         "echo out_time_us=200000; echo progress=continue\n"
         "echo 'rtsp://cam: connection timed out, retrying' >&2\n"
         "exec sleep 600",
@@ -60,6 +62,10 @@ def test_a_render_whose_progress_stands_still_is_cancelled_as_timeout(
     assert "its last line: rtsp://cam: connection timed out, retrying" in result["failure_detail"]
     assert not _alive(int(pid_file.read_text()))  # the stand-in (now `sleep`) is gone
     assert not (tmp_path / "out" / "a_proxy.mov").exists()
+    # Its partial went, and with it the job's private folder; the result names none.
+    assert os.listdir(tmp_path / "out") == []
+    assert result["partial_output_path"] is None
+    assert "its partial render was removed" in result["failure_detail"]
 
 
 def test_a_slow_render_that_keeps_moving_past_the_limit_is_never_stopped(

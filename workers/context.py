@@ -45,6 +45,8 @@ class JobContext:
     def __init__(self, conn: Connection | None = None) -> None:
         self.conn = conn
         self.reason: str | None = None
+        # The stop asks for the stopped clip's partial render to go (CancelJob).
+        self.discard_partial = False
         self.parent_gone = False
         self.job_id = ""
         self._progress_sent = -PROGRESS_INTERVAL_S  # monotonic time of the last report
@@ -113,7 +115,7 @@ class JobContext:
                 self.reason = "supervisor process died"
                 break
             if isinstance(msg, CancelJob):
-                self.reason = msg.reason
+                self.reason, self.discard_partial = msg.reason, msg.discard_partial
         return self.reason
 
     def before_publish(self) -> str | None:

@@ -93,7 +93,7 @@ def run_request(
 ) -> None:
     """Run one request start to finish; everything it learns goes out through `emit`."""
     engines = engines or Engines()
-    context.reason = None
+    context.reason, context.discard_partial = None, False
     context.job_id = req.job_id
     context.emit = emit
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):

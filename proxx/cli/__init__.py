@@ -21,7 +21,7 @@ import sys
 import click
 
 from proxx import __version__
-from proxx.cli import authoring, deliver, demo, folder, jobs, plan, reference, streams
+from proxx.cli import authoring, deliver, demo, folder, jobs, jsonlines, plan, reference, streams
 from proxx.contract import logs
 from proxx.contract.errors import ExitCode
 
@@ -32,8 +32,9 @@ from proxx.contract.errors import ExitCode
     "--log-format",
     type=click.Choice(["text", "json"]),
     default=None,
-    help="Log line format on stderr (default: PROXX_LOG_FORMAT, else text). "
-    "json: one object per line with job_id, worker_id, jobspec, state, reason.",
+    help="Line format on stderr, for every command (default: PROXX_LOG_FORMAT, else text). "
+    "json: every line is a JSON object (ts, level, logger, pid, msg; job_id, worker_id "
+    "wherever a job is involved), usage errors included.",
 )
 def cli(log_format: str | None) -> None:
     """Proxx renders verified proxy media from a JobSpec, deterministically.
@@ -41,7 +42,32 @@ def cli(log_format: str | None) -> None:
     Logs go to stderr (PROXX_LOG_LEVEL=DEBUG|INFO|WARNING|ERROR); results are
     JSON. `proxx COMMAND -h` explains each command.
     """
+    if not _stderr_set_up:  # main() did it already, before click could say anything
+        _set_up_stderr(log_format)
+
+
+_stderr_set_up = False
+
+
+def _set_up_stderr(log_format: str | None) -> None:
+    """Logging, and under the JSON format the net that makes every stderr line JSON."""
+    global _stderr_set_up
     logs.setup(fmt=log_format)
+    if logs.format_name() == "json":
+        jsonlines.install()
+    _stderr_set_up = True
+
+
+def _asked_format(argv: list[str]) -> str | None:
+    """`--log-format X` among the group's options (before the command's name)."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if arg.startswith("--log-format="):
+            return arg.partition("=")[2]
+        if not arg.startswith("-"):
+            break
+    return None
 
 
 # click lists a group's commands sorted by name, so the order here is free.
@@ -66,6 +92,9 @@ for _command in (
 def main() -> None:
     _utf8_names()
     streams.ensure_std_fds()  # first: a closed stderr must not be the next file opened
+    fmt = _asked_format(sys.argv[1:])
+    # A --log-format click will refuse: PROXX_LOG_FORMAT's choice says so.
+    _set_up_stderr(fmt if fmt in logs.FORMATS else None)
     if sys.argv[1:2] in (["run"], ["validate"]) and not {"-h", "--help", "--preset"} & set(
         sys.argv
     ):
@@ -75,8 +104,8 @@ def main() -> None:
         from proxx.runtime.spawn import WORKER_TARGET, prespawn
 
         hold_stops()
-        _, level, _, fmt = logs.chosen()
-        prespawn(WORKER_TARGET, level, fmt)
+        _, level, _, used = logs.chosen(fmt=fmt)
+        prespawn(WORKER_TARGET, level, used)
     cli(prog_name="proxx")
 
 

@@ -86,6 +86,7 @@ def validate(
 
 
 def _validate_preset(path: str, as_json: bool) -> None:
+    from proxx.cli.streams import tell
     from proxx.content.preset import check_preset
     from proxx.contract.errors import ValidationError
 
@@ -94,12 +95,12 @@ def _validate_preset(path: str, as_json: bool) -> None:
     except ValidationError as exc:
         if as_json:
             click.echo(json.dumps({"valid": False, "preset": path, "error": str(exc)}, indent=2))
-        click.echo(f"invalid: {exc}", err=True)
+        tell(f"invalid: {exc}", "ERROR")
         sys.exit(1)
     if as_json:
         click.echo(json.dumps({"valid": True, "preset": path, "fields": fields.values}, indent=2))
     shown = ", ".join(f"{k}={v}" for k, v in fields.values.items() if k != "user_metadata")
-    click.echo(f"valid preset: {shown}", err=True)
+    tell(f"valid preset: {shown}")
     sys.exit(0)
 
 
@@ -145,6 +146,7 @@ def remainder(result_file: str, output: str | None) -> None:
     that takes JobSpec 1.1.0's source_indices). Exit 0 when written, 1 when
     there is nothing to resubmit or the result cannot be used (reason on stderr).
     """
+    from proxx.cli.streams import tell
     from proxx.remainder import RemainderRefused, write_new
     from proxx.remainder import remainder as build
 
@@ -153,7 +155,7 @@ def remainder(result_file: str, output: str | None) -> None:
         if output is not None:
             write_new(os.path.abspath(output), rem)
     except RemainderRefused as exc:
-        click.echo(f"proxx remainder: {exc}", err=True)
+        tell(f"proxx remainder: {exc}", "ERROR")
         sys.exit(1)
     if output is None:
         sys.stdout.write(rem.to_json())
@@ -162,22 +164,26 @@ def remainder(result_file: str, output: str | None) -> None:
 
 def _tell_remainder(rem: Remainder, output: str | None) -> None:
     """On stderr: which clips remain, which of their outputs are in the way, where it went."""
-    click.echo(
-        f"job {rem.job_id} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
+    from proxx.cli.streams import tell
+
+    job = rem.job_id
+    tell(
+        f"job {job} ({rem.status}): {len(rem.clips)} of {rem.total} clip(s) remain"
         f" (original JobSpec {rem.original_jobspec})",
-        err=True,
+        job_id=job,
     )
     for c in rem.clips:
-        click.echo(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", err=True)
+        tell(f"  {c.number:>4} {c.status:<8} {c.source_path} → {c.output_name}", job_id=job)
     for path in rem.existing_outputs:
-        click.echo(
+        tell(
             f"proxx remainder: warning: {path} already exists; the new job will refuse "
             "it until it is moved away (Proxx never overwrites)",
-            err=True,
+            "WARNING",
+            job_id=job,
         )
     if output is not None:
-        click.echo(
+        tell(
             f"wrote {os.path.abspath(output)}: check it with `proxx validate`, then run it "
             "or move it into the watch folder's pending/",
-            err=True,
+            job_id=job,
         )

@@ -45,15 +45,16 @@ def report(
     reported on or a deliverable was refused (the reason on stderr), 3 when written
     but a clip failed, differs from its source or no longer matches its hash.
     """
+    from proxx.cli.streams import tell
     from proxx.deliver.report import Asked, make
 
     if ale_rate is not None and ale_out is None:
-        click.echo("proxx report: --ale-rate chooses the rate of an ALE: give --ale FILE", err=True)
+        tell("proxx report: --ale-rate chooses the rate of an ALE: give --ale FILE", "ERROR")
         sys.exit(1)
     asked = Asked(result_file, html_out, csv_out, mhl, ale_out, ale_rate)
     outcome = make(asked)
     for line in outcome.said:
-        click.echo(f"proxx report: {line}", err=True)
+        tell(f"proxx report: {line}", "ERROR" if outcome.exit_code else "INFO")
     if outcome.html_stdout is not None:
         sys.stdout.buffer.write(outcome.html_stdout)
     sys.exit(outcome.exit_code)

@@ -28,6 +28,7 @@ def demo(root: Path) -> None:
     Every run creates a new DIR/run-N and works only there: nothing else in DIR
     (your files, earlier runs) is ever removed, replaced or reused.
     """
+    from proxx.cli.streams import tell
     from proxx.contract.errors import SystemError_
     from proxx.demo import write_demo
     from proxx.runtime.runjob import run_spec_file
@@ -35,7 +36,7 @@ def demo(root: Path) -> None:
     try:
         spec_path = write_demo(root.resolve())
     except (OSError, SystemError_, subprocess.CalledProcessError) as exc:
-        click.echo(f"proxx demo: cannot prepare the demo in {root.resolve()}: {exc}", err=True)
+        tell(f"proxx demo: cannot prepare the demo in {root.resolve()}: {exc}", "ERROR")
         sys.exit(4)
     click.echo(f"demo JobSpec: {spec_path}", err=True)
     result = run_spec_file(str(spec_path))

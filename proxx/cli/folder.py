@@ -104,6 +104,7 @@ def watch(
     are interrupted, their results written, and they move to failed/; exit 0.
     Exit 1 if FOLDER is missing or not writable.
     """
+    from proxx.cli.streams import tell
     from proxx.contract.deadlines import Deadlines
     from proxx.slurm.client import SlurmUnavailable
     from proxx.watch.folder import FatalWatchError
@@ -124,7 +125,7 @@ def watch(
             roots=roots_of(source_roots, output_roots, folder),
         ).run()
     except (FatalWatchError, SlurmUnavailable) as exc:
-        click.echo(f"proxx watch: {exc}", err=True)
+        tell(f"proxx watch: {exc}", "ERROR")
         sys.exit(1)
 
 
@@ -190,29 +191,75 @@ def drain(folder: str, off: bool) -> None:
     click.echo(user_line(said if done else "a drain was already in force"), err=True)
 
 
+# `proxx cancel` exit codes (documented in its -h and docs/OPERATIONS.md); 2 is click's
+# for a usage error.
+CANCEL_NO_SUCH_JOB = 1
+CANCEL_ENDED_FIRST = 3
+CANCEL_WAIT_RAN_OUT = 4
+
+
 @click.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=str))
 @click.argument("name")
-def cancel(folder: str, name: str) -> None:
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until the running job's pair is filed (--no-wait: ask its runner and return).",
+)
+@_bounded(
+    "--wait-seconds",
+    click.FloatRange(0, 86400),
+    30.0,
+    "How long to wait for a running job's pair to be filed.",
+)
+def cancel(folder: str, name: str, wait: bool, wait_seconds: float) -> None:
     """Stop one job: NAME is its JobSpec's name in pending/ or running/, or its job id.
 
     A pending job is filed in failed/ at once and never starts. A running job's
     runner (on this host or another sharing FOLDER) is asked to stop it: within
-    its --poll-seconds its FFmpeg/Resolve work is stopped, and the JobSpec and a
-    result (the clip that was running: `cancelled`) are filed in failed/.
-    Exit 1 if nothing pending or running goes by NAME.
+    its --poll-seconds its FFmpeg/Resolve work is stopped, its partial render
+    removed, and the JobSpec and a result (the clip that was running: `cancelled`)
+    are filed in failed/. Unless --no-wait, this waits for that pair and prints
+    where it was filed and the job's status.
+
+    \b
+    Exit 0  cancelled (filed in failed/), or asked (--no-wait)
+    Exit 1  nothing pending or running goes by NAME
+    Exit 2  a usage error
+    Exit 3  the job ended on its own (completed, say) before the cancel took
+    Exit 4  --wait-seconds ran out before the runner filed the job (the request stays)
     """
     from proxx.contract.logs import user_line
-    from proxx.watch.cancel import NoSuchJob
+    from proxx.watch.cancel import NoSuchJob, wait_filed
     from proxx.watch.cancel import cancel as cancel_job
+
+    def say(text: str, level: str = "INFO") -> None:
+        click.echo(user_line(text, level=level, job_id=asked.job_id), err=True)
 
     try:
         asked = cancel_job(folder, name)
     except NoSuchJob as exc:
         click.echo(user_line(f"proxx cancel: {exc}", level="ERROR"), err=True)
-        sys.exit(1)
+        sys.exit(CANCEL_NO_SUCH_JOB)
+    job = f"job {asked.job_id} ({asked.name})"
     if asked.state == "pending":
-        said = f"cancelled {asked.name} before it started: filed in {asked.where}"
-    else:
-        said = f"asked {asked.where} to cancel job {asked.job_id} ({asked.name})"
-    click.echo(user_line(said, job_id=asked.job_id), err=True)
+        return say(f"cancelled {asked.name} before it started: filed in {asked.where}")
+    if not wait:
+        return say(f"asked {asked.where} to cancel {job}")
+    filed = wait_filed(folder, asked, wait_seconds)
+    if filed is None:
+        say(
+            f"proxx cancel: {asked.where} was asked to cancel {job} and has not filed it "
+            f"within {wait_seconds:g} s; the request stays in force ({asked.request})",
+            "ERROR",
+        )
+        sys.exit(CANCEL_WAIT_RAN_OUT)
+    if not filed.cancelled:
+        say(
+            f"proxx cancel: {job} ended before the cancel took: {filed.status}, "
+            f"filed as {filed.result_path}",
+            "WARNING",
+        )
+        sys.exit(CANCEL_ENDED_FIRST)
+    say(f"cancelled {job} on {asked.where}: {filed.status}, filed as {filed.result_path}")

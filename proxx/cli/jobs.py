@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -87,7 +87,7 @@ def _emit_result(result: JobResult) -> None:
     from proxx.cli.streams import say, write_stdout
     from proxx.contract.logs import user_line
 
-    job = {"job_id": result.job_id, "worker_id": result.worker_id}
+    job: dict[str, Any] = {"job_id": result.job_id, "worker_id": result.worker_id}
     if not write_stdout(result.to_json()):
         text = (
             f"proxx: stdout was closed before the result could be printed; the job "

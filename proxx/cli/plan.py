@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from proxx.cli.planout import Target, report, settle_options, validate_jobs, write_jobs
+from proxx.cli.streams import tell
 from proxx.contract.profiles import CODECS, CONTAINERS, FPS_MODES
 
 if TYPE_CHECKING:
@@ -128,12 +129,12 @@ def plan(
             preset, options, created_at, output, into, split_by is not None, name
         )
     except ValidationError as exc:
-        click.echo(f"proxx plan: {exc}", err=True)
+        tell(f"proxx plan: {exc}", "ERROR")
         sys.exit(1)
     try:
         _plan(sources, fields, stamp, target, split_by is not None, name, dry_run)
     except KeyboardInterrupt:  # a probe worker is ended in a finally (and has PDEATHSIG)
-        click.echo("proxx plan: interrupted (SIGINT)", err=True)
+        tell("proxx plan: interrupted (SIGINT)", "ERROR")
         sys.exit(5)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from proxx.cli.streams import tell
 from proxx.contract.clock import utc_now
 from proxx.contract.errors import ExitCode, ValidationError
 from proxx.contract.fsutil import write_new
@@ -139,7 +140,7 @@ def validate_jobs(jobs: list[Job]) -> int:
                 if why is not None:
                     exit_code = int(result.exit_code()) or int(ExitCode.SYSTEM)
                     job.refusal = f"{why.replace(path + ': ', '')}; fix: {_fix(why, exit_code)}"
-                    sys.stderr.write(f"proxx plan: job {job.name} REFUSED: {job.refusal}\n")
+                    tell(f"proxx plan: job {job.name} REFUSED: {job.refusal}", "ERROR")
                     code = max(code, exit_code)
             if job.refusal is not None:
                 code = max(code, int(ExitCode.VALIDATION))
@@ -199,9 +200,10 @@ def write_jobs(jobs: list[Job], target: Target) -> int:
     taken = [target.file_for(j) for j in jobs if os.path.lexists(target.file_for(j))]
     if taken:  # found before the first is written: a plan is written whole or not at all
         for path in taken:
-            sys.stderr.write(
+            tell(
                 f"proxx plan: {path} already exists; Proxx never overwrites "
-                "(fix: --name NAME, or move the old one away)\n"
+                "(fix: --name NAME, or move the old one away)",
+                "ERROR",
             )
         return int(ExitCode.VALIDATION)
     for job in jobs:
@@ -209,13 +211,14 @@ def write_jobs(jobs: list[Job], target: Target) -> int:
         try:
             write_new(path, jobspec_bytes(job.spec))
         except FileExistsError:
-            sys.stderr.write(
+            tell(
                 f"proxx plan: {path} already exists; Proxx never overwrites "
-                "(fix: --name NAME, or move the old one away)\n"
+                "(fix: --name NAME, or move the old one away)",
+                "ERROR",
             )
             return int(ExitCode.VALIDATION)
         except OSError as exc:
-            sys.stderr.write(f"proxx plan: cannot write {path}: {exc.strerror or exc}\n")
+            tell(f"proxx plan: cannot write {path}: {exc.strerror or exc}", "ERROR")
             return int(ExitCode.SYSTEM)
-        sys.stderr.write(f"wrote {path}\n")
+        tell(f"wrote {path}")
     return 0

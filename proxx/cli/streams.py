@@ -12,6 +12,7 @@ import errno
 import io
 import os
 import sys
+from typing import Any
 
 
 def ensure_std_fds() -> None:
@@ -63,6 +64,14 @@ def say(text: str) -> None:
         sys.stderr.flush()
     except OSError:
         _silence(2)
+
+
+def tell(text: str, level: str = "INFO", **fields: Any) -> None:
+    """`say` a line for the user: as it is, or under the JSON format a JSON object
+    (`user_line`) naming the job where one is involved."""
+    from proxx.contract.logs import format_name, user_line
+
+    say(user_line(text, level=level, **fields) if format_name() == "json" else text)
 
 
 def _silence(fd: int) -> None:

@@ -1,7 +1,10 @@
 """Logging to stderr, the same in the supervisor and in every worker.
 
 PROXX_LOG_LEVEL sets verbosity and PROXX_LOG_FORMAT (`text` or `json`) the
-line format; neither changes what is executed. Workers set logging up in the
+line format (`proxx --log-format` overrides it); neither changes what is executed.
+Under `json` every line on stderr is a JSON object: log records, the CLI's own
+lines (`user_line`), and anything else that reaches stderr (`as_record`: click's
+usage errors, a traceback, a worker's stray output), wrapped. Workers set logging up in the
 child (`proxx.runtime.child`) from values their parent passes explicitly, and every
 line about a job carries its job id and worker id (`job_context`).
 """
@@ -100,7 +103,7 @@ def fold(text: str) -> str:
     return " | ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def user_line(text: str, *, level: str = "INFO", **fields: Any) -> str:
+def user_line(text: str, *, level: str = "INFO", logger: str = "proxx.cli", **fields: Any) -> str:
     """A line for the user on stderr: folded text, or under the JSON format a JSON object
     like a log record's (with `job_id` and `worker_id` where a job is involved)."""
     if format_name() != "json":
@@ -108,12 +111,40 @@ def user_line(text: str, *, level: str = "INFO", **fields: Any) -> str:
     obj: dict[str, Any] = {
         "ts": logging.Formatter().formatTime(logging.makeLogRecord({}), "%Y-%m-%dT%H:%M:%S%z"),
         "level": level,
-        "logger": "proxx.cli",
+        "logger": logger,
         "pid": os.getpid(),
         "msg": fold(text),
     }
     obj.update({k: v for k, v in fields.items() if v is not None})
     return json.dumps(obj, ensure_ascii=False)
+
+
+def as_record(line: str, *, level: str = "INFO", logger: str = "proxx.cli", **fields: Any) -> str:
+    """A line bound for stderr, under the JSON format always a JSON object: one already
+    (a log record, a progress update) passes as it is; any other text is wrapped."""
+    if format_name() != "json" or _is_object(line):
+        return line
+    if level == "INFO" and line.startswith(("Error:", "Traceback", "Usage:", "Try '")):
+        level = "ERROR"  # click's usage errors, an uncaught exception
+    return user_line(line, level=level, logger=logger, **fields)
+
+
+def as_records(data: bytes, *, logger: str, **fields: Any) -> bytes:
+    """`as_record` for each line of bytes (a child's stderr, relayed); blank lines go."""
+    if format_name() != "json":
+        return data
+    lines = data.decode("utf-8", "backslashreplace").splitlines()
+    out = [as_record(line, logger=logger, **fields) for line in lines if line.strip()]
+    return "".join(f"{line}\n" for line in out).encode()
+
+
+def _is_object(line: str) -> bool:
+    if not line.startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def chosen(level: str | None = None, fmt: str | None = None) -> tuple[str, str, str, str]:

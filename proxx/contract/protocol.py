@@ -61,6 +61,9 @@ class CancelJob(_Msg):
     type: Literal["cancel_job"] = "cancel_job"
     job_id: str
     reason: str
+    # The stopped clip's temporary render is removed, not kept for diagnosis: the
+    # job was cancelled, or stopped for a stall or a time limit (a shutdown keeps it).
+    discard_partial: bool = False
 
 
 # worker → supervisor -----------------------------------------------------------------

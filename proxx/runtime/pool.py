@@ -216,7 +216,13 @@ class LocalPool:
     def _act(self, slot: Slot, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, SendCancel) and slot.tracker is not None:
-                slot.proc.send(CancelJob(job_id=slot.tracker.job_id, reason=action.reason))
+                slot.proc.send(
+                    CancelJob(
+                        job_id=slot.tracker.job_id,
+                        reason=action.reason,
+                        discard_partial=action.discard_partial,
+                    )
+                )
             elif isinstance(action, KillWorker):
                 log.error("worker %d: %s; killing it", slot.proc.worker_id, action.why)
                 slot.proc.kill()

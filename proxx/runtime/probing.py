@@ -142,8 +142,10 @@ def _copy_to_stderr(errlog: IO[bytes]) -> None:
     errlog.seek(0)
     if data := errlog.read():
         sys.stderr.flush()
-        sys.stderr.buffer.write(data)
-        sys.stderr.buffer.flush()
+        data = logs.as_records(data, logger="proxx.probe")
+        with contextlib.suppress(OSError):  # a closed stderr loses the lines, not the probe
+            while data:
+                data = data[os.write(2, data) :]
 
 
 def _ready(conn: Connection, limit: float, child: Spawned) -> None:

@@ -60,7 +60,7 @@ class WorkerProcess:
         child = take(*args) or spawn(*args, stderr=subprocess.PIPE)
         self.proc, self.sock = child.proc, child.sock
         err = self.proc.stderr
-        self.relay = LogRelay(os.dup(err.fileno())) if err is not None else None
+        self.relay = LogRelay(os.dup(err.fileno()), self.worker_id) if err is not None else None
         if err is not None:
             err.close()  # the relay holds its own descriptor
         self.sock.setblocking(False)

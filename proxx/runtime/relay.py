@@ -12,12 +12,15 @@ import contextlib
 import os
 import sys
 
+from proxx.contract.logs import as_records
+
 MAX_LINE = 1 << 16  # a longer line is passed on in pieces rather than buffered
 
 
 class LogRelay:
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, worker_id: int | None = None) -> None:
         self.fd = fd
+        self.worker_id = worker_id  # named on its stray lines, under the JSON format
         os.set_blocking(fd, False)
         self._partial = b""
 
@@ -35,19 +38,24 @@ class LogRelay:
                 return
             *lines, self._partial = (self._partial + chunk).split(b"\n")
             if lines:
-                _write(b"\n".join(lines) + b"\n")
+                self._write(b"\n".join(lines) + b"\n")
             if len(self._partial) > MAX_LINE:
-                _write(self._partial + b"\n")
+                self._write(self._partial + b"\n")
                 self._partial = b""
 
     def close(self) -> None:
         """Pass on what is left (a last line without its newline), and let go of the pipe."""
         if self._partial:
-            _write(self._partial + b"\n")
+            self._write(self._partial + b"\n")
             self._partial = b""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def _write(self, data: bytes) -> None:
+        # Under the JSON format every line: a worker's own records pass, stray output
+        # (a warning, a traceback) is wrapped, naming the worker.
+        _write(as_records(data, logger="proxx.worker", worker_id=self.worker_id))
 
 
 def _write(data: bytes) -> None:

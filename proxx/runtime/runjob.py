@@ -92,6 +92,7 @@ def log_finished(result: JobResult) -> None:
         result.successful_clips,
         result.total_clips,
         result.duration_seconds,
+        extra={"job_id": result.job_id, "worker_id": result.worker_id},
     )
 
 

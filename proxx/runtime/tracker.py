@@ -45,6 +45,7 @@ CANCEL_GRACE_S = 8.0  # the worker's own TERM→KILL grace for FFmpeg is 3 s
 @dataclass(frozen=True)
 class SendCancel:
     reason: str
+    discard_partial: bool = False  # see CancelJob
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,8 @@ class JobTracker:
         if self.finished or self.stopping is not None or self.postmortem is not None:
             return []  # a recovery look is not stopped: it is brief, and under a deadline
         self.stop = Stop(reason, failure, "asked", kill_at=now + CANCEL_GRACE_S)
-        return [SendCancel(reason)]
+        discard = failure in (FailureReason.CANCELLED, FailureReason.TIMEOUT)
+        return [SendCancel(reason, discard_partial=discard)]
 
     def on_death(self, how: str) -> None:
         if self.postmortem is not None:

@@ -8,23 +8,32 @@ gets a request file beside its claim, named for its job id
 the runner that holds it looks for that name (`lstat`, never opening it) at each
 loop, on any host sharing the folder, and cancels the job: its clip fails as
 `cancelled`, the rest are SKIPPED, and the pair is filed in failed/.
+
+`wait_filed` then watches completed/ and failed/ for that job's pair: names are
+listed, and the one file opened is a result of that name, which a runner wrote
+(`proxx.watch.filing.find_filed`). Whether the cancel took is read from the result: a job
+that ended on its own first (completed, say) is told apart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxx.contract.clock import utc_now
-from proxx.contract.errors import ProxxError
+from proxx.contract.errors import FailureReason, ProxxError
 from proxx.contract.protocol import new_job_id
-from proxx.contract.results import not_started
+from proxx.contract.results import JobResult, not_started
 from proxx.watch.claims import claim
 from proxx.watch.clerk import Clerk
+from proxx.watch.filing import find_filed
 from proxx.watch.folder import Layout, is_candidate, read_sidecar
 
 CANCELLED_BY = "cancelled by proxx cancel"
+CANCELLED = FailureReason.CANCELLED
 
 
 class NoSuchJob(ProxxError):
@@ -37,6 +46,16 @@ class Asked:
     job_id: str | None
     state: str  # "pending": cancelled and filed here; "running": its runner was asked
     where: str  # who holds it (running), or where it was filed (pending)
+    request: str | None = None  # the request file left beside the claim (running)
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A cancelled job's pair, once its runner filed it."""
+
+    result_path: str
+    status: str  # the result's: FAILED (cancelled), or how the job ended on its own
+    cancelled: bool  # the cancel took; False: the job ended before the request was seen
 
 
 def cancel(root: str, name_or_id: str) -> Asked:
@@ -84,4 +103,40 @@ def _ask_runner(layout: Layout, name: str) -> Asked:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     with contextlib.suppress(FileExistsError):  # asked already: once is enough
         os.close(os.open(path, flags, 0o644))
-    return Asked(name, job_id, "running", f"runner pid {owner.get('pid')} on {owner.get('host')}")
+    who = f"runner pid {owner.get('pid')} on {owner.get('host')}"
+    return Asked(name, job_id, "running", who, path)
+
+
+def wait_filed(
+    root: str,
+    asked: Asked,
+    seconds: float,
+    *,
+    poll_s: float = 0.2,
+    clock: Callable[[], float] = time.monotonic,
+) -> Filed | None:
+    """The job's pair once it is filed in completed/ or failed/; None if `seconds` ran out."""
+    if asked.job_id is None:
+        return None
+    layout = Layout(os.path.abspath(root))
+    end = clock() + seconds
+    while True:
+        found = find_filed(layout, asked.job_id, asked.name)
+        if found is not None:
+            result, path = found
+            return Filed(path, result.status, took(result))
+        if clock() >= end:
+            return None
+        time.sleep(max(0.0, min(poll_s, end - clock())))
+
+
+def took(result: JobResult) -> bool:
+    """Whether this result is the one a cancel gave (not a job that ended on its own)."""
+    said = [
+        result.interrupted or "",
+        result.system_error or "",
+        *(c.failure_detail or "" for c in result.clips),
+    ]
+    return any(c.failure_reason == CANCELLED for c in result.clips) or any(
+        CANCELLED_BY in text for text in said
+    )

@@ -210,6 +210,7 @@ class Clerk:
             f" ({reason})" if reason else "",
             extra={
                 "job_id": result.job_id,
+                "worker_id": result.worker_id,
                 "jobspec": name,
                 "state": result.status,
                 "reason": reason or None,

@@ -4,9 +4,11 @@ The one module that moves a finished job's files, kill -9 safe at every step: th
 result is staged in running/, linked to its final name, the JobSpec renamed beside
 it, the staged link removed (`finish`); a dead runner's interrupted move is
 completed (`resume`); a result whose JobSpec was replaced while it ran is filed
-alone (`finish_alone`). Names are never replaced: a taken pair of names becomes
-`NAME-1`. `after_step` is the fault point the tests kill the runner at. The clerk
-(`proxx.watch.clerk`) decides what to file and keeps the books.
+alone (`finish_alone`); a filed pair is found again by name and job id
+(`find_filed`: `proxx cancel` and the job-end actions). Names are never
+replaced: a taken pair of names becomes `NAME-1`. `after_step` is the fault point
+the tests kill the runner at. The clerk (`proxx.watch.clerk`) decides what to file
+and keeps the books.
 """
 
 from __future__ import annotations
@@ -237,3 +239,29 @@ def _place(staged: str, final_result: str) -> bool:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(staged)
     return True
+
+
+# -- finding a filed pair ------------------------------------------------------------------
+FINISHED = ("completed", "failed")
+
+
+def find_filed(layout: Layout, job_id: str, name: str) -> tuple[JobResult, str] | None:
+    """The result of job `job_id` (JobSpec `name`) and its path, if the pair is filed."""
+    stem = stem_of(name)[:40]  # a long name is filed shortened (fit_name), or with -N
+    for state in FINISHED:
+        try:
+            with os.scandir(layout.dir(state)) as it:
+                paths = [
+                    e.path
+                    for e in it
+                    if e.name.startswith(stem)
+                    and e.name.endswith(".result.json")
+                    and e.is_file(follow_symlinks=False)
+                ]
+        except OSError:
+            continue
+        for path in sorted(paths):
+            result = read_result(path)
+            if result is not None and result.job_id == job_id:
+                return result, path
+    return None

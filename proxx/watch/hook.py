@@ -29,8 +29,8 @@ from typing import IO
 from proxx.contract.fsutil import write_atomic
 from proxx.contract.lifetime import die_with_parent
 from proxx.contract.results import JobResult
-from proxx.watch.filing import read_result
-from proxx.watch.folder import Layout, result_beside, stem_of
+from proxx.watch.filing import find_filed
+from proxx.watch.folder import Layout, result_beside
 
 log = logging.getLogger("proxx.watch.hook")
 HOOK_TIMEOUT_S = 60.0
@@ -129,19 +129,7 @@ class JobEndHook:
                 self.filed(result, result_path.removesuffix(".result.json") + ".json")
 
     def _find_filed(self, job_id: str, name: str) -> tuple[JobResult, str] | None:
-        stem = stem_of(name)[:40]
-        for state in ("completed", "failed"):
-            with os.scandir(self.layout.dir(state)) as it:
-                paths = [
-                    e.path
-                    for e in it
-                    if e.name.startswith(stem) and e.name.endswith(".result.json")
-                ]
-            for path in sorted(paths):
-                result = read_result(path)
-                if result is not None and result.job_id == job_id:
-                    return result, path
-        return None
+        return find_filed(self.layout, job_id, name)
 
     def _report(self, run: _Run, how: str, ok: bool) -> None:
         run.output.seek(0)

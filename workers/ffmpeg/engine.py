@@ -183,11 +183,12 @@ class _ClipRun:
         if stop:
             # A stall names what FFmpeg said last: often why it stands still.
             last = "".join(f"; its last line: {x}" for x in outcome.stderr_tail.splitlines()[-1:])
+            kept, note = self.discard(partial)
             raise _Failed(
                 FailureReason.INTERRUPTED,
-                f"stopped: {stop}; FFmpeg {describe_exit(code)}{last}",
+                f"stopped: {stop}; FFmpeg {describe_exit(code)}{last}{note}",
                 exit_code=code,
-                partial_output_path=partial,
+                partial_output_path=kept,
             )
         if code in _STOPPED_BY_SIGNAL:
             # Signalled, and the worker was not: a person killed its pid, or a stop
@@ -210,6 +211,21 @@ class _ClipRun:
                 partial_output_path=partial,
             )
         return partial
+
+    def discard(self, partial: str | None) -> tuple[str | None, str]:
+        """A cancelled (or stalled, timed-out) clip's partial goes, when the stop asked for
+        it: unlinked by name in the private folder's descriptor (a link there is removed,
+        never followed). The partial the result names (None once gone), and what its
+        detail adds."""
+        if partial is None or not self.context.discard_partial or self.dir_fd is None:
+            return partial, ""
+        try:
+            os.unlink(os.path.basename(self.partial), dir_fd=self.dir_fd)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as exc:
+            return partial, f"; its partial render could not be removed ({exc.strerror})"
+        return None, "; its partial render was removed"
 
     def progress_reader(self) -> ProgressReader:
         """Progress as output media time over the proxy's expected duration."""
@@ -237,12 +253,13 @@ class _ClipRun:
         if stop is not None:
             # Publishing now could contradict a result already written without us
             # (recovery by another runner after our supervisor died).
+            kept, note = self.discard(self.partial)
             raise _Failed(
                 FailureReason.INTERRUPTED,
-                f"stopped before publication: {stop}; the verified render is kept at the "
-                "partial name",
+                f"stopped before publication: {stop}"
+                + (note or "; the verified render is kept at the partial name"),
                 exit_code=0,
-                partial_output_path=self.partial,
+                partial_output_path=kept,
             )
 
     def publish(self) -> dict[str, object]:
