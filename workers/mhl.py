@@ -17,8 +17,9 @@ read and then rewrites the chain file in place, so two appends at once (two jobs
 filed into one output folder) would give two generations one number, or a chain
 that lists only one of them. `create` and the reading of its generation therefore
 run under an flock on `ROOT/.proxx-mhl.lock`, created here without following a
-link (anything but a regular file there is refused); a second writer waits, under
-the deadline of whoever started this process.
+link (anything but a regular file there is refused) and removed by its holder
+before it lets go; a second writer waits, under the deadline of whoever started
+this process.
 
 On stdout, one JSON object: the generation written (its path and sequence number).
 """
@@ -83,17 +84,38 @@ def main(argv: list[str]) -> int:
 
 @contextlib.contextmanager
 def folder_locked(root: str) -> Iterator[None]:
-    """Hold ROOT's MHL lock (an flock, waited for) while the history is appended to."""
+    """Hold ROOT's MHL lock (an flock, waited for) while the history is appended to.
+
+    The lock file exists only meanwhile (a file left in ROOT would be a new file to
+    `ascmhl verify`): its holder removes it before letting go, so a waiter that then
+    gets the lock on a name removed (or made anew) since it opened it tries again.
+    """
     path = os.path.join(root, LOCK_NAME)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o644)
+    while True:
+        fd = os.open(path, flags, 0o644)
+        try:
+            held = os.fstat(fd)
+            if not stat.S_ISREG(held.st_mode):
+                raise OSError(f"{path} is not a regular file: not used as the MHL lock")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _names(path, held):
+                try:
+                    yield
+                finally:
+                    os.unlink(path)
+                return
+        finally:
+            os.close(fd)
+
+
+def _names(path: str, held: os.stat_result) -> bool:
+    """Whether `path` still names the file `held` describes."""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file: not used as the MHL lock")
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _hashes(path: str, xxhash: Any) -> tuple[str, str]:
