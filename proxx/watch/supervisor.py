@@ -123,8 +123,8 @@ class Supervisor:
             self.halt()
 
     def halt(self) -> None:
+        self.wait_for_hooks()  # first: a stop signal meanwhile is still only recorded
         self.dispatch.close()
-        self.wait_for_hooks()
         c = self.clerk.counts
         log.info(
             "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
@@ -210,8 +210,8 @@ class Supervisor:
 
     def wait_for_hooks(self) -> None:
         """After `--once` or a drain, job-end actions get their own deadlines (each is
-        killed at its own); after a stop signal, a moment. One cut short runs again at
-        the next start (its IOU stays)."""
+        killed at its own); after a stop signal (one while waiting too), a moment. One
+        cut short runs again at the next start (its IOU stays)."""
         waits = 0
         while any(hook.runs for hook in self.hooks):
             if self.dispatch.stop_requested and waits >= HOOK_HALT_WAITS:
