@@ -8,8 +8,10 @@ ASC's (tests/data/ascmhl/, which the wheel does not ship).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -148,3 +150,50 @@ def test_the_mhl_process_seals_nothing_whose_sha256_differs(tmp_path: Path) -> N
     assert json.loads(made.stdout)["sequence"] == 1
     (gen,) = (tmp_path / "ascmhl").glob("0001_*.mhl")
     assert list(hashed(gen)) == ["p.mov"]
+
+
+def _mhl_process(root: Path, proxy: Path) -> subprocess.Popen[str]:
+    sha = hashlib.sha256(proxy.read_bytes()).hexdigest()
+    return subprocess.Popen(
+        [sys.executable, "-P", "-m", "proxx_workers.mhl", str(root), sha, str(proxy)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_appends_to_one_folder_take_turns_on_its_lock(tmp_path: Path) -> None:
+    """ascmhl numbers a generation from the history it read and rewrites the chain in
+    place: a second append waits for the folder's lock, and the lock file is gone after."""
+    proxy = tmp_path / "p.mov"
+    proxy.write_bytes(b"a proxy's bytes")
+    lock = tmp_path / ".proxx-mhl.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another append, under way
+    proc = _mhl_process(tmp_path, proxy)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)  # ascmhl and its imports take < 1 s
+        assert not (tmp_path / "ascmhl").exists()
+    finally:
+        os.close(fd)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["sequence"] == 1
+    assert not lock.exists()  # not a new file for `ascmhl verify`
+    assert ascmhl("verify", tmp_path).returncode == 0
+
+
+def test_a_link_at_the_lock_name_is_refused(tmp_path: Path) -> None:
+    proxy = tmp_path / "p.mov"
+    proxy.write_bytes(b"a proxy's bytes")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"keep")
+    (tmp_path / ".proxx-mhl.lock").symlink_to(elsewhere)
+    proc = _mhl_process(tmp_path, proxy)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and out == ""
+    assert "ascmhl create failed" in err and ".proxx-mhl.lock" in err
+    assert not (tmp_path / "ascmhl").exists()
+    assert elsewhere.read_bytes() == b"keep"

@@ -12,16 +12,29 @@ that and the file's xxh64 before `create`; after it, the xxh64 the new generatio
 records must be the same: so the generation seals exactly the bytes Proxx verified,
 even if a file changed while it was being hashed (that is an error, said).
 
+One at a time per folder: `ascmhl` numbers the new generation from the history it
+read and then rewrites the chain file in place, so two appends at once (two jobs
+filed into one output folder) would give two generations one number, or a chain
+that lists only one of them. `create` and the reading of its generation therefore
+run under an flock on `ROOT/.proxx-mhl.lock`, created here without following a
+link (anything but a regular file there is refused) and removed by its holder
+before it lets go; a second writer waits, under the deadline of whoever started
+this process.
+
 On stdout, one JSON object: the generation written (its path and sequence number).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import stat
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from typing import Any
 
 HASH_FORMAT = "xxh64"  # ASC MHL has no SHA-256; xxh64 is the format DITs' tools read
@@ -29,6 +42,7 @@ _CHAIN_NS = "{urn:ASC:MHL:DIRECTORY:v2.0}"
 _MHL_NS = {"m": "urn:ASC:MHL:v2.0"}
 _CHUNK = 1 << 20
 EXIT_REFUSED, EXIT_MISSING = 2, 3
+LOCK_NAME = ".proxx-mhl.lock"
 
 
 def main(argv: list[str]) -> int:
@@ -49,11 +63,12 @@ def main(argv: list[str]) -> int:
     for _, path in pairs:
         args += ["--single_file", path]
     try:
-        commands.create.main(args=args, prog_name="ascmhl create", standalone_mode=False)
-    except Exception as exc:  # ascmhl's own errors: said, and no generation is reported
+        with folder_locked(root):
+            commands.create.main(args=args, prog_name="ascmhl create", standalone_mode=False)
+            generation = _last_generation(root)
+    except Exception as exc:  # ascmhl's own errors, the lock's: said, no generation reported
         print(f"ascmhl create failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    generation = _last_generation(root)
     recorded = _recorded(str(generation["generation"]))
     changed = [p for p in xxh64 if recorded.get(os.path.relpath(p, root)) != xxh64[p]]
     if changed:
@@ -65,6 +80,42 @@ def main(argv: list[str]) -> int:
         return EXIT_REFUSED
     print(json.dumps(generation))
     return 0
+
+
+@contextlib.contextmanager
+def folder_locked(root: str) -> Iterator[None]:
+    """Hold ROOT's MHL lock (an flock, waited for) while the history is appended to.
+
+    The lock file exists only meanwhile (a file left in ROOT would be a new file to
+    `ascmhl verify`): its holder removes it before letting go, so a waiter that then
+    gets the lock on a name removed (or made anew) since it opened it tries again.
+    """
+    path = os.path.join(root, LOCK_NAME)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    while True:
+        fd = os.open(path, flags, 0o644)
+        try:
+            held = os.fstat(fd)
+            if not stat.S_ISREG(held.st_mode):
+                raise OSError(f"{path} is not a regular file: not used as the MHL lock")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _names(path, held):
+                try:
+                    yield
+                finally:
+                    os.unlink(path)
+                return
+        finally:
+            os.close(fd)
+
+
+def _names(path: str, held: os.stat_result) -> bool:
+    """Whether `path` still names the file `held` describes."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _hashes(path: str, xxhash: Any) -> tuple[str, str]:

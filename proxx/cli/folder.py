@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -76,6 +77,13 @@ def _bounded(
     "last argument, PROXX_JOB_ID, PROXX_JOB_STATUS and PROXX_JOBSPEC_PATH in its "
     "environment, 60 s at most; at least once per job (again after a crash).",
 )
+@click.option(
+    "--mhl",
+    is_flag=True,
+    help="Once each job with a COMPLETED clip is filed, append an ASC MHL generation for "
+    "its COMPLETED proxies to its output folder (`proxx report RESULT --mhl`, in a child "
+    "process); at least once per job. Needs the deliver extra.",
+)
 @roots_options
 def watch(
     folder: str,
@@ -87,6 +95,7 @@ def watch(
     slurm_args: tuple[str, ...],
     stall_seconds: float,
     on_job_end: str | None,
+    mhl: bool,
     source_roots: tuple[str, ...],
     output_roots: tuple[str, ...],
 ) -> None:
@@ -111,6 +120,11 @@ def watch(
     from proxx.watch.supervisor import Supervisor
 
     _check_slurm_args(executor, slurm_args)
+    if mhl and importlib.util.find_spec("ascmhl") is None:
+        click.echo(
+            "proxx watch: --mhl needs the ascmhl package: pip install 'proxx[deliver]'", err=True
+        )
+        sys.exit(1)
     deadlines = Deadlines(stall=stall_seconds)
     try:
         Supervisor(
@@ -121,6 +135,7 @@ def watch(
             metrics_file=metrics_file,
             deadlines=deadlines,
             on_job_end=on_job_end,
+            mhl=mhl,
             executor=_executor(executor, folder, max_workers, slurm_args, deadlines),
             roots=roots_of(source_roots, output_roots, folder),
         ).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from datetime import datetime
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -229,3 +230,11 @@ def not_started(
         interrupted=interrupted,
         total_clips=0,
     )
+
+
+def clip_seconds(clip: ClipResult) -> float | None:
+    """The clip's source length in seconds (its verified frames at its rate), if known."""
+    facts = clip.fidelity.source if clip.fidelity else None
+    if facts is None or not facts.frames or not facts.frame_rate:
+        return None
+    return float(facts.frames / Fraction(facts.frame_rate))

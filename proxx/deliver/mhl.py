@@ -18,7 +18,9 @@ import sys
 from dataclasses import dataclass
 
 from proxx.contract.deadlines import Deadlines
-from proxx.deliver.table import ReportRefused, Row, clip_seconds
+from proxx.contract.lifetime import die_with_parent
+from proxx.contract.results import clip_seconds
+from proxx.deliver.table import ReportRefused, Row
 
 MHL_MODULE = "proxx_workers.mhl"
 
@@ -36,6 +38,7 @@ def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generat
     seconds = sum(clip_seconds(r.clip) or 60.0 for r in rows if r.clip.status == "COMPLETED")
     limit = (deadlines or Deadlines()).limit("verify", seconds)
     argv = [sys.executable, "-P", "-m", MHL_MODULE, root, *(x for pair in files for x in pair)]
+    parent = os.getpid()
     proc = subprocess.Popen(
         argv,
         cwd="/",
@@ -43,6 +46,9 @@ def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         process_group=0,
+        # Killed with the report (`watch --mhl` kills its report at the deadline, or
+        # dies itself): no generation is appended after whoever asked for it is gone.
+        preexec_fn=lambda: die_with_parent(parent),
     )
     try:
         out, err = proc.communicate(timeout=limit)

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from proxx.contract.deliverables import FileLook
-from proxx.contract.results import MAX_RESULT_BYTES, ClipResult, JobResult, MediaFacts
+from proxx.contract.results import (
+    MAX_RESULT_BYTES,
+    ClipResult,
+    JobResult,
+    MediaFacts,
+    clip_seconds,
+)
 from proxx.deliver.looks import Ask
 
 # What relinking depends on; frame size differs on purpose (a proxy is smaller).
@@ -169,10 +175,3 @@ def _size(look: FileLook | None) -> str:
     if look is None or look.width is None:
         return "—"
     return f"{look.width}×{look.height}"
-
-
-def clip_seconds(clip: ClipResult) -> float | None:
-    facts = clip.fidelity.source if clip.fidelity else None
-    if facts is None or not facts.frames or not facts.frame_rate:
-        return None
-    return float(facts.frames / Fraction(facts.frame_rate))

@@ -71,7 +71,7 @@ class Clerk:
         self.counts = Counts()
         self.unfinished: list[Unfinished] = []
         self._reported: set[str] = set()  # names whose trouble was logged once already
-        self.hook: JobEndHook | None = None  # `--on-job-end`, run once a pair is filed
+        self.hooks: list[JobEndHook] = []  # `--mhl`, `--on-job-end`: run once a pair is filed
 
     def first_report(self, name: str) -> bool:
         """True the first time trouble with `name` is to be logged: said once per name."""
@@ -97,8 +97,8 @@ class Clerk:
         leaves a claim that recovery files all the same, never a sidecar for good);
         a replacement's filing leaves it, since it names the claim's holder.
         """
-        if self.hook is not None:
-            self.hook.owe(result, got.name)
+        for hook in self.hooks:
+            hook.owe(result, got.name)
         claimed = same_inode(got.fd, got.path)
         if not replacement:
             self.remove_sidecar(got.name)
@@ -117,8 +117,8 @@ class Clerk:
         got.release()
         self.count(result)
         self.log_finished(got.name, result, final)
-        if self.hook is not None:
-            self.hook.filed(result, final)
+        for hook in self.hooks:
+            hook.filed(result, final)
         if not claimed:
             self._file_replacement_at(got, result.job_id)
 

@@ -29,10 +29,11 @@ from proxx.watch import drain
 from proxx.watch.clerk import Clerk
 from proxx.watch.fdlimit import fd_limit_problem
 from proxx.watch.folder import FatalWatchError, Layout
-from proxx.watch.hook import JobEndHook
+from proxx.watch.hook import JobEndHook, Program
 from proxx.watch.intake import Intake, Refusal
 from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
+from proxx.watch.mhlwrite import MhlAction
 from proxx.watch.misplaced import MisplacedWarner
 from proxx.watch.recovery import file_stranded, orphans, remove_stale_temps, stranded_results
 
@@ -40,7 +41,7 @@ log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
 # Status files are rewritten at most this often (and only when a record moved).
 PROGRESS_WRITE_S = 1.0
-HOOK_HALT_WAITS = 50  # × 0.1 s: how long a stopping runner waits for --on-job-end programs
+HOOK_HALT_WAITS = 50  # × 0.1 s: how long a signalled runner waits for job-end actions
 
 
 class Supervisor:
@@ -56,6 +57,7 @@ class Supervisor:
         executor: Executor | None = None,
         metrics_file: str | None = None,
         on_job_end: str | None = None,
+        mhl: bool = False,
         roots: tuple[list[str] | None, list[str] | None] = (None, None),
     ) -> None:
         if (problem := fd_limit_problem(max_workers)) is not None:
@@ -72,8 +74,11 @@ class Supervisor:
         )
         self.dispatch = Dispatcher(self.executor, "proxx watch")
         self.clerk = Clerk(self.layout)
-        self.hook = None if on_job_end is None else JobEndHook(on_job_end, self.layout)
-        self.clerk.hook = self.hook
+        # Job-end actions, each with its own IOU: the MHL first, so a notifier started
+        # beside it is not first in line for the disk.
+        actions = ([MhlAction()] if mhl else []) + ([Program(on_job_end)] if on_job_end else [])
+        self.hooks = [JobEndHook(a, self.layout) for a in actions]
+        self.clerk.hooks = self.hooks
         mode: Literal["sequential", "parallel"] = "sequential" if max_workers == 1 else "parallel"
         self.jobs = Jobs(self.layout, self.clerk, self.executor, mode, roots)
         self._progress_written = -PROGRESS_WRITE_S
@@ -84,8 +89,8 @@ class Supervisor:
     def start(self) -> None:
         self.layout.ensure()
         self.dispatch.start()
-        if self.hook is not None:
-            self.hook.resume()  # what a runner killed after filing still owed
+        for hook in self.hooks:
+            hook.resume()  # what a runner killed after filing still owed
         log.info(
             "watching %s with %d worker(s), polling every %g s%s",
             self.layout.root,
@@ -118,15 +123,8 @@ class Supervisor:
             self.halt()
 
     def halt(self) -> None:
+        self.wait_for_hooks()  # first: a stop signal meanwhile is still only recorded
         self.dispatch.close()
-        if self.hook is not None:
-            # A hook still running is given a moment; one cut short runs again at the
-            # next start (its IOU stays).
-            for _ in range(HOOK_HALT_WAITS):
-                self.hook.collect()
-                if not self.hook.runs:
-                    break
-                time.sleep(0.1)
         c = self.clerk.counts
         log.info(
             "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
@@ -203,8 +201,20 @@ class Supervisor:
         )
 
     def collect_hooks(self) -> None:
-        if self.hook is not None:
-            self.hook.collect()
+        for hook in self.hooks:
+            hook.collect()
+
+    def wait_for_hooks(self) -> None:
+        """After `--once` or a drain, job-end actions get their own deadlines (each is
+        killed at its own); after a stop signal (one while waiting too), a moment. One
+        cut short runs again at the next start (its IOU stays)."""
+        waits = 0
+        while any(hook.runs for hook in self.hooks):
+            if self.dispatch.stop_requested and waits >= HOOK_HALT_WAITS:
+                return
+            self.collect_hooks()
+            time.sleep(0.1)
+            waits += 1
 
     def write_progress(self) -> None:
         """Each running job's progress into its status file, at most once a second."""
