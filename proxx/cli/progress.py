@@ -44,7 +44,10 @@ def resolve_mode(mode: Mode, stream: TextIO) -> Mode:
 
 
 class ProgressShow:
-    def __init__(self, mode: Mode, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, mode: Mode, stream: TextIO | None = None) -> None:
+        # sys.stderr as it is now: this module is imported before a stderr closed at
+        # start is replaced (streams.ensure_std_fds), when sys.stderr is still None.
+        stream = stream if stream is not None else sys.stderr
         self.mode, self.stream = resolve_mode(mode, stream), stream
         self._drawn = False
 
