@@ -56,7 +56,7 @@ def test_media_in_pending_is_reported_once_and_its_command_makes_the_job(
     preset = tmp_path / "show.toml"
     preset.write_text(f'proxy_profile = "proxy_h264_low"\noutput_dir = "{out}"\n')
     args = [str(preset) if a == "PRESET.toml" else a for a in command[2:]]
-    planned = run_cli("plan", *args)
+    planned = run_cli("plan", *args, *ANY_ROOT)  # the roots the runner below is given
     assert planned.returncode == 0, planned.stderr
     assert run_cli("watch", str(root), "--once", *ANY_ROOT).returncode == 0
     assert os.listdir(out) == ["A001_C001_proxy.mov"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from testkit import make_clip, noise, redcode, run_cli
+from testkit import ANY_ROOT, make_clip, noise, redcode, run_cli
 
 # Makes media or starts processes in every test: not for the in-process tier.
 pytestmark = pytest.mark.e2e
@@ -194,14 +194,14 @@ def test_split_by_folder_writes_one_jobspec_per_roll_into_pending(tmp_path: Path
         (tmp_path / "day" / roll).mkdir(parents=True, exist_ok=True)
         make_clip(tmp_path / "day" / roll / name)
     args = (str(tmp_path / "day"), *PROFILE, "--output-dir", str(out), "--split-by", "folder")
-    done = plan(*args, "--into", str(watch))
+    done = plan(*args, "--into", str(watch), *ANY_ROOT)  # sources outside the watch folder
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(watch / "pending")) == ["A001.json", "B002.json"]
     assert [s for s, _ in planned(watch / "pending" / "A001.json")] == [
         str(tmp_path / "day" / "A001" / "C1.mov"),
         str(tmp_path / "day" / "A001" / "C2.mov"),
     ]
-    again = plan(*args, "--into", str(watch))  # the same names: never overwritten
+    again = plan(*args, "--into", str(watch), *ANY_ROOT)  # the same names: never overwritten
     assert again.returncode == 1 and "already exists" in again.stderr
     assert sorted(os.listdir(watch / "pending")) == ["A001.json", "B002.json"]
 

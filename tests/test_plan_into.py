@@ -72,7 +72,7 @@ def test_into_renames_a_whole_jobspec_in_and_the_runner_renders_it(tmp_path: Pat
     witness = Witness(watch / "pending")
     done = run_cli(
         "plan", str(cam), "--profile", "proxy_h264_low", "--output-dir", str(out),
-        "--into", str(watch), "--name", "day1",
+        "--into", str(watch), "--name", "day1", *ANY_ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     events = witness.events()
@@ -104,3 +104,46 @@ def test_into_refuses_a_folder_that_is_not_a_watch_folder(tmp_path: Path) -> Non
     )  # fmt: skip
     assert done.returncode == 1
     assert "not a watch folder" in done.stderr and "nowhere/pending is not a folder" in done.stderr
+
+
+def test_into_refuses_what_the_runner_would_refuse_and_names_the_root_to_give(
+    tmp_path: Path,
+) -> None:
+    """Sources or an output folder outside the watch folder's tree fail at the runner's
+    validation (its default roots); `plan --into` says so before it writes anything, and
+    with the roots the runner is started with, the job it writes completes there."""
+    watch, out, cam = watch_folder(tmp_path / "watch"), tmp_path / "proxies", tmp_path / "cam"
+    out.mkdir()
+    cam.mkdir()
+    make_clip(cam / "A001.mov")
+    args = ("plan", str(cam), "--profile", "proxy_h264_low", "--output-dir", str(out),
+            "--into", str(watch), "--name", "day1")  # fmt: skip
+
+    bare = run_cli(*args)
+    assert bare.returncode == 1, bare.stderr
+    assert f"source {cam / 'A001.mov'} is outside the allowed source roots {watch}" in bare.stderr
+    assert "start the runner with --source-root DIR" in bare.stderr
+    sources_only = run_cli(*args, "--source-root", str(cam))
+    assert sources_only.returncode == 1, sources_only.stderr
+    assert f"output_dir {out} is outside the allowed output roots {watch}" in sources_only.stderr
+    assert "start the runner with --output-root DIR" in sources_only.stderr
+    assert os.listdir(watch / "pending") == []  # nothing written, nothing half-written
+
+    roots = ("--source-root", str(cam), "--output-root", str(out))
+    assert run_cli(*args, *roots).returncode == 0
+    ran = run_cli("watch", str(watch), "--once", *roots)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads((watch / "completed" / "day1.result.json").read_text())
+    assert result["status"] == "COMPLETED" and os.listdir(out) == ["A001_proxy.mov"]
+
+
+def test_roots_given_without_into_confine_the_plan_as_run_would(tmp_path: Path) -> None:
+    out, cam = tmp_path / "proxies", tmp_path / "cam"
+    out.mkdir()
+    cam.mkdir()
+    make_clip(cam / "A001.mov")
+    base = ("plan", str(cam), "--profile", "proxy_h264_low", "--output-dir", str(out))
+    assert run_cli(*base).returncode == 0  # no roots, no --into: not confined (as `run`)
+    refused = run_cli(*base, "--source-root", str(tmp_path / "elsewhere"))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "is outside the allowed source roots" in refused.stderr

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 from proxx.cli.planout import Target, report, settle_options, validate_jobs, write_jobs
+from proxx.cli.roots import roots_of, roots_options
 from proxx.cli.streams import tell
 from proxx.contract.profiles import CODECS, CONTAINERS, FPS_MODES
 
 if TYPE_CHECKING:
     from proxx.content.preset import Fields
+    from proxx.runtime.runjob import Roots
 
 
 def _metadata(
@@ -100,6 +102,7 @@ def _metadata(
 )
 @click.option("--name", default=None, help="The JobSpec's file name (default: the first SOURCE's).")
 @click.option("--dry-run", is_flag=True, help="Print the table and the checks; write nothing.")
+@roots_options
 def plan(
     sources: tuple[str, ...],
     output: str | None,
@@ -109,6 +112,8 @@ def plan(
     dry_run: bool,
     preset: str | None,
     created_at: str | None,
+    source_roots: tuple[str, ...],
+    output_roots: tuple[str, ...],
     **options: object,
 ) -> None:
     """Write a JobSpec for the media under SOURCE… (files or folders, recursive).
@@ -117,7 +122,10 @@ def plan(
     audio-only and unreadable files are left out and listed with the reason, and a
     camera card gives one source per clip (RED .RDC spans, XDCAM, Sony XAVC, Canon
     XF, AVCHD). The table goes to stderr; the JobSpec to stdout unless -o or --into.
-    Each JobSpec is checked by `proxx validate`'s worker before anything is written.
+    Each JobSpec is checked by `proxx validate`'s worker before anything is written,
+    confined as the runner will confine it: with --into WATCH, sources and the output
+    folder must be inside WATCH or a --source-root/--output-root given here (give the
+    ones the runner was started with); without --into, only roots given here apply.
 
     Exit 0 written (or --dry-run clean), 1 refused (nothing written), 4 when the
     clips' engine cannot render on this host.
@@ -131,8 +139,12 @@ def plan(
     except ValidationError as exc:
         tell(f"proxx plan: {exc}", "ERROR")
         sys.exit(1)
+    # The runner allows its own folder's tree plus the roots it was given (README,
+    # 'Security'); checked here too, a JobSpec --into a folder never fails on them.
+    watch = [os.path.dirname(target.path)] if target.kind == "into" else []
+    roots = roots_of(source_roots, output_roots, *watch)
     try:
-        _plan(sources, fields, stamp, target, split_by is not None, name, dry_run)
+        _plan(sources, fields, stamp, target, split_by is not None, name, dry_run, roots)
     except KeyboardInterrupt:  # a probe worker is ended in a finally (and has PDEATHSIG)
         tell("proxx plan: interrupted (SIGINT)", "ERROR")
         sys.exit(5)
@@ -146,6 +158,7 @@ def _plan(
     split: bool,
     name: str | None,
     dry_run: bool,
+    roots: Roots,
 ) -> None:
     from proxx.cli.planner import PLAN_PROBE_TARGET, build_plan
     from proxx.runtime.probing import probe_files
@@ -159,7 +172,7 @@ def _plan(
         prober=lambda paths: probe_files(paths, target=PLAN_PROBE_TARGET),
     )
     report(built, target)  # the table first: validation takes a worker's start-up
-    code = validate_jobs(built.jobs)
+    code = validate_jobs(built.jobs, roots)
     if code or dry_run:
         sys.exit(code)
     sys.exit(write_jobs(built.jobs, target))

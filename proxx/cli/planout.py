@@ -28,6 +28,7 @@ from proxx.contract.fsutil import write_new
 if TYPE_CHECKING:
     from proxx.cli.planner import Job, Plan
     from proxx.content.preset import Fields
+    from proxx.runtime.runjob import Roots
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ def jobspec_bytes(spec: dict[str, Any]) -> bytes:
     return (json.dumps(spec, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def validate_jobs(jobs: list[Job]) -> int:
-    """`proxx validate` on each JobSpec (from a private folder); refusals name the fix.
+def validate_jobs(jobs: list[Job], roots: Roots = (None, None)) -> int:
+    """`proxx validate` on each JobSpec (from a private folder), confined to `roots`
+    (source roots, output roots) as a runner would; refusals name the fix.
     The exit code: 0, 1 (any refusal), or 4 (the engine cannot render here)."""
     from proxx.runtime.runjob import run_one
 
@@ -135,7 +137,7 @@ def validate_jobs(jobs: list[Job]) -> int:
                 path = os.path.join(scratch, f"{i}.json")
                 with open(path, "xb") as fh:
                     fh.write(jobspec_bytes(job.spec))
-                result = run_one(path, "validate").result
+                result = run_one(path, "validate", roots=roots).result
                 why = result.validation_error or result.system_error or result.interrupted
                 if why is not None:
                     exit_code = int(result.exit_code()) or int(ExitCode.SYSTEM)
@@ -150,6 +152,16 @@ def validate_jobs(jobs: list[Job]) -> int:
 
 
 def _fix(why: str, exit_code: int) -> str:
+    if "outside the allowed source roots" in why:
+        return (
+            "start the runner with --source-root DIR (a folder holding the sources) and "
+            "give `proxx plan` the same --source-root"
+        )
+    if "outside the allowed output roots" in why:
+        return (
+            "start the runner with --output-root DIR (a folder holding --output-dir) and "
+            "give `proxx plan` the same --output-root"
+        )
     if "already exists" in why:
         return "move the existing proxies away, or choose another --output-dir or --template"
     if exit_code == ExitCode.SYSTEM and "Resolve" in why:
