@@ -1,4 +1,4 @@
-"""Issue 18, finding 4: names planted in running/ neither block the runner nor redirect it.
+"""Issue 18, finding 4: planted names in running/, or pending/ swapped for a link.
 
 A FIFO at a sidecar's name blocked the supervisor in open() for good (and
 `proxx status` with it); a symlink at the runner's temp name had its target
@@ -66,3 +66,29 @@ def test_a_link_at_the_runners_temp_name_is_not_written_through(
     assert result(root, "completed", "job")["status"] == "COMPLETED"
     watch.send(15)
     assert watch.wait() == 0, watch.log()
+
+
+def test_a_pending_folder_replaced_by_a_link_stops_the_runner_and_takes_nothing(
+    tmp_path: Path, root: Path, out: Path, tiny: Path, launcher: Launcher
+) -> None:
+    """Someone with write access to the watch root swaps pending/ for a link to another
+    folder: its `*.json` were claimed and filed into failed/. Now the runner stops, says
+    why (exit 1), and the other folder keeps its files."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "victim.json").write_text('{"theirs": true}\n')
+    watch = launcher.cli(root, "--poll-seconds", "0.2")
+    drop(root, "mine.json", spec([str(tiny)], out))
+    wait_for(lambda: specs_in(root, "completed") == ["mine.json"], "mine filed", on_fail=watch.log)
+    os.rename(root / "pending", root / "pending.old")
+    (root / "pending").symlink_to(other)
+
+    assert watch.wait() == 1, watch.log()
+    assert f"{root / 'pending'} has become a symbolic link (to {other})" in watch.log()
+    assert os.listdir(other) == ["victim.json"]
+    assert (other / "victim.json").read_text() == '{"theirs": true}\n'
+    assert specs_in(root, "failed") == [] and specs_in(root, "running") == []
+    again = launcher.cli(root, "--once")  # and it will not start on such a folder
+    assert again.wait() == 1, again.log()
+    assert f"{root / 'pending'} is a symbolic link (to {other}), not a folder" in again.log()
+    assert os.listdir(other) == ["victim.json"]

@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxx.contract.fsutil import NAME_MAX, fit_name
-from proxx.watch.folder import Layout, is_candidate
+from proxx.watch.claims import claim
+from proxx.watch.folder import FatalWatchError, Layout, is_candidate
 from proxx.watch.intake import Intake, balanced_object
 
 JSON = st.recursive(
@@ -93,3 +95,59 @@ def test_staged_names_are_unique_per_claimed_file_even_for_crafted_names() -> No
     assert layout.legacy_staged_result(crafted) == layout.legacy_staged_result(long_name)
     assert layout.staged_result(crafted, 12) != layout.staged_result(long_name, 13)
     assert layout.staged_result(long_name, 12).endswith(".12.staged.json")
+
+
+def _swap_for_a_link(folder: Path, target: Path) -> None:
+    os.rename(folder, folder.with_name(folder.name + ".old"))
+    folder.symlink_to(target)
+
+
+def test_a_pending_folder_swapped_for_a_link_is_never_read_through(tmp_path: Path) -> None:
+    """Between two looks, pending/ becomes a link to another folder: the intake, which
+    opened pending/ once, neither lists nor claims that folder's files."""
+    layout = Layout(str(tmp_path))
+    layout.ensure()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "victim.json").write_text("{}\n")
+    intake = Intake(layout)
+    assert intake.scan() == []  # pending/ is opened here
+    _swap_for_a_link(Path(layout.pending), other)
+    try:
+        assert intake.scan() == []
+        assert intake.take("victim.json") is None
+        assert os.listdir(other) == ["victim.json"] and os.listdir(layout.running) == []
+        with pytest.raises(FatalWatchError, match=r"is a symbolic link|has become a symbolic"):
+            layout.check()
+    finally:
+        intake.close()
+
+
+def test_control_an_intake_reading_by_path_would_take_the_other_folders_file(
+    tmp_path: Path,
+) -> None:
+    """What the pinned folder prevents: the same swap, read by path, takes the file."""
+    layout = Layout(str(tmp_path))
+    layout.ensure()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "victim.json").write_text("{}\n")
+    _swap_for_a_link(Path(layout.pending), other)
+    got = claim(os.path.join(layout.pending, "victim.json"), layout.running)
+    assert got is not None and os.listdir(layout.running) == ["victim.json"]
+    got.release()
+
+
+def test_a_state_folder_that_is_a_link_or_was_replaced_is_fatal(tmp_path: Path) -> None:
+    layout = Layout(str(tmp_path / "w"))
+    os.makedirs(layout.root)
+    (tmp_path / "elsewhere").mkdir()
+    Path(layout.dir("failed")).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FatalWatchError, match=r"failed is a symbolic link \(to .*elsewhere\)"):
+        layout.ensure()
+    os.unlink(layout.dir("failed"))
+    layout.ensure()
+    os.rename(layout.dir("completed"), tmp_path / "moved")
+    os.makedirs(layout.dir("completed"))  # a folder again, but not the runner's
+    with pytest.raises(FatalWatchError, match="completed was replaced by another folder"):
+        layout.check()

@@ -30,10 +30,14 @@ class Claim:
             self.fd = -1
 
 
-def try_lock(path: str) -> int | None:
-    """Open and exclusively lock a regular file; None if it is gone or someone holds it."""
+def try_lock(path: str, *, dir_fd: int | None = None) -> int | None:
+    """Open and exclusively lock a regular file; None if it is gone or someone holds it.
+
+    With `dir_fd`, `path` is a name in that folder, whatever its path names now."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(
+            path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError:
         return None
     try:
@@ -41,29 +45,34 @@ def try_lock(path: str) -> int | None:
     except OSError:
         os.close(fd)
         return None
-    if not same_inode(fd, path):  # it was moved on between our open and our lock
+    if not same_inode(fd, path, dir_fd=dir_fd):  # moved on between our open and our lock
         os.close(fd)
         return None
     return fd
 
 
-def same_inode(fd: int, path: str) -> bool:
+def same_inode(fd: int, path: str, *, dir_fd: int | None = None) -> bool:
     try:
-        a, b = os.fstat(fd), os.stat(path, follow_symlinks=False)
+        a, b = os.fstat(fd), os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def claim(pending_path: str, running_dir: str) -> Claim | None:
-    """Lock, then rename into `running/`. None means another runner got it: normal flow."""
-    fd = try_lock(pending_path)
+def claim(pending_path: str, running_dir: str, *, dir_fd: int | None = None) -> Claim | None:
+    """Lock, then rename into `running/`. None means another runner got it: normal flow.
+
+    With `dir_fd` (the runner's own pending/, opened once), the JobSpec is taken from
+    that folder by name: a pending/ replaced by a link to another folder between two
+    looks cannot make the runner take that folder's files."""
+    name = os.path.basename(pending_path)
+    src = name if dir_fd is not None else pending_path
+    fd = try_lock(src, dir_fd=dir_fd)
     if fd is None:
         return None
-    name = os.path.basename(pending_path)
     target = os.path.join(running_dir, name)
     try:
-        move_no_replace(pending_path, target)
+        move_no_replace(src, target, src_dir_fd=dir_fd)
     except OSError as exc:
         os.close(fd)
         if exc.errno in (errno.ENOENT, errno.EEXIST):

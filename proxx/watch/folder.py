@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 
 from proxx.contract.errors import ProxxError
 from proxx.contract.fsutil import (
@@ -41,6 +42,9 @@ def result_beside(spec_path: str) -> str:
 @dataclass(frozen=True)
 class Layout:
     root: str
+    # Each state folder's (st_dev, st_ino) when the runner made sure of it: a folder
+    # replaced since (by a link to another folder, say) is fatal, never followed.
+    pinned: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def dir(self, state: str) -> str:
         return os.path.join(self.root, state)
@@ -90,16 +94,50 @@ class Layout:
                 os.makedirs(self.dir(state), exist_ok=True)
             except OSError as exc:
                 raise FatalWatchError(f"cannot create {self.dir(state)}: {exc.strerror}") from None
+            st = _real_folder(self.dir(state), "is")
             if not os.access(self.dir(state), os.W_OK | os.X_OK):
                 raise FatalWatchError(f"{self.dir(state)} is not writable by this user")
+            self.pinned[state] = (st.st_dev, st.st_ino)
 
     def check(self) -> None:
-        """Each loop: the folders still exist (a deleted or unmounted root is fatal)."""
+        """Each loop: the folders still exist (a deleted or unmounted root is fatal) and
+        are the ones the runner started with (one replaced is fatal: the runner would
+        otherwise take, or file, another folder's files)."""
         for state in STATES:
-            if not os.path.isdir(self.dir(state)):
+            path = self.dir(state)
+            try:
+                st = _real_folder(path, "has become")
+            except FileNotFoundError:
                 raise FatalWatchError(
-                    f"{self.dir(state)} has disappeared (watch folder deleted or unmounted?)"
+                    f"{path} has disappeared (watch folder deleted or unmounted?)"
+                ) from None
+            if state in self.pinned and self.pinned[state] != (st.st_dev, st.st_ino):
+                raise FatalWatchError(
+                    f"{path} was replaced by another folder since the runner started; "
+                    "it stops rather than take or file JobSpecs elsewhere"
                 )
+
+    def open_pending(self) -> int:
+        """pending/ opened once, never through a link: intake takes files from it by name."""
+        fd = os.open(self.pending, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        st = os.fstat(fd)
+        if self.pinned.get("pending", (st.st_dev, st.st_ino)) != (st.st_dev, st.st_ino):
+            os.close(fd)
+            raise FatalWatchError(f"{self.pending} was replaced since the runner started")
+        return fd
+
+
+def _real_folder(path: str, verb: str) -> os.stat_result:
+    """lstat of a state folder that must be a folder itself, never a link to one."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise FatalWatchError(
+            f"{path} {verb} a symbolic link (to {os.readlink(path)}), not a folder: the runner "
+            "takes and files JobSpecs only in its own folders; make it a real folder"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise FatalWatchError(f"{path} {verb} not a folder")
+    return st
 
 
 def is_candidate(name: str) -> bool:

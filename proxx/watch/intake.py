@@ -45,6 +45,20 @@ class Intake:
     settle_s: float = SETTLE_S
     pending_left: bool = True  # until the first pass has looked
     _seen: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    # pending/ opened once (Layout.open_pending): every look and claim is by name in
+    # it, so a pending/ swapped for a link between two loops is never read through.
+    _dir_fd: int | None = None
+
+    @property
+    def dir_fd(self) -> int:
+        if self._dir_fd is None:
+            self._dir_fd = self.layout.open_pending()
+        return self._dir_fd
+
+    def close(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
 
     def ready_names(self, room: Callable[[], bool]) -> Iterator[str]:
         """Pending names ready to be taken, in order, while `room()` says so.
@@ -68,13 +82,13 @@ class Intake:
         """Claim `name` (lock, then rename into running/), or refuse an entry that cannot
         be a JobSpec file; None when another runner claimed it first."""
         path = os.path.join(self.layout.pending, name)
-        why = not_a_jobspec_file(path)
+        why = not_a_jobspec_file(path, dir_fd=self.dir_fd)
         if why is not None:
             return Refusal(path, why)
-        return claim(path, self.layout.running)
+        return claim(path, self.layout.running, dir_fd=self.dir_fd)
 
     def scan(self) -> list[str]:
-        with os.scandir(self.layout.pending) as it:
+        with os.scandir(self.dir_fd) as it:
             names = sorted(e.name for e in it if is_candidate(e.name))
         live = set(names)
         for gone in [n for n in self._seen if n not in live]:
@@ -89,9 +103,8 @@ class Intake:
         else waits for the settle interval. Parsing is the worker's: this only
         looks at the file's last bytes.
         """
-        path = os.path.join(self.layout.pending, name)
         try:
-            st = os.lstat(path)
+            st = os.lstat(name, dir_fd=self.dir_fd)
         except FileNotFoundError:
             return False
         if not stat.S_ISREG(st.st_mode):
@@ -103,11 +116,11 @@ class Intake:
             self._seen[name] = (*key, now)
             if time.time() - st.st_mtime >= self.settle_s:
                 return True
-            return _looks_complete(path, st.st_size)
-        return now - seen[2] >= self.settle_s or _looks_complete(path, st.st_size)
+            return _looks_complete(name, st.st_size, self.dir_fd)
+        return now - seen[2] >= self.settle_s or _looks_complete(name, st.st_size, self.dir_fd)
 
 
-def _looks_complete(path: str, size: int) -> bool:
+def _looks_complete(name: str, size: int, dir_fd: int) -> bool:
     """A JSON object whose braces close exactly at its end: a copy that has finished.
 
     A bounded, non-recursive scan of at most PEEK_BYTES that cannot raise or hang
@@ -117,7 +130,9 @@ def _looks_complete(path: str, size: int) -> bool:
     if size < 2 or size > PEEK_BYTES:
         return False  # larger ones wait for the settle interval
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError:
         return False
     try:
@@ -153,14 +168,15 @@ def balanced_object(data: bytes) -> bool:
     return False
 
 
-def not_a_jobspec_file(path: str) -> str | None:
+def not_a_jobspec_file(path: str, *, dir_fd: int | None = None) -> str | None:
+    """Why the entry at `path` (with `dir_fd`: its name in that folder) is no JobSpec file."""
     if not is_utf8(os.path.basename(path)):
         return (
             f"the file name is not UTF-8 text ({os.fsencode(os.path.basename(path))!r}); "
             "it was filed under a name with the undecodable bytes replaced"
         )
     try:
-        st = os.lstat(path)
+        st = os.lstat(os.path.basename(path) if dir_fd is not None else path, dir_fd=dir_fd)
     except FileNotFoundError:
         return None  # gone: the claim will notice
     if stat.S_ISLNK(st.st_mode):

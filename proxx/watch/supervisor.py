@@ -125,6 +125,7 @@ class Supervisor:
     def halt(self) -> None:
         self.wait_for_hooks()  # first: a stop signal meanwhile is still only recorded
         self.dispatch.close()
+        self.intake.close()
         c = self.clerk.counts
         log.info(
             "stopped: %d completed, %d failed, %d recovered", c.completed, c.failed, c.recovered
