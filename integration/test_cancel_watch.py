@@ -42,9 +42,12 @@ def _encoders(*watches: Watch) -> list[str]:
 def test_cancel_a_pending_and_two_running_jobs_on_a_two_runner_folder(
     root: Path, out: Path, long_clip: Path, launcher: Launcher
 ) -> None:
+    runners = [launcher.cli(root, "--poll-seconds", "0.2") for _ in range(2)]
+    # Both up before the jobs come, so the two renders start together: a runner that
+    # started seconds before the other could finish its job, and take c, meanwhile.
+    wait_for(lambda: all("watching" in r.log() for r in runners), "both runners up")
     for name in ("a", "b"):
         drop(root, f"{name}.json", prores([long_clip], out, output_name_template=f"{name}_x"))
-    runners = [launcher.cli(root, "--poll-seconds", "0.2") for _ in range(2)]
     wait_for(lambda: len(partials(out)) == 2, "both jobs rendering", on_fail=runners[0].log)
     drop(root, "c.json", prores([long_clip], out, output_name_template="c_x"))
     running = _running(root)
@@ -110,14 +113,18 @@ def test_cancel_gives_up_after_wait_seconds_when_the_runner_does_not_act(
 def test_cancel_of_a_job_that_completes_first_says_so(
     root: Path, out: Path, clip: Callable[..., Path], launcher: Launcher
 ) -> None:
-    source = clip("mid.mov", size="640x360", seconds=45.0)  # a few seconds' render
+    source = clip("mid.mov", size="640x360", seconds=120.0)  # a few seconds' render
     drop(root, "a.json", prores([source], out, output_name_template="a_x"))
     runner = launcher.cli(root, "--poll-seconds", "0.2")
-    wait_for(
-        lambda: partials(out) and "a.json" in _running(root), "job a rendering", on_fail=runner.log
-    )
-    job_id = _running(root)["a.json"]["job_id"]
+    seen: dict[str, dict[str, Any]] = {}
+
+    def rendering() -> bool:  # one look gives both the job id and that it still renders
+        seen.update(_running(root) if partials(out) else {})
+        return "a.json" in seen
+
+    wait_for(rendering, "job a rendering", on_fail=runner.log)
     os.kill(runner.pid, signal.SIGSTOP)  # the worker finishes; the runner is not looking
+    job_id = seen["a.json"]["job_id"]
     try:
         # Its job done: the proxy published and the private folder tidied away, which the
         # worker does just before it reports the job's end (a cancel read before that report
