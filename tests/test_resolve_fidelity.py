@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from proxx.content.probe import probe
 from proxx.contract.naming import partial_path, record_path
 from proxx.contract.results import MediaFacts
 from testkit import redcode
@@ -49,9 +50,14 @@ def test_a_resolve_proxy_records_its_sha256_and_its_fidelity(
     fid = result.fidelity
     assert fid is not None
     # The source as Resolve reports it (the double's clip: 640x360, 25 fps, 10 frames,
-    # 2 channels, 01:00:00:00); the R3D stand-in does not probe, so nothing else is known.
+    # 2 channels, 01:00:00:00); the R3D stand-in does not probe: no reel, no colour, and
+    # RAW's own field order (whole frames).
     assert fid.source == MediaFacts(
-        frames=10, frame_rate="25", timecode="01:00:00:00", audio_channels=[2]
+        frames=10,
+        frame_rate="25",
+        field_order="progressive",
+        timecode="01:00:00:00",
+        audio_channels=[2],
     )
     assert fid.proxy is not None
     assert (fid.proxy.frames, fid.proxy.frame_rate, fid.proxy.timecode) == (
@@ -60,6 +66,15 @@ def test_a_resolve_proxy_records_its_sha256_and_its_fidelity(
         "01:00:00:00",
     )
     assert (fid.proxy.audio_channels, fid.proxy.field_order) == ([2], "progressive")
+    # The proxy's colour is recorded as it probes (whatever Resolve tagged), not compared.
+    video = probe(out).video
+    assert video is not None
+    assert (
+        fid.proxy.color_primaries,
+        fid.proxy.color_transfer,
+        fid.proxy.color_space,
+        fid.proxy.color_range,
+    ) == (video.colour.primaries, video.colour.transfer, video.colour.matrix, video.colour.range)
     assert fid.notes == [RAW_COLOUR_NOTE]
     # Recovery's evidence: the publication record names the same bytes.
     partial = partial_path(out, plan.job_id)

@@ -84,9 +84,15 @@ def source_facts(facts: ProbeFacts, src: api.ClipInfo) -> MediaFacts:
     """The source side of the clip's fidelity: what Resolve renders from (`src`, its clip
     properties, the probe's facts where it says nothing), and what only the probe can
     tell (field order, reel, colour) when libav reads the file at all. Resolve gives one
-    channel count for the whole clip, so its audio is one entry."""
-    return media_facts(facts).model_copy(
+    channel count for the whole clip, so its audio is one entry.
+
+    Field order: progressive unless the probe states another. Camera RAW is whole sensor
+    frames (none of the formats routed here records fields), and Resolve reports none;
+    left unstated, every RAW clip's report would mark "field order differs"."""
+    probed = media_facts(facts)
+    return probed.model_copy(
         update={
+            "field_order": probed.field_order or "progressive",
             "frames": src.frames,
             "frame_rate": None if src.rate is None else str(src.rate),
             "average_frame_rate": None,
