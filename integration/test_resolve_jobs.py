@@ -44,9 +44,19 @@ def test_a_resolve_job_records_the_proxy_hash_and_report_mhl_seals_it(
     _watch(root, launcher, "resolve_double", {"FAKE_RESOLVE_LOCK": str(tmp_path / "r.lock")})
 
     assert specs_in(root, "completed") == ["raw.json"]
+    proxy = out / "A001_C001_proxy.mov"
+    # Sealed, and nothing marked (exit 0): the result's hash is the proxy's.
+    report = run_cli("report", str(root / "completed" / "raw.result.json"), "--mhl", timeout=300)
+    assert report.returncode == 0, report.stderr
+    (generation,) = (out / "ascmhl").glob("0001_*.mhl")
+    hashes = {
+        h.findtext("m:path", namespaces=NS): h.findtext("m:xxh64", namespaces=NS)
+        for h in ET.parse(generation).getroot().iterfind("m:hashes/m:hash", NS)
+    }
+    assert hashes == {proxy.name: xxhash.xxh64(proxy.read_bytes()).hexdigest()}
+
     res = result(root, "completed", "raw")
     [clip] = res["clips"]
-    proxy = out / "A001_C001_proxy.mov"
     assert (res["execution_engine"], clip["engine"], clip["status"]) == (
         "resolve",
         "resolve",
@@ -58,15 +68,6 @@ def test_a_resolve_job_records_the_proxy_hash_and_report_mhl_seals_it(
     assert (fid["proxy"]["frames"], fid["proxy"]["frame_rate"]) == (10, "25")
     assert fid["source"]["timecode"] == fid["proxy"]["timecode"] == "01:00:00:00"
     assert any("not compared" in n for n in fid["notes"])
-
-    report = run_cli("report", str(root / "completed" / "raw.result.json"), "--mhl", timeout=300)
-    assert report.returncode == 0, report.stderr
-    (generation,) = (out / "ascmhl").glob("0001_*.mhl")
-    hashes = {
-        h.findtext("m:path", namespaces=NS): h.findtext("m:xxh64", namespaces=NS)
-        for h in ET.parse(generation).getroot().iterfind("m:hashes/m:hash", NS)
-    }
-    assert hashes == {proxy.name: xxhash.xxh64(proxy.read_bytes()).hexdigest()}
 
 
 @pytest.mark.slow

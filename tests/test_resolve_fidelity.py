@@ -27,10 +27,14 @@ from tests.resolve_jobs import plan_for, render_red
 from workers.context import JobContext
 from workers.private import open_private, read_record
 from workers.resolve.engine import ResolveEngine
-from workers.resolve.facts import RAW_COLOUR_NOTE
 
 # Makes media or starts processes in every test: not for the in-process tier.
 pytestmark = pytest.mark.e2e
+
+RAW_COLOUR_NOTE = (
+    "colour: a camera RAW source states none; the proxy's colour is what Resolve's "
+    "project and render settings make it, recorded here, not compared"
+)
 
 
 def sha256(path: str | Path) -> str:
