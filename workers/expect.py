@@ -43,7 +43,7 @@ class Expected:
     reel_name: str | None = None  # compared where the container carries it (MOV)
     progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
     # The colour the proxy must state, field by field (None: not compared; Resolve's
-    # renders are not checked for colour yet).
+    # RAW renders, whose colour Resolve's project decides: docs/MEDIA.md §5a).
     colour: Colour | None = None
     # How the proxy differs from its source on purpose (recorded in the clip result).
     notes: tuple[str, ...] = ()
