@@ -49,6 +49,11 @@ class Expected:
     notes: tuple[str, ...] = ()
 
 
+def fps_text(rate: Fraction) -> str:
+    """A rate as the clip result's notes say it: 25, 23.976 (both engines' notes)."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
+
+
 def retime_timecode(tc: str | None, src_rate: Fraction, rate: Fraction) -> str | None:
     """Carry the start timecode over; re-express it in frames of a forced rate."""
     if not tc:

@@ -11,7 +11,7 @@ from proxx.contract.errors import FailureReason
 from proxx.contract.profiles import FORCED_RATES, PROFILES
 from proxx.contract.results import MediaFacts
 
-from ..expect import Expected, retime_timecode
+from ..expect import Expected, fps_text, retime_timecode
 from ..verify import media_facts
 from . import api
 
@@ -68,16 +68,12 @@ def _notes(src: api.ClipInfo, rate: Fraction, timecode: str | None) -> tuple[str
             f"{src.audio_channels} channel(s)"
         )
     if rate != src.rate:
-        notes.append(f"frame rate forced from {_fps(src.rate)} to {_fps(rate)} fps")
+        notes.append(f"frame rate forced from {fps_text(src.rate)} to {fps_text(rate)} fps")
     if timecode and timecode != src.timecode:
         notes.append(
-            f"start timecode {src.timecode} re-expressed as {timecode} at {_fps(rate)} fps"
+            f"start timecode {src.timecode} re-expressed as {timecode} at {fps_text(rate)} fps"
         )
     return (*notes, RAW_COLOUR_NOTE)
-
-
-def _fps(rate: Fraction) -> str:
-    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
 def source_facts(facts: ProbeFacts, src: api.ClipInfo) -> MediaFacts:
