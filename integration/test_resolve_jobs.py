@@ -25,10 +25,20 @@ RAW = {"codec": "prores_proxy", "proxy_profile": "proxy_prores_proxy_resolve"}
 NS = {"m": "urn:ASC:MHL:v2.0"}
 
 
-def _watch(root: Path, launcher: Launcher, target: str, env: dict[str, str]) -> None:
-    watch = launcher.driver(root, target, "--once", env=env)
+def _watch(root: Path, launcher: Launcher, target: str, env: dict[str, str], *args: str) -> str:
+    """`watch --once` with the worker `target`; its log."""
+    watch = launcher.driver(root, target, "--once", *args, env=env)
     assert watch.wait() == 0, watch.log()
     assert_session_empty(watch)
+    return watch.log()
+
+
+def _hashes(generation: Path) -> dict[str | None, str | None]:
+    """Each file an MHL generation lists, with its xxh64."""
+    return {
+        h.findtext("m:path", namespaces=NS): h.findtext("m:xxh64", namespaces=NS)
+        for h in ET.parse(generation).getroot().iterfind("m:hashes/m:hash", NS)
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -49,11 +59,7 @@ def test_a_resolve_job_records_the_proxy_hash_and_report_mhl_seals_it(
     report = run_cli("report", str(root / "completed" / "raw.result.json"), "--mhl", timeout=300)
     assert report.returncode == 0, report.stderr
     (generation,) = (out / "ascmhl").glob("0001_*.mhl")
-    hashes = {
-        h.findtext("m:path", namespaces=NS): h.findtext("m:xxh64", namespaces=NS)
-        for h in ET.parse(generation).getroot().iterfind("m:hashes/m:hash", NS)
-    }
-    assert hashes == {proxy.name: xxhash.xxh64(proxy.read_bytes()).hexdigest()}
+    assert _hashes(generation) == {proxy.name: xxhash.xxh64(proxy.read_bytes()).hexdigest()}
 
     res = result(root, "completed", "raw")
     [clip] = res["clips"]
@@ -68,6 +74,22 @@ def test_a_resolve_job_records_the_proxy_hash_and_report_mhl_seals_it(
     assert (fid["proxy"]["frames"], fid["proxy"]["frame_rate"]) == (10, "25")
     assert fid["source"]["timecode"] == fid["proxy"]["timecode"] == "01:00:00:00"
     assert any("not compared" in n for n in fid["notes"])
+
+
+@pytest.mark.slow
+def test_watch_mhl_seals_a_resolve_proxy(
+    tmp_path: Path, root: Path, out: Path, launcher: Launcher
+) -> None:
+    r3d = redcode(tmp_path / "A001_C001.R3D")
+    drop(root, "raw.json", spec([r3d], out, output_name_template="{source_name}_proxy", **RAW))
+    env = {"FAKE_RESOLVE_LOCK": str(tmp_path / "r.lock")}
+    log = _watch(root, launcher, "resolve_double", env, "--mhl")
+
+    assert specs_in(root, "completed") == ["raw.json"], log
+    assert f"--mhl into {out} succeeded" in log
+    proxy = out / "A001_C001_proxy.mov"
+    (generation,) = (out / "ascmhl").glob("0001_*.mhl")
+    assert _hashes(generation) == {proxy.name: xxhash.xxh64(proxy.read_bytes()).hexdigest()}
 
 
 @pytest.mark.slow
