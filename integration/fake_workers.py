@@ -299,3 +299,32 @@ def _probe_misbehaving(conn: Connection, misbehave: Callable[[], None]) -> None:
 def probe_cannot_start(conn: Connection) -> None:
     """`proxx probe`'s worker on a box where it cannot load what it needs."""
     raise ImportError("no PyAV on this box")
+
+
+# -- the real worker, its Resolve engine driving the double (tests/resolve_double.py) ---
+def _resolve_on_the_double() -> None:
+    """Make this worker's Resolve engine one on the Resolve double, whose renders are real
+    files: a RAW job then runs the whole way (routing, render, verification, publication,
+    the result) as it would with Resolve. Its host lock is FAKE_RESOLVE_LOCK, the test's."""
+    from proxx.contract.profiles import Engine as EngineName
+    from tests.resolve_double import FakeResolve
+    from workers import jobrun
+    from workers.resolve.engine import ResolveEngine
+    from workers.resolve.lock import ResolveLock
+
+    lock = os.environ["FAKE_RESOLVE_LOCK"]
+    jobrun.ENGINES[EngineName.RESOLVE] = lambda: ResolveEngine(
+        FakeResolve().connect, lock=ResolveLock(lock), poll_s=0.05
+    )
+
+
+def resolve_double(conn: Connection) -> None:
+    _log_spawn()
+    _resolve_on_the_double()
+    worker_main(conn)
+
+
+def resolve_double_dies_after_publish(conn: Connection) -> None:
+    """`die_after_publish` for a RAW job rendered by the double."""
+    _resolve_on_the_double()
+    _serve_dying(conn, lambda _final: None)

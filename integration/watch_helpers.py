@@ -60,6 +60,7 @@ def driver_main(argv: list[str]) -> None:
         "(staged, linked, moved): the fault-injection point of proxx.watch.filing",
     )
     p.add_argument("--probe-timeout", type=float, default=None, help="the probe limit, s")
+    p.add_argument("--mhl", action="store_true", help="an ASC MHL generation per filed job")
     a = p.parse_args(argv)
     logs.setup()
     if a.die_after_step:
@@ -94,6 +95,7 @@ def driver_main(argv: list[str]) -> None:
             worker_target=target,
             deadlines=deadlines,
             metrics_file=a.metrics_file,
+            mhl=a.mhl,
         ).run()
     except FatalWatchError as exc:
         print(f"driver: {exc}", file=sys.stderr)

@@ -115,6 +115,22 @@ def test_a_second_job_appends_a_generation_and_keeps_the_history(tmp_path: Path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+def test_a_proxy_whose_result_records_no_sha256_is_not_sealed(tmp_path: Path) -> None:
+    """As a Resolve proxy's result was before its engine recorded the hash: refused,
+    saying so (not that the bytes changed), and no generation is written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = job(tmp_path / "a", out, ["a1.mov"])
+    data = json.loads(result.read_text())
+    data["clips"][0]["output_sha256"] = None
+    result.write_text(json.dumps(data))
+    proc = report(result, "--mhl")
+    assert proc.returncode == 1, proc.stderr
+    assert "the result records no output_sha256 for these proxies: a1_proxy.mov" in proc.stderr
+    assert "clip 1 a1.mov: the result records no output_sha256 for this proxy" in proc.stderr
+    assert not (out / "ascmhl").exists()
+
+
 def test_a_job_that_published_nothing_gets_no_mhl(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "j.json", [str(tmp_path / "missing.mov")], tmp_path)
     run = run_cli("run", str(spec))

@@ -43,10 +43,15 @@ class Expected:
     reel_name: str | None = None  # compared where the container carries it (MOV)
     progressive: bool = False  # an interlaced source: the proxy must not be flagged interlaced
     # The colour the proxy must state, field by field (None: not compared; Resolve's
-    # renders are not checked for colour yet).
+    # RAW renders, whose colour Resolve's project decides: docs/MEDIA.md §5a).
     colour: Colour | None = None
     # How the proxy differs from its source on purpose (recorded in the clip result).
     notes: tuple[str, ...] = ()
+
+
+def fps_text(rate: Fraction) -> str:
+    """A rate as the clip result's notes say it: 25, 23.976 (both engines' notes)."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
 def retime_timecode(tc: str | None, src_rate: Fraction, rate: Fraction) -> str | None:

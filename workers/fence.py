@@ -29,12 +29,15 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 from proxx.contract.errors import FailureReason
 from proxx.contract.fsutil import move_no_replace
 
 from .context import JobContext
+from .private import PrivateDirError, fd_path, open_private
 from .publish import PublishError, publish
+from .verify import sha256_of
 
 CHECK_S = 0.5  # how often the thread asks; bounds how long a fenced FFmpeg runs on
 
@@ -120,3 +123,29 @@ def publish_fenced(
             f"{lost}; the proxy it had just published was moved back to the partial name",
         )
     return size
+
+
+class Published(NamedTuple):
+    size: int
+    sha256: str  # of the bytes published: the result's `output_sha256`, the record's too
+
+
+def publish_hashed(
+    context: JobContext, partial: str, final: str, *, dir_fd: int | None = None
+) -> Published:
+    """Hash the verified render, then `publish_fenced` it with that SHA-256 in its
+    publication record: what every engine publishes with (the result, `proxx report
+    --mhl` and recovery all take the hash from here). It is read through the private
+    folder's descriptor (`dir_fd`, else the folder opened here), the same inode the
+    rename then publishes from."""
+    if dir_fd is None:
+        try:
+            dir_fd = open_private(os.path.dirname(partial), create=False)
+        except PrivateDirError as exc:
+            raise PublishError(FailureReason.EXECUTION_ERROR, f"not published: {exc}") from exc
+        try:
+            return publish_hashed(context, partial, final, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    digest = sha256_of(fd_path(dir_fd, os.path.basename(partial)))  # the bytes to publish
+    return Published(publish_fenced(context, partial, final, digest, dir_fd=dir_fd), digest)

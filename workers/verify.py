@@ -121,10 +121,15 @@ def media_facts(facts: ProbeFacts) -> MediaFacts:
     )
 
 
-def fidelity(source: ProbeFacts, proxy: ProbeFacts | None, exp: Expected) -> Fidelity:
-    """Source and proxy side by side, with the documented differences (VFR, interlace…)."""
+def fidelity(source: ProbeFacts | MediaFacts, proxy: ProbeFacts | None, exp: Expected) -> Fidelity:
+    """Source and proxy side by side, with the documented differences (VFR, interlace…).
+
+    `source` is the source's probe, or the facts already drawn from it: Resolve's
+    RAW sources mostly do not probe, and what Resolve renders from is its own clip
+    properties (workers/resolve/facts.py `source_facts`).
+    """
     return Fidelity(
-        source=media_facts(source),
+        source=source if isinstance(source, MediaFacts) else media_facts(source),
         proxy=media_facts(proxy) if proxy is not None else None,
         notes=list(exp.notes),
     )

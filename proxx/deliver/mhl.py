@@ -71,6 +71,14 @@ def _published(rows: list[Row]) -> list[tuple[str, str]]:
     folders = {os.path.dirname(r.clip.output_path or "") for r in done}
     if len(folders) != 1:
         raise ReportRefused(f"the proxies are in several folders: {sorted(folders)}")
+    unhashed = [r.proxy_name for r in done if r.clip.output_sha256 is None]
+    if unhashed:
+        # A result from before every engine recorded the hash (Resolve's, until issue
+        # 21): nothing says which bytes were verified, so there is nothing to seal by.
+        raise ReportRefused(
+            f"the result records no output_sha256 for these proxies: {', '.join(unhashed)}; "
+            "without the verified bytes' hash an MHL cannot seal them (render them again)"
+        )
     changed = [r.proxy_name for r in done if r.disk_sha256 != r.clip.output_sha256]
     if changed:
         raise ReportRefused(

@@ -131,7 +131,9 @@ def _problems(clip: ClipResult, facts: list[Fact], proxy: FileLook | None) -> li
         detail = f" — {clip.failure_detail}" if clip.failure_detail else ""
         return [f"{clip.status}: {why}{detail}"]
     out = [f"{f.name} differs: {f.source} → {f.proxy}" for f in facts if f.differs]
-    if proxy is not None and proxy.sha256 is None:
+    if proxy is not None and clip.output_sha256 is None:
+        out.append("the result records no output_sha256 for this proxy")
+    elif proxy is not None and proxy.sha256 is None:
         out.append("the proxy could not be read now: " + (proxy.error or "unknown"))
     elif proxy is not None and proxy.sha256 != clip.output_sha256:
         out.append("the proxy's bytes no longer match output_sha256 in the result")

@@ -18,7 +18,7 @@ from proxx.content.pictures import demuxer_of
 from proxx.contract.naming import partial_path
 from proxx.contract.profiles import FORCED_RATES, PROFILES, VideoEncoder
 
-from ..expect import Expected, retime_timecode
+from ..expect import Expected, fps_text, retime_timecode
 
 # Each FFmpeg profile's video-encoder arguments, threading included: proxx/contract/profiles.py
 # owns them (two profiles of one codec may differ) and derives the published quality text
@@ -105,12 +105,12 @@ def _notes(
     if source.variable_rate:
         avg = Fraction(video.avg_frame_rate or video.frame_rate or 0)
         notes.append(
-            f"variable frame rate source (nominal {_fps(src_rate)}, average "
-            f"{float(avg):.3f} fps) rendered at a constant {_fps(rate)} fps; same "
+            f"variable frame rate source (nominal {fps_text(src_rate)}, average "
+            f"{float(avg):.3f} fps) rendered at a constant {fps_text(rate)} fps; same "
             "duration, frames = duration × rate"
         )
     elif rate != src_rate:
-        notes.append(f"frame rate forced from {_fps(src_rate)} to {_fps(rate)} fps")
+        notes.append(f"frame rate forced from {fps_text(src_rate)} to {fps_text(rate)} fps")
     if source.interlaced:
         notes.append(
             f"interlaced source (field order {video.field_order}) deinterlaced "
@@ -119,7 +119,7 @@ def _notes(
         )
     if timecode and timecode != source.timecode:
         notes.append(
-            f"start timecode {source.timecode} re-expressed as {timecode} at {_fps(rate)} fps"
+            f"start timecode {source.timecode} re-expressed as {timecode} at {fps_text(rate)} fps"
         )
     return tuple(notes)
 
@@ -150,10 +150,6 @@ def _bits(pix_fmt: str) -> int:
     digits = pix_fmt.removesuffix("le").removesuffix("be").rstrip("p")
     tail = digits[len(digits.rstrip("0123456789")) :]
     return int(tail) if pix_fmt.endswith(("le", "be")) and tail else 8
-
-
-def _fps(rate: Fraction) -> str:
-    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"
 
 
 def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[str]:

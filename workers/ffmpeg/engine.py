@@ -16,11 +16,11 @@ from proxx.contract.results import ClipResult
 
 from ..context import JobContext
 from ..engine import ClipRecord
-from ..fence import publish_fenced
+from ..fence import publish_hashed
 from ..private import PrivateDirError, fd_path, open_private
 from ..publish import SYSTEM_ERRNOS, PublishError
 from ..subproc import collect, describe_exit, run_in_group, start_in_group
-from ..verify import check_output, fidelity, sha256_of
+from ..verify import check_output, fidelity
 from .args import build_argv, expected_output
 from .progress import ProgressReader, with_progress
 
@@ -264,10 +264,9 @@ class _ClipRun:
 
     def publish(self) -> dict[str, object]:
         self.context.phase("publish", self.clip.source.duration)
-        digest = sha256_of(self.temp)  # of the bytes about to be published
         try:
-            size = publish_fenced(
-                self.context, self.partial, self.clip.output_path, digest, dir_fd=self.dir_fd
+            published = publish_hashed(
+                self.context, self.partial, self.clip.output_path, dir_fd=self.dir_fd
             )
         except PublishError as failed:
             raise _Failed(
@@ -277,4 +276,4 @@ class _ClipRun:
                 system_error=failed.system,
                 partial_output_path=self.partial,
             ) from failed
-        return {"output_size_bytes": size, "output_sha256": digest}
+        return {"output_size_bytes": published.size, "output_sha256": published.sha256}

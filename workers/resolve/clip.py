@@ -20,15 +20,16 @@ from typing import Any, Protocol, TypeVar
 from proxx.content.jobplan import ClipPlan, JobPlan
 from proxx.contract.errors import FailureReason
 from proxx.contract.naming import partial_path
+from proxx.contract.results import Fidelity, MediaFacts
 
 from ..context import JobContext
 from ..expect import Expected
-from ..fence import publish_fenced
+from ..fence import Published, publish_hashed
 from ..private import PrivateDirError, open_private
 from ..publish import PublishError
-from ..verify import verify_output
+from ..verify import check_output, fidelity
 from . import api
-from .facts import Failed, expected_proxy
+from .facts import Failed, expected_proxy, source_facts, source_info
 
 T = TypeVar("T")
 
@@ -61,6 +62,9 @@ class ClipRun:
         self.pm: api.ProjectManager | None = None
         self.project: api.Project | None = None
         self.job_id: str | None = None
+        # Source vs proxy, once the render is verified (kept on a failed verification too).
+        self.fidelity: Fidelity | None = None
+        self.source: MediaFacts | None = None
         self._cleaned = False
 
     def need(
@@ -85,7 +89,7 @@ class ClipRun:
         if stop is not None:
             raise Failed(FailureReason.INTERRUPTED, f"stopped {while_doing}: {stop}")
 
-    def execute(self) -> int:
+    def execute(self) -> Published:
         app = self.engine.connect_app(self.context)
         self.pm = self.need(
             app.GetProjectManager(),
@@ -111,7 +115,9 @@ class ClipRun:
             "or this Resolve version cannot read the format (update Resolve)",
         )
         self.check_stop("after importing into Resolve")
-        exp = expected_proxy(self.plan, self.clip.source, items[0])
+        src = source_info(self.clip.source, items[0])
+        self.source = source_facts(self.clip.source, src)
+        exp = expected_proxy(self.plan, src)
         self.setup_timeline(pool, items, exp)
         self.choose_format()
         self.set_render_settings(exp)
@@ -307,19 +313,21 @@ class ClipRun:
         self.project.StopRendering()
         raise Failed(reason, detail)
 
-    def publish(self, exp: Expected) -> int:
+    def publish(self, exp: Expected) -> Published:
         if not os.path.exists(self.rendered):
             raise Failed(
                 FailureReason.OUTPUT_MISSING,
                 f"Resolve reported the render Complete but wrote no file at {self.rendered}",
             )
         os.replace(self.rendered, self.partial)  # our own hidden name: nothing else uses it
-        problem = verify_output(self.partial, exp, self.plan.container)
+        problem, proxy = check_output(self.partial, exp, self.plan.container)
+        assert self.source is not None  # set in execute() before the render
+        self.fidelity = fidelity(self.source, proxy, exp)
         if problem:
             raise Failed(FailureReason.OUTPUT_MISSING, f"verification failed: {problem}")
         self.context.phase("publish", self.clip.source.duration)
         try:
-            return publish_fenced(self.context, self.partial, self.clip.output_path)
+            return publish_hashed(self.context, self.partial, self.clip.output_path)
         except PublishError as failed:
             raise Failed(failed.reason, failed.detail, failed.system) from failed
 

@@ -87,14 +87,15 @@ class ResolveEngine:
                 failure_detail=f"stopped while waiting for DaVinci Resolve: {stop}",
             )
         run = ClipRun(self, plan, clip, context)
-        result = record.result(**self._outcome(run))
+        outcome = self._outcome(run)
+        result = record.result(fidelity=run.fidelity, **outcome)
         self._release_after(plan, clip, result, context)
         return result
 
     def _outcome(self, run: ClipRun) -> dict[str, object]:
         """Run the clip; the result's fields, cleanup notes included."""
         try:
-            size = run.execute()
+            published = run.execute()
         except Failed as failed:
             detail = failed.detail + run.cleanup()
             return {
@@ -114,7 +115,11 @@ class ResolveEngine:
             }
         if note := run.cleanup():
             log.warning("job %s clip %d:%s", run.plan.job_id, run.clip.index, note)
-        return {"status": "COMPLETED", "output_size_bytes": size}
+        return {
+            "status": "COMPLETED",
+            "output_size_bytes": published.size,
+            "output_sha256": published.sha256,
+        }
 
     # -- the one-Resolve-per-host lock, held for a whole job ------------------------
     def _hold_lock(self, plan: JobPlan, context: JobContext) -> str | None:
