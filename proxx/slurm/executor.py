@@ -64,6 +64,9 @@ class SlurmExecutor:
     ping_s: float = PING_S
     worker_restarts: int = 0  # the Executor protocol's counter; Slurm has no workers to restart
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
+    # Lists the clips of a job no step read (None: the real one, a local process per
+    # job; the unit tests' Slurm double passes one that starts none).
+    lister: Listings | None = None
     _launcher: Launcher = field(init=False)
     _poller: Poller = field(init=False)
     # Jobs Slurm ended before a step read the JobSpec (requeued at launch, cancelled in
@@ -82,7 +85,11 @@ class SlurmExecutor:
             ping_s=self.ping_s,
         )
         self._poller = Poller(client=self.client, deadlines=self.deadlines, poll_s=self.poll_s)
-        self._listings = Listings(self.deadlines, self.log_level, self.log_format)
+        self._listings = (
+            Listings(self.deadlines, self.log_level, self.log_format)
+            if self.lister is None
+            else self.lister
+        )
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
