@@ -138,8 +138,9 @@ def test_a_lister_that_hangs_is_killed_at_its_deadline_and_the_job_still_filed(
     result = _requeued_at_launch(tmp_path, json.dumps(_spec(tmp_path)).encode(), lister=lister)
     res = json.loads(result.to_json())
     assert res["clips"] == [] and res["jobspec_fingerprint"] == NO_FINGERPRINT, res
-    assert "its clips could not be listed (the lister: accept phase exceeded its 0.5 s limit" in (
-        res["interrupted"]
+    assert (
+        "its clips could not be listed (the lister: accept phase exceeded its 0.5 s limit"
+        in (res["interrupted"])
     ), res["interrupted"]
 
 
