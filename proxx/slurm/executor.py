@@ -206,8 +206,10 @@ class SlurmExecutor:
         return events
 
     def _sleep(self, sleep: float | None, extra: list[int] | None) -> None:
-        # A lister runs on this host: its pipe is waited for in this one select, like
-        # the stop signals' fd, never read to its end (spools and squeue are polled).
+        # A lister runs on this host, and its pipe is waited for in this one select,
+        # beside the stop signals' fd. Not in `finish` with a bounded wait of its own:
+        # that wait (up to accept + read + validate, per job) would hold every other
+        # job's spool, deadlines and squeue poll, and the supervisor's loop with them.
         fds = [*self._listings.fds(), *(extra or [])]
         if fds:
             with selectors.DefaultSelector() as sel:
