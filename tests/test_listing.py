@@ -25,6 +25,7 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.results import NO_FINGERPRINT, JobResult
 from proxx.runtime.listing import Listings
 from proxx.runtime.verdict import result_of
+from proxx.watch.folder import Layout
 from proxx.watch.supervisor import Supervisor
 from testkit import run_cli, spec_dict
 from tests.slurm_double import FakeSlurm, make, run_until, until_cancelled
@@ -167,3 +168,38 @@ def test_a_pool_worker_killed_before_it_spoke_files_its_clips_as_not_started(
         assert clip["failure_detail"].startswith("not started: worker process was killed by "), clip
     rest = _remainder(root / "failed" / "job.result.json", root / "pending" / "job-rest.json")
     assert rest["sources"] == spec["sources"]
+
+
+def test_proxx_cancel_of_a_pending_job_lists_its_clips_as_not_started(tmp_path: Path) -> None:
+    root = tmp_path / "watch"
+    root.mkdir()
+    Layout(str(root)).ensure()
+    spec = _spec(root)
+    (root / "pending" / "job.json").write_text(json.dumps(spec))
+    (root / "pending" / "bad.json").write_text('{"jobspec_version": "1.0.0", "sources": 3}')
+    for name in ("job.json", "bad.json"):
+        proc = run_cli("cancel", str(root), name)
+        assert proc.returncode == 0 and "before it started" in proc.stderr, proc.stderr
+    assert sorted(os.listdir(root / "failed")) == [
+        "bad.json",
+        "bad.result.json",
+        "job.json",
+        "job.result.json",
+    ]
+    res = json.loads((root / "failed" / "job.result.json").read_text())
+    assert res["interrupted"] == "cancelled by proxx cancel before it started", res
+    assert res["jobspec_fingerprint"] == fingerprint(spec)
+    assert [(c["source_path"], c["status"]) for c in res["clips"]] == [
+        (s, "SKIPPED") for s in spec["sources"]
+    ]
+    assert {c["failure_detail"] for c in res["clips"]} == {
+        "not started: cancelled by proxx cancel before it started"
+    }
+    rest = _remainder(root / "failed" / "job.result.json", tmp_path / "rest.json")
+    assert rest["sources"] == spec["sources"]
+    bad = json.loads((root / "failed" / "bad.result.json").read_text())
+    assert bad["clips"] == [] and bad["jobspec_fingerprint"] == NO_FINGERPRINT, bad
+    assert bad["interrupted"].startswith(
+        "cancelled by proxx cancel before it started; its clips could not be listed (the "
+        "JobSpec cannot be read as one"
+    ), bad["interrupted"]

@@ -20,7 +20,9 @@ The lister is never waited for: an executor puts `fds()` in the select of its on
 from __future__ import annotations
 
 import logging
+import selectors
 import subprocess
+import time
 from dataclasses import dataclass
 
 from proxx.contract import logs
@@ -184,3 +186,22 @@ class Listings:
                     self._stuck.append(stuck)
                 self._ending.remove(proc)
         self._stuck = [p for p in self._stuck if p.poll() is None]
+
+
+def list_now(outcome: JobOutcome, deadlines: Deadlines | None = None) -> JobOutcome:
+    """`outcome` with its clips listed, waited for here, within the lister's own deadlines:
+    for a command that may wait (`proxx cancel` of a pending job), never a runner's loop."""
+    listings = Listings(deadlines or Deadlines())
+    try:
+        done = listings.start(outcome, time.monotonic())
+        while done is None:
+            due = listings.next_deadline()
+            with selectors.DefaultSelector() as sel:
+                for fd in listings.fds():  # never empty while it runs: its exit's pidfd
+                    sel.register(fd, selectors.EVENT_READ)
+                sel.select(None if due is None else max(0.0, due - time.monotonic()))
+            finished = listings.collect(time.monotonic())
+            done = finished[0] if finished else None
+        return done
+    finally:
+        listings.close()
