@@ -16,6 +16,7 @@ import pytest
 
 from integration.mn_rig import DEADLINE_S, MnRig
 from integration.processes import wait_for
+from proxx.content.spec import fingerprint
 from testkit import run_cli
 
 WHOLE_NODE = "--slurm-arg=--cpus-per-task=2"
@@ -157,11 +158,23 @@ def test_a_job_requeued_at_launch_is_cancelled_filed_as_not_run_and_remainder_wo
     mn.wait_all_filed()
     results = mn.audit()
     res = results["requeued.json"]
-    assert res["clips"] == [] and mn.published("requeued") == [], res
+    assert mn.published("requeued") == [], res
     assert "failed at launch" in res["interrupted"] and "not run" in res["interrupted"], res
+    # Its clips, listed by a short-lived worker on the head from the claimed JobSpec:
+    # every one not started, under the JobSpec's own fingerprint.
+    sources = [str(s) for s in mn.jobs["requeued.json"]]
+    assert [c["source_path"] for c in res["clips"]] == sources, res
+    for clip in res["clips"]:
+        assert clip["status"] == "SKIPPED", clip
+        detail = clip["failure_detail"]
+        assert detail.startswith("not started: Slurm requeued job "), detail
+        assert "after node node3 failed at launch" in detail and "not run" in detail, detail
+    assert (res["total_clips"], res["skipped_clips"]) == (2, 2), res
+    spec = json.loads((mn.root / "failed" / "requeued.json").read_bytes())
+    assert res["jobspec_fingerprint"] == fingerprint(spec), res
     (job,) = cluster.jobs()
     assert job.restarts >= 1 and job.state == "CANCELLED"  # Slurm's requeue, then ours
     new = tmp_path / "rest.json"
     proc = run_cli("remainder", str(mn.root / "failed" / "requeued.result.json"), "-o", str(new))
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(new.read_text())["sources"] == [str(s) for s in mn.jobs["requeued.json"]]
+    assert json.loads(new.read_text())["sources"] == sources

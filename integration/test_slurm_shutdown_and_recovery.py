@@ -38,6 +38,9 @@ def test_sigterm_to_the_supervisor_cancels_its_slurm_jobs_and_leaves_running_emp
     assert specs_in(root, "failed") == ["st_a.json", "st_b.json", "st_c.json"]
     queued = result(root, "failed", "st_c")  # cancelled before it ever ran
     assert queued["interrupted"] and "nothing was executed" in queued["interrupted"], queued
+    # Its clip is listed (by a short-lived worker on the head) as not started.
+    assert [c["status"] for c in queued["clips"]] == ["SKIPPED"], queued
+    assert queued["clips"][0]["failure_detail"].startswith("not started: "), queued
     assert [j.state for j in rig.cluster.jobs_named("st_c.json")] == ["CANCELLED"]
     # the log said where the jobs ran (why one waited depends on when Slurm's
     # scheduler last looked at it: tests/test_slurm_executor_outcomes.py covers that note)

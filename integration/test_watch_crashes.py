@@ -285,10 +285,14 @@ def test_worker_dying_at_boot_is_respawned_with_backoff_not_in_a_tight_loop(
         env={"FAKE_WORKER_LOG": str(spawns)},
     )
     # The job is handed to a worker that dies before it is ready: it fails, and says why
-    # (before reading the JobSpec, so no clip is known: the job-level error says it).
+    # (before reading the JobSpec: the job-level error says it, and a short-lived lister
+    # named its clip from the JobSpec, not started).
     wait_for(lambda: specs_in(root, "failed") == ["a.json"], "the job to fail", on_fail=watch.log)
     res = result(root, "failed", "a")
-    assert res["clips"] == [] and res["status"] == "FAILED"
+    assert res["status"] == "FAILED"
+    assert [(c["status"], c["failure_detail"][:13]) for c in res["clips"]] == [
+        ("SKIPPED", "not started: ")
+    ], res["clips"]
     assert res["system_error"].startswith("worker_crashed: ")
     assert f"exited with code {fake_workers.BOOT_EXIT_CODE}" in res["system_error"]
 

@@ -188,9 +188,11 @@ def _original(result_path: str, res: dict[str, Any]) -> tuple[str, dict[str, Any
 
 def _never_read(res: dict[str, Any]) -> bool:
     """The job never reached a worker (cancelled in the queue, requeued at launch, its
-    worker gone before it spoke): no one read the JobSpec, so the result carries no
-    fingerprint to compare, and no clip ran. The JobSpec the runner filed beside the
-    result is then the whole remainder, as it is now."""
+    worker gone before it spoke) and its clips could not be listed either (a result of
+    an older Proxx, or the lister failed: proxx.runtime.listing): no one read the
+    JobSpec, so the result carries no fingerprint to compare, and no clip ran. The
+    JobSpec the runner filed beside the result is then the whole remainder, as it is
+    now. (Listed, such a result has the fingerprint and its clips, all SKIPPED.)"""
     return res.get("jobspec_fingerprint") == NO_FINGERPRINT and res.get("clips") == []
 
 

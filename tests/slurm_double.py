@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.protocol import ClipStarted, JobPlanned, PlannedClip, StartJob, encode
 from proxx.contract.results import ClipResult
+from proxx.runtime.listing import Listings, listed
 from proxx.runtime.tracker import JobOutcome
 from proxx.slurm.client import SlurmUnavailable, Submission
 from proxx.slurm.executor import SlurmExecutor
@@ -76,7 +78,18 @@ class FakeSlurm:
         self.cancels.append((name, False))
 
 
+class NoLister(Listings):
+    """Lists no job's clips, and starts no process: the unit tier is in-process (the
+    real lister is exercised in tests/test_listing.py)."""
+
+    def start(self, outcome: JobOutcome, now: float) -> JobOutcome | None:
+        return listed(outcome, None, "not listed: the unit tier starts no lister")
+
+
 def make(tmp_path: Path, slurm: FakeSlurm, **kw: object) -> tuple[SlurmExecutor, StartJob]:
+    """An executor over `slurm`, and a request for `running/job.json` (`kw`: the
+    executor's settings; `lister` defaults to NoLister)."""
+    kw.setdefault("lister", NoLister(Deadlines()))
     running = tmp_path / "running"
     running.mkdir(exist_ok=True)
     claim = running / "job.json"

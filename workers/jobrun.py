@@ -34,6 +34,7 @@ from proxx.contract.results import ClipResult
 
 from .context import JobContext
 from .engine import Engine
+from .listing import listing
 from .prepare import Prepared, prepare
 from .private import tidy
 from .recover import recover
@@ -98,6 +99,12 @@ def run_request(
     context.emit = emit
     with logs.job_context(job_id=req.job_id, jobspec=os.path.basename(req.jobspec_path)):
         finished = JobFinished(job_id=req.job_id, engine_versions={})
+        if req.kind == "list":
+            # Only the short-lived lister is asked to list; answered alike here, it is
+            # never taken for a run (nothing rendered for it).
+            for msg in listing(req):
+                emit(msg)
+            return
         if req.kind == "recover":
             for part in in_parts(recover(req, context)):
                 emit(part)

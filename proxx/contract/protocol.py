@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from proxx.contract.results import ClipResult
 
-JobKind = Literal["run", "validate", "recover"]
+# "list": only list a job's clips from its JobSpec (no probe, no render), for a job that
+# ended before any worker read it (proxx.runtime.listing, workers/listing.py).
+JobKind = Literal["run", "validate", "recover", "list"]
 # The phases of a job, each under its own deadline (proxx.contract.deadlines).
 Phase = Literal[
     "accept",
@@ -99,8 +101,10 @@ class JobPlanned(_Msg):
     job_id: str
     jobspec_version: str
     fingerprint: str
-    engine: str
-    routing_reason: str
+    # None for a listing ("list"): its clips are named from the JobSpec, never probed
+    # or routed, since the job never ran.
+    engine: str | None
+    routing_reason: str | None
     clips: list[PlannedClip]
 
 

@@ -22,7 +22,9 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import CancelJob, JobNote, StartJob, WorkerFailing, WorkerReady, encode
+from proxx.runtime import listing
 from proxx.runtime.executor import Adoption, JobNoted, PoolEvent, bounded
+from proxx.runtime.listing import Listings
 from proxx.runtime.procs import UNKILLABLE_S, WorkerProcess
 from proxx.runtime.spawn import WORKER_TARGET
 from proxx.runtime.tracker import Action, JobOutcome, JobTracker, KillWorker, SendCancel
@@ -65,6 +67,9 @@ class LocalPool:
         self._stuck: list[subprocess.Popen[bytes]] = []  # left behind, reaped when they end
         self._boot_failures = 0
         self._last_boot_error: str | None = None
+        # Jobs that ended before their worker read the JobSpec, while a short-lived
+        # worker lists their clips (proxx.runtime.listing): their slots are free meanwhile.
+        self.listings = Listings(self.deadlines, level, fmt)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -75,6 +80,7 @@ class LocalPool:
         """Close every pipe (idle workers exit on EOF); kill what does not exit at once."""
         for slot in self.slots.values():
             slot.proc.close(grace=0.5)
+        self.listings.close()
 
     # -- jobs ------------------------------------------------------------------------
     def free_slots(self) -> int:
@@ -139,7 +145,9 @@ class LocalPool:
             for slot in self.slots.values():
                 for fd in slot.proc.fds():
                     sel.register(fd, selectors.EVENT_READ)
-            for fd in extra or []:
+            # A lister's pipe is waited for here, with the workers' own: this select is
+            # the supervisor's one blocking point, and a lister never blocks it.
+            for fd in [*self.listings.fds(), *(extra or [])]:
                 sel.register(fd, selectors.EVENT_READ)
             sel.select(timeout)
         events: list[PoolEvent] = []
@@ -147,11 +155,13 @@ class LocalPool:
             events += self._service(slot)
         self._reap_stuck()
         events += self._respawn_due()
+        events += self.listings.collect(time.monotonic())
         return events
 
     def _bounded(self, timeout: float | None) -> float | None:
         times = [s.tracker.next_deadline() for s in self.slots.values() if s.tracker]
         times += [s.respawn_at for s in self.slots.values()]
+        times.append(self.listings.next_deadline())
         times += [  # when a killed worker that has not died counts as stuck
             s.proc.killed_at + UNKILLABLE_S + 0.01
             for s in self.slots.values()
@@ -163,15 +173,17 @@ class LocalPool:
         if slot.respawn_at is not None:
             return []
         events = self._read(slot)
+        stuck = False
         if slot.proc.exit_code() is not None:
             events += self._read(slot)  # last words before death
             self._bury(slot)
         elif slot.proc.unkillable(time.monotonic()):
             self._abandon(slot)
+            stuck = True  # no lister after it: its mount would hang the lister too
         elif slot.tracker is not None:
             self._act(slot, slot.tracker.due(time.monotonic()))
         if slot.tracker is not None and slot.tracker.finished:
-            events.append(self._outcome(slot))
+            events += self._outcome(slot, listable=not stuck)
         return events
 
     def _read(self, slot: Slot) -> list[PoolEvent]:
@@ -323,7 +335,7 @@ class LocalPool:
                 slot.respawn_at = now + delay
                 if tracker is not None:
                     tracker.postmortem_failed(f"no worker could be started: {exc}")
-                    events.append(self._outcome(slot))
+                    events += self._outcome(slot)
                 continue
             request = tracker.postmortem_request(now) if tracker is not None else None
             if request is not None:
@@ -332,11 +344,17 @@ class LocalPool:
                 slot.proc.send(request)
         return events
 
-    def _outcome(self, slot: Slot) -> JobOutcome:
+    def _outcome(self, slot: Slot, *, listable: bool = True) -> list[JobOutcome]:
+        """The slot's job, ended: its outcome now, or once its clips are listed (a run
+        whose worker never said what the job is: `listing.wanted`)."""
         tracker = slot.tracker
         assert tracker is not None
         slot.tracker = None
-        return tracker.outcome()
+        outcome = tracker.outcome()
+        if not listable or not listing.wanted(outcome):
+            return [outcome]
+        now_done = self.listings.start(outcome, time.monotonic())
+        return [] if now_done is None else [now_done]
 
     def _idle(self) -> list[Slot]:
         # Not only ready workers: a job handed to a worker that dies at boot fails

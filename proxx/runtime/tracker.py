@@ -100,6 +100,11 @@ class JobOutcome:
     worker_started_at: str | None
     engine_versions: dict[str, str]
     executor_info: dict[str, str] = field(default_factory=dict)
+    # A job that ended before a worker read its JobSpec: its clips as a short-lived
+    # lister named them (`clips` then lists each as not started), or why they could
+    # not be listed (proxx.runtime.listing).
+    listed: JobPlanned | None = None
+    unlisted: str | None = None
 
 
 @dataclass

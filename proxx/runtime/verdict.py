@@ -89,13 +89,18 @@ def _not_started(outcome: JobOutcome, common: dict[str, Any]) -> JobResult:
         "the worker ended without reporting on the job",
     )
     stopped = reason is FailureReason.INTERRUPTED
+    if outcome.unlisted is not None:
+        detail = f"{detail}; its clips could not be listed ({outcome.unlisted})"
+    # Listed by a short-lived worker (proxx.runtime.listing): every clip not started,
+    # under the JobSpec's own fingerprint, so the result reads like any other's.
+    listed = outcome.listed
     return build_result(
-        jobspec_version=None,
-        clips=[],
-        fingerprint=NO_FINGERPRINT,
+        jobspec_version=None if listed is None else listed.jobspec_version,
+        clips=outcome.clips if listed is not None else [],
+        fingerprint=NO_FINGERPRINT if listed is None else listed.fingerprint,
         interrupted=f"{detail}; nothing was executed" if stopped else None,
         system_error=None if stopped else f"{reason.value}: {detail}",
-        total_clips=0,
+        total_clips=len(outcome.clips) if listed is not None else 0,
         **common,
     )
 

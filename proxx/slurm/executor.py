@@ -28,7 +28,9 @@ from proxx.contract.deadlines import Deadlines
 from proxx.contract.errors import FailureReason
 from proxx.contract.progress import ProgressRecord
 from proxx.contract.protocol import StartJob
+from proxx.runtime import listing
 from proxx.runtime.executor import Adopted, Adoption, PoolEvent, bounded
+from proxx.runtime.listing import Listings
 from proxx.runtime.tracker import Action, JobOutcome
 from proxx.slurm import finish, sidecar
 from proxx.slurm.cancel import act
@@ -62,8 +64,14 @@ class SlurmExecutor:
     ping_s: float = PING_S
     worker_restarts: int = 0  # the Executor protocol's counter; Slurm has no workers to restart
     tasks: dict[str, SlurmTask] = field(default_factory=dict)
+    # Lists the clips of a job no step read (None: the real one, a local process per
+    # job; the unit tests' Slurm double passes one that starts none).
+    lister: Listings | None = None
     _launcher: Launcher = field(init=False)
     _poller: Poller = field(init=False)
+    # Jobs Slurm ended before a step read the JobSpec (requeued at launch, cancelled in
+    # the queue, sbatch failed), while a short-lived local worker lists their clips.
+    _listings: Listings = field(init=False)
 
     def __post_init__(self) -> None:
         self._launcher = Launcher(
@@ -77,6 +85,11 @@ class SlurmExecutor:
             ping_s=self.ping_s,
         )
         self._poller = Poller(client=self.client, deadlines=self.deadlines, poll_s=self.poll_s)
+        self._listings = (
+            Listings(self.deadlines, self.log_level, self.log_format)
+            if self.lister is None
+            else self.lister
+        )
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -85,7 +98,8 @@ class SlurmExecutor:
         os.makedirs(os.path.join(self.root, LOG_DIR), exist_ok=True)
 
     def shutdown(self) -> None:
-        """Nothing to close: batch jobs are not our children (that is the point)."""
+        """Batch jobs are not our children (that is the point): only listers are."""
+        self._listings.close()
 
     # -- jobs ------------------------------------------------------------------------
     def free_slots(self) -> int:
@@ -188,12 +202,18 @@ class SlurmExecutor:
             outcome = self._service(task)
             if outcome is not None:
                 events.append(outcome)
+        events += self._listings.collect(time.monotonic())
         return events
 
     def _sleep(self, sleep: float | None, extra: list[int] | None) -> None:
-        if extra:
+        # A lister runs on this host, and its pipe is waited for in this one select,
+        # beside the stop signals' fd. Not in `finish` with a bounded wait of its own:
+        # that wait (up to accept + read + validate, per job) would hold every other
+        # job's spool, deadlines and squeue poll, and the supervisor's loop with them.
+        fds = [*self._listings.fds(), *(extra or [])]
+        if fds:
             with selectors.DefaultSelector() as sel:
-                for fd in extra:
+                for fd in fds:
                     sel.register(fd, selectors.EVENT_READ)
                 sel.select(sleep)
         elif sleep is None or sleep > 0:
@@ -201,6 +221,7 @@ class SlurmExecutor:
 
     def _bounded(self, timeout: float | None) -> float | None:
         times = [t.tracker.next_deadline() for t in self.tasks.values()]
+        times.append(self._listings.next_deadline())
         if self.tasks:
             times.append(self._poller.next_poll)
         return bounded(timeout, times, time.monotonic())
@@ -234,9 +255,14 @@ class SlurmExecutor:
         self.tasks[task.tracker.job_id] = task
         self._poller.soon(0.0)  # ask Slurm about it at the next wait
 
-    def _done(self, task: SlurmTask, outcome: JobOutcome) -> JobOutcome:
+    def _done(self, task: SlurmTask, outcome: JobOutcome) -> JobOutcome | None:
+        """The job's outcome, its files cleared from running/; a job no step ever read
+        comes back from the listings once its clips are listed (`listing.wanted`)."""
         del self.tasks[task.tracker.job_id]
-        return finish.close(task, outcome)
+        outcome = finish.close(task, outcome)
+        if not listing.wanted(outcome):
+            return outcome
+        return self._listings.start(outcome, time.monotonic())
 
     def _act(self, task: SlurmTask, actions: list[Action]) -> None:
         act(self.client, task, actions)

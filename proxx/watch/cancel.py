@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 from proxx.contract.clock import utc_now
 from proxx.contract.errors import FailureReason, ProxxError
-from proxx.contract.protocol import new_job_id
-from proxx.contract.results import JobResult, not_started
-from proxx.watch.claims import claim
+from proxx.contract.protocol import StartJob, new_job_id
+from proxx.contract.results import JobResult, build_result, not_started
+from proxx.runtime.listing import list_now
+from proxx.runtime.tracker import JobOutcome
+from proxx.watch.claims import Claim, claim
 from proxx.watch.clerk import Clerk
 from proxx.watch.filing import find_filed
 from proxx.watch.folder import Layout, is_candidate, read_sidecar
@@ -73,12 +75,51 @@ def _cancel_pending(layout: Layout, name: str) -> Asked | None:
     if got is None:
         return None  # not there, or a runner just claimed it: it is running now
     job_id = new_job_id()
-    result = not_started(
-        job_id, got.path, utc_now(), interrupted=f"{CANCELLED_BY} before it started"
-    )
+    result = _never_started(layout, got, job_id)
     clerk = Clerk(layout)
     clerk.file(got, result, "failed")
     return Asked(name, job_id, "pending", layout.dir("failed"))
+
+
+def _never_started(layout: Layout, got: Claim, job_id: str) -> JobResult:
+    """The result of a pending job cancelled here: nothing ran, and its clips, listed by a
+    short-lived worker from the claimed file (this command never reads it), are each
+    "not started"; if they cannot be listed, none, and the reason says why."""
+    started, why = utc_now(), f"{CANCELLED_BY} before it started"
+    st = os.fstat(got.fd)  # the locked file: the lister reads it or nothing
+    req = StartJob(
+        job_id=job_id,
+        kind="run",
+        jobspec_path=got.path,
+        base_dir=layout.root,
+        worker_id=0,
+        jobspec_inode=f"{st.st_dev}:{st.st_ino}",
+    )
+    outcome = list_now(
+        JobOutcome(
+            request=req,
+            planned=None,
+            rejected=None,
+            recovered=None,
+            clips=[],
+            early_stop=(FailureReason.INTERRUPTED, why),
+            worker_id=None,
+            worker_started_at=None,
+            engine_versions={},
+        )
+    )
+    if outcome.listed is None:
+        note = f"{why}; its clips could not be listed ({outcome.unlisted})"
+        return not_started(job_id, got.path, started, interrupted=note)
+    return build_result(
+        job_id=job_id,
+        jobspec_version=outcome.listed.jobspec_version,
+        started=started,
+        clips=outcome.clips,
+        fingerprint=outcome.listed.fingerprint,
+        jobspec_path=got.path,
+        interrupted=why,
+    )
 
 
 def _running_name(layout: Layout, name_or_id: str) -> str:
