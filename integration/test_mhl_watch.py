@@ -151,3 +151,31 @@ def test_a_failing_mhl_is_logged_once_and_the_job_stays_completed(
     assert calls.read_text().split() == [res["job_id"]]  # the other action ran all the same
     assert _ious(root) == [] and not [n for n in os.listdir(root / "running") if "hook" in n]
     assert list((out / "ascmhl").iterdir()) == []
+
+
+def test_a_runner_killed_after_the_generation_writes_no_second_one_at_restart(
+    root: Path, out: Path, clip: Callable[..., Path], launcher: Launcher
+) -> None:
+    """Killed -9 between the generation's publication and the IOU's removal: the
+    restart replays the action (at least once), and the job's generation, which names
+    the job, is found instead of a duplicate written."""
+    drop(root, "good.json", spec_dict([str(clip("a.mov"))], out))
+    # A slow loop: the IOU outlives the action by up to one poll, the window to kill in.
+    watch = launcher.cli(root, "--poll-seconds", "4", "--mhl")
+    wait_for(lambda: _generations(out) != [], "the generation", timeout=120, on_fail=watch.log)
+    watch.send(signal.SIGKILL)
+    watch.wait(timeout=30)
+    assert _ious(root) != [], "killed too late: the IOU was already paid"
+    (gen,) = _generations(out)
+    before = gen.read_bytes()
+
+    proc = _once(root, "--mhl")
+
+    assert proc.returncode == 0, proc.stderr
+    job_id = result(root, "completed", "good")["job_id"]
+    assert f"job {job_id}: running --mhl into {out} it was owed (runner died)" in proc.stderr
+    assert "this job's, already in the history: none added" in proc.stderr
+    assert _generations(out) == [gen] and gen.read_bytes() == before
+    verified = ascmhl("verify", out)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert _ious(root) == []
