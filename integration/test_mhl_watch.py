@@ -174,8 +174,8 @@ def test_a_runner_killed_after_the_generation_writes_no_second_one_at_restart(
     assert proc.returncode == 0, proc.stderr
     job_id = result(root, "completed", "good")["job_id"]
     assert f"job {job_id}: running --mhl into {out} it was owed (runner died)" in proc.stderr
-    assert "this job's, already in the history: none added" in proc.stderr
     assert _generations(out) == [gen] and gen.read_bytes() == before
+    assert "this job's, already in the history: none added" in proc.stderr
     verified = ascmhl("verify", out)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert _ious(root) == []

@@ -32,7 +32,8 @@ pytestmark = pytest.mark.e2e
 # Runs proxx_workers.mhl with ascmhl's writers wrapped. argv: MODE REAL_ASCMHL then the
 # worker's own. plant: just before a generation is written under NAME, a link is made
 # at REAL_ASCMHL/NAME (the folder users see) to ../../victim. kill: the chain's writer is
-# killed (-9) after its first element, the file half written.
+# killed (-9) after its first element, the file half written. kill-publishing: killed
+# between the generation's publication and the chain's.
 _WRAPPER = """
 import os, runpy, signal, sys
 from ascmhl import chain_xml_parser, hashlist_xml_parser
@@ -54,6 +55,8 @@ if mode == "kill":
         file.flush()
         os.kill(os.getpid(), signal.SIGKILL)
     chain_xml_parser._write_xml_element_to_file = killed
+if mode == "kill-publishing":  # the generation is linked in; the chain's rename never comes
+    os.rename = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 runpy.run_module("proxx_workers.mhl", run_name="__main__", alter_sys=True)
 """
 
@@ -248,3 +251,26 @@ def test_the_report_says_why_the_link_is_refused(tmp_path: Path) -> None:
     assert "no ASC MHL: ascmhl failed (exit 2): ascmhl history refused: " in proc.stderr
     assert f"{out}/ascmhl is a symbolic link (to {other}/ascmhl): refused" in proc.stderr
     assert _tree(other) == before
+
+
+def test_a_kill_between_the_generation_and_the_chain_is_mended_by_the_same_job(
+    tmp_path: Path,
+) -> None:
+    out, proxy = _history(tmp_path, "out")
+    killed = _mhl(out, proxy, job_id="second", wrap=("kill-publishing", str(out / "ascmhl")))
+    assert killed.returncode == -9
+    (orphan,) = (out / "ascmhl").glob("0002_*.mhl")  # published, not in the chain yet
+    chain = out / "ascmhl" / "ascmhl_chain.xml"
+    listed = [h.get("sequencenr") for h in ET.parse(chain).getroot().iterfind("d:hashlist", NS)]
+    assert listed == ["1"]
+
+    again = _mhl(out, proxy, job_id="second")
+
+    assert again.returncode == 0, again.stderr
+    answer = json.loads(again.stdout)
+    assert (answer["generation"], answer["sequence"]) == (str(orphan), 2)
+    assert sorted(p.name[:5] for p in (out / "ascmhl").glob("*.mhl")) == ["0001_", "0002_"]
+    paths = [e.text for e in ET.parse(chain).getroot().iterfind("d:hashlist/d:path", NS)]
+    assert paths[-1] == orphan.name and len(paths) == 2
+    verified = ascmhl("verify", out)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
