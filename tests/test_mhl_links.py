@@ -153,6 +153,19 @@ def test_a_fifo_in_the_history_is_refused(tmp_path: Path) -> None:
     assert _leftovers(out) == []
 
 
+def test_a_link_among_the_generations_is_refused(tmp_path: Path) -> None:
+    """Planted before the append: ascmhl read it as a generation (through the link)."""
+    out, proxy = _history(tmp_path, "out")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"the runner's file, elsewhere")
+    planted = out / "ascmhl" / "0002_out_2000-01-01_000000Z.mhl"
+    planted.symlink_to(victim)
+    proc = _mhl(out, proxy, job_id="second")
+    assert proc.returncode == 2
+    assert f"{planted} is a symbolic link (to {victim}): refused" in proc.stderr
+    assert victim.read_bytes() == b"the runner's file, elsewhere"
+
+
 def test_a_link_planted_at_the_next_generation_name_is_refused(tmp_path: Path) -> None:
     """The new generation's name is predictable (`0002_out_<UTC second>.mhl`): a link
     made there while the generation is being made (the wrapper plants it just
