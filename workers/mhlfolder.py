@@ -200,14 +200,12 @@ def private_folder(root_fd: int) -> Iterator[Private]:
     """OUTPUT/.proxx-mhl.RANDOM.partial, made new (0700), removed afterwards always."""
     name = f"{PRIVATE_PREFIX}{secrets.token_hex(8)}{PRIVATE_SUFFIX}"
     os.mkdir(name, 0o700, dir_fd=root_fd)
+    fd = os.open(name, _DIR, dir_fd=root_fd)
     try:
-        fd = os.open(name, _DIR, dir_fd=root_fd)
-        try:
-            yield Private(fd, name)
-        finally:
-            os.close(fd)
+        yield Private(fd, name)
     finally:
-        _remove(root_fd, name)
+        _remove(root_fd, name, fd)
+        os.close(fd)
 
 
 def sweep(root_fd: int) -> list[str]:
@@ -217,15 +215,29 @@ def sweep(root_fd: int) -> list[str]:
     for name in os.listdir(root_fd):
         if not (name.startswith(PRIVATE_PREFIX) and name.endswith(PRIVATE_SUFFIX)):
             continue
-        with contextlib.suppress(OSError):
-            st = os.lstat(name, dir_fd=root_fd)
-            if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
-                _remove(root_fd, name)
+        try:
+            fd = os.open(name, _DIR, dir_fd=root_fd)  # a link there: ELOOP, left alone
+        except OSError:
+            continue
+        try:
+            if os.fstat(fd).st_uid == os.geteuid():
+                _remove(root_fd, name, fd)
                 gone.append(name)
+        finally:
+            os.close(fd)
     return gone
 
 
-def _remove(root_fd: int, name: str) -> None:
-    # rmtree with a dir_fd works through descriptors and unlinks links, never follows them.
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(name, dir_fd=root_fd)
+def _remove(root_fd: int, name: str, fd: int) -> None:
+    """Empty the private folder through its descriptor, then remove its name if that
+    still names it (a user who can write OUTPUT can rename it; then a later sweep
+    finds it). Best effort: what is left is swept by the next append."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(fd):
+            if stat.S_ISDIR(os.lstat(entry, dir_fd=fd).st_mode):
+                shutil.rmtree(entry, dir_fd=fd)  # descriptor-based: follows no link inside
+            else:
+                os.unlink(entry, dir_fd=fd)
+        held, now = os.fstat(fd), os.lstat(name, dir_fd=root_fd)
+        if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+            os.rmdir(name, dir_fd=root_fd)
