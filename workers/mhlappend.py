@@ -122,8 +122,9 @@ def _generate(
     history = MHLHistory.load_from_path(private_root)
     if job_id is not None and (found := _job_generation(history, job_id, files)) is not None:
         name = os.path.basename(found.file_path)
-        chained = {g.ascmhl_filename for g in history.chain.generations}
-        if name in chained:
+        chained = {g.ascmhl_filename: int(g.generation_number) for g in history.chain.generations}
+        # Mended only when it is the newest: the chain lists generations in order.
+        if name in chained or found.generation_number <= max(chained.values(), default=0):
             return name, found.generation_number, None
         chain_xml_parser.write_chain(history.chain, found)
         return name, found.generation_number, True
