@@ -172,7 +172,11 @@ def publish_new(root_fd: int, private_fd: int, made: str, root: str) -> None:
     try:
         for name in os.listdir(made_fd):
             _fsync_named(made_fd, name)
-        os.fchmod(made_fd, 0o755)  # as `ascmhl` would make it: readable by the DIT's tools
+        # The mode `ascmhl`'s own mkdir would give it: the operator's umask says who
+        # may read the history (the private folder it was made in is 0700).
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(made_fd, 0o777 & ~mask)
         os.fsync(made_fd)
     finally:
         os.close(made_fd)
