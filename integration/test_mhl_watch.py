@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,8 @@ from pathlib import Path
 from integration.processes import wait_for
 from integration.watch_folder import drop, result, specs_in
 from integration.watch_helpers import Launcher, assert_session_empty
-from testkit import ANY_ROOT, spec_dict, truncated_copy
+from testkit import ANY_ROOT, run_cli, spec_dict, truncated_copy
+from tests.test_mhl_links import _mhl
 from tests.test_report_mhl import XSD, ascmhl, hashed
 
 LOCK = ".proxx-mhl.lock"
@@ -179,3 +181,27 @@ def test_a_runner_killed_after_the_generation_writes_no_second_one_at_restart(
     verified = ascmhl("verify", out)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert _ious(root) == []
+
+
+def test_status_lists_a_killed_appends_private_folder_until_the_next_append(
+    root: Path, out: Path, clip: Callable[..., Path]
+) -> None:
+    drop(root, "good.json", spec_dict([str(clip("a.mov"))], out))
+    assert _once(root, "--mhl").returncode == 0
+    proxy = out / "a_proxy.mov"
+    killed = _mhl(out, proxy, job_id="by-hand", wrap=("kill", str(out / "ascmhl")))
+    assert killed.returncode == -9
+    (left,) = [p for p in out.iterdir() if p.name.startswith(".proxx-mhl.") and p.is_dir()]
+
+    shown = json.loads(run_cli("status", str(root), "--json").stdout)["partials"]
+    assert [(p["path"], p["job_id"]) for p in shown] == [(str(left), None)]
+    assert shown[0]["size_bytes"] > 0  # its copy of the history
+    assert f"{left}: " in run_cli("status", str(root)).stdout
+    with _holding_lock(out):  # an append under way: its folder is not a leftover
+        assert json.loads(run_cli("status", str(root), "--json").stdout)["partials"] == []
+
+    again = _mhl(out, proxy, job_id="by-hand")
+
+    assert again.returncode == 0, again.stderr
+    assert not left.exists()
+    assert json.loads(run_cli("status", str(root), "--json").stdout)["partials"] == []

@@ -42,11 +42,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from proxx.contract.naming import MHL_LOCK
+
 from .mhlappend import Hashed, HistoryRefused, append
 
 _CHUNK = 1 << 20
 EXIT_REFUSED, EXIT_MISSING = 2, 3
-LOCK_NAME = ".proxx-mhl.lock"
+LOCK_NAME = MHL_LOCK
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 

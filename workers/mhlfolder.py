@@ -33,8 +33,9 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from proxx.contract.naming import MHL_PRIVATE_PREFIX, MHL_PRIVATE_SUFFIX, is_mhl_private
+
 ASCMHL, CHAIN = "ascmhl", "ascmhl_chain.xml"
-PRIVATE_PREFIX, PRIVATE_SUFFIX = ".proxx-mhl.", ".partial"
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -202,7 +203,7 @@ class Private:
 @contextlib.contextmanager
 def private_folder(root_fd: int) -> Iterator[Private]:
     """OUTPUT/.proxx-mhl.RANDOM.partial, made new (0700), removed afterwards always."""
-    name = f"{PRIVATE_PREFIX}{secrets.token_hex(8)}{PRIVATE_SUFFIX}"
+    name = f"{MHL_PRIVATE_PREFIX}{secrets.token_hex(8)}{MHL_PRIVATE_SUFFIX}"
     os.mkdir(name, 0o700, dir_fd=root_fd)
     fd = os.open(name, _DIR, dir_fd=root_fd)
     try:
@@ -217,7 +218,7 @@ def sweep(root_fd: int) -> list[str]:
     runner owns, never through a link. Called under the folder's MHL lock."""
     gone = []
     for name in os.listdir(root_fd):
-        if not (name.startswith(PRIVATE_PREFIX) and name.endswith(PRIVATE_SUFFIX)):
+        if not is_mhl_private(name):
             continue
         try:
             fd = os.open(name, _DIR, dir_fd=root_fd)  # a link there: ELOOP, left alone
