@@ -122,6 +122,22 @@ def test_a_link_at_the_ascmhl_folder_is_refused_and_its_target_untouched(tmp_pat
     assert (out / "ascmhl").is_symlink() and _leftovers(out) == []
 
 
+@pytest.mark.parametrize("kind", ["a FIFO", "a regular file"])
+def test_anything_but_a_folder_at_ascmhl_is_refused(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    proxy = out / "p.mov"
+    proxy.write_bytes(b"a proxy")
+    if kind == "a FIFO":
+        os.mkfifo(out / "ascmhl")  # opened, it would block whoever reads it
+    else:
+        (out / "ascmhl").write_bytes(b"not a history")
+    proc = _mhl(out, proxy)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{out}/ascmhl is {kind}: refused" in proc.stderr
+    assert sorted(os.listdir(out)) == ["ascmhl", "p.mov"]
+
+
 def test_a_link_at_the_chain_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
     """The chain file a link (here to a copy of the chain kept elsewhere, so that
     ascmhl can read it): ascmhl read it and then rewrote the target in place."""
