@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,8 @@ from pathlib import Path
 from integration.processes import wait_for
 from integration.watch_folder import drop, result, specs_in
 from integration.watch_helpers import Launcher, assert_session_empty
-from testkit import ANY_ROOT, spec_dict, truncated_copy
+from testkit import ANY_ROOT, run_cli, spec_dict, truncated_copy
+from tests.test_mhl_links import _mhl
 from tests.test_report_mhl import XSD, ascmhl, hashed
 
 LOCK = ".proxx-mhl.lock"
@@ -151,3 +153,55 @@ def test_a_failing_mhl_is_logged_once_and_the_job_stays_completed(
     assert calls.read_text().split() == [res["job_id"]]  # the other action ran all the same
     assert _ious(root) == [] and not [n for n in os.listdir(root / "running") if "hook" in n]
     assert list((out / "ascmhl").iterdir()) == []
+
+
+def test_a_runner_killed_after_the_generation_writes_no_second_one_at_restart(
+    root: Path, out: Path, clip: Callable[..., Path], launcher: Launcher
+) -> None:
+    """Killed -9 between the generation's publication and the IOU's removal: the
+    restart replays the action (at least once), and the job's generation, which names
+    the job, is found instead of a duplicate written."""
+    drop(root, "good.json", spec_dict([str(clip("a.mov"))], out))
+    # A slow loop: the IOU outlives the action by up to one poll, the window to kill in.
+    watch = launcher.cli(root, "--poll-seconds", "4", "--mhl")
+    wait_for(lambda: _generations(out) != [], "the generation", timeout=120, on_fail=watch.log)
+    watch.send(signal.SIGKILL)
+    watch.wait(timeout=30)
+    assert _ious(root) != [], "killed too late: the IOU was already paid"
+    (gen,) = _generations(out)
+    before = gen.read_bytes()
+
+    proc = _once(root, "--mhl")
+
+    assert proc.returncode == 0, proc.stderr
+    job_id = result(root, "completed", "good")["job_id"]
+    assert f"job {job_id}: running --mhl into {out} it was owed (runner died)" in proc.stderr
+    assert _generations(out) == [gen] and gen.read_bytes() == before
+    assert "this job's, already in the history: none added" in proc.stderr
+    verified = ascmhl("verify", out)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert _ious(root) == []
+
+
+def test_status_lists_a_killed_appends_private_folder_until_the_next_append(
+    root: Path, out: Path, clip: Callable[..., Path]
+) -> None:
+    drop(root, "good.json", spec_dict([str(clip("a.mov"))], out))
+    assert _once(root, "--mhl").returncode == 0
+    proxy = out / "a_proxy.mov"
+    killed = _mhl(out, proxy, job_id="by-hand", wrap=("kill", str(out / "ascmhl")))
+    assert killed.returncode == -9
+    (left,) = [p for p in out.iterdir() if p.name.startswith(".proxx-mhl.") and p.is_dir()]
+
+    shown = json.loads(run_cli("status", str(root), "--json").stdout)["partials"]
+    assert [(p["path"], p["job_id"]) for p in shown] == [(str(left), None)]
+    assert shown[0]["size_bytes"] > 0  # its copy of the history
+    assert f"{left}: " in run_cli("status", str(root)).stdout
+    with _holding_lock(out):  # an append under way: its folder is not a leftover
+        assert json.loads(run_cli("status", str(root), "--json").stdout)["partials"] == []
+
+    again = _mhl(out, proxy, job_id="by-hand")
+
+    assert again.returncode == 0, again.stderr
+    assert not left.exists()
+    assert json.loads(run_cli("status", str(root), "--json").stdout)["partials"] == []

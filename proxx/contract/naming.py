@@ -93,3 +93,14 @@ def partial_path(output_path: str, job_id: str) -> str:
 def record_path(partial: str) -> str:
     """The publication record of the clip rendered at `partial` (no longer than it)."""
     return partial.removesuffix(".partial") + ".record"
+
+
+# ASC MHL appends (workers/mhl.py) in an output folder: their lock, and the private
+# folders `ascmhl` works in (`.proxx-mhl.RANDOM.partial/`), which `proxx status`
+# lists when a killed append left one.
+MHL_LOCK = ".proxx-mhl.lock"
+MHL_PRIVATE_PREFIX, MHL_PRIVATE_SUFFIX = ".proxx-mhl.", ".partial"
+
+
+def is_mhl_private(name: str) -> bool:
+    return name.startswith(MHL_PRIVATE_PREFIX) and name.endswith(MHL_PRIVATE_SUFFIX)

@@ -6,6 +6,10 @@ reads every proxy. Before that, the report's worker has hashed each proxy with
 SHA-256; a proxy whose bytes no longer match the result's `output_sha256` is refused
 here, and the MHL process checks again around its own hashing (workers/mhl.py), so an
 MHL never seals a file other than the one Proxx verified.
+
+With the job's id, the append is idempotent: a second report of the same job (a
+job-end action replayed after a kill) answers the job's generation already in the
+history instead of adding another.
 """
 
 from __future__ import annotations
@@ -30,14 +34,19 @@ class Generation:
     path: str  # the .mhl file written
     sequence: int  # its number in the folder's history (1: the first)
     files: list[str]
+    existing: bool = False  # the job's generation was in the history already: none added
 
 
-def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generation:
+def write_mhl(
+    rows: list[Row], job_id: str | None = None, *, deadlines: Deadlines | None = None
+) -> Generation:
     files = _published(rows)
     root = os.path.dirname(files[0][1])
     seconds = sum(clip_seconds(r.clip) or 60.0 for r in rows if r.clip.status == "COMPLETED")
     limit = (deadlines or Deadlines()).limit("verify", seconds)
-    argv = [sys.executable, "-P", "-m", MHL_MODULE, root, *(x for pair in files for x in pair)]
+    job = ["--job", job_id] if job_id else []  # the append is then idempotent per job
+    pairs = [x for pair in files for x in pair]
+    argv = [sys.executable, "-P", "-m", MHL_MODULE, root, *job, *pairs]
     parent = os.getpid()
     proc = subprocess.Popen(
         argv,
@@ -60,7 +69,12 @@ def write_mhl(rows: list[Row], *, deadlines: Deadlines | None = None) -> Generat
         why = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
         raise ReportRefused(f"ascmhl failed (exit {proc.returncode}): {why[0]}")
     answer = json.loads(out)
-    return Generation(str(answer["generation"]), int(answer["sequence"]), [p for _, p in files])
+    return Generation(
+        str(answer["generation"]),
+        int(answer["sequence"]),
+        [p for _, p in files],
+        bool(answer.get("existing", False)),
+    )
 
 
 def _published(rows: list[Row]) -> list[tuple[str, str]]:

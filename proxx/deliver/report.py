@@ -55,7 +55,7 @@ def make(asked: Asked) -> Outcome:
 
         _write(out, asked.csv, render_csv(rows), "CSV")
     if asked.mhl:
-        _mhl(out, rows)
+        _mhl(out, rows, result.job_id)
     if asked.ale:
         _ale(out, asked, result)
     marked = [r for r in rows if r.problems]
@@ -86,15 +86,18 @@ def _write(out: Outcome, path: str | None, data: bytes, what: str) -> None:
         out.said.append(f"{what}: {path}")
 
 
-def _mhl(out: Outcome, rows: list[Row]) -> None:
+def _mhl(out: Outcome, rows: list[Row], job_id: str) -> None:
     from proxx.deliver.mhl import write_mhl
 
     try:
-        gen = write_mhl(rows)
+        gen = write_mhl(rows, job_id)
     except ReportRefused as exc:
         out.refuse(f"no ASC MHL: {exc}")
         return
-    out.said.append(f"ASC MHL generation {gen.sequence}: {gen.path} ({len(gen.files)} proxies)")
+    there = ", this job's, already in the history: none added" if gen.existing else ""
+    out.said.append(
+        f"ASC MHL generation {gen.sequence}: {gen.path} ({len(gen.files)} proxies{there})"
+    )
 
 
 def _ale(out: Outcome, asked: Asked, result: JobResult) -> None:

@@ -7,7 +7,9 @@ beside `--on-job-end PROGRAM` and on the same terms. The command is
 report hashes them in its worker, and the ASC's `ascmhl` appends the generation in
 a process of its own (workers/mhl.py) that holds the output folder's lock
 (`OUTPUT/.proxx-mhl.lock`) meanwhile, so two jobs into one folder append one after
-the other.
+the other. The action is at least once, the generation exactly once: it names its
+job, so a replay (a runner killed after the generation, before its IOU went) finds
+it and adds none.
 
 Only a job with at least one COMPLETED clip gets a generation, listing only its
 COMPLETED proxies: a PARTIAL job's report then exits 3 (written, the job marked),

@@ -13,6 +13,7 @@ belongs to a finished job is decided by `proxx.watch.status`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import selectors
@@ -21,10 +22,12 @@ import sys
 import time
 
 from proxx.contract.lifetime import die_with_parent
+from proxx.contract.naming import MHL_LOCK, is_mhl_private
 
 FOLDER_S = 5.0  # a local or healthy network folder lists in milliseconds
 
-Listing = list[tuple[str, int]]  # (name, size) of each `.*.partial` file in a folder
+# (name, size) of each `.*.partial` file in a folder, and of an idle MHL private folder
+Listing = list[tuple[str, int]]
 
 
 def scan(folders: list[str], limit: float = FOLDER_S) -> tuple[dict[str, Listing], list[str]]:
@@ -96,21 +99,55 @@ def _partials(folder: str) -> Listing:
     try:
         with os.scandir(folder) as it:
             # Files only: a job's private folder (`.proxx.JOBID.partial/`) is listed
-            # itself when a result names a partial in it.
+            # itself when a result names a partial in it. An ASC MHL append's private
+            # folder is listed when no append holds the folder's lock (its own died).
             entries = [
                 e
                 for e in it
                 if e.name.startswith(".")
                 and e.name.endswith(".partial")
-                and not e.is_dir(follow_symlinks=False)
+                and (not e.is_dir(follow_symlinks=False) or is_mhl_private(e.name))
             ]
+        if any(is_mhl_private(e.name) for e in entries) and not _mhl_idle(folder):
+            entries = [e for e in entries if not is_mhl_private(e.name)]
     except OSError:
         return []
     out = []
     for e in sorted(entries, key=lambda e: e.name):
         with contextlib.suppress(OSError):
-            out.append((e.name, e.stat(follow_symlinks=False).st_size))
+            size = _bytes_in(e.path) if e.is_dir(follow_symlinks=False) else None
+            out.append((e.name, e.stat(follow_symlinks=False).st_size if size is None else size))
     return out
+
+
+def _bytes_in(folder: str) -> int:
+    """The bytes of the files under `folder` (an MHL private folder: a few small ones)."""
+    total = 0
+    for top, _dirs, files in os.walk(folder):  # links are not followed
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total
+
+
+def _mhl_idle(folder: str) -> bool:
+    """Whether no ASC MHL append is under way in `folder`: its lock file is absent,
+    or nobody holds its flock (the holder removes it when done; a killed one leaves
+    it unlocked)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(os.path.join(folder, MHL_LOCK), flags)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # a link or worse: not ours to judge, nothing listed
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # a lock taken goes with its descriptor
+    return True
 
 
 def main(parent_pid: int) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxx.contract.clock import iso
+from proxx.contract.naming import is_mhl_private
 from proxx.contract.progress import ProgressRecord, describe, from_file
 from proxx.contract.results import JobResult
 from proxx.slurm import sidecar as slurm_record
@@ -205,6 +206,10 @@ def _finished_partials(folder: str, listing: Listing, seen: _Finished) -> list[d
     found = []
     for name, size in listing:
         path = os.path.join(folder, name)
+        if is_mhl_private(name):
+            # No job's: an ASC MHL append killed mid-way left it; the next one sweeps it.
+            found.append({"path": path, "size_bytes": size, "job_id": None, "result": None})
+            continue
         job_id = name[: -len(".partial")].rsplit(".", 1)[-1]
         result = seen.named.get(path) or seen.jobs.get(job_id)
         if result is None:
@@ -313,5 +318,6 @@ def _partial_lines(partials: list[dict[str, Any]]) -> list[str]:
         f"{total} bytes (safe to remove; see docs/OPERATIONS.md)"
     ]
     for p in partials:
-        lines.append(f"  {p['path']}: {p['size_bytes']} bytes, job {p['job_id']}")
+        whose = f"job {p['job_id']}" if p["job_id"] else "a killed ASC MHL append's copy"
+        lines.append(f"  {p['path']}: {p['size_bytes']} bytes, {whose}")
     return lines
