@@ -1,5 +1,6 @@
-"""Temp files a runner killed mid-write left in running/: removed once an hour old, or
-at once with the job they belong to when it is filed."""
+"""What a runner killed at the wrong moment left in running/: temp files (removed once an
+hour old, or at once with their job when it is filed), and the sidecar and cancel request
+of a job it had already filed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from proxx.watch.folder import Layout
-from proxx.watch.recovery import STALE_TEMP_S, remove_stale_temps
+from proxx.watch.recovery import (
+    STALE_TEMP_S,
+    STRANDED_AFTER_S,
+    remove_lone_job_files,
+    remove_stale_temps,
+)
 from testkit import run_cli
 
 # Makes media or starts processes in every test: not for the in-process tier.
@@ -77,3 +83,36 @@ def test_a_filed_job_takes_the_temps_of_its_dead_runner_with_it(tmp_path: Path) 
     assert sorted(os.listdir(layout.dir("failed"))) == ["x.json", "x.result.json"]
     assert not sidecar_temp.exists() and not staged_temp.exists()
     assert sorted(os.listdir(running)) == [others.name]
+
+
+def test_a_lone_sidecar_and_cancel_request_of_a_filed_job_go(tmp_path: Path) -> None:
+    """A runner killed -9 after filing x.json but before removing its owner sidecar and
+    its cancel request left both for good (issue 18, finding 11). Once their JobSpec has
+    left running/ and they have sat STRANDED_AFTER_S, they go; a live job's stay, and so
+    does a fresh one (a job of that name may just have been claimed again)."""
+    layout = _layout(tmp_path)
+    running = Path(layout.running)
+    lone = _aged(running / ".x.json.owner", STRANDED_AFTER_S + 60, '{"job_id": "j1"}')
+    lone_cancel = _aged(running / ".x.json.j1.cancel", STRANDED_AFTER_S + 60, "")
+    fresh = _aged(running / ".y.json.owner", 1, '{"job_id": "j2"}')
+    _aged(running / "z.json", STRANDED_AFTER_S + 60)  # a live claim, with its own
+    live = _aged(running / ".z.json.owner", STRANDED_AFTER_S + 60, '{"job_id": "j3"}')
+    live_cancel = _aged(running / ".z.json.j3.cancel", STRANDED_AFTER_S + 60, "")
+    os.mkfifo(running / ".w.json.owner")  # not a regular file: never removed
+    os.utime(running / ".w.json.owner", (1, 1))
+
+    assert sorted(remove_lone_job_files(layout)) == sorted([lone.name, lone_cancel.name])
+    assert not lone.exists() and not lone_cancel.exists()
+    assert fresh.exists() and live.exists() and live_cancel.exists()
+    assert (running / ".w.json.owner").exists()
+
+
+def test_control_a_watch_pass_removes_a_lone_sidecar_and_says_so(tmp_path: Path) -> None:
+    layout = _layout(tmp_path)
+    lone = _aged(Path(layout.running) / ".x.json.owner", STRANDED_AFTER_S + 60)
+
+    proc = run_cli("watch", layout.root, "--once", "--poll-seconds", "0.1")
+
+    assert proc.returncode == 0, proc.stderr
+    assert not lone.exists()
+    assert f"removed {lone.name} from running/: its job was filed" in proc.stderr

@@ -21,6 +21,7 @@ from proxx.watch.folder import (
     STAGED,
     Layout,
     is_candidate,
+    read_sidecar,
     result_beside,
     stem_of,
 )
@@ -135,4 +136,37 @@ def remove_stale_temps(layout: Layout, now: float | None = None) -> list[str]:
             if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMP_S:
                 os.unlink(e.path)
                 removed.append(e.name)
+    return removed
+
+
+def remove_lone_job_files(layout: Layout, now: float | None = None) -> list[str]:
+    """Remove owner sidecars and cancel requests whose JobSpec has left running/; their names.
+
+    The runner that files a job removes both right after the pair's moves; a kill -9
+    in between left them for good. One whose JobSpec is not in running/ (by the names
+    the layout derives, shortening included) and that has sat there
+    STRANDED_AFTER_S belongs to no live job: a job of the same name claimed since
+    writes its sidecar anew, so it is too young to be taken for a lone one.
+    """
+    now = time.time() if now is None else now
+    with os.scandir(layout.running) as it:
+        names = [e.name for e in it]
+    specs = [n for n in names if is_candidate(n)]
+    live = {os.path.basename(layout.sidecar(n)) for n in specs}
+    for n in specs:
+        job_id = read_sidecar(layout, n).get("job_id")
+        if isinstance(job_id, str) and job_id:
+            live.add(os.path.basename(layout.cancel_request(n, job_id)))
+    removed = []
+    for name in names:
+        if not name.startswith(".") or not name.endswith((".owner", ".cancel")):
+            continue
+        if name in live:
+            continue
+        path = os.path.join(layout.running, name)
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)  # again just before: a fresh one is never taken
+            if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STRANDED_AFTER_S:
+                os.unlink(path)
+                removed.append(name)
     return removed

@@ -35,7 +35,13 @@ from proxx.watch.jobs import Jobs
 from proxx.watch.metrics import MetricsFile
 from proxx.watch.mhlwrite import MhlAction
 from proxx.watch.misplaced import MisplacedWarner
-from proxx.watch.recovery import file_stranded, orphans, remove_stale_temps, stranded_results
+from proxx.watch.recovery import (
+    file_stranded,
+    orphans,
+    remove_lone_job_files,
+    remove_stale_temps,
+    stranded_results,
+)
 
 log = logging.getLogger("proxx.watch")
 HALT_WAIT_S = 20  # after a fatal error: how long running jobs get to report
@@ -163,6 +169,8 @@ class Supervisor:
             log.info("removed %s from running/: a temp file a killed runner left", name)
         for name in self.jobs.outputs.sweep():
             log.info("removed %s from running/: an output lock a dead runner left", name)
+        for name in remove_lone_job_files(self.layout):
+            log.info("removed %s from running/: its job was filed by a runner killed since", name)
         for path in stranded_results(self.layout):
             with self.jobs.guarded(f"stranded result {os.path.basename(path)}"):
                 if (filed := file_stranded(self.layout, path)) is not None:
