@@ -96,8 +96,7 @@ def _sound(kind: Marked) -> str:
     # A cosine starts at full amplitude, so the onset is its first sample.
     seconds = SECONDS + kind.lead
     return (
-        f"aevalsrc='0.5*({on})*cos(2*PI*1000*t)':s={kind.sample_rate}"
-        f":c=stereo:d={float(seconds)}"
+        f"aevalsrc='0.5*({on})*cos(2*PI*1000*t)':s={kind.sample_rate}:c=stereo:d={float(seconds)}"
     )
 
 
@@ -132,10 +131,13 @@ def flash_times(path: Path) -> list[float]:
         *("-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-"),
         *("-f", "null", "-"),
     ).decode()
+    # The pts in the stream's timebase (`pts_time` is printed to 6 digits only).
+    (stream,) = [s for s in ffprobe(path)["streams"] if s["codec_type"] == "video"]
+    tb = Fraction(stream["time_base"])
     times, when = [], 0.0
     for line in out.splitlines():
         if "pts_time:" in line:
-            when = float(line.rsplit("pts_time:", 1)[1])
+            when = float(int(line.split("pts:", 1)[1].split()[0]) * tb)
         elif line.startswith("lavfi.signalstats.YAVG=") and float(line.split("=")[1]) > 128:
             times.append(when)
     return times
