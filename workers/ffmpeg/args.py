@@ -10,6 +10,7 @@ sources, scale, an explicit constant rate (the VFR rule), square pixels.
 from __future__ import annotations
 
 from fractions import Fraction
+from math import lcm
 
 from proxx.content import colour
 from proxx.content.jobplan import ClipPlan, JobPlan
@@ -170,10 +171,10 @@ def build_argv(plan: JobPlan, clip: ClipPlan, ffmpeg: str = "ffmpeg") -> list[st
         # The picture by its index (a cover picture may come first: ProbeFacts.video).
         *("-map", f"0:{_picture(clip.source)}", "-map", "0:a?"),
         *("-map_metadata", "-1", "-map_chapters", "-1"),
-        *("-vf", ",".join(_filters(clip.source, exp, _tags(plan, clip.source)))),
+        *("-vf", ",".join(_filters(clip.source, exp, _tags(plan, clip.source), plan.container))),
         *_VIDEO[plan.proxy_profile],
-        *_timing(plan.container, exp),
-        *_audio(plan.codec, clip.source),
+        *_timing(plan.container, exp, clip.source),
+        *_audio(plan.codec, clip.source, exp, plan.container),
         *("-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"),
         *("-f", plan.container, partial_path(clip.output_path, plan.job_id)),
     ]
@@ -199,7 +200,26 @@ def _input(source: ProbeFacts) -> list[str]:
     return ["-f", demuxer, "-protocol_whitelist", "file"]
 
 
-def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list[str]:
+def _off_grid(source: ProbeFacts, rate: Fraction) -> bool:
+    """The picture starts between two frames of `rate` counted from the sound's start.
+
+    The fps filter puts every frame on multiples of 1/rate from FFmpeg's zero (the
+    earliest stream), so such a start would move to the nearest frame and the sound
+    would be off by up to half a frame (an MPEG-TS whose AAC starts 1024 samples
+    early; a pre-roll of 0.4 s at 23.976). The probe's start times are floats: a
+    start within a ten-thousandth of a frame of the grid is on it."""
+    frames = source.video_lead() * rate
+    return abs(frames - round(frames)) > Fraction(1, 10_000)
+
+
+def _sync_timebase(rate: Fraction) -> Fraction:
+    """A video timebase holding both a whole frame of `rate` and a 48 kHz sample."""
+    return Fraction(1, lcm(rate.numerator, 48_000))
+
+
+def _filters(
+    source: ProbeFacts, exp: Expected, tags: str | None = None, container: str = "mov"
+) -> list[str]:
     """The picture chain: deinterlace (interlaced only), scale, constant rate, square pixels,
     colour tags."""
     filters = []
@@ -213,7 +233,17 @@ def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list
     # Always an explicit constant rate: left to itself FFmpeg renders a variable-rate
     # source at the demuxer's guessed rate (a timebase multiple such as 120). The
     # filter also fills the hole a copy-trim leaves where it cut a B-frame.
+    shift = container != "mxf" and _off_grid(source, exp.rate)
+    if shift:
+        # The sync rule (docs/MEDIA.md §3b): the frames are made on a grid that starts
+        # with the picture, then moved to the picture's own start in a timebase fine
+        # enough for it (the container writes it as its edit list).
+        filters.append("setpts=PTS-STARTPTS")
     filters.append(f"fps={exp.rate.numerator}/{exp.rate.denominator}")
+    if shift:
+        tb = _sync_timebase(exp.rate)
+        filters.append(f"settb={tb.numerator}/{tb.denominator}")
+        filters.append(f"setpts=PTS+{round(source.video_lead() / tb)}")
     filters.append("setsar=1")
     if source.interlaced:
         filters.append("setfield=prog")
@@ -222,9 +252,16 @@ def _filters(source: ProbeFacts, exp: Expected, tags: str | None = None) -> list
     return filters
 
 
-def _timing(container: str, exp: Expected) -> list[str]:
+def _timing(container: str, exp: Expected, source: ProbeFacts) -> list[str]:
     """Output timing: where a late picture starts, and the start timecode (and reel)."""
     args = []
+    if container != "mxf" and _off_grid(source, exp.rate):
+        # The encoder's default timebase (1/rate) would round the start back to a frame.
+        # The movie timescale (FFmpeg's default 1000) writes the edit list's empty edit,
+        # the picture's start: 21.333 ms would round to 21.
+        tb = _sync_timebase(exp.rate)
+        args += ["-enc_time_base:v", f"{tb.numerator}/{tb.denominator}"]
+        args += ["-movie_timescale", str(tb.denominator)]
     if container != "mxf":
         # The fps filter already made the rate constant. Passthrough keeps a late
         # picture (a MOV empty edit: sound first) starting late, written as an edit
@@ -238,12 +275,36 @@ def _timing(container: str, exp: Expected) -> list[str]:
     return args
 
 
-def _audio(codec: str, source: ProbeFacts) -> list[str]:
+def _audio(codec: str, source: ProbeFacts, exp: Expected, container: str) -> list[str]:
     if not source.audio:
         return []
+    args = _mxf_sync(source, exp.rate) if container == "mxf" else []
     if codec in ("h264", "hevc"):
-        args = ["-c:a", "aac", "-ar", "48000"]
+        args += ["-c:a", "aac", "-ar", "48000"]
         for i, stream in enumerate(source.audio):
             args += [f"-b:a:{i}", str(AAC_BITRATE_PER_CHANNEL * max(1, stream.channels or 1))]
         return args
-    return ["-c:a", "pcm_s16le", "-ar", "48000"]
+    return [*args, "-c:a", "pcm_s16le", "-ar", "48000"]
+
+
+def _mxf_sync(source: ProbeFacts, rate: Fraction) -> list[str]:
+    """The sound moved with an MXF picture whose start was rounded to a frame.
+
+    MXF has no edit list: both tracks start at zero and the first picture is held for
+    round(lead × rate) frames, so a lead between frames would put the picture up to
+    half a frame late or early against its sound; the sound is moved by the same."""
+    if not _off_grid(source, rate):
+        return []
+    moved = Fraction(_held_frames(source, rate, "mxf")) / rate - source.video_lead()
+    args = []
+    # In samples at each stream's own rate: adelay reads milliseconds as a C float and
+    # truncates (17.083 ms at 48 kHz is 819 samples, not 820).
+    for i, stream in enumerate(source.audio):
+        samples = round(abs(moved) * (stream.sample_rate or 48_000))
+        graph = (
+            f"adelay=delays={samples}S:all=1"
+            if moved > 0
+            else f"atrim=start_sample={samples},asetpts=PTS-STARTPTS"
+        )
+        args += [f"-filter:a:{i}", graph]
+    return args
