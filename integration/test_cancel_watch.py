@@ -39,6 +39,25 @@ def _encoders(*watches: Watch) -> list[str]:
     return [" ".join(p.argv) for w in watches for p in w.procs() if "ffmpeg" in " ".join(p.argv)]
 
 
+def _freeze_encoders(*watches: Watch) -> None:
+    """SIGSTOP each watch's FFmpeg: its render cannot end before the cancel reaches it,
+    however loaded the machine (a 180 s clip renders in ~8 s, as long as a few CLI
+    calls take under load). The worker's stop still ends it: TERM, then KILL after
+    the grace."""
+
+    def pids() -> list[int]:
+        return [
+            p.pid
+            for w in watches
+            for p in w.procs()
+            if p.argv and os.path.basename(p.argv[0]) == "ffmpeg"
+        ]
+
+    wait_for(lambda: len(pids()) == len(watches), "each runner's FFmpeg running")
+    for pid in pids():
+        os.kill(pid, signal.SIGSTOP)
+
+
 def test_cancel_a_pending_and_two_running_jobs_on_a_two_runner_folder(
     root: Path, out: Path, long_clip: Path, launcher: Launcher
 ) -> None:
@@ -49,6 +68,7 @@ def test_cancel_a_pending_and_two_running_jobs_on_a_two_runner_folder(
     for name in ("a", "b"):
         drop(root, f"{name}.json", prores([long_clip], out, output_name_template=f"{name}_x"))
     wait_for(lambda: len(partials(out)) == 2, "both jobs rendering", on_fail=runners[0].log)
+    _freeze_encoders(*runners)  # both runners stay busy: c stays pending
     drop(root, "c.json", prores([long_clip], out, output_name_template="c_x"))
     running = _running(root)
     assert set(running) == {"a.json", "b.json"}
@@ -93,7 +113,8 @@ def test_cancel_gives_up_after_wait_seconds_when_the_runner_does_not_act(
     runner = launcher.cli(root, "--poll-seconds", "0.2")
     wait_for(lambda: partials(out), "job a rendering", on_fail=runner.log)
     job_id = _running(root)["a.json"]["job_id"]
-    os.kill(runner.pid, signal.SIGSTOP)  # its worker renders on; the runner cannot act
+    _freeze_encoders(runner)  # the render cannot end on its own meanwhile
+    os.kill(runner.pid, signal.SIGSTOP)  # the runner cannot act
     try:
         late = run_cli("cancel", str(root), "a.json", "--wait-seconds", "1")
     finally:
