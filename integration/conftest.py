@@ -27,8 +27,8 @@ from integration.watch_helpers import Launcher
 # while after: rendering 180 s of 640x360 as ProRes Proxy took ~8 s of wall time
 # here (measured 2026-12, under load), so an FFmpeg that is gone within
 # DEATH_NOTICE_S of a kill was stopped, not finished. A test that needs the
-# render to outlast several CLI calls freezes FFmpeg instead (test_cancel_watch). (Making it costs ~4 s, once per xdist
-# worker; the tests that use it stop it early.)
+# render to outlast several CLI calls freezes FFmpeg instead (test_cancel_watch).
+# (Making it costs ~4 s, once per xdist worker; the tests that use it stop it early.)
 LONG = {"size": "640x360", "seconds": 180.0}
 MEDIUM = {"size": "640x360", "seconds": 12.0}  # renders in a couple of seconds
 
