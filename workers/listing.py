@@ -12,7 +12,7 @@ or a `JobRejected` saying why they cannot be listed, then `JobFinished`.
 
 It reads the claimed file only (the inode in the request), and never opens a
 source or the output folder: names come from the JobSpec alone, as
-`workers/recover.py` derives them.
+`workers/recover.py` derives them (`prepare.named_clips`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
-from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
 from proxx.contract.errors import ProxxError
 from proxx.contract.protocol import (
@@ -31,7 +30,6 @@ from proxx.contract.protocol import (
     JobPlanned,
     JobRejected,
     PhaseStarted,
-    PlannedClip,
     StartJob,
     WorkerReady,
     decode_for_worker,
@@ -39,7 +37,7 @@ from proxx.contract.protocol import (
     in_parts,
 )
 
-from .prepare import read_spec
+from .prepare import named_clips, read_spec
 
 
 def list_main(conn: Connection) -> None:
@@ -81,17 +79,11 @@ def _plan(req: StartJob, data: bytes, known: dict[str, str]) -> JobPlanned:
     known["fingerprint"] = fp = fingerprint(obj)
     spec = validate_model(obj)
     known["version"] = spec.jobspec_version
-    sources = resolve_sources(spec, req.base_dir)
-    outputs = [os.path.join(spec.output_dir, n) for n in output_names(spec, sources)]
-    clips = [
-        PlannedClip(index=i, source_path=s, output_path=o)
-        for i, (s, o) in enumerate(zip(sources, outputs, strict=True))
-    ]
     return JobPlanned(
         job_id=req.job_id,
         jobspec_version=spec.jobspec_version,
         fingerprint=fp,
         engine=None,
         routing_reason=None,
-        clips=clips,
+        clips=named_clips(spec, req.base_dir),
     )

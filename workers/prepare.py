@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxx.content.jobplan import JobPlan
-from proxx.content.plan import plan_job, resolve_sources
+from proxx.content.plan import output_names, plan_job, resolve_sources
 from proxx.content.spec import (
     JobSpec,
     fingerprint,
@@ -54,6 +54,17 @@ class Prepared:
 
 def _duration(fmt: float | None, video: Any) -> float | None:
     return getattr(video, "duration", None) or fmt
+
+
+def named_clips(spec: JobSpec, base_dir: str) -> list[PlannedClip]:
+    """The job's clips as its run names them, from the JobSpec alone (nothing probed):
+    what recovery and the lister account for."""
+    sources = resolve_sources(spec, base_dir)
+    outputs = [os.path.join(spec.output_dir, n) for n in output_names(spec, sources)]
+    return [
+        PlannedClip(index=i, source_path=s, output_path=o)
+        for i, (s, o) in enumerate(zip(sources, outputs, strict=True))
+    ]
 
 
 def read_spec(path: str, inode: str | None = None) -> bytes:

@@ -13,7 +13,6 @@ import logging
 import os
 import stat
 
-from proxx.content.plan import output_names, resolve_sources
 from proxx.content.spec import fingerprint, fingerprint_bytes, parse_json_object, validate_model
 from proxx.contract.accounting import account
 from proxx.contract.errors import FailureReason, ProxxError
@@ -22,7 +21,7 @@ from proxx.contract.protocol import PlannedClip, RecoveryAccounted, StartJob
 from proxx.contract.results import ClipResult
 
 from .context import JobContext
-from .prepare import read_spec
+from .prepare import named_clips, read_spec
 from .private import PrivateDirError, open_private, read_record
 
 log = logging.getLogger("workers.recover")
@@ -41,18 +40,13 @@ def recover(req: StartJob, context: JobContext) -> RecoveryAccounted:
         fp = fingerprint(obj)
         spec = validate_model(obj)
         version = spec.jobspec_version
-        sources = resolve_sources(spec, req.base_dir)
-        outputs = [os.path.join(spec.output_dir, n) for n in output_names(spec, sources)]
+        clips = named_clips(spec, req.base_dir)
     except (ProxxError, OSError, RecursionError) as exc:
         why = f"the JobSpec does not validate ({exc}); no clips can be listed"
         log.info("recovered %s: %s", req.jobspec_path, why)
         return RecoveryAccounted(
             job_id=req.job_id, jobspec_version=version, fingerprint=fp, clips=[], note=why
         )
-    clips = [
-        PlannedClip(index=i, source_path=s, output_path=o)
-        for i, (s, o) in enumerate(zip(sources, outputs, strict=True))
-    ]
     return RecoveryAccounted(
         job_id=req.job_id,
         jobspec_version=version,

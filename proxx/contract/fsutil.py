@@ -103,16 +103,22 @@ class NotRegularFile(OSError):
 _refused: set[str] = set()  # said once per name: a poll loop must not repeat it forever
 
 
-def read_regular(path: str, limit: int = 65536, offset: int = 0) -> bytes:
+def read_regular(
+    path: str, limit: int = 65536, offset: int = 0, *, dir_fd: int | None = None
+) -> bytes:
     """At most `limit` bytes from `offset` of the regular file `path`, opened without
     blocking or following a link: a FIFO there cannot hang the reader, a link cannot
-    redirect it.
+    redirect it. With `dir_fd`, the file is `path`'s name in that folder (whatever
+    `path`'s folder names now).
 
     Anything else raises NotRegularFile (logged once per name); a missing file, the
     usual FileNotFoundError.
     """
+    name = os.path.basename(path) if dir_fd is not None else path
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # a symlink: O_NOFOLLOW refused it
             raise _refuse(path, "a symbolic link") from exc

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from proxx.contract.fsutil import is_utf8
+from proxx.contract.fsutil import is_utf8, read_regular
 from proxx.watch.claims import Claim, claim
 from proxx.watch.folder import Layout, is_candidate
 
@@ -103,6 +103,7 @@ class Intake:
         else waits for the settle interval. Parsing is the worker's: this only
         looks at the file's last bytes.
         """
+        path = os.path.join(self.layout.pending, name)  # as logged; read by name in dir_fd
         try:
             st = os.lstat(name, dir_fd=self.dir_fd)
         except FileNotFoundError:
@@ -116,11 +117,11 @@ class Intake:
             self._seen[name] = (*key, now)
             if time.time() - st.st_mtime >= self.settle_s:
                 return True
-            return _looks_complete(name, st.st_size, self.dir_fd)
-        return now - seen[2] >= self.settle_s or _looks_complete(name, st.st_size, self.dir_fd)
+            return _looks_complete(path, st.st_size, self.dir_fd)
+        return now - seen[2] >= self.settle_s or _looks_complete(path, st.st_size, self.dir_fd)
 
 
-def _looks_complete(name: str, size: int, dir_fd: int) -> bool:
+def _looks_complete(path: str, size: int, dir_fd: int) -> bool:
     """A JSON object whose braces close exactly at its end: a copy that has finished.
 
     A bounded, non-recursive scan of at most PEEK_BYTES that cannot raise or hang
@@ -130,18 +131,9 @@ def _looks_complete(name: str, size: int, dir_fd: int) -> bool:
     if size < 2 or size > PEEK_BYTES:
         return False  # larger ones wait for the settle interval
     try:
-        fd = os.open(
-            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
-        )
+        return balanced_object(read_regular(path, PEEK_BYTES, dir_fd=dir_fd))
     except OSError:
         return False
-    try:
-        data = os.pread(fd, PEEK_BYTES, 0)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return balanced_object(data)
 
 
 def balanced_object(data: bytes) -> bool:
